@@ -1,0 +1,235 @@
+/*
+ * sl_cfg: table-driven options (see sl_cfg.h). Main thread, at start.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_cfg.h"
+#include "sl_err.h"
+#include "sl_log.h"
+
+/* Index of value in the comma separated list choices, or -1. */
+static int
+s_choice_index(const char *choices, const char *value)
+{
+	size_t vlen = strlen(value);
+	const char *p = choices;
+	int i = 0;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (len == vlen && !strncmp(p, value, len))
+			return i;
+		p += len;
+		if (*p == ',')
+			p++;
+		i++;
+	}
+	return -1;
+}
+
+/* The n-th entry of a comma separated list, copied into buf. */
+static const char *
+s_choice_name(const char *choices, int index, char *buf, size_t buflen)
+{
+	const char *p = choices;
+	size_t len;
+
+	while (index-- > 0 && *p) {
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	len = strcspn(p, ",");
+	if (len >= buflen)
+		len = buflen - 1;
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Parse one value from one source into cfg; the one validation path. */
+static int
+s_set(const sl_opt_t *o, void *cfg, const char *value, const char *source,
+    char *err, size_t errlen)
+{
+	char *base = cfg;
+	char *end;
+	long long v;
+	int idx;
+
+	switch (o->type) {
+	case SL_OPT_INT:
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (errno || end == value || *end) {
+			snprintf(err, errlen, "%s: --%s: '%s' is not an integer",
+			    source, o->name, value);
+			return SL_EINVAL;
+		}
+		if (v < o->min || v > o->max) {
+			snprintf(err, errlen,
+			    "%s: --%s: %lld is out of range %lld..%lld", source,
+			    o->name, v, o->min, o->max);
+			return SL_EINVAL;
+		}
+		memcpy(base + o->offset, &v, sizeof v);
+		return 0;
+	case SL_OPT_STR:
+		if (!*value) {
+			snprintf(err, errlen, "%s: --%s: empty value", source,
+			    o->name);
+			return SL_EINVAL;
+		}
+		memcpy(base + o->offset, &value, sizeof value);
+		return 0;
+	case SL_OPT_ENUM:
+		idx = s_choice_index(o->choices, value);
+		if (idx < 0) {
+			snprintf(err, errlen, "%s: --%s: '%s' is not one of %s",
+			    source, o->name, value, o->choices);
+			return SL_EINVAL;
+		}
+		memcpy(base + o->offset, &idx, sizeof idx);
+		return 0;
+	}
+	snprintf(err, errlen, "--%s: bad option table entry", o->name);
+	return SL_EINVAL;
+}
+
+static const sl_opt_t *
+s_find(const sl_opt_t *opts, size_t n, const char *name, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len))
+			return &opts[i];
+	return NULL;
+}
+
+int
+sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
+    char *const argv[], const sl_cfg_info_t *info, FILE *out, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		rc = s_set(&opts[i], cfg, opts[i].def, "default", err, errlen);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
+
+		if (v && (rc = s_set(&opts[i], cfg, v, opts[i].env, err, errlen)))
+			return rc;
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const char *eq, *value;
+		const sl_opt_t *o;
+
+		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+			sl_cfg_print_help(opts, n, info, out);
+			return SL_CFG_EXIT_OK;
+		}
+		if (!strcmp(arg, "--version") || !strcmp(arg, "-V")) {
+			fprintf(out, "%s %s\n", info->prog, info->version);
+			return SL_CFG_EXIT_OK;
+		}
+		if (strncmp(arg, "--", 2)) {
+			snprintf(err, errlen,
+			    "unexpected argument '%s' (see --help)", arg);
+			return SL_EINVAL;
+		}
+		arg += 2;
+		eq = strchr(arg, '=');
+		o = s_find(opts, n, arg, eq ? (size_t) (eq - arg) : strlen(arg));
+		if (!o) {
+			snprintf(err, errlen, "unknown option '%s' (see --help)",
+			    argv[i]);
+			return SL_EINVAL;
+		}
+		if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			snprintf(err, errlen, "option --%s needs a value",
+			    o->name);
+			return SL_EINVAL;
+		}
+		if ((rc = s_set(o, cfg, value, "command line", err, errlen)))
+			return rc;
+	}
+	return SL_CFG_RUN;
+}
+
+void
+sl_cfg_print_help(
+    const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info, FILE *out)
+{
+	fprintf(out, "%s %s: %s\n\nUsage: %s [OPTION]...\n\nOptions "
+		     "(each also read from its environment variable; the "
+		     "command line wins):\n",
+	    info->prog, info->version, info->summary, info->prog);
+	for (size_t i = 0; i < n; i++) {
+		const sl_opt_t *o = &opts[i];
+
+		fprintf(out, "  --%s %s  (env %s, default %s)\n      %s",
+		    o->name,
+		    o->type == SL_OPT_INT ? "N"
+			: o->type == SL_OPT_ENUM ? "WORD" : "VALUE",
+		    o->env, o->def, o->help);
+		if (o->type == SL_OPT_INT)
+			fprintf(out, " [%lld..%lld]", o->min, o->max);
+		else if (o->type == SL_OPT_ENUM)
+			fprintf(out, " [%s]", o->choices);
+		fputc('\n', out);
+	}
+	fprintf(out, "  --help     print this help and exit\n"
+		     "  --version  print the version and exit\n");
+}
+
+void
+sl_cfg_log(const sl_opt_t *opts, size_t n, const void *cfg)
+{
+	const char *base = cfg;
+	char line[900];
+	size_t used = 0;
+
+	line[0] = '\0';
+	for (size_t i = 0; i < n && used < sizeof line; i++) {
+		const sl_opt_t *o = &opts[i];
+		char name[64];
+		long long v;
+		const char *s;
+		int idx, rc = 0;
+
+		switch (o->type) {
+		case SL_OPT_INT:
+			memcpy(&v, base + o->offset, sizeof v);
+			rc = snprintf(line + used, sizeof line - used, " %s=%lld",
+			    o->name, v);
+			break;
+		case SL_OPT_STR:
+			memcpy(&s, base + o->offset, sizeof s);
+			rc = snprintf(line + used, sizeof line - used, " %s=%s",
+			    o->name, s);
+			break;
+		case SL_OPT_ENUM:
+			memcpy(&idx, base + o->offset, sizeof idx);
+			rc = snprintf(line + used, sizeof line - used, " %s=%s",
+			    o->name,
+			    s_choice_name(o->choices, idx, name, sizeof name));
+			break;
+		}
+		if (rc > 0)
+			used += (size_t) rc;
+	}
+	SL_NOTICE("CFG", "effective configuration:%s", line);
+}

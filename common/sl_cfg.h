@@ -1,0 +1,60 @@
+/*
+ * sl_cfg: one table of options per program, three sources, one parser.
+ *
+ * Each option has a long flag, a SLUICE_* environment variable, a default,
+ * a range and help text. Precedence: default < environment < command line;
+ * every source goes through the same parse-and-validate path, so a bad
+ * environment value fails exactly like a bad flag. --help is printed from
+ * the table. Main thread only, at start.
+ */
+#ifndef SL_CFG_H
+#define SL_CFG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+	SL_OPT_INT,  /* stored as long long, checked against min..max */
+	SL_OPT_STR,  /* stored as const char * (borrowed: argv, environ or def) */
+	SL_OPT_ENUM, /* stored as int: index into the comma separated choices */
+} sl_opt_type_t;
+
+typedef struct sl_opt {
+	const char *name;    /* long flag without "--", e.g. "listen" */
+	const char *env;     /* environment variable, e.g. "SLUICE_LISTEN" */
+	sl_opt_type_t type;  /* how the value is parsed and stored */
+	const char *def;     /* default, as text: it is parsed like the rest */
+	long long min, max;  /* SL_OPT_INT: accepted range, inclusive */
+	const char *choices; /* SL_OPT_ENUM: "a,b,c" */
+	size_t offset;	     /* offsetof() the field in the caller's struct */
+	const char *help;    /* one line for --help */
+} sl_opt_t;
+
+typedef struct sl_cfg_info {
+	const char *prog;    /* "sluice-gateway" */
+	const char *summary; /* one line: what the program does */
+	const char *version; /* "0.1.0" */
+} sl_cfg_info_t;
+
+enum {
+	SL_CFG_RUN = 0,	    /* cfg is filled; go on */
+	SL_CFG_EXIT_OK = 1, /* --help or --version was printed; exit 0 */
+};
+
+/*
+ * Fill cfg from defaults, the environment and argv. Returns SL_CFG_RUN,
+ * SL_CFG_EXIT_OK (help or version printed to out), or SL_EINVAL with a
+ * message naming the option and its source in err.
+ */
+int sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
+    char *const argv[], const sl_cfg_info_t *info, FILE *out, char *err,
+    size_t errlen);
+
+/* Print usage, one block per option, to out. */
+void sl_cfg_print_help(
+    const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info, FILE *out);
+
+/* Log the effective configuration once, as one CFG line. */
+void sl_cfg_log(const sl_opt_t *opts, size_t n, const void *cfg);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * sl_json: JSON <-> msgpack (see sl_json.h). No state; any thread.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <openssl/evp.h>
+
+#include "sl_err.h"
+#include "sl_json.h"
+
+static int
+s_to_mp(const json_t *j, msgpack_packer *pk, unsigned depth)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+	int rc;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		if (!depth)
+			return SL_ETOOBIG;
+		break;
+	default:
+		break;
+	}
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		if (msgpack_pack_map(pk, (uint32_t) json_object_size(j)))
+			return SL_ENOMEM;
+		json_object_foreach((json_t *) j, key, v)
+		{
+			if (msgpack_pack_str_with_body(pk, key, strlen(key)))
+				return SL_ENOMEM;
+			if ((rc = s_to_mp(v, pk, depth - 1)))
+				return rc;
+		}
+		return 0;
+	case JSON_ARRAY:
+		if (msgpack_pack_array(pk, (uint32_t) json_array_size(j)))
+			return SL_ENOMEM;
+		json_array_foreach(j, i, v)
+		{
+			if ((rc = s_to_mp(v, pk, depth - 1)))
+				return rc;
+		}
+		return 0;
+	case JSON_STRING:
+		return msgpack_pack_str_with_body(
+			   pk, json_string_value(j), json_string_length(j))
+		    ? SL_ENOMEM
+		    : 0;
+	case JSON_INTEGER:
+		return msgpack_pack_int64(pk, json_integer_value(j)) ? SL_ENOMEM
+								      : 0;
+	case JSON_REAL:
+		return msgpack_pack_double(pk, json_real_value(j)) ? SL_ENOMEM
+								   : 0;
+	case JSON_TRUE:
+		return msgpack_pack_true(pk) ? SL_ENOMEM : 0;
+	case JSON_FALSE:
+		return msgpack_pack_false(pk) ? SL_ENOMEM : 0;
+	case JSON_NULL:
+		return msgpack_pack_nil(pk) ? SL_ENOMEM : 0;
+	}
+	return SL_EINVAL;
+}
+
+int
+sl_json_to_mp(const json_t *j, msgpack_packer *pk, unsigned max_depth)
+{
+	return s_to_mp(j, pk, max_depth);
+}
+
+static json_t *
+s_base64(const void *data, size_t len)
+{
+	/* EVP_EncodeBlock writes 4 bytes per 3 plus a NUL, no newlines. */
+	size_t cap = 4 * ((len + 2) / 3) + 1;
+	unsigned char *buf = malloc(cap);
+	json_t *s;
+	int n;
+
+	if (!buf)
+		return NULL;
+	n = EVP_EncodeBlock(buf, data, (int) len);
+	s = json_stringn((const char *) buf, (size_t) n);
+	free(buf);
+	return s;
+}
+
+static int
+s_from_mp(const msgpack_object *o, json_t **out, const char **why)
+{
+	json_t *j = NULL, *v;
+	int rc;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		j = json_null();
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		j = json_boolean(o->via.boolean);
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > INT64_MAX) {
+			*why = "integer above INT64_MAX";
+			return SL_EPROTO;
+		}
+		j = json_integer((json_int_t) o->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		j = json_integer((json_int_t) o->via.i64);
+		break;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		if (!isfinite(o->via.f64)) {
+			*why = "NaN or infinity has no JSON form";
+			return SL_EPROTO;
+		}
+		j = json_real(o->via.f64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		j = json_stringn(o->via.str.ptr, o->via.str.size);
+		if (!j) {
+			*why = "string is not valid UTF-8";
+			return SL_EPROTO;
+		}
+		break;
+	case MSGPACK_OBJECT_BIN:
+		j = s_base64(o->via.bin.ptr, o->via.bin.size);
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		j = json_array();
+		for (uint32_t i = 0; j && i < o->via.array.size; i++) {
+			if ((rc = s_from_mp(&o->via.array.ptr[i], &v, why))) {
+				json_decref(j);
+				return rc;
+			}
+			if (json_array_append_new(j, v)) {
+				json_decref(j);
+				return SL_ENOMEM;
+			}
+		}
+		break;
+	case MSGPACK_OBJECT_MAP:
+		j = json_object();
+		for (uint32_t i = 0; j && i < o->via.map.size; i++) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+
+			if (k->type != MSGPACK_OBJECT_STR
+			    || memchr(k->via.str.ptr, '\0', k->via.str.size)) {
+				*why = "map key is not a string";
+				json_decref(j);
+				return SL_EPROTO;
+			}
+			if ((rc = s_from_mp(&o->via.map.ptr[i].val, &v, why))) {
+				json_decref(j);
+				return rc;
+			}
+			if (json_object_setn_new(
+				j, k->via.str.ptr, k->via.str.size, v)) {
+				*why = "map key is not valid UTF-8";
+				json_decref(j);
+				return SL_EPROTO;
+			}
+		}
+		break;
+	case MSGPACK_OBJECT_EXT:
+		*why = "msgpack ext values have no JSON form";
+		return SL_EPROTO;
+	}
+	if (!j)
+		return SL_ENOMEM;
+	*out = j;
+	return 0;
+}
+
+int
+sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why)
+{
+	const char *dummy;
+
+	return s_from_mp(o, out, why ? why : &dummy);
+}

@@ -1,0 +1,30 @@
+/*
+ * sl_json: conversions between JSON values (jansson) and msgpack.
+ *
+ * Items arrive from clients as JSON and travel to workers as msgpack;
+ * values come back as msgpack and leave to clients as JSON. Both
+ * directions refuse what the other side cannot represent, with a static
+ * reason. No state; any thread.
+ */
+#ifndef SL_JSON_H
+#define SL_JSON_H
+
+#include <jansson.h>
+#include <msgpack.h>
+
+/*
+ * Pack a JSON value. Objects become maps, arrays arrays, integers int64,
+ * reals float64. Nesting deeper than max_depth is refused (SL_ETOOBIG).
+ * Returns 0, SL_ETOOBIG or SL_ENOMEM.
+ */
+int sl_json_to_mp(const json_t *j, msgpack_packer *pk, unsigned max_depth);
+
+/*
+ * Build a JSON value from a msgpack object; *out is a new reference the
+ * caller owns. Strings must be valid UTF-8; bin becomes a base64 string;
+ * ext, NaN/Inf, integers above INT64_MAX and non-string map keys are
+ * refused. Returns 0, SL_EPROTO (with *why) or SL_ENOMEM.
+ */
+int sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why);
+
+#endif

@@ -1,0 +1,548 @@
+/*
+ * sl_proto: encode and decode the internal msgpack frames (see sl_proto.h
+ * and docs/PROTOCOL.md). No state; any thread.
+ */
+#include <string.h>
+
+#include "sl_err.h"
+#include "sl_proto.h"
+
+/* ---- the allocation-free validator ------------------------------------ */
+
+typedef struct s_reader {
+	const uint8_t *p; /* input */
+	size_t len;	  /* bytes in p */
+	size_t pos;	  /* next byte to read */
+} s_reader_t;
+
+/* Big-endian unsigned of n bytes at pos; caller checked the bounds. */
+static uint64_t
+s_be(const s_reader_t *r, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | r->p[r->pos + i];
+	return v;
+}
+
+static size_t
+s_left(const s_reader_t *r)
+{
+	return r->len - r->pos;
+}
+
+/* Skip n payload bytes after an n-byte length field; 0 or SL_EPROTO. */
+static int
+s_skip_sized(s_reader_t *r, size_t len_bytes, size_t extra)
+{
+	uint64_t n;
+
+	if (s_left(r) < len_bytes)
+		return SL_EPROTO;
+	n = s_be(r, len_bytes);
+	r->pos += len_bytes;
+	if (n > s_left(r) || extra > s_left(r) - n)
+		return SL_EPROTO;
+	r->pos += (size_t) n + extra;
+	return 0;
+}
+
+static int s_skip(s_reader_t *r, unsigned depth);
+
+/* Skip count objects (a map passes twice its entries). */
+static int
+s_skip_items(s_reader_t *r, uint64_t count, unsigned depth)
+{
+	/* Every object takes at least one byte: a count larger than what is
+	 * left is a lie, refused before anybody allocates for it. */
+	if (count > s_left(r))
+		return SL_EPROTO;
+	for (uint64_t i = 0; i < count; i++) {
+		int rc = s_skip(r, depth);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+s_skip_fixed(s_reader_t *r, size_t n)
+{
+	if (s_left(r) < n)
+		return SL_EPROTO;
+	r->pos += n;
+	return 0;
+}
+
+static int
+s_skip_container(s_reader_t *r, size_t len_bytes, int is_map,
+    unsigned depth)
+{
+	uint64_t n;
+
+	if (s_left(r) < len_bytes)
+		return SL_EPROTO;
+	n = s_be(r, len_bytes);
+	r->pos += len_bytes;
+	return s_skip_items(r, is_map ? n * 2 : n, depth);
+}
+
+/* Skip one object at depth (the outermost object is depth 1). */
+static int
+s_skip(s_reader_t *r, unsigned depth)
+{
+	uint8_t b;
+
+	if (!depth)
+		return SL_EPROTO; /* nested too deeply */
+	if (!s_left(r))
+		return SL_EPROTO;
+	b = r->p[r->pos++];
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+		return 0; /* fixint, nil, bool */
+	if (b >= 0x80 && b <= 0x8f)
+		return s_skip_items(r, (uint64_t) (b & 0x0f) * 2, depth - 1);
+	if (b >= 0x90 && b <= 0x9f)
+		return s_skip_items(r, b & 0x0f, depth - 1);
+	if (b >= 0xa0 && b <= 0xbf)
+		return s_skip_fixed(r, b & 0x1f);
+	switch (b) {
+	case 0xc4: /* bin 8/16/32 */
+	case 0xd9: /* str 8 */
+		return s_skip_sized(r, 1, 0);
+	case 0xc5:
+	case 0xda:
+		return s_skip_sized(r, 2, 0);
+	case 0xc6:
+	case 0xdb:
+		return s_skip_sized(r, 4, 0);
+	case 0xc7: /* ext 8/16/32: length, then a type byte, then data */
+		return s_skip_sized(r, 1, 1);
+	case 0xc8:
+		return s_skip_sized(r, 2, 1);
+	case 0xc9:
+		return s_skip_sized(r, 4, 1);
+	case 0xca: /* float 32 */
+		return s_skip_fixed(r, 4);
+	case 0xcb:
+		return s_skip_fixed(r, 8);
+	case 0xcc: /* uint 8..64 */
+	case 0xd0: /* int 8..64 */
+		return s_skip_fixed(r, 1);
+	case 0xcd:
+	case 0xd1:
+		return s_skip_fixed(r, 2);
+	case 0xce:
+	case 0xd2:
+		return s_skip_fixed(r, 4);
+	case 0xcf:
+	case 0xd3:
+		return s_skip_fixed(r, 8);
+	case 0xd4: /* fixext 1..16: type byte plus data */
+		return s_skip_fixed(r, 2);
+	case 0xd5:
+		return s_skip_fixed(r, 3);
+	case 0xd6:
+		return s_skip_fixed(r, 5);
+	case 0xd7:
+		return s_skip_fixed(r, 9);
+	case 0xd8:
+		return s_skip_fixed(r, 17);
+	case 0xdc: /* array 16/32 */
+		return s_skip_container(r, 2, 0, depth - 1);
+	case 0xdd:
+		return s_skip_container(r, 4, 0, depth - 1);
+	case 0xde: /* map 16/32 */
+		return s_skip_container(r, 2, 1, depth - 1);
+	case 0xdf:
+		return s_skip_container(r, 4, 1, depth - 1);
+	}
+	return SL_EPROTO; /* 0xc1: never used */
+}
+
+int
+sl_proto_check(const void *data, size_t len, unsigned max_depth)
+{
+	s_reader_t r = { data, len, 0 };
+	int rc;
+
+	if (!data || !len)
+		return SL_EPROTO;
+	rc = s_skip(&r, max_depth);
+	if (rc)
+		return rc;
+	return r.pos == len ? 0 : SL_EPROTO; /* trailing bytes */
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+void
+sl_msg_init(sl_msg_t *m)
+{
+	memset(m, 0, sizeof *m);
+	msgpack_unpacked_init(&m->unpacked);
+}
+
+void
+sl_msg_clear(sl_msg_t *m)
+{
+	msgpack_unpacked_destroy(&m->unpacked);
+	memset(&m->u, 0, sizeof m->u);
+	m->type = 0;
+	msgpack_unpacked_init(&m->unpacked);
+}
+
+bool
+sl_str_eq(sl_str_t s, const char *c)
+{
+	size_t n = strlen(c);
+
+	return s.len == n && !memcmp(s.ptr, c, n);
+}
+
+static const msgpack_object *
+s_field(const msgpack_object_map *map, const char *key)
+{
+	for (uint32_t i = 0; i < map->size; i++) {
+		const msgpack_object *k = &map->ptr[i].key;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key)
+		    && !memcmp(k->via.str.ptr, key, k->via.str.size))
+			return &map->ptr[i].val;
+	}
+	return NULL;
+}
+
+/* A required unsigned field no larger than max. */
+static int
+s_get_uint(const msgpack_object_map *map, const char *key, uint64_t max,
+    uint64_t *out, const char **why, const char *why_bad)
+{
+	const msgpack_object *o = s_field(map, key);
+
+	if (!o || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER
+	    || o->via.u64 > max) {
+		*why = why_bad;
+		return SL_EPROTO;
+	}
+	*out = o->via.u64;
+	return 0;
+}
+
+/* A string field of 1..max bytes; optional ones may be absent. */
+static int
+s_get_str(const msgpack_object_map *map, const char *key, size_t max,
+    bool required, sl_str_t *out, const char **why, const char *why_bad)
+{
+	const msgpack_object *o = s_field(map, key);
+
+	if (!o && !required)
+		return 0;
+	if (!o || o->type != MSGPACK_OBJECT_STR || !o->via.str.size
+	    || o->via.str.size > max) {
+		*why = why_bad;
+		return SL_EPROTO;
+	}
+	out->ptr = o->via.str.ptr;
+	out->len = o->via.str.size;
+	return 0;
+}
+
+static int
+s_decode_ready(const msgpack_object_map *b, sl_msg_ready_t *r,
+    const char **why)
+{
+	const msgpack_object *tasks = s_field(b, "tasks");
+	uint64_t v;
+	int rc;
+
+	if ((rc = s_get_uint(b, "capacity", SL_PROTO_MAX_CAPACITY, &v, why,
+		 "READY.capacity must be 1..4096")))
+		return rc;
+	if (!v) {
+		*why = "READY.capacity must be 1..4096";
+		return SL_EPROTO;
+	}
+	r->capacity = (uint32_t) v;
+	if ((rc = s_get_uint(b, "pid", UINT32_MAX, &v, why,
+		 "READY.pid must be an unsigned integer")))
+		return rc;
+	r->pid = (uint32_t) v;
+	if ((rc = s_get_str(b, "host", SL_PROTO_MAX_TEXT, false, &r->host, why,
+		 "READY.host must be a string")))
+		return rc;
+	if (!tasks || tasks->type != MSGPACK_OBJECT_ARRAY
+	    || !tasks->via.array.size
+	    || tasks->via.array.size > SL_PROTO_MAX_TASKS) {
+		*why = "READY.tasks must be an array of 1..64 names";
+		return SL_EPROTO;
+	}
+	r->n_tasks = tasks->via.array.size;
+	for (size_t i = 0; i < r->n_tasks; i++) {
+		const msgpack_object *t = &tasks->via.array.ptr[i];
+
+		if (t->type != MSGPACK_OBJECT_STR || !t->via.str.size
+		    || t->via.str.size > SL_PROTO_MAX_NAME) {
+			*why = "READY.tasks entries must be names of 1..32 bytes";
+			return SL_EPROTO;
+		}
+		r->tasks[i].ptr = t->via.str.ptr;
+		r->tasks[i].len = t->via.str.size;
+	}
+	return 0;
+}
+
+static int
+s_decode_job(const msgpack_object_map *b, sl_msg_job_t *j, const char **why)
+{
+	int rc;
+
+	if ((rc = s_get_uint(b, "job", UINT64_MAX, &j->job, why,
+		 "JOB.job must be an unsigned integer")))
+		return rc;
+	if ((rc = s_get_str(b, "task", SL_PROTO_MAX_NAME, true, &j->task, why,
+		 "JOB.task must be a name of 1..32 bytes")))
+		return rc;
+	j->item = s_field(b, "item");
+	if (!j->item) {
+		*why = "JOB.item is missing";
+		return SL_EPROTO;
+	}
+	return 0;
+}
+
+static int
+s_decode_result(const msgpack_object_map *b, sl_msg_result_t *res,
+    const char **why)
+{
+	const msgpack_object *ok = s_field(b, "ok");
+	uint64_t v;
+	int rc;
+
+	if ((rc = s_get_uint(b, "job", UINT64_MAX, &res->job, why,
+		 "RESULT.job must be an unsigned integer")))
+		return rc;
+	if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN) {
+		*why = "RESULT.ok must be a boolean";
+		return SL_EPROTO;
+	}
+	res->ok = ok->via.boolean;
+	if (res->ok) {
+		res->value = s_field(b, "value");
+		if (!res->value) {
+			*why = "RESULT.value is missing";
+			return SL_EPROTO;
+		}
+	} else {
+		if ((rc = s_get_str(b, "code", SL_PROTO_MAX_NAME, true,
+			 &res->code, why,
+			 "RESULT.code must be a name of 1..32 bytes")))
+			return rc;
+		if ((rc = s_get_str(b, "message", SL_PROTO_MAX_TEXT, false,
+			 &res->message, why,
+			 "RESULT.message must be a string")))
+			return rc;
+	}
+	/* Timings are optional: a minimal worker may leave them out. */
+	if (s_field(b, "cpu_us")
+	    && (rc = s_get_uint(b, "cpu_us", UINT64_MAX, &res->cpu_us, why,
+		    "RESULT.cpu_us must be an unsigned integer")))
+		return rc;
+	if (s_field(b, "t_done_us")) {
+		if ((rc = s_get_uint(b, "t_done_us", INT64_MAX, &v, why,
+			 "RESULT.t_done_us must be an unsigned integer")))
+			return rc;
+		res->t_done_us = (int64_t) v;
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	sl_msg_type_t type;
+} s_types[] = {
+	{ "READY", SL_MSG_READY },
+	{ "JOB", SL_MSG_JOB },
+	{ "RESULT", SL_MSG_RESULT },
+	{ "BYE", SL_MSG_BYE },
+};
+
+const char *
+sl_proto_type_name(sl_msg_type_t type)
+{
+	for (size_t i = 0; i < sizeof s_types / sizeof s_types[0]; i++)
+		if (s_types[i].type == type)
+			return s_types[i].name;
+	return "?";
+}
+
+int
+sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
+{
+	const char *dummy;
+	const msgpack_object *a;
+	const msgpack_object_map *body;
+	size_t off = 0;
+
+	if (!why)
+		why = &dummy;
+	*why = "ok";
+	sl_msg_clear(m);
+	if (sl_proto_check(data, len, SL_PROTO_MAX_DEPTH)) {
+		*why = "not one well-formed msgpack object of bounded depth";
+		return SL_EPROTO;
+	}
+	if (msgpack_unpack_next(&m->unpacked, data, len, &off)
+		!= MSGPACK_UNPACK_SUCCESS
+	    || off != len) {
+		*why = "msgpack-c refused the frame";
+		return SL_EPROTO;
+	}
+	a = &m->unpacked.data;
+	if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 3) {
+		*why = "frame is not an array [version, type, body]";
+		return SL_EPROTO;
+	}
+	if (a->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		*why = "version is not an unsigned integer";
+		return SL_EPROTO;
+	}
+	if (a->via.array.ptr[0].via.u64 != SL_PROTO_VERSION) {
+		*why = "unsupported protocol version";
+		return SL_EVERSION;
+	}
+	if (a->via.array.ptr[1].type != MSGPACK_OBJECT_STR
+	    || a->via.array.ptr[2].type != MSGPACK_OBJECT_MAP) {
+		*why = "type is not a string or body is not a map";
+		return SL_EPROTO;
+	}
+	body = &a->via.array.ptr[2].via.map;
+	for (size_t i = 0; i < sizeof s_types / sizeof s_types[0]; i++) {
+		sl_str_t t = { a->via.array.ptr[1].via.str.ptr,
+			a->via.array.ptr[1].via.str.size };
+
+		if (!sl_str_eq(t, s_types[i].name))
+			continue;
+		m->type = s_types[i].type;
+		switch (m->type) {
+		case SL_MSG_READY:
+			return s_decode_ready(body, &m->u.ready, why);
+		case SL_MSG_JOB:
+			return s_decode_job(body, &m->u.job, why);
+		case SL_MSG_RESULT:
+			return s_decode_result(body, &m->u.result, why);
+		case SL_MSG_BYE:
+			return 0;
+		}
+	}
+	*why = "unknown message type";
+	return SL_ETYPE;
+}
+
+/* ---- encoding ------------------------------------------------------------ */
+
+/* [version, type, {  -- the caller packs n_fields key/value pairs. */
+static int
+s_begin(msgpack_packer *pk, const char *type, uint32_t n_fields)
+{
+	return msgpack_pack_array(pk, 3)
+	    || msgpack_pack_uint8(pk, SL_PROTO_VERSION)
+	    || msgpack_pack_str_with_body(pk, type, strlen(type))
+	    || msgpack_pack_map(pk, n_fields);
+}
+
+static int
+s_key(msgpack_packer *pk, const char *key)
+{
+	return msgpack_pack_str_with_body(pk, key, strlen(key));
+}
+
+static int
+s_raw(msgpack_sbuffer *sb, const void *mp, size_t len)
+{
+	return msgpack_sbuffer_write(sb, mp, len);
+}
+
+static int
+s_done(int rc)
+{
+	return rc ? SL_ENOMEM : 0;
+}
+
+int
+sl_proto_encode_ready(msgpack_sbuffer *sb, uint32_t capacity, uint32_t pid,
+    const char *host, const char *const *tasks, size_t n_tasks)
+{
+	msgpack_packer pk;
+	int rc;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	rc = s_begin(&pk, "READY", 4) || s_key(&pk, "capacity")
+	    || msgpack_pack_uint32(&pk, capacity) || s_key(&pk, "pid")
+	    || msgpack_pack_uint32(&pk, pid) || s_key(&pk, "host")
+	    || msgpack_pack_str_with_body(&pk, host, strlen(host))
+	    || s_key(&pk, "tasks")
+	    || msgpack_pack_array(&pk, (uint32_t) n_tasks);
+	for (size_t i = 0; !rc && i < n_tasks; i++)
+		rc = msgpack_pack_str_with_body(&pk, tasks[i], strlen(tasks[i]));
+	return s_done(rc);
+}
+
+int
+sl_proto_encode_job(msgpack_sbuffer *sb, uint64_t job, const char *task,
+    size_t task_len, const void *item_mp, size_t item_len)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "JOB", 3) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "task")
+	    || msgpack_pack_str_with_body(&pk, task, task_len)
+	    || s_key(&pk, "item") || s_raw(sb, item_mp, item_len));
+}
+
+int
+sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
+    const void *value_mp, size_t value_len, uint64_t cpu_us,
+    int64_t t_done_us)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "RESULT", 5) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "ok")
+	    || msgpack_pack_true(&pk) || s_key(&pk, "value")
+	    || s_raw(sb, value_mp, value_len) || s_key(&pk, "cpu_us")
+	    || msgpack_pack_uint64(&pk, cpu_us) || s_key(&pk, "t_done_us")
+	    || msgpack_pack_uint64(&pk, (uint64_t) t_done_us));
+}
+
+int
+sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
+    const char *code, const char *message, uint64_t cpu_us,
+    int64_t t_done_us)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "RESULT", 6) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "ok")
+	    || msgpack_pack_false(&pk) || s_key(&pk, "code")
+	    || msgpack_pack_str_with_body(&pk, code, strlen(code))
+	    || s_key(&pk, "message")
+	    || msgpack_pack_str_with_body(&pk, message, strlen(message))
+	    || s_key(&pk, "cpu_us") || msgpack_pack_uint64(&pk, cpu_us)
+	    || s_key(&pk, "t_done_us")
+	    || msgpack_pack_uint64(&pk, (uint64_t) t_done_us));
+}
+
+int
+sl_proto_encode_bye(msgpack_sbuffer *sb)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "BYE", 0));
+}

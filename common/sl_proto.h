@@ -1,0 +1,126 @@
+/*
+ * sl_proto: the internal wire protocol between the gateway and workers.
+ *
+ * Every message is one ZeroMQ frame (after the ROUTER routing id) holding
+ * one msgpack array [version, type, body]: version is SL_PROTO_VERSION,
+ * type a short string, body a map with string keys. docs/PROTOCOL.md holds
+ * the table of messages and fields; this header mirrors it.
+ *
+ * Decoding treats its input as hostile: sl_proto_check() walks the bytes
+ * without allocating (container counts must fit the bytes that remain,
+ * nesting is bounded, exactly one object, no trailing bytes) before
+ * msgpack-c sees them, then every field is type-checked. Bad input yields
+ * an SL_E* code and a static reason, never a crash. Unknown body keys are
+ * ignored so that newer peers can add fields.
+ *
+ * No state; any thread.
+ */
+#ifndef SL_PROTO_H
+#define SL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#define SL_PROTO_VERSION 1
+#define SL_PROTO_MAX_DEPTH 16 /* whole frame; msgpack-c itself stops at 32 */
+#define SL_PROTO_MAX_ITEM_DEPTH 12 /* an item or value inside a frame */
+#define SL_PROTO_MAX_TASKS 64	   /* task names in one READY */
+#define SL_PROTO_MAX_NAME 32	   /* bytes in a task name */
+#define SL_PROTO_MAX_TEXT 256	   /* bytes in host, code, message */
+#define SL_PROTO_MAX_CAPACITY 4096 /* jobs one worker may hold at once */
+
+typedef enum {
+	SL_MSG_READY = 1, /* worker -> gateway: register, with capacity */
+	SL_MSG_JOB,	  /* gateway -> worker: run one item */
+	SL_MSG_RESULT,	  /* worker -> gateway: one item's outcome */
+	SL_MSG_BYE,	  /* worker -> gateway: leaving, requeue my jobs */
+} sl_msg_type_t;
+
+/* A borrowed byte string inside a decoded frame; not NUL-terminated. */
+typedef struct sl_str {
+	const char *ptr;
+	size_t len;
+} sl_str_t;
+
+typedef struct sl_msg_ready {
+	uint32_t capacity;			/* jobs it may hold at once */
+	uint32_t pid;				/* for logs only */
+	sl_str_t host;				/* for logs only */
+	size_t n_tasks;				/* entries used in tasks */
+	sl_str_t tasks[SL_PROTO_MAX_TASKS];	/* task names it runs */
+} sl_msg_ready_t;
+
+typedef struct sl_msg_job {
+	uint64_t job;		     /* gateway-chosen id, echoed in RESULT */
+	sl_str_t task;		     /* task name */
+	const msgpack_object *item;  /* the item; lives in the msg's zone */
+} sl_msg_job_t;
+
+typedef struct sl_msg_result {
+	uint64_t job;		     /* id from the JOB */
+	bool ok;		     /* value if true, code+message if false */
+	const msgpack_object *value; /* ok: the result value */
+	sl_str_t code;		     /* !ok: stable error code, e.g. bad_item */
+	sl_str_t message;	     /* !ok: human-readable reason */
+	uint64_t cpu_us;	     /* time the task ran */
+	int64_t t_done_us;	     /* wall clock when it finished */
+} sl_msg_result_t;
+
+typedef struct sl_msg {
+	sl_msg_type_t type;
+	union {
+		sl_msg_ready_t ready;
+		sl_msg_job_t job;
+		sl_msg_result_t result;
+	} u;
+	msgpack_unpacked unpacked; /* owns the objects item/value point to */
+} sl_msg_t;
+
+/* Prepare m for sl_proto_decode(); pair with sl_msg_clear(). */
+void sl_msg_init(sl_msg_t *m);
+/* Free what a decode allocated; m may be decoded into again. */
+void sl_msg_clear(sl_msg_t *m);
+
+/*
+ * Validate msgpack bytes without allocating: exactly one object, nesting
+ * at most max_depth, every length within the buffer. 0 or SL_EPROTO.
+ */
+int sl_proto_check(const void *data, size_t len, unsigned max_depth);
+
+/*
+ * Decode one frame into m (cleared first). Strings and objects in m point
+ * into data and m's zone: keep data alive while m is used. Returns 0,
+ * SL_EPROTO, SL_EVERSION, SL_ETYPE or SL_ETOOBIG; *why (if non-NULL) gets
+ * a static reason for logs.
+ */
+int sl_proto_decode(const void *data, size_t len, sl_msg_t *m,
+    const char **why);
+
+/* The wire name of a type ("READY", ...). */
+const char *sl_proto_type_name(sl_msg_type_t type);
+
+/*
+ * Encoders append one whole frame to sb (caller owns sb and clears it
+ * between frames). item_mp / value_mp are exactly one msgpack object, as
+ * the caller packed it. Return 0 or SL_ENOMEM.
+ */
+int sl_proto_encode_ready(msgpack_sbuffer *sb, uint32_t capacity,
+    uint32_t pid, const char *host, const char *const *tasks,
+    size_t n_tasks);
+int sl_proto_encode_job(msgpack_sbuffer *sb, uint64_t job, const char *task,
+    size_t task_len, const void *item_mp, size_t item_len);
+int sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
+    const void *value_mp, size_t value_len, uint64_t cpu_us,
+    int64_t t_done_us);
+int sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
+    const char *code, const char *message, uint64_t cpu_us,
+    int64_t t_done_us);
+int sl_proto_encode_bye(msgpack_sbuffer *sb);
+
+/* True if s equals the NUL-terminated c. */
+bool sl_str_eq(sl_str_t s, const char *c);
+
+#endif
