@@ -1,0 +1,701 @@
+/*
+ * gw_broker: the gateway's requests, jobs, workers and credit (see
+ * gw_broker.h for the rules). lws service thread only.
+ *
+ * Ownership: the broker owns clients and workers; a client owns its
+ * requests; a request owns its queued jobs; a worker owns the jobs it
+ * holds (job->req may then be NULL: the client left, the result will be
+ * dropped). Every job is on exactly one list: its request's queue or its
+ * worker's list.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "gw_broker.h"
+#include "sl_clock.h"
+#include "sl_err.h"
+#include "sl_json.h"
+#include "sl_list.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+
+#define GW_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
+
+typedef struct gw_request gw_request_t;
+typedef struct gw_worker gw_worker_t;
+
+typedef struct gw_job {
+	sl_list_t link;	     /* in req->queue or worker->jobs */
+	uint64_t id;	     /* unique for the gateway's lifetime */
+	gw_request_t *req;   /* NULL once the client has gone */
+	gw_worker_t *worker; /* holder, NULL while queued */
+	uint32_t seq;	     /* item index in its request */
+	size_t item_len;     /* bytes in item */
+	uint8_t item[];	     /* the item, packed msgpack */
+} gw_job_t;
+
+struct gw_request {
+	sl_list_t client_link; /* in client->requests */
+	sl_list_t active_link; /* in broker->active while queue non-empty */
+	gw_client_t *client;   /* owner */
+	char id[GW_CPROTO_MAX_ID + 1];
+	char task[SL_PROTO_MAX_NAME + 1];
+	sl_list_t queue;    /* gw_job_t waiting for a worker, seq order */
+	size_t n_items;	    /* jobs created */
+	size_t n_running;   /* jobs held by workers */
+	size_t n_ok;	    /* results forwarded */
+	size_t n_failed;    /* item errors forwarded */
+	int64_t t_start_us; /* monotonic, at accept */
+};
+
+struct gw_client {
+	sl_list_t link;	    /* in broker->clients */
+	void *user;	    /* the transport's handle */
+	sl_list_t requests; /* gw_request_t, unfinished */
+	size_t n_requests;
+};
+
+struct gw_worker {
+	sl_list_t link; /* in broker->workers */
+	uint8_t rid[GW_MAX_RID];
+	size_t rid_len;
+	char name[48];	   /* printable form of rid, for logs */
+	uint32_t capacity; /* jobs it may hold */
+	sl_list_t jobs;	   /* gw_job_t it holds */
+	size_t n_jobs;
+	size_t n_tasks;
+	char tasks[SL_PROTO_MAX_TASKS][SL_PROTO_MAX_NAME + 1];
+};
+
+struct gw_broker {
+	gw_broker_ops_t ops;
+	gw_broker_limits_t lim;
+	sl_list_t clients; /* gw_client_t */
+	sl_list_t workers; /* gw_worker_t */
+	sl_list_t active;  /* gw_request_t with queued jobs, in turn order */
+	size_t n_active;
+	size_t free_credit; /* sum over workers of capacity - n_jobs */
+	uint64_t next_job;
+	msgpack_sbuffer sb; /* scratch for encoding, reused */
+	gw_broker_stats_t st;
+};
+
+static void s_dispatch(gw_broker_t *self);
+
+gw_broker_t *
+gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
+{
+	gw_broker_t *self = calloc(1, sizeof *self);
+
+	if (!self)
+		return NULL;
+	self->ops = *ops;
+	self->lim = *limits;
+	sl_list_init(&self->clients);
+	sl_list_init(&self->workers);
+	sl_list_init(&self->active);
+	self->next_job = 1;
+	msgpack_sbuffer_init(&self->sb);
+	return self;
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+/* Send a frame we built; NULL (ENOMEM) is counted as a lost frame. */
+static void
+s_send(gw_broker_t *self, gw_client_t *c, json_t *frame)
+{
+	if (!frame) {
+		SL_ERR("CLI-ENOMEM", "could not build a frame for a client");
+		return;
+	}
+	self->ops.client_send(self->ops.ctx, c->user, frame);
+	json_decref(frame);
+}
+
+void
+gw_broker_client_error(
+    gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err)
+{
+	SL_INFO("CLI-BADMSG", "code=%s id=%s msg=\"%s\"", err->code,
+	    err->id[0] ? err->id : "-", err->message);
+	s_send(self, client, gw_frame_error(err));
+}
+
+static void
+s_error(gw_broker_t *self, gw_client_t *c, const char *id, const char *code,
+    const char *msg)
+{
+	gw_cerr_t err;
+
+	gw_cerr_set(&err, id, code, "%s", msg);
+	gw_broker_client_error(self, c, &err);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void
+s_activate(gw_broker_t *self, gw_request_t *r)
+{
+	if (!sl_list_linked(&r->active_link) && !sl_list_empty(&r->queue)) {
+		sl_list_push_back(&self->active, &r->active_link);
+		self->n_active++;
+	}
+}
+
+static void
+s_deactivate(gw_broker_t *self, gw_request_t *r)
+{
+	if (sl_list_linked(&r->active_link)) {
+		sl_list_remove(&r->active_link);
+		self->n_active--;
+	}
+}
+
+/* Free a request: queued jobs go with it, held jobs are orphaned. */
+static void
+s_request_free(gw_broker_t *self, gw_request_t *r)
+{
+	sl_list_t *e;
+
+	s_deactivate(self, r);
+	while ((e = sl_list_first(&r->queue))) {
+		sl_list_remove(e);
+		free(sl_container_of(e, gw_job_t, link));
+		self->st.queued--;
+	}
+	/* Held jobs point back at r: walk the workers once to unhook them.
+	 * Only clients that leave mid-request pay for this. */
+	if (r->n_running) {
+		for (e = self->workers.next; e != &self->workers; e = e->next) {
+			gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+			for (sl_list_t *j = w->jobs.next; j != &w->jobs;
+			    j = j->next) {
+				gw_job_t *job = sl_container_of(j, gw_job_t, link);
+
+				if (job->req == r)
+					job->req = NULL;
+			}
+		}
+	}
+	sl_list_remove(&r->client_link);
+	r->client->n_requests--;
+	self->st.requests--;
+	free(r);
+}
+
+static gw_request_t *
+s_request_find(gw_client_t *c, const char *id)
+{
+	for (sl_list_t *e = c->requests.next; e != &c->requests; e = e->next) {
+		gw_request_t *r = sl_container_of(e, gw_request_t, client_link);
+
+		if (!strcmp(r->id, id))
+			return r;
+	}
+	return NULL;
+}
+
+static bool
+s_worker_runs(const gw_worker_t *w, const char *task)
+{
+	for (size_t i = 0; i < w->n_tasks; i++)
+		if (!strcmp(w->tasks[i], task))
+			return true;
+	return false;
+}
+
+static bool
+s_task_known(const gw_broker_t *self, const char *task)
+{
+	for (sl_list_t *e = self->workers.next; e != &self->workers;
+	    e = e->next)
+		if (s_worker_runs(sl_container_of(e, gw_worker_t, link), task))
+			return true;
+	return false;
+}
+
+/* Build every job of a submit before accepting it: all or nothing. */
+static int
+s_make_jobs(gw_broker_t *self, gw_request_t *r, json_t *items, char *why,
+    size_t whylen)
+{
+	msgpack_packer pk;
+	json_t *item;
+	size_t i;
+
+	msgpack_packer_init(&pk, &self->sb, msgpack_sbuffer_write);
+	json_array_foreach(items, i, item)
+	{
+		gw_job_t *job;
+		int rc;
+
+		msgpack_sbuffer_clear(&self->sb);
+		rc = sl_json_to_mp(item, &pk, SL_PROTO_MAX_ITEM_DEPTH);
+		if (rc) {
+			snprintf(why, whylen, "item %zu: %s", i,
+			    rc == SL_ETOOBIG ? "nested too deeply"
+					     : "out of memory");
+			return rc;
+		}
+		job = malloc(sizeof *job + self->sb.size);
+		if (!job) {
+			snprintf(why, whylen, "out of memory");
+			return SL_ENOMEM;
+		}
+		job->id = self->next_job++;
+		job->req = r;
+		job->worker = NULL;
+		job->seq = (uint32_t) i;
+		job->item_len = self->sb.size;
+		memcpy(job->item, self->sb.data, self->sb.size);
+		sl_list_push_back(&r->queue, &job->link);
+		r->n_items++;
+	}
+	return 0;
+}
+
+static void
+s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
+{
+	size_t n = json_array_size(m->items);
+	size_t workers = self->st.workers;
+	gw_request_t *r;
+	char why[120];
+
+	if (s_request_find(c, m->id))
+		return s_error(self, c, m->id, "duplicate_id",
+		    "a request with this id is still running");
+	if (c->n_requests >= self->lim.max_requests)
+		return s_error(self, c, m->id, "too_many_requests",
+		    "too many unfinished requests on this connection");
+	if (self->st.queued + n > self->lim.max_queued_jobs)
+		return s_error(self, c, m->id, "queue_full",
+		    "the gateway's job queue is full; retry later");
+	/* With no worker registered we cannot know the task yet: queue it,
+	 * the first worker that runs it will take it. */
+	if (workers && !s_task_known(self, m->task))
+		return s_error(self, c, m->id, "unknown_task",
+		    "no registered worker runs this task");
+	r = calloc(1, sizeof *r);
+	if (!r)
+		return s_error(self, c, m->id, "internal", "out of memory");
+	snprintf(r->id, sizeof r->id, "%s", m->id);
+	snprintf(r->task, sizeof r->task, "%s", m->task);
+	sl_list_init(&r->queue);
+	sl_list_init(&r->active_link);
+	r->client = c;
+	sl_list_push_back(&c->requests, &r->client_link);
+	c->n_requests++;
+	self->st.requests++;
+	if (s_make_jobs(self, r, m->items, why, sizeof why)) {
+		s_request_free(self, r);
+		return s_error(self, c, m->id, "bad_item", why);
+	}
+	self->st.queued += n;
+	r->t_start_us = sl_clock_mono_us();
+	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu", r->id, r->task, n);
+	s_send(self, c, gw_frame_accepted(r->id, n, workers));
+	s_activate(self, r);
+	s_dispatch(self);
+}
+
+void
+gw_broker_on_client_msg(
+    gw_broker_t *self, gw_client_t *client, const gw_cmsg_t *msg)
+{
+	switch (msg->type) {
+	case GW_CMSG_SUBMIT:
+		s_submit(self, client, msg);
+		break;
+	case GW_CMSG_PING:
+		s_send(self, client,
+		    gw_frame_pong(msg->data, sl_clock_wall_us(),
+			self->st.workers, self->st.queued));
+		break;
+	}
+}
+
+/* One more item of r has an outcome; finish r after its last. */
+static void
+s_request_progress(gw_broker_t *self, gw_request_t *r)
+{
+	gw_client_t *c = r->client;
+	int64_t ms;
+
+	if (r->n_ok + r->n_failed < r->n_items)
+		return;
+	ms = (sl_clock_mono_us() - r->t_start_us) / 1000;
+	SL_INFO("REQ-DONE", "req=%s ok=%zu failed=%zu elapsed_ms=%" PRId64,
+	    r->id, r->n_ok, r->n_failed, ms);
+	s_send(self, c, gw_frame_done(r->id, r->n_ok, r->n_failed, ms));
+	s_request_free(self, r);
+}
+
+/* ---- clients ------------------------------------------------------------- */
+
+gw_client_t *
+gw_broker_client_new(gw_broker_t *self, void *user)
+{
+	gw_client_t *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	c->user = user;
+	sl_list_init(&c->requests);
+	sl_list_push_back(&self->clients, &c->link);
+	self->st.clients++;
+	return c;
+}
+
+void
+gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
+{
+	gw_client_t *c = client_p ? *client_p : NULL;
+	sl_list_t *e;
+
+	if (!c)
+		return;
+	while ((e = sl_list_first(&c->requests)))
+		s_request_free(
+		    self, sl_container_of(e, gw_request_t, client_link));
+	sl_list_remove(&c->link);
+	self->st.clients--;
+	free(c);
+	*client_p = NULL;
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+static gw_worker_t *
+s_worker_find(gw_broker_t *self, const uint8_t *rid, size_t rid_len)
+{
+	for (sl_list_t *e = self->workers.next; e != &self->workers;
+	    e = e->next) {
+		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+		if (w->rid_len == rid_len && !memcmp(w->rid, rid, rid_len))
+			return w;
+	}
+	return NULL;
+}
+
+/* Printable routing id: ids are usually text (w-host-pid); hex if not. */
+static void
+s_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	bool text = true;
+
+	for (i = 0; i < len; i++)
+		if (rid[i] < 0x21 || rid[i] > 0x7e)
+			text = false;
+	for (i = 0; i < len && o + 3 < outlen; i++)
+		o += (size_t) snprintf(out + o, outlen - o, text ? "%c" : "%02x",
+		    rid[i]);
+	out[o] = '\0';
+}
+
+/* Give a held job back to its request's queue, at the front. */
+static void
+s_requeue(gw_broker_t *self, gw_job_t *job)
+{
+	gw_worker_t *w = job->worker;
+	gw_request_t *r = job->req;
+
+	sl_list_remove(&job->link);
+	w->n_jobs--;
+	self->free_credit++;
+	self->st.running--;
+	job->worker = NULL;
+	if (!r) {
+		free(job);
+		return;
+	}
+	r->n_running--;
+	sl_list_push_front(&r->queue, &job->link);
+	self->st.queued++;
+	s_activate(self, r);
+}
+
+/* Forget a worker; every job it held goes back to its queue. */
+static void
+s_worker_remove(gw_broker_t *self, gw_worker_t *w, const char *why)
+{
+	size_t held = w->n_jobs;
+	sl_list_t *e;
+
+	while ((e = sl_list_first(&w->jobs)))
+		s_requeue(self, sl_container_of(e, gw_job_t, link));
+	self->free_credit -= w->capacity;
+	self->st.capacity -= w->capacity;
+	self->st.workers--;
+	sl_list_remove(&w->link);
+	SL_NOTICE("WRK-GONE", "worker=%s reason=%s requeued=%zu", w->name, why,
+	    held);
+	free(w);
+}
+
+static void
+s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
+    const sl_msg_ready_t *m)
+{
+	gw_worker_t *w = s_worker_find(self, rid, rid_len);
+
+	/* READY from a known worker means it restarted and holds nothing:
+	 * take back what it had and register it afresh. */
+	if (w)
+		s_worker_remove(self, w, "re-registered");
+	w = calloc(1, sizeof *w);
+	if (!w) {
+		SL_ERR("WRK-ENOMEM", "cannot register a worker");
+		return;
+	}
+	memcpy(w->rid, rid, rid_len);
+	w->rid_len = rid_len;
+	s_rid_name(rid, rid_len, w->name, sizeof w->name);
+	w->capacity = m->capacity;
+	sl_list_init(&w->jobs);
+	for (size_t i = 0; i < m->n_tasks; i++) {
+		memcpy(w->tasks[i], m->tasks[i].ptr, m->tasks[i].len);
+		w->tasks[i][m->tasks[i].len] = '\0';
+	}
+	w->n_tasks = m->n_tasks;
+	sl_list_push_back(&self->workers, &w->link);
+	self->free_credit += w->capacity;
+	self->st.capacity += w->capacity;
+	self->st.workers++;
+	SL_NOTICE("WRK-READY", "worker=%s capacity=%u tasks=%zu pid=%u host=%.*s",
+	    w->name, w->capacity, w->n_tasks, m->pid, (int) m->host.len,
+	    m->host.ptr ? m->host.ptr : "");
+}
+
+static gw_job_t *
+s_worker_take_job(gw_worker_t *w, uint64_t job_id)
+{
+	for (sl_list_t *e = w->jobs.next; e != &w->jobs; e = e->next) {
+		gw_job_t *job = sl_container_of(e, gw_job_t, link);
+
+		if (job->id == job_id)
+			return job;
+	}
+	return NULL;
+}
+
+static void
+s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
+{
+	gw_job_t *job = s_worker_take_job(w, m->job);
+	gw_request_t *r;
+	const char *why = NULL;
+	json_t *value = NULL;
+	char code[SL_PROTO_MAX_NAME + 1], msg[SL_PROTO_MAX_TEXT + 1];
+
+	if (!job) {
+		/* Not held by this worker: a duplicate, or the job was
+		 * requeued and someone else has it. Never forward twice. */
+		self->st.stale++;
+		SL_INFO("JOB-STALE", "worker=%s job=%" PRIu64, w->name, m->job);
+		return;
+	}
+	sl_list_remove(&job->link);
+	w->n_jobs--;
+	self->free_credit++;
+	self->st.running--;
+	r = job->req;
+	if (r) {
+		r->n_running--;
+		if (m->ok && sl_json_from_mp(m->value, &value, &why) == 0) {
+			r->n_ok++;
+			s_send(self, r->client,
+			    gw_frame_result(r->id, job->seq, value));
+		} else {
+			if (m->ok) {
+				snprintf(code, sizeof code, "bad_result");
+				snprintf(msg, sizeof msg,
+				    "the worker's value has no JSON form: %s",
+				    why ? why : "out of memory");
+			} else {
+				snprintf(code, sizeof code, "%.*s",
+				    (int) m->code.len, m->code.ptr);
+				snprintf(msg, sizeof msg, "%.*s",
+				    (int) m->message.len,
+				    m->message.ptr ? m->message.ptr : "");
+			}
+			r->n_failed++;
+			s_send(self, r->client,
+			    gw_frame_item_error(r->id, job->seq, code, msg));
+		}
+		self->st.results++;
+		s_request_progress(self, r);
+	}
+	free(job);
+}
+
+void
+gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
+    size_t rid_len, const void *data, size_t len)
+{
+	gw_worker_t *w;
+	const char *why;
+	sl_msg_t m;
+	char name[48];
+	int rc;
+
+	sl_msg_init(&m);
+	rc = sl_proto_decode(data, len, &m, &why);
+	if (rc) {
+		s_rid_name(rid, rid_len, name, sizeof name);
+		self->st.bad_frames++;
+		SL_WARN("WRK-BADMSG", "worker=%s bytes=%zu err=%s why=\"%s\"",
+		    name, len, sl_strerror(rc), why);
+		goto out;
+	}
+	if (m.type == SL_MSG_READY) {
+		if (rid_len <= GW_MAX_RID)
+			s_on_ready(self, rid, rid_len, &m.u.ready);
+		goto dispatch;
+	}
+	w = s_worker_find(self, rid, rid_len);
+	if (!w) {
+		/* e.g. results from before a gateway restart. */
+		s_rid_name(rid, rid_len, name, sizeof name);
+		self->st.stale++;
+		SL_INFO("WRK-UNKNOWN", "worker=%s type=%s dropped", name,
+		    sl_proto_type_name(m.type));
+		goto out;
+	}
+	switch (m.type) {
+	case SL_MSG_RESULT:
+		s_on_result(self, w, &m.u.result);
+		break;
+	case SL_MSG_BYE:
+		s_worker_remove(self, w, "bye");
+		break;
+	default:
+		self->st.bad_frames++;
+		SL_WARN("WRK-BADMSG", "worker=%s type=%s is not for a gateway",
+		    w->name, sl_proto_type_name(m.type));
+		goto out;
+	}
+dispatch:
+	s_dispatch(self);
+out:
+	sl_msg_clear(&m);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+/* The worker with the most free credit that runs task, or NULL. */
+static gw_worker_t *
+s_pick_worker(gw_broker_t *self, const char *task)
+{
+	gw_worker_t *best = NULL;
+
+	for (sl_list_t *e = self->workers.next; e != &self->workers;
+	    e = e->next) {
+		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+		if (w->n_jobs < w->capacity && s_worker_runs(w, task)
+		    && (!best
+			|| w->capacity - w->n_jobs
+			    > best->capacity - best->n_jobs))
+			best = w;
+	}
+	return best;
+}
+
+/* Hand job to w. On failure the job is back in its queue and w is gone. */
+static int
+s_send_job(gw_broker_t *self, gw_worker_t *w, gw_job_t *job)
+{
+	gw_request_t *r = job->req;
+	int rc;
+
+	sl_list_push_back(&w->jobs, &job->link);
+	job->worker = w;
+	w->n_jobs++;
+	self->free_credit--;
+	self->st.running++;
+	r->n_running++;
+	msgpack_sbuffer_clear(&self->sb);
+	rc = sl_proto_encode_job(&self->sb, job->id, r->task, strlen(r->task),
+	    job->item, job->item_len);
+	if (!rc)
+		rc = self->ops.worker_send(
+		    self->ops.ctx, w->rid, w->rid_len, self->sb.data, self->sb.size);
+	if (rc) {
+		/* The job is on w's list, so removing w requeues it. */
+		s_worker_remove(self, w, sl_strerror(rc));
+		return rc;
+	}
+	SL_DEBUG("JOB-SENT", "req=%s seq=%u job=%" PRIu64 " worker=%s", r->id,
+	    job->seq, job->id, w->name);
+	return 0;
+}
+
+/*
+ * Round-robin over active requests: each turn takes one job from the
+ * request at the head and moves the request to the tail. A request whose
+ * task no free worker runs waits its next turn; a full round without
+ * progress ends the pass.
+ */
+static void
+s_dispatch(gw_broker_t *self)
+{
+	size_t idle = 0;
+
+	while (self->free_credit && self->n_active && idle < self->n_active) {
+		gw_request_t *r = sl_container_of(
+		    sl_list_first(&self->active), gw_request_t, active_link);
+		gw_worker_t *w = s_pick_worker(self, r->task);
+		gw_job_t *job;
+
+		s_deactivate(self, r);
+		if (!w) {
+			s_activate(self, r);
+			idle++;
+			continue;
+		}
+		idle = 0;
+		job = sl_container_of(sl_list_first(&r->queue), gw_job_t, link);
+		sl_list_remove(&job->link);
+		self->st.queued--;
+		s_activate(self, r); /* to the tail, if it has more */
+		s_send_job(self, w, job);
+	}
+}
+
+void
+gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out)
+{
+	*out = self->st;
+}
+
+void
+gw_broker_destroy(gw_broker_t **self_p)
+{
+	gw_broker_t *self = self_p ? *self_p : NULL;
+	sl_list_t *e;
+
+	if (!self)
+		return;
+	while ((e = sl_list_first(&self->clients))) {
+		gw_client_t *c = sl_container_of(e, gw_client_t, link);
+
+		gw_broker_client_destroy(self, &c);
+	}
+	while ((e = sl_list_first(&self->workers))) {
+		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+		s_worker_remove(self, w, "shutdown");
+	}
+	msgpack_sbuffer_destroy(&self->sb);
+	free(self);
+	*self_p = NULL;
+}

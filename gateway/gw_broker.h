@@ -1,0 +1,84 @@
+/*
+ * gw_broker: requests, jobs, workers and credit: the gateway's logic.
+ *
+ * A submitted request becomes one job per item. Jobs wait in their
+ * request's queue; active requests take turns (round-robin), so a large
+ * request cannot make a small one wait behind all of it. A job goes only
+ * to a worker that runs its task and has free credit (capacity minus jobs
+ * it holds): a worker is never sent more than its capacity. Results are
+ * forwarded the moment they arrive, tagged with the item's seq; done
+ * follows the last one. A result is accepted only from the worker that
+ * holds the job, once, so a client sees every item exactly once.
+ *
+ * The broker knows neither lws nor ZeroMQ: it sends through gw_broker_ops_t,
+ * which makes it testable with plain functions. lws service thread only.
+ */
+#ifndef GW_BROKER_H
+#define GW_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "gw_cproto.h"
+
+typedef struct gw_broker gw_broker_t;
+typedef struct gw_client gw_client_t;
+
+typedef struct gw_broker_ops {
+	/* Queue a frame for a client. The broker keeps (and drops) its own
+	 * reference; the transport serialises or increfs. 0, or < 0 when
+	 * the client is being closed and the frame was dropped. */
+	int (*client_send)(void *ctx, void *client_user, json_t *frame);
+	/* Send one protocol frame to a worker. 0, or SL_ENOTFOUND when the
+	 * worker is gone, or another SL_E* on failure. */
+	int (*worker_send)(void *ctx, const uint8_t *rid, size_t rid_len,
+	    const void *data, size_t len);
+	void *ctx; /* passed to both */
+} gw_broker_ops_t;
+
+typedef struct gw_broker_limits {
+	size_t max_items;	    /* items in one request */
+	size_t max_requests;	    /* unfinished requests per client */
+	size_t max_queued_jobs;	    /* jobs waiting for a worker, all clients */
+} gw_broker_limits_t;
+
+typedef struct gw_broker_stats {
+	size_t workers;	     /* registered workers */
+	size_t capacity;     /* sum of their capacities */
+	size_t running;	     /* jobs held by workers */
+	size_t queued;	     /* jobs waiting for a worker */
+	size_t requests;     /* unfinished requests */
+	size_t clients;	     /* connected clients */
+	uint64_t results;    /* results forwarded (ok or item error) */
+	uint64_t stale;	     /* results dropped: duplicate, late, unknown */
+	uint64_t bad_frames; /* worker frames that failed to decode */
+} gw_broker_stats_t;
+
+/* Caller owns the broker; ops and limits are copied. NULL on ENOMEM. */
+gw_broker_t *gw_broker_new(
+    const gw_broker_ops_t *ops, const gw_broker_limits_t *limits);
+/* Frees everything, clients and workers included; NULL-safe. */
+void gw_broker_destroy(gw_broker_t **self_p);
+
+/* A client connected; user is handed back to ops->client_send. */
+gw_client_t *gw_broker_client_new(gw_broker_t *self, void *user);
+/* The client is gone: its queued jobs are dropped, results of its running
+ * jobs will be discarded. Sets *client_p = NULL; NULL-safe. */
+void gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p);
+
+/* A validated client message (see gw_cproto.h). */
+void gw_broker_on_client_msg(
+    gw_broker_t *self, gw_client_t *client, const gw_cmsg_t *msg);
+/* A client frame that failed to parse: answer with an error frame. */
+void gw_broker_client_error(
+    gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err);
+
+/* One frame from a worker, still untrusted bytes. */
+void gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
+    size_t rid_len, const void *data, size_t len);
+
+void gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * gw_ws: WebSocket connections (see gw_ws.h). lws service thread only.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_cproto.h"
+#include "gw_ws.h"
+#include "sl_err.h"
+#include "sl_list.h"
+#include "sl_log.h"
+
+/* Frames written per WRITEABLE while the socket accepts them: several
+ * results for one client leave in one loop turn instead of one each. */
+#define GW_WS_WRITE_BATCH 32
+/* An idle connection keeps at most this much receive buffer. */
+#define GW_WS_RX_KEEP 16384
+
+typedef struct gw_ws_out {
+	sl_list_t link;
+	size_t len;	/* payload bytes after the LWS_PRE headroom */
+	uint8_t buf[];	/* LWS_PRE + len */
+} gw_ws_out_t;
+
+typedef struct gw_ws_pss {
+	struct lws *wsi;
+	gw_ws_env_t *env;    /* borrowed from the context */
+	gw_client_t *client; /* owned by the broker, released in CLOSED */
+	uint64_t conn;	     /* id for logs */
+	char *rx;	     /* the message being reassembled */
+	size_t rx_len, rx_cap;
+	bool rx_in_msg;	     /* a message has started and not ended */
+	bool rx_binary;	     /* ... and it is binary */
+	bool rx_drop;	     /* ... and it is over max_frame: discarding */
+	sl_list_t out;	     /* gw_ws_out_t waiting for WRITEABLE */
+	size_t out_bytes;
+	bool closing; /* close sent for; drop further frames */
+	uint16_t close_status;
+	char close_reason[96];
+} gw_ws_pss_t;
+
+size_t
+gw_ws_pss_size(void)
+{
+	return sizeof(gw_ws_pss_t);
+}
+
+static void
+s_out_free_all(gw_ws_pss_t *pss)
+{
+	sl_list_t *e;
+
+	while ((e = sl_list_first(&pss->out))) {
+		sl_list_remove(e);
+		free(sl_container_of(e, gw_ws_out_t, link));
+	}
+	pss->out_bytes = 0;
+}
+
+/* Close with status and reason at the next WRITEABLE; the timeout is the
+ * hard deadline for a peer that never lets us write again. */
+static void
+s_close(gw_ws_pss_t *pss, uint16_t status, const char *reason)
+{
+	if (pss->closing)
+		return;
+	pss->closing = true;
+	pss->close_status = status;
+	snprintf(pss->close_reason, sizeof pss->close_reason, "%s", reason);
+	s_out_free_all(pss);
+	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_REASON_BASE, 2);
+	lws_callback_on_writable(pss->wsi);
+}
+
+int
+gw_ws_client_send(void *ctx, void *user, json_t *frame)
+{
+	gw_ws_pss_t *pss = user;
+	gw_ws_out_t *m;
+	size_t n;
+
+	(void) ctx;
+	if (pss->closing)
+		return SL_EFULL;
+	n = json_dumpb(frame, NULL, 0, JSON_COMPACT);
+	if (!n)
+		return SL_EINVAL;
+	if (pss->out_bytes + n > pss->env->max_out_bytes) {
+		SL_WARN("CLI-SLOW", "conn=%" PRIu64 " queued=%zu limit=%zu",
+		    pss->conn, pss->out_bytes + n, pss->env->max_out_bytes);
+		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "slow consumer: outgoing queue over its limit");
+		return SL_EFULL;
+	}
+	m = malloc(sizeof *m + LWS_PRE + n);
+	if (!m)
+		return SL_ENOMEM;
+	m->len = json_dumpb(frame, (char *) m->buf + LWS_PRE, n, JSON_COMPACT);
+	sl_list_push_back(&pss->out, &m->link);
+	pss->out_bytes += m->len;
+	lws_callback_on_writable(pss->wsi);
+	return 0;
+}
+
+static int
+s_writeable(gw_ws_pss_t *pss)
+{
+	sl_list_t *e;
+	int i;
+
+	if (pss->closing) {
+		lws_close_reason(pss->wsi, pss->close_status,
+		    (unsigned char *) pss->close_reason,
+		    strlen(pss->close_reason));
+		return -1;
+	}
+	for (i = 0; i < GW_WS_WRITE_BATCH && (e = sl_list_first(&pss->out));
+	    i++) {
+		gw_ws_out_t *m = sl_container_of(e, gw_ws_out_t, link);
+
+		if (i && lws_send_pipe_choked(pss->wsi))
+			break;
+		if (lws_write(pss->wsi, m->buf + LWS_PRE, m->len,
+			LWS_WRITE_TEXT)
+		    < (int) m->len) {
+			SL_INFO("CLI-WRITE", "conn=%" PRIu64 " write failed",
+			    pss->conn);
+			return -1;
+		}
+		sl_list_remove(e);
+		pss->out_bytes -= m->len;
+		free(m);
+	}
+	if (!sl_list_empty(&pss->out))
+		lws_callback_on_writable(pss->wsi);
+	return 0;
+}
+
+/* A whole message is in pss->rx (or was dropped): act on it. */
+static void
+s_message(gw_ws_pss_t *pss)
+{
+	gw_broker_t *b = pss->env->broker;
+	gw_cmsg_t msg;
+	gw_cerr_t err;
+
+	if (pss->rx_binary) {
+		gw_cerr_set(&err, NULL, "binary_unsupported",
+		    "binary frames are not part of the JSON protocol");
+		gw_broker_client_error(b, pss->client, &err);
+	} else if (pss->rx_drop) {
+		gw_cerr_set(&err, NULL, "too_large",
+		    "message over the %zu-byte limit was discarded",
+		    pss->env->max_frame);
+		gw_broker_client_error(b, pss->client, &err);
+	} else if (gw_cmsg_parse(pss->rx, pss->rx_len, pss->env->max_items,
+		       &msg, &err)) {
+		gw_broker_client_error(b, pss->client, &err);
+	} else {
+		gw_broker_on_client_msg(b, pss->client, &msg);
+		gw_cmsg_clear(&msg);
+	}
+}
+
+static int
+s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
+{
+	if (!pss->rx_in_msg) {
+		pss->rx_in_msg = true;
+		pss->rx_binary = lws_frame_is_binary(pss->wsi);
+		pss->rx_drop = false;
+		pss->rx_len = 0;
+	}
+	if (!pss->rx_binary && !pss->rx_drop) {
+		if (pss->rx_len + len > pss->env->max_frame) {
+			pss->rx_drop = true;
+		} else if (pss->rx_len + len > pss->rx_cap) {
+			size_t cap = pss->rx_cap ? pss->rx_cap * 2 : 4096;
+			char *p;
+
+			while (cap < pss->rx_len + len)
+				cap *= 2;
+			if (cap > pss->env->max_frame)
+				cap = pss->env->max_frame;
+			p = realloc(pss->rx, cap);
+			if (!p)
+				return -1;
+			pss->rx = p;
+			pss->rx_cap = cap;
+		}
+		if (!pss->rx_drop) {
+			memcpy(pss->rx + pss->rx_len, in, len);
+			pss->rx_len += len;
+		}
+	}
+	if (!lws_is_final_fragment(pss->wsi)
+	    || lws_remaining_packet_payload(pss->wsi))
+		return 0;
+	pss->rx_in_msg = false;
+	s_message(pss);
+	if (pss->rx_cap > GW_WS_RX_KEEP) {
+		free(pss->rx);
+		pss->rx = NULL;
+		pss->rx_cap = 0;
+	}
+	return 0;
+}
+
+int
+gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
+{
+	gw_ws_pss_t *pss = user;
+	gw_ws_env_t *env;
+
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		env = lws_context_user(lws_get_context(wsi));
+		memset(pss, 0, sizeof *pss);
+		pss->wsi = wsi;
+		pss->env = env;
+		pss->conn = ++env->next_conn;
+		sl_list_init(&pss->out);
+		pss->client = gw_broker_client_new(env->broker, pss);
+		if (!pss->client)
+			return -1;
+		SL_INFO("CLI-OPEN", "conn=%" PRIu64, pss->conn);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return s_receive(pss, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return s_writeable(pss);
+	case LWS_CALLBACK_CLOSED:
+		if (!pss->env)
+			return 0;
+		gw_broker_client_destroy(pss->env->broker, &pss->client);
+		s_out_free_all(pss);
+		free(pss->rx);
+		pss->rx = NULL;
+		SL_INFO("CLI-CLOSE", "conn=%" PRIu64, pss->conn);
+		return 0;
+	default:
+		/* Plain HTTP on the same port (404 for now). */
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}

@@ -1,0 +1,45 @@
+/*
+ * gw_ws: the WebSocket side of the gateway (lws protocol "sluice").
+ *
+ * Receives text frames, reassembling fragments up to max_frame bytes (a
+ * larger frame is discarded as it arrives and answered with too_large, so
+ * memory stays bounded), parses them with gw_cproto and hands them to the
+ * broker. Sends what the broker queues through a per-connection list of
+ * ready-to-write frames (LWS_PRE headroom included, so each frame is
+ * serialised once and never copied again), several frames per WRITEABLE
+ * while the socket takes them. A connection whose queue passes
+ * max_out_bytes is a slow consumer: its queue is dropped and it is closed
+ * with 1008. lws service thread only.
+ */
+#ifndef GW_WS_H
+#define GW_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "gw_broker.h"
+
+/* What the protocol needs; set as the lws context's user pointer. */
+typedef struct gw_ws_env {
+	gw_broker_t *broker;  /* borrowed */
+	size_t max_frame;     /* bytes in one client message */
+	size_t max_items;     /* items in one submit */
+	size_t max_out_bytes; /* queued bytes before a client is cut off */
+	uint64_t next_conn;   /* connection ids for logs */
+} gw_ws_env_t;
+
+/* The protocol callback, for the vhost's protocol table (index 0, so that
+ * clients asking for no subprotocol land here too). */
+int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len);
+
+/* Per-connection state size, for the protocol table. */
+size_t gw_ws_pss_size(void);
+
+/* gw_broker_ops_t.client_send: queue frame for the connection user. */
+int gw_ws_client_send(void *ctx, void *user, json_t *frame);
+
+#endif

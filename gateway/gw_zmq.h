@@ -1,0 +1,51 @@
+/*
+ * gw_zmq: a ZeroMQ ROUTER socket served by the lws event loop.
+ *
+ * The socket's ZMQ_FD is dup()'d and adopted as an lws raw-file wsi, so
+ * one thread multiplexes WebSocket clients and workers without locks
+ * (docs/ARCHITECTURE.md says why). ZMQ_FD is edge-triggered: every wake
+ * drains until ZMQ_EVENTS has no POLLIN, with a budget per turn so clients
+ * are served in between, and every send schedules a drain on the next loop
+ * turn, because a send may consume the edge that announced new input.
+ *
+ * Each [routing id, payload] message goes to the callback given at
+ * creation. lws service thread only.
+ */
+#ifndef GW_ZMQ_H
+#define GW_ZMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+typedef struct gw_zmq gw_zmq_t;
+
+typedef void (*gw_zmq_frame_cb)(void *user, const uint8_t *rid,
+    size_t rid_len, const void *data, size_t len);
+
+/*
+ * Create and bind a ROUTER on endpoint; frames larger than max_msg bytes
+ * disconnect their sender (ZMQ_MAXMSGSIZE). NULL with err filled on
+ * failure. Caller owns the result.
+ */
+gw_zmq_t *gw_zmq_new(void *zctx, const char *endpoint, int64_t max_msg,
+    gw_zmq_frame_cb cb, void *user, char *err, size_t errlen);
+
+/* Join the lws loop of vh (protocol "zmq" must be in its table). */
+int gw_zmq_attach(
+    gw_zmq_t *self, struct lws_context *ctx, struct lws_vhost *vh);
+
+/* Send one payload to a peer: 0, SL_ENOTFOUND (no such peer) or SL_EFULL
+ * (peer's queue at its high-water mark). */
+int gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
+    const void *data, size_t len);
+
+/* Close the socket, after lws_context_destroy(); NULL-safe. */
+void gw_zmq_destroy(gw_zmq_t **self_p);
+
+/* The "zmq" protocol's callback, for the vhost's protocol table. */
+int gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len);
+
+#endif

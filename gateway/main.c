@@ -1,0 +1,240 @@
+/*
+ * sluice-gateway: process concerns only: options, signals, wiring the
+ * broker to lws and ZeroMQ, and the event loop. One thread runs
+ * everything after start-up (docs/ARCHITECTURE.md).
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+#include <zmq.h>
+
+#include "gw_broker.h"
+#include "gw_ws.h"
+#include "gw_zmq.h"
+#include "sl_cfg.h"
+#include "sl_err.h"
+#include "sl_log.h"
+
+typedef struct gw_cfg {
+	const char *listen;
+	const char *workers;
+	long long max_frame;
+	long long max_items;
+	long long max_requests;
+	long long max_queued;
+	long long max_out;
+	int log_level;
+} gw_cfg_t;
+
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+
+static const sl_opt_t s_opts[] = {
+	{ "listen", "SLUICE_LISTEN", SL_OPT_STR, "127.0.0.1:8080", 0, 0, NULL,
+	    offsetof(gw_cfg_t, listen),
+	    "WebSocket/HTTP address HOST:PORT ('*:PORT' for every interface)" },
+	{ "workers", "SLUICE_WORKERS", SL_OPT_STR, "tcp://127.0.0.1:5555", 0, 0,
+	    NULL, offsetof(gw_cfg_t, workers),
+	    "ZeroMQ endpoint to bind for workers" },
+	{ "max-frame-bytes", "SLUICE_MAX_FRAME_BYTES", SL_OPT_INT, "1048576",
+	    1 * KIB, 64 * MIB, NULL, offsetof(gw_cfg_t, max_frame),
+	    "largest client message or worker frame, in bytes" },
+	{ "max-items", "SLUICE_MAX_ITEMS", SL_OPT_INT, "10000", 1, 1000000,
+	    NULL, offsetof(gw_cfg_t, max_items), "items in one request" },
+	{ "max-requests", "SLUICE_MAX_REQUESTS", SL_OPT_INT, "64", 1, 100000,
+	    NULL, offsetof(gw_cfg_t, max_requests),
+	    "unfinished requests per connection" },
+	{ "max-queued-jobs", "SLUICE_MAX_QUEUED_JOBS", SL_OPT_INT, "100000", 1,
+	    100000000, NULL, offsetof(gw_cfg_t, max_queued),
+	    "jobs waiting for a worker, over all clients" },
+	{ "max-out-bytes", "SLUICE_MAX_OUT_BYTES", SL_OPT_INT, "8388608",
+	    64 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, max_out),
+	    "bytes queued to one client before it is closed as too slow" },
+	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
+	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
+	    "least severe log level printed" },
+};
+#define N_OPTS (sizeof s_opts / sizeof s_opts[0])
+
+/* Process-wide, for the signal handler only. */
+static volatile sig_atomic_t s_stop;
+static struct lws_context *s_ctx;
+
+static void
+s_on_signal(int sig)
+{
+	(void) sig;
+	s_stop = 1;
+	if (s_ctx)
+		lws_cancel_service(s_ctx); /* wakes the loop; async-safe */
+}
+
+static void
+s_lws_log(int level, const char *line)
+{
+	int l = level == LLL_ERR ? SL_LOG_ERR
+	    : level == LLL_WARN	 ? SL_LOG_WARN
+				 : SL_LOG_INFO;
+
+	sl_log(l, "LWS", "%s", line);
+}
+
+/* HOST:PORT, [V6]:PORT or *:PORT into an lws iface (NULL: all) and port. */
+static int
+s_parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *h = s;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (!colon)
+		return SL_EINVAL;
+	p = strtol(colon + 1, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return SL_EINVAL;
+	hl = (size_t) (colon - s);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl >= hostlen)
+		return SL_EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (int) p;
+	return 0;
+}
+
+static int
+s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len,
+    const void *data, size_t len)
+{
+	return gw_zmq_send(*(gw_zmq_t **) ctx, rid, rid_len, data, len);
+}
+
+static void
+s_worker_frame(void *user, const uint8_t *rid, size_t rid_len,
+    const void *data, size_t len)
+{
+	gw_broker_on_worker_frame(user, rid, rid_len, data, len);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const sl_cfg_info_t info = { "sluice-gateway",
+		"WebSocket gateway that streams per-item results from "
+		"sluice-compute workers",
+		SLUICE_VERSION };
+	static const lws_retry_bo_t keepalive = {
+		/* WebSocket-level ping after 20 s of silence, hang up after
+		 * 30 s without a pong (lws' defaults are 300/310 s). */
+		.secs_since_valid_ping = 20,
+		.secs_since_valid_hangup = 30,
+	};
+	struct lws_protocols protocols[] = {
+		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 4096, 0, NULL, 0 },
+		{ "zmq", gw_zmq_callback, 0, 0, 0, NULL, 0 },
+		{ NULL, NULL, 0, 0, 0, NULL, 0 },
+	};
+	struct lws_context_creation_info ci;
+	gw_ws_env_t env = { 0 };
+	gw_broker_ops_t ops;
+	gw_broker_limits_t lim;
+	gw_broker_t *broker = NULL;
+	gw_zmq_t *zsock = NULL;
+	void *zctx = NULL;
+	struct sigaction sa;
+	char err[256], host[128];
+	gw_cfg_t cfg;
+	int port, rc, exit_code = 1;
+
+	rc = sl_cfg_load(s_opts, N_OPTS, &cfg, argc, argv, &info, stdout, err,
+	    sizeof err);
+	if (rc == SL_CFG_EXIT_OK)
+		return 0;
+	if (rc) {
+		fprintf(stderr, "sluice-gateway: %s\n", err);
+		return 2;
+	}
+	if (s_parse_listen(cfg.listen, host, sizeof host, &port)) {
+		fprintf(stderr,
+		    "sluice-gateway: --listen: '%s' is not HOST:PORT\n",
+		    cfg.listen);
+		return 2;
+	}
+	sl_log_setup("gw", cfg.log_level);
+	lws_set_log_level(LLL_ERR | LLL_WARN
+		| (cfg.log_level >= SL_LOG_INFO ? LLL_NOTICE : 0),
+	    s_lws_log);
+	sl_cfg_log(s_opts, N_OPTS, &cfg);
+
+	lim.max_items = (size_t) cfg.max_items;
+	lim.max_requests = (size_t) cfg.max_requests;
+	lim.max_queued_jobs = (size_t) cfg.max_queued;
+	ops.client_send = gw_ws_client_send;
+	ops.worker_send = s_worker_send;
+	ops.ctx = &zsock;
+	broker = gw_broker_new(&ops, &lim);
+	zctx = zmq_ctx_new();
+	if (!broker || !zctx) {
+		SL_ERR("GW-START", "out of memory");
+		goto out;
+	}
+	zsock = gw_zmq_new(zctx, cfg.workers, cfg.max_frame, s_worker_frame,
+	    broker, err, sizeof err);
+	if (!zsock) {
+		SL_ERR("GW-START", "%s", err);
+		goto out;
+	}
+	env.broker = broker;
+	env.max_frame = (size_t) cfg.max_frame;
+	env.max_items = (size_t) cfg.max_items;
+	env.max_out_bytes = (size_t) cfg.max_out;
+
+	memset(&ci, 0, sizeof ci);
+	ci.port = port;
+	ci.iface = (!host[0] || !strcmp(host, "*")) ? NULL : host;
+	ci.protocols = protocols;
+	ci.user = &env;
+	ci.retry_and_idle_policy = &keepalive;
+	ci.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	s_ctx = lws_create_context(&ci);
+	if (!s_ctx) {
+		SL_ERR("GW-START", "cannot listen on %s", cfg.listen);
+		goto out;
+	}
+	if (gw_zmq_attach(zsock, s_ctx, lws_get_vhost_by_name(s_ctx, "default"))) {
+		SL_ERR("GW-START", "cannot add the ZeroMQ socket to the loop");
+		goto out;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = s_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	SL_NOTICE("GW-UP", "listen=%s workers=%s version=%s", cfg.listen,
+	    cfg.workers, SLUICE_VERSION);
+	while (!s_stop && lws_service(s_ctx, 0) >= 0)
+		;
+	SL_NOTICE("GW-STOP", "shutting down");
+	exit_code = 0;
+out:
+	/* Order matters: lws closes the dup'd ZMQ_FD and every client (the
+	 * broker forgets them), then the socket, then the ZeroMQ context. */
+	if (s_ctx)
+		lws_context_destroy(s_ctx);
+	s_ctx = NULL;
+	gw_broker_destroy(&broker);
+	gw_zmq_destroy(&zsock);
+	if (zctx)
+		zmq_ctx_term(zctx);
+	return exit_code;
+}
