@@ -81,7 +81,8 @@ typedef struct sl_msg {
 
 /* Prepare m for sl_proto_decode(); pair with sl_msg_clear(). */
 void sl_msg_init(sl_msg_t *m);
-/* Free what a decode allocated; m may be decoded into again. */
+/* Free what a decode allocated; m may be decoded into again, and needs
+ * no other teardown (an initialised, cleared msg holds no memory). */
 void sl_msg_clear(sl_msg_t *m);
 
 /*

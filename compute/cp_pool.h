@@ -1,0 +1,53 @@
+/*
+ * cp_pool: the compute threads of a worker.
+ *
+ * The I/O thread pushes decoded JOBs; each pool thread takes one, runs its
+ * task and sends the encoded RESULT frame through its own ZeroMQ PUSH
+ * socket to the I/O thread's PULL (inproc), which forwards it to the
+ * gateway unchanged. Sockets are never shared between threads; the queue
+ * is the only shared state, under one mutex.
+ *
+ * cp_pool_new/push/destroy: the I/O thread. Task code: pool threads.
+ */
+#ifndef CP_POOL_H
+#define CP_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cp_task.h"
+#include "sl_proto.h"
+
+/* One job: the JOB frame's bytes and the message decoded from them. */
+typedef struct cp_work {
+	struct cp_work *next; /* {pool lock} queue link */
+	const cp_task_t *task;
+	sl_msg_t msg; /* type SL_MSG_JOB; points into frame */
+	size_t len;
+	uint8_t frame[];
+} cp_work_t;
+
+typedef struct cp_pool cp_pool_t;
+
+/* Copy a frame into a new work item (not yet decoded); NULL on ENOMEM. */
+cp_work_t *cp_work_new(const void *frame, size_t len);
+void cp_work_destroy(cp_work_t **work_p);
+
+/*
+ * Start threads compute threads whose PUSH sockets connect to results_ep
+ * (the caller has bound a PULL there). NULL with err filled on failure.
+ */
+cp_pool_t *cp_pool_new(void *zctx, const char *results_ep, unsigned threads,
+    char *err, size_t errlen);
+
+/* Queue a decoded JOB; takes ownership and nulls *work_p. */
+void cp_pool_push(cp_pool_t *self, cp_work_t **work_p);
+
+/* Jobs queued or running. */
+size_t cp_pool_load(cp_pool_t *self);
+
+/* Tell running tasks to give up, join the threads, free what is queued.
+ * NULL-safe. */
+void cp_pool_destroy(cp_pool_t **self_p);
+
+#endif

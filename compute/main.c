@@ -1,0 +1,97 @@
+/*
+ * sluice-compute: process concerns only: options, signals, then the I/O
+ * loop (cp_io), which owns the sockets and the compute pool.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cp_io.h"
+#include "cp_task.h"
+#include "sl_cfg.h"
+#include "sl_log.h"
+
+typedef struct cp_cfg {
+	const char *gateway;
+	const char *id;
+	long long threads;
+	int log_level;
+} cp_cfg_t;
+
+static const sl_opt_t s_opts[] = {
+	{ "gateway", "SLUICE_GATEWAY", SL_OPT_STR, "tcp://127.0.0.1:5555", 0, 0,
+	    NULL, offsetof(cp_cfg_t, gateway),
+	    "the gateway's worker endpoint (ZeroMQ) to connect to" },
+	{ "threads", "SLUICE_THREADS", SL_OPT_INT, "0", 0, 1024, NULL,
+	    offsetof(cp_cfg_t, threads),
+	    "compute threads, i.e. jobs run at once (0: one per core)" },
+	{ "id", "SLUICE_WORKER_ID", SL_OPT_STR, "auto", 0, 0, NULL,
+	    offsetof(cp_cfg_t, id),
+	    "worker id on the wire and in logs (auto: w-HOST-PID)" },
+	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
+	    SL_LOG_LEVEL_NAMES, offsetof(cp_cfg_t, log_level),
+	    "least severe log level printed" },
+};
+#define N_OPTS (sizeof s_opts / sizeof s_opts[0])
+
+/* Process-wide, for the signal handler only. */
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal(int sig)
+{
+	(void) sig;
+	s_stop = 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const sl_cfg_info_t info = { "sluice-compute",
+		"worker that runs sluice tasks for a gateway, one job per "
+		"compute thread",
+		SLUICE_VERSION };
+	struct sigaction sa;
+	cp_io_cfg_t io;
+	cp_cfg_t cfg;
+	char err[256];
+	long cores;
+	int rc;
+
+	rc = sl_cfg_load(s_opts, N_OPTS, &cfg, argc, argv, &info, stdout, err,
+	    sizeof err);
+	if (rc == SL_CFG_EXIT_OK) {
+		if (argc > 1 && strcmp(argv[1], "--version")) {
+			size_t n;
+			const cp_task_t *t = cp_task_all(&n);
+
+			printf("\nTasks:\n");
+			for (size_t i = 0; i < n; i++)
+				printf("  %-8s %s\n", t[i].name, t[i].help);
+		}
+		return 0;
+	}
+	if (rc) {
+		fprintf(stderr, "sluice-compute: %s\n", err);
+		return 2;
+	}
+	if (strlen(cfg.id) > 100) {
+		fprintf(stderr, "sluice-compute: --id: at most 100 bytes\n");
+		return 2;
+	}
+	sl_log_setup("cp", cfg.log_level);
+	sl_cfg_log(s_opts, N_OPTS, &cfg);
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	io.gateway = cfg.gateway;
+	io.id = strcmp(cfg.id, "auto") ? cfg.id : NULL;
+	io.threads = cfg.threads ? (unsigned) cfg.threads
+				 : (unsigned) (cores > 0 ? cores : 1);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the poll */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return cp_io_run(&io, &s_stop) ? 1 : 0;
+}
