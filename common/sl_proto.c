@@ -367,6 +367,10 @@ static const struct {
 	{ "JOB", SL_MSG_JOB },
 	{ "RESULT", SL_MSG_RESULT },
 	{ "BYE", SL_MSG_BYE },
+	{ "PING", SL_MSG_PING },
+	{ "PONG", SL_MSG_PONG },
+	{ "CANCEL", SL_MSG_CANCEL },
+	{ "DRAIN", SL_MSG_DRAIN },
 };
 
 const char *
@@ -433,7 +437,14 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 			return s_decode_job(body, &m->u.job, why);
 		case SL_MSG_RESULT:
 			return s_decode_result(body, &m->u.result, why);
+		case SL_MSG_CANCEL:
+			return s_get_uint(body, "job", UINT64_MAX,
+			    &m->u.cancel.job, why,
+			    "CANCEL.job must be an unsigned integer");
 		case SL_MSG_BYE:
+		case SL_MSG_PING:
+		case SL_MSG_PONG:
+		case SL_MSG_DRAIN:
 			return 0;
 		}
 	}
@@ -539,10 +550,20 @@ sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
 }
 
 int
-sl_proto_encode_bye(msgpack_sbuffer *sb)
+sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "BYE", 0));
+	return s_done(s_begin(&pk, "CANCEL", 1) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job));
+}
+
+int
+sl_proto_encode_empty(msgpack_sbuffer *sb, sl_msg_type_t type)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, sl_proto_type_name(type), 0));
 }

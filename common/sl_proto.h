@@ -37,6 +37,10 @@ typedef enum {
 	SL_MSG_JOB,	  /* gateway -> worker: run one item */
 	SL_MSG_RESULT,	  /* worker -> gateway: one item's outcome */
 	SL_MSG_BYE,	  /* worker -> gateway: leaving, requeue my jobs */
+	SL_MSG_PING,	  /* either way: heartbeat; answer with PONG */
+	SL_MSG_PONG,	  /* either way: answer to PING */
+	SL_MSG_CANCEL,	  /* gateway -> worker: stop this job, if running */
+	SL_MSG_DRAIN,	  /* worker -> gateway: send me no more jobs */
 } sl_msg_type_t;
 
 /* A borrowed byte string inside a decoded frame; not NUL-terminated. */
@@ -69,12 +73,17 @@ typedef struct sl_msg_result {
 	int64_t t_done_us;	     /* wall clock when it finished */
 } sl_msg_result_t;
 
+typedef struct sl_msg_cancel {
+	uint64_t job; /* id from the JOB */
+} sl_msg_cancel_t;
+
 typedef struct sl_msg {
 	sl_msg_type_t type;
 	union {
 		sl_msg_ready_t ready;
 		sl_msg_job_t job;
 		sl_msg_result_t result;
+		sl_msg_cancel_t cancel;
 	} u;
 	msgpack_unpacked unpacked; /* owns the objects item/value point to */
 } sl_msg_t;
@@ -119,7 +128,9 @@ int sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
 int sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
     const char *code, const char *message, uint64_t cpu_us,
     int64_t t_done_us);
-int sl_proto_encode_bye(msgpack_sbuffer *sb);
+int sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job);
+/* A message without fields: BYE, PING, PONG, DRAIN. */
+int sl_proto_encode_empty(msgpack_sbuffer *sb, sl_msg_type_t type);
 
 /* True if s equals the NUL-terminated c. */
 bool sl_str_eq(sl_str_t s, const char *c);

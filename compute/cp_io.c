@@ -2,10 +2,12 @@
  * cp_io: the worker's I/O thread (see cp_io.h).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,7 +22,8 @@
 #include "sl_proto.h"
 
 #define CP_RESULTS_EP "inproc://sluice-results"
-#define CP_FORWARD_BATCH 256 /* results forwarded per poll wake-up */
+#define CP_FORWARD_BATCH 256	  /* results forwarded per poll wake-up */
+#define CP_BACKOFF_MIN_US 250000 /* first reconnect delay */
 
 typedef struct cp_io {
 	const cp_io_cfg_t *cfg;
@@ -28,16 +31,21 @@ typedef struct cp_io {
 	void *dealer; /* to the gateway */
 	void *pull;   /* results from the pool */
 	cp_pool_t *pool;
-	msgpack_sbuffer sb; /* scratch for frames this thread builds */
-	char id[128];	    /* routing id */
-	uint64_t jobs;	    /* counters for the closing log line */
+	msgpack_sbuffer sb;  /* scratch for frames this thread builds */
+	char id[128];	     /* routing id */
+	char host[64];	     /* for READY */
+	int64_t gw_expiry;   /* gateway presumed gone if silent until then */
+	int64_t next_ping;   /* when the gateway gets our next PING */
+	int64_t backoff_us;  /* next reconnect delay */
+	uint64_t jobs;	     /* counters for the closing log line */
 	uint64_t results;
+	uint64_t reconnects;
 } cp_io_t;
 
 static int
 s_send(cp_io_t *self, const void *data, size_t len)
 {
-	if (zmq_send(self->dealer, data, len, 0) < 0) {
+	if (zmq_send(self->dealer, data, len, ZMQ_DONTWAIT) < 0) {
 		SL_WARN("IO-SEND", "to gateway: %s", zmq_strerror(errno));
 		return SL_ESYS;
 	}
@@ -45,22 +53,27 @@ s_send(cp_io_t *self, const void *data, size_t len)
 }
 
 static int
+s_send_empty(cp_io_t *self, sl_msg_type_t type)
+{
+	msgpack_sbuffer_clear(&self->sb);
+	if (sl_proto_encode_empty(&self->sb, type))
+		return SL_ENOMEM;
+	return s_send(self, self->sb.data, self->sb.size);
+}
+
+static int
 s_send_ready(cp_io_t *self)
 {
 	const char *names[SL_PROTO_MAX_TASKS];
 	const cp_task_t *tasks;
-	char host[64];
 	size_t n;
 
 	tasks = cp_task_all(&n);
 	for (size_t i = 0; i < n && i < SL_PROTO_MAX_TASKS; i++)
 		names[i] = tasks[i].name;
-	if (gethostname(host, sizeof host))
-		snprintf(host, sizeof host, "unknown");
-	host[sizeof host - 1] = '\0';
 	msgpack_sbuffer_clear(&self->sb);
 	if (sl_proto_encode_ready(&self->sb, self->cfg->threads,
-		(uint32_t) getpid(), host, names, n))
+		(uint32_t) getpid(), self->host, names, n))
 		return SL_ENOMEM;
 	return s_send(self, self->sb.data, self->sb.size);
 }
@@ -79,7 +92,9 @@ static void
 s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 {
 	cp_work_t *w = cp_work_new(data, len);
+	const sl_msg_job_t *job;
 	const char *why;
+	bool found;
 	int rc;
 
 	if (!w) {
@@ -90,27 +105,44 @@ s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 	if (rc) {
 		SL_WARN("IO-BADMSG", "bytes=%zu err=%s why=\"%s\"", len,
 		    sl_strerror(rc), why);
-	} else if (w->msg.type != SL_MSG_JOB) {
-		SL_WARN("IO-BADMSG", "type=%s is not for a worker",
-		    sl_proto_type_name(w->msg.type));
-	} else {
-		const sl_msg_job_t *job = &w->msg.u.job;
-
+		goto out;
+	}
+	switch (w->msg.type) {
+	case SL_MSG_JOB:
+		job = &w->msg.u.job;
 		w->task = cp_task_find(job->task.ptr, job->task.len);
 		self->jobs++;
 		if (!w->task) {
 			s_refuse(self, job->job, "unknown_task",
 			    "this worker does not run that task");
-		} else {
-			SL_DEBUG("JOB-START", "job=%" PRIu64 " task=%s",
-			    job->job, w->task->name);
-			cp_pool_push(self->pool, &w);
+			break;
 		}
+		SL_DEBUG("JOB-START", "job=%" PRIu64 " task=%s", job->job,
+		    w->task->name);
+		cp_pool_push(self->pool, &w);
+		break;
+	case SL_MSG_CANCEL:
+		/* Not inside the log macro: its arguments are only evaluated
+		 * when debug logging is on. */
+		found = cp_pool_cancel(self->pool, w->msg.u.cancel.job);
+		SL_DEBUG("JOB-CANCEL", "job=%" PRIu64 " found=%d",
+		    w->msg.u.cancel.job, found);
+		break;
+	case SL_MSG_PING:
+		s_send_empty(self, SL_MSG_PONG);
+		break;
+	case SL_MSG_PONG:
+		break;
+	default:
+		SL_WARN("IO-BADMSG", "type=%s is not for a worker",
+		    sl_proto_type_name(w->msg.type));
+		break;
 	}
+out:
 	cp_work_destroy(&w);
 }
 
-/* Receive every message waiting on sock and hand it to the handler. */
+/* Handle every message waiting from the gateway; any proves it alive. */
 static void
 s_drain_gateway(cp_io_t *self)
 {
@@ -122,6 +154,9 @@ s_drain_gateway(cp_io_t *self)
 			zmq_msg_close(&m);
 			return;
 		}
+		self->gw_expiry = sl_clock_mono_us()
+		    + self->cfg->hb_ivl_us * (int64_t) self->cfg->hb_liveness;
+		self->backoff_us = CP_BACKOFF_MIN_US;
 		s_on_gateway_frame(self, zmq_msg_data(&m), zmq_msg_size(&m));
 		zmq_msg_close(&m);
 	}
@@ -139,8 +174,8 @@ s_forward_results(cp_io_t *self)
 			zmq_msg_close(&m);
 			return;
 		}
-		if (zmq_msg_send(&m, self->dealer, 0) < 0) {
-			SL_WARN("IO-SEND", "result to gateway: %s",
+		if (zmq_msg_send(&m, self->dealer, ZMQ_DONTWAIT) < 0) {
+			SL_INFO("IO-SEND", "result dropped: %s",
 			    zmq_strerror(errno));
 			zmq_msg_close(&m);
 		}
@@ -148,50 +183,106 @@ s_forward_results(cp_io_t *self)
 	}
 }
 
+/* Open the DEALER, connect, announce READY (queued until connected). */
 static int
-s_open(cp_io_t *self)
+s_connect(cp_io_t *self)
 {
-	int zero = 0, linger = 1000, ivl = 100, ivl_max = 5000;
-	char host[64];
+	int linger = 1000, ivl = 100, ivl_max = 5000;
 
-	if (self->cfg->id) {
-		snprintf(self->id, sizeof self->id, "%s", self->cfg->id);
-	} else {
-		if (gethostname(host, sizeof host))
-			snprintf(host, sizeof host, "unknown");
-		host[sizeof host - 1] = '\0';
-		snprintf(self->id, sizeof self->id, "w-%s-%ld", host,
-		    (long) getpid());
-	}
 	self->dealer = zmq_socket(self->zctx, ZMQ_DEALER);
-	self->pull = zmq_socket(self->zctx, ZMQ_PULL);
-	if (!self->dealer || !self->pull)
+	if (!self->dealer)
 		return SL_ESYS;
 	/* LINGER: give BYE a second to leave at shutdown. RECONNECT: back
-	 * off from 100 ms to 5 s while the gateway is away. */
+	 * off from 100 ms to 5 s while the gateway is away. Messages queue
+	 * until connected, so READY reaches a gateway that starts later. */
 	if (zmq_setsockopt(self->dealer, ZMQ_ROUTING_ID, self->id,
 		strlen(self->id))
 	    || zmq_setsockopt(self->dealer, ZMQ_LINGER, &linger, sizeof linger)
 	    || zmq_setsockopt(self->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl)
 	    || zmq_setsockopt(
 		self->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max)
-	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero))
-		return SL_ESYS;
-	if (zmq_bind(self->pull, CP_RESULTS_EP)
 	    || zmq_connect(self->dealer, self->cfg->gateway))
 		return SL_ESYS;
+	self->gw_expiry = sl_clock_mono_us()
+	    + self->cfg->hb_ivl_us * (int64_t) self->cfg->hb_liveness;
 	return 0;
+}
+
+/*
+ * The gateway has been silent too long: presume it gone. Whatever runs
+ * here was requeued on its side, so cancel it; wait a jittered, growing
+ * delay (so a fleet of workers does not reconnect in lockstep), then
+ * reopen the socket and register again.
+ */
+static int
+s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
+{
+	int zero = 0;
+	int64_t delay;
+
+	SL_WARN("GW-SILENT", "gateway=%s silent for %u heartbeats; "
+			     "reconnecting in ~%" PRId64 " ms",
+	    self->cfg->gateway, self->cfg->hb_liveness,
+	    self->backoff_us / 1000);
+	cp_pool_cancel_all(self->pool);
+	zmq_setsockopt(self->dealer, ZMQ_LINGER, &zero, sizeof zero);
+	zmq_close(self->dealer);
+	self->dealer = NULL;
+	/* delay = backoff +- 20 % */
+	delay = self->backoff_us * (80 + rand() % 41) / 100;
+	for (int64_t end = sl_clock_mono_us() + delay;
+	    !*stop && sl_clock_mono_us() < end;) {
+		zmq_pollitem_t it = { self->pull, 0, ZMQ_POLLIN, 0 };
+		zmq_msg_t m;
+
+		/* Results of cancelled jobs still arrive: discard them. */
+		if (zmq_poll(&it, 1, 50) > 0) {
+			zmq_msg_init(&m);
+			zmq_msg_recv(&m, self->pull, ZMQ_DONTWAIT);
+			zmq_msg_close(&m);
+		}
+	}
+	self->backoff_us *= 2;
+	if (self->backoff_us > self->cfg->backoff_max_us)
+		self->backoff_us = self->cfg->backoff_max_us;
+	self->reconnects++;
+	if (s_connect(self))
+		return SL_ESYS;
+	return s_send_ready(self);
+}
+
+static int
+s_open(cp_io_t *self)
+{
+	int zero = 0;
+
+	if (gethostname(self->host, sizeof self->host))
+		snprintf(self->host, sizeof self->host, "unknown");
+	self->host[sizeof self->host - 1] = '\0';
+	if (self->cfg->id)
+		snprintf(self->id, sizeof self->id, "%s", self->cfg->id);
+	else
+		snprintf(self->id, sizeof self->id, "w-%s-%ld", self->host,
+		    (long) getpid());
+	self->pull = zmq_socket(self->zctx, ZMQ_PULL);
+	if (!self->pull
+	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)
+	    || zmq_bind(self->pull, CP_RESULTS_EP))
+		return SL_ESYS;
+	return s_connect(self);
 }
 
 int
 cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 {
-	cp_io_t io = { .cfg = cfg };
+	cp_io_t io = { .cfg = cfg, .backoff_us = CP_BACKOFF_MIN_US };
+	int64_t drain_end = 0;
 	sigset_t sigs, old;
 	char err[160];
 	int rc;
 
 	msgpack_sbuffer_init(&io.sb);
+	srand((unsigned) (getpid() ^ sl_clock_mono_us()));
 	/* ZeroMQ starts its own threads with the first socket: they must not
 	 * take our SIGTERM, or the poll below would not be interrupted. */
 	sigemptyset(&sigs);
@@ -214,18 +305,42 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 		rc = SL_ESYS;
 		goto out;
 	}
-	/* Queued until the connection is up: the worker may start first. */
 	if ((rc = s_send_ready(&io)))
 		goto out;
 	SL_NOTICE("WRK-UP", "id=%s gateway=%s threads=%u", io.id,
 	    cfg->gateway, cfg->threads);
-	while (!*stop) {
+	io.next_ping = sl_clock_mono_us() + cfg->hb_ivl_us;
+	for (;;) {
 		zmq_pollitem_t items[] = {
-			{ io.dealer, 0, ZMQ_POLLIN, 0 },
 			{ io.pull, 0, ZMQ_POLLIN, 0 },
+			{ io.dealer, 0, ZMQ_POLLIN, 0 },
 		};
+		int64_t now = sl_clock_mono_us();
+		long timeout_ms;
 
-		if (zmq_poll(items, 2, 1000) < 0) {
+		if (*stop && !drain_end) {
+			SL_NOTICE("WRK-DRAIN", "finishing %zu jobs, up to "
+					       "%" PRId64 " ms",
+			    cp_pool_load(io.pool), cfg->drain_us / 1000);
+			s_send_empty(&io, SL_MSG_DRAIN);
+			drain_end = now + cfg->drain_us;
+		}
+		if (drain_end
+		    && (!cp_pool_load(io.pool) || now >= drain_end || *stop > 1))
+			break;
+		if (now >= io.next_ping) {
+			s_send_empty(&io, SL_MSG_PING);
+			io.next_ping = now + cfg->hb_ivl_us;
+		}
+		if (now >= io.gw_expiry && !drain_end) {
+			if ((rc = s_reconnect(&io, stop)))
+				break;
+			continue;
+		}
+		timeout_ms = (long) ((io.next_ping - now) / 1000) + 1;
+		if (drain_end && timeout_ms > 20)
+			timeout_ms = 20; /* watch the pool empty */
+		if (zmq_poll(items, 2, timeout_ms) < 0) {
 			if (errno == EINTR)
 				continue; /* a signal: check *stop */
 			SL_ERR("IO-POLL", "%s", zmq_strerror(errno));
@@ -233,18 +348,19 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 			break;
 		}
 		/* Results first: they are what clients are waiting for. */
-		if (items[1].revents & ZMQ_POLLIN)
-			s_forward_results(&io);
 		if (items[0].revents & ZMQ_POLLIN)
+			s_forward_results(&io);
+		if (items[1].revents & ZMQ_POLLIN)
 			s_drain_gateway(&io);
 	}
-	/* BYE before the pool stops: the gateway requeues what we held, and
-	 * results the stopping tasks still produce are dropped there. */
-	msgpack_sbuffer_clear(&io.sb);
-	if (!sl_proto_encode_bye(&io.sb))
-		s_send(&io, io.sb.data, io.sb.size);
-	SL_NOTICE("WRK-STOP", "id=%s jobs=%" PRIu64 " results=%" PRIu64,
-	    io.id, io.jobs, io.results);
+	/* Forward what finished during the drain, then BYE: the gateway
+	 * requeues anything we still hold, and drops results that the
+	 * stopping tasks produce after it. */
+	s_forward_results(&io);
+	s_send_empty(&io, SL_MSG_BYE);
+	SL_NOTICE("WRK-STOP", "id=%s jobs=%" PRIu64 " results=%" PRIu64
+			      " reconnects=%" PRIu64,
+	    io.id, io.jobs, io.results, io.reconnects);
 out:
 	cp_pool_destroy(&io.pool);
 	if (io.pull)

@@ -5,8 +5,12 @@
  * threads, the task names); JOB frames are decoded and queued to the pool;
  * RESULT frames from the pool (PULL, inproc) are forwarded to the gateway
  * unchanged, the moment each arrives. Because this thread never computes,
- * it stays responsive while every compute thread is busy. On stop it says
- * BYE, so the gateway requeues what this worker still held.
+ * it keeps heartbeating (PING/PONG) while every compute thread is busy.
+ * A gateway silent for hb_liveness intervals is presumed gone: the socket
+ * is reopened after a capped exponential backoff with jitter, running
+ * jobs are cancelled (the gateway has requeued them) and READY is sent
+ * again. On stop it says DRAIN, finishes what runs, then BYE, so the
+ * gateway requeues whatever this worker still held.
  *
  * Runs on the thread that calls cp_io_run (main).
  */
@@ -14,17 +18,24 @@
 #define CP_IO_H
 
 #include <signal.h>
+#include <stdint.h>
 
 typedef struct cp_io_cfg {
-	const char *gateway; /* ZeroMQ endpoint to connect to */
-	const char *id;	     /* routing id; NULL: w-<host>-<pid> */
-	unsigned threads;    /* compute threads = capacity */
+	const char *gateway;   /* ZeroMQ endpoint to connect to */
+	const char *id;	       /* routing id; NULL: w-<host>-<pid> */
+	unsigned threads;      /* compute threads = capacity */
+	int64_t hb_ivl_us;     /* PING the gateway this often */
+	unsigned hb_liveness;  /* silent intervals before reconnecting */
+	int64_t drain_us;      /* on stop, time to finish running jobs */
+	int64_t backoff_max_us; /* reconnect delay cap */
 } cp_io_cfg_t;
 
 /*
- * Serve jobs until *stop becomes non-zero (a signal handler sets it; the
- * signal also interrupts the poll). Returns 0 after a clean stop, or an
- * SL_E* code after logging why it could not start.
+ * Serve jobs until stopped: *stop == 1 drains (DRAIN: no new jobs; finish
+ * the running ones for up to drain_us; BYE), *stop >= 2 stops at once.
+ * A signal handler sets it; the signal also interrupts the poll. Returns 0
+ * after a clean stop, or an SL_E* code after logging why it could not
+ * start.
  */
 int cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop);
 

@@ -25,7 +25,13 @@ struct cp_pool {
 	char results_ep[64];
 	unsigned n_threads; /* started */
 	pthread_t *threads;
+	cp_work_t **running; /* {lock} per thread: the job it runs, or NULL */
 };
+
+typedef struct cp_thread_arg {
+	cp_pool_t *pool;
+	unsigned index; /* slot in pool->running */
+} cp_thread_arg_t;
 
 cp_work_t *
 cp_work_new(const void *frame, size_t len)
@@ -35,6 +41,7 @@ cp_work_new(const void *frame, size_t len)
 	if (!w)
 		return NULL;
 	w->next = NULL;
+	atomic_init(&w->cancel, false);
 	w->task = NULL;
 	w->len = len;
 	memcpy(w->frame, frame, len);
@@ -60,7 +67,7 @@ s_run(cp_pool_t *self, cp_work_t *w, msgpack_sbuffer *sb,
     msgpack_sbuffer *value)
 {
 	const sl_msg_job_t *job = &w->msg.u.job;
-	cp_task_ctx_t ctx = { &self->stop };
+	cp_task_ctx_t ctx = { &self->stop, &w->cancel };
 	cp_task_err_t err = { "task_failed", "" };
 	msgpack_packer pk;
 	int64_t t0 = sl_clock_thread_cpu_ns();
@@ -69,7 +76,10 @@ s_run(cp_pool_t *self, cp_work_t *w, msgpack_sbuffer *sb,
 
 	msgpack_sbuffer_clear(value);
 	msgpack_packer_init(&pk, value, msgpack_sbuffer_write);
-	rc = w->task->run(job->item, &pk, &err, &ctx);
+	if (atomic_load(&w->cancel)) /* cancelled while queued */
+		rc = cp_task_fail(&err, "cancelled", "job cancelled");
+	else
+		rc = w->task->run(job->item, &pk, &err, &ctx);
 	cpu_us = (uint64_t) (sl_clock_thread_cpu_ns() - t0) / 1000;
 	msgpack_sbuffer_clear(sb);
 	if (rc == 0 && value->size)
@@ -86,7 +96,9 @@ s_run(cp_pool_t *self, cp_work_t *w, msgpack_sbuffer *sb,
 static void *
 s_thread(void *arg)
 {
-	cp_pool_t *self = arg;
+	cp_thread_arg_t *ta = arg;
+	cp_pool_t *self = ta->pool;
+	unsigned index = ta->index;
 	msgpack_sbuffer sb, value;
 	void *push = zmq_socket(self->zctx, ZMQ_PUSH);
 	int zero = 0;
@@ -114,6 +126,7 @@ s_thread(void *arg)
 		self->head = w->next;
 		if (!self->head)
 			self->tail = NULL;
+		self->running[index] = w;
 		pthread_mutex_unlock(&self->lock);
 
 		s_run(self, w, &sb, &value);
@@ -121,15 +134,17 @@ s_thread(void *arg)
 		if (sb.size && zmq_send(push, sb.data, sb.size, 0) < 0)
 			SL_WARN("POOL-SEND", "result not handed over: %s",
 			    zmq_strerror(errno));
-		cp_work_destroy(&w);
 		pthread_mutex_lock(&self->lock);
+		self->running[index] = NULL;
 		self->load--;
 		pthread_mutex_unlock(&self->lock);
+		cp_work_destroy(&w);
 	}
 	if (push)
 		zmq_close(push);
 	msgpack_sbuffer_destroy(&sb);
 	msgpack_sbuffer_destroy(&value);
+	free(ta);
 	return NULL;
 }
 
@@ -140,7 +155,10 @@ cp_pool_new(void *zctx, const char *results_ep, unsigned threads, char *err,
 	cp_pool_t *self = calloc(1, sizeof *self);
 	sigset_t all, old;
 
-	if (!self || !(self->threads = calloc(threads, sizeof(pthread_t)))) {
+	if (!self || !(self->threads = calloc(threads, sizeof(pthread_t)))
+	    || !(self->running = calloc(threads, sizeof(cp_work_t *)))) {
+		if (self)
+			free(self->threads);
 		free(self);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -154,9 +172,17 @@ cp_pool_new(void *zctx, const char *results_ep, unsigned threads, char *err,
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (; self->n_threads < threads; self->n_threads++) {
-		int rc = pthread_create(
-		    &self->threads[self->n_threads], NULL, s_thread, self);
+		cp_thread_arg_t *ta = malloc(sizeof *ta);
+		int rc = ENOMEM;
 
+		if (ta) {
+			ta->pool = self;
+			ta->index = self->n_threads;
+			rc = pthread_create(&self->threads[self->n_threads],
+			    NULL, s_thread, ta);
+			if (rc)
+				free(ta);
+		}
 		if (rc) {
 			snprintf(err, errlen, "pthread_create: %s",
 			    strerror(rc));
@@ -198,6 +224,38 @@ cp_pool_load(cp_pool_t *self)
 	return n;
 }
 
+bool
+cp_pool_cancel(cp_pool_t *self, uint64_t job)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&self->lock);
+	for (cp_work_t *w = self->head; w && !found; w = w->next)
+		if (w->msg.u.job.job == job) {
+			atomic_store(&w->cancel, true);
+			found = true;
+		}
+	for (unsigned i = 0; i < self->n_threads && !found; i++)
+		if (self->running[i] && self->running[i]->msg.u.job.job == job) {
+			atomic_store(&self->running[i]->cancel, true);
+			found = true;
+		}
+	pthread_mutex_unlock(&self->lock);
+	return found;
+}
+
+void
+cp_pool_cancel_all(cp_pool_t *self)
+{
+	pthread_mutex_lock(&self->lock);
+	for (cp_work_t *w = self->head; w; w = w->next)
+		atomic_store(&w->cancel, true);
+	for (unsigned i = 0; i < self->n_threads; i++)
+		if (self->running[i])
+			atomic_store(&self->running[i]->cancel, true);
+	pthread_mutex_unlock(&self->lock);
+}
+
 void
 cp_pool_destroy(cp_pool_t **self_p)
 {
@@ -220,6 +278,7 @@ cp_pool_destroy(cp_pool_t **self_p)
 	pthread_cond_destroy(&self->cond);
 	pthread_mutex_destroy(&self->lock);
 	free(self->threads);
+	free(self->running);
 	free(self);
 	*self_p = NULL;
 }

@@ -12,6 +12,8 @@
 #ifndef CP_POOL_H
 #define CP_POOL_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +23,7 @@
 /* One job: the JOB frame's bytes and the message decoded from them. */
 typedef struct cp_work {
 	struct cp_work *next; /* {pool lock} queue link */
+	atomic_bool cancel;   /* set by cp_pool_cancel; the task polls it */
 	const cp_task_t *task;
 	sl_msg_t msg; /* type SL_MSG_JOB; points into frame */
 	size_t len;
@@ -45,6 +48,13 @@ void cp_pool_push(cp_pool_t *self, cp_work_t **work_p);
 
 /* Jobs queued or running. */
 size_t cp_pool_load(cp_pool_t *self);
+
+/* Cancel a queued or running job: it ends soon with code "cancelled".
+ * Returns false if no such job is here (it already finished). */
+bool cp_pool_cancel(cp_pool_t *self, uint64_t job);
+
+/* Cancel everything queued or running (the gateway is gone). */
+void cp_pool_cancel_all(cp_pool_t *self);
 
 /* Tell running tasks to give up, join the threads, free what is queued.
  * NULL-safe. */

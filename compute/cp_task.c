@@ -32,7 +32,9 @@ cp_task_fail(cp_task_err_t *err, const char *code, const char *fmt, ...)
 bool
 cp_task_stopping(const cp_task_ctx_t *ctx)
 {
-	return ctx && ctx->stop && atomic_load(ctx->stop);
+	return ctx
+	    && ((ctx->stop && atomic_load(ctx->stop))
+		|| (ctx->cancel && atomic_load(ctx->cancel)));
 }
 
 /* The item as an integer in 0..max, or an error. */
@@ -77,7 +79,7 @@ s_burn(const msgpack_object *item, msgpack_packer *out, cp_task_err_t *err,
 		if (now >= end)
 			break;
 		if (cp_task_stopping(ctx))
-			return cp_task_fail(err, "cancelled", "worker stopping");
+			return cp_task_fail(err, "cancelled", "job cancelled");
 		slice_end = now + CP_SLICE_MS * 1000000;
 		if (slice_end > end)
 			slice_end = end;
@@ -107,7 +109,7 @@ s_sleep(const msgpack_object *item, msgpack_packer *out, cp_task_err_t *err,
 		if (left <= 0)
 			break;
 		if (cp_task_stopping(ctx))
-			return cp_task_fail(err, "cancelled", "worker stopping");
+			return cp_task_fail(err, "cancelled", "job cancelled");
 		if (left > CP_SLICE_MS * 1000)
 			left = CP_SLICE_MS * 1000;
 		ts.tv_sec = 0;

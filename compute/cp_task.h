@@ -19,7 +19,8 @@
 #include <msgpack.h>
 
 typedef struct cp_task_ctx {
-	const atomic_bool *stop; /* set when the worker shuts down */
+	const atomic_bool *stop;   /* set when the worker shuts down */
+	const atomic_bool *cancel; /* set when this job is cancelled */
 } cp_task_ctx_t;
 
 typedef struct cp_task_err {
@@ -43,7 +44,8 @@ const cp_task_t *cp_task_find(const char *name, size_t len);
 /* The built-in table; *n gets its length. */
 const cp_task_t *cp_task_all(size_t *n);
 
-/* True once the worker is stopping: a task should give up (cancelled). */
+/* True once the job is cancelled or the worker is stopping: a task should
+ * give up (cancelled). */
 bool cp_task_stopping(const cp_task_ctx_t *ctx);
 
 /* Fill err and return -1, for "return cp_task_fail(...)". */

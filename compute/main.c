@@ -17,6 +17,10 @@ typedef struct cp_cfg {
 	const char *gateway;
 	const char *id;
 	long long threads;
+	long long hb_ivl_ms;
+	long long hb_liveness;
+	long long drain_ms;
+	long long backoff_max_ms;
 	int log_level;
 } cp_cfg_t;
 
@@ -30,20 +34,33 @@ static const sl_opt_t s_opts[] = {
 	{ "id", "SLUICE_WORKER_ID", SL_OPT_STR, "auto", 0, 0, NULL,
 	    offsetof(cp_cfg_t, id),
 	    "worker id on the wire and in logs (auto: w-HOST-PID)" },
+	{ "hb-interval-ms", "SLUICE_HB_INTERVAL_MS", SL_OPT_INT, "1000", 50,
+	    60000, NULL, offsetof(cp_cfg_t, hb_ivl_ms),
+	    "heartbeat interval with the gateway" },
+	{ "hb-liveness", "SLUICE_HB_LIVENESS", SL_OPT_INT, "3", 2, 100, NULL,
+	    offsetof(cp_cfg_t, hb_liveness),
+	    "silent heartbeat intervals before reconnecting" },
+	{ "drain-ms", "SLUICE_DRAIN_MS", SL_OPT_INT, "10000", 0, 3600000, NULL,
+	    offsetof(cp_cfg_t, drain_ms),
+	    "on SIGTERM, time to finish running jobs before leaving" },
+	{ "reconnect-max-ms", "SLUICE_RECONNECT_MAX_MS", SL_OPT_INT, "5000",
+	    250, 600000, NULL, offsetof(cp_cfg_t, backoff_max_ms),
+	    "longest delay between reconnection attempts" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(cp_cfg_t, log_level),
 	    "least severe log level printed" },
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
-/* Process-wide, for the signal handler only. */
+/* Process-wide, for the signal handler only: 1 = drain, 2 = now. */
 static volatile sig_atomic_t s_stop;
 
 static void
 s_on_signal(int sig)
 {
 	(void) sig;
-	s_stop = 1;
+	if (s_stop < 2)
+		s_stop++;
 }
 
 int
@@ -88,6 +105,10 @@ main(int argc, char **argv)
 	io.id = strcmp(cfg.id, "auto") ? cfg.id : NULL;
 	io.threads = cfg.threads ? (unsigned) cfg.threads
 				 : (unsigned) (cores > 0 ? cores : 1);
+	io.hb_ivl_us = cfg.hb_ivl_ms * 1000;
+	io.hb_liveness = (unsigned) cfg.hb_liveness;
+	io.drain_us = cfg.drain_ms * 1000;
+	io.backoff_max_us = cfg.backoff_max_ms * 1000;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the poll */

@@ -4,9 +4,9 @@
  *
  * Ownership: the broker owns clients and workers; a client owns its
  * requests; a request owns its queued jobs; a worker owns the jobs it
- * holds (job->req may then be NULL: the client left, the result will be
- * dropped). Every job is on exactly one list: its request's queue or its
- * worker's list.
+ * holds (job->req may then be NULL: the request ended early, the result
+ * will be dropped). Every job is on exactly one list: its request's queue
+ * or its worker's list.
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -31,9 +31,10 @@ typedef struct gw_worker gw_worker_t;
 typedef struct gw_job {
 	sl_list_t link;	     /* in req->queue or worker->jobs */
 	uint64_t id;	     /* unique for the gateway's lifetime */
-	gw_request_t *req;   /* NULL once the client has gone */
+	gw_request_t *req;   /* NULL once the request has ended */
 	gw_worker_t *worker; /* holder, NULL while queued */
 	uint32_t seq;	     /* item index in its request */
+	uint32_t attempts;   /* workers that died holding it, in a row */
 	size_t item_len;     /* bytes in item */
 	uint8_t item[];	     /* the item, packed msgpack */
 } gw_job_t;
@@ -44,12 +45,13 @@ struct gw_request {
 	gw_client_t *client;   /* owner */
 	char id[GW_CPROTO_MAX_ID + 1];
 	char task[SL_PROTO_MAX_NAME + 1];
-	sl_list_t queue;    /* gw_job_t waiting for a worker, seq order */
-	size_t n_items;	    /* jobs created */
-	size_t n_running;   /* jobs held by workers */
-	size_t n_ok;	    /* results forwarded */
-	size_t n_failed;    /* item errors forwarded */
-	int64_t t_start_us; /* monotonic, at accept */
+	sl_list_t queue;     /* gw_job_t waiting for a worker, seq order */
+	size_t n_items;	     /* jobs created */
+	size_t n_running;    /* jobs held by workers */
+	size_t n_ok;	     /* results forwarded */
+	size_t n_failed;     /* item errors forwarded */
+	int64_t t_start_us;  /* monotonic, at accept */
+	int64_t deadline_us; /* monotonic; 0: no timeout_ms */
 };
 
 struct gw_client {
@@ -57,6 +59,7 @@ struct gw_client {
 	void *user;	    /* the transport's handle */
 	sl_list_t requests; /* gw_request_t, unfinished */
 	size_t n_requests;
+	bool paused; /* slow reader: dispatch none of its jobs */
 };
 
 struct gw_worker {
@@ -65,6 +68,8 @@ struct gw_worker {
 	size_t rid_len;
 	char name[48];	   /* printable form of rid, for logs */
 	uint32_t capacity; /* jobs it may hold */
+	bool draining;	   /* said DRAIN: no more jobs for it */
+	int64_t expiry_us; /* dead if silent until then (monotonic) */
 	sl_list_t jobs;	   /* gw_job_t it holds */
 	size_t n_jobs;
 	size_t n_tasks;
@@ -78,13 +83,16 @@ struct gw_broker {
 	sl_list_t workers; /* gw_worker_t */
 	sl_list_t active;  /* gw_request_t with queued jobs, in turn order */
 	size_t n_active;
-	size_t free_credit; /* sum over workers of capacity - n_jobs */
+	bool draining;	      /* shutting down: refuse new requests */
+	int64_t next_ping_us; /* when workers get their next PING */
 	uint64_t next_job;
 	msgpack_sbuffer sb; /* scratch for encoding, reused */
 	gw_broker_stats_t st;
 };
 
 static void s_dispatch(gw_broker_t *self);
+static void s_worker_remove(
+    gw_broker_t *self, gw_worker_t *w, const char *why, bool crashed);
 
 gw_broker_t *
 gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
@@ -95,6 +103,8 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 		return NULL;
 	self->ops = *ops;
 	self->lim = *limits;
+	if (!self->lim.hb_liveness)
+		self->lim.hb_liveness = 3;
 	sl_list_init(&self->clients);
 	sl_list_init(&self->workers);
 	sl_list_init(&self->active);
@@ -105,7 +115,7 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 
 /* ---- sending ------------------------------------------------------------- */
 
-/* Send a frame we built; NULL (ENOMEM) is counted as a lost frame. */
+/* Send a frame we built; NULL (ENOMEM) is logged as a lost frame. */
 static void
 s_send(gw_broker_t *self, gw_client_t *c, json_t *frame)
 {
@@ -136,6 +146,22 @@ s_error(gw_broker_t *self, gw_client_t *c, const char *id, const char *code,
 	gw_broker_client_error(self, c, &err);
 }
 
+/* Encode a field-less message (PING, PONG) or CANCEL and send it. */
+static int
+s_worker_send(gw_broker_t *self, gw_worker_t *w, sl_msg_type_t type,
+    uint64_t job)
+{
+	int rc;
+
+	msgpack_sbuffer_clear(&self->sb);
+	rc = type == SL_MSG_CANCEL ? sl_proto_encode_cancel(&self->sb, job)
+				   : sl_proto_encode_empty(&self->sb, type);
+	if (!rc)
+		rc = self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
+		    self->sb.data, self->sb.size);
+	return rc;
+}
+
 /* ---- requests ------------------------------------------------------------ */
 
 static void
@@ -156,7 +182,42 @@ s_deactivate(gw_broker_t *self, gw_request_t *r)
 	}
 }
 
-/* Free a request: queued jobs go with it, held jobs are orphaned. */
+/*
+ * Let go of r's running jobs: each is orphaned (its result will be
+ * dropped) and its worker told to CANCEL it, so the worker is free again
+ * within a slice of work. With err_code, each also ends as an item error.
+ */
+static void
+s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
+    const char *err_msg)
+{
+	/* Held jobs point back at r: walk the workers once. Only requests
+	 * that end early pay for this. */
+	for (sl_list_t *e = self->workers.next;
+	    r->n_running && e != &self->workers; e = e->next) {
+		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+		for (sl_list_t *j = w->jobs.next; j != &w->jobs; j = j->next) {
+			gw_job_t *job = sl_container_of(j, gw_job_t, link);
+
+			if (job->req != r)
+				continue;
+			job->req = NULL;
+			r->n_running--;
+			/* A failed send means the worker is gone: the next
+			 * heartbeat finds out and frees the job. */
+			s_worker_send(self, w, SL_MSG_CANCEL, job->id);
+			if (err_code) {
+				r->n_failed++;
+				s_send(self, r->client,
+				    gw_frame_item_error(
+					r->id, job->seq, err_code, err_msg));
+			}
+		}
+	}
+}
+
+/* Free a request: queued jobs go with it, running ones are cancelled. */
 static void
 s_request_free(gw_broker_t *self, gw_request_t *r)
 {
@@ -168,21 +229,7 @@ s_request_free(gw_broker_t *self, gw_request_t *r)
 		free(sl_container_of(e, gw_job_t, link));
 		self->st.queued--;
 	}
-	/* Held jobs point back at r: walk the workers once to unhook them.
-	 * Only clients that leave mid-request pay for this. */
-	if (r->n_running) {
-		for (e = self->workers.next; e != &self->workers; e = e->next) {
-			gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
-
-			for (sl_list_t *j = w->jobs.next; j != &w->jobs;
-			    j = j->next) {
-				gw_job_t *job = sl_container_of(j, gw_job_t, link);
-
-				if (job->req == r)
-					job->req = NULL;
-			}
-		}
-	}
+	s_release_running(self, r, NULL, NULL);
 	sl_list_remove(&r->client_link);
 	r->client->n_requests--;
 	self->st.requests--;
@@ -199,6 +246,53 @@ s_request_find(gw_client_t *c, const char *id)
 			return r;
 	}
 	return NULL;
+}
+
+/* One more item of r has an outcome; finish r after its last. */
+static void
+s_request_progress(gw_broker_t *self, gw_request_t *r, size_t cancelled)
+{
+	size_t ended = r->n_ok + r->n_failed + cancelled;
+	int64_t ms;
+
+	if (ended < r->n_items)
+		return;
+	ms = (sl_clock_mono_us() - r->t_start_us) / 1000;
+	SL_INFO("REQ-DONE",
+	    "req=%s ok=%zu failed=%zu cancelled=%zu elapsed_ms=%" PRId64,
+	    r->id, r->n_ok, r->n_failed, cancelled, ms);
+	s_send(self, r->client,
+	    gw_frame_done(r->id, r->n_ok, r->n_failed, cancelled, ms));
+	s_request_free(self, r);
+}
+
+/* End every unfinished item of r now: as item errors (timeout) or, with
+ * code NULL, as cancelled. Then done, and r is freed. */
+static void
+s_request_end(gw_broker_t *self, gw_request_t *r, const char *code,
+    const char *msg)
+{
+	size_t open = r->n_items - r->n_ok - r->n_failed;
+	sl_list_t *e;
+
+	if (code) {
+		while ((e = sl_list_first(&r->queue))) {
+			gw_job_t *job = sl_container_of(e, gw_job_t, link);
+
+			sl_list_remove(e);
+			self->st.queued--;
+			r->n_failed++;
+			s_send(self, r->client,
+			    gw_frame_item_error(r->id, job->seq, code, msg));
+			free(job);
+		}
+		s_release_running(self, r, code, msg);
+		self->st.timeouts += open;
+		open = 0;
+	} else {
+		self->st.cancelled += open;
+	}
+	s_request_progress(self, r, open);
 }
 
 static bool
@@ -252,10 +346,12 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, json_t *items, char *why,
 		job->req = r;
 		job->worker = NULL;
 		job->seq = (uint32_t) i;
+		job->attempts = 0;
 		job->item_len = self->sb.size;
 		memcpy(job->item, self->sb.data, self->sb.size);
 		sl_list_push_back(&r->queue, &job->link);
 		r->n_items++;
+		self->st.queued++;
 	}
 	return 0;
 }
@@ -268,6 +364,9 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	gw_request_t *r;
 	char why[120];
 
+	if (self->draining)
+		return s_error(self, c, m->id, "shutting_down",
+		    "the gateway is shutting down; retry elsewhere");
 	if (s_request_find(c, m->id))
 		return s_error(self, c, m->id, "duplicate_id",
 		    "a request with this id is still running");
@@ -297,12 +396,25 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 		s_request_free(self, r);
 		return s_error(self, c, m->id, "bad_item", why);
 	}
-	self->st.queued += n;
 	r->t_start_us = sl_clock_mono_us();
+	if (m->timeout_ms)
+		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
 	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu", r->id, r->task, n);
 	s_send(self, c, gw_frame_accepted(r->id, n, workers));
 	s_activate(self, r);
 	s_dispatch(self);
+}
+
+static void
+s_cancel(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
+{
+	gw_request_t *r = s_request_find(c, m->id);
+
+	if (!r)
+		return s_error(self, c, m->id, "unknown_id",
+		    "no unfinished request with this id");
+	SL_INFO("REQ-CANCEL", "req=%s", r->id);
+	s_request_end(self, r, NULL, NULL);
 }
 
 void
@@ -313,28 +425,15 @@ gw_broker_on_client_msg(
 	case GW_CMSG_SUBMIT:
 		s_submit(self, client, msg);
 		break;
+	case GW_CMSG_CANCEL:
+		s_cancel(self, client, msg);
+		break;
 	case GW_CMSG_PING:
 		s_send(self, client,
 		    gw_frame_pong(msg->data, sl_clock_wall_us(),
 			self->st.workers, self->st.queued));
 		break;
 	}
-}
-
-/* One more item of r has an outcome; finish r after its last. */
-static void
-s_request_progress(gw_broker_t *self, gw_request_t *r)
-{
-	gw_client_t *c = r->client;
-	int64_t ms;
-
-	if (r->n_ok + r->n_failed < r->n_items)
-		return;
-	ms = (sl_clock_mono_us() - r->t_start_us) / 1000;
-	SL_INFO("REQ-DONE", "req=%s ok=%zu failed=%zu elapsed_ms=%" PRId64,
-	    r->id, r->n_ok, r->n_failed, ms);
-	s_send(self, c, gw_frame_done(r->id, r->n_ok, r->n_failed, ms));
-	s_request_free(self, r);
 }
 
 /* ---- clients ------------------------------------------------------------- */
@@ -361,13 +460,28 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 
 	if (!c)
 		return;
-	while ((e = sl_list_first(&c->requests)))
-		s_request_free(
-		    self, sl_container_of(e, gw_request_t, client_link));
+	while ((e = sl_list_first(&c->requests))) {
+		gw_request_t *r = sl_container_of(e, gw_request_t, client_link);
+
+		self->st.cancelled += r->n_items - r->n_ok - r->n_failed;
+		s_request_free(self, r);
+	}
 	sl_list_remove(&c->link);
 	self->st.clients--;
 	free(c);
 	*client_p = NULL;
+}
+
+void
+gw_broker_client_pause(gw_broker_t *self, gw_client_t *client, bool paused)
+{
+	if (client->paused == paused)
+		return;
+	client->paused = paused;
+	SL_INFO(paused ? "CLI-PAUSE" : "CLI-RESUME", "requests=%zu",
+	    client->n_requests);
+	if (!paused)
+		s_dispatch(self);
 }
 
 /* ---- workers ------------------------------------------------------------- */
@@ -401,40 +515,57 @@ s_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* Give a held job back to its request's queue, at the front. */
+/*
+ * Take a held job back from its worker. It returns to the front of its
+ * request's queue, unless the worker died holding it for the second time
+ * in a row (crashed): then it is a poison item and ends as an error.
+ */
 static void
-s_requeue(gw_broker_t *self, gw_job_t *job)
+s_take_back(gw_broker_t *self, gw_job_t *job, bool crashed)
 {
-	gw_worker_t *w = job->worker;
 	gw_request_t *r = job->req;
 
 	sl_list_remove(&job->link);
-	w->n_jobs--;
-	self->free_credit++;
-	self->st.running--;
+	job->worker->n_jobs--;
 	job->worker = NULL;
+	self->st.running--;
 	if (!r) {
 		free(job);
 		return;
 	}
 	r->n_running--;
+	if (crashed && ++job->attempts >= GW_BROKER_MAX_ATTEMPTS) {
+		SL_WARN("JOB-POISON", "req=%s seq=%u attempts=%u", r->id,
+		    job->seq, job->attempts);
+		self->st.poisoned++;
+		r->n_failed++;
+		s_send(self, r->client,
+		    gw_frame_item_error(r->id, job->seq, "worker_lost",
+			"the item's worker died twice in a row running it"));
+		free(job);
+		s_request_progress(self, r, 0);
+		return;
+	}
 	sl_list_push_front(&r->queue, &job->link);
 	self->st.queued++;
+	self->st.requeued++;
 	s_activate(self, r);
 }
 
 /* Forget a worker; every job it held goes back to its queue. */
 static void
-s_worker_remove(gw_broker_t *self, gw_worker_t *w, const char *why)
+s_worker_remove(
+    gw_broker_t *self, gw_worker_t *w, const char *why, bool crashed)
 {
 	size_t held = w->n_jobs;
 	sl_list_t *e;
 
 	while ((e = sl_list_first(&w->jobs)))
-		s_requeue(self, sl_container_of(e, gw_job_t, link));
-	self->free_credit -= w->capacity;
+		s_take_back(self, sl_container_of(e, gw_job_t, link), crashed);
 	self->st.capacity -= w->capacity;
 	self->st.workers--;
+	if (crashed)
+		self->st.workers_lost++;
 	sl_list_remove(&w->link);
 	SL_NOTICE("WRK-GONE", "worker=%s reason=%s requeued=%zu", w->name, why,
 	    held);
@@ -448,9 +579,9 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 	gw_worker_t *w = s_worker_find(self, rid, rid_len);
 
 	/* READY from a known worker means it restarted and holds nothing:
-	 * take back what it had and register it afresh. */
+	 * what it had died with it. */
 	if (w)
-		s_worker_remove(self, w, "re-registered");
+		s_worker_remove(self, w, "re-registered", true);
 	w = calloc(1, sizeof *w);
 	if (!w) {
 		SL_ERR("WRK-ENOMEM", "cannot register a worker");
@@ -467,7 +598,6 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 	}
 	w->n_tasks = m->n_tasks;
 	sl_list_push_back(&self->workers, &w->link);
-	self->free_credit += w->capacity;
 	self->st.capacity += w->capacity;
 	self->st.workers++;
 	SL_NOTICE("WRK-READY", "worker=%s capacity=%u tasks=%zu pid=%u host=%.*s",
@@ -476,7 +606,7 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 }
 
 static gw_job_t *
-s_worker_take_job(gw_worker_t *w, uint64_t job_id)
+s_worker_job(gw_worker_t *w, uint64_t job_id)
 {
 	for (sl_list_t *e = w->jobs.next; e != &w->jobs; e = e->next) {
 		gw_job_t *job = sl_container_of(e, gw_job_t, link);
@@ -490,7 +620,7 @@ s_worker_take_job(gw_worker_t *w, uint64_t job_id)
 static void
 s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 {
-	gw_job_t *job = s_worker_take_job(w, m->job);
+	gw_job_t *job = s_worker_job(w, m->job);
 	gw_request_t *r;
 	const char *why = NULL;
 	json_t *value = NULL;
@@ -505,7 +635,6 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 	}
 	sl_list_remove(&job->link);
 	w->n_jobs--;
-	self->free_credit++;
 	self->st.running--;
 	r = job->req;
 	if (r) {
@@ -532,7 +661,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 			    gw_frame_item_error(r->id, job->seq, code, msg));
 		}
 		self->st.results++;
-		s_request_progress(self, r);
+		s_request_progress(self, r, 0);
 	}
 	free(job);
 }
@@ -556,26 +685,39 @@ gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
 		    name, len, sl_strerror(rc), why);
 		goto out;
 	}
-	if (m.type == SL_MSG_READY) {
-		if (rid_len <= GW_MAX_RID)
-			s_on_ready(self, rid, rid_len, &m.u.ready);
-		goto dispatch;
-	}
+	if (m.type == SL_MSG_READY && rid_len <= GW_MAX_RID)
+		s_on_ready(self, rid, rid_len, &m.u.ready);
 	w = s_worker_find(self, rid, rid_len);
 	if (!w) {
-		/* e.g. results from before a gateway restart. */
+		/* e.g. a worker we declared dead, or from before a gateway
+		 * restart: it re-registers when it notices our silence. */
 		s_rid_name(rid, rid_len, name, sizeof name);
 		self->st.stale++;
 		SL_INFO("WRK-UNKNOWN", "worker=%s type=%s dropped", name,
 		    sl_proto_type_name(m.type));
 		goto out;
 	}
+	/* Any message proves the worker alive. */
+	w->expiry_us = sl_clock_mono_us()
+	    + self->lim.hb_ivl_us * (int64_t) self->lim.hb_liveness;
 	switch (m.type) {
+	case SL_MSG_READY:
+	case SL_MSG_PONG:
+		break;
+	case SL_MSG_PING:
+		if (s_worker_send(self, w, SL_MSG_PONG, 0))
+			s_worker_remove(self, w, "unreachable", true);
+		break;
 	case SL_MSG_RESULT:
 		s_on_result(self, w, &m.u.result);
 		break;
+	case SL_MSG_DRAIN:
+		SL_NOTICE("WRK-DRAIN", "worker=%s running=%zu", w->name,
+		    w->n_jobs);
+		w->draining = true;
+		break;
 	case SL_MSG_BYE:
-		s_worker_remove(self, w, "bye");
+		s_worker_remove(self, w, "bye", false);
 		break;
 	default:
 		self->st.bad_frames++;
@@ -583,13 +725,72 @@ gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
 		    w->name, sl_proto_type_name(m.type));
 		goto out;
 	}
-dispatch:
 	s_dispatch(self);
 out:
 	sl_msg_clear(&m);
 }
 
+/* ---- timers -------------------------------------------------------------- */
+
+void
+gw_broker_tick(gw_broker_t *self, int64_t now_us)
+{
+	sl_list_t *e, *next;
+
+	/* Request deadlines (timeout_ms). */
+	for (e = self->clients.next; e != &self->clients; e = e->next) {
+		gw_client_t *c = sl_container_of(e, gw_client_t, link);
+
+		for (sl_list_t *q = c->requests.next; q != &c->requests;
+		    q = next) {
+			gw_request_t *r =
+			    sl_container_of(q, gw_request_t, client_link);
+
+			next = q->next; /* r may be freed */
+			if (r->deadline_us && now_us >= r->deadline_us) {
+				SL_INFO("REQ-TIMEOUT", "req=%s", r->id);
+				s_request_end(self, r, "timeout",
+				    "the request's timeout_ms passed");
+			}
+		}
+	}
+	if (!self->lim.hb_ivl_us)
+		return;
+	/* Silent workers are dead (Paranoid Pirate): what they held is
+	 * requeued at once. Then everybody alive gets a PING. */
+	for (e = self->workers.next; e != &self->workers; e = next) {
+		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+		next = e->next;
+		if (now_us >= w->expiry_us)
+			s_worker_remove(self, w, "silent", true);
+	}
+	if (now_us >= self->next_ping_us) {
+		self->next_ping_us = now_us + self->lim.hb_ivl_us;
+		for (e = self->workers.next; e != &self->workers; e = next) {
+			gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+			next = e->next;
+			if (s_worker_send(self, w, SL_MSG_PING, 0))
+				s_worker_remove(self, w, "unreachable", true);
+		}
+	}
+	s_dispatch(self);
+}
+
+void
+gw_broker_drain(gw_broker_t *self)
+{
+	self->draining = true;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
+
+static bool
+s_has_credit(const gw_worker_t *w)
+{
+	return !w->draining && w->n_jobs < w->capacity;
+}
 
 /* The worker with the most free credit that runs task, or NULL. */
 static gw_worker_t *
@@ -601,7 +802,7 @@ s_pick_worker(gw_broker_t *self, const char *task)
 	    e = e->next) {
 		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
 
-		if (w->n_jobs < w->capacity && s_worker_runs(w, task)
+		if (s_has_credit(w) && s_worker_runs(w, task)
 		    && (!best
 			|| w->capacity - w->n_jobs
 			    > best->capacity - best->n_jobs))
@@ -610,8 +811,18 @@ s_pick_worker(gw_broker_t *self, const char *task)
 	return best;
 }
 
-/* Hand job to w. On failure the job is back in its queue and w is gone. */
-static int
+static bool
+s_any_credit(const gw_broker_t *self)
+{
+	for (sl_list_t *e = self->workers.next; e != &self->workers;
+	    e = e->next)
+		if (s_has_credit(sl_container_of(e, gw_worker_t, link)))
+			return true;
+	return false;
+}
+
+/* Hand job to w. On failure w is removed and the job requeued. */
+static void
 s_send_job(gw_broker_t *self, gw_worker_t *w, gw_job_t *job)
 {
 	gw_request_t *r = job->req;
@@ -620,7 +831,6 @@ s_send_job(gw_broker_t *self, gw_worker_t *w, gw_job_t *job)
 	sl_list_push_back(&w->jobs, &job->link);
 	job->worker = w;
 	w->n_jobs++;
-	self->free_credit--;
 	self->st.running++;
 	r->n_running++;
 	msgpack_sbuffer_clear(&self->sb);
@@ -630,30 +840,32 @@ s_send_job(gw_broker_t *self, gw_worker_t *w, gw_job_t *job)
 		rc = self->ops.worker_send(
 		    self->ops.ctx, w->rid, w->rid_len, self->sb.data, self->sb.size);
 	if (rc) {
-		/* The job is on w's list, so removing w requeues it. */
-		s_worker_remove(self, w, sl_strerror(rc));
-		return rc;
+		/* It never reached w: back in the queue, not an attempt. */
+		s_take_back(self, job, false);
+		s_worker_remove(self, w, sl_strerror(rc), true);
+		return;
 	}
 	SL_DEBUG("JOB-SENT", "req=%s seq=%u job=%" PRIu64 " worker=%s", r->id,
 	    job->seq, job->id, w->name);
-	return 0;
 }
 
 /*
  * Round-robin over active requests: each turn takes one job from the
  * request at the head and moves the request to the tail. A request whose
- * task no free worker runs waits its next turn; a full round without
- * progress ends the pass.
+ * task no free worker runs, or whose client is a paused slow reader,
+ * waits its next turn; a full round without progress ends the pass.
  */
 static void
 s_dispatch(gw_broker_t *self)
 {
 	size_t idle = 0;
 
-	while (self->free_credit && self->n_active && idle < self->n_active) {
+	while (self->n_active && idle < self->n_active && s_any_credit(self)) {
 		gw_request_t *r = sl_container_of(
 		    sl_list_first(&self->active), gw_request_t, active_link);
-		gw_worker_t *w = s_pick_worker(self, r->task);
+		gw_worker_t *w = r->client->paused
+		    ? NULL
+		    : s_pick_worker(self, r->task);
 		gw_job_t *job;
 
 		s_deactivate(self, r);
@@ -690,11 +902,9 @@ gw_broker_destroy(gw_broker_t **self_p)
 
 		gw_broker_client_destroy(self, &c);
 	}
-	while ((e = sl_list_first(&self->workers))) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
-
-		s_worker_remove(self, w, "shutdown");
-	}
+	while ((e = sl_list_first(&self->workers)))
+		s_worker_remove(self, sl_container_of(e, gw_worker_t, link),
+		    "shutdown", false);
 	msgpack_sbuffer_destroy(&self->sb);
 	free(self);
 	*self_p = NULL;

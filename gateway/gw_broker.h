@@ -16,6 +16,7 @@
 #ifndef GW_BROKER_H
 #define GW_BROKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +43,13 @@ typedef struct gw_broker_limits {
 	size_t max_items;	    /* items in one request */
 	size_t max_requests;	    /* unfinished requests per client */
 	size_t max_queued_jobs;	    /* jobs waiting for a worker, all clients */
+	int64_t hb_ivl_us;	    /* PING workers this often; 0: never */
+	unsigned hb_liveness;	    /* silent intervals before a worker is dead */
 } gw_broker_limits_t;
+
+/* A job whose worker died (crash, silence) this many times in a row ends
+ * as an item error (worker_lost) instead of being retried forever. */
+#define GW_BROKER_MAX_ATTEMPTS 2
 
 typedef struct gw_broker_stats {
 	size_t workers;	     /* registered workers */
@@ -54,6 +61,11 @@ typedef struct gw_broker_stats {
 	uint64_t results;    /* results forwarded (ok or item error) */
 	uint64_t stale;	     /* results dropped: duplicate, late, unknown */
 	uint64_t bad_frames; /* worker frames that failed to decode */
+	uint64_t requeued;   /* jobs given back to the queue by a worker */
+	uint64_t workers_lost; /* workers declared dead (silence, crash) */
+	uint64_t poisoned;   /* jobs ended as worker_lost */
+	uint64_t timeouts;   /* items ended by a request's timeout_ms */
+	uint64_t cancelled;  /* items ended by cancel or disconnect */
 } gw_broker_stats_t;
 
 /* Caller owns the broker; ops and limits are copied. NULL on ENOMEM. */
@@ -78,6 +90,18 @@ void gw_broker_client_error(
 /* One frame from a worker, still untrusted bytes. */
 void gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
     size_t rid_len, const void *data, size_t len);
+
+/* Slow reader: while paused, no new job of this client's requests is
+ * dispatched (results of running ones still arrive). */
+void gw_broker_client_pause(
+    gw_broker_t *self, gw_client_t *client, bool paused);
+
+/* Timers: heartbeats, silent workers, request timeouts. Call it often
+ * (every 100 ms or so) with the monotonic clock. */
+void gw_broker_tick(gw_broker_t *self, int64_t now_us);
+
+/* Shutting down: refuse new requests (shutting_down), finish the rest. */
+void gw_broker_drain(gw_broker_t *self);
 
 void gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out);
 

@@ -45,6 +45,7 @@ static int
 s_parse_submit(gw_cmsg_t *m, const char *id, size_t max_items, gw_cerr_t *err)
 {
 	json_t *task = json_object_get(m->root, "task");
+	json_t *timeout;
 	size_t n;
 
 	if (!id)
@@ -65,6 +66,14 @@ s_parse_submit(gw_cmsg_t *m, const char *id, size_t max_items, gw_cerr_t *err)
 	if (n > max_items)
 		return gw_cerr_set(err, id, "too_many_items",
 		    "%zu items, the limit is %zu", n, max_items);
+	timeout = json_object_get(m->root, "timeout_ms");
+	if (timeout
+	    && (!json_is_integer(timeout) || json_integer_value(timeout) < 1
+		|| json_integer_value(timeout) > GW_CPROTO_MAX_TIMEOUT_MS))
+		return gw_cerr_set(err, id, "bad_message",
+		    "\"timeout_ms\" must be an integer from 1 to %d",
+		    GW_CPROTO_MAX_TIMEOUT_MS);
+	m->timeout_ms = timeout ? json_integer_value(timeout) : 0;
 	m->type = GW_CMSG_SUBMIT;
 	m->id = id;
 	m->task = json_string_value(task);
@@ -113,13 +122,22 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 	if (!strcmp(t, "submit")) {
 		if ((rc = s_parse_submit(out, idstr, max_items, err)))
 			goto fail;
+	} else if (!strcmp(t, "cancel")) {
+		if (!idstr) {
+			rc = gw_cerr_set(err, NULL, "bad_message",
+			    "cancel needs \"id\": a string of 1..%d bytes",
+			    GW_CPROTO_MAX_ID);
+			goto fail;
+		}
+		out->type = GW_CMSG_CANCEL;
+		out->id = idstr;
 	} else if (!strcmp(t, "ping")) {
 		out->type = GW_CMSG_PING;
 		out->id = idstr;
 		out->data = json_object_get(out->root, "data");
 	} else {
 		rc = gw_cerr_set(err, idstr, "unknown_type",
-		    "unknown type; expected submit or ping");
+		    "unknown type; expected submit, cancel or ping");
 		goto fail;
 	}
 	return 0;
@@ -159,11 +177,21 @@ gw_frame_item_error(
 }
 
 json_t *
-gw_frame_done(const char *id, size_t ok, size_t failed, int64_t elapsed_ms)
+gw_frame_done(const char *id, size_t ok, size_t failed, size_t cancelled,
+    int64_t elapsed_ms)
 {
-	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "done", "id", id,
-	    "ok", (json_int_t) ok, "failed", (json_int_t) failed,
+	json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "done", "id",
+	    id, "ok", (json_int_t) ok, "failed", (json_int_t) failed,
 	    "elapsed_ms", (json_int_t) elapsed_ms);
+
+	/* Only a cancelled request says so: the common frame stays small. */
+	if (f && cancelled
+	    && json_object_set_new(
+		f, "cancelled", json_integer((json_int_t) cancelled))) {
+		json_decref(f);
+		return NULL;
+	}
+	return f;
 }
 
 json_t *

@@ -20,14 +20,18 @@
 typedef enum {
 	GW_CMSG_SUBMIT = 1, /* run task on every item */
 	GW_CMSG_PING,	    /* answer with pong, echoing data */
+	GW_CMSG_CANCEL,	    /* drop a running request */
 } gw_cmsg_type_t;
+
+#define GW_CPROTO_MAX_TIMEOUT_MS 86400000 /* a day */
 
 typedef struct gw_cmsg {
 	gw_cmsg_type_t type;
-	const char *id;	  /* SUBMIT: request id, 1..64 bytes; borrowed */
+	const char *id;	  /* SUBMIT, CANCEL: request id, 1..64 bytes */
 	const char *task; /* SUBMIT: task name, 1..32 bytes; borrowed */
 	json_t *items;	  /* SUBMIT: non-empty array; borrowed */
 	json_t *data;	  /* PING: payload to echo, or NULL; borrowed */
+	int64_t timeout_ms; /* SUBMIT: end unfinished items after; 0: none */
 	json_t *root;	  /* owns everything above; freed by gw_cmsg_clear */
 } gw_cmsg_t;
 
@@ -54,8 +58,8 @@ json_t *gw_frame_accepted(const char *id, size_t items, size_t workers);
 json_t *gw_frame_result(const char *id, uint32_t seq, json_t *value);
 json_t *gw_frame_item_error(
     const char *id, uint32_t seq, const char *code, const char *message);
-json_t *gw_frame_done(
-    const char *id, size_t ok, size_t failed, int64_t elapsed_ms);
+json_t *gw_frame_done(const char *id, size_t ok, size_t failed,
+    size_t cancelled, int64_t elapsed_ms);
 json_t *gw_frame_error(const gw_cerr_t *err);
 json_t *gw_frame_pong(json_t *data, int64_t server_us, size_t workers,
     size_t queued);

@@ -8,6 +8,7 @@
 
 #include "gw_cproto.h"
 #include "gw_ws.h"
+#include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_list.h"
 #include "sl_log.h"
@@ -25,6 +26,7 @@ typedef struct gw_ws_out {
 } gw_ws_out_t;
 
 typedef struct gw_ws_pss {
+	sl_list_t link; /* in env->conns */
 	struct lws *wsi;
 	gw_ws_env_t *env;    /* borrowed from the context */
 	gw_client_t *client; /* owned by the broker, released in CLOSED */
@@ -36,7 +38,10 @@ typedef struct gw_ws_pss {
 	bool rx_drop;	     /* ... and it is over max_frame: discarding */
 	sl_list_t out;	     /* gw_ws_out_t waiting for WRITEABLE */
 	size_t out_bytes;
+	int64_t progress_us; /* last write, or when the queue last filled */
+	bool paused;	     /* over out_high: the broker holds its jobs */
 	bool closing; /* close sent for; drop further frames */
+	bool flush_first; /* ... but write what is queued before closing */
 	uint16_t close_status;
 	char close_reason[96];
 } gw_ws_pss_t;
@@ -59,19 +64,56 @@ s_out_free_all(gw_ws_pss_t *pss)
 	pss->out_bytes = 0;
 }
 
-/* Close with status and reason at the next WRITEABLE; the timeout is the
- * hard deadline for a peer that never lets us write again. */
+void
+gw_ws_env_init(gw_ws_env_t *env)
+{
+	sl_list_init(&env->conns);
+	env->n_conns = 0;
+}
+
+/*
+ * Close with status and reason at the next WRITEABLE, after the queued
+ * frames if flush; the timeout is the hard deadline for a peer that never
+ * lets us write again.
+ */
 static void
-s_close(gw_ws_pss_t *pss, uint16_t status, const char *reason)
+s_close(gw_ws_pss_t *pss, uint16_t status, const char *reason, bool flush)
 {
 	if (pss->closing)
 		return;
 	pss->closing = true;
+	pss->flush_first = flush;
 	pss->close_status = status;
 	snprintf(pss->close_reason, sizeof pss->close_reason, "%s", reason);
-	s_out_free_all(pss);
-	lws_set_timeout(pss->wsi, PENDING_TIMEOUT_USER_REASON_BASE, 2);
+	if (!flush)
+		s_out_free_all(pss);
+	lws_set_timeout(
+	    pss->wsi, PENDING_TIMEOUT_USER_REASON_BASE, flush ? 3 : 2);
 	lws_callback_on_writable(pss->wsi);
+}
+
+void
+gw_ws_close_all(gw_ws_env_t *env, uint16_t status, const char *reason)
+{
+	for (sl_list_t *e = env->conns.next; e != &env->conns; e = e->next)
+		s_close(sl_container_of(e, gw_ws_pss_t, link), status, reason,
+		    true);
+}
+
+void
+gw_ws_tick(gw_ws_env_t *env, int64_t now_us)
+{
+	for (sl_list_t *e = env->conns.next; e != &env->conns; e = e->next) {
+		gw_ws_pss_t *pss = sl_container_of(e, gw_ws_pss_t, link);
+
+		if (pss->closing || !pss->out_bytes
+		    || now_us - pss->progress_us < env->stall_us)
+			continue;
+		SL_WARN("CLI-STALL", "conn=%" PRIu64 " queued=%zu idle_ms=%" PRId64,
+		    pss->conn, pss->out_bytes, (now_us - pss->progress_us) / 1000);
+		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    "slow consumer: no reading progress", false);
+	}
 }
 
 int
@@ -91,15 +133,21 @@ gw_ws_client_send(void *ctx, void *user, json_t *frame)
 		SL_WARN("CLI-SLOW", "conn=%" PRIu64 " queued=%zu limit=%zu",
 		    pss->conn, pss->out_bytes + n, pss->env->max_out_bytes);
 		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-		    "slow consumer: outgoing queue over its limit");
+		    "slow consumer: outgoing queue over its limit", false);
 		return SL_EFULL;
 	}
 	m = malloc(sizeof *m + LWS_PRE + n);
 	if (!m)
 		return SL_ENOMEM;
 	m->len = json_dumpb(frame, (char *) m->buf + LWS_PRE, n, JSON_COMPACT);
+	if (!pss->out_bytes)
+		pss->progress_us = sl_clock_mono_us();
 	sl_list_push_back(&pss->out, &m->link);
 	pss->out_bytes += m->len;
+	if (!pss->paused && pss->out_bytes > pss->env->out_high) {
+		pss->paused = true;
+		gw_broker_client_pause(pss->env->broker, pss->client, true);
+	}
 	lws_callback_on_writable(pss->wsi);
 	return 0;
 }
@@ -110,7 +158,7 @@ s_writeable(gw_ws_pss_t *pss)
 	sl_list_t *e;
 	int i;
 
-	if (pss->closing) {
+	if (pss->closing && (!pss->flush_first || !pss->out_bytes)) {
 		lws_close_reason(pss->wsi, pss->close_status,
 		    (unsigned char *) pss->close_reason,
 		    strlen(pss->close_reason));
@@ -132,8 +180,14 @@ s_writeable(gw_ws_pss_t *pss)
 		sl_list_remove(e);
 		pss->out_bytes -= m->len;
 		free(m);
+		pss->progress_us = sl_clock_mono_us();
 	}
-	if (!sl_list_empty(&pss->out))
+	if (pss->paused && pss->out_bytes < pss->env->out_low) {
+		pss->paused = false;
+		gw_broker_client_pause(pss->env->broker, pss->client, false);
+	}
+	/* More to write, or a close waiting for the queue to empty. */
+	if (!sl_list_empty(&pss->out) || pss->closing)
 		lws_callback_on_writable(pss->wsi);
 	return 0;
 }
@@ -223,9 +277,14 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		pss->env = env;
 		pss->conn = ++env->next_conn;
 		sl_list_init(&pss->out);
+		sl_list_init(&pss->link);
 		pss->client = gw_broker_client_new(env->broker, pss);
-		if (!pss->client)
+		if (!pss->client) {
+			pss->env = NULL; /* nothing for CLOSED to undo */
 			return -1;
+		}
+		sl_list_push_back(&env->conns, &pss->link);
+		env->n_conns++;
 		SL_INFO("CLI-OPEN", "conn=%" PRIu64, pss->conn);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
@@ -235,6 +294,8 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLOSED:
 		if (!pss->env)
 			return 0;
+		sl_list_remove(&pss->link);
+		pss->env->n_conns--;
 		gw_broker_client_destroy(pss->env->broker, &pss->client);
 		s_out_free_all(pss);
 		free(pss->rx);

@@ -7,9 +7,13 @@
  * broker. Sends what the broker queues through a per-connection list of
  * ready-to-write frames (LWS_PRE headroom included, so each frame is
  * serialised once and never copied again), several frames per WRITEABLE
- * while the socket takes them. A connection whose queue passes
- * max_out_bytes is a slow consumer: its queue is dropped and it is closed
- * with 1008. lws service thread only.
+ * while the socket takes them.
+ *
+ * Slow readers get backpressure before punishment: above out_high queued
+ * bytes the broker stops dispatching the client's jobs, below out_low it
+ * resumes; computed results are always kept. Only past max_out_bytes, or
+ * with output queued and no write progress for stall_us, is a connection
+ * closed with 1008 (its queue dropped). lws service thread only.
  */
 #ifndef GW_WS_H
 #define GW_WS_H
@@ -21,15 +25,31 @@
 #include <libwebsockets.h>
 
 #include "gw_broker.h"
+#include "sl_list.h"
 
 /* What the protocol needs; set as the lws context's user pointer. */
 typedef struct gw_ws_env {
 	gw_broker_t *broker;  /* borrowed */
 	size_t max_frame;     /* bytes in one client message */
 	size_t max_items;     /* items in one submit */
+	size_t out_high;      /* queued bytes that pause the client's jobs */
+	size_t out_low;	      /* ... and that resume them */
 	size_t max_out_bytes; /* queued bytes before a client is cut off */
+	int64_t stall_us;     /* queued output without progress: cut off */
 	uint64_t next_conn;   /* connection ids for logs */
+	sl_list_t conns;      /* gw_ws_pss_t, open connections */
+	size_t n_conns;
 } gw_ws_env_t;
+
+/* Prepare env's connection list (the rest the caller fills in). */
+void gw_ws_env_init(gw_ws_env_t *env);
+
+/* Timers: cut off connections that made no reading progress. */
+void gw_ws_tick(gw_ws_env_t *env, int64_t now_us);
+
+/* Close every connection with status and reason once its queued frames
+ * are written (hard deadline: 3 s). For shutdown. */
+void gw_ws_close_all(gw_ws_env_t *env, uint16_t status, const char *reason);
 
 /* The protocol callback, for the vhost's protocol table (index 0, so that
  * clients asking for no subprotocol land here too). */

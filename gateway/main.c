@@ -4,6 +4,7 @@
  * everything after start-up (docs/ARCHITECTURE.md).
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "gw_ws.h"
 #include "gw_zmq.h"
 #include "sl_cfg.h"
+#include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
 
@@ -27,6 +29,14 @@ typedef struct gw_cfg {
 	long long max_requests;
 	long long max_queued;
 	long long max_out;
+	long long out_high;
+	long long out_low;
+	long long stall_ms;
+	long long hb_ivl_ms;
+	long long hb_liveness;
+	long long ws_ping;
+	long long ws_hangup;
+	long long drain_ms;
 	int log_level;
 } gw_cfg_t;
 
@@ -54,13 +64,39 @@ static const sl_opt_t s_opts[] = {
 	{ "max-out-bytes", "SLUICE_MAX_OUT_BYTES", SL_OPT_INT, "8388608",
 	    64 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, max_out),
 	    "bytes queued to one client before it is closed as too slow" },
+	{ "out-high-bytes", "SLUICE_OUT_HIGH_BYTES", SL_OPT_INT, "1048576",
+	    4 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, out_high),
+	    "bytes queued to one client above which its jobs wait" },
+	{ "out-low-bytes", "SLUICE_OUT_LOW_BYTES", SL_OPT_INT, "262144", 0,
+	    1024 * MIB, NULL, offsetof(gw_cfg_t, out_low),
+	    "bytes queued to one client below which its jobs resume" },
+	{ "stall-ms", "SLUICE_STALL_MS", SL_OPT_INT, "30000", 100, 3600000,
+	    NULL, offsetof(gw_cfg_t, stall_ms),
+	    "close a client whose queued output made no progress this long" },
+	{ "hb-interval-ms", "SLUICE_HB_INTERVAL_MS", SL_OPT_INT, "1000", 50,
+	    60000, NULL, offsetof(gw_cfg_t, hb_ivl_ms),
+	    "heartbeat interval with workers" },
+	{ "hb-liveness", "SLUICE_HB_LIVENESS", SL_OPT_INT, "3", 2, 100, NULL,
+	    offsetof(gw_cfg_t, hb_liveness),
+	    "silent heartbeat intervals before a worker is declared dead" },
+	{ "ws-ping-secs", "SLUICE_WS_PING_SECS", SL_OPT_INT, "20", 1, 3600,
+	    NULL, offsetof(gw_cfg_t, ws_ping),
+	    "WebSocket ping after this many seconds without a pong" },
+	{ "ws-hangup-secs", "SLUICE_WS_HANGUP_SECS", SL_OPT_INT, "30", 2, 7200,
+	    NULL, offsetof(gw_cfg_t, ws_hangup),
+	    "close a WebSocket client silent this long (> ws-ping-secs)" },
+	{ "drain-ms", "SLUICE_DRAIN_MS", SL_OPT_INT, "10000", 0, 3600000, NULL,
+	    offsetof(gw_cfg_t, drain_ms),
+	    "on SIGTERM, time to finish running requests before closing" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
 	    "least severe log level printed" },
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
-/* Process-wide, for the signal handler only. */
+#define GW_TICK_US 100000 /* timers: heartbeats, timeouts, stalls */
+
+/* Process-wide, for the signal handler only: 1 = drain, 2 = now. */
 static volatile sig_atomic_t s_stop;
 static struct lws_context *s_ctx;
 
@@ -68,9 +104,27 @@ static void
 s_on_signal(int sig)
 {
 	(void) sig;
-	s_stop = 1;
+	if (s_stop < 2)
+		s_stop++;
 	if (s_ctx)
 		lws_cancel_service(s_ctx); /* wakes the loop; async-safe */
+}
+
+/* The periodic timer that drives the broker's and the connections'. */
+typedef struct gw_tick {
+	lws_sorted_usec_list_t sul;
+	gw_ws_env_t *env;
+} gw_tick_t;
+
+static void
+s_tick(lws_sorted_usec_list_t *sul)
+{
+	gw_tick_t *t = lws_container_of(sul, gw_tick_t, sul);
+	int64_t now = sl_clock_mono_us();
+
+	gw_broker_tick(t->env->broker, now);
+	gw_ws_tick(t->env, now);
+	lws_sul_schedule(s_ctx, 0, &t->sul, s_tick, GW_TICK_US);
 }
 
 static void
@@ -132,12 +186,11 @@ main(int argc, char **argv)
 		"WebSocket gateway that streams per-item results from "
 		"sluice-compute workers",
 		SLUICE_VERSION };
-	static const lws_retry_bo_t keepalive = {
-		/* WebSocket-level ping after 20 s of silence, hang up after
-		 * 30 s without a pong (lws' defaults are 300/310 s). */
-		.secs_since_valid_ping = 20,
-		.secs_since_valid_hangup = 30,
-	};
+	/* Must outlive the vhost: lws keeps the pointer. */
+	lws_retry_bo_t keepalive = { 0 };
+	gw_tick_t tick = { 0 };
+	int64_t deadline = 0;
+	bool closing = false;
 	struct lws_protocols protocols[] = {
 		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 4096, 0, NULL, 0 },
 		{ "zmq", gw_zmq_callback, 0, 0, 0, NULL, 0 },
@@ -163,6 +216,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluice-gateway: %s\n", err);
 		return 2;
 	}
+	if (cfg.ws_hangup <= cfg.ws_ping || cfg.out_low >= cfg.out_high
+	    || cfg.out_high >= cfg.max_out) {
+		fprintf(stderr, "sluice-gateway: need --ws-hangup-secs > "
+				"--ws-ping-secs and --out-low-bytes < "
+				"--out-high-bytes < --max-out-bytes\n");
+		return 2;
+	}
 	if (s_parse_listen(cfg.listen, host, sizeof host, &port)) {
 		fprintf(stderr,
 		    "sluice-gateway: --listen: '%s' is not HOST:PORT\n",
@@ -178,6 +238,8 @@ main(int argc, char **argv)
 	lim.max_items = (size_t) cfg.max_items;
 	lim.max_requests = (size_t) cfg.max_requests;
 	lim.max_queued_jobs = (size_t) cfg.max_queued;
+	lim.hb_ivl_us = cfg.hb_ivl_ms * 1000;
+	lim.hb_liveness = (unsigned) cfg.hb_liveness;
 	ops.client_send = gw_ws_client_send;
 	ops.worker_send = s_worker_send;
 	ops.ctx = &zsock;
@@ -197,6 +259,12 @@ main(int argc, char **argv)
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
 	env.max_out_bytes = (size_t) cfg.max_out;
+	env.out_high = (size_t) cfg.out_high;
+	env.out_low = (size_t) cfg.out_low;
+	env.stall_us = cfg.stall_ms * 1000;
+	gw_ws_env_init(&env);
+	keepalive.secs_since_valid_ping = (uint16_t) cfg.ws_ping;
+	keepalive.secs_since_valid_hangup = (uint16_t) cfg.ws_hangup;
 
 	memset(&ci, 0, sizeof ci);
 	ci.port = port;
@@ -220,11 +288,42 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	tick.env = &env;
+	lws_sul_schedule(s_ctx, 0, &tick.sul, s_tick, GW_TICK_US);
+
 	SL_NOTICE("GW-UP", "listen=%s workers=%s version=%s", cfg.listen,
 	    cfg.workers, SLUICE_VERSION);
-	while (!s_stop && lws_service(s_ctx, 0) >= 0)
-		;
+	/* Shutdown: the first signal stops new requests and lets running
+	 * ones finish (up to --drain-ms), then clients are closed with 1001
+	 * after their queued frames; a second signal skips the wait. */
+	while (lws_service(s_ctx, 0) >= 0) {
+		int64_t now = sl_clock_mono_us();
+		gw_broker_stats_t st;
+
+		if (!s_stop)
+			continue;
+		if (!deadline) {
+			SL_NOTICE("GW-DRAIN", "draining for up to %lld ms",
+			    cfg.drain_ms);
+			gw_broker_drain(broker);
+			deadline = now + cfg.drain_ms * 1000;
+		}
+		gw_broker_stats(broker, &st);
+		if (!closing
+		    && (!st.requests || now >= deadline || s_stop > 1)) {
+			SL_NOTICE("GW-CLOSE", "closing %zu connections, %zu "
+					      "requests unfinished",
+			    env.n_conns, st.requests);
+			gw_ws_close_all(&env, LWS_CLOSE_STATUS_GOINGAWAY,
+			    "server shutting down");
+			closing = true;
+			deadline = now + 3500000; /* > the close deadline */
+		}
+		if (closing && (!env.n_conns || now >= deadline))
+			break;
+	}
 	SL_NOTICE("GW-STOP", "shutting down");
+	lws_sul_cancel(&tick.sul);
 	exit_code = 0;
 out:
 	/* Order matters: lws closes the dup'd ZMQ_FD and every client (the
