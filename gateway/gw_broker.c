@@ -431,7 +431,7 @@ gw_broker_on_client_msg(
 	case GW_CMSG_PING:
 		s_send(self, client,
 		    gw_frame_pong(msg->data, sl_clock_wall_us(),
-			self->st.workers, self->st.queued));
+			self->st.workers, self->st.queued, self->st.running));
 		break;
 	}
 }

@@ -209,11 +209,13 @@ gw_frame_error(const gw_cerr_t *err)
 }
 
 json_t *
-gw_frame_pong(json_t *data, int64_t server_us, size_t workers, size_t queued)
+gw_frame_pong(json_t *data, int64_t server_us, size_t workers, size_t queued,
+    size_t running)
 {
-	json_t *f = json_pack("{s:s, s:I, s:I, s:I}", "type", "pong",
+	json_t *f = json_pack("{s:s, s:I, s:I, s:I, s:I}", "type", "pong",
 	    "server_us", (json_int_t) server_us, "workers",
-	    (json_int_t) workers, "queued", (json_int_t) queued);
+	    (json_int_t) workers, "queued", (json_int_t) queued, "running",
+	    (json_int_t) running);
 
 	if (f && data && json_object_set(f, "data", data)) {
 		json_decref(f);

@@ -62,6 +62,6 @@ json_t *gw_frame_done(const char *id, size_t ok, size_t failed,
     size_t cancelled, int64_t elapsed_ms);
 json_t *gw_frame_error(const gw_cerr_t *err);
 json_t *gw_frame_pong(json_t *data, int64_t server_us, size_t workers,
-    size_t queued);
+    size_t queued, size_t running);
 
 #endif
