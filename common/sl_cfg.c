@@ -184,7 +184,7 @@ sl_cfg_print_help(
 		    o->name,
 		    o->type == SL_OPT_INT ? "N"
 			: o->type == SL_OPT_ENUM ? "WORD" : "VALUE",
-		    o->env, o->def, o->help);
+		    o->env ? o->env : "-", o->def, o->help);
 		if (o->type == SL_OPT_INT)
 			fprintf(out, " [%lld..%lld]", o->min, o->max);
 		else if (o->type == SL_OPT_ENUM)

@@ -124,7 +124,9 @@ s_from_mp(const msgpack_object *o, json_t **out, const char **why)
 		j = json_real(o->via.f64);
 		break;
 	case MSGPACK_OBJECT_STR:
-		j = json_stringn(o->via.str.ptr, o->via.str.size);
+		/* An empty string may come with a NULL pointer (msgpack-c). */
+		j = o->via.str.size ? json_stringn(o->via.str.ptr, o->via.str.size)
+				    : json_string("");
 		if (!j) {
 			*why = "string is not valid UTF-8";
 			return SL_EPROTO;
@@ -151,8 +153,10 @@ s_from_mp(const msgpack_object *o, json_t **out, const char **why)
 		for (uint32_t i = 0; j && i < o->via.map.size; i++) {
 			const msgpack_object *k = &o->via.map.ptr[i].key;
 
+			const char *kp = k->via.str.size ? k->via.str.ptr : "";
+
 			if (k->type != MSGPACK_OBJECT_STR
-			    || memchr(k->via.str.ptr, '\0', k->via.str.size)) {
+			    || memchr(kp, '\0', k->via.str.size)) {
 				*why = "map key is not a string";
 				json_decref(j);
 				return SL_EPROTO;
@@ -161,8 +165,7 @@ s_from_mp(const msgpack_object *o, json_t **out, const char **why)
 				json_decref(j);
 				return rc;
 			}
-			if (json_object_setn_new(
-				j, k->via.str.ptr, k->via.str.size, v)) {
+			if (json_object_setn_new(j, kp, k->via.str.size, v)) {
 				*why = "map key is not valid UTF-8";
 				json_decref(j);
 				return SL_EPROTO;

@@ -231,7 +231,8 @@ s_get_uint(const msgpack_object_map *map, const char *key, uint64_t max,
 	return 0;
 }
 
-/* A string field of 1..max bytes; optional ones may be absent. */
+/* A string field: required ones (names) have 1..max bytes, optional ones
+ * (free text) may be absent or empty. */
 static int
 s_get_str(const msgpack_object_map *map, const char *key, size_t max,
     bool required, sl_str_t *out, const char **why, const char *why_bad)
@@ -240,12 +241,13 @@ s_get_str(const msgpack_object_map *map, const char *key, size_t max,
 
 	if (!o && !required)
 		return 0;
-	if (!o || o->type != MSGPACK_OBJECT_STR || !o->via.str.size
-	    || o->via.str.size > max) {
+	if (!o || o->type != MSGPACK_OBJECT_STR
+	    || (required && !o->via.str.size) || o->via.str.size > max) {
 		*why = why_bad;
 		return SL_EPROTO;
 	}
-	out->ptr = o->via.str.ptr;
+	/* msgpack-c may give an empty string a NULL pointer. */
+	out->ptr = o->via.str.size ? o->via.str.ptr : "";
 	out->len = o->via.str.size;
 	return 0;
 }

@@ -662,6 +662,8 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 		}
 		self->st.results++;
 		s_request_progress(self, r, 0);
+	} else {
+		self->st.stale++; /* its request ended early */
 	}
 	free(job);
 }
