@@ -1,0 +1,1252 @@
+/*
+ * test_broker: requests, jobs, workers and credit (gateway/gw_broker).
+ *
+ * The broker is driven through its public seams only: client messages
+ * come from gw_cmsg_parse, worker frames from the sl_proto encoders, and
+ * everything it sends lands in a fake transport (two plain functions that
+ * record into arrays). JOB frames are decoded with sl_proto_decode to
+ * learn job ids and items, so the fake worker answers exactly as a real
+ * one would. Leaks and use-after-free show up under
+ * SLUICE_SANITIZER=address. Single threaded, like the lws service thread.
+ */
+#include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
+
+#include "gw_broker.h"
+#include "gw_cproto.h"
+#include "sl_err.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+
+#define MAX_SENT 256
+
+/* One JOB frame the broker sent to a worker, decoded. */
+typedef struct sent_job {
+	char rid[32]; /* worker it went to */
+	uint64_t job; /* job id, echoed in RESULT */
+	char task[SL_PROTO_MAX_NAME + 1];
+	char *item; /* canonical JSON text; malloc'd */
+} sent_job_t;
+
+/* One frame the broker queued for a client. */
+typedef struct sent_frame {
+	void *user;    /* the client's transport handle */
+	json_t *frame; /* our own reference */
+} sent_frame_t;
+
+/* The fake transport, and the broker under test. */
+typedef struct fake {
+	gw_broker_t *b;
+	sent_frame_t frames[MAX_SENT];
+	size_t n_frames;
+	sent_job_t jobs[MAX_SENT];
+	size_t n_jobs;
+	char fail_rid[32]; /* worker_send to this worker fails... */
+	int fail_rc;       /* ...with this code */
+	size_t n_refused;  /* sends that failed on purpose */
+	void *gone_user;   /* a destroyed client: must get nothing */
+	size_t n_to_gone;  /* frames that reached it anyway */
+	uint64_t cancels[MAX_SENT]; /* job ids the broker sent CANCEL for */
+	size_t n_cancels;
+	size_t n_pings; /* PING/PONG frames sent to workers */
+	int users[8];      /* addresses serve as client handles */
+} fake_t;
+
+/* ---- the fake transport --------------------------------------------------
+ */
+
+static int
+s_client_send(void *ctx, void *client_user, json_t *frame)
+{
+	fake_t *f = ctx;
+
+	if (client_user == f->gone_user) {
+		f->n_to_gone++;
+		return -1;
+	}
+	assert_true(f->n_frames < MAX_SENT);
+	f->frames[f->n_frames].user = client_user;
+	f->frames[f->n_frames].frame = json_incref(frame);
+	f->n_frames++;
+	return 0;
+}
+
+static int
+s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
+    size_t len)
+{
+	fake_t *f = ctx;
+	sent_job_t *j;
+	const char *why = NULL;
+	json_t *item = NULL;
+	sl_msg_t m;
+
+	assert_true(rid_len < sizeof j->rid);
+	if (rid_len == strlen(f->fail_rid)
+	    && !memcmp(rid, f->fail_rid, rid_len)) {
+		f->n_refused++;
+		return f->fail_rc;
+	}
+	assert_true(f->n_jobs < MAX_SENT);
+	j = &f->jobs[f->n_jobs++];
+	memcpy(j->rid, rid, rid_len);
+	j->rid[rid_len] = '\0';
+	/* what a worker would see: the broker must send a valid JOB */
+	sl_msg_init(&m);
+	if (sl_proto_decode(data, len, &m, &why)) {
+		print_error("broker sent an undecodable frame: %s\n", why);
+		fail();
+	}
+	if (m.type == SL_MSG_CANCEL) {
+		f->n_jobs--; /* not a job: undo the slot */
+		assert_true(f->n_cancels < MAX_SENT);
+		f->cancels[f->n_cancels++] = m.u.cancel.job;
+		sl_msg_clear(&m);
+		return 0;
+	}
+	if (m.type == SL_MSG_PING || m.type == SL_MSG_PONG) {
+		f->n_jobs--;
+		f->n_pings++;
+		sl_msg_clear(&m);
+		return 0;
+	}
+	assert_int_equal(m.type, SL_MSG_JOB);
+	j->job = m.u.job.job;
+	assert_true(m.u.job.task.len < sizeof j->task);
+	memcpy(j->task, m.u.job.task.ptr, m.u.job.task.len);
+	j->task[m.u.job.task.len] = '\0';
+	assert_int_equal(sl_json_from_mp(m.u.job.item, &item, &why), 0);
+	j->item = sl_test_dumps(item);
+	json_decref(item);
+	sl_msg_clear(&m);
+	msgpack_unpacked_destroy(&m.unpacked);
+	return 0;
+}
+
+static const gw_broker_limits_t s_limits = {
+	.max_items = 100,
+	.max_requests = 4,
+	.max_queued_jobs = 50,
+};
+
+static void
+s_fake_free_records(fake_t *f)
+{
+	for (size_t i = 0; i < f->n_frames; i++)
+		json_decref(f->frames[i].frame);
+	for (size_t i = 0; i < f->n_jobs; i++)
+		free(f->jobs[i].item);
+	f->n_frames = 0;
+	f->n_jobs = 0;
+}
+
+/* Replace the broker with a fresh one using other limits. */
+static void
+s_rebuild(fake_t *f, const gw_broker_limits_t *lim)
+{
+	gw_broker_ops_t ops = { s_client_send, s_worker_send, f };
+
+	gw_broker_destroy(&f->b);
+	s_fake_free_records(f);
+	f->b = gw_broker_new(&ops, lim);
+	assert_non_null(f->b);
+}
+
+static int
+setup(void **state)
+{
+	fake_t *f = calloc(1, sizeof *f);
+	gw_broker_ops_t ops = { s_client_send, s_worker_send, NULL };
+
+	if (!f)
+		return -1;
+	ops.ctx = f;
+	f->b = gw_broker_new(&ops, &s_limits);
+	if (!f->b) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fake_t *f = *state;
+
+	gw_broker_destroy(&f->b);
+	s_fake_free_records(f);
+	free(f);
+	return 0;
+}
+
+/* ---- driving the broker ------------------------------------------------- */
+
+static void
+s_worker_frame(fake_t *f, const char *rid, msgpack_sbuffer *sb)
+{
+	gw_broker_on_worker_frame(
+	    f->b, (const uint8_t *) rid, strlen(rid), sb->data, sb->size);
+	msgpack_sbuffer_destroy(sb);
+}
+
+static void
+s_ready_tasks(fake_t *f, const char *rid, uint32_t capacity,
+    const char *const *tasks, size_t n)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(
+	    sl_proto_encode_ready(&sb, capacity, 100, "test", tasks, n), 0);
+	s_worker_frame(f, rid, &sb);
+}
+
+/* READY from a worker that runs only "sum". */
+static void
+s_ready(fake_t *f, const char *rid, uint32_t capacity)
+{
+	const char *tasks[] = { "sum" };
+
+	s_ready_tasks(f, rid, capacity, tasks, 1);
+}
+
+/* RESULT ok carrying the JSON value text. */
+static void
+s_result(fake_t *f, const char *rid, uint64_t job, const char *value)
+{
+	msgpack_sbuffer sb, v;
+
+	msgpack_sbuffer_init(&v);
+	sl_test_pack_json(&v, value);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(
+	    sl_proto_encode_result_ok(&sb, job, v.data, v.size, 10, 20), 0);
+	msgpack_sbuffer_destroy(&v);
+	s_worker_frame(f, rid, &sb);
+}
+
+static void
+s_result_err(fake_t *f, const char *rid, uint64_t job, const char *code,
+    const char *message)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(
+	    sl_proto_encode_result_err(&sb, job, code, message, 10, 20), 0);
+	s_worker_frame(f, rid, &sb);
+}
+
+static void
+s_bye(fake_t *f, const char *rid)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_empty(&sb, SL_MSG_BYE), 0);
+	s_worker_frame(f, rid, &sb);
+}
+
+static gw_client_t *
+s_client(fake_t *f, int n)
+{
+	gw_client_t *c = gw_broker_client_new(f->b, &f->users[n]);
+
+	assert_non_null(c);
+	return c;
+}
+
+/* A client text frame, which must parse, handed to the broker. */
+static void
+s_send_text(fake_t *f, gw_client_t *c, const char *text)
+{
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	if (gw_cmsg_parse(text, strlen(text), 100, &m, &err)) {
+		print_error(
+		    "test frame %s: %s %s\n", text, err.code, err.message);
+		fail();
+	}
+	gw_broker_on_client_msg(f->b, c, &m);
+	gw_cmsg_clear(&m);
+}
+
+/* submit {id, task, items} where items is JSON array text. */
+static void
+s_submit(fake_t *f, gw_client_t *c, const char *id, const char *task,
+    const char *items)
+{
+	char text[2048];
+
+	snprintf(text, sizeof text,
+	    "{\"type\":\"submit\",\"id\":\"%s\",\"task\":\"%s\",\"items\":%s}",
+	    id, task, items);
+	s_send_text(f, c, text);
+}
+
+static gw_broker_stats_t
+s_stats(fake_t *f)
+{
+	gw_broker_stats_t st;
+
+	gw_broker_stats(f->b, &st);
+	return st;
+}
+
+/* ---- checking what was sent ----------------------------------------------
+ */
+
+static json_t *
+s_frame(fake_t *f, size_t i)
+{
+	if (i >= f->n_frames) {
+		print_error(
+		    "frame %zu wanted, only %zu sent\n", i, f->n_frames);
+		fail();
+	}
+	return f->frames[i].frame;
+}
+
+static const char *
+s_fstr(fake_t *f, size_t i, const char *key)
+{
+	return json_string_value(json_object_get(s_frame(f, i), key));
+}
+
+static json_int_t
+s_fint(fake_t *f, size_t i, const char *key)
+{
+	json_t *v = json_object_get(s_frame(f, i), key);
+
+	if (!json_is_integer(v)) {
+		print_error("frame %zu has no integer \"%s\"\n", i, key);
+		fail();
+	}
+	return json_integer_value(v);
+}
+
+/* Frame i has this type and id, and went to client user n. */
+static void
+s_assert_frame(fake_t *f, size_t i, int n, const char *type, const char *id)
+{
+	char *text = sl_test_dumps(s_frame(f, i));
+
+	if (f->frames[i].user != &f->users[n]
+	    || strcmp(s_fstr(f, i, "type") ? s_fstr(f, i, "type") : "", type)
+	    || (id
+	        && strcmp(s_fstr(f, i, "id") ? s_fstr(f, i, "id") : "", id))) {
+		print_error("frame %zu is %s (to client %d?), expected type "
+		            "%s id %s to client %d\n",
+		    i, text, f->frames[i].user == &f->users[n] ? n : -1, type,
+		    id ? id : "-", n);
+		free(text);
+		fail();
+	}
+	free(text);
+}
+
+/* Frame i is a result for seq with value (canonical JSON text). */
+static void
+s_assert_result(fake_t *f, size_t i, int n, const char *id, json_int_t seq,
+    const char *value)
+{
+	char *got;
+
+	s_assert_frame(f, i, n, "result", id);
+	assert_int_equal(s_fint(f, i, "seq"), seq);
+	got = sl_test_dumps(json_object_get(s_frame(f, i), "value"));
+	if (strcmp(got, value)) {
+		print_error(
+		    "frame %zu value %s, expected %s\n", i, got, value);
+		free(got);
+		fail();
+	}
+	free(got);
+}
+
+static void
+s_assert_done(fake_t *f, size_t i, int n, const char *id, json_int_t ok,
+    json_int_t failed)
+{
+	s_assert_frame(f, i, n, "done", id);
+	assert_int_equal(s_fint(f, i, "ok"), ok);
+	assert_int_equal(s_fint(f, i, "failed"), failed);
+	assert_true(s_fint(f, i, "elapsed_ms") >= 0);
+}
+
+static void
+s_assert_error(fake_t *f, size_t i, int n, const char *id, const char *code)
+{
+	s_assert_frame(f, i, n, "error", id);
+	assert_string_equal(s_fstr(f, i, "code"), code);
+	assert_non_null(s_fstr(f, i, "message"));
+}
+
+static void
+s_assert_job(fake_t *f, size_t i, const char *rid, const char *item)
+{
+	if (i >= f->n_jobs) {
+		print_error("JOB %zu wanted, only %zu sent\n", i, f->n_jobs);
+		fail();
+	}
+	assert_string_equal(f->jobs[i].rid, rid);
+	assert_string_equal(f->jobs[i].item, item);
+}
+
+/* ---- accepting and dispatching ----------------------------------------- */
+
+static void
+test_broker_submit_with_zero_workers_is_accepted_and_queued(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_submit(f, c, "r1", "sum", "[1,2,3]");
+	assert_int_equal(f->n_frames, 1);
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	assert_int_equal(s_fint(f, 0, "items"), 3);
+	assert_int_equal(s_fint(f, 0, "workers"), 0);
+	assert_int_equal(f->n_jobs, 0);
+	st = s_stats(f);
+	assert_int_equal(st.queued, 3);
+	assert_int_equal(st.requests, 1);
+	assert_int_equal(st.clients, 1);
+	assert_int_equal(st.workers, 0);
+	assert_int_equal(st.running, 0);
+}
+
+static void
+test_broker_ready_with_capacity_two_gets_exactly_two_jobs(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_submit(f, c, "r1", "sum", "[10,11,12,13,14]");
+	s_ready(f, "w1", 2);
+	assert_int_equal(f->n_jobs, 2);
+	s_assert_job(f, 0, "w1", "10");
+	s_assert_job(f, 1, "w1", "11");
+	assert_string_equal(f->jobs[0].task, "sum");
+	assert_true(f->jobs[0].job != f->jobs[1].job);
+	st = s_stats(f);
+	assert_int_equal(st.workers, 1);
+	assert_int_equal(st.capacity, 2);
+	assert_int_equal(st.running, 2);
+	assert_int_equal(st.queued, 3);
+	/* nothing that is not a RESULT frees credit */
+	s_send_text(f, c, "{\"type\":\"ping\"}");
+	s_submit(f, c, "r2", "sum", "[20]");
+	assert_int_equal(f->n_jobs, 2);
+}
+
+static void
+test_broker_a_result_returns_credit_and_the_next_job_follows(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_submit(f, c, "r1", "sum", "[10,11,12,13,14]");
+	s_ready(f, "w1", 2);
+	s_result(f, "w1", f->jobs[0].job, "100");
+	assert_int_equal(f->n_jobs, 3);
+	s_assert_job(f, 2, "w1", "12");
+	s_assert_result(f, 1, 0, "r1", 0, "100");
+	st = s_stats(f);
+	assert_int_equal(st.running, 2);
+	assert_int_equal(st.queued, 2);
+	assert_int_equal(st.results, 1);
+}
+
+static void
+test_broker_jobs_go_to_the_worker_with_most_free_credit(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "small", 1);
+	s_ready(f, "big", 3);
+	s_submit(f, c, "r1", "sum", "[1,2,3,4]");
+	/* big 3 free > small 1; then 2 > 1; then 1 = 1 (first registered
+	 * wins a tie); never more than either capacity */
+	assert_int_equal(f->n_jobs, 4);
+	s_assert_job(f, 0, "big", "1");
+	s_assert_job(f, 1, "big", "2");
+	assert_string_equal(f->jobs[2].rid, "small");
+	assert_string_equal(f->jobs[3].rid, "big");
+	assert_int_equal(s_stats(f).running, 4);
+	assert_int_equal(s_fint(f, 0, "workers"), 2);
+}
+
+static void
+test_broker_results_are_forwarded_in_arrival_order_with_their_seq(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 4);
+	s_submit(f, c, "r1", "sum", "[\"a\",\"b\",\"c\"]");
+	assert_int_equal(f->n_jobs, 3);
+	s_assert_job(f, 0, "w1", "\"a\"");
+	s_assert_job(f, 2, "w1", "\"c\"");
+	s_result(f, "w1", f->jobs[2].job, "\"C\"");
+	s_result(f, "w1", f->jobs[0].job, "{\"v\":[\"A\"]}");
+	s_result(f, "w1", f->jobs[1].job, "\"B\"");
+	assert_int_equal(f->n_frames, 5);
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	assert_int_equal(s_fint(f, 0, "workers"), 1);
+	s_assert_result(f, 1, 0, "r1", 2, "\"C\"");
+	s_assert_result(f, 2, 0, "r1", 0, "{\"v\":[\"A\"]}");
+	s_assert_result(f, 3, 0, "r1", 1, "\"B\"");
+	s_assert_done(f, 4, 0, "r1", 3, 0);
+	st = s_stats(f);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.results, 3);
+}
+
+static void
+test_broker_item_error_is_forwarded_with_seq_and_code(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "w1", 3);
+	s_submit(f, c, "r1", "sum", "[1,\"x\",3]");
+	s_result(f, "w1", f->jobs[0].job, "1");
+	s_result_err(
+	    f, "w1", f->jobs[1].job, "bad_item", "item must be an integer");
+	s_result(f, "w1", f->jobs[2].job, "3");
+	assert_int_equal(f->n_frames, 5);
+	s_assert_result(f, 1, 0, "r1", 0, "1");
+	s_assert_error(f, 2, 0, "r1", "bad_item");
+	assert_int_equal(s_fint(f, 2, "seq"), 1);
+	assert_string_equal(
+	    s_fstr(f, 2, "message"), "item must be an integer");
+	s_assert_result(f, 3, 0, "r1", 2, "3");
+	s_assert_done(f, 4, 0, "r1", 2, 1);
+	assert_int_equal(s_stats(f).results, 3);
+}
+
+static void
+test_broker_value_without_json_form_becomes_a_bad_result_error(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	msgpack_sbuffer sb;
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_result_ok(&sb, f->jobs[0].job,
+	                     B("\xcb\x7f\xf8\0\0\0\0\0\0"), 1, 2),
+	    0); /* NaN */
+	s_worker_frame(f, "w1", &sb);
+	assert_int_equal(f->n_frames, 3);
+	s_assert_error(f, 1, 0, "r1", "bad_result");
+	assert_int_equal(s_fint(f, 1, "seq"), 0);
+	s_assert_done(f, 2, 0, "r1", 0, 1);
+}
+
+/*
+ * The echo task sends back what it got: an item "" must come back as "".
+ * (msgpack-c may give a zero-length str a NULL ptr; see test_json.)
+ */
+static void
+test_broker_empty_string_value_reaches_the_client(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[\"\"]");
+	s_result(f, "w1", f->jobs[0].job, "\"\"");
+	assert_int_equal(f->n_frames, 3);
+	s_assert_result(f, 1, 0, "r1", 0, "\"\"");
+	s_assert_done(f, 2, 0, "r1", 1, 0);
+}
+
+/*
+ * compute's cp_pool answers a task that failed without a reason with
+ * message "": the item must still reach the client as an error, and the
+ * request must finish (see test_proto).
+ */
+static void
+test_broker_item_error_without_message_still_finishes_the_request(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	s_result_err(f, "w1", f->jobs[0].job, "task_failed", "");
+	assert_int_equal(s_stats(f).bad_frames, 0);
+	assert_int_equal(f->n_frames, 3);
+	s_assert_error(f, 1, 0, "r1", "task_failed");
+	s_assert_done(f, 2, 0, "r1", 0, 1);
+}
+
+/* ---- exactly once
+ * ------------------------------------------------------------ */
+
+static void
+test_broker_duplicate_result_is_dropped_and_client_sees_the_item_once(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 2);
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	s_result(f, "w1", f->jobs[0].job, "\"first\"");
+	s_result(f, "w1", f->jobs[0].job, "\"again\"");
+	assert_int_equal(f->n_frames, 2);
+	s_assert_result(f, 1, 0, "r1", 0, "\"first\"");
+	st = s_stats(f);
+	assert_int_equal(st.stale, 1);
+	assert_int_equal(st.results, 1);
+	assert_int_equal(st.running, 1);
+	s_result(f, "w1", f->jobs[1].job, "2");
+	s_assert_done(f, 3, 0, "r1", 2, 0);
+	/* a duplicate of the last result, after done */
+	s_result(f, "w1", f->jobs[1].job, "2");
+	assert_int_equal(f->n_frames, 4);
+	assert_int_equal(s_stats(f).stale, 2);
+	/* duplicates returned no credit: capacity 2 still means 2 jobs */
+	s_submit(f, c, "r2", "sum", "[5,6,7]");
+	assert_int_equal(f->n_jobs, 4);
+	assert_int_equal(s_stats(f).running, 2);
+}
+
+static void
+test_broker_result_from_an_unknown_worker_is_dropped(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	s_result(f, "w9", f->jobs[0].job, "\"forged\"");
+	/* a registered worker that does not hold the job is no better */
+	s_ready(f, "w2", 1);
+	s_result(f, "w2", f->jobs[0].job, "\"forged\"");
+	st = s_stats(f);
+	assert_int_equal(st.stale, 2);
+	assert_int_equal(st.running, 1);
+	assert_int_equal(f->n_frames, 1); /* accepted only */
+	s_result(f, "w1", f->jobs[0].job, "\"real\"");
+	s_assert_result(f, 1, 0, "r1", 0, "\"real\"");
+	s_assert_done(f, 2, 0, "r1", 1, 0);
+	/* BYE from a stranger changes nothing */
+	s_bye(f, "w9");
+	assert_int_equal(s_stats(f).workers, 2);
+}
+
+static void
+test_broker_bye_requeues_jobs_to_another_worker_exactly_once(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+	int seen[3] = { 0 };
+
+	s_submit(f, c, "r1", "sum", "[0,1,2]");
+	s_ready(f, "w1", 3);
+	s_ready(f, "w2", 3);
+	assert_int_equal(f->n_jobs, 3); /* all on w1, none left for w2 */
+	s_result(f, "w1", f->jobs[0].job, "0");
+	s_bye(f, "w1");
+	/* w1's two unanswered jobs, same ids, now on w2 */
+	assert_int_equal(f->n_jobs, 5);
+	assert_string_equal(f->jobs[3].rid, "w2");
+	assert_string_equal(f->jobs[4].rid, "w2");
+	assert_true((f->jobs[3].job == f->jobs[1].job
+	                && f->jobs[4].job == f->jobs[2].job)
+	    || (f->jobs[3].job == f->jobs[2].job
+	        && f->jobs[4].job == f->jobs[1].job));
+	st = s_stats(f);
+	assert_int_equal(st.workers, 1);
+	assert_int_equal(st.capacity, 3);
+	assert_int_equal(st.running, 2);
+	assert_int_equal(st.queued, 0);
+	/* w1 answers late anyway: it is gone, the answer is dropped */
+	s_result(f, "w1", f->jobs[1].job, "1");
+	assert_int_equal(s_stats(f).stale, 1);
+	s_result(f, "w2", f->jobs[3].job, "10");
+	s_result(f, "w2", f->jobs[4].job, "20");
+	/* accepted, then one result per item, then done */
+	assert_int_equal(f->n_frames, 5);
+	for (size_t i = 1; i < 4; i++) {
+		s_assert_frame(f, i, 0, "result", "r1");
+		seen[s_fint(f, i, "seq")]++;
+	}
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[1], 1);
+	assert_int_equal(seen[2], 1);
+	s_assert_done(f, 4, 0, "r1", 3, 0);
+}
+
+static void
+test_broker_ready_again_from_the_same_worker_requeues_its_jobs(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[7,8]");
+	assert_int_equal(f->n_jobs, 1);
+	/* the worker restarted: what it held comes back to it */
+	s_ready(f, "w1", 2);
+	assert_int_equal(f->n_jobs, 3);
+	assert_true(f->jobs[1].job == f->jobs[0].job);
+	s_assert_job(f, 1, "w1", "7");
+	s_assert_job(f, 2, "w1", "8");
+	st = s_stats(f);
+	assert_int_equal(st.workers, 1);
+	assert_int_equal(st.capacity, 2); /* replaced, not added */
+	assert_int_equal(st.running, 2);
+	assert_int_equal(st.queued, 0);
+	s_result(f, "w1", f->jobs[1].job, "7");
+	s_result(f, "w1", f->jobs[2].job, "8");
+	assert_int_equal(f->n_frames, 4);
+	s_assert_result(f, 1, 0, "r1", 0, "7");
+	s_assert_result(f, 2, 0, "r1", 1, "8");
+	s_assert_done(f, 3, 0, "r1", 2, 0);
+}
+
+static void
+test_broker_failed_send_removes_the_worker_and_requeues(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	snprintf(f->fail_rid, sizeof f->fail_rid, "gone");
+	f->fail_rc = SL_ENOTFOUND;
+	s_ready(f, "gone", 4); /* most credit: picked first */
+	s_ready(f, "w2", 1);
+	s_submit(f, c, "r1", "sum", "[5]");
+	assert_int_equal(f->n_refused, 1);
+	assert_int_equal(f->n_jobs, 1);
+	s_assert_job(f, 0, "w2", "5");
+	st = s_stats(f);
+	assert_int_equal(st.workers, 1);
+	assert_int_equal(st.capacity, 1);
+	assert_int_equal(st.running, 1);
+	assert_int_equal(st.queued, 0);
+	s_result(f, "w2", f->jobs[0].job, "5");
+	s_assert_result(f, 1, 0, "r1", 0, "5");
+	s_assert_done(f, 2, 0, "r1", 1, 0);
+}
+
+static void
+test_broker_failed_send_to_the_only_worker_keeps_the_job_queued(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	snprintf(f->fail_rid, sizeof f->fail_rid, "gone");
+	f->fail_rc = SL_ESYS;
+	s_ready(f, "gone", 2);
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	assert_int_equal(f->n_refused, 1);
+	st = s_stats(f);
+	assert_int_equal(st.workers, 0);
+	assert_int_equal(st.capacity, 0);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.queued, 2);
+	s_ready(f, "w2", 2);
+	assert_int_equal(f->n_jobs, 2);
+	s_assert_job(f, 0, "w2", "1"); /* still in seq order */
+	s_assert_job(f, 1, "w2", "2");
+}
+
+/* ---- fairness ---------------------------------------------------------- */
+
+static void
+test_broker_requests_take_turns_round_robin(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *ca = s_client(f, 0);
+	gw_client_t *cb = s_client(f, 1);
+	char order[32] = "";
+	size_t done = 0;
+
+	s_submit(f, ca, "A", "sum",
+	    "[\"a0\",\"a1\",\"a2\",\"a3\",\"a4\",\"a5\",\"a6\",\"a7\","
+	    "\"a8\",\"a9\"]");
+	s_submit(f, cb, "B", "sum", "[\"b0\",\"b1\",\"b2\"]");
+	s_ready(f, "w1", 1);
+	/* one job at a time: answer each, note whose it was */
+	while (done < f->n_jobs) {
+		sent_job_t *j = &f->jobs[done++];
+
+		assert_true(strlen(order) < sizeof order - 1);
+		strncat(order, j->item + 1, 2); /* "a3" from "\"a3\"" */
+		s_result(f, "w1", j->job, j->item);
+		assert_true(f->n_jobs <= done + 1); /* credit 1 */
+	}
+	assert_string_equal(order, "a0b0a1b1a2b2a3a4a5a6a7a8a9");
+	/* every frame went to the client that asked */
+	for (size_t i = 0; i < f->n_frames; i++) {
+		const char *id = s_fstr(f, i, "id");
+
+		assert_ptr_equal(
+		    f->frames[i].user, &f->users[!strcmp(id, "A") ? 0 : 1]);
+	}
+	assert_int_equal(f->n_frames, 2 + 13 + 2);
+}
+
+static void
+test_broker_request_whose_task_no_worker_runs_does_not_block_others(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	/* no workers yet: any task is queued */
+	s_submit(f, c, "r1", "burn", "[1,2]");
+	s_submit(f, c, "r2", "sum", "[3,4]");
+	s_ready(f, "w1", 4); /* runs sum only */
+	assert_int_equal(f->n_jobs, 2);
+	s_assert_job(f, 0, "w1", "3");
+	s_assert_job(f, 1, "w1", "4");
+	st = s_stats(f);
+	assert_int_equal(st.queued, 2);
+	assert_int_equal(st.running, 2);
+	{
+		const char *tasks[] = { "echo", "burn" };
+
+		s_ready_tasks(f, "w2", 1, tasks, 2);
+	}
+	assert_int_equal(f->n_jobs, 3);
+	s_assert_job(f, 2, "w2", "1");
+	assert_string_equal(f->jobs[2].task, "burn");
+}
+
+/* ---- refusals ------------------------------------------------------------
+ */
+
+static void
+test_broker_unknown_task_is_refused_when_workers_run_other_tasks(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	const char *tasks[] = { "sum", "echo" };
+	gw_broker_stats_t st;
+
+	s_ready_tasks(f, "w1", 2, tasks, 2);
+	s_submit(f, c, "r1", "burn", "[1]");
+	assert_int_equal(f->n_frames, 1);
+	s_assert_error(f, 0, 0, "r1", "unknown_task");
+	assert_null(json_object_get(s_frame(f, 0), "seq"));
+	st = s_stats(f);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(f->n_jobs, 0);
+	s_submit(f, c, "r1", "echo", "[1]"); /* the id is free again */
+	s_assert_frame(f, 1, 0, "accepted", "r1");
+	assert_int_equal(f->n_jobs, 1);
+}
+
+static void
+test_broker_duplicate_id_is_refused_while_the_first_runs(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_client_t *other = s_client(f, 1);
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	s_submit(f, c, "r1", "sum", "[2]");
+	s_assert_error(f, 1, 0, "r1", "duplicate_id");
+	assert_int_equal(s_stats(f).requests, 1);
+	/* ids are per connection */
+	s_submit(f, other, "r1", "sum", "[3]");
+	s_assert_frame(f, 2, 1, "accepted", "r1");
+	/* once done, the id may be used again */
+	s_result(f, "w1", f->jobs[0].job, "1");
+	s_assert_done(f, 4, 0, "r1", 1, 0);
+	s_submit(f, c, "r1", "sum", "[4]");
+	s_assert_frame(f, 5, 0, "accepted", "r1");
+}
+
+static void
+test_broker_too_many_requests_per_client_are_refused(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	gw_client_t *c, *other;
+
+	lim.max_requests = 2;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	other = s_client(f, 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	s_submit(f, c, "r2", "sum", "[1]");
+	s_submit(f, c, "r3", "sum", "[1]");
+	s_assert_error(f, 2, 0, "r3", "too_many_requests");
+	assert_int_equal(s_stats(f).requests, 2);
+	assert_int_equal(s_stats(f).queued, 2);
+	s_submit(f, other, "r3", "sum", "[1]"); /* the limit is per client */
+	s_assert_frame(f, 3, 1, "accepted", "r3");
+}
+
+static void
+test_broker_queue_full_is_refused_and_counts_only_waiting_jobs(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	gw_client_t *c;
+
+	lim.max_queued_jobs = 5;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	s_submit(f, c, "r1", "sum", "[1,2,3]");
+	s_submit(f, c, "r2", "sum", "[1,2,3]");
+	s_assert_error(f, 1, 0, "r2", "queue_full");
+	s_submit(f, c, "r3", "sum", "[1,2]"); /* exactly fills it */
+	s_assert_frame(f, 2, 0, "accepted", "r3");
+	assert_int_equal(s_stats(f).queued, 5);
+	/* a worker takes three: three places are free again */
+	s_ready(f, "w1", 3);
+	assert_int_equal(s_stats(f).queued, 2);
+	s_submit(f, c, "r4", "sum", "[1,2,3]");
+	s_assert_frame(f, 3, 0, "accepted", "r4");
+	s_submit(f, c, "r5", "sum", "[1]");
+	s_assert_error(f, 4, 0, "r5", "queue_full");
+}
+
+/*
+ * An item nested deeper than SL_PROTO_MAX_ITEM_DEPTH is refused as
+ * bad_item after the jobs for the items before it were built. Those were
+ * never counted as queued, so freeing them must not uncount them.
+ */
+static void
+test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	char items[128] = "[1,2,";
+	gw_broker_stats_t st;
+
+	for (int i = 0; i < SL_PROTO_MAX_ITEM_DEPTH + 1; i++)
+		strcat(items, "[");
+	for (int i = 0; i < SL_PROTO_MAX_ITEM_DEPTH + 1; i++)
+		strcat(items, "]");
+	strcat(items, "]");
+	s_submit(f, c, "r1", "sum", items);
+	assert_int_equal(f->n_frames, 1);
+	s_assert_error(f, 0, 0, "r1", "bad_item");
+	st = s_stats(f);
+	assert_int_equal(st.requests, 0);
+	if (st.queued != 0) {
+		print_error("stats.queued is %zu after a refused submit, "
+		            "expected 0\n",
+		    st.queued);
+		fail();
+	}
+	/* and the queue still has room for one item */
+	s_submit(f, c, "r2", "sum", "[1]");
+	s_assert_frame(f, 1, 0, "accepted", "r2");
+}
+
+static void
+test_broker_item_at_max_depth_is_accepted(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	char items[128] = "[";
+	char item[64] = "";
+
+	for (int i = 0; i < SL_PROTO_MAX_ITEM_DEPTH; i++)
+		strcat(item, "[");
+	for (int i = 0; i < SL_PROTO_MAX_ITEM_DEPTH; i++)
+		strcat(item, "]");
+	strcat(items, item);
+	strcat(items, "]");
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", items);
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	/* and the worker can decode the JOB it gets (s_worker_send) */
+	s_assert_job(f, 0, "w1", item);
+}
+
+/* ---- clients leaving, other messages ----------------------------------- */
+
+static void
+test_broker_client_destroy_drops_queued_jobs_and_late_results(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_client_t *c2;
+	gw_broker_stats_t st;
+	size_t frames;
+
+	s_ready(f, "w1", 2);
+	s_submit(f, c, "r1", "sum", "[1,2,3,4,5]");
+	s_submit(f, c, "r2", "sum", "[6]");
+	st = s_stats(f);
+	assert_int_equal(st.running, 2);
+	assert_int_equal(st.queued, 4);
+	gw_broker_client_destroy(f->b, &c);
+	assert_null(c);
+	f->gone_user = &f->users[0];
+	st = s_stats(f);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(st.clients, 0);
+	assert_int_equal(st.running, 2); /* the worker still holds two */
+	frames = f->n_frames;
+	s_result(f, "w1", f->jobs[0].job, "1");
+	s_result_err(f, "w1", f->jobs[1].job, "bad_item", "late");
+	assert_int_equal(f->n_frames, frames);
+	assert_int_equal(f->n_to_gone, 0);
+	st = s_stats(f);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.results, 0);
+	/* the credit came back: a new client's jobs go out at once */
+	c2 = s_client(f, 1);
+	s_submit(f, c2, "r1", "sum", "[7,8,9]");
+	assert_int_equal(f->n_jobs, 4);
+	gw_broker_client_destroy(f->b, &c); /* NULL-safe */
+	gw_broker_client_destroy(f->b, NULL);
+}
+
+static void
+test_broker_worker_leaving_after_its_client_left_frees_the_jobs(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 3);
+	s_submit(f, c, "r1", "sum", "[1,2,3]");
+	gw_broker_client_destroy(f->b, &c);
+	f->gone_user = &f->users[0];
+	s_bye(f, "w1"); /* orphaned jobs: nothing to requeue them to */
+	st = s_stats(f);
+	assert_int_equal(st.workers, 0);
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(f->n_to_gone, 0);
+}
+
+static void
+test_broker_destroy_with_everything_live_frees_everything(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c1 = s_client(f, 0);
+	gw_client_t *c2 = s_client(f, 1);
+
+	(void) s_client(f, 2); /* idle client */
+	s_ready(f, "w1", 2);
+	s_ready(f, "w2", 1);
+	s_submit(f, c1, "r1", "sum", "[1,2,3,4]");
+	s_submit(f, c2, "r1", "sum", "[5,6]");
+	s_submit(f, c2, "r2", "nope", "[7]");
+	s_result(f, "w1", f->jobs[0].job, "1");
+	assert_true(s_stats(f).running > 0);
+	assert_true(s_stats(f).queued > 0);
+	/* requests, queued and held jobs, workers, clients: ASan checks */
+	gw_broker_destroy(&f->b);
+	assert_null(f->b);
+	gw_broker_destroy(&f->b); /* NULL-safe */
+	gw_broker_destroy(NULL);
+}
+
+static void
+test_broker_ping_reports_workers_and_queue_and_echoes_data(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1,2,3]");
+	s_send_text(f, c, "{\"type\":\"ping\",\"data\":{\"n\":[1,2]}}");
+	s_assert_frame(f, 1, 0, "pong", NULL);
+	assert_int_equal(s_fint(f, 1, "workers"), 1);
+	assert_int_equal(s_fint(f, 1, "queued"), 2);
+	assert_true(s_fint(f, 1, "server_us") > 0);
+	sl_test_assert_json(
+	    json_object_get(s_frame(f, 1), "data"), "{\"n\":[1,2]}");
+	s_send_text(f, c, "{\"type\":\"ping\"}");
+	assert_null(json_object_get(s_frame(f, 2), "data"));
+}
+
+static void
+test_broker_client_error_is_answered_with_an_error_frame(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	assert_int_equal(
+	    gw_cmsg_parse(B("{\"type\":\"x\",\"id\":\"q\"}"), 10, &m, &err),
+	    -1);
+	gw_broker_client_error(f->b, c, &err);
+	assert_int_equal(f->n_frames, 1);
+	s_assert_error(f, 0, 0, "q", "unknown_type");
+}
+
+static void
+test_broker_malformed_worker_frames_are_counted_and_dropped(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	msgpack_sbuffer sb;
+	uint8_t long_rid[300];
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	gw_broker_on_worker_frame(
+	    f->b, (const uint8_t *) "w1", 2, B("\xdd\x01\x00\x00\x00"));
+	gw_broker_on_worker_frame(f->b, (const uint8_t *) "w1", 2, "", 0);
+	/* a JOB is for workers, not from them */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_job(&sb, 1, "sum", 3, B("\x01")), 0);
+	s_worker_frame(f, "w1", &sb);
+	st = s_stats(f);
+	assert_int_equal(st.bad_frames, 3);
+	assert_int_equal(st.running, 1);
+	assert_int_equal(f->n_frames, 1);
+	/* a routing id longer than ZeroMQ allows does not register */
+	memset(long_rid, 'x', sizeof long_rid);
+	msgpack_sbuffer_init(&sb);
+	{
+		const char *tasks[] = { "sum" };
+
+		assert_int_equal(
+		    sl_proto_encode_ready(&sb, 1, 1, "h", tasks, 1), 0);
+	}
+	gw_broker_on_worker_frame(
+	    f->b, long_rid, sizeof long_rid, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	assert_int_equal(s_stats(f).workers, 1);
+	/* binary routing ids (as ZeroMQ makes them) work like text ones */
+	{
+		const uint8_t rid[] = { 0x00, 0x6b, 0x8b, 0x45, 0x67 };
+		const char *tasks[] = { "sum" };
+
+		msgpack_sbuffer_init(&sb);
+		assert_int_equal(
+		    sl_proto_encode_ready(&sb, 1, 1, "h", tasks, 1), 0);
+		gw_broker_on_worker_frame(
+		    f->b, rid, sizeof rid, sb.data, sb.size);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	assert_int_equal(s_stats(f).workers, 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_broker_submit_with_zero_workers_is_accepted_and_queued,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_ready_with_capacity_two_gets_exactly_two_jobs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_a_result_returns_credit_and_the_next_job_follows,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_jobs_go_to_the_worker_with_most_free_credit,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_results_are_forwarded_in_arrival_order_with_their_seq,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_item_error_is_forwarded_with_seq_and_code,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_value_without_json_form_becomes_a_bad_result_error,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_empty_string_value_reaches_the_client, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_item_error_without_message_still_finishes_the_request,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_duplicate_result_is_dropped_and_client_sees_the_item_once,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_result_from_an_unknown_worker_is_dropped,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_bye_requeues_jobs_to_another_worker_exactly_once,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_ready_again_from_the_same_worker_requeues_its_jobs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_failed_send_removes_the_worker_and_requeues,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_failed_send_to_the_only_worker_keeps_the_job_queued,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_requests_take_turns_round_robin, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_request_whose_task_no_worker_runs_does_not_block_others,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_unknown_task_is_refused_when_workers_run_other_tasks,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_duplicate_id_is_refused_while_the_first_runs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_too_many_requests_per_client_are_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_queue_full_is_refused_and_counts_only_waiting_jobs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_item_at_max_depth_is_accepted, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_client_destroy_drops_queued_jobs_and_late_results,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_worker_leaving_after_its_client_left_frees_the_jobs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_destroy_with_everything_live_frees_everything,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_ping_reports_workers_and_queue_and_echoes_data,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_client_error_is_answered_with_an_error_frame,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_malformed_worker_frames_are_counted_and_dropped,
+		    setup, teardown),
+	};
+
+	/* Every log line is formatted (DEBUG), so its arguments are checked
+	 * under the sanitizers too; ctest keeps the output. */
+	sl_log_setup("test", SL_LOG_DEBUG);
+	return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
+}

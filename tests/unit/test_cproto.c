@@ -1,0 +1,465 @@
+/*
+ * test_cproto: the gateway's client protocol (gateway/gw_cproto).
+ *
+ * One table of client frames, each with the outcome gw_cmsg_parse must
+ * give (type, or error code plus the id it echoes); then the frame
+ * builders, compared as canonical JSON text; then the promise that error
+ * messages stay printable ASCII. Single threaded.
+ */
+#include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
+
+#include "gw_cproto.h"
+
+#define MAX_ITEMS 3
+
+#define ID64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define NAME32 "abcdefghijklmnopqrstuvwxyz012345"
+
+typedef struct parse_row {
+	const char *name;
+	const char *text;
+	size_t len;          /* 0: strlen(text) */
+	const char *code;    /* NULL: must parse */
+	const char *id;      /* id in the message, or echoed in the error */
+	gw_cmsg_type_t type; /* when it parses */
+} parse_row_t;
+
+/* clang-format off */
+#define PARSES(name, text, type, id) { name, text, 0, NULL, id, type }
+#define REFUSED(name, text, code, id) { name, text, 0, code, id, 0 }
+/* clang-format on */
+#define SUBMIT_WITH(fields) "{\"type\":\"submit\",\"id\":\"r1\"," fields "}"
+
+static const parse_row_t s_rows[] = {
+	/* valid */
+	PARSES("submit", SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3]"),
+	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("submit with extra keys",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"x\":{}"),
+	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("submit with 64-byte id",
+	    "{\"type\":\"submit\",\"id\":\"" ID64
+	    "\",\"task\":\"sum\",\"items\":[1]}",
+	    GW_CMSG_SUBMIT, ID64),
+	PARSES("submit with unicode id",
+	    "{\"type\":\"submit\",\"id\":\"r\\u00e9\",\"task\":\"sum\","
+	    "\"items\":[1]}",
+	    GW_CMSG_SUBMIT, "r\xc3\xa9"),
+	PARSES("submit with 32-byte task",
+	    SUBMIT_WITH("\"task\":\"" NAME32 "\",\"items\":[1]"),
+	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("submit task of every allowed character",
+	    SUBMIT_WITH("\"task\":\"a-z_0.9\",\"items\":[1]"), GW_CMSG_SUBMIT,
+	    "r1"),
+	PARSES("submit with exactly max items",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[null,{},[]]"),
+	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("ping", "{\"type\":\"ping\"}", GW_CMSG_PING, NULL),
+	PARSES("ping with id and data",
+	    "{\"type\":\"ping\",\"id\":\"p1\",\"data\":{\"t\":1}}",
+	    GW_CMSG_PING, "p1"),
+	PARSES("ping surrounded by whitespace", " \n{\"type\":\"ping\"}\t ",
+	    GW_CMSG_PING, NULL),
+	/* bad_json */
+	REFUSED("empty", "", "bad_json", NULL),
+	REFUSED("open brace", "{", "bad_json", NULL),
+	REFUSED("trailing garbage", "{} x", "bad_json", NULL),
+	REFUSED("two objects", "{\"type\":\"ping\"}{\"type\":\"ping\"}",
+	    "bad_json", NULL),
+	REFUSED("duplicate keys", "{\"type\":\"ping\",\"type\":\"ping\"}",
+	    "bad_json", NULL),
+	REFUSED("duplicate id",
+	    "{\"type\":\"ping\",\"id\":\"a\",\"id\":\"b\"}", "bad_json", NULL),
+	REFUSED("invalid UTF-8 in a string", "{\"type\":\"\xff\"}", "bad_json",
+	    NULL),
+	REFUSED("invalid UTF-8 in a key", "{\"\xc3\":1}", "bad_json", NULL),
+	REFUSED("lone surrogate", "{\"type\":\"\\ud800\"}", "bad_json", NULL),
+	REFUSED("escaped NUL", "{\"type\":\"ping\",\"id\":\"a\\u0000b\"}",
+	    "bad_json", NULL),
+	REFUSED("single quotes", "{'type':'ping'}", "bad_json", NULL),
+	REFUSED("trailing comma", "{\"type\":\"ping\",}", "bad_json", NULL),
+	/* jansson itself wants an object or array at the top level */
+	REFUSED("string at top level", "\"ping\"", "bad_json", NULL),
+	REFUSED("null at top level", "null", "bad_json", NULL),
+	REFUSED("integer too big",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":"
+	                "[12345678901234567890]"),
+	    "bad_json", NULL),
+	/* bad_message */
+	REFUSED("array at top level", "[{\"type\":\"ping\"}]", "bad_message",
+	    NULL),
+	REFUSED("missing type", "{\"id\":\"r1\"}", "bad_message", "r1"),
+	REFUSED(
+	    "numeric type", "{\"type\":1,\"id\":\"r1\"}", "bad_message", "r1"),
+	REFUSED("null type", "{\"type\":null}", "bad_message", NULL),
+	REFUSED("id empty",
+	    "{\"type\":\"submit\",\"id\":\"\",\"task\":\"sum\",\"items\":[1]}",
+	    "bad_message", NULL),
+	REFUSED("id of 65 bytes",
+	    "{\"type\":\"submit\",\"id\":\"" ID64
+	    "x\",\"task\":\"sum\",\"items\":[1]}",
+	    "bad_message", NULL),
+	REFUSED("id a number",
+	    "{\"type\":\"submit\",\"id\":7,\"task\":\"sum\",\"items\":[1]}",
+	    "bad_message", NULL),
+	REFUSED("id null on a ping", "{\"type\":\"ping\",\"id\":null}",
+	    "bad_message", NULL),
+	REFUSED("missing id on submit",
+	    "{\"type\":\"submit\",\"task\":\"sum\",\"items\":[1]}",
+	    "bad_message", NULL),
+	REFUSED(
+	    "missing task", SUBMIT_WITH("\"items\":[1]"), "bad_message", "r1"),
+	REFUSED("task a number", SUBMIT_WITH("\"task\":5,\"items\":[1]"),
+	    "bad_message", "r1"),
+	REFUSED("task empty", SUBMIT_WITH("\"task\":\"\",\"items\":[1]"),
+	    "bad_message", "r1"),
+	REFUSED("task upper case",
+	    SUBMIT_WITH("\"task\":\"Sum\",\"items\":[1]"), "bad_message",
+	    "r1"),
+	REFUSED("task with a space",
+	    SUBMIT_WITH("\"task\":\"a b\",\"items\":[1]"), "bad_message",
+	    "r1"),
+	REFUSED("task with a slash",
+	    SUBMIT_WITH("\"task\":\"../x\",\"items\":[1]"), "bad_message",
+	    "r1"),
+	REFUSED("task non-ASCII",
+	    SUBMIT_WITH("\"task\":\"s\\u00fcm\",\"items\":[1]"), "bad_message",
+	    "r1"),
+	REFUSED("task of 33 bytes",
+	    SUBMIT_WITH("\"task\":\"" NAME32 "x\",\"items\":[1]"),
+	    "bad_message", "r1"),
+	/* unknown_type */
+	REFUSED("unknown type", "{\"type\":\"resume\",\"id\":\"r9\"}",
+	    "unknown_type", "r9"),
+	REFUSED("type in another case", "{\"type\":\"Submit\",\"id\":\"r9\"}",
+	    "unknown_type", "r9"),
+	REFUSED("empty type", "{\"type\":\"\"}", "unknown_type", NULL),
+	/* bad_items */
+	REFUSED("items missing", SUBMIT_WITH("\"task\":\"sum\""), "bad_items",
+	    "r1"),
+	REFUSED("items an object",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":{}"), "bad_items", "r1"),
+	REFUSED("items a string",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":\"1,2\""), "bad_items",
+	    "r1"),
+	REFUSED("items empty", SUBMIT_WITH("\"task\":\"sum\",\"items\":[]"),
+	    "bad_items", "r1"),
+	/* too_many_items */
+	REFUSED("one item too many",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3,4]"),
+	    "too_many_items", "r1"),
+};
+
+static void
+test_cproto_parse_gives_each_frame_its_outcome(void **state)
+{
+	(void) state;
+	for (size_t i = 0; i < SL_N(s_rows); i++) {
+		const parse_row_t *t = &s_rows[i];
+		size_t len = t->len ? t->len : strlen(t->text);
+		gw_cmsg_t m;
+		gw_cerr_t err;
+		int rc;
+
+		memset(&err, 0x5a, sizeof err);
+		rc = gw_cmsg_parse(t->text, len, MAX_ITEMS, &m, &err);
+		if (t->code) {
+			sl_assert_row_int(t->name, rc, -1);
+			sl_assert_row_str(t->name, err.code, t->code);
+			sl_assert_row_str(t->name, err.id, t->id ? t->id : "");
+			sl_assert_row_int(t->name, err.message[0] != '\0', 1);
+			/* nothing is left for the caller to free */
+			sl_assert_row_int(t->name, m.root == NULL, 1);
+			sl_assert_row_int(t->name, m.items == NULL, 1);
+			continue;
+		}
+		sl_assert_row_int(t->name, rc, 0);
+		sl_assert_row_int(t->name, m.type, t->type);
+		sl_assert_row_str(t->name, m.id, t->id);
+		if (m.type == GW_CMSG_SUBMIT) {
+			sl_assert_row_int(t->name, json_is_array(m.items), 1);
+			sl_assert_row_int(t->name, m.task != NULL, 1);
+		}
+		gw_cmsg_clear(&m);
+		sl_assert_row_int(t->name, m.root == NULL, 1);
+	}
+}
+
+static void
+test_cproto_submit_fields_point_into_the_message(void **state)
+{
+	const char *text
+	    = SUBMIT_WITH("\"task\":\"echo\",\"items\":[1,\"two\","
+	                  "{\"three\":3}]");
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	(void) state;
+	assert_int_equal(gw_cmsg_parse(text, strlen(text), 10, &m, &err), 0);
+	assert_int_equal(m.type, GW_CMSG_SUBMIT);
+	assert_string_equal(m.id, "r1");
+	assert_string_equal(m.task, "echo");
+	sl_test_assert_json(m.items, "[1,\"two\",{\"three\":3}]");
+	assert_null(m.data);
+	assert_non_null(m.root);
+	gw_cmsg_clear(&m);
+	assert_null(m.root);
+	assert_null(m.items);
+	gw_cmsg_clear(&m); /* twice is harmless */
+}
+
+static void
+test_cproto_ping_data_is_borrowed_from_the_message(void **state)
+{
+	const char *text = "{\"type\":\"ping\",\"data\":[1,{\"a\":null}]}";
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	(void) state;
+	assert_int_equal(gw_cmsg_parse(text, strlen(text), 1, &m, &err), 0);
+	assert_int_equal(m.type, GW_CMSG_PING);
+	assert_null(m.id);
+	sl_test_assert_json(m.data, "[1,{\"a\":null}]");
+	gw_cmsg_clear(&m);
+}
+
+static void
+test_cproto_parse_reads_only_len_bytes(void **state)
+{
+	/* a frame is not NUL-terminated: what follows len is not read */
+	const char text[] = "{\"type\":\"ping\"}GARBAGE";
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	(void) state;
+	assert_int_equal(gw_cmsg_parse(text, 15, 1, &m, &err), 0);
+	gw_cmsg_clear(&m);
+	assert_int_equal(gw_cmsg_parse(text, 16, 1, &m, &err), -1);
+	assert_string_equal(err.code, "bad_json");
+}
+
+static void
+test_cproto_too_many_items_message_gives_count_and_limit(void **state)
+{
+	const char *text
+	    = SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3,4,5]");
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	(void) state;
+	assert_int_equal(gw_cmsg_parse(text, strlen(text), 2, &m, &err), -1);
+	assert_string_equal(err.code, "too_many_items");
+	assert_string_equal(err.message, "5 items, the limit is 2");
+}
+
+/* ---- error messages stay printable ASCII ----------------------------------
+ */
+
+static void
+s_assert_printable(const char *row, const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
+		if (*c < 0x20 || *c > 0x7e) {
+			print_error("row \"%s\": byte 0x%02x in message "
+			            "\"%s\"\n",
+			    row, *c, s);
+			fail();
+		}
+	}
+}
+
+static void
+test_cproto_error_messages_stay_printable_ascii(void **state)
+{
+	static const char *const inputs[] = {
+		"{\"type\":\"ping\", \xc3\xa9}",
+		"{\"type\": \xe2\x98\x83}",
+		"\xff\xfe\xfd",
+		"{\"type\":\"\xff\"}",
+		"{\"\xf0\x9f\x98\x80\":1",
+		"{\"type\":\"ping\"}\n\x01\x02",
+		"{\"type\":\"submit\",\"id\":\"r\xc3\xa9\",\"task\":"
+		"\"s\xc3\xbcm\","
+		"\"items\":[1]}",
+		"{\"type\":\"\xe2\x98\x83\",\"id\":\"\xe2\x98\x83\"}",
+	};
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(inputs); i++) {
+		gw_cmsg_t m;
+		gw_cerr_t err;
+		json_t *frame;
+		char *text;
+
+		sl_assert_row_int(inputs[i],
+		    gw_cmsg_parse(inputs[i], strlen(inputs[i]), 5, &m, &err),
+		    -1);
+		s_assert_printable(inputs[i], err.message);
+		/* and the error frame serialises */
+		frame = gw_frame_error(&err);
+		assert_non_null(frame);
+		text = json_dumps(frame, JSON_COMPACT);
+		assert_non_null(text);
+		free(text);
+		json_decref(frame);
+	}
+}
+
+static void
+test_cproto_cerr_set_replaces_unprintable_bytes(void **state)
+{
+	gw_cerr_t err;
+
+	(void) state;
+	assert_int_equal(gw_cerr_set(&err, "id-1", "bad_json", "a%sb%dc",
+	                     "\n\t\xc3\xa9\x7f", 7),
+	    -1);
+	assert_string_equal(err.code, "bad_json");
+	assert_string_equal(err.id, "id-1");
+	assert_string_equal(err.message, "a?????b7c");
+	assert_int_equal(gw_cerr_set(&err, NULL, "x", "plain"), -1);
+	assert_string_equal(err.id, "");
+	assert_string_equal(err.message, "plain");
+}
+
+static void
+test_cproto_cerr_set_truncates_to_its_buffers(void **state)
+{
+	char longer[300];
+	gw_cerr_t err;
+
+	(void) state;
+	memset(longer, 'm', sizeof longer - 1);
+	longer[sizeof longer - 1] = '\0';
+	gw_cerr_set(&err, longer, "c", "%s", longer);
+	assert_int_equal(strlen(err.id), GW_CPROTO_MAX_ID);
+	assert_int_equal(strlen(err.message), sizeof err.message - 1);
+}
+
+/* ---- frame builders ------------------------------------------------------
+ */
+
+static void
+test_cproto_frames_have_the_documented_fields(void **state)
+{
+	gw_cerr_t err;
+	json_t *f;
+
+	(void) state;
+	f = gw_frame_accepted("r1", 3, 2);
+	sl_test_assert_json(f,
+	    "{\"id\":\"r1\",\"items\":3,\"type\":\"accepted\",\"workers\":2}");
+	json_decref(f);
+
+	f = gw_frame_result("r1", 4, json_pack("{s:[i,s]}", "v", 7, "x"));
+	sl_test_assert_json(f,
+	    "{\"id\":\"r1\",\"seq\":4,\"type\":\"result\","
+	    "\"value\":{\"v\":[7,\"x\"]}}");
+	json_decref(f);
+
+	f = gw_frame_result("r1", UINT32_MAX, json_null());
+	sl_test_assert_json(f,
+	    "{\"id\":\"r1\",\"seq\":4294967295,\"type\":"
+	    "\"result\",\"value\":null}");
+	json_decref(f);
+
+	f = gw_frame_item_error(
+	    "r1", 2, "bad_item", "item must be an integer");
+	sl_test_assert_json(f,
+	    "{\"code\":\"bad_item\",\"id\":\"r1\","
+	    "\"message\":\"item must be an integer\","
+	    "\"seq\":2,\"type\":\"error\"}");
+	json_decref(f);
+
+	f = gw_frame_done("r1", 2, 1, 0, 1234);
+	sl_test_assert_json(f,
+	    "{\"elapsed_ms\":1234,\"failed\":1,\"id\":\"r1\","
+	    "\"ok\":2,\"type\":\"done\"}");
+	json_decref(f);
+
+	/* cancelled appears only when something was cancelled */
+	f = gw_frame_done("r1", 1, 0, 3, 10);
+	sl_test_assert_json(f,
+	    "{\"cancelled\":3,\"elapsed_ms\":10,\"failed\":0,"
+	    "\"id\":\"r1\",\"ok\":1,\"type\":\"done\"}");
+	json_decref(f);
+
+	gw_cerr_set(&err, "r7", "unknown_task", "no worker runs \"%s\"", "x");
+	f = gw_frame_error(&err);
+	sl_test_assert_json(f,
+	    "{\"code\":\"unknown_task\",\"id\":\"r7\","
+	    "\"message\":\"no worker runs \\\"x\\\"\","
+	    "\"type\":\"error\"}");
+	json_decref(f);
+
+	gw_cerr_set(&err, NULL, "bad_json", "invalid");
+	f = gw_frame_error(&err);
+	sl_test_assert_json(f,
+	    "{\"code\":\"bad_json\",\"message\":\"invalid\","
+	    "\"type\":\"error\"}");
+	json_decref(f);
+}
+
+static void
+test_cproto_pong_echoes_data_when_given(void **state)
+{
+	json_t *data = json_pack("{s:i}", "t", 5);
+	json_t *f;
+
+	(void) state;
+	f = gw_frame_pong(data, 1700000000000000, 3, 12, 4);
+	sl_test_assert_json(f,
+	    "{\"data\":{\"t\":5},\"queued\":12,\"running\":4,"
+	    "\"server_us\":1700000000000000,"
+	    "\"type\":\"pong\",\"workers\":3}");
+	json_decref(f);
+	/* the caller's reference is still its own */
+	assert_int_equal(data->refcount, 1);
+	json_decref(data);
+
+	f = gw_frame_pong(NULL, 1, 0, 0, 0);
+	sl_test_assert_json(f,
+	    "{\"queued\":0,\"running\":0,\"server_us\":1,"
+	    "\"type\":\"pong\",\"workers\":0}");
+	json_decref(f);
+}
+
+static void
+test_cproto_unicode_ids_survive_into_frames(void **state)
+{
+	json_t *f = gw_frame_done("r\xc3\xa9", 0, 0, 0, 0);
+
+	(void) state;
+	sl_test_assert_json(f,
+	    "{\"elapsed_ms\":0,\"failed\":0,\"id\":\"r\xc3\xa9"
+	    "\",\"ok\":0,\"type\":\"done\"}");
+	json_decref(f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    test_cproto_parse_gives_each_frame_its_outcome),
+		cmocka_unit_test(
+		    test_cproto_submit_fields_point_into_the_message),
+		cmocka_unit_test(
+		    test_cproto_ping_data_is_borrowed_from_the_message),
+		cmocka_unit_test(test_cproto_parse_reads_only_len_bytes),
+		cmocka_unit_test(
+		    test_cproto_too_many_items_message_gives_count_and_limit),
+		cmocka_unit_test(
+		    test_cproto_error_messages_stay_printable_ascii),
+		cmocka_unit_test(
+		    test_cproto_cerr_set_replaces_unprintable_bytes),
+		cmocka_unit_test(
+		    test_cproto_cerr_set_truncates_to_its_buffers),
+		cmocka_unit_test(
+		    test_cproto_frames_have_the_documented_fields),
+		cmocka_unit_test(test_cproto_pong_echoes_data_when_given),
+		cmocka_unit_test(test_cproto_unicode_ids_survive_into_frames),
+	};
+
+	return cmocka_run_group_tests_name("cproto", tests, NULL, NULL);
+}
