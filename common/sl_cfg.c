@@ -67,14 +67,15 @@ s_set(const sl_opt_t *o, void *cfg, const char *value, const char *source,
 		errno = 0;
 		v = strtoll(value, &end, 10);
 		if (errno || end == value || *end) {
-			snprintf(err, errlen, "%s: --%s: '%s' is not an integer",
-			    source, o->name, value);
+			snprintf(err, errlen,
+			    "%s: --%s: '%s' is not an integer", source,
+			    o->name, value);
 			return SL_EINVAL;
 		}
 		if (v < o->min || v > o->max) {
 			snprintf(err, errlen,
-			    "%s: --%s: %lld is out of range %lld..%lld", source,
-			    o->name, v, o->min, o->max);
+			    "%s: --%s: %lld is out of range %lld..%lld",
+			    source, o->name, v, o->min, o->max);
 			return SL_EINVAL;
 		}
 		memcpy(base + o->offset, &v, sizeof v);
@@ -90,8 +91,9 @@ s_set(const sl_opt_t *o, void *cfg, const char *value, const char *source,
 	case SL_OPT_ENUM:
 		idx = s_choice_index(o->choices, value);
 		if (idx < 0) {
-			snprintf(err, errlen, "%s: --%s: '%s' is not one of %s",
-			    source, o->name, value, o->choices);
+			snprintf(err, errlen,
+			    "%s: --%s: '%s' is not one of %s", source, o->name,
+			    value, o->choices);
 			return SL_EINVAL;
 		}
 		memcpy(base + o->offset, &idx, sizeof idx);
@@ -105,7 +107,8 @@ static const sl_opt_t *
 s_find(const sl_opt_t *opts, size_t n, const char *name, size_t len)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len))
+		if (strlen(opts[i].name) == len
+		    && !strncmp(opts[i].name, name, len))
 			return &opts[i];
 	return NULL;
 }
@@ -125,7 +128,9 @@ sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
 	for (size_t i = 0; i < n; i++) {
 		const char *v = opts[i].env ? getenv(opts[i].env) : NULL;
 
-		if (v && (rc = s_set(&opts[i], cfg, v, opts[i].env, err, errlen)))
+		if (v
+		    && (rc
+		        = s_set(&opts[i], cfg, v, opts[i].env, err, errlen)))
 			return rc;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -148,10 +153,11 @@ sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
 		}
 		arg += 2;
 		eq = strchr(arg, '=');
-		o = s_find(opts, n, arg, eq ? (size_t) (eq - arg) : strlen(arg));
+		o = s_find(
+		    opts, n, arg, eq ? (size_t) (eq - arg) : strlen(arg));
 		if (!o) {
-			snprintf(err, errlen, "unknown option '%s' (see --help)",
-			    argv[i]);
+			snprintf(err, errlen,
+			    "unknown option '%s' (see --help)", argv[i]);
 			return SL_EINVAL;
 		}
 		if (eq) {
@@ -159,8 +165,8 @@ sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
 		} else if (i + 1 < argc) {
 			value = argv[++i];
 		} else {
-			snprintf(err, errlen, "option --%s needs a value",
-			    o->name);
+			snprintf(
+			    err, errlen, "option --%s needs a value", o->name);
 			return SL_EINVAL;
 		}
 		if ((rc = s_set(o, cfg, value, "command line", err, errlen)))
@@ -173,17 +179,19 @@ void
 sl_cfg_print_help(
     const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info, FILE *out)
 {
-	fprintf(out, "%s %s: %s\n\nUsage: %s [OPTION]...\n\nOptions "
-		     "(each also read from its environment variable; the "
-		     "command line wins):\n",
+	fprintf(out,
+	    "%s %s: %s\n\nUsage: %s [OPTION]...\n\nOptions "
+	    "(each also read from its environment variable; the "
+	    "command line wins):\n",
 	    info->prog, info->version, info->summary, info->prog);
 	for (size_t i = 0; i < n; i++) {
 		const sl_opt_t *o = &opts[i];
 
 		fprintf(out, "  --%s %s  (env %s, default %s)\n      %s",
 		    o->name,
-		    o->type == SL_OPT_INT ? "N"
-			: o->type == SL_OPT_ENUM ? "WORD" : "VALUE",
+		    o->type == SL_OPT_INT        ? "N"
+		        : o->type == SL_OPT_ENUM ? "WORD"
+		                                 : "VALUE",
 		    o->env ? o->env : "-", o->def, o->help);
 		if (o->type == SL_OPT_INT)
 			fprintf(out, " [%lld..%lld]", o->min, o->max);
@@ -191,8 +199,9 @@ sl_cfg_print_help(
 			fprintf(out, " [%s]", o->choices);
 		fputc('\n', out);
 	}
-	fprintf(out, "  --help     print this help and exit\n"
-		     "  --version  print the version and exit\n");
+	fprintf(out,
+	    "  --help     print this help and exit\n"
+	    "  --version  print the version and exit\n");
 }
 
 void
@@ -213,18 +222,18 @@ sl_cfg_log(const sl_opt_t *opts, size_t n, const void *cfg)
 		switch (o->type) {
 		case SL_OPT_INT:
 			memcpy(&v, base + o->offset, sizeof v);
-			rc = snprintf(line + used, sizeof line - used, " %s=%lld",
-			    o->name, v);
+			rc = snprintf(line + used, sizeof line - used,
+			    " %s=%lld", o->name, v);
 			break;
 		case SL_OPT_STR:
 			memcpy(&s, base + o->offset, sizeof s);
-			rc = snprintf(line + used, sizeof line - used, " %s=%s",
-			    o->name, s);
+			rc = snprintf(line + used, sizeof line - used,
+			    " %s=%s", o->name, s);
 			break;
 		case SL_OPT_ENUM:
 			memcpy(&idx, base + o->offset, sizeof idx);
-			rc = snprintf(line + used, sizeof line - used, " %s=%s",
-			    o->name,
+			rc = snprintf(line + used, sizeof line - used,
+			    " %s=%s", o->name,
 			    s_choice_name(o->choices, idx, name, sizeof name));
 			break;
 		}

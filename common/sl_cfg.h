@@ -15,8 +15,10 @@
 
 typedef enum {
 	SL_OPT_INT,  /* stored as long long, checked against min..max */
-	SL_OPT_STR,  /* stored as const char * (borrowed: argv, environ or def) */
-	SL_OPT_ENUM, /* stored as int: index into the comma separated choices */
+	SL_OPT_STR,  /* stored as const char * (borrowed: argv, environ or def)
+	              */
+	SL_OPT_ENUM, /* stored as int: index into the comma separated choices
+	              */
 } sl_opt_type_t;
 
 typedef struct sl_opt {
@@ -26,7 +28,7 @@ typedef struct sl_opt {
 	const char *def;     /* default, as text: it is parsed like the rest */
 	long long min, max;  /* SL_OPT_INT: accepted range, inclusive */
 	const char *choices; /* SL_OPT_ENUM: "a,b,c" */
-	size_t offset;	     /* offsetof() the field in the caller's struct */
+	size_t offset;       /* offsetof() the field in the caller's struct */
 	const char *help;    /* one line for --help */
 } sl_opt_t;
 
@@ -37,7 +39,7 @@ typedef struct sl_cfg_info {
 } sl_cfg_info_t;
 
 enum {
-	SL_CFG_RUN = 0,	    /* cfg is filled; go on */
+	SL_CFG_RUN = 0,     /* cfg is filled; go on */
 	SL_CFG_EXIT_OK = 1, /* --help or --version was printed; exit 0 */
 };
 

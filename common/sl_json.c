@@ -50,15 +50,16 @@ s_to_mp(const json_t *j, msgpack_packer *pk, unsigned depth)
 		return 0;
 	case JSON_STRING:
 		return msgpack_pack_str_with_body(
-			   pk, json_string_value(j), json_string_length(j))
+		           pk, json_string_value(j), json_string_length(j))
 		    ? SL_ENOMEM
 		    : 0;
 	case JSON_INTEGER:
-		return msgpack_pack_int64(pk, json_integer_value(j)) ? SL_ENOMEM
-								      : 0;
+		return msgpack_pack_int64(pk, json_integer_value(j))
+		    ? SL_ENOMEM
+		    : 0;
 	case JSON_REAL:
 		return msgpack_pack_double(pk, json_real_value(j)) ? SL_ENOMEM
-								   : 0;
+		                                                   : 0;
 	case JSON_TRUE:
 		return msgpack_pack_true(pk) ? SL_ENOMEM : 0;
 	case JSON_FALSE:
@@ -125,8 +126,9 @@ s_from_mp(const msgpack_object *o, json_t **out, const char **why)
 		break;
 	case MSGPACK_OBJECT_STR:
 		/* An empty string may come with a NULL pointer (msgpack-c). */
-		j = o->via.str.size ? json_stringn(o->via.str.ptr, o->via.str.size)
-				    : json_string("");
+		j = o->via.str.size
+		    ? json_stringn(o->via.str.ptr, o->via.str.size)
+		    : json_string("");
 		if (!j) {
 			*why = "string is not valid UTF-8";
 			return SL_EPROTO;
@@ -161,7 +163,8 @@ s_from_mp(const msgpack_object *o, json_t **out, const char **why)
 				json_decref(j);
 				return SL_EPROTO;
 			}
-			if ((rc = s_from_mp(&o->via.map.ptr[i].val, &v, why))) {
+			if ((rc = s_from_mp(
+			         &o->via.map.ptr[i].val, &v, why))) {
 				json_decref(j);
 				return rc;
 			}

@@ -13,8 +13,8 @@ typedef struct sl_list {
 	struct sl_list *prev, *next;
 } sl_list_t;
 
-#define sl_container_of(ptr, type, member) \
-	((type *) (void *) ((char *) (ptr) - offsetof(type, member)))
+#define sl_container_of(ptr, type, member)                                    \
+	((type *) (void *) ((char *) (ptr) -offsetof(type, member)))
 
 /* Initialise a list head, or an element so that sl_list_linked() works. */
 static inline void

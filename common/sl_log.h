@@ -14,13 +14,7 @@
 #ifndef SL_LOG_H
 #define SL_LOG_H
 
-enum {
-	SL_LOG_ERR = 0,
-	SL_LOG_WARN,
-	SL_LOG_NOTICE,
-	SL_LOG_INFO,
-	SL_LOG_DEBUG
-};
+enum { SL_LOG_ERR = 0, SL_LOG_WARN, SL_LOG_NOTICE, SL_LOG_INFO, SL_LOG_DEBUG };
 
 /* The names --log-level accepts, in level order, comma separated. */
 #define SL_LOG_LEVEL_NAMES "error,warn,notice,info,debug"
@@ -30,10 +24,10 @@ int sl_log_level(void);
 void sl_log_emit(int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define sl_log(level, id, ...) \
-	do { \
-		if ((level) <= sl_log_level()) \
-			sl_log_emit((level), (id), __VA_ARGS__); \
+#define sl_log(level, id, ...)                                                \
+	do {                                                                  \
+		if ((level) <= sl_log_level())                                \
+			sl_log_emit((level), (id), __VA_ARGS__);              \
 	} while (0)
 
 #define SL_ERR(id, ...) sl_log(SL_LOG_ERR, id, __VA_ARGS__)

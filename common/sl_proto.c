@@ -11,8 +11,8 @@
 
 typedef struct s_reader {
 	const uint8_t *p; /* input */
-	size_t len;	  /* bytes in p */
-	size_t pos;	  /* next byte to read */
+	size_t len;       /* bytes in p */
+	size_t pos;       /* next byte to read */
 } s_reader_t;
 
 /* Big-endian unsigned of n bytes at pos; caller checked the bounds. */
@@ -77,8 +77,7 @@ s_skip_fixed(s_reader_t *r, size_t n)
 }
 
 static int
-s_skip_container(s_reader_t *r, size_t len_bytes, int is_map,
-    unsigned depth)
+s_skip_container(s_reader_t *r, size_t len_bytes, int is_map, unsigned depth)
 {
 	uint64_t n;
 
@@ -176,7 +175,8 @@ sl_proto_check(const void *data, size_t len, unsigned max_depth)
 	return r.pos == len ? 0 : SL_EPROTO; /* trailing bytes */
 }
 
-/* ---- decoding ------------------------------------------------------------ */
+/* ---- decoding ------------------------------------------------------------
+ */
 
 void
 sl_msg_init(sl_msg_t *m)
@@ -208,7 +208,8 @@ s_field(const msgpack_object_map *map, const char *key)
 	for (uint32_t i = 0; i < map->size; i++) {
 		const msgpack_object *k = &map->ptr[i].key;
 
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key)
+		if (k->type == MSGPACK_OBJECT_STR
+		    && k->via.str.size == strlen(key)
 		    && !memcmp(k->via.str.ptr, key, k->via.str.size))
 			return &map->ptr[i].val;
 	}
@@ -253,15 +254,15 @@ s_get_str(const msgpack_object_map *map, const char *key, size_t max,
 }
 
 static int
-s_decode_ready(const msgpack_object_map *b, sl_msg_ready_t *r,
-    const char **why)
+s_decode_ready(
+    const msgpack_object_map *b, sl_msg_ready_t *r, const char **why)
 {
 	const msgpack_object *tasks = s_field(b, "tasks");
 	uint64_t v;
 	int rc;
 
 	if ((rc = s_get_uint(b, "capacity", SL_PROTO_MAX_CAPACITY, &v, why,
-		 "READY.capacity must be 1..4096")))
+	         "READY.capacity must be 1..4096")))
 		return rc;
 	if (!v) {
 		*why = "READY.capacity must be 1..4096";
@@ -269,11 +270,11 @@ s_decode_ready(const msgpack_object_map *b, sl_msg_ready_t *r,
 	}
 	r->capacity = (uint32_t) v;
 	if ((rc = s_get_uint(b, "pid", UINT32_MAX, &v, why,
-		 "READY.pid must be an unsigned integer")))
+	         "READY.pid must be an unsigned integer")))
 		return rc;
 	r->pid = (uint32_t) v;
 	if ((rc = s_get_str(b, "host", SL_PROTO_MAX_TEXT, false, &r->host, why,
-		 "READY.host must be a string")))
+	         "READY.host must be a string")))
 		return rc;
 	if (!tasks || tasks->type != MSGPACK_OBJECT_ARRAY
 	    || !tasks->via.array.size
@@ -287,7 +288,8 @@ s_decode_ready(const msgpack_object_map *b, sl_msg_ready_t *r,
 
 		if (t->type != MSGPACK_OBJECT_STR || !t->via.str.size
 		    || t->via.str.size > SL_PROTO_MAX_NAME) {
-			*why = "READY.tasks entries must be names of 1..32 bytes";
+			*why = "READY.tasks entries must be names of 1..32 "
+			       "bytes";
 			return SL_EPROTO;
 		}
 		r->tasks[i].ptr = t->via.str.ptr;
@@ -302,10 +304,10 @@ s_decode_job(const msgpack_object_map *b, sl_msg_job_t *j, const char **why)
 	int rc;
 
 	if ((rc = s_get_uint(b, "job", UINT64_MAX, &j->job, why,
-		 "JOB.job must be an unsigned integer")))
+	         "JOB.job must be an unsigned integer")))
 		return rc;
 	if ((rc = s_get_str(b, "task", SL_PROTO_MAX_NAME, true, &j->task, why,
-		 "JOB.task must be a name of 1..32 bytes")))
+	         "JOB.task must be a name of 1..32 bytes")))
 		return rc;
 	j->item = s_field(b, "item");
 	if (!j->item) {
@@ -316,15 +318,15 @@ s_decode_job(const msgpack_object_map *b, sl_msg_job_t *j, const char **why)
 }
 
 static int
-s_decode_result(const msgpack_object_map *b, sl_msg_result_t *res,
-    const char **why)
+s_decode_result(
+    const msgpack_object_map *b, sl_msg_result_t *res, const char **why)
 {
 	const msgpack_object *ok = s_field(b, "ok");
 	uint64_t v;
 	int rc;
 
 	if ((rc = s_get_uint(b, "job", UINT64_MAX, &res->job, why,
-		 "RESULT.job must be an unsigned integer")))
+	         "RESULT.job must be an unsigned integer")))
 		return rc;
 	if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN) {
 		*why = "RESULT.ok must be a boolean";
@@ -339,22 +341,22 @@ s_decode_result(const msgpack_object_map *b, sl_msg_result_t *res,
 		}
 	} else {
 		if ((rc = s_get_str(b, "code", SL_PROTO_MAX_NAME, true,
-			 &res->code, why,
-			 "RESULT.code must be a name of 1..32 bytes")))
+		         &res->code, why,
+		         "RESULT.code must be a name of 1..32 bytes")))
 			return rc;
 		if ((rc = s_get_str(b, "message", SL_PROTO_MAX_TEXT, false,
-			 &res->message, why,
-			 "RESULT.message must be a string")))
+		         &res->message, why,
+		         "RESULT.message must be a string")))
 			return rc;
 	}
 	/* Timings are optional: a minimal worker may leave them out. */
 	if (s_field(b, "cpu_us")
 	    && (rc = s_get_uint(b, "cpu_us", UINT64_MAX, &res->cpu_us, why,
-		    "RESULT.cpu_us must be an unsigned integer")))
+	            "RESULT.cpu_us must be an unsigned integer")))
 		return rc;
 	if (s_field(b, "t_done_us")) {
 		if ((rc = s_get_uint(b, "t_done_us", INT64_MAX, &v, why,
-			 "RESULT.t_done_us must be an unsigned integer")))
+		         "RESULT.t_done_us must be an unsigned integer")))
 			return rc;
 		res->t_done_us = (int64_t) v;
 	}
@@ -401,7 +403,7 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 		return SL_EPROTO;
 	}
 	if (msgpack_unpack_next(&m->unpacked, data, len, &off)
-		!= MSGPACK_UNPACK_SUCCESS
+	        != MSGPACK_UNPACK_SUCCESS
 	    || off != len) {
 		*why = "msgpack-c refused the frame";
 		return SL_EPROTO;
@@ -454,7 +456,8 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 	return SL_ETYPE;
 }
 
-/* ---- encoding ------------------------------------------------------------ */
+/* ---- encoding ------------------------------------------------------------
+ */
 
 /* [version, type, {  -- the caller packs n_fields key/value pairs. */
 static int
@@ -499,7 +502,8 @@ sl_proto_encode_ready(msgpack_sbuffer *sb, uint32_t capacity, uint32_t pid,
 	    || s_key(&pk, "tasks")
 	    || msgpack_pack_array(&pk, (uint32_t) n_tasks);
 	for (size_t i = 0; !rc && i < n_tasks; i++)
-		rc = msgpack_pack_str_with_body(&pk, tasks[i], strlen(tasks[i]));
+		rc = msgpack_pack_str_with_body(
+		    &pk, tasks[i], strlen(tasks[i]));
 	return s_done(rc);
 }
 
@@ -518,8 +522,7 @@ sl_proto_encode_job(msgpack_sbuffer *sb, uint64_t job, const char *task,
 
 int
 sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
-    const void *value_mp, size_t value_len, uint64_t cpu_us,
-    int64_t t_done_us)
+    const void *value_mp, size_t value_len, uint64_t cpu_us, int64_t t_done_us)
 {
 	msgpack_packer pk;
 
@@ -533,9 +536,8 @@ sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
 }
 
 int
-sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
-    const char *code, const char *message, uint64_t cpu_us,
-    int64_t t_done_us)
+sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job, const char *code,
+    const char *message, uint64_t cpu_us, int64_t t_done_us)
 {
 	msgpack_packer pk;
 

@@ -27,20 +27,20 @@
 #define SL_PROTO_VERSION 1
 #define SL_PROTO_MAX_DEPTH 16 /* whole frame; msgpack-c itself stops at 32 */
 #define SL_PROTO_MAX_ITEM_DEPTH 12 /* an item or value inside a frame */
-#define SL_PROTO_MAX_TASKS 64	   /* task names in one READY */
-#define SL_PROTO_MAX_NAME 32	   /* bytes in a task name */
-#define SL_PROTO_MAX_TEXT 256	   /* bytes in host, code, message */
+#define SL_PROTO_MAX_TASKS 64      /* task names in one READY */
+#define SL_PROTO_MAX_NAME 32       /* bytes in a task name */
+#define SL_PROTO_MAX_TEXT 256      /* bytes in host, code, message */
 #define SL_PROTO_MAX_CAPACITY 4096 /* jobs one worker may hold at once */
 
 typedef enum {
 	SL_MSG_READY = 1, /* worker -> gateway: register, with capacity */
-	SL_MSG_JOB,	  /* gateway -> worker: run one item */
-	SL_MSG_RESULT,	  /* worker -> gateway: one item's outcome */
-	SL_MSG_BYE,	  /* worker -> gateway: leaving, requeue my jobs */
-	SL_MSG_PING,	  /* either way: heartbeat; answer with PONG */
-	SL_MSG_PONG,	  /* either way: answer to PING */
-	SL_MSG_CANCEL,	  /* gateway -> worker: stop this job, if running */
-	SL_MSG_DRAIN,	  /* worker -> gateway: send me no more jobs */
+	SL_MSG_JOB,       /* gateway -> worker: run one item */
+	SL_MSG_RESULT,    /* worker -> gateway: one item's outcome */
+	SL_MSG_BYE,       /* worker -> gateway: leaving, requeue my jobs */
+	SL_MSG_PING,      /* either way: heartbeat; answer with PONG */
+	SL_MSG_PONG,      /* either way: answer to PING */
+	SL_MSG_CANCEL,    /* gateway -> worker: stop this job, if running */
+	SL_MSG_DRAIN,     /* worker -> gateway: send me no more jobs */
 } sl_msg_type_t;
 
 /* A borrowed byte string inside a decoded frame; not NUL-terminated. */
@@ -50,27 +50,27 @@ typedef struct sl_str {
 } sl_str_t;
 
 typedef struct sl_msg_ready {
-	uint32_t capacity;			/* jobs it may hold at once */
-	uint32_t pid;				/* for logs only */
-	sl_str_t host;				/* for logs only */
-	size_t n_tasks;				/* entries used in tasks */
-	sl_str_t tasks[SL_PROTO_MAX_TASKS];	/* task names it runs */
+	uint32_t capacity;                  /* jobs it may hold at once */
+	uint32_t pid;                       /* for logs only */
+	sl_str_t host;                      /* for logs only */
+	size_t n_tasks;                     /* entries used in tasks */
+	sl_str_t tasks[SL_PROTO_MAX_TASKS]; /* task names it runs */
 } sl_msg_ready_t;
 
 typedef struct sl_msg_job {
-	uint64_t job;		     /* gateway-chosen id, echoed in RESULT */
-	sl_str_t task;		     /* task name */
-	const msgpack_object *item;  /* the item; lives in the msg's zone */
+	uint64_t job;               /* gateway-chosen id, echoed in RESULT */
+	sl_str_t task;              /* task name */
+	const msgpack_object *item; /* the item; lives in the msg's zone */
 } sl_msg_job_t;
 
 typedef struct sl_msg_result {
-	uint64_t job;		     /* id from the JOB */
-	bool ok;		     /* value if true, code+message if false */
+	uint64_t job;                /* id from the JOB */
+	bool ok;                     /* value if true, code+message if false */
 	const msgpack_object *value; /* ok: the result value */
-	sl_str_t code;		     /* !ok: stable error code, e.g. bad_item */
-	sl_str_t message;	     /* !ok: human-readable reason */
-	uint64_t cpu_us;	     /* time the task ran */
-	int64_t t_done_us;	     /* wall clock when it finished */
+	sl_str_t code;     /* !ok: stable error code, e.g. bad_item */
+	sl_str_t message;  /* !ok: human-readable reason */
+	uint64_t cpu_us;   /* time the task ran */
+	int64_t t_done_us; /* wall clock when it finished */
 } sl_msg_result_t;
 
 typedef struct sl_msg_cancel {
@@ -106,8 +106,8 @@ int sl_proto_check(const void *data, size_t len, unsigned max_depth);
  * SL_EPROTO, SL_EVERSION, SL_ETYPE or SL_ETOOBIG; *why (if non-NULL) gets
  * a static reason for logs.
  */
-int sl_proto_decode(const void *data, size_t len, sl_msg_t *m,
-    const char **why);
+int sl_proto_decode(
+    const void *data, size_t len, sl_msg_t *m, const char **why);
 
 /* The wire name of a type ("READY", ...). */
 const char *sl_proto_type_name(sl_msg_type_t type);
@@ -117,17 +117,15 @@ const char *sl_proto_type_name(sl_msg_type_t type);
  * between frames). item_mp / value_mp are exactly one msgpack object, as
  * the caller packed it. Return 0 or SL_ENOMEM.
  */
-int sl_proto_encode_ready(msgpack_sbuffer *sb, uint32_t capacity,
-    uint32_t pid, const char *host, const char *const *tasks,
-    size_t n_tasks);
+int sl_proto_encode_ready(msgpack_sbuffer *sb, uint32_t capacity, uint32_t pid,
+    const char *host, const char *const *tasks, size_t n_tasks);
 int sl_proto_encode_job(msgpack_sbuffer *sb, uint64_t job, const char *task,
     size_t task_len, const void *item_mp, size_t item_len);
 int sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
     const void *value_mp, size_t value_len, uint64_t cpu_us,
     int64_t t_done_us);
 int sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
-    const char *code, const char *message, uint64_t cpu_us,
-    int64_t t_done_us);
+    const char *code, const char *message, uint64_t cpu_us, int64_t t_done_us);
 int sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job);
 /* A message without fields: BYE, PING, PONG, DRAIN. */
 int sl_proto_encode_empty(msgpack_sbuffer *sb, sl_msg_type_t type);

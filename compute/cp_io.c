@@ -22,7 +22,7 @@
 #include "sl_proto.h"
 
 #define CP_RESULTS_EP "inproc://sluice-results"
-#define CP_FORWARD_BATCH 256	  /* results forwarded per poll wake-up */
+#define CP_FORWARD_BATCH 256     /* results forwarded per poll wake-up */
 #define CP_BACKOFF_MIN_US 250000 /* first reconnect delay */
 
 typedef struct cp_io {
@@ -31,13 +31,13 @@ typedef struct cp_io {
 	void *dealer; /* to the gateway */
 	void *pull;   /* results from the pool */
 	cp_pool_t *pool;
-	msgpack_sbuffer sb;  /* scratch for frames this thread builds */
-	char id[128];	     /* routing id */
-	char host[64];	     /* for READY */
-	int64_t gw_expiry;   /* gateway presumed gone if silent until then */
-	int64_t next_ping;   /* when the gateway gets our next PING */
-	int64_t backoff_us;  /* next reconnect delay */
-	uint64_t jobs;	     /* counters for the closing log line */
+	msgpack_sbuffer sb; /* scratch for frames this thread builds */
+	char id[128];       /* routing id */
+	char host[64];      /* for READY */
+	int64_t gw_expiry;  /* gateway presumed gone if silent until then */
+	int64_t next_ping;  /* when the gateway gets our next PING */
+	int64_t backoff_us; /* next reconnect delay */
+	uint64_t jobs;      /* counters for the closing log line */
 	uint64_t results;
 	uint64_t reconnects;
 } cp_io_t;
@@ -73,7 +73,7 @@ s_send_ready(cp_io_t *self)
 		names[i] = tasks[i].name;
 	msgpack_sbuffer_clear(&self->sb);
 	if (sl_proto_encode_ready(&self->sb, self->cfg->threads,
-		(uint32_t) getpid(), self->host, names, n))
+	        (uint32_t) getpid(), self->host, names, n))
 		return SL_ENOMEM;
 	return s_send(self, self->sb.data, self->sb.size);
 }
@@ -84,7 +84,7 @@ s_refuse(cp_io_t *self, uint64_t job, const char *code, const char *msg)
 {
 	msgpack_sbuffer_clear(&self->sb);
 	if (!sl_proto_encode_result_err(
-		&self->sb, job, code, msg, 0, sl_clock_wall_us()))
+	        &self->sb, job, code, msg, 0, sl_clock_wall_us()))
 		s_send(self, self->sb.data, self->sb.size);
 }
 
@@ -195,12 +195,13 @@ s_connect(cp_io_t *self)
 	/* LINGER: give BYE a second to leave at shutdown. RECONNECT: back
 	 * off from 100 ms to 5 s while the gateway is away. Messages queue
 	 * until connected, so READY reaches a gateway that starts later. */
-	if (zmq_setsockopt(self->dealer, ZMQ_ROUTING_ID, self->id,
-		strlen(self->id))
+	if (zmq_setsockopt(
+	        self->dealer, ZMQ_ROUTING_ID, self->id, strlen(self->id))
 	    || zmq_setsockopt(self->dealer, ZMQ_LINGER, &linger, sizeof linger)
-	    || zmq_setsockopt(self->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl)
 	    || zmq_setsockopt(
-		self->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max)
+	        self->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl)
+	    || zmq_setsockopt(
+	        self->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max)
 	    || zmq_connect(self->dealer, self->cfg->gateway))
 		return SL_ESYS;
 	self->gw_expiry = sl_clock_mono_us()
@@ -220,8 +221,9 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	int zero = 0;
 	int64_t delay;
 
-	SL_WARN("GW-SILENT", "gateway=%s silent for %u heartbeats; "
-			     "reconnecting in ~%" PRId64 " ms",
+	SL_WARN("GW-SILENT",
+	    "gateway=%s silent for %u heartbeats; "
+	    "reconnecting in ~%" PRId64 " ms",
 	    self->cfg->gateway, self->cfg->hb_liveness,
 	    self->backoff_us / 1000);
 	cp_pool_cancel_all(self->pool);
@@ -231,7 +233,7 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	/* delay = backoff +- 20 % */
 	delay = self->backoff_us * (80 + rand() % 41) / 100;
 	for (int64_t end = sl_clock_mono_us() + delay;
-	    !*stop && sl_clock_mono_us() < end;) {
+	     !*stop && sl_clock_mono_us() < end;) {
 		zmq_pollitem_t it = { self->pull, 0, ZMQ_POLLIN, 0 };
 		zmq_msg_t m;
 
@@ -298,8 +300,8 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 		rc = SL_ESYS;
 		goto out;
 	}
-	io.pool = cp_pool_new(io.zctx, CP_RESULTS_EP, cfg->threads, err,
-	    sizeof err);
+	io.pool = cp_pool_new(
+	    io.zctx, CP_RESULTS_EP, cfg->threads, err, sizeof err);
 	if (!io.pool) {
 		SL_ERR("IO-START", "%s", err);
 		rc = SL_ESYS;
@@ -307,8 +309,8 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	}
 	if ((rc = s_send_ready(&io)))
 		goto out;
-	SL_NOTICE("WRK-UP", "id=%s gateway=%s threads=%u", io.id,
-	    cfg->gateway, cfg->threads);
+	SL_NOTICE("WRK-UP", "id=%s gateway=%s threads=%u", io.id, cfg->gateway,
+	    cfg->threads);
 	io.next_ping = sl_clock_mono_us() + cfg->hb_ivl_us;
 	for (;;) {
 		zmq_pollitem_t items[] = {
@@ -319,14 +321,16 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 		long timeout_ms;
 
 		if (*stop && !drain_end) {
-			SL_NOTICE("WRK-DRAIN", "finishing %zu jobs, up to "
-					       "%" PRId64 " ms",
+			SL_NOTICE("WRK-DRAIN",
+			    "finishing %zu jobs, up to "
+			    "%" PRId64 " ms",
 			    cp_pool_load(io.pool), cfg->drain_us / 1000);
 			s_send_empty(&io, SL_MSG_DRAIN);
 			drain_end = now + cfg->drain_us;
 		}
 		if (drain_end
-		    && (!cp_pool_load(io.pool) || now >= drain_end || *stop > 1))
+		    && (!cp_pool_load(io.pool) || now >= drain_end
+		        || *stop > 1))
 			break;
 		if (now >= io.next_ping) {
 			s_send_empty(&io, SL_MSG_PING);
@@ -358,8 +362,8 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	 * stopping tasks produce after it. */
 	s_forward_results(&io);
 	s_send_empty(&io, SL_MSG_BYE);
-	SL_NOTICE("WRK-STOP", "id=%s jobs=%" PRIu64 " results=%" PRIu64
-			      " reconnects=%" PRIu64,
+	SL_NOTICE("WRK-STOP",
+	    "id=%s jobs=%" PRIu64 " results=%" PRIu64 " reconnects=%" PRIu64,
 	    io.id, io.jobs, io.results, io.reconnects);
 out:
 	cp_pool_destroy(&io.pool);

@@ -21,12 +21,12 @@
 #include <stdint.h>
 
 typedef struct cp_io_cfg {
-	const char *gateway;   /* ZeroMQ endpoint to connect to */
-	const char *id;	       /* routing id; NULL: w-<host>-<pid> */
-	unsigned threads;      /* compute threads = capacity */
-	int64_t hb_ivl_us;     /* PING the gateway this often */
-	unsigned hb_liveness;  /* silent intervals before reconnecting */
-	int64_t drain_us;      /* on stop, time to finish running jobs */
+	const char *gateway;    /* ZeroMQ endpoint to connect to */
+	const char *id;         /* routing id; NULL: w-<host>-<pid> */
+	unsigned threads;       /* compute threads = capacity */
+	int64_t hb_ivl_us;      /* PING the gateway this often */
+	unsigned hb_liveness;   /* silent intervals before reconnecting */
+	int64_t drain_us;       /* on stop, time to finish running jobs */
 	int64_t backoff_max_us; /* reconnect delay cap */
 } cp_io_cfg_t;
 

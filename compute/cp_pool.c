@@ -17,10 +17,10 @@
 
 struct cp_pool {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;   /* {lock} work queued or stopping */
+	pthread_cond_t cond;    /* {lock} work queued or stopping */
 	cp_work_t *head, *tail; /* {lock} FIFO of jobs to run */
-	size_t load;	       /* {lock} queued + running */
-	atomic_bool stop;      /* tasks and threads give up */
+	size_t load;            /* {lock} queued + running */
+	atomic_bool stop;       /* tasks and threads give up */
 	void *zctx;
 	char results_ep[64];
 	unsigned n_threads; /* started */
@@ -63,8 +63,8 @@ cp_work_destroy(cp_work_t **work_p)
 
 /* Run one job and encode its RESULT into sb. */
 static void
-s_run(cp_pool_t *self, cp_work_t *w, msgpack_sbuffer *sb,
-    msgpack_sbuffer *value)
+s_run(
+    cp_pool_t *self, cp_work_t *w, msgpack_sbuffer *sb, msgpack_sbuffer *value)
 {
 	const sl_msg_job_t *job = &w->msg.u.job;
 	cp_task_ctx_t ctx = { &self->stop, &w->cancel };
@@ -107,8 +107,9 @@ s_thread(void *arg)
 	msgpack_sbuffer_init(&value);
 	if (!push || zmq_setsockopt(push, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_connect(push, self->results_ep)) {
-		SL_ERR("POOL-SOCK", "compute thread cannot reach the I/O "
-				    "thread: %s",
+		SL_ERR("POOL-SOCK",
+		    "compute thread cannot reach the I/O "
+		    "thread: %s",
 		    zmq_strerror(errno));
 		atomic_store(&self->stop, true);
 	}
@@ -184,8 +185,8 @@ cp_pool_new(void *zctx, const char *results_ep, unsigned threads, char *err,
 				free(ta);
 		}
 		if (rc) {
-			snprintf(err, errlen, "pthread_create: %s",
-			    strerror(rc));
+			snprintf(
+			    err, errlen, "pthread_create: %s", strerror(rc));
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			cp_pool_destroy(&self);
 			return NULL;
@@ -236,7 +237,8 @@ cp_pool_cancel(cp_pool_t *self, uint64_t job)
 			found = true;
 		}
 	for (unsigned i = 0; i < self->n_threads && !found; i++)
-		if (self->running[i] && self->running[i]->msg.u.job.job == job) {
+		if (self->running[i]
+		    && self->running[i]->msg.u.job.job == job) {
 			atomic_store(&self->running[i]->cancel, true);
 			found = true;
 		}

@@ -13,9 +13,9 @@
 #include "cp_task.h"
 #include "sl_clock.h"
 
-#define CP_SLICE_MS 10 /* work between checks for a stop: 10 ms */
-#define CP_MAX_MS (10 * 60 * 1000)	/* burn and sleep: 10 minutes */
-#define CP_MAX_PRIMES 100000000ULL	/* sieve of 6 MiB at most */
+#define CP_SLICE_MS 10             /* work between checks for a stop: 10 ms */
+#define CP_MAX_MS (10 * 60 * 1000) /* burn and sleep: 10 minutes */
+#define CP_MAX_PRIMES 100000000ULL /* sieve of 6 MiB at most */
 
 int
 cp_task_fail(cp_task_err_t *err, const char *code, const char *fmt, ...)
@@ -34,7 +34,7 @@ cp_task_stopping(const cp_task_ctx_t *ctx)
 {
 	return ctx
 	    && ((ctx->stop && atomic_load(ctx->stop))
-		|| (ctx->cancel && atomic_load(ctx->cancel)));
+	        || (ctx->cancel && atomic_load(ctx->cancel)));
 }
 
 /* The item as an integer in 0..max, or an error. */
@@ -167,10 +167,12 @@ s_sha256(const msgpack_object *item, msgpack_packer *out, cp_task_err_t *err,
 
 	(void) ctx;
 	if (item->type != MSGPACK_OBJECT_STR)
-		return cp_task_fail(err, "bad_item", "sha256: item must be a string");
+		return cp_task_fail(
+		    err, "bad_item", "sha256: item must be a string");
 	if (!EVP_Digest(item->via.str.ptr, item->via.str.size, md, &mdlen,
-		EVP_sha256(), NULL))
-		return cp_task_fail(err, "task_failed", "sha256: digest failed");
+	        EVP_sha256(), NULL))
+		return cp_task_fail(
+		    err, "task_failed", "sha256: digest failed");
 	for (unsigned int i = 0; i < mdlen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	msgpack_pack_str_with_body(out, hex, 2 * mdlen);

@@ -25,8 +25,8 @@ typedef struct cp_cfg {
 } cp_cfg_t;
 
 static const sl_opt_t s_opts[] = {
-	{ "gateway", "SLUICE_GATEWAY", SL_OPT_STR, "tcp://127.0.0.1:5555", 0, 0,
-	    NULL, offsetof(cp_cfg_t, gateway),
+	{ "gateway", "SLUICE_GATEWAY", SL_OPT_STR, "tcp://127.0.0.1:5555", 0,
+	    0, NULL, offsetof(cp_cfg_t, gateway),
 	    "the gateway's worker endpoint (ZeroMQ) to connect to" },
 	{ "threads", "SLUICE_THREADS", SL_OPT_INT, "0", 0, 1024, NULL,
 	    offsetof(cp_cfg_t, threads),
@@ -77,8 +77,8 @@ main(int argc, char **argv)
 	long cores;
 	int rc;
 
-	rc = sl_cfg_load(s_opts, N_OPTS, &cfg, argc, argv, &info, stdout, err,
-	    sizeof err);
+	rc = sl_cfg_load(
+	    s_opts, N_OPTS, &cfg, argc, argv, &info, stdout, err, sizeof err);
 	if (rc == SL_CFG_EXIT_OK) {
 		if (argc > 1 && strcmp(argv[1], "--version")) {
 			size_t n;
@@ -104,7 +104,7 @@ main(int argc, char **argv)
 	io.gateway = cfg.gateway;
 	io.id = strcmp(cfg.id, "auto") ? cfg.id : NULL;
 	io.threads = cfg.threads ? (unsigned) cfg.threads
-				 : (unsigned) (cores > 0 ? cores : 1);
+	                         : (unsigned) (cores > 0 ? cores : 1);
 	io.hb_ivl_us = cfg.hb_ivl_ms * 1000;
 	io.hb_liveness = (unsigned) cfg.hb_liveness;
 	io.drain_us = cfg.drain_ms * 1000;

@@ -29,14 +29,14 @@ typedef struct gw_request gw_request_t;
 typedef struct gw_worker gw_worker_t;
 
 typedef struct gw_job {
-	sl_list_t link;	     /* in req->queue or worker->jobs */
-	uint64_t id;	     /* unique for the gateway's lifetime */
+	sl_list_t link;      /* in req->queue or worker->jobs */
+	uint64_t id;         /* unique for the gateway's lifetime */
 	gw_request_t *req;   /* NULL once the request has ended */
 	gw_worker_t *worker; /* holder, NULL while queued */
-	uint32_t seq;	     /* item index in its request */
+	uint32_t seq;        /* item index in its request */
 	uint32_t attempts;   /* workers that died holding it, in a row */
 	size_t item_len;     /* bytes in item */
-	uint8_t item[];	     /* the item, packed msgpack */
+	uint8_t item[];      /* the item, packed msgpack */
 } gw_job_t;
 
 struct gw_request {
@@ -46,17 +46,17 @@ struct gw_request {
 	char id[GW_CPROTO_MAX_ID + 1];
 	char task[SL_PROTO_MAX_NAME + 1];
 	sl_list_t queue;     /* gw_job_t waiting for a worker, seq order */
-	size_t n_items;	     /* jobs created */
+	size_t n_items;      /* jobs created */
 	size_t n_running;    /* jobs held by workers */
-	size_t n_ok;	     /* results forwarded */
+	size_t n_ok;         /* results forwarded */
 	size_t n_failed;     /* item errors forwarded */
 	int64_t t_start_us;  /* monotonic, at accept */
 	int64_t deadline_us; /* monotonic; 0: no timeout_ms */
 };
 
 struct gw_client {
-	sl_list_t link;	    /* in broker->clients */
-	void *user;	    /* the transport's handle */
+	sl_list_t link;     /* in broker->clients */
+	void *user;         /* the transport's handle */
 	sl_list_t requests; /* gw_request_t, unfinished */
 	size_t n_requests;
 	bool paused; /* slow reader: dispatch none of its jobs */
@@ -66,11 +66,11 @@ struct gw_worker {
 	sl_list_t link; /* in broker->workers */
 	uint8_t rid[GW_MAX_RID];
 	size_t rid_len;
-	char name[48];	   /* printable form of rid, for logs */
+	char name[48];     /* printable form of rid, for logs */
 	uint32_t capacity; /* jobs it may hold */
-	bool draining;	   /* said DRAIN: no more jobs for it */
+	bool draining;     /* said DRAIN: no more jobs for it */
 	int64_t expiry_us; /* dead if silent until then (monotonic) */
-	sl_list_t jobs;	   /* gw_job_t it holds */
+	sl_list_t jobs;    /* gw_job_t it holds */
 	size_t n_jobs;
 	size_t n_tasks;
 	char tasks[SL_PROTO_MAX_TASKS][SL_PROTO_MAX_NAME + 1];
@@ -83,7 +83,7 @@ struct gw_broker {
 	sl_list_t workers; /* gw_worker_t */
 	sl_list_t active;  /* gw_request_t with queued jobs, in turn order */
 	size_t n_active;
-	bool draining;	      /* shutting down: refuse new requests */
+	bool draining;        /* shutting down: refuse new requests */
 	int64_t next_ping_us; /* when workers get their next PING */
 	uint64_t next_job;
 	msgpack_sbuffer sb; /* scratch for encoding, reused */
@@ -113,7 +113,8 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	return self;
 }
 
-/* ---- sending ------------------------------------------------------------- */
+/* ---- sending -------------------------------------------------------------
+ */
 
 /* Send a frame we built; NULL (ENOMEM) is logged as a lost frame. */
 static void
@@ -148,21 +149,22 @@ s_error(gw_broker_t *self, gw_client_t *c, const char *id, const char *code,
 
 /* Encode a field-less message (PING, PONG) or CANCEL and send it. */
 static int
-s_worker_send(gw_broker_t *self, gw_worker_t *w, sl_msg_type_t type,
-    uint64_t job)
+s_worker_send(
+    gw_broker_t *self, gw_worker_t *w, sl_msg_type_t type, uint64_t job)
 {
 	int rc;
 
 	msgpack_sbuffer_clear(&self->sb);
 	rc = type == SL_MSG_CANCEL ? sl_proto_encode_cancel(&self->sb, job)
-				   : sl_proto_encode_empty(&self->sb, type);
+	                           : sl_proto_encode_empty(&self->sb, type);
 	if (!rc)
 		rc = self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
 		    self->sb.data, self->sb.size);
 	return rc;
 }
 
-/* ---- requests ------------------------------------------------------------ */
+/* ---- requests ------------------------------------------------------------
+ */
 
 static void
 s_activate(gw_broker_t *self, gw_request_t *r)
@@ -194,7 +196,7 @@ s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
 	/* Held jobs point back at r: walk the workers once. Only requests
 	 * that end early pay for this. */
 	for (sl_list_t *e = self->workers.next;
-	    r->n_running && e != &self->workers; e = e->next) {
+	     r->n_running && e != &self->workers; e = e->next) {
 		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
 
 		for (sl_list_t *j = w->jobs.next; j != &w->jobs; j = j->next) {
@@ -211,7 +213,7 @@ s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
 				r->n_failed++;
 				s_send(self, r->client,
 				    gw_frame_item_error(
-					r->id, job->seq, err_code, err_msg));
+				        r->id, job->seq, err_code, err_msg));
 			}
 		}
 	}
@@ -240,7 +242,8 @@ static gw_request_t *
 s_request_find(gw_client_t *c, const char *id)
 {
 	for (sl_list_t *e = c->requests.next; e != &c->requests; e = e->next) {
-		gw_request_t *r = sl_container_of(e, gw_request_t, client_link);
+		gw_request_t *r
+		    = sl_container_of(e, gw_request_t, client_link);
 
 		if (!strcmp(r->id, id))
 			return r;
@@ -269,8 +272,8 @@ s_request_progress(gw_broker_t *self, gw_request_t *r, size_t cancelled)
 /* End every unfinished item of r now: as item errors (timeout) or, with
  * code NULL, as cancelled. Then done, and r is freed. */
 static void
-s_request_end(gw_broker_t *self, gw_request_t *r, const char *code,
-    const char *msg)
+s_request_end(
+    gw_broker_t *self, gw_request_t *r, const char *code, const char *msg)
 {
 	size_t open = r->n_items - r->n_ok - r->n_failed;
 	sl_list_t *e;
@@ -308,7 +311,7 @@ static bool
 s_task_known(const gw_broker_t *self, const char *task)
 {
 	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	    e = e->next)
+	     e = e->next)
 		if (s_worker_runs(sl_container_of(e, gw_worker_t, link), task))
 			return true;
 	return false;
@@ -334,7 +337,7 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, json_t *items, char *why,
 		if (rc) {
 			snprintf(why, whylen, "item %zu: %s", i,
 			    rc == SL_ETOOBIG ? "nested too deeply"
-					     : "out of memory");
+			                     : "out of memory");
 			return rc;
 		}
 		job = malloc(sizeof *job + self->sb.size);
@@ -431,12 +434,13 @@ gw_broker_on_client_msg(
 	case GW_CMSG_PING:
 		s_send(self, client,
 		    gw_frame_pong(msg->data, sl_clock_wall_us(),
-			self->st.workers, self->st.queued, self->st.running));
+		        self->st.workers, self->st.queued, self->st.running));
 		break;
 	}
 }
 
-/* ---- clients ------------------------------------------------------------- */
+/* ---- clients -------------------------------------------------------------
+ */
 
 gw_client_t *
 gw_broker_client_new(gw_broker_t *self, void *user)
@@ -461,7 +465,8 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 	if (!c)
 		return;
 	while ((e = sl_list_first(&c->requests))) {
-		gw_request_t *r = sl_container_of(e, gw_request_t, client_link);
+		gw_request_t *r
+		    = sl_container_of(e, gw_request_t, client_link);
 
 		self->st.cancelled += r->n_items - r->n_ok - r->n_failed;
 		s_request_free(self, r);
@@ -484,13 +489,14 @@ gw_broker_client_pause(gw_broker_t *self, gw_client_t *client, bool paused)
 		s_dispatch(self);
 }
 
-/* ---- workers ------------------------------------------------------------- */
+/* ---- workers -------------------------------------------------------------
+ */
 
 static gw_worker_t *
 s_worker_find(gw_broker_t *self, const uint8_t *rid, size_t rid_len)
 {
 	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	    e = e->next) {
+	     e = e->next) {
 		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
 
 		if (w->rid_len == rid_len && !memcmp(w->rid, rid, rid_len))
@@ -510,8 +516,8 @@ s_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
 		if (rid[i] < 0x21 || rid[i] > 0x7e)
 			text = false;
 	for (i = 0; i < len && o + 3 < outlen; i++)
-		o += (size_t) snprintf(out + o, outlen - o, text ? "%c" : "%02x",
-		    rid[i]);
+		o += (size_t) snprintf(
+		    out + o, outlen - o, text ? "%c" : "%02x", rid[i]);
 	out[o] = '\0';
 }
 
@@ -541,7 +547,7 @@ s_take_back(gw_broker_t *self, gw_job_t *job, bool crashed)
 		r->n_failed++;
 		s_send(self, r->client,
 		    gw_frame_item_error(r->id, job->seq, "worker_lost",
-			"the item's worker died twice in a row running it"));
+		        "the item's worker died twice in a row running it"));
 		free(job);
 		s_request_progress(self, r, 0);
 		return;
@@ -600,8 +606,9 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 	sl_list_push_back(&self->workers, &w->link);
 	self->st.capacity += w->capacity;
 	self->st.workers++;
-	SL_NOTICE("WRK-READY", "worker=%s capacity=%u tasks=%zu pid=%u host=%.*s",
-	    w->name, w->capacity, w->n_tasks, m->pid, (int) m->host.len,
+	SL_NOTICE("WRK-READY",
+	    "worker=%s capacity=%u tasks=%zu pid=%u host=%.*s", w->name,
+	    w->capacity, w->n_tasks, m->pid, (int) m->host.len,
 	    m->host.ptr ? m->host.ptr : "");
 }
 
@@ -630,7 +637,8 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 		/* Not held by this worker: a duplicate, or the job was
 		 * requeued and someone else has it. Never forward twice. */
 		self->st.stale++;
-		SL_INFO("JOB-STALE", "worker=%s job=%" PRIu64, w->name, m->job);
+		SL_INFO(
+		    "JOB-STALE", "worker=%s job=%" PRIu64, w->name, m->job);
 		return;
 	}
 	sl_list_remove(&job->link);
@@ -714,8 +722,8 @@ gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
 		s_on_result(self, w, &m.u.result);
 		break;
 	case SL_MSG_DRAIN:
-		SL_NOTICE("WRK-DRAIN", "worker=%s running=%zu", w->name,
-		    w->n_jobs);
+		SL_NOTICE(
+		    "WRK-DRAIN", "worker=%s running=%zu", w->name, w->n_jobs);
 		w->draining = true;
 		break;
 	case SL_MSG_BYE:
@@ -732,7 +740,8 @@ out:
 	sl_msg_clear(&m);
 }
 
-/* ---- timers -------------------------------------------------------------- */
+/* ---- timers --------------------------------------------------------------
+ */
 
 void
 gw_broker_tick(gw_broker_t *self, int64_t now_us)
@@ -744,9 +753,9 @@ gw_broker_tick(gw_broker_t *self, int64_t now_us)
 		gw_client_t *c = sl_container_of(e, gw_client_t, link);
 
 		for (sl_list_t *q = c->requests.next; q != &c->requests;
-		    q = next) {
-			gw_request_t *r =
-			    sl_container_of(q, gw_request_t, client_link);
+		     q = next) {
+			gw_request_t *r
+			    = sl_container_of(q, gw_request_t, client_link);
 
 			next = q->next; /* r may be freed */
 			if (r->deadline_us && now_us >= r->deadline_us) {
@@ -786,7 +795,8 @@ gw_broker_drain(gw_broker_t *self)
 	self->draining = true;
 }
 
-/* ---- dispatch ------------------------------------------------------------ */
+/* ---- dispatch ------------------------------------------------------------
+ */
 
 static bool
 s_has_credit(const gw_worker_t *w)
@@ -801,13 +811,13 @@ s_pick_worker(gw_broker_t *self, const char *task)
 	gw_worker_t *best = NULL;
 
 	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	    e = e->next) {
+	     e = e->next) {
 		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
 
 		if (s_has_credit(w) && s_worker_runs(w, task)
 		    && (!best
-			|| w->capacity - w->n_jobs
-			    > best->capacity - best->n_jobs))
+		        || w->capacity - w->n_jobs
+		            > best->capacity - best->n_jobs))
 			best = w;
 	}
 	return best;
@@ -817,7 +827,7 @@ static bool
 s_any_credit(const gw_broker_t *self)
 {
 	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	    e = e->next)
+	     e = e->next)
 		if (s_has_credit(sl_container_of(e, gw_worker_t, link)))
 			return true;
 	return false;
@@ -839,8 +849,8 @@ s_send_job(gw_broker_t *self, gw_worker_t *w, gw_job_t *job)
 	rc = sl_proto_encode_job(&self->sb, job->id, r->task, strlen(r->task),
 	    job->item, job->item_len);
 	if (!rc)
-		rc = self->ops.worker_send(
-		    self->ops.ctx, w->rid, w->rid_len, self->sb.data, self->sb.size);
+		rc = self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
+		    self->sb.data, self->sb.size);
 	if (rc) {
 		/* It never reached w: back in the queue, not an attempt. */
 		s_take_back(self, job, false);
@@ -865,9 +875,8 @@ s_dispatch(gw_broker_t *self)
 	while (self->n_active && idle < self->n_active && s_any_credit(self)) {
 		gw_request_t *r = sl_container_of(
 		    sl_list_first(&self->active), gw_request_t, active_link);
-		gw_worker_t *w = r->client->paused
-		    ? NULL
-		    : s_pick_worker(self, r->task);
+		gw_worker_t *w
+		    = r->client->paused ? NULL : s_pick_worker(self, r->task);
 		gw_job_t *job;
 
 		s_deactivate(self, r);
@@ -877,7 +886,8 @@ s_dispatch(gw_broker_t *self)
 			continue;
 		}
 		idle = 0;
-		job = sl_container_of(sl_list_first(&r->queue), gw_job_t, link);
+		job = sl_container_of(
+		    sl_list_first(&r->queue), gw_job_t, link);
 		sl_list_remove(&job->link);
 		self->st.queued--;
 		s_activate(self, r); /* to the tail, if it has more */

@@ -40,11 +40,11 @@ typedef struct gw_broker_ops {
 } gw_broker_ops_t;
 
 typedef struct gw_broker_limits {
-	size_t max_items;	    /* items in one request */
-	size_t max_requests;	    /* unfinished requests per client */
-	size_t max_queued_jobs;	    /* jobs waiting for a worker, all clients */
-	int64_t hb_ivl_us;	    /* PING workers this often; 0: never */
-	unsigned hb_liveness;	    /* silent intervals before a worker is dead */
+	size_t max_items;       /* items in one request */
+	size_t max_requests;    /* unfinished requests per client */
+	size_t max_queued_jobs; /* jobs waiting for a worker, all clients */
+	int64_t hb_ivl_us;      /* PING workers this often; 0: never */
+	unsigned hb_liveness;   /* silent intervals before a worker is dead */
 } gw_broker_limits_t;
 
 /* A job whose worker died (crash, silence) this many times in a row ends
@@ -52,20 +52,20 @@ typedef struct gw_broker_limits {
 #define GW_BROKER_MAX_ATTEMPTS 2
 
 typedef struct gw_broker_stats {
-	size_t workers;	     /* registered workers */
-	size_t capacity;     /* sum of their capacities */
-	size_t running;	     /* jobs held by workers */
-	size_t queued;	     /* jobs waiting for a worker */
-	size_t requests;     /* unfinished requests */
-	size_t clients;	     /* connected clients */
-	uint64_t results;    /* results forwarded (ok or item error) */
-	uint64_t stale;	     /* results dropped: duplicate, late, unknown */
-	uint64_t bad_frames; /* worker frames that failed to decode */
-	uint64_t requeued;   /* jobs given back to the queue by a worker */
+	size_t workers;        /* registered workers */
+	size_t capacity;       /* sum of their capacities */
+	size_t running;        /* jobs held by workers */
+	size_t queued;         /* jobs waiting for a worker */
+	size_t requests;       /* unfinished requests */
+	size_t clients;        /* connected clients */
+	uint64_t results;      /* results forwarded (ok or item error) */
+	uint64_t stale;        /* results dropped: duplicate, late, unknown */
+	uint64_t bad_frames;   /* worker frames that failed to decode */
+	uint64_t requeued;     /* jobs given back to the queue by a worker */
 	uint64_t workers_lost; /* workers declared dead (silence, crash) */
-	uint64_t poisoned;   /* jobs ended as worker_lost */
-	uint64_t timeouts;   /* items ended by a request's timeout_ms */
-	uint64_t cancelled;  /* items ended by cancel or disconnect */
+	uint64_t poisoned;     /* jobs ended as worker_lost */
+	uint64_t timeouts;     /* items ended by a request's timeout_ms */
+	uint64_t cancelled;    /* items ended by cancel or disconnect */
 } gw_broker_stats_t;
 
 /* Caller owns the broker; ops and limits are copied. NULL on ENOMEM. */

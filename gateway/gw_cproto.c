@@ -10,8 +10,8 @@
 #include "sl_proto.h"
 
 int
-gw_cerr_set(gw_cerr_t *err, const char *id, const char *code,
-    const char *fmt, ...)
+gw_cerr_set(
+    gw_cerr_t *err, const char *id, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -58,8 +58,8 @@ s_parse_submit(gw_cmsg_t *m, const char *id, size_t max_items, gw_cerr_t *err)
 		    "[a-z0-9_.-]");
 	m->items = json_object_get(m->root, "items");
 	if (!json_is_array(m->items))
-		return gw_cerr_set(err, id, "bad_items",
-		    "\"items\" must be an array");
+		return gw_cerr_set(
+		    err, id, "bad_items", "\"items\" must be an array");
 	n = json_array_size(m->items);
 	if (!n)
 		return gw_cerr_set(err, id, "bad_items", "\"items\" is empty");
@@ -69,7 +69,7 @@ s_parse_submit(gw_cmsg_t *m, const char *id, size_t max_items, gw_cerr_t *err)
 	timeout = json_object_get(m->root, "timeout_ms");
 	if (timeout
 	    && (!json_is_integer(timeout) || json_integer_value(timeout) < 1
-		|| json_integer_value(timeout) > GW_CPROTO_MAX_TIMEOUT_MS))
+	        || json_integer_value(timeout) > GW_CPROTO_MAX_TIMEOUT_MS))
 		return gw_cerr_set(err, id, "bad_message",
 		    "\"timeout_ms\" must be an integer from 1 to %d",
 		    GW_CPROTO_MAX_TIMEOUT_MS);
@@ -97,8 +97,8 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 		return gw_cerr_set(err, NULL, "bad_json",
 		    "invalid JSON at byte %d: %s", jerr.position, jerr.text);
 	if (!json_is_object(out->root)) {
-		rc = gw_cerr_set(err, NULL, "bad_message",
-		    "a frame must be a JSON object");
+		rc = gw_cerr_set(
+		    err, NULL, "bad_message", "a frame must be a JSON object");
 		goto fail;
 	}
 	id = json_object_get(out->root, "id");
@@ -114,8 +114,8 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 	}
 	type = json_object_get(out->root, "type");
 	if (!json_is_string(type)) {
-		rc = gw_cerr_set(err, idstr, "bad_message",
-		    "\"type\" must be a string");
+		rc = gw_cerr_set(
+		    err, idstr, "bad_message", "\"type\" must be a string");
 		goto fail;
 	}
 	t = json_string_value(type);
@@ -172,22 +172,22 @@ json_t *
 gw_frame_item_error(
     const char *id, uint32_t seq, const char *code, const char *message)
 {
-	return json_pack("{s:s, s:s, s:I, s:s, s:s}", "type", "error", "id", id,
-	    "seq", (json_int_t) seq, "code", code, "message", message);
+	return json_pack("{s:s, s:s, s:I, s:s, s:s}", "type", "error", "id",
+	    id, "seq", (json_int_t) seq, "code", code, "message", message);
 }
 
 json_t *
 gw_frame_done(const char *id, size_t ok, size_t failed, size_t cancelled,
     int64_t elapsed_ms)
 {
-	json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "done", "id",
-	    id, "ok", (json_int_t) ok, "failed", (json_int_t) failed,
+	json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "done",
+	    "id", id, "ok", (json_int_t) ok, "failed", (json_int_t) failed,
 	    "elapsed_ms", (json_int_t) elapsed_ms);
 
 	/* Only a cancelled request says so: the common frame stays small. */
 	if (f && cancelled
 	    && json_object_set_new(
-		f, "cancelled", json_integer((json_int_t) cancelled))) {
+	        f, "cancelled", json_integer((json_int_t) cancelled))) {
 		json_decref(f);
 		return NULL;
 	}

@@ -19,26 +19,26 @@
 
 typedef enum {
 	GW_CMSG_SUBMIT = 1, /* run task on every item */
-	GW_CMSG_PING,	    /* answer with pong, echoing data */
-	GW_CMSG_CANCEL,	    /* drop a running request */
+	GW_CMSG_PING,       /* answer with pong, echoing data */
+	GW_CMSG_CANCEL,     /* drop a running request */
 } gw_cmsg_type_t;
 
 #define GW_CPROTO_MAX_TIMEOUT_MS 86400000 /* a day */
 
 typedef struct gw_cmsg {
 	gw_cmsg_type_t type;
-	const char *id;	  /* SUBMIT, CANCEL: request id, 1..64 bytes */
-	const char *task; /* SUBMIT: task name, 1..32 bytes; borrowed */
-	json_t *items;	  /* SUBMIT: non-empty array; borrowed */
-	json_t *data;	  /* PING: payload to echo, or NULL; borrowed */
+	const char *id;     /* SUBMIT, CANCEL: request id, 1..64 bytes */
+	const char *task;   /* SUBMIT: task name, 1..32 bytes; borrowed */
+	json_t *items;      /* SUBMIT: non-empty array; borrowed */
+	json_t *data;       /* PING: payload to echo, or NULL; borrowed */
 	int64_t timeout_ms; /* SUBMIT: end unfinished items after; 0: none */
-	json_t *root;	  /* owns everything above; freed by gw_cmsg_clear */
+	json_t *root;       /* owns everything above; freed by gw_cmsg_clear */
 } gw_cmsg_t;
 
 typedef struct gw_cerr {
-	const char *code;  /* stable, e.g. "bad_json"; static */
+	const char *code;              /* stable, e.g. "bad_json"; static */
 	char id[GW_CPROTO_MAX_ID + 1]; /* the frame's id if one was readable */
-	char message[200]; /* for humans */
+	char message[200];             /* for humans */
 } gw_cerr_t;
 
 /*

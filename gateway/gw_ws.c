@@ -21,8 +21,8 @@
 
 typedef struct gw_ws_out {
 	sl_list_t link;
-	size_t len;	/* payload bytes after the LWS_PRE headroom */
-	uint8_t buf[];	/* LWS_PRE + len */
+	size_t len;    /* payload bytes after the LWS_PRE headroom */
+	uint8_t buf[]; /* LWS_PRE + len */
 } gw_ws_out_t;
 
 typedef struct gw_ws_pss {
@@ -30,18 +30,18 @@ typedef struct gw_ws_pss {
 	struct lws *wsi;
 	gw_ws_env_t *env;    /* borrowed from the context */
 	gw_client_t *client; /* owned by the broker, released in CLOSED */
-	uint64_t conn;	     /* id for logs */
-	char *rx;	     /* the message being reassembled */
+	uint64_t conn;       /* id for logs */
+	char *rx;            /* the message being reassembled */
 	size_t rx_len, rx_cap;
-	bool rx_in_msg;	     /* a message has started and not ended */
-	bool rx_binary;	     /* ... and it is binary */
-	bool rx_drop;	     /* ... and it is over max_frame: discarding */
-	sl_list_t out;	     /* gw_ws_out_t waiting for WRITEABLE */
+	bool rx_in_msg; /* a message has started and not ended */
+	bool rx_binary; /* ... and it is binary */
+	bool rx_drop;   /* ... and it is over max_frame: discarding */
+	sl_list_t out;  /* gw_ws_out_t waiting for WRITEABLE */
 	size_t out_bytes;
 	int64_t progress_us; /* last write, or when the queue last filled */
-	bool paused;	     /* over out_high: the broker holds its jobs */
-	bool closing; /* close sent for; drop further frames */
-	bool flush_first; /* ... but write what is queued before closing */
+	bool paused;         /* over out_high: the broker holds its jobs */
+	bool closing;        /* close sent for; drop further frames */
+	bool flush_first;    /* ... but write what is queued before closing */
 	uint16_t close_status;
 	char close_reason[96];
 } gw_ws_pss_t;
@@ -109,8 +109,9 @@ gw_ws_tick(gw_ws_env_t *env, int64_t now_us)
 		if (pss->closing || !pss->out_bytes
 		    || now_us - pss->progress_us < env->stall_us)
 			continue;
-		SL_WARN("CLI-STALL", "conn=%" PRIu64 " queued=%zu idle_ms=%" PRId64,
-		    pss->conn, pss->out_bytes, (now_us - pss->progress_us) / 1000);
+		SL_WARN("CLI-STALL",
+		    "conn=%" PRIu64 " queued=%zu idle_ms=%" PRId64, pss->conn,
+		    pss->out_bytes, (now_us - pss->progress_us) / 1000);
 		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: no reading progress", false);
 	}
@@ -165,13 +166,13 @@ s_writeable(gw_ws_pss_t *pss)
 		return -1;
 	}
 	for (i = 0; i < GW_WS_WRITE_BATCH && (e = sl_list_first(&pss->out));
-	    i++) {
+	     i++) {
 		gw_ws_out_t *m = sl_container_of(e, gw_ws_out_t, link);
 
 		if (i && lws_send_pipe_choked(pss->wsi))
 			break;
-		if (lws_write(pss->wsi, m->buf + LWS_PRE, m->len,
-			LWS_WRITE_TEXT)
+		if (lws_write(
+		        pss->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT)
 		    < (int) m->len) {
 			SL_INFO("CLI-WRITE", "conn=%" PRIu64 " write failed",
 			    pss->conn);
@@ -210,7 +211,7 @@ s_message(gw_ws_pss_t *pss)
 		    pss->env->max_frame);
 		gw_broker_client_error(b, pss->client, &err);
 	} else if (gw_cmsg_parse(pss->rx, pss->rx_len, pss->env->max_items,
-		       &msg, &err)) {
+	               &msg, &err)) {
 		gw_broker_client_error(b, pss->client, &err);
 	} else {
 		gw_broker_on_client_msg(b, pss->client, &msg);
@@ -263,8 +264,8 @@ s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 }
 
 int
-gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
+gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
 {
 	gw_ws_pss_t *pss = user;
 	gw_ws_env_t *env;

@@ -33,7 +33,7 @@ typedef struct gw_ws_env {
 	size_t max_frame;     /* bytes in one client message */
 	size_t max_items;     /* items in one submit */
 	size_t out_high;      /* queued bytes that pause the client's jobs */
-	size_t out_low;	      /* ... and that resume them */
+	size_t out_low;       /* ... and that resume them */
 	size_t max_out_bytes; /* queued bytes before a client is cut off */
 	int64_t stall_us;     /* queued output without progress: cut off */
 	uint64_t next_conn;   /* connection ids for logs */

@@ -17,11 +17,11 @@
 #define GW_ZMQ_DRAIN_BUDGET 256
 
 struct gw_zmq {
-	void *sock;		     /* the ROUTER */
-	struct lws_context *ctx;     /* for scheduling drains */
-	struct lws *wsi;	     /* raw-file wsi of the dup'd ZMQ_FD */
-	lws_sorted_usec_list_t sul;  /* deferred drain */
-	int drain_pending;	     /* sul is scheduled */
+	void *sock;                 /* the ROUTER */
+	struct lws_context *ctx;    /* for scheduling drains */
+	struct lws *wsi;            /* raw-file wsi of the dup'd ZMQ_FD */
+	lws_sorted_usec_list_t sul; /* deferred drain */
+	int drain_pending;          /* sul is scheduled */
 	gw_zmq_frame_cb cb;
 	void *user;
 	char endpoint[128]; /* for logs */
@@ -90,7 +90,8 @@ s_recv_one(gw_zmq_t *self)
 		zmq_getsockopt(self->sock, ZMQ_RCVMORE, &more, &sz);
 		if (more) {
 			SL_WARN("ZMQ-BADMSG",
-			    "endpoint=%s extra frames dropped", self->endpoint);
+			    "endpoint=%s extra frames dropped",
+			    self->endpoint);
 			s_skip_rest(self->sock);
 		} else {
 			self->cb(self->user, zmq_msg_data(&rid),
@@ -146,10 +147,10 @@ gw_zmq_new(void *zctx, const char *endpoint, int64_t max_msg,
 	 * routing id takes over from its dead predecessor. */
 	if (zmq_setsockopt(self->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one)
 	    || zmq_setsockopt(
-		self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one)
+	        self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one)
 	    || zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_setsockopt(
-		self->sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg))
+	        self->sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg))
 		goto fail;
 	if (zmq_bind(self->sock, endpoint))
 		goto fail;
@@ -196,8 +197,8 @@ gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 	if (zmq_send(self->sock, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
 	    || zmq_send(self->sock, data, len, ZMQ_DONTWAIT) < 0)
 		rc = errno == EHOSTUNREACH ? SL_ENOTFOUND
-		    : errno == EAGAIN	   ? SL_EFULL
-					   : SL_ESYS;
+		    : errno == EAGAIN      ? SL_EFULL
+		                           : SL_ESYS;
 	/* A send may have consumed the edge that announced input. */
 	s_kick(self);
 	return rc;
@@ -217,8 +218,8 @@ gw_zmq_destroy(gw_zmq_t **self_p)
 }
 
 int
-gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
+gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
 {
 	gw_zmq_t *self = lws_get_opaque_user_data(wsi);
 

@@ -21,8 +21,8 @@
 
 typedef struct gw_zmq gw_zmq_t;
 
-typedef void (*gw_zmq_frame_cb)(void *user, const uint8_t *rid,
-    size_t rid_len, const void *data, size_t len);
+typedef void (*gw_zmq_frame_cb)(void *user, const uint8_t *rid, size_t rid_len,
+    const void *data, size_t len);
 
 /*
  * Create and bind a ROUTER on endpoint; frames larger than max_msg bytes

@@ -46,9 +46,10 @@ typedef struct gw_cfg {
 static const sl_opt_t s_opts[] = {
 	{ "listen", "SLUICE_LISTEN", SL_OPT_STR, "127.0.0.1:8080", 0, 0, NULL,
 	    offsetof(gw_cfg_t, listen),
-	    "WebSocket/HTTP address HOST:PORT ('*:PORT' for every interface)" },
-	{ "workers", "SLUICE_WORKERS", SL_OPT_STR, "tcp://127.0.0.1:5555", 0, 0,
-	    NULL, offsetof(gw_cfg_t, workers),
+	    "WebSocket/HTTP address HOST:PORT ('*:PORT' for every "
+	    "interface)" },
+	{ "workers", "SLUICE_WORKERS", SL_OPT_STR, "tcp://127.0.0.1:5555", 0,
+	    0, NULL, offsetof(gw_cfg_t, workers),
 	    "ZeroMQ endpoint to bind for workers" },
 	{ "max-frame-bytes", "SLUICE_MAX_FRAME_BYTES", SL_OPT_INT, "1048576",
 	    1 * KIB, 64 * MIB, NULL, offsetof(gw_cfg_t, max_frame),
@@ -131,8 +132,8 @@ static void
 s_lws_log(int level, const char *line)
 {
 	int l = level == LLL_ERR ? SL_LOG_ERR
-	    : level == LLL_WARN	 ? SL_LOG_WARN
-				 : SL_LOG_INFO;
+	    : level == LLL_WARN  ? SL_LOG_WARN
+	                         : SL_LOG_INFO;
 
 	sl_log(l, "LWS", "%s", line);
 }
@@ -166,8 +167,8 @@ s_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 }
 
 static int
-s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len,
-    const void *data, size_t len)
+s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
+    size_t len)
 {
 	return gw_zmq_send(*(gw_zmq_t **) ctx, rid, rid_len, data, len);
 }
@@ -192,7 +193,8 @@ main(int argc, char **argv)
 	int64_t deadline = 0;
 	bool closing = false;
 	struct lws_protocols protocols[] = {
-		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 4096, 0, NULL, 0 },
+		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 4096, 0, NULL,
+		    0 },
 		{ "zmq", gw_zmq_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
@@ -208,8 +210,8 @@ main(int argc, char **argv)
 	gw_cfg_t cfg;
 	int port, rc, exit_code = 1;
 
-	rc = sl_cfg_load(s_opts, N_OPTS, &cfg, argc, argv, &info, stdout, err,
-	    sizeof err);
+	rc = sl_cfg_load(
+	    s_opts, N_OPTS, &cfg, argc, argv, &info, stdout, err, sizeof err);
 	if (rc == SL_CFG_EXIT_OK)
 		return 0;
 	if (rc) {
@@ -218,9 +220,10 @@ main(int argc, char **argv)
 	}
 	if (cfg.ws_hangup <= cfg.ws_ping || cfg.out_low >= cfg.out_high
 	    || cfg.out_high >= cfg.max_out) {
-		fprintf(stderr, "sluice-gateway: need --ws-hangup-secs > "
-				"--ws-ping-secs and --out-low-bytes < "
-				"--out-high-bytes < --max-out-bytes\n");
+		fprintf(stderr,
+		    "sluice-gateway: need --ws-hangup-secs > "
+		    "--ws-ping-secs and --out-low-bytes < "
+		    "--out-high-bytes < --max-out-bytes\n");
 		return 2;
 	}
 	if (s_parse_listen(cfg.listen, host, sizeof host, &port)) {
@@ -231,7 +234,7 @@ main(int argc, char **argv)
 	}
 	sl_log_setup("gw", cfg.log_level);
 	lws_set_log_level(LLL_ERR | LLL_WARN
-		| (cfg.log_level >= SL_LOG_INFO ? LLL_NOTICE : 0),
+	        | (cfg.log_level >= SL_LOG_INFO ? LLL_NOTICE : 0),
 	    s_lws_log);
 	sl_cfg_log(s_opts, N_OPTS, &cfg);
 
@@ -272,13 +275,15 @@ main(int argc, char **argv)
 	ci.protocols = protocols;
 	ci.user = &env;
 	ci.retry_and_idle_policy = &keepalive;
-	ci.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	ci.options
+	    = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	s_ctx = lws_create_context(&ci);
 	if (!s_ctx) {
 		SL_ERR("GW-START", "cannot listen on %s", cfg.listen);
 		goto out;
 	}
-	if (gw_zmq_attach(zsock, s_ctx, lws_get_vhost_by_name(s_ctx, "default"))) {
+	if (gw_zmq_attach(
+	        zsock, s_ctx, lws_get_vhost_by_name(s_ctx, "default"))) {
 		SL_ERR("GW-START", "cannot add the ZeroMQ socket to the loop");
 		goto out;
 	}
@@ -311,8 +316,9 @@ main(int argc, char **argv)
 		gw_broker_stats(broker, &st);
 		if (!closing
 		    && (!st.requests || now >= deadline || s_stop > 1)) {
-			SL_NOTICE("GW-CLOSE", "closing %zu connections, %zu "
-					      "requests unfinished",
+			SL_NOTICE("GW-CLOSE",
+			    "closing %zu connections, %zu "
+			    "requests unfinished",
 			    env.n_conns, st.requests);
 			gw_ws_close_all(&env, LWS_CLOSE_STATUS_GOINGAWAY,
 			    "server shutting down");

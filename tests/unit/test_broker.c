@@ -40,15 +40,15 @@ typedef struct fake {
 	size_t n_frames;
 	sent_job_t jobs[MAX_SENT];
 	size_t n_jobs;
-	char fail_rid[32]; /* worker_send to this worker fails... */
-	int fail_rc;       /* ...with this code */
-	size_t n_refused;  /* sends that failed on purpose */
-	void *gone_user;   /* a destroyed client: must get nothing */
-	size_t n_to_gone;  /* frames that reached it anyway */
+	char fail_rid[32];          /* worker_send to this worker fails... */
+	int fail_rc;                /* ...with this code */
+	size_t n_refused;           /* sends that failed on purpose */
+	void *gone_user;            /* a destroyed client: must get nothing */
+	size_t n_to_gone;           /* frames that reached it anyway */
 	uint64_t cancels[MAX_SENT]; /* job ids the broker sent CANCEL for */
 	size_t n_cancels;
 	size_t n_pings; /* PING/PONG frames sent to workers */
-	int users[8];      /* addresses serve as client handles */
+	int users[8];   /* addresses serve as client handles */
 } fake_t;
 
 /* ---- the fake transport --------------------------------------------------
