@@ -92,7 +92,8 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 	memset(out, 0, sizeof *out);
 	/* Strict RFC 8259: invalid UTF-8, duplicate keys, \u0000 and
 	 * trailing garbage are all refused. */
-	out->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	out->root = json_loadb(
+	    text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!out->root)
 		return gw_cerr_set(err, NULL, "bad_json",
 		    "invalid JSON at byte %d: %s", jerr.position, jerr.text);

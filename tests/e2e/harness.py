@@ -1,0 +1,440 @@
+"""Shared helpers for sluice's end-to-end tests.
+
+A test script lists async test functions and calls run(tests). Each test
+gets a fresh Harness: it starts its own gateway and workers on free
+loopback ports, and everything it started is stopped with SIGTERM (exit
+code 0 asserted) when the test ends. Every wait is bounded; bounds scale
+with SLUICE_TEST_TIME_SCALE (default 1).
+
+Usage: test_<name>.py --gateway PATH --compute PATH
+"""
+
+import argparse
+import asyncio
+import atexit
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+try:
+    import websockets
+except ImportError as e:
+    # A missing module is a failure, never a skip: ctest would otherwise
+    # report the suite as passed.
+    print(f"e2e: cannot import websockets ({e}); install python3-websockets "
+          f"or point SLUICE_PYTHON at /usr/bin/python3 (this is {sys.executable})",
+          file=sys.stderr)
+    sys.exit(1)
+
+TIME_SCALE = float(os.environ.get("SLUICE_TEST_TIME_SCALE", "1") or "1")
+
+
+def scaled(seconds):
+    """A generous bound in seconds, stretched for slow or loaded machines."""
+    return seconds * TIME_SCALE
+
+
+def check(cond, message):
+    """assert that survives python -O."""
+    if not cond:
+        raise AssertionError(message)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child_env(extra=None):
+    """Our environment without the caller's SLUICE_* settings, plus extra:
+    the programs read SLUICE_<OPTION>, and the tests must not."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    env.update(extra or {})
+    return env
+
+
+def _die_with_parent():
+    """In the child: get SIGKILL if the test process dies (ctest timeout)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+class Proc:
+    """A started gateway or worker, its output in a log file."""
+
+    def __init__(self, name, argv, log_path, env=None):
+        self.name, self.argv, self.log_path = name, argv, log_path
+        with open(log_path, "wb") as log:
+            self.popen = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, env=child_env(env),
+                preexec_fn=_die_with_parent)
+        self.pid = self.popen.pid
+        self.stopped = False  # exited because we said so
+        self.killed = False   # ... with SIGKILL, after a failure
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def running(self):
+        return self.popen.poll() is None
+
+    def kill(self):
+        if self.running():
+            os.kill(self.pid, signal.SIGKILL)
+            self.popen.wait()
+            self.killed = True
+        self.stopped = True
+
+
+class Gateway(Proc):
+    def __init__(self, argv, log_path, port, endpoint, env=None):
+        super().__init__("gateway", argv, log_path, env)
+        self.port, self.endpoint = port, endpoint
+        self.url = f"ws://127.0.0.1:{port}/"
+
+
+class Client:
+    """A WebSocket connection whose reader task records every frame with
+    its monotonic arrival time, so tests can wait for frames while sending
+    others (pings during a request, several requests at once)."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.frames = []  # (frame dict, time.monotonic() at arrival)
+        self.closed = False
+        self._event = asyncio.Event()
+        self._reader = asyncio.create_task(self._read())
+        self._next_id = 0
+
+    async def _read(self):
+        try:
+            async for msg in self.ws:
+                t = time.monotonic()
+                check(isinstance(msg, str), f"binary frame from gateway: {msg!r}")
+                self.frames.append((json.loads(msg), t))
+                self._event.set()
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed = True
+            self._event.set()
+
+    async def send(self, msg):
+        """msg: a dict (sent as JSON text), a str, bytes (a binary message)
+        or a list of str (one text message in that many fragments)."""
+        await self.ws.send(json.dumps(msg) if isinstance(msg, dict) else msg)
+        return time.monotonic()
+
+    def mark(self):
+        return len(self.frames)
+
+    def since(self, mark, req_id=None):
+        return [(f, t) for f, t in self.frames[mark:]
+                if req_id is None or f.get("id") == req_id]
+
+    async def wait_frame(self, pred, since=0, timeout=10, what="frame"):
+        """The first (frame, time) at index >= since for which pred holds."""
+        async def wait():
+            i = since
+            while True:
+                while i < len(self.frames):
+                    if pred(self.frames[i][0]):
+                        return self.frames[i]
+                    i += 1
+                check(not self.closed, f"connection closed waiting for {what}")
+                self._event.clear()
+                await self._event.wait()
+        try:
+            return await asyncio.wait_for(wait(), scaled(timeout))
+        except asyncio.TimeoutError:
+            raise AssertionError(
+                f"no {what} within {scaled(timeout):.1f} s; frames received "
+                f"since: {[f for f, _ in self.frames[since:]][-20:]}") from None
+
+    async def wait_closed(self, timeout=10):
+        try:
+            await asyncio.wait_for(asyncio.shield(self._reader), scaled(timeout))
+        except asyncio.TimeoutError:
+            raise AssertionError("connection still open") from None
+
+    def new_id(self, prefix="q"):
+        self._next_id += 1
+        return f"{prefix}{self._next_id}"
+
+    async def submit(self, req_id, task, items):
+        return await self.send({"type": "submit", "id": req_id, "task": task,
+                                "items": items})
+
+    async def collect(self, req_id, since=0, timeout=20):
+        """Frames of req_id from since up to its done or a request-level
+        error (one without seq), as a list of (frame, time)."""
+        await self.wait_frame(
+            lambda f: f.get("id") == req_id and (
+                f["type"] == "done" or (f["type"] == "error" and "seq" not in f)),
+            since, timeout, what=f"end of request {req_id!r}")
+        return self.since(since, req_id)
+
+    async def submit_and_collect(self, req_id, task, items, timeout=20):
+        """Submit and return ([(frame, time)...], time of the send)."""
+        mark = self.mark()
+        t0 = await self.submit(req_id, task, items)
+        return await self.collect(req_id, mark, timeout), t0
+
+    async def run(self, task, items, timeout=20):
+        """Submit, check the request's frames are well-formed and complete,
+        and return the list of per-item outcomes by seq: the value for a
+        result, the error frame for an item error."""
+        req_id = self.new_id()
+        frames, _ = await self.submit_and_collect(req_id, task, items, timeout)
+        return check_request(frames, len(items))
+
+    async def ping(self, data=None, timeout=5):
+        """Send a ping, return (pong frame, round trip seconds)."""
+        msg = {"type": "ping"} if data is None else {"type": "ping", "data": data}
+        mark = self.mark()
+        t0 = await self.send(msg)
+        pong, t1 = await self.wait_frame(
+            lambda f: f["type"] == "pong" and f.get("data") == data, mark,
+            timeout, what=f"pong for {data!r}")
+        return pong, t1 - t0
+
+    async def close(self):
+        await self.ws.close()
+        self._reader.cancel()
+
+
+def check_request(frames, n_items):
+    """frames: one request's (frame, time) list through its done. Checks
+    accepted first, every seq once, done last with matching counts; returns
+    the outcomes by seq (value, or the error frame for a failed item)."""
+    kinds = [f["type"] for f, _ in frames]
+    check(kinds and kinds[0] == "accepted", f"not accepted first: {kinds}")
+    check(frames[0][0]["items"] == n_items, f"bad accepted: {frames[0][0]}")
+    check(kinds[-1] == "done", f"done not last: {kinds}")
+    check(kinds.count("done") == 1 and kinds.count("accepted") == 1,
+          f"frames: {kinds}")
+    out, failed = {}, 0
+    for f, _ in frames[1:-1]:
+        check(f["type"] in ("result", "error") and "seq" in f, f"unexpected {f}")
+        check(f["seq"] not in out, f"seq {f['seq']} twice")
+        check(0 <= f["seq"] < n_items, f"seq out of range: {f}")
+        if f["type"] == "result":
+            out[f["seq"]] = f["value"]
+        else:
+            out[f["seq"]] = f
+            failed += 1
+    check(sorted(out) == list(range(n_items)), f"seqs {sorted(out)}")
+    done = frames[-1][0]
+    check(done["ok"] == n_items - failed and done["failed"] == failed,
+          f"done counts wrong: {done}, {failed} item errors seen")
+    check(isinstance(done["elapsed_ms"], int) and done["elapsed_ms"] >= 0,
+          f"bad elapsed_ms: {done}")
+    return [out[i] for i in range(n_items)]
+
+
+class Harness:
+    """What one test started; stop_all()/kill_all() end it."""
+
+    def __init__(self, args, tmpdir):
+        self.gateway_bin, self.compute_bin = args.gateway, args.compute
+        self.tmpdir = tmpdir
+        self.procs = []
+        self.clients = []
+
+    def _log_path(self, name):
+        return os.path.join(self.tmpdir, f"{len(self.procs):02d}-{name}.log")
+
+    async def gateway(self, *args, env=None, port=None, endpoint=None):
+        """Start a gateway on free ports (unless given) and wait until its
+        WebSocket port accepts connections. A port taken by someone else
+        between free_port() and bind is retried with new ports."""
+        for _ in range(3):
+            p = port or free_port()
+            ep = endpoint or f"tcp://127.0.0.1:{free_port()}"
+            argv = [self.gateway_bin, "--listen", f"127.0.0.1:{p}",
+                    "--workers", ep, "--log-level", "info", *args]
+            gw = Gateway(argv, self._log_path("gateway"), p, ep, env)
+            self.procs.append(gw)
+            if await self._wait_listening(gw):
+                return gw
+            log = gw.log()
+            taken = "cannot listen" in log or "already in use" in log
+            gw.stopped = True
+            if not taken or port or endpoint:
+                raise AssertionError(f"gateway did not start: {argv}\n{log}")
+        raise AssertionError("gateway: no free ports after 3 attempts")
+
+    async def _wait_listening(self, gw, timeout=10):
+        deadline = time.monotonic() + scaled(timeout)
+        while time.monotonic() < deadline:
+            if not gw.running():
+                return False
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", gw.port)
+                w.close()
+                await w.wait_closed()
+                return True
+            except OSError:
+                await asyncio.sleep(0.02)
+        raise AssertionError(f"gateway not listening on {gw.port} after "
+                             f"{scaled(timeout):.0f} s")
+
+    def worker(self, gw_or_endpoint, threads=1, *args, env=None):
+        """Start a worker (threads None: no --threads option)."""
+        endpoint = getattr(gw_or_endpoint, "endpoint", gw_or_endpoint)
+        argv = [self.compute_bin, "--gateway", endpoint, "--log-level", "info",
+                *([] if threads is None else ["--threads", str(threads)]), *args]
+        w = Proc("worker", argv, self._log_path("worker"), env)
+        self.procs.append(w)
+        return w
+
+    async def client(self, gw):
+        ws = await asyncio.wait_for(
+            websockets.connect(gw.url, compression=None, max_size=None),
+            scaled(10))
+        c = Client(ws)
+        self.clients.append(c)
+        return c
+
+    async def wait_workers(self, gw, count, timeout=10):
+        """Poll with pings until the gateway reports count workers."""
+        c = await self.client(gw)
+        deadline = time.monotonic() + scaled(timeout)
+        while True:
+            pong, _ = await c.ping()
+            if pong["workers"] == count:
+                break
+            check(time.monotonic() < deadline,
+                  f"{pong['workers']} workers registered, want {count}")
+            await asyncio.sleep(0.05)
+        await c.close()
+        self.clients.remove(c)
+
+    async def start(self, *gw_args, workers=(1,)):
+        """A gateway plus one worker per entry of workers (its threads),
+        all registered."""
+        gw = await self.gateway(*gw_args)
+        for threads in workers:
+            self.worker(gw, threads)
+        await self.wait_workers(gw, len(workers))
+        return gw
+
+    async def stop(self, proc, sig=signal.SIGTERM, timeout=30):
+        """Signal proc and assert it exits with code 0 in time (SIGTERM
+        lets running work finish first: up to --drain-ms, 10 s)."""
+        check(proc.running(),
+              f"{proc.name} {proc.pid} exited early: {proc.popen.returncode}")
+        os.kill(proc.pid, sig)
+        deadline = time.monotonic() + scaled(timeout)
+        while proc.running() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        if proc.running():
+            proc.kill()
+            raise AssertionError(f"{proc.name} {proc.pid} ignored "
+                                 f"{signal.Signals(sig).name} for "
+                                 f"{scaled(timeout):.0f} s; killed")
+        rc = proc.popen.returncode
+        proc.stopped = True
+        check(rc == 0, f"{proc.name} {proc.pid} exited {rc} after "
+                       f"{signal.Signals(sig).name}")
+
+    async def stop_all(self):
+        """End of a passing test: close clients, then stop workers and
+        gateways (newest first), each with SIGTERM and exit code 0."""
+        for c in self.clients:
+            await asyncio.wait_for(c.close(), scaled(10))
+        self.clients = []
+        for p in reversed(self.procs):
+            if not p.stopped:
+                await self.stop(p)  # also fails if p died on its own
+
+    def kill_all(self):
+        for p in self.procs:
+            p.kill()
+
+    def dump_logs(self):
+        for p in self.procs:
+            end = "killed by the harness" if p.killed else f"exit {p.popen.poll()}"
+            print(f"---- {p.name} pid {p.pid}: {' '.join(p.argv)} ({end}) "
+                  f"----\n{p.log()[-6000:]}")
+
+    def run_cli(self, binary, *args, env=None, timeout=10):
+        """Run a binary to completion, e.g. --help: CompletedProcess."""
+        try:
+            return subprocess.run([binary, *args], env=child_env(env),
+                                  stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=scaled(timeout))
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(f"{binary} {' '.join(args)} {env or ''} still "
+                                 f"running after {e.timeout:.0f} s; killed") from None
+
+
+def _parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gateway", required=True, help="sluice-gateway binary")
+    ap.add_argument("--compute", required=True, help="sluice-compute binary")
+    args = ap.parse_args()
+    for path in (args.gateway, args.compute):
+        if not os.access(path, os.X_OK):
+            print(f"e2e: {path} is not an executable (build it first)")
+            sys.exit(1)
+    return args
+
+
+_live = []  # harnesses whose processes must not outlive us
+
+
+@atexit.register
+def _kill_leftovers():
+    for h in _live:
+        h.kill_all()
+
+
+def run(tests, test_timeout=90):
+    """Run each async test(h) with its own Harness; print the summary line
+    and exit 0 only if every test passed."""
+    args = _parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # runs atexit
+    passed = failed = 0
+    with tempfile.TemporaryDirectory(prefix="sluice-e2e-") as tmp:
+        for test in tests:
+            h = Harness(args, tempfile.mkdtemp(prefix=test.__name__, dir=tmp))
+            _live.append(h)
+            t0 = time.monotonic()
+
+            async def one():
+                try:
+                    await asyncio.wait_for(test(h), scaled(test_timeout))
+                except asyncio.TimeoutError:
+                    h.kill_all()
+                    raise AssertionError(f"test still running after "
+                                         f"{scaled(test_timeout):.0f} s") from None
+                except BaseException:
+                    h.kill_all()  # before asyncio.run closes the clients
+                    raise
+                await h.stop_all()
+            try:
+                asyncio.run(one())
+                passed += 1
+                print(f"ok   {test.__name__} ({time.monotonic() - t0:.1f} s)")
+            except BaseException as e:  # also SystemExit from SIGTERM
+                failed += 1
+                print(f"FAIL {test.__name__} ({time.monotonic() - t0:.1f} s)")
+                traceback.print_exception(e, file=sys.stdout)
+                h.kill_all()
+                h.dump_logs()
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    break
+            sys.stdout.flush()
+    print(f"e2e: {passed} passed, {failed} failed")
+    sys.exit(0 if failed == 0 and passed == len(tests) else 1)

@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""Start-up order, queueing without workers, command line, shutdown."""
+import asyncio
+import re
+import signal
+
+from harness import check, check_request, free_port, run
+
+
+async def worker_started_first_connects_later(h):
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    w = h.worker(endpoint, 1)
+    await asyncio.sleep(0.3)  # scenario, not synchronisation: it is retrying
+    check(w.running(), f"worker exited without a gateway:\n{w.log()}")
+    gw = await h.gateway(endpoint=endpoint)
+    await h.wait_workers(gw, 1)
+    c = await h.client(gw)
+    check(await c.run("echo", ["hi"]) == ["hi"], "echo")
+
+
+async def request_waits_for_first_worker(h):
+    gw = await h.gateway()
+    c = await h.client(gw)
+    mark = c.mark()
+    await c.submit("z1", "echo", [1, 2])
+    acc, _ = await c.wait_frame(lambda f: f["type"] == "accepted", mark,
+                                what="accepted")
+    check(acc["workers"] == 0 and acc["items"] == 2, f"{acc}")
+    pong, _ = await c.ping("q")
+    check(pong["workers"] == 0 and pong["queued"] == 2, f"{pong}")
+    check(not c.since(mark, "z1")[1:], "results without a worker")
+    h.worker(gw, 1)
+    frames = await c.collect("z1", mark)
+    check(check_request(frames, 2) == [1, 2], f"{frames}")
+    pong, _ = await c.ping()
+    check(pong["workers"] == 1 and pong["queued"] == 0, f"{pong}")
+
+
+async def help_and_version(h):
+    for binary, name, opts in [(h.gateway_bin, "sluice-gateway", ["--listen", "--workers"]),
+                               (h.compute_bin, "sluice-compute", ["--gateway", "--threads"])]:
+        r = h.run_cli(binary, "--help")
+        check(r.returncode == 0, f"{name} --help exit {r.returncode}: {r.stderr}")
+        for word in ["Usage", name, *opts]:
+            check(word in r.stdout, f"{name} --help lacks {word}:\n{r.stdout}")
+        r = h.run_cli(binary, "--version")
+        check(r.returncode == 0, f"{name} --version exit {r.returncode}: {r.stderr}")
+        check(re.search(rf"{name} \d+\.\d+\.\d+", r.stdout), f"{name}: {r.stdout!r}")
+
+
+async def bad_options_are_refused(h):
+    gw, cp = h.gateway_bin, h.compute_bin
+    cases = [  # (binary, args, env, option the message must name)
+        (gw, ["--listen", "nonsense"], {}, "listen"),
+        (gw, ["--listen", "127.0.0.1:99999"], {}, "listen"),
+        (gw, ["--max-frame-bytes", "100"], {}, "max-frame-bytes"),
+        (gw, ["--max-items", "0"], {}, "max-items"),
+        (gw, ["--max-requests", "ten"], {}, "max-requests"),
+        (gw, ["--log-level", "loud"], {}, "log-level"),
+        (gw, ["--workers"], {}, "workers"),
+        (gw, ["--no-such-option"], {}, "no-such-option"),
+        (gw, [], {"SLUICE_MAX_ITEMS": "abc"}, "SLUICE_MAX_ITEMS"),
+        (gw, [], {"SLUICE_LISTEN": "nonsense"}, "listen"),
+        (cp, ["--threads", "1025"], {}, "threads"),  # 0 means one per core
+        (cp, ["--threads", "-1"], {}, "threads"),
+        (cp, ["--log-level", "loud"], {}, "log-level"),
+        (cp, ["--no-such-option"], {}, "no-such-option"),
+        (cp, [], {"SLUICE_THREADS": "abc"}, "SLUICE_THREADS"),
+        (cp, [], {"SLUICE_GATEWAY": ""}, "SLUICE_GATEWAY"),
+    ]
+    wrong = []
+    for binary, args, env, option in cases:
+        what = f"{binary.rsplit('/', 1)[-1]} {' '.join(args)} {env or ''}"
+        try:
+            r = h.run_cli(binary, *args, env=env, timeout=5)
+        except AssertionError as e:  # it ran: the value was accepted
+            wrong.append(str(e))
+            continue
+        if r.returncode <= 0 or option not in r.stderr:
+            wrong.append(f"{what}: exit {r.returncode}, stderr {r.stderr!r}, "
+                         f"want non-zero and a message naming {option}")
+    check(not wrong, "\n".join(wrong))
+
+
+async def options_come_from_the_environment(h):
+    # The command line wins over the environment.
+    gw = await h.gateway("--max-requests", "3", env={"SLUICE_MAX_ITEMS": "2",
+                                                     "SLUICE_MAX_REQUESTS": "1"})
+    h.worker(gw, None, env={"SLUICE_THREADS": "3", "SLUICE_GATEWAY": "tcp://127.0.0.1:1"})
+    await h.wait_workers(gw, 1)
+    c = await h.client(gw)
+    frames, _ = await c.submit_and_collect("i3", "echo", [1, 2, 3])
+    check(frames[0][0].get("code") == "too_many_items", f"SLUICE_MAX_ITEMS=2: {frames}")
+    mark = c.mark()
+    for req_id in ("t1", "t2", "t3"):  # three requests, one item each
+        await c.submit(req_id, "sleep", [2000])
+    await c.wait_frame(lambda f: f.get("id") == "t3", mark, what="t3")
+    # SLUICE_THREADS=3: all three run at once, none is queued.
+    pong, _ = await c.ping()
+    check(pong["queued"] == 0, f"3 threads should hold 3 jobs: {pong}")
+    for req_id in ("t1", "t2", "t3"):
+        check(check_request(await c.collect(req_id, mark), 1) == [2000], req_id)
+
+
+async def client_leaving_mid_request_harms_no_one(h):
+    gw = await h.start(workers=[2])
+    gone = await h.client(gw)
+    mark = gone.mark()
+    await gone.submit("g1", "sleep", [300] * 6)
+    await gone.wait_frame(lambda f: f["type"] == "accepted", mark, what="accepted")
+    await gone.close()
+    c = await h.client(gw)
+    check(await c.run("sleep", [400, 400]) == [400, 400], "after a client left")
+    pong, _ = await c.ping()
+    check(pong["queued"] == 0, f"the departed client's jobs are still queued: {pong}")
+
+
+async def stopping_a_busy_worker_loses_no_item(h):
+    gw = await h.gateway()
+    w1, _ = h.worker(gw, 1), h.worker(gw, 1)
+    await h.wait_workers(gw, 2)
+    c = await h.client(gw)
+    mark = c.mark()
+    await c.submit("k1", "sleep", [1000] * 4)
+    await c.wait_frame(lambda f: f["type"] == "accepted", mark, what="accepted")
+    await h.stop(w1)  # it holds a job
+    frames = await c.collect("k1", mark, timeout=30)
+    # Each item ends exactly once: run (again, elsewhere) or cancelled.
+    for out in check_request(frames, 4):
+        check(out == 1000 or (isinstance(out, dict) and out["code"] == "cancelled"),
+              f"{frames}")
+
+
+async def a_crashed_workers_items_run_elsewhere(h):
+    gw = await h.gateway()
+    w1, _ = h.worker(gw, 1), h.worker(gw, 1)
+    await h.wait_workers(gw, 2)
+    c = await h.client(gw)
+    mark = c.mark()
+    await c.submit("x1", "sleep", [1000] * 4)
+    await c.wait_frame(lambda f: f["type"] == "accepted", mark, what="accepted")
+    w1.kill()  # SIGKILL while it holds a job: found dead, the job requeued
+    frames = await c.collect("x1", mark, timeout=30)
+    check(check_request(frames, 4) == [1000] * 4, f"{frames}")
+    await h.wait_workers(gw, 1)
+
+
+async def sigterm_with_clients_and_work_exits_cleanly(h):
+    gw = await h.start(workers=[1])
+    c = await h.client(gw)
+    mark = c.mark()
+    await c.submit("s1", "sleep", [1500])
+    await c.wait_frame(lambda f: f["type"] == "accepted", mark, what="accepted")
+    await h.stop(gw)
+    await c.wait_closed()
+    # Shutdown drains: the running request ended before the connection.
+    check(check_request(c.since(mark, "s1"), 1) == [1500], f"{c.since(mark)}")
+    # The worker outlives its gateway and still stops cleanly (stop_all).
+
+
+async def sigint_stops_both(h):
+    gw = await h.gateway()
+    w = h.worker(gw, 2)
+    await h.wait_workers(gw, 1)
+    c = await h.client(gw)
+    check(await c.run("sleep", [10]) == [10], "sleep")
+    await h.stop(w, signal.SIGINT)
+    await h.wait_workers(gw, 0)  # it said goodbye
+    await h.stop(gw, signal.SIGINT)
+
+
+run([worker_started_first_connects_later, request_waits_for_first_worker,
+     help_and_version, bad_options_are_refused, options_come_from_the_environment,
+     client_leaving_mid_request_harms_no_one, stopping_a_busy_worker_loses_no_item,
+     a_crashed_workers_items_run_elsewhere,
+     sigterm_with_clients_and_work_exits_cleanly, sigint_stops_both])
