@@ -73,4 +73,11 @@ sl_list_first(const sl_list_t *head)
 	return sl_list_empty(head) ? NULL : head->next;
 }
 
+/* Last element, or NULL if the list is empty. */
+static inline sl_list_t *
+sl_list_last(const sl_list_t *head)
+{
+	return sl_list_empty(head) ? NULL : head->prev;
+}
+
 #endif

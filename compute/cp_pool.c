@@ -21,9 +21,7 @@ struct cp_pool {
 	cp_work_t *head, *tail; /* {lock} FIFO of jobs to run */
 	size_t load;            /* {lock} queued + running */
 	atomic_bool stop;       /* tasks and threads give up */
-	void *zctx;
-	char results_ep[64];
-	unsigned n_threads; /* started */
+	unsigned n_threads;     /* started */
 	pthread_t *threads;
 	cp_work_t **running; /* {lock} per thread: the job it runs, or NULL */
 };
@@ -31,7 +29,29 @@ struct cp_pool {
 typedef struct cp_thread_arg {
 	cp_pool_t *pool;
 	unsigned index; /* slot in pool->running */
+	void *push;     /* its socket to the I/O thread; the thread owns it */
 } cp_thread_arg_t;
+
+/* A connected PUSH socket for one compute thread, or NULL (errno set).
+ * Made here so that a failure fails cp_pool_new; pthread_create is the
+ * memory barrier ZeroMQ asks for when a socket changes threads. */
+static void *
+s_push_socket(void *zctx, const char *endpoint)
+{
+	void *push = zmq_socket(zctx, ZMQ_PUSH);
+	int zero = 0;
+
+	if (push
+	    && (zmq_setsockopt(push, ZMQ_LINGER, &zero, sizeof zero)
+	        || zmq_connect(push, endpoint))) {
+		int saved = errno;
+
+		zmq_close(push);
+		errno = saved;
+		return NULL;
+	}
+	return push;
+}
 
 cp_work_t *
 cp_work_new(const void *frame, size_t len)
@@ -100,19 +120,10 @@ s_thread(void *arg)
 	cp_pool_t *self = ta->pool;
 	unsigned index = ta->index;
 	msgpack_sbuffer sb, value;
-	void *push = zmq_socket(self->zctx, ZMQ_PUSH);
-	int zero = 0;
+	void *push = ta->push; /* ours alone from now on */
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_sbuffer_init(&value);
-	if (!push || zmq_setsockopt(push, ZMQ_LINGER, &zero, sizeof zero)
-	    || zmq_connect(push, self->results_ep)) {
-		SL_ERR("POOL-SOCK",
-		    "compute thread cannot reach the I/O "
-		    "thread: %s",
-		    zmq_strerror(errno));
-		atomic_store(&self->stop, true);
-	}
 	for (;;) {
 		cp_work_t *w;
 
@@ -141,8 +152,7 @@ s_thread(void *arg)
 		pthread_mutex_unlock(&self->lock);
 		cp_work_destroy(&w);
 	}
-	if (push)
-		zmq_close(push);
+	zmq_close(push);
 	msgpack_sbuffer_destroy(&sb);
 	msgpack_sbuffer_destroy(&value);
 	free(ta);
@@ -167,8 +177,6 @@ cp_pool_new(void *zctx, const char *results_ep, unsigned threads, char *err,
 	pthread_mutex_init(&self->lock, NULL);
 	pthread_cond_init(&self->cond, NULL);
 	atomic_init(&self->stop, false);
-	self->zctx = zctx;
-	snprintf(self->results_ep, sizeof self->results_ep, "%s", results_ep);
 	/* Signals belong to the I/O thread: compute threads block them all. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -176,13 +184,24 @@ cp_pool_new(void *zctx, const char *results_ep, unsigned threads, char *err,
 		cp_thread_arg_t *ta = malloc(sizeof *ta);
 		int rc = ENOMEM;
 
+		if (ta && !(ta->push = s_push_socket(zctx, results_ep))) {
+			snprintf(err, errlen,
+			    "compute thread socket to %s: %s", results_ep,
+			    zmq_strerror(errno));
+			free(ta);
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			cp_pool_destroy(&self);
+			return NULL;
+		}
 		if (ta) {
 			ta->pool = self;
 			ta->index = self->n_threads;
 			rc = pthread_create(&self->threads[self->n_threads],
 			    NULL, s_thread, ta);
-			if (rc)
+			if (rc) {
+				zmq_close(ta->push);
 				free(ta);
+			}
 		}
 		if (rc) {
 			snprintf(

@@ -566,7 +566,9 @@ s_worker_remove(
 	size_t held = w->n_jobs;
 	sl_list_t *e;
 
-	while ((e = sl_list_first(&w->jobs)))
+	/* Last first: each goes to the front of its queue, so every request
+	 * gets its items back in the order they were sent. */
+	while ((e = sl_list_last(&w->jobs)))
 		s_take_back(self, sl_container_of(e, gw_job_t, link), crashed);
 	self->st.capacity -= w->capacity;
 	self->st.workers--;
@@ -715,7 +717,7 @@ gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
 	case SL_MSG_PONG:
 		break;
 	case SL_MSG_PING:
-		if (s_worker_send(self, w, SL_MSG_PONG, 0))
+		if (s_worker_send(self, w, SL_MSG_PONG, 0) == SL_ENOTFOUND)
 			s_worker_remove(self, w, "unreachable", true);
 		break;
 	case SL_MSG_RESULT:
@@ -782,7 +784,10 @@ gw_broker_tick(gw_broker_t *self, int64_t now_us)
 			gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
 
 			next = e->next;
-			if (s_worker_send(self, w, SL_MSG_PING, 0))
+			/* Only a vanished peer is dead now; one whose queue is
+			 * full (SL_EFULL) gets until its expiry to read. */
+			if (s_worker_send(self, w, SL_MSG_PING, 0)
+			    == SL_ENOTFOUND)
 				s_worker_remove(self, w, "unreachable", true);
 		}
 	}

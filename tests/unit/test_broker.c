@@ -11,8 +11,11 @@
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
+#include <time.h>
+
 #include "gw_broker.h"
 #include "gw_cproto.h"
+#include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -46,9 +49,13 @@ typedef struct fake {
 	void *gone_user;            /* a destroyed client: must get nothing */
 	size_t n_to_gone;           /* frames that reached it anyway */
 	uint64_t cancels[MAX_SENT]; /* job ids the broker sent CANCEL for */
+	char cancel_rids[MAX_SENT][32]; /* ...and the worker each went to */
 	size_t n_cancels;
-	size_t n_pings; /* PING/PONG frames sent to workers */
-	int users[8];   /* addresses serve as client handles */
+	size_t n_pings;               /* PING frames sent to workers */
+	char ping_rids[MAX_SENT][32]; /* ...and the worker each went to */
+	size_t n_pongs;               /* PONG frames sent to workers */
+	char pong_rids[MAX_SENT][32]; /* ...and the worker each went to */
+	int users[8];                 /* addresses serve as client handles */
 } fake_t;
 
 /* ---- the fake transport --------------------------------------------------
@@ -99,13 +106,25 @@ s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
 	if (m.type == SL_MSG_CANCEL) {
 		f->n_jobs--; /* not a job: undo the slot */
 		assert_true(f->n_cancels < MAX_SENT);
+		memcpy(f->cancel_rids[f->n_cancels], rid, rid_len);
+		f->cancel_rids[f->n_cancels][rid_len] = '\0';
 		f->cancels[f->n_cancels++] = m.u.cancel.job;
 		sl_msg_clear(&m);
 		return 0;
 	}
-	if (m.type == SL_MSG_PING || m.type == SL_MSG_PONG) {
+	if (m.type == SL_MSG_PING) {
 		f->n_jobs--;
-		f->n_pings++;
+		assert_true(f->n_pings < MAX_SENT);
+		memcpy(f->ping_rids[f->n_pings], rid, rid_len);
+		f->ping_rids[f->n_pings++][rid_len] = '\0';
+		sl_msg_clear(&m);
+		return 0;
+	}
+	if (m.type == SL_MSG_PONG) {
+		f->n_jobs--;
+		assert_true(f->n_pongs < MAX_SENT);
+		memcpy(f->pong_rids[f->n_pongs], rid, rid_len);
+		f->pong_rids[f->n_pongs++][rid_len] = '\0';
 		sl_msg_clear(&m);
 		return 0;
 	}
@@ -137,6 +156,10 @@ s_fake_free_records(fake_t *f)
 		free(f->jobs[i].item);
 	f->n_frames = 0;
 	f->n_jobs = 0;
+	f->n_cancels = 0;
+	f->n_pings = 0;
+	f->n_pongs = 0;
+	f->n_refused = 0;
 }
 
 /* Replace the broker with a fresh one using other limits. */
@@ -295,6 +318,103 @@ s_stats(fake_t *f)
 	return st;
 }
 
+/* With heartbeats: PING every second, dead after three silent seconds. */
+static const gw_broker_limits_t s_hb_limits = {
+	.max_items = 100,
+	.max_requests = 4,
+	.max_queued_jobs = 50,
+	.hb_ivl_us = 1000000,
+	.hb_liveness = 3,
+};
+
+#define HB_EXPIRY_US 3000000 /* hb_ivl_us * hb_liveness */
+
+/* A field-less frame from a worker: PING, PONG, DRAIN, BYE. */
+static void
+s_worker_empty(fake_t *f, const char *rid, sl_msg_type_t type)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_empty(&sb, type), 0);
+	s_worker_frame(f, rid, &sb);
+}
+
+static void
+s_cancel_req(fake_t *f, gw_client_t *c, const char *id)
+{
+	char text[256];
+
+	snprintf(text, sizeof text, "{\"type\":\"cancel\",\"id\":\"%s\"}", id);
+	s_send_text(f, c, text);
+}
+
+/* submit with "timeout_ms". */
+static void
+s_submit_timeout(fake_t *f, gw_client_t *c, const char *id, const char *items,
+    long timeout_ms)
+{
+	char text[2048];
+
+	snprintf(text, sizeof text,
+	    "{\"type\":\"submit\",\"id\":\"%s\",\"task\":\"sum\","
+	    "\"items\":%s,\"timeout_ms\":%ld}",
+	    id, items, timeout_ms);
+	s_send_text(f, c, text);
+}
+
+/*
+ * Wait until the monotonic clock has passed t, so that whatever the broker
+ * does next reads a time strictly later than t. Heartbeat tests bracket
+ * the (unknown) instant a worker was last heard with such readings.
+ */
+static void
+s_mono_after(int64_t t)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	while (sl_clock_mono_us() <= t)
+		nanosleep(&ts, NULL);
+}
+
+/* CANCEL for job went to worker rid, exactly once. */
+static void
+s_assert_cancel_sent(fake_t *f, uint64_t job, const char *rid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n_cancels; i++)
+		if (f->cancels[i] == job && !strcmp(f->cancel_rids[i], rid))
+			n++;
+	if (n != 1) {
+		print_error("CANCEL for job %llu to %s sent %zu times, "
+		            "expected once\n",
+		    (unsigned long long) job, rid, n);
+		fail();
+	}
+}
+
+static size_t
+s_pings_to(fake_t *f, const char *rid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n_pings; i++)
+		if (!strcmp(f->ping_rids[i], rid))
+			n++;
+	return n;
+}
+
+/* Answer every JOB from index from on (and those that follow), each with
+ * its own item as the value. Returns the number of jobs then sent. */
+static size_t
+s_answer_all(fake_t *f, size_t from)
+{
+	for (size_t i = from; i < f->n_jobs; i++)
+		s_result(f, f->jobs[i].rid, f->jobs[i].job, f->jobs[i].item);
+	return f->n_jobs;
+}
+
 /* ---- checking what was sent ----------------------------------------------
  */
 
@@ -393,6 +513,15 @@ s_assert_job(fake_t *f, size_t i, const char *rid, const char *item)
 	}
 	assert_string_equal(f->jobs[i].rid, rid);
 	assert_string_equal(f->jobs[i].item, item);
+}
+
+/* Frame i is an item error for seq with code. */
+static void
+s_assert_item_error(fake_t *f, size_t i, int n, const char *id, json_int_t seq,
+    const char *code)
+{
+	s_assert_error(f, i, n, id, code);
+	assert_int_equal(s_fint(f, i, "seq"), seq);
 }
 
 /* ---- accepting and dispatching ----------------------------------------- */
@@ -1152,6 +1281,694 @@ test_broker_malformed_worker_frames_are_counted_and_dropped(void **state)
 	assert_int_equal(s_stats(f).workers, 2);
 }
 
+/* ---- cancel ------------------------------------------------------------- */
+
+static void
+test_broker_cancel_drops_queued_jobs_cancels_running_ones_and_sends_done(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 2);
+	s_submit(f, c, "r1", "sum", "[1,2,3,4,5,6]");
+	s_result(f, "w1", f->jobs[0].job, "1");
+	s_result_err(f, "w1", f->jobs[1].job, "bad_item", "no");
+	/* items 3 and 4 run on w1, items 5 and 6 wait */
+	assert_int_equal(f->n_jobs, 4);
+	st = s_stats(f);
+	assert_int_equal(st.running, 2);
+	assert_int_equal(st.queued, 2);
+	assert_int_equal(st.results, 2);
+	s_cancel_req(f, c, "r1");
+	/* accepted, result, error, then done at once */
+	assert_int_equal(f->n_frames, 4);
+	s_assert_done(f, 3, 0, "r1", 1, 1);
+	assert_int_equal(s_fint(f, 3, "cancelled"), 4);
+	assert_int_equal(f->n_cancels, 2);
+	s_assert_cancel_sent(f, f->jobs[2].job, "w1");
+	s_assert_cancel_sent(f, f->jobs[3].job, "w1");
+	st = s_stats(f);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(st.running, 2); /* until w1 answers */
+	assert_int_equal(st.cancelled, 4);
+	/* w1 has no credit left: a new request waits */
+	s_submit(f, c, "r2", "sum", "[9]");
+	s_assert_frame(f, 4, 0, "accepted", "r2");
+	assert_int_equal(f->n_jobs, 4);
+	/* the answer to a cancelled job is dropped, and returns the credit */
+	s_result_err(f, "w1", f->jobs[2].job, "cancelled", "job cancelled");
+	assert_int_equal(f->n_frames, 5);
+	assert_int_equal(s_stats(f).stale, 1);
+	assert_int_equal(f->n_jobs, 5);
+	s_assert_job(f, 4, "w1", "9");
+	/* a late ok result of a cancelled job is dropped all the same */
+	s_result(f, "w1", f->jobs[3].job, "4");
+	assert_int_equal(f->n_frames, 5);
+	st = s_stats(f);
+	assert_int_equal(st.stale, 2);
+	assert_int_equal(st.results, 2);
+	assert_int_equal(st.running, 1);
+	s_result(f, "w1", f->jobs[4].job, "9");
+	s_assert_result(f, 5, 0, "r2", 0, "9");
+	s_assert_done(f, 6, 0, "r2", 1, 0);
+	/* only a cancelled request says "cancelled" */
+	assert_null(json_object_get(s_frame(f, 6), "cancelled"));
+	/* r1 is over: cancelling it again is an unknown id */
+	s_cancel_req(f, c, "r1");
+	s_assert_error(f, 7, 0, "r1", "unknown_id");
+}
+
+static void
+test_broker_cancel_of_a_request_still_waiting_for_workers(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_submit(f, c, "r1", "sum", "[1,2,3]");
+	s_cancel_req(f, c, "r1");
+	assert_int_equal(f->n_frames, 2);
+	s_assert_done(f, 1, 0, "r1", 0, 0);
+	assert_int_equal(s_fint(f, 1, "cancelled"), 3);
+	assert_int_equal(f->n_cancels, 0);
+	st = s_stats(f);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(st.cancelled, 3);
+	/* nothing is left for a worker to take */
+	s_ready(f, "w1", 4);
+	assert_int_equal(f->n_jobs, 0);
+}
+
+static void
+test_broker_cancel_of_an_unknown_id_is_refused_with_unknown_id(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_client_t *other = s_client(f, 1);
+
+	s_ready(f, "w1", 1);
+	s_submit(f, other, "r1", "sum", "[1,2]");
+	s_cancel_req(f, c, "nope");
+	s_assert_error(f, 1, 0, "nope", "unknown_id");
+	assert_null(json_object_get(s_frame(f, 1), "seq"));
+	/* ids are per connection: another client's r1 is not c's */
+	s_cancel_req(f, c, "r1");
+	s_assert_error(f, 2, 0, "r1", "unknown_id");
+	assert_int_equal(f->n_frames, 3);
+	assert_int_equal(f->n_cancels, 0);
+	assert_int_equal(s_stats(f).requests, 1);
+	assert_int_equal(s_stats(f).queued, 1);
+	assert_int_equal(s_stats(f).cancelled, 0);
+	s_answer_all(f, 0);
+	s_assert_done(f, 5, 1, "r1", 2, 0);
+}
+
+static void
+test_broker_client_destroy_mid_request_sends_cancel_for_each_running_job(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_client_t *c2 = s_client(f, 1);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 2);
+	s_ready(f, "w2", 1);
+	s_submit(f, c, "r1", "sum", "[1,2,3,4,5]");
+	s_submit(f, c, "r2", "sum", "[6]");
+	assert_int_equal(f->n_jobs, 3);
+	assert_int_equal(s_stats(f).queued, 3);
+	s_submit(f, c2, "r1", "sum", "[7]"); /* waits for credit */
+	gw_broker_client_destroy(f->b, &c);
+	f->gone_user = &f->users[0];
+	/* one CANCEL per running job, to the worker that holds it */
+	assert_int_equal(f->n_cancels, 3);
+	for (size_t i = 0; i < 3; i++)
+		s_assert_cancel_sent(f, f->jobs[i].job, f->jobs[i].rid);
+	st = s_stats(f);
+	assert_int_equal(st.cancelled, 6);
+	assert_int_equal(st.queued, 1); /* c2's */
+	assert_int_equal(st.running, 3);
+	/* their answers are dropped; the credit goes to c2 */
+	for (size_t i = 0; i < 3; i++)
+		s_result_err(f, f->jobs[i].rid, f->jobs[i].job, "cancelled",
+		    "job cancelled");
+	assert_int_equal(s_stats(f).stale, 3);
+	assert_int_equal(f->n_to_gone, 0);
+	assert_int_equal(f->n_jobs, 4);
+	assert_string_equal(f->jobs[3].item, "7");
+	s_answer_all(f, 3);
+	s_assert_done(f, f->n_frames - 1, 1, "r1", 1, 0);
+}
+
+/* ---- timeout_ms ----------------------------------------------------------
+ */
+
+static void
+test_broker_timeout_ends_every_unfinished_item_as_a_timeout_error(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+	int64_t t_before, t_after;
+	int seen[4] = { 0 };
+
+	s_ready(f, "w1", 2);
+	t_before = sl_clock_mono_us();
+	s_submit_timeout(f, c, "r1", "[1,2,3,4]", 50);
+	t_after = sl_clock_mono_us();
+	s_submit(f, c, "r2", "sum", "[9]"); /* no timeout */
+	s_result(f, "w1", f->jobs[0].job, "1");
+	/* items 2 and 3 run on w1; items 4 and r2's 9 wait */
+	assert_int_equal(f->n_jobs, 3);
+	assert_int_equal(f->n_frames, 3);
+	/* before the deadline: nothing happens */
+	gw_broker_tick(f->b, t_before + 40000);
+	assert_int_equal(f->n_frames, 3);
+	assert_int_equal(f->n_cancels, 0);
+	assert_int_equal(s_stats(f).timeouts, 0);
+	/* past it: each unfinished item, queued or running, ends once */
+	gw_broker_tick(f->b, t_after + 50000);
+	assert_int_equal(f->n_frames, 3 + 3 + 1);
+	for (size_t i = 3; i < 6; i++) {
+		json_int_t seq;
+
+		s_assert_error(f, i, 0, "r1", "timeout");
+		seq = s_fint(f, i, "seq");
+		assert_true(seq >= 1 && seq <= 3);
+		seen[seq]++;
+	}
+	assert_int_equal(seen[1], 1);
+	assert_int_equal(seen[2], 1);
+	assert_int_equal(seen[3], 1);
+	s_assert_done(f, 6, 0, "r1", 1, 3);
+	assert_null(json_object_get(s_frame(f, 6), "cancelled"));
+	/* the running ones are cancelled on w1 */
+	assert_int_equal(f->n_cancels, 2);
+	s_assert_cancel_sent(f, f->jobs[1].job, "w1");
+	s_assert_cancel_sent(f, f->jobs[2].job, "w1");
+	st = s_stats(f);
+	assert_int_equal(st.timeouts, 3);
+	assert_int_equal(st.requests, 1); /* r2 */
+	assert_int_equal(st.queued, 1);
+	/* late answers are dropped and give the credit to r2 */
+	s_result(f, "w1", f->jobs[1].job, "2");
+	assert_int_equal(s_stats(f).stale, 1);
+	assert_int_equal(f->n_frames, 7);
+	assert_int_equal(f->n_jobs, 4);
+	s_assert_job(f, 3, "w1", "9");
+	/* r2 has no deadline: a tick a day later leaves it alone */
+	gw_broker_tick(f->b, t_after + 86400000000LL);
+	assert_int_equal(f->n_frames, 7);
+	s_result(f, "w1", f->jobs[3].job, "9");
+	s_assert_result(f, 7, 0, "r2", 0, "9");
+	s_assert_done(f, 8, 0, "r2", 1, 0);
+}
+
+static void
+test_broker_timeout_of_a_request_no_worker_took(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	int64_t t_after;
+
+	s_submit_timeout(f, c, "r1", "[1,2]", 1000);
+	t_after = sl_clock_mono_us();
+	gw_broker_tick(f->b, t_after + 1000000);
+	assert_int_equal(f->n_frames, 4);
+	s_assert_item_error(f, 1, 0, "r1", 0, "timeout");
+	s_assert_item_error(f, 2, 0, "r1", 1, "timeout");
+	s_assert_done(f, 3, 0, "r1", 0, 2);
+	assert_int_equal(f->n_cancels, 0);
+	assert_int_equal(s_stats(f).queued, 0);
+	assert_int_equal(s_stats(f).requests, 0);
+	assert_int_equal(s_stats(f).timeouts, 2);
+}
+
+static void
+test_broker_finished_request_is_not_timed_out_later(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	int64_t t_after;
+
+	s_ready(f, "w1", 1);
+	s_submit_timeout(f, c, "r1", "[1]", 50);
+	t_after = sl_clock_mono_us();
+	s_answer_all(f, 0);
+	assert_int_equal(f->n_frames, 3);
+	gw_broker_tick(f->b, t_after + 60000);
+	assert_int_equal(f->n_frames, 3);
+	assert_int_equal(s_stats(f).timeouts, 0);
+}
+
+/* ---- heartbeats ----------------------------------------------------------
+ */
+
+static void
+test_broker_tick_pings_every_worker_once_per_interval(void **state)
+{
+	fake_t *f = *state;
+	int64_t t;
+
+	s_rebuild(f, &s_hb_limits);
+	t = sl_clock_mono_us(); /* before the workers were heard */
+	s_ready(f, "w1", 1);
+	s_ready(f, "w2", 1);
+	gw_broker_tick(f->b, t);
+	assert_int_equal(f->n_pings, 2);
+	assert_int_equal(s_pings_to(f, "w1"), 1);
+	assert_int_equal(s_pings_to(f, "w2"), 1);
+	gw_broker_tick(f->b, t + 500000); /* half an interval on: no PING */
+	assert_int_equal(f->n_pings, 2);
+	gw_broker_tick(f->b, t + 1000000);
+	assert_int_equal(f->n_pings, 4);
+	assert_int_equal(s_pings_to(f, "w1"), 2);
+	assert_int_equal(s_pings_to(f, "w2"), 2);
+	assert_int_equal(f->n_pongs, 0);
+	assert_int_equal(s_stats(f).workers, 2);
+	assert_int_equal(s_stats(f).workers_lost, 0);
+}
+
+static void
+test_broker_worker_ping_is_answered_with_pong(void **state)
+{
+	fake_t *f = *state;
+
+	s_ready(f, "w1", 1);
+	s_worker_empty(f, "w1", SL_MSG_PING);
+	assert_int_equal(f->n_pongs, 1);
+	assert_string_equal(f->pong_rids[0], "w1");
+	assert_int_equal(f->n_pings, 0);
+	/* a stranger gets no answer: it must register first */
+	s_worker_empty(f, "w9", SL_MSG_PING);
+	assert_int_equal(f->n_pongs, 1);
+	assert_int_equal(s_stats(f).stale, 1);
+	/* a PONG is not answered */
+	s_worker_empty(f, "w1", SL_MSG_PONG);
+	assert_int_equal(f->n_pongs, 1);
+	assert_int_equal(f->n_pings, 0);
+	assert_int_equal(s_stats(f).bad_frames, 0);
+}
+
+static void
+test_broker_silent_worker_is_removed_and_its_jobs_go_to_another(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c;
+	gw_broker_stats_t st;
+	int64_t t0, t1;
+
+	s_rebuild(f, &s_hb_limits);
+	c = s_client(f, 0);
+	t0 = sl_clock_mono_us();
+	s_ready(f, "w1", 2); /* last heard of between t0 and t1 */
+	t1 = sl_clock_mono_us();
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	assert_int_equal(f->n_jobs, 2);
+	s_mono_after(t1);
+	s_ready(f, "w2", 2); /* heard of after t1 */
+	/* just before w1 can have expired: nobody is removed */
+	gw_broker_tick(f->b, t0 + HB_EXPIRY_US - 1);
+	assert_int_equal(s_stats(f).workers, 2);
+	/* w1 has been silent for three intervals, w2 has not */
+	gw_broker_tick(f->b, t1 + HB_EXPIRY_US);
+	st = s_stats(f);
+	assert_int_equal(st.workers, 1);
+	assert_int_equal(st.capacity, 2);
+	assert_int_equal(st.workers_lost, 1);
+	assert_int_equal(st.requeued, 2);
+	assert_int_equal(st.running, 2);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.poisoned, 0);
+	/* the same two jobs, now on w2 */
+	assert_int_equal(f->n_jobs, 4);
+	assert_string_equal(f->jobs[2].rid, "w2");
+	assert_string_equal(f->jobs[3].rid, "w2");
+	assert_true((f->jobs[2].job == f->jobs[0].job
+	                && f->jobs[3].job == f->jobs[1].job)
+	    || (f->jobs[2].job == f->jobs[1].job
+	        && f->jobs[3].job == f->jobs[0].job));
+	/* w1 wakes up and answers: it is not registered any more */
+	s_result(f, "w1", f->jobs[0].job, "\"late\"");
+	assert_int_equal(s_stats(f).stale, 1);
+	assert_int_equal(f->n_frames, 1);
+	s_answer_all(f, 2);
+	assert_int_equal(f->n_frames, 4);
+	s_assert_done(f, 3, 0, "r1", 2, 0);
+}
+
+static void
+test_broker_worker_that_keeps_sending_is_not_removed(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c;
+	gw_broker_stats_t st;
+
+	s_rebuild(f, &s_hb_limits);
+	c = s_client(f, 0);
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	assert_int_equal(f->n_jobs, 1);
+	/* each round: a worker heard of once, then silent, is removed;
+	 * w1, which sent something since, stays, whatever it sent */
+	for (int round = 0; round < 5; round++) {
+		char silent[8];
+		int64_t t;
+
+		snprintf(silent, sizeof silent, "s%d", round);
+		s_ready(f, silent, 1);
+		t = sl_clock_mono_us();
+		s_mono_after(t);
+		switch (round) {
+		case 0:
+			s_worker_empty(f, "w1", SL_MSG_PONG);
+			break;
+		case 1:
+			s_worker_empty(f, "w1", SL_MSG_PING);
+			break;
+		case 2:
+			s_result(f, "w1", f->jobs[0].job, "1");
+			break;
+		case 3: /* a duplicate is dropped, but w1 is alive */
+			s_result(f, "w1", f->jobs[0].job, "1");
+			break;
+		default:
+			s_worker_empty(f, "w1", SL_MSG_DRAIN);
+			break;
+		}
+		gw_broker_tick(f->b, t + HB_EXPIRY_US);
+		st = s_stats(f);
+		if (st.workers != 1
+		    || st.workers_lost != (uint64_t) round + 1) {
+			print_error("round %d: workers %zu (want 1), lost "
+			            "%llu (want %d)\n",
+			    round, st.workers,
+			    (unsigned long long) st.workers_lost, round + 1);
+			fail();
+		}
+	}
+	s_assert_done(f, 2, 0, "r1", 1, 0);
+	/* and the survivor is w1 */
+	s_bye(f, "w1");
+	assert_int_equal(s_stats(f).workers, 0);
+}
+
+static void
+test_broker_without_heartbeats_tick_never_removes_workers(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	gw_broker_tick(f->b, sl_clock_mono_us() + 3600 * 1000000LL);
+	gw_broker_tick(f->b, INT64_MAX);
+	st = s_stats(f);
+	assert_int_equal(st.workers, 1);
+	assert_int_equal(st.workers_lost, 0);
+	assert_int_equal(st.running, 1);
+	assert_int_equal(f->n_pings, 0);
+	assert_int_equal(f->n_frames, 1);
+	s_answer_all(f, 0);
+	s_assert_done(f, 2, 0, "r1", 1, 0);
+}
+
+/* ---- poison items --------------------------------------------------------
+ */
+
+static void
+test_broker_job_whose_workers_go_silent_twice_ends_as_worker_lost(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c;
+	gw_broker_stats_t st;
+	int64_t t;
+
+	s_rebuild(f, &s_hb_limits);
+	c = s_client(f, 0);
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[7,8]");
+	t = sl_clock_mono_us();
+	gw_broker_tick(f->b, t + HB_EXPIRY_US); /* w1 dies holding 7 */
+	st = s_stats(f);
+	assert_int_equal(st.workers, 0);
+	assert_int_equal(st.workers_lost, 1);
+	assert_int_equal(st.queued, 2);
+	assert_int_equal(st.poisoned, 0);
+	assert_int_equal(f->n_frames, 1);
+	s_ready(f, "w2", 1); /* takes 7 again */
+	assert_int_equal(f->n_jobs, 2);
+	assert_true(f->jobs[1].job == f->jobs[0].job);
+	t = sl_clock_mono_us();
+	gw_broker_tick(f->b, t + HB_EXPIRY_US); /* and dies too */
+	assert_int_equal(f->n_frames, 2);
+	s_assert_item_error(f, 1, 0, "r1", 0, "worker_lost");
+	st = s_stats(f);
+	assert_int_equal(st.poisoned, 1);
+	assert_int_equal(st.workers_lost, 2);
+	assert_int_equal(st.queued, 1); /* 8 waits */
+	assert_int_equal(st.running, 0);
+	assert_int_equal(st.requests, 1);
+	/* 8 is unharmed: done follows its result */
+	s_ready(f, "w3", 1);
+	assert_int_equal(f->n_jobs, 3);
+	s_assert_job(f, 2, "w3", "8");
+	s_answer_all(f, 2);
+	s_assert_result(f, 2, 0, "r1", 1, "8");
+	s_assert_done(f, 3, 0, "r1", 1, 1);
+}
+
+static void
+test_broker_job_whose_workers_fail_the_ping_twice_ends_as_worker_lost(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c;
+	gw_broker_stats_t st;
+	int64_t t, t2;
+
+	s_rebuild(f, &s_hb_limits);
+	c = s_client(f, 0);
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[7]");
+	snprintf(f->fail_rid, sizeof f->fail_rid, "w1");
+	f->fail_rc = SL_ENOTFOUND;
+	t = sl_clock_mono_us();
+	gw_broker_tick(f->b, t); /* the PING to w1 fails */
+	assert_int_equal(f->n_refused, 1);
+	st = s_stats(f);
+	assert_int_equal(st.workers, 0);
+	assert_int_equal(st.workers_lost, 1);
+	assert_int_equal(st.queued, 1);
+	assert_int_equal(f->n_frames, 1);
+	s_ready(f, "w2", 1);
+	assert_int_equal(f->n_jobs, 2);
+	assert_true(f->jobs[1].job == f->jobs[0].job);
+	snprintf(f->fail_rid, sizeof f->fail_rid, "w2");
+	t2 = sl_clock_mono_us();
+	s_worker_empty(f, "w2", SL_MSG_PONG); /* alive until t2 + 3 s */
+	gw_broker_tick(f->b, t2 + 1000000);   /* next PING: fails */
+	assert_int_equal(f->n_refused, 2);
+	assert_int_equal(f->n_frames, 3);
+	s_assert_item_error(f, 1, 0, "r1", 0, "worker_lost");
+	s_assert_done(f, 2, 0, "r1", 0, 1);
+	st = s_stats(f);
+	assert_int_equal(st.poisoned, 1);
+	assert_int_equal(st.workers_lost, 2);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.running, 0);
+}
+
+static void
+test_broker_job_whose_worker_re_registers_twice_ends_as_worker_lost(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[7]");
+	s_ready(f, "w1", 1); /* restarted: 7 comes back to it */
+	assert_int_equal(f->n_jobs, 2);
+	assert_true(f->jobs[1].job == f->jobs[0].job);
+	assert_int_equal(f->n_frames, 1);
+	s_ready(f, "w1", 1); /* restarted again while running 7 */
+	assert_int_equal(f->n_jobs, 2);
+	assert_int_equal(f->n_frames, 3);
+	s_assert_item_error(f, 1, 0, "r1", 0, "worker_lost");
+	s_assert_done(f, 2, 0, "r1", 0, 1);
+	st = s_stats(f);
+	assert_int_equal(st.poisoned, 1);
+	assert_int_equal(st.workers_lost, 2);
+	assert_int_equal(st.workers, 1);
+	assert_int_equal(st.running, 0);
+	/* the stale answer of the first run is dropped */
+	s_result(f, "w1", f->jobs[0].job, "7");
+	assert_int_equal(f->n_frames, 3);
+}
+
+static void
+test_broker_bye_does_not_count_as_a_death(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[7]");
+	s_bye(f, "w1");
+	s_ready(f, "w2", 1);
+	s_bye(f, "w2");
+	/* two BYEs: still requeued, to a third worker */
+	s_ready(f, "w3", 1);
+	assert_int_equal(f->n_jobs, 3);
+	s_assert_job(f, 2, "w3", "7");
+	/* one real death after two BYEs is a first death, not a second */
+	s_ready(f, "w3", 1);
+	assert_int_equal(f->n_jobs, 4);
+	s_assert_job(f, 3, "w3", "7");
+	assert_int_equal(f->n_frames, 1);
+	st = s_stats(f);
+	assert_int_equal(st.poisoned, 0);
+	assert_int_equal(st.requeued, 3);
+	assert_int_equal(st.workers_lost, 1);
+	s_answer_all(f, 3);
+	s_assert_result(f, 1, 0, "r1", 0, "7");
+	s_assert_done(f, 2, 0, "r1", 1, 0);
+}
+
+/* ---- worker DRAIN, client pause, gateway drain ------------------------- */
+
+static void
+test_broker_draining_worker_gets_no_new_jobs_but_its_results_count(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+
+	s_ready(f, "w1", 2);
+	s_ready(f, "w2", 1);
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	s_assert_job(f, 0, "w1", "1"); /* most free credit */
+	s_assert_job(f, 1, "w1", "2");
+	s_worker_empty(f, "w1", SL_MSG_DRAIN);
+	assert_int_equal(s_stats(f).workers, 2);
+	s_submit(f, c, "r2", "sum", "[3,4,5]");
+	assert_int_equal(f->n_jobs, 3);
+	s_assert_job(f, 2, "w2", "3");
+	assert_int_equal(s_stats(f).queued, 2);
+	/* w1's result still reaches the client; its credit stays unused */
+	s_result(f, "w1", f->jobs[0].job, "1");
+	s_assert_result(f, 2, 0, "r1", 0, "1");
+	assert_int_equal(f->n_jobs, 3);
+	assert_int_equal(s_stats(f).queued, 2);
+	s_result(f, "w2", f->jobs[2].job, "3");
+	assert_int_equal(f->n_jobs, 4);
+	s_assert_job(f, 3, "w2", "4");
+	/* BYE: w1 leaves, the job it still held is requeued */
+	s_bye(f, "w1");
+	st = s_stats(f);
+	assert_int_equal(st.workers, 1);
+	assert_int_equal(st.capacity, 1);
+	assert_int_equal(st.workers_lost, 0);
+	assert_int_equal(st.requeued, 1);
+	assert_int_equal(st.queued, 2);
+	for (size_t i = 3; i < f->n_jobs; i++)
+		assert_string_equal(f->jobs[i].rid, "w2");
+	s_answer_all(f, 3);
+	st = s_stats(f);
+	assert_int_equal(st.requests, 0);
+	assert_int_equal(st.results, 5);
+	assert_int_equal(f->n_jobs, 6);
+}
+
+static void
+test_broker_paused_client_jobs_wait_while_others_run(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *a = s_client(f, 0);
+	gw_client_t *b = s_client(f, 1);
+
+	gw_broker_client_pause(f->b, a, true);
+	s_submit(f, a, "ra", "sum", "[1,2]");
+	s_assert_frame(f, 0, 0, "accepted", "ra");
+	s_submit(f, b, "rb", "sum", "[3]");
+	s_ready(f, "w1", 4);
+	assert_int_equal(f->n_jobs, 1);
+	s_assert_job(f, 0, "w1", "3");
+	assert_int_equal(s_stats(f).queued, 2);
+	gw_broker_client_pause(f->b, a, true); /* again: no change */
+	s_answer_all(f, 0);
+	s_assert_done(f, 3, 1, "rb", 1, 0);
+	assert_int_equal(f->n_jobs, 1); /* free credit, still nothing of a's */
+	gw_broker_client_pause(f->b, a, false);
+	assert_int_equal(f->n_jobs, 3);
+	s_assert_job(f, 1, "w1", "1");
+	s_assert_job(f, 2, "w1", "2");
+	assert_int_equal(s_stats(f).queued, 0);
+	/* paused again: results of running jobs still arrive */
+	gw_broker_client_pause(f->b, a, true);
+	s_answer_all(f, 1);
+	s_assert_result(f, 4, 0, "ra", 0, "1");
+	s_assert_result(f, 5, 0, "ra", 1, "2");
+	s_assert_done(f, 6, 0, "ra", 2, 0);
+}
+
+static void
+test_broker_drain_refuses_new_submits_and_finishes_running_ones(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	gw_broker_drain(f->b);
+	s_submit(f, c, "r2", "sum", "[3]");
+	s_assert_error(f, 1, 0, "r2", "shutting_down");
+	assert_int_equal(s_stats(f).requests, 1);
+	/* pings are still answered */
+	s_send_text(f, c, "{\"type\":\"ping\"}");
+	s_assert_frame(f, 2, 0, "pong", NULL);
+	s_answer_all(f, 0);
+	assert_int_equal(f->n_jobs, 2);
+	s_assert_result(f, 3, 0, "r1", 0, "1");
+	s_assert_result(f, 4, 0, "r1", 1, "2");
+	s_assert_done(f, 5, 0, "r1", 2, 0);
+	assert_int_equal(s_stats(f).requests, 0);
+}
+
+static void
+test_broker_ping_reports_running_jobs(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "w1", 2);
+	s_submit(f, c, "r1", "sum", "[1,2,3]");
+	s_send_text(f, c, "{\"type\":\"ping\"}");
+	s_assert_frame(f, 1, 0, "pong", NULL);
+	assert_int_equal(s_fint(f, 1, "workers"), 1);
+	assert_int_equal(s_fint(f, 1, "running"), 2);
+	assert_int_equal(s_fint(f, 1, "queued"), 1);
+	s_result(f, "w1", f->jobs[0].job, "1");
+	s_send_text(f, c, "{\"type\":\"ping\"}");
+	s_assert_frame(f, 3, 0, "pong", NULL);
+	assert_int_equal(s_fint(f, 3, "running"), 2);
+	assert_int_equal(s_fint(f, 3, "queued"), 0);
+	s_answer_all(f, 1);
+	s_send_text(f, c, "{\"type\":\"ping\"}");
+	assert_int_equal(s_fint(f, f->n_frames - 1, "running"), 0);
+}
+
 int
 main(void)
 {
@@ -1243,6 +2060,65 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_broker_malformed_worker_frames_are_counted_and_dropped,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_cancel_drops_queued_jobs_cancels_running_ones_and_sends_done,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_cancel_of_a_request_still_waiting_for_workers,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_cancel_of_an_unknown_id_is_refused_with_unknown_id,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_client_destroy_mid_request_sends_cancel_for_each_running_job,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_timeout_ends_every_unfinished_item_as_a_timeout_error,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_timeout_of_a_request_no_worker_took, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_finished_request_is_not_timed_out_later, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_tick_pings_every_worker_once_per_interval,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_worker_ping_is_answered_with_pong, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_silent_worker_is_removed_and_its_jobs_go_to_another,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_worker_that_keeps_sending_is_not_removed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_without_heartbeats_tick_never_removes_workers,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_job_whose_workers_go_silent_twice_ends_as_worker_lost,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_job_whose_workers_fail_the_ping_twice_ends_as_worker_lost,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_job_whose_worker_re_registers_twice_ends_as_worker_lost,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_bye_does_not_count_as_a_death, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_draining_worker_gets_no_new_jobs_but_its_results_count,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_paused_client_jobs_wait_while_others_run,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_drain_refuses_new_submits_and_finishes_running_ones,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_ping_reports_running_jobs, setup, teardown),
 	};
 
 	/* Every log line is formatted (DEBUG), so its arguments are checked

@@ -54,6 +54,18 @@ static const parse_row_t s_rows[] = {
 	PARSES("submit with exactly max items",
 	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[null,{},[]]"),
 	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("submit with timeout_ms 1",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"timeout_ms\":1"),
+	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("submit with timeout_ms of a day",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"timeout_ms\":86400000"),
+	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("cancel", "{\"type\":\"cancel\",\"id\":\"r1\"}", GW_CMSG_CANCEL,
+	    "r1"),
+	PARSES("cancel with 64-byte id and extra keys",
+	    "{\"type\":\"cancel\",\"id\":\"" ID64 "\",\"items\":[1]}",
+	    GW_CMSG_CANCEL, ID64),
 	PARSES("ping", "{\"type\":\"ping\"}", GW_CMSG_PING, NULL),
 	PARSES("ping with id and data",
 	    "{\"type\":\"ping\",\"id\":\"p1\",\"data\":{\"t\":1}}",
@@ -78,9 +90,9 @@ static const parse_row_t s_rows[] = {
 	    "bad_json", NULL),
 	REFUSED("single quotes", "{'type':'ping'}", "bad_json", NULL),
 	REFUSED("trailing comma", "{\"type\":\"ping\",}", "bad_json", NULL),
-	/* jansson itself wants an object or array at the top level */
-	REFUSED("string at top level", "\"ping\"", "bad_json", NULL),
-	REFUSED("null at top level", "null", "bad_json", NULL),
+	/* valid JSON, but not an object: bad_message (JSON_DECODE_ANY) */
+	REFUSED("string at top level", "\"ping\"", "bad_message", NULL),
+	REFUSED("null at top level", "null", "bad_message", NULL),
 	REFUSED("integer too big",
 	    SUBMIT_WITH("\"task\":\"sum\",\"items\":"
 	                "[12345678901234567890]"),
@@ -127,6 +139,41 @@ static const parse_row_t s_rows[] = {
 	    "r1"),
 	REFUSED("task of 33 bytes",
 	    SUBMIT_WITH("\"task\":\"" NAME32 "x\",\"items\":[1]"),
+	    "bad_message", "r1"),
+	REFUSED(
+	    "cancel without id", "{\"type\":\"cancel\"}", "bad_message", NULL),
+	REFUSED("cancel with empty id", "{\"type\":\"cancel\",\"id\":\"\"}",
+	    "bad_message", NULL),
+	REFUSED("cancel with numeric id", "{\"type\":\"cancel\",\"id\":1}",
+	    "bad_message", NULL),
+	REFUSED("cancel with 65-byte id",
+	    "{\"type\":\"cancel\",\"id\":\"" ID64 "x\"}", "bad_message", NULL),
+	REFUSED("timeout_ms 0",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"timeout_ms\":0"),
+	    "bad_message", "r1"),
+	REFUSED("timeout_ms -1",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"timeout_ms\":-1"),
+	    "bad_message", "r1"),
+	REFUSED("timeout_ms 1.5",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"timeout_ms\":1.5"),
+	    "bad_message", "r1"),
+	REFUSED("timeout_ms 1.0",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"timeout_ms\":1.0"),
+	    "bad_message", "r1"),
+	REFUSED("timeout_ms a string",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"timeout_ms\":\"10\""),
+	    "bad_message", "r1"),
+	REFUSED("timeout_ms true",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"timeout_ms\":true"),
+	    "bad_message", "r1"),
+	REFUSED("timeout_ms over a day",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"timeout_ms\":86400001"),
+	    "bad_message", "r1"),
+	REFUSED("timeout_ms huge",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"timeout_ms\":9223372036854775807"),
 	    "bad_message", "r1"),
 	/* unknown_type */
 	REFUSED("unknown type", "{\"type\":\"resume\",\"id\":\"r9\"}",
@@ -220,6 +267,56 @@ test_cproto_ping_data_is_borrowed_from_the_message(void **state)
 	assert_int_equal(m.type, GW_CMSG_PING);
 	assert_null(m.id);
 	sl_test_assert_json(m.data, "[1,{\"a\":null}]");
+	gw_cmsg_clear(&m);
+}
+
+typedef struct timeout_row {
+	const char *fields; /* after id and type */
+	int64_t timeout_ms; /* what the message carries */
+} timeout_row_t;
+
+static void
+test_cproto_submit_carries_its_timeout_ms(void **state)
+{
+	static const timeout_row_t rows[] = {
+		{ "\"task\":\"sum\",\"items\":[1]", 0 },
+		{ "\"task\":\"sum\",\"items\":[1],\"timeout_ms\":1", 1 },
+		{ "\"task\":\"sum\",\"items\":[1],\"timeout_ms\":50", 50 },
+		{ "\"timeout_ms\":86400000,\"task\":\"sum\",\"items\":[1]",
+		    86400000 },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(rows); i++) {
+		char text[256];
+		gw_cmsg_t m;
+		gw_cerr_t err;
+
+		snprintf(text, sizeof text,
+		    "{\"type\":\"submit\",\"id\":\"r1\",%s}", rows[i].fields);
+		sl_assert_row_int(
+		    text, gw_cmsg_parse(text, strlen(text), 5, &m, &err), 0);
+		sl_assert_row_int(text, m.timeout_ms, rows[i].timeout_ms);
+		gw_cmsg_clear(&m);
+	}
+}
+
+static void
+test_cproto_cancel_carries_only_its_id(void **state)
+{
+	const char *text = "{\"type\":\"cancel\",\"id\":\"job-7\","
+	                   "\"task\":\"sum\",\"items\":[1]}";
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	(void) state;
+	assert_int_equal(gw_cmsg_parse(text, strlen(text), 5, &m, &err), 0);
+	assert_int_equal(m.type, GW_CMSG_CANCEL);
+	assert_string_equal(m.id, "job-7");
+	assert_null(m.task);
+	assert_null(m.items);
+	assert_null(m.data);
+	assert_int_equal(m.timeout_ms, 0);
 	gw_cmsg_clear(&m);
 }
 
@@ -446,6 +543,8 @@ main(void)
 		    test_cproto_submit_fields_point_into_the_message),
 		cmocka_unit_test(
 		    test_cproto_ping_data_is_borrowed_from_the_message),
+		cmocka_unit_test(test_cproto_submit_carries_its_timeout_ms),
+		cmocka_unit_test(test_cproto_cancel_carries_only_its_id),
 		cmocka_unit_test(test_cproto_parse_reads_only_len_bytes),
 		cmocka_unit_test(
 		    test_cproto_too_many_items_message_gives_count_and_limit),

@@ -1,0 +1,548 @@
+/*
+ * test_pool: a worker's compute threads (compute/cp_pool).
+ *
+ * A real ZeroMQ context with the PULL the I/O thread would own, bound to
+ * inproc://test-results; a pool of two threads pushes its RESULT frames
+ * there. JOB frames are built with sl_proto_encode_job and decoded into
+ * cp_work_t exactly as cp_io does. RESULTs are received with a bounded
+ * zmq_poll, decoded and checked by job id. Timing bounds are generous (a
+ * loaded 2-core machine): seconds, never milliseconds.
+ */
+#include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
+
+#include <time.h>
+
+#include <zmq.h>
+
+#include "cp_pool.h"
+#include "cp_task.h"
+#include "sl_clock.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+
+#define RESULTS_EP "inproc://test-results"
+#define THREADS 2
+#define WAIT_MS 5000 /* longest wait for any one RESULT */
+
+typedef struct fixture {
+	void *zctx;
+	void *pull;
+	cp_pool_t *pool;
+} fixture_t;
+
+/* One RESULT frame, decoded. */
+typedef struct result {
+	uint64_t job;
+	bool ok;
+	char *value; /* ok: canonical JSON text; malloc'd */
+	char code[SL_PROTO_MAX_NAME + 1];
+	uint64_t cpu_us;
+} result_t;
+
+static int
+setup(void **state)
+{
+	fixture_t *f = calloc(1, sizeof *f);
+	char err[128] = "";
+	int zero = 0;
+
+	if (!f)
+		return -1;
+	f->zctx = zmq_ctx_new();
+	f->pull = f->zctx ? zmq_socket(f->zctx, ZMQ_PULL) : NULL;
+	if (!f->pull || zmq_setsockopt(f->pull, ZMQ_LINGER, &zero, sizeof zero)
+	    || zmq_bind(f->pull, RESULTS_EP))
+		return -1;
+	f->pool = cp_pool_new(f->zctx, RESULTS_EP, THREADS, err, sizeof err);
+	if (!f->pool) {
+		print_error("cp_pool_new: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture_t *f = *state;
+
+	/* threads first: a running task may still send to the PULL */
+	cp_pool_destroy(&f->pool);
+	zmq_close(f->pull);
+	zmq_ctx_term(f->zctx);
+	free(f);
+	return 0;
+}
+
+/* Queue job id running task on the item (JSON text), as cp_io does. */
+static void
+s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
+{
+	msgpack_sbuffer it, sb;
+	const char *why = NULL;
+	cp_work_t *w;
+
+	msgpack_sbuffer_init(&it);
+	msgpack_sbuffer_init(&sb);
+	sl_test_pack_json(&it, item);
+	assert_int_equal(sl_proto_encode_job(
+	                     &sb, job, task, strlen(task), it.data, it.size),
+	    0);
+	w = cp_work_new(sb.data, sb.size);
+	assert_non_null(w);
+	msgpack_sbuffer_destroy(&it);
+	msgpack_sbuffer_destroy(&sb);
+	assert_int_equal(sl_proto_decode(w->frame, w->len, &w->msg, &why), 0);
+	assert_int_equal(w->msg.type, SL_MSG_JOB);
+	assert_int_equal(w->msg.u.job.job, job);
+	w->task = cp_task_find(w->msg.u.job.task.ptr, w->msg.u.job.task.len);
+	assert_non_null(w->task);
+	cp_pool_push(f->pool, &w);
+	assert_null(w);
+}
+
+/* The next RESULT within timeout_ms: true with *r filled (caller frees
+ * r->value), false if none came. */
+static bool
+s_recv(fixture_t *f, long timeout_ms, result_t *r)
+{
+	zmq_pollitem_t pi = { f->pull, 0, ZMQ_POLLIN, 0 };
+	const char *why = NULL;
+	zmq_msg_t msg;
+	sl_msg_t m;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	rc = zmq_poll(&pi, 1, timeout_ms);
+	assert_true(rc >= 0);
+	if (rc == 0)
+		return false;
+	zmq_msg_init(&msg);
+	assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
+	assert_false(zmq_msg_more(&msg));
+	sl_msg_init(&m);
+	if (sl_proto_decode(
+	        zmq_msg_data(&msg), zmq_msg_size(&msg), &m, &why)) {
+		print_error("pool sent an undecodable frame: %s\n", why);
+		fail();
+	}
+	assert_int_equal(m.type, SL_MSG_RESULT);
+	r->job = m.u.result.job;
+	r->ok = m.u.result.ok;
+	r->cpu_us = m.u.result.cpu_us;
+	if (r->ok) {
+		json_t *j = NULL;
+
+		assert_int_equal(
+		    sl_json_from_mp(m.u.result.value, &j, &why), 0);
+		r->value = sl_test_dumps(j);
+		json_decref(j);
+	} else {
+		assert_true(m.u.result.code.len < sizeof r->code);
+		memcpy(r->code, m.u.result.code.ptr, m.u.result.code.len);
+		r->code[m.u.result.code.len] = '\0';
+	}
+	sl_msg_clear(&m);
+	zmq_msg_close(&msg);
+	return true;
+}
+
+/* The next RESULT, which must come within WAIT_MS. */
+static result_t
+s_expect(fixture_t *f)
+{
+	result_t r;
+
+	if (!s_recv(f, WAIT_MS, &r)) {
+		print_error("no RESULT within %d ms\n", WAIT_MS);
+		fail();
+	}
+	return r;
+}
+
+/* Wait (bounded) until the pool's load is want. */
+static void
+s_wait_load(fixture_t *f, size_t want)
+{
+	struct timespec ts = { 0, 1000000 };
+	int64_t end = sl_clock_mono_us() + WAIT_MS * 1000LL;
+	size_t load;
+
+	while (
+	    (load = cp_pool_load(f->pool)) != want && sl_clock_mono_us() < end)
+		nanosleep(&ts, NULL);
+	if (load != want) {
+		print_error("load is %zu, expected %zu\n", load, want);
+		fail();
+	}
+}
+
+static void
+s_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- running jobs ------------------------------------------------------- */
+
+typedef struct job_row {
+	uint64_t job;
+	const char *task;
+	const char *item;
+	const char *value; /* NULL: fails with code */
+	const char *code;
+} job_row_t;
+
+static void
+test_pool_runs_each_job_and_sends_one_result_for_it(void **state)
+{
+	static const job_row_t rows[] = {
+		{ 1, "echo", "{\"a\":[1,2]}", "{\"a\":[1,2]}", NULL },
+		{ 2, "sha256", "\"abc\"",
+		    "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff6"
+		    "1"
+		    "f20015ad\"",
+		    NULL },
+		{ 3, "primes", "100", "25", NULL },
+		{ 4, "sleep", "10", "10", NULL },
+		{ 5, "burn", "\"x\"", NULL, "bad_item" },
+		{ 6, "primes", "-1", NULL, "bad_item" },
+		{ 1ULL << 40, "echo", "null", "null", NULL },
+	};
+	fixture_t *f = *state;
+	int seen[SL_N(rows)] = { 0 };
+	result_t r;
+
+	for (size_t i = 0; i < SL_N(rows); i++)
+		s_push(f, rows[i].job, rows[i].task, rows[i].item);
+	for (size_t n = 0; n < SL_N(rows); n++) {
+		size_t i;
+
+		r = s_expect(f);
+		for (i = 0; i < SL_N(rows) && rows[i].job != r.job; i++)
+			;
+		if (i == SL_N(rows)) {
+			print_error("RESULT for unknown job %llu\n",
+			    (unsigned long long) r.job);
+			fail();
+		}
+		seen[i]++;
+		sl_assert_row_int(rows[i].item, r.ok, rows[i].value != NULL);
+		if (rows[i].value)
+			sl_assert_row_str(
+			    rows[i].item, r.value, rows[i].value);
+		else
+			sl_assert_row_str(rows[i].item, r.code, rows[i].code);
+		free(r.value);
+	}
+	for (size_t i = 0; i < SL_N(rows); i++)
+		sl_assert_row_int(rows[i].item, seen[i], 1);
+	s_wait_load(f, 0);
+	/* and nothing more */
+	assert_false(s_recv(f, 100, &r));
+}
+
+static void
+test_pool_result_reports_the_cpu_time_of_the_task(void **state)
+{
+	fixture_t *f = *state;
+	result_t r;
+
+	s_push(f, 9, "burn", "30");
+	r = s_expect(f);
+	assert_int_equal(r.job, 9);
+	assert_true(r.ok);
+	assert_string_equal(r.value, "30");
+	free(r.value);
+	if (r.cpu_us < 30000) {
+		print_error("burn 30 reported cpu_us %llu\n",
+		    (unsigned long long) r.cpu_us);
+		fail();
+	}
+}
+
+static void
+test_pool_many_jobs_each_come_back_exactly_once(void **state)
+{
+	fixture_t *f = *state;
+	int seen[40] = { 0 };
+	result_t r;
+
+	for (uint64_t j = 0; j < SL_N(seen); j++) {
+		char item[16];
+
+		snprintf(item, sizeof item, "%llu", (unsigned long long) j);
+		s_push(f, 100 + j, "echo", item);
+	}
+	for (size_t n = 0; n < SL_N(seen); n++) {
+		char want[16];
+
+		r = s_expect(f);
+		assert_true(r.job >= 100 && r.job < 100 + SL_N(seen));
+		seen[r.job - 100]++;
+		snprintf(want, sizeof want, "%llu",
+		    (unsigned long long) (r.job - 100));
+		assert_true(r.ok);
+		assert_string_equal(r.value, want);
+		free(r.value);
+	}
+	for (size_t j = 0; j < SL_N(seen); j++)
+		assert_int_equal(seen[j], 1);
+	assert_false(s_recv(f, 100, &r));
+	s_wait_load(f, 0);
+}
+
+/* ---- load and cancel ---------------------------------------------------- */
+
+static void
+test_pool_cancel_of_a_running_job_ends_it_as_cancelled(void **state)
+{
+	fixture_t *f = *state;
+	int64_t t0;
+	result_t r;
+
+	s_push(f, 7, "sleep", "5000");
+	s_sleep_ms(100); /* let a thread take it */
+	t0 = sl_clock_mono_us();
+	assert_true(cp_pool_cancel(f->pool, 7));
+	r = s_expect(f);
+	assert_int_equal(r.job, 7);
+	assert_false(r.ok);
+	assert_string_equal(r.code, "cancelled");
+	if (sl_clock_mono_us() - t0 > 2000000) {
+		print_error("cancelled sleep 5000 took %lld us to end\n",
+		    (long long) (sl_clock_mono_us() - t0));
+		fail();
+	}
+	s_wait_load(f, 0);
+	/* it is gone: cancelling it again finds nothing */
+	assert_false(cp_pool_cancel(f->pool, 7));
+}
+
+static void
+test_pool_cancel_of_an_unknown_job_returns_false(void **state)
+{
+	fixture_t *f = *state;
+	result_t r;
+
+	assert_false(cp_pool_cancel(f->pool, 12345));
+	s_push(f, 1, "sleep", "5000");
+	assert_false(cp_pool_cancel(f->pool, 2));
+	assert_int_equal(cp_pool_load(f->pool), 1);
+	assert_true(cp_pool_cancel(f->pool, 1));
+	r = s_expect(f);
+	assert_int_equal(r.job, 1);
+	assert_string_equal(r.code, "cancelled");
+}
+
+static void
+test_pool_cancel_of_a_queued_job_ends_it_without_running_it(void **state)
+{
+	fixture_t *f = *state;
+	int got[4] = { 0 };
+	result_t r;
+
+	/* both threads busy, a third job waits */
+	s_push(f, 1, "sleep", "5000");
+	s_push(f, 2, "sleep", "5000");
+	s_push(f, 3, "echo", "\"must not run\"");
+	assert_int_equal(cp_pool_load(f->pool), 3);
+	assert_true(cp_pool_cancel(f->pool, 3));
+	assert_true(cp_pool_cancel(f->pool, 1));
+	assert_true(cp_pool_cancel(f->pool, 2));
+	for (int n = 0; n < 3; n++) {
+		r = s_expect(f);
+		assert_true(r.job >= 1 && r.job <= 3);
+		got[r.job]++;
+		assert_false(r.ok);
+		assert_string_equal(r.code, "cancelled");
+	}
+	assert_int_equal(got[1], 1);
+	assert_int_equal(got[2], 1);
+	assert_int_equal(got[3], 1);
+	s_wait_load(f, 0);
+}
+
+static void
+test_pool_load_counts_queued_and_running_jobs_and_cancel_all_ends_them(
+    void **state)
+{
+	fixture_t *f = *state;
+	int got[6] = { 0 };
+	int64_t t0;
+	result_t r;
+
+	assert_int_equal(cp_pool_load(f->pool), 0);
+	for (uint64_t j = 1; j <= 5; j++)
+		s_push(f, j, "sleep", "5000");
+	/* two run, three wait: five either way */
+	assert_int_equal(cp_pool_load(f->pool), 5);
+	s_sleep_ms(100);
+	assert_int_equal(cp_pool_load(f->pool), 5);
+	assert_false(s_recv(f, 0, &r));
+	t0 = sl_clock_mono_us();
+	cp_pool_cancel_all(f->pool);
+	for (int n = 0; n < 5; n++) {
+		r = s_expect(f);
+		assert_true(r.job >= 1 && r.job <= 5);
+		got[r.job]++;
+		assert_false(r.ok);
+		assert_string_equal(r.code, "cancelled");
+	}
+	assert_true(sl_clock_mono_us() - t0 < 3000000);
+	for (int j = 1; j <= 5; j++)
+		assert_int_equal(got[j], 1);
+	s_wait_load(f, 0);
+	/* the pool still works afterwards: cancel_all is not a stop */
+	cp_pool_cancel_all(f->pool); /* nothing to cancel */
+	s_push(f, 6, "echo", "6");
+	r = s_expect(f);
+	assert_int_equal(r.job, 6);
+	assert_true(r.ok);
+	assert_string_equal(r.value, "6");
+	free(r.value);
+	s_wait_load(f, 0);
+}
+
+/* ---- destroy ------------------------------------------------------------ */
+
+static void
+test_pool_destroy_stops_running_jobs_and_frees_queued_ones(void **state)
+{
+	fixture_t *f = *state;
+	int64_t t0;
+	result_t r;
+
+	s_push(f, 1, "sleep", "5000");
+	s_push(f, 2, "burn", "60000");
+	s_sleep_ms(100);
+	/* queued behind them: freed unrun (ASan checks the frees) */
+	s_push(f, 3, "echo", "3");
+	s_push(f, 4, "sleep", "5000");
+	s_push(f, 5, "primes", "1000");
+	assert_int_equal(cp_pool_load(f->pool), 5);
+	t0 = sl_clock_mono_us();
+	cp_pool_destroy(&f->pool);
+	assert_null(f->pool);
+	if (sl_clock_mono_us() - t0 > 3000000) {
+		print_error("destroy took %lld us\n",
+		    (long long) (sl_clock_mono_us() - t0));
+		fail();
+	}
+	/* whatever came back ended as cancelled, and only the running
+	 * ones: a queued job is never started once stopping */
+	while (s_recv(f, 200, &r)) {
+		assert_true(r.job == 1 || r.job == 2);
+		assert_false(r.ok);
+		assert_string_equal(r.code, "cancelled");
+	}
+	cp_pool_destroy(&f->pool); /* NULL-safe */
+	cp_pool_destroy(NULL);
+}
+
+static void
+test_pool_destroy_of_an_idle_pool_returns_promptly(void **state)
+{
+	fixture_t *f = *state;
+	int64_t t0 = sl_clock_mono_us();
+
+	cp_pool_destroy(&f->pool);
+	assert_null(f->pool);
+	assert_true(sl_clock_mono_us() - t0 < 3000000);
+}
+
+/*
+ * cp_pool.h: cp_pool_new returns "NULL with err filled on failure". When
+ * the compute threads cannot create or connect their PUSH sockets (here:
+ * an endpoint of an unknown transport; in sluice-compute: zmq_socket
+ * failing, e.g. EMFILE), each thread logs POOL-SOCK, sets stop and exits,
+ * but cp_pool_new has already returned a pool: jobs pushed into it are
+ * never run and never answered.
+ */
+static void
+test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint(void **state)
+{
+	fixture_t f = { zmq_ctx_new(), NULL, NULL };
+	char err[128] = "";
+	size_t load;
+
+	(void) state;
+	assert_non_null(f.zctx);
+	f.pool = cp_pool_new(f.zctx, "nonsense://x", THREADS, err, sizeof err);
+	if (f.pool) {
+		s_push(&f, 1, "echo", "1");
+		s_sleep_ms(500);
+		load = cp_pool_load(f.pool);
+		cp_pool_destroy(&f.pool);
+		zmq_ctx_term(f.zctx);
+		print_error("cp_pool_new returned a pool (err \"%s\") whose "
+		            "threads could not connect; a job pushed into it "
+		            "still waits after 500 ms (load %zu)\n",
+		    err, load);
+		fail();
+	}
+	assert_true(err[0] != '\0');
+	zmq_ctx_term(f.zctx);
+}
+
+static void
+test_pool_work_new_copies_the_frame(void **state)
+{
+	uint8_t frame[] = { 1, 2, 3, 4 };
+	cp_work_t *w = cp_work_new(frame, sizeof frame);
+
+	(void) state;
+	assert_non_null(w);
+	frame[0] = 9;
+	assert_int_equal(w->len, 4);
+	assert_int_equal(w->frame[0], 1);
+	assert_null(w->task);
+	assert_false(atomic_load(&w->cancel));
+	cp_work_destroy(&w);
+	assert_null(w);
+	cp_work_destroy(&w); /* NULL-safe */
+	cp_work_destroy(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_pool_runs_each_job_and_sends_one_result_for_it, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_result_reports_the_cpu_time_of_the_task, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_many_jobs_each_come_back_exactly_once, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_cancel_of_a_running_job_ends_it_as_cancelled,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_cancel_of_an_unknown_job_returns_false, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_cancel_of_a_queued_job_ends_it_without_running_it,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_load_counts_queued_and_running_jobs_and_cancel_all_ends_them,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_destroy_stops_running_jobs_and_frees_queued_ones,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_destroy_of_an_idle_pool_returns_promptly, setup,
+		    teardown),
+		cmocka_unit_test(
+		    test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint),
+		cmocka_unit_test(test_pool_work_new_copies_the_frame),
+	};
+
+	sl_log_setup("test", SL_LOG_DEBUG);
+	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
+}
