@@ -552,6 +552,9 @@ s_take_back(gw_broker_t *self, gw_job_t *job, bool crashed)
 		s_request_progress(self, r, 0);
 		return;
 	}
+	/* A fresh id: a late result of the old attempt (the worker may come
+	 * back under the same routing id) can then never pass for this one. */
+	job->id = self->next_job++;
 	sl_list_push_front(&r->queue, &job->link);
 	self->st.queued++;
 	self->st.requeued++;

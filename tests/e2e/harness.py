@@ -12,6 +12,7 @@ Usage: test_<name>.py --gateway PATH --compute PATH
 import argparse
 import asyncio
 import atexit
+import base64
 import ctypes
 import json
 import os
@@ -240,6 +241,135 @@ def check_request(frames, n_items):
     check(isinstance(done["elapsed_ms"], int) and done["elapsed_ms"] >= 0,
           f"bad elapsed_ms: {done}")
     return [out[i] for i in range(n_items)]
+
+
+async def wait_pong(c, pred, timeout=10, what="pong"):
+    """Poll c with pings until pred(pong) holds; return that pong."""
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        pong, _ = await c.ping()
+        if pred(pong):
+            return pong
+        check(time.monotonic() < deadline,
+              f"no {what} within {scaled(timeout):.1f} s; last pong {pong}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_log(proc, text, timeout=10):
+    """Poll proc's log until a line contains text (a str, or a tuple of
+    str: any of them); return that line."""
+    texts = (text,) if isinstance(text, str) else text
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        for line in proc.log().splitlines():
+            if any(t in line for t in texts):
+                return line
+        check(time.monotonic() < deadline,
+              f"{proc.name} {proc.pid} logged no {text!r} within "
+              f"{scaled(timeout):.1f} s")
+        await asyncio.sleep(0.05)
+
+
+def rss_kib(pid):
+    """Resident set size of a live process in KiB (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+# ---- raw WebSocket, for clients that misbehave below a library's level ----
+
+def ws_handshake(port, host="127.0.0.1", timeout=10):
+    """A TCP socket that has done the WebSocket opening handshake (RFC 6455)
+    by hand, now non-blocking, plus any bytes that came after the 101
+    response. It blocks: in a test, await asyncio.to_thread(ws_handshake,
+    port)."""
+    sock = socket.create_connection((host, port), timeout=scaled(timeout))
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                      f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\n"
+                      f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(4096)
+            check(chunk, f"connection closed during the handshake: {buf!r}")
+            buf += chunk
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        check(head.startswith(b"HTTP/1.1 101"), f"handshake refused: {head!r}")
+    except BaseException:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock, rest
+
+
+def ws_frame(payload, opcode=0x1, fin=True):
+    """One client-to-server WebSocket frame (masked, as RFC 6455 demands);
+    payload str (as UTF-8) or bytes."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 1 << 16:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    mask = os.urandom(4)
+    key = (mask * (n // 4 + 1))[:n]
+    masked = int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")
+    return head + mask + masked.to_bytes(n, "big")
+
+
+def ws_parse(buf):
+    """Split server-to-client (unmasked) frames off buf: ([(opcode,
+    payload)...], the incomplete rest)."""
+    frames, i = [], 0
+    while len(buf) - i >= 2:
+        opcode, n, j = buf[i] & 0x0F, buf[i + 1] & 0x7F, i + 2
+        check(not buf[i + 1] & 0x80, "masked frame from the server")
+        if n == 126:
+            if len(buf) - j < 2:
+                break
+            n, j = int.from_bytes(buf[j:j + 2], "big"), j + 2
+        elif n == 127:
+            if len(buf) - j < 8:
+                break
+            n, j = int.from_bytes(buf[j:j + 8], "big"), j + 8
+        if len(buf) - j < n:
+            break
+        frames.append((opcode, buf[j:j + n]))
+        i = j + n
+    return frames, buf[i:]
+
+
+async def read_to_eof(sock, timeout=10):
+    """Read a non-blocking socket until the peer closes it (EOF or reset);
+    return (bytes read, monotonic time of the EOF)."""
+    loop = asyncio.get_running_loop()
+    data = bytearray()
+
+    async def read():
+        while True:
+            try:
+                chunk = await loop.sock_recv(sock, 1 << 16)
+            except ConnectionResetError:
+                return
+            if not chunk:
+                return
+            data.extend(chunk)
+    try:
+        await asyncio.wait_for(read(), scaled(timeout))
+    except asyncio.TimeoutError:
+        raise AssertionError(f"connection still open after "
+                             f"{scaled(timeout):.1f} s; {len(data)} bytes "
+                             f"read") from None
+    return bytes(data), time.monotonic()
 
 
 class Harness:

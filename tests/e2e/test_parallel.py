@@ -12,7 +12,8 @@ async def check_two_rounds(h, workers):
     total = t_done - t_accepted
     # Two threads: two rounds of 600 ms of CPU (~1.2 s); serial is 2.4 s.
     check(total >= 1.1, f"4 x 600 ms on 2 threads took only {total:.3f} s")
-    check(total < scaled(2.0), f"4 x 600 ms on 2 threads took {total:.3f} s")
+    # (serial would be 2.4 s; the pairing check below holds under any load)
+    check(total < scaled(2.3), f"4 x 600 ms on 2 threads took {total:.3f} s")
     # Load-independent: results come in pairs, one per round.
     t = [ft for f, ft in frames if f["type"] == "result"]
     within, between = t[1] - t[0], t[2] - t[1]

@@ -504,6 +504,16 @@ s_assert_error(fake_t *f, size_t i, int n, const char *id, const char *code)
 	assert_non_null(s_fstr(f, i, "message"));
 }
 
+/* Job a is job b sent again: the same item under a fresh id, so that a
+ * late result of the first attempt cannot pass for the second. */
+static bool
+s_resent(const fake_t *f, size_t a, size_t b)
+{
+	return !strcmp(f->jobs[a].item, f->jobs[b].item)
+	    && !strcmp(f->jobs[a].task, f->jobs[b].task)
+	    && f->jobs[a].job != f->jobs[b].job;
+}
+
 static void
 s_assert_job(fake_t *f, size_t i, const char *rid, const char *item)
 {
@@ -793,14 +803,12 @@ test_broker_bye_requeues_jobs_to_another_worker_exactly_once(void **state)
 	assert_int_equal(f->n_jobs, 3); /* all on w1, none left for w2 */
 	s_result(f, "w1", f->jobs[0].job, "0");
 	s_bye(f, "w1");
-	/* w1's two unanswered jobs, same ids, now on w2 */
+	/* w1's two unanswered jobs, now on w2 */
 	assert_int_equal(f->n_jobs, 5);
 	assert_string_equal(f->jobs[3].rid, "w2");
 	assert_string_equal(f->jobs[4].rid, "w2");
-	assert_true((f->jobs[3].job == f->jobs[1].job
-	                && f->jobs[4].job == f->jobs[2].job)
-	    || (f->jobs[3].job == f->jobs[2].job
-	        && f->jobs[4].job == f->jobs[1].job));
+	assert_true((s_resent(f, 3, 1) && s_resent(f, 4, 2))
+	    || (s_resent(f, 3, 2) && s_resent(f, 4, 1)));
 	st = s_stats(f);
 	assert_int_equal(st.workers, 1);
 	assert_int_equal(st.capacity, 3);
@@ -823,6 +831,29 @@ test_broker_bye_requeues_jobs_to_another_worker_exactly_once(void **state)
 	s_assert_done(f, 4, 0, "r1", 3, 0);
 }
 
+/*
+ * A worker that reconnects keeps its routing id, and a result it computed
+ * before (e.g. "cancelled" on the reconnect) may still arrive: it must not
+ * be taken as the outcome of the job that was sent again.
+ */
+static void
+test_broker_late_result_of_a_first_attempt_is_dropped(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[7]");
+	s_ready(f, "w1", 1); /* reconnected: 7 is sent again */
+	assert_int_equal(f->n_jobs, 2);
+	s_result_err(f, "w1", f->jobs[0].job, "cancelled", "job cancelled");
+	assert_int_equal(s_stats(f).stale, 1);
+	assert_int_equal(f->n_frames, 1); /* only accepted so far */
+	s_result(f, "w1", f->jobs[1].job, "7");
+	s_assert_result(f, 1, 0, "r1", 0, "7");
+	s_assert_done(f, 2, 0, "r1", 1, 0);
+}
+
 static void
 test_broker_ready_again_from_the_same_worker_requeues_its_jobs(void **state)
 {
@@ -836,7 +867,7 @@ test_broker_ready_again_from_the_same_worker_requeues_its_jobs(void **state)
 	/* the worker restarted: what it held comes back to it */
 	s_ready(f, "w1", 2);
 	assert_int_equal(f->n_jobs, 3);
-	assert_true(f->jobs[1].job == f->jobs[0].job);
+	assert_true(s_resent(f, 1, 0));
 	s_assert_job(f, 1, "w1", "7");
 	s_assert_job(f, 2, "w1", "8");
 	st = s_stats(f);
@@ -1609,10 +1640,8 @@ test_broker_silent_worker_is_removed_and_its_jobs_go_to_another(void **state)
 	assert_int_equal(f->n_jobs, 4);
 	assert_string_equal(f->jobs[2].rid, "w2");
 	assert_string_equal(f->jobs[3].rid, "w2");
-	assert_true((f->jobs[2].job == f->jobs[0].job
-	                && f->jobs[3].job == f->jobs[1].job)
-	    || (f->jobs[2].job == f->jobs[1].job
-	        && f->jobs[3].job == f->jobs[0].job));
+	assert_true((s_resent(f, 2, 0) && s_resent(f, 3, 1))
+	    || (s_resent(f, 2, 1) && s_resent(f, 3, 0)));
 	/* w1 wakes up and answers: it is not registered any more */
 	s_result(f, "w1", f->jobs[0].job, "\"late\"");
 	assert_int_equal(s_stats(f).stale, 1);
@@ -1724,7 +1753,7 @@ test_broker_job_whose_workers_go_silent_twice_ends_as_worker_lost(void **state)
 	assert_int_equal(f->n_frames, 1);
 	s_ready(f, "w2", 1); /* takes 7 again */
 	assert_int_equal(f->n_jobs, 2);
-	assert_true(f->jobs[1].job == f->jobs[0].job);
+	assert_true(s_resent(f, 1, 0));
 	t = sl_clock_mono_us();
 	gw_broker_tick(f->b, t + HB_EXPIRY_US); /* and dies too */
 	assert_int_equal(f->n_frames, 2);
@@ -1769,7 +1798,7 @@ test_broker_job_whose_workers_fail_the_ping_twice_ends_as_worker_lost(
 	assert_int_equal(f->n_frames, 1);
 	s_ready(f, "w2", 1);
 	assert_int_equal(f->n_jobs, 2);
-	assert_true(f->jobs[1].job == f->jobs[0].job);
+	assert_true(s_resent(f, 1, 0));
 	snprintf(f->fail_rid, sizeof f->fail_rid, "w2");
 	t2 = sl_clock_mono_us();
 	s_worker_empty(f, "w2", SL_MSG_PONG); /* alive until t2 + 3 s */
@@ -1798,7 +1827,7 @@ test_broker_job_whose_worker_re_registers_twice_ends_as_worker_lost(
 	s_submit(f, c, "r1", "sum", "[7]");
 	s_ready(f, "w1", 1); /* restarted: 7 comes back to it */
 	assert_int_equal(f->n_jobs, 2);
-	assert_true(f->jobs[1].job == f->jobs[0].job);
+	assert_true(s_resent(f, 1, 0));
 	assert_int_equal(f->n_frames, 1);
 	s_ready(f, "w1", 1); /* restarted again while running 7 */
 	assert_int_equal(f->n_jobs, 2);
@@ -2011,6 +2040,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_ready_again_from_the_same_worker_requeues_its_jobs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_late_result_of_a_first_attempt_is_dropped,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_failed_send_removes_the_worker_and_requeues,
