@@ -110,6 +110,7 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	sl_list_init(&self->active);
 	self->next_job = 1;
 	msgpack_sbuffer_init(&self->sb);
+	gw_hist_init_latency(&self->st.item_latency);
 	return self;
 }
 
@@ -134,6 +135,7 @@ gw_broker_client_error(
 {
 	SL_INFO("CLI-BADMSG", "code=%s id=%s msg=\"%s\"", err->code,
 	    err->id[0] ? err->id : "-", err->message);
+	self->st.refused++;
 	s_send(self, client, gw_frame_error(err));
 }
 
@@ -403,6 +405,7 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	if (m->timeout_ms)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
 	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu", r->id, r->task, n);
+	self->st.accepted++;
 	s_send(self, c, gw_frame_accepted(r->id, n, workers));
 	s_activate(self, r);
 	s_dispatch(self);
@@ -647,8 +650,11 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 	r = job->req;
 	if (r) {
 		r->n_running--;
+		gw_hist_observe_us(&self->st.item_latency,
+		    sl_clock_mono_us() - r->t_start_us);
 		if (m->ok && sl_json_from_mp(m->value, &value, &why) == 0) {
 			r->n_ok++;
+			self->st.items_ok++;
 			s_send(self, r->client,
 			    gw_frame_result(r->id, job->seq, value));
 		} else {
@@ -665,6 +671,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 				    m->message.ptr ? m->message.ptr : "");
 			}
 			r->n_failed++;
+			self->st.items_failed++;
 			s_send(self, r->client,
 			    gw_frame_item_error(r->id, job->seq, code, msg));
 		}
@@ -773,8 +780,10 @@ gw_broker_tick(gw_broker_t *self, int64_t now_us)
 		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
 
 		next = e->next;
-		if (now_us >= w->expiry_us)
+		if (now_us >= w->expiry_us) {
+			self->st.hb_missed++;
 			s_worker_remove(self, w, "silent", true);
+		}
 	}
 	if (now_us >= self->next_ping_us) {
 		self->next_ping_us = now_us + self->lim.hb_ivl_us;
@@ -793,6 +802,7 @@ void
 gw_broker_drain(gw_broker_t *self)
 {
 	self->draining = true;
+	self->st.draining = true;
 }
 
 /* ---- dispatch ------------------------------------------------------------

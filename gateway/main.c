@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 #include <zmq.h>
 
 #include "gw_broker.h"
+#include "gw_http.h"
 #include "gw_ws.h"
 #include "gw_zmq.h"
 #include "sl_cfg.h"
@@ -37,6 +39,7 @@ typedef struct gw_cfg {
 	long long ws_ping;
 	long long ws_hangup;
 	long long drain_ms;
+	const char *www;
 	int log_level;
 } gw_cfg_t;
 
@@ -89,6 +92,10 @@ static const sl_opt_t s_opts[] = {
 	{ "drain-ms", "SLUICE_DRAIN_MS", SL_OPT_INT, "10000", 0, 3600000, NULL,
 	    offsetof(gw_cfg_t, drain_ms),
 	    "on SIGTERM, time to finish running requests before closing" },
+	{ "www", "SLUICE_WWW", SL_OPT_STR, "auto", 0, 0, NULL,
+	    offsetof(gw_cfg_t, www),
+	    "directory of the demo page (auto: www/ beside the binary, or "
+	    "../share/sluice/www)" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
 	    "least severe log level printed" },
@@ -123,6 +130,7 @@ s_tick(lws_sorted_usec_list_t *sul)
 	gw_tick_t *t = lws_container_of(sul, gw_tick_t, sul);
 	int64_t now = sl_clock_mono_us();
 
+	t->env->last_tick_us = now;
 	gw_broker_tick(t->env->broker, now);
 	gw_ws_tick(t->env, now);
 	lws_sul_schedule(s_ctx, 0, &t->sul, s_tick, GW_TICK_US);
@@ -139,6 +147,34 @@ s_lws_log(int level, const char *line)
 }
 
 /* HOST:PORT, [V6]:PORT or *:PORT into an lws iface (NULL: all) and port. */
+/* The demo page's directory: as configured, or found beside the binary
+ * (build tree: www/; installed: ../share/sluice/www). */
+static int
+s_find_www(const char *opt, char *out, size_t outlen)
+{
+	static const char *const rel[] = { "www", "../share/sluice/www" };
+	char exe[2048], *slash;
+	ssize_t n;
+
+	if (strcmp(opt, "auto")) {
+		snprintf(out, outlen, "%s", opt);
+		return access(out, R_OK) ? SL_EINVAL : 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return SL_ESYS;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+		snprintf(out, outlen, "%s/%s", exe, rel[i]);
+		if (!access(out, R_OK))
+			return 0;
+	}
+	return SL_EINVAL;
+}
+
 static int
 s_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 {
@@ -195,9 +231,13 @@ main(int argc, char **argv)
 	struct lws_protocols protocols[] = {
 		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 4096, 0, NULL,
 		    0 },
+		{ "sluice-http", gw_http_callback, gw_http_pss_size(), 0, 0,
+		    NULL, 0 },
 		{ "zmq", gw_zmq_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
+	struct lws_http_mount mounts[4];
+	char www[4096]; /* fits any exe dir (2048) plus a relative path */
 	struct lws_context_creation_info ci;
 	gw_ws_env_t env = { 0 };
 	gw_broker_ops_t ops;
@@ -224,6 +264,13 @@ main(int argc, char **argv)
 		    "sluice-gateway: need --ws-hangup-secs > "
 		    "--ws-ping-secs and --out-low-bytes < "
 		    "--out-high-bytes < --max-out-bytes\n");
+		return 2;
+	}
+	if (s_find_www(cfg.www, www, sizeof www)) {
+		fprintf(stderr,
+		    "sluice-gateway: --www: no readable page directory "
+		    "('%s')\n",
+		    cfg.www);
 		return 2;
 	}
 	if (s_parse_listen(cfg.listen, host, sizeof host, &port)) {
@@ -273,6 +320,7 @@ main(int argc, char **argv)
 	ci.port = port;
 	ci.iface = (!host[0] || !strcmp(host, "*")) ? NULL : host;
 	ci.protocols = protocols;
+	ci.mounts = gw_http_mounts(mounts, www);
 	ci.user = &env;
 	ci.retry_and_idle_policy = &keepalive;
 	ci.options
