@@ -41,6 +41,7 @@ typedef struct gw_cfg {
 	long long drain_ms;
 	const char *www;
 	int log_level;
+	int log_format;
 } gw_cfg_t;
 
 #define KIB 1024LL
@@ -99,6 +100,9 @@ static const sl_opt_t s_opts[] = {
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
 	    "least severe log level printed" },
+	{ "log-format", "SLUICE_LOG_FORMAT", SL_OPT_ENUM, "text", 0, 0,
+	    SL_LOG_FORMAT_NAMES, offsetof(gw_cfg_t, log_format),
+	    "log lines as text or as one JSON object each" },
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
@@ -280,6 +284,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	sl_log_setup("gw", cfg.log_level);
+	sl_log_set_format(cfg.log_format);
 	lws_set_log_level(LLL_ERR | LLL_WARN
 	        | (cfg.log_level >= SL_LOG_INFO ? LLL_NOTICE : 0),
 	    s_lws_log);
