@@ -52,6 +52,7 @@ struct gw_request {
 	size_t n_failed;     /* item errors forwarded */
 	int64_t t_start_us;  /* monotonic, at accept */
 	int64_t deadline_us; /* monotonic; 0: no timeout_ms */
+	bool timing;         /* results carry the worker's timings */
 };
 
 struct gw_client {
@@ -404,6 +405,7 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	r->t_start_us = sl_clock_mono_us();
 	if (m->timeout_ms)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
+	r->timing = m->timing;
 	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu", r->id, r->task, n);
 	self->st.accepted++;
 	s_send(self, c, gw_frame_accepted(r->id, n, workers));
@@ -656,7 +658,8 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 			r->n_ok++;
 			self->st.items_ok++;
 			s_send(self, r->client,
-			    gw_frame_result(r->id, job->seq, value));
+			    gw_frame_result(r->id, job->seq, value, r->timing,
+			        m->t_done_us, m->cpu_us));
 		} else {
 			if (m->ok) {
 				snprintf(code, sizeof code, "bad_result");
