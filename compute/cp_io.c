@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -318,6 +319,16 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	return s_send_ready(self);
 }
 
+static unsigned
+s_random16(void)
+{
+	uint16_t r;
+
+	if (getrandom(&r, sizeof r, 0) != (ssize_t) sizeof r)
+		r = (uint16_t) (sl_clock_wall_us() ^ getpid());
+	return r;
+}
+
 static int
 s_open(cp_io_t *self)
 {
@@ -328,9 +339,10 @@ s_open(cp_io_t *self)
 	self->host[sizeof self->host - 1] = '\0';
 	if (self->cfg->id)
 		snprintf(self->id, sizeof self->id, "%s", self->cfg->id);
-	else
-		snprintf(self->id, sizeof self->id, "w-%s-%ld", self->host,
-		    (long) getpid());
+	else /* in a container the pid is often 1 and the host name may be
+	        shared: a random suffix keeps ids apart */
+		snprintf(self->id, sizeof self->id, "w-%s-%ld-%04x",
+		    self->host, (long) getpid(), s_random16());
 	self->pull = zmq_socket(self->zctx, ZMQ_PULL);
 	if (!self->pull
 	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)

@@ -36,7 +36,8 @@ static const sl_opt_t s_opts[] = {
 	    "compute threads, i.e. jobs run at once (0: one per core)" },
 	{ "id", "SLUICE_WORKER_ID", SL_OPT_STR, "auto", 0, 0, NULL,
 	    offsetof(cp_cfg_t, id),
-	    "worker id on the wire and in logs (auto: w-HOST-PID)" },
+	    "worker id on the wire and in logs, unique per gateway (auto: "
+	    "w-HOST-PID-RANDOM)" },
 	{ "hb-interval-ms", "SLUICE_HB_INTERVAL_MS", SL_OPT_INT, "1000", 50,
 	    60000, NULL, offsetof(cp_cfg_t, hb_ivl_ms),
 	    "heartbeat interval with the gateway" },

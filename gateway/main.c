@@ -143,9 +143,10 @@ s_tick(lws_sorted_usec_list_t *sul)
 static void
 s_lws_log(int level, const char *line)
 {
+	/* lws' notices are chatty (one per partial send): debug for us. */
 	int l = level == LLL_ERR ? SL_LOG_ERR
 	    : level == LLL_WARN  ? SL_LOG_WARN
-	                         : SL_LOG_INFO;
+	                         : SL_LOG_DEBUG;
 
 	sl_log(l, "LWS", "%s", line);
 }
@@ -286,7 +287,7 @@ main(int argc, char **argv)
 	sl_log_setup("gw", cfg.log_level);
 	sl_log_set_format(cfg.log_format);
 	lws_set_log_level(LLL_ERR | LLL_WARN
-	        | (cfg.log_level >= SL_LOG_INFO ? LLL_NOTICE : 0),
+	        | (cfg.log_level >= SL_LOG_DEBUG ? LLL_NOTICE : 0),
 	    s_lws_log);
 	sl_cfg_log(s_opts, N_OPTS, &cfg);
 
