@@ -88,6 +88,17 @@ s_set(const sl_opt_t *o, void *cfg, const char *value, const char *source,
 		}
 		memcpy(base + o->offset, &value, sizeof value);
 		return 0;
+	case SL_OPT_BOOL:
+		idx = s_choice_index("no,yes,false,true,0,1,off,on", value);
+		if (idx < 0) {
+			snprintf(err, errlen,
+			    "%s: --%s: '%s' is not yes or no", source, o->name,
+			    value);
+			return SL_EINVAL;
+		}
+		idx %= 2;
+		memcpy(base + o->offset, &idx, sizeof idx);
+		return 0;
 	case SL_OPT_ENUM:
 		idx = s_choice_index(o->choices, value);
 		if (idx < 0) {
@@ -162,6 +173,8 @@ sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
 		}
 		if (eq) {
 			value = eq + 1;
+		} else if (o->type == SL_OPT_BOOL) {
+			value = "yes";
 		} else if (i + 1 < argc) {
 			value = argv[++i];
 		} else {
@@ -187,11 +200,12 @@ sl_cfg_print_help(
 	for (size_t i = 0; i < n; i++) {
 		const sl_opt_t *o = &opts[i];
 
-		fprintf(out, "  --%s %s  (env %s, default %s)\n      %s",
+		fprintf(out, "  --%s%s  (env %s, default %s)\n      %s",
 		    o->name,
-		    o->type == SL_OPT_INT        ? "N"
-		        : o->type == SL_OPT_ENUM ? "WORD"
-		                                 : "VALUE",
+		    o->type == SL_OPT_INT        ? " N"
+		        : o->type == SL_OPT_ENUM ? " WORD"
+		        : o->type == SL_OPT_BOOL ? ""
+		                                 : " VALUE",
 		    o->env ? o->env : "-", o->def, o->help);
 		if (o->type == SL_OPT_INT)
 			fprintf(out, " [%lld..%lld]", o->min, o->max);
@@ -229,6 +243,11 @@ sl_cfg_log(const sl_opt_t *opts, size_t n, const void *cfg)
 			memcpy(&s, base + o->offset, sizeof s);
 			rc = snprintf(line + used, sizeof line - used,
 			    " %s=%s", o->name, s);
+			break;
+		case SL_OPT_BOOL:
+			memcpy(&idx, base + o->offset, sizeof idx);
+			rc = snprintf(line + used, sizeof line - used,
+			    " %s=%s", o->name, idx ? "yes" : "no");
 			break;
 		case SL_OPT_ENUM:
 			memcpy(&idx, base + o->offset, sizeof idx);

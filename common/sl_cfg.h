@@ -17,6 +17,8 @@ typedef enum {
 	SL_OPT_INT,  /* stored as long long, checked against min..max */
 	SL_OPT_STR,  /* stored as const char * (borrowed: argv, environ or def)
 	              */
+	SL_OPT_BOOL, /* stored as int 0/1; a bare --flag means yes; values
+	                yes/no, true/false, 1/0, on/off */
 	SL_OPT_ENUM, /* stored as int: index into the comma separated choices
 	              */
 } sl_opt_type_t;

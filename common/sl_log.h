@@ -8,8 +8,13 @@
  * is checked before formatting. Each line leaves in one write(2), so lines
  * from different threads never interleave. Any thread.
  *
- * The component and level are the one piece of process-wide state outside
- * main(): sl_log_setup() sets them once at start, before threads exist.
+ * With SL_LOG_JSON each line is one JSON object instead:
+ *
+ *   {"ts":"2026-11-26T12:00:01.123Z","level":"error","comp":"gw",
+ *    "event":"WRK-DEAD","msg":"worker=w-host-42 missed=3"}
+ *
+ * The component, level and format are the one piece of process-wide state
+ * outside main(): set once at start, before threads exist.
  */
 #ifndef SL_LOG_H
 #define SL_LOG_H
@@ -20,6 +25,15 @@ enum { SL_LOG_ERR = 0, SL_LOG_WARN, SL_LOG_NOTICE, SL_LOG_INFO, SL_LOG_DEBUG };
 #define SL_LOG_LEVEL_NAMES "error,warn,notice,info,debug"
 
 void sl_log_setup(const char *component, int level);
+
+enum {
+	SL_LOG_TEXT = 0, /* E: 12:00:01.123 gw WRK-DEAD worker=... */
+	SL_LOG_JSON,     /* {"ts":"...Z","level":"error","comp":"gw",...} */
+};
+#define SL_LOG_FORMAT_NAMES "text,json"
+
+/* One JSON object per line for log shippers; set once, at start. */
+void sl_log_set_format(int format);
 int sl_log_level(void);
 void sl_log_emit(int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

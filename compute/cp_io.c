@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -37,6 +39,7 @@ typedef struct cp_io {
 	int64_t gw_expiry;  /* gateway presumed gone if silent until then */
 	int64_t next_ping;  /* when the gateway gets our next PING */
 	int64_t backoff_us; /* next reconnect delay */
+	bool gw_seen;       /* the gateway spoke since we (re)connected */
 	uint64_t jobs;      /* counters for the closing log line */
 	uint64_t results;
 	uint64_t reconnects;
@@ -157,6 +160,7 @@ s_drain_gateway(cp_io_t *self)
 		self->gw_expiry = sl_clock_mono_us()
 		    + self->cfg->hb_ivl_us * (int64_t) self->cfg->hb_liveness;
 		self->backoff_us = CP_BACKOFF_MIN_US;
+		self->gw_seen = true;
 		s_on_gateway_frame(self, zmq_msg_data(&m), zmq_msg_size(&m));
 		zmq_msg_close(&m);
 	}
@@ -206,6 +210,68 @@ s_connect(cp_io_t *self)
 		return SL_ESYS;
 	self->gw_expiry = sl_clock_mono_us()
 	    + self->cfg->hb_ivl_us * (int64_t) self->cfg->hb_liveness;
+	self->gw_seen = false;
+	return 0;
+}
+
+/* Rewrite the health file (atomically: a reader never sees half). */
+static void
+s_write_health(cp_io_t *self, int64_t now)
+{
+	char tmp[4200], text[256];
+	bool ok = self->gw_seen && now < self->gw_expiry;
+	FILE *f;
+	int n;
+
+	if (!self->cfg->health_file)
+		return;
+	n = snprintf(text, sizeof text, "%s gateway=%s id=%s load=%zu\n",
+	    ok ? "ok" : "waiting", self->cfg->gateway, self->id,
+	    cp_pool_load(self->pool));
+	if (n < 0 || (size_t) n >= sizeof text)
+		n = (int) strlen(text);
+	snprintf(tmp, sizeof tmp, "%s.tmp", self->cfg->health_file);
+	f = fopen(tmp, "w");
+	if (!f || fwrite(text, 1, (size_t) n, f) != (size_t) n) {
+		if (f)
+			fclose(f);
+		SL_WARN("IO-HEALTH", "cannot write %s", tmp);
+		return;
+	}
+	if (fclose(f) || rename(tmp, self->cfg->health_file))
+		SL_WARN(
+		    "IO-HEALTH", "cannot replace %s", self->cfg->health_file);
+}
+
+int
+cp_io_check_health(
+    const char *health_file, int64_t stale_us, char *why, size_t whylen)
+{
+	char text[256] = "";
+	struct stat stt;
+	FILE *f = fopen(health_file, "r");
+	int64_t age;
+
+	if (!f || stat(health_file, &stt)) {
+		snprintf(
+		    why, whylen, "%s: %s\n", health_file, strerror(errno));
+		if (f)
+			fclose(f);
+		return SL_EINVAL;
+	}
+	if (!fgets(text, sizeof text, f))
+		text[0] = '\0';
+	fclose(f);
+	age = sl_clock_wall_us() - (int64_t) stt.st_mtime * 1000000;
+	if (age > stale_us) {
+		snprintf(why, whylen, "stale: written %lld s ago\n",
+		    (long long) (age / 1000000));
+		return SL_EINVAL;
+	}
+	if (strncmp(text, "ok ", 3)) {
+		snprintf(why, whylen, "%s", text[0] ? text : "empty\n");
+		return SL_EINVAL;
+	}
 	return 0;
 }
 
@@ -253,6 +319,16 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	return s_send_ready(self);
 }
 
+static unsigned
+s_random16(void)
+{
+	uint16_t r;
+
+	if (getrandom(&r, sizeof r, 0) != (ssize_t) sizeof r)
+		r = (uint16_t) (sl_clock_wall_us() ^ getpid());
+	return r;
+}
+
 static int
 s_open(cp_io_t *self)
 {
@@ -263,9 +339,10 @@ s_open(cp_io_t *self)
 	self->host[sizeof self->host - 1] = '\0';
 	if (self->cfg->id)
 		snprintf(self->id, sizeof self->id, "%s", self->cfg->id);
-	else
-		snprintf(self->id, sizeof self->id, "w-%s-%ld", self->host,
-		    (long) getpid());
+	else /* in a container the pid is often 1 and the host name may be
+	        shared: a random suffix keeps ids apart */
+		snprintf(self->id, sizeof self->id, "w-%s-%ld-%04x",
+		    self->host, (long) getpid(), s_random16());
 	self->pull = zmq_socket(self->zctx, ZMQ_PULL);
 	if (!self->pull
 	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)
@@ -334,6 +411,7 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 			break;
 		if (now >= io.next_ping) {
 			s_send_empty(&io, SL_MSG_PING);
+			s_write_health(&io, now);
 			io.next_ping = now + cfg->hb_ivl_us;
 		}
 		if (now >= io.gw_expiry && !drain_end) {

@@ -22,13 +22,23 @@
 
 typedef struct cp_io_cfg {
 	const char *gateway;    /* ZeroMQ endpoint to connect to */
-	const char *id;         /* routing id; NULL: w-<host>-<pid> */
+	const char *id;         /* routing id; NULL: w-<host>-<pid>-<random> */
 	unsigned threads;       /* compute threads = capacity */
 	int64_t hb_ivl_us;      /* PING the gateway this often */
 	unsigned hb_liveness;   /* silent intervals before reconnecting */
 	int64_t drain_us;       /* on stop, time to finish running jobs */
 	int64_t backoff_max_us; /* reconnect delay cap */
+	const char *health_file; /* state file rewritten each heartbeat, or
+	                            NULL; see cp_io_check_health() */
 } cp_io_cfg_t;
+
+/*
+ * For container health checks: 0 if the health file says the gateway is
+ * answering and was written within stale_us, else SL_EINVAL with the
+ * reason in why.
+ */
+int cp_io_check_health(
+    const char *health_file, int64_t stale_us, char *why, size_t whylen);
 
 /*
  * Serve jobs until stopped: *stop == 1 drains (DRAIN: no new jobs; finish

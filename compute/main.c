@@ -21,7 +21,10 @@ typedef struct cp_cfg {
 	long long hb_liveness;
 	long long drain_ms;
 	long long backoff_max_ms;
+	const char *health_file;
+	int check_health;
 	int log_level;
+	int log_format;
 } cp_cfg_t;
 
 static const sl_opt_t s_opts[] = {
@@ -33,7 +36,8 @@ static const sl_opt_t s_opts[] = {
 	    "compute threads, i.e. jobs run at once (0: one per core)" },
 	{ "id", "SLUICE_WORKER_ID", SL_OPT_STR, "auto", 0, 0, NULL,
 	    offsetof(cp_cfg_t, id),
-	    "worker id on the wire and in logs (auto: w-HOST-PID)" },
+	    "worker id on the wire and in logs, unique per gateway (auto: "
+	    "w-HOST-PID-RANDOM)" },
 	{ "hb-interval-ms", "SLUICE_HB_INTERVAL_MS", SL_OPT_INT, "1000", 50,
 	    60000, NULL, offsetof(cp_cfg_t, hb_ivl_ms),
 	    "heartbeat interval with the gateway" },
@@ -46,9 +50,20 @@ static const sl_opt_t s_opts[] = {
 	{ "reconnect-max-ms", "SLUICE_RECONNECT_MAX_MS", SL_OPT_INT, "5000",
 	    250, 600000, NULL, offsetof(cp_cfg_t, backoff_max_ms),
 	    "longest delay between reconnection attempts" },
+	{ "health-file", "SLUICE_HEALTH_FILE", SL_OPT_STR, "none", 0, 0, NULL,
+	    offsetof(cp_cfg_t, health_file),
+	    "file rewritten every heartbeat with the worker's state (none: "
+	    "off)" },
+	{ "check-health", "SLUICE_CHECK_HEALTH", SL_OPT_BOOL, "no", 0, 0, NULL,
+	    offsetof(cp_cfg_t, check_health),
+	    "only check --health-file: exit 0 if a running worker wrote 'ok' "
+	    "there lately (for container health checks)" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(cp_cfg_t, log_level),
 	    "least severe log level printed" },
+	{ "log-format", "SLUICE_LOG_FORMAT", SL_OPT_ENUM, "text", 0, 0,
+	    SL_LOG_FORMAT_NAMES, offsetof(cp_cfg_t, log_format),
+	    "log lines as text or as one JSON object each" },
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
@@ -98,7 +113,26 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluice-compute: --id: at most 100 bytes\n");
 		return 2;
 	}
+	if (cfg.check_health) {
+		/* Stale after three missed heartbeats, and never under 3 s. */
+		int64_t stale = 3 * cfg.hb_ivl_ms * 1000;
+
+		if (!strcmp(cfg.health_file, "none")) {
+			fprintf(stderr,
+			    "sluice-compute: --check-health needs "
+			    "--health-file\n");
+			return 2;
+		}
+		if (cp_io_check_health(cfg.health_file,
+		        stale > 3000000 ? stale : 3000000, err, sizeof err)) {
+			printf("unhealthy: %s", err);
+			return 1;
+		}
+		printf("healthy\n");
+		return 0;
+	}
 	sl_log_setup("cp", cfg.log_level);
+	sl_log_set_format(cfg.log_format);
 	sl_cfg_log(s_opts, N_OPTS, &cfg);
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	io.gateway = cfg.gateway;
@@ -109,6 +143,8 @@ main(int argc, char **argv)
 	io.hb_liveness = (unsigned) cfg.hb_liveness;
 	io.drain_us = cfg.drain_ms * 1000;
 	io.backoff_max_us = cfg.backoff_max_ms * 1000;
+	io.health_file
+	    = strcmp(cfg.health_file, "none") ? cfg.health_file : NULL;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the poll */

@@ -16,10 +16,12 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 
-# Debian 12 packages: build, run, test.
+# Debian 12 packages: build, run, test (mmdebstrap: the compose test builds
+# the Docker base image with deploy/base-image.sh; Docker itself comes with
+# the machine).
 PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
-libcmocka-dev python3 python3-websockets"
+libcmocka-dev python3 python3-websockets mmdebstrap"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 

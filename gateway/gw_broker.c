@@ -52,6 +52,7 @@ struct gw_request {
 	size_t n_failed;     /* item errors forwarded */
 	int64_t t_start_us;  /* monotonic, at accept */
 	int64_t deadline_us; /* monotonic; 0: no timeout_ms */
+	bool timing;         /* results carry the worker's timings */
 };
 
 struct gw_client {
@@ -110,6 +111,7 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	sl_list_init(&self->active);
 	self->next_job = 1;
 	msgpack_sbuffer_init(&self->sb);
+	gw_hist_init_latency(&self->st.item_latency);
 	return self;
 }
 
@@ -134,6 +136,7 @@ gw_broker_client_error(
 {
 	SL_INFO("CLI-BADMSG", "code=%s id=%s msg=\"%s\"", err->code,
 	    err->id[0] ? err->id : "-", err->message);
+	self->st.refused++;
 	s_send(self, client, gw_frame_error(err));
 }
 
@@ -402,7 +405,9 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	r->t_start_us = sl_clock_mono_us();
 	if (m->timeout_ms)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
+	r->timing = m->timing;
 	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu", r->id, r->task, n);
+	self->st.accepted++;
 	s_send(self, c, gw_frame_accepted(r->id, n, workers));
 	s_activate(self, r);
 	s_dispatch(self);
@@ -652,10 +657,14 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 	r = job->req;
 	if (r) {
 		r->n_running--;
+		gw_hist_observe_us(&self->st.item_latency,
+		    sl_clock_mono_us() - r->t_start_us);
 		if (m->ok && sl_json_from_mp(m->value, &value, &why) == 0) {
 			r->n_ok++;
+			self->st.items_ok++;
 			s_send(self, r->client,
-			    gw_frame_result(r->id, job->seq, value));
+			    gw_frame_result(r->id, job->seq, value, r->timing,
+			        m->t_done_us, m->cpu_us));
 		} else {
 			if (m->ok) {
 				snprintf(code, sizeof code, "bad_result");
@@ -670,6 +679,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 				    m->message.ptr ? m->message.ptr : "");
 			}
 			r->n_failed++;
+			self->st.items_failed++;
 			s_send(self, r->client,
 			    gw_frame_item_error(r->id, job->seq, code, msg));
 		}
@@ -778,8 +788,10 @@ gw_broker_tick(gw_broker_t *self, int64_t now_us)
 		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
 
 		next = e->next;
-		if (now_us >= w->expiry_us)
+		if (now_us >= w->expiry_us) {
+			self->st.hb_missed++;
 			s_worker_remove(self, w, "silent", true);
+		}
 	}
 	if (now_us >= self->next_ping_us) {
 		self->next_ping_us = now_us + self->lim.hb_ivl_us;
@@ -801,6 +813,7 @@ void
 gw_broker_drain(gw_broker_t *self)
 {
 	self->draining = true;
+	self->st.draining = true;
 }
 
 /* ---- dispatch ------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "gw_cproto.h"
+#include "gw_metrics.h"
 
 typedef struct gw_broker gw_broker_t;
 typedef struct gw_client gw_client_t;
@@ -52,20 +53,27 @@ typedef struct gw_broker_limits {
 #define GW_BROKER_MAX_ATTEMPTS 2
 
 typedef struct gw_broker_stats {
-	size_t workers;        /* registered workers */
-	size_t capacity;       /* sum of their capacities */
-	size_t running;        /* jobs held by workers */
-	size_t queued;         /* jobs waiting for a worker */
-	size_t requests;       /* unfinished requests */
-	size_t clients;        /* connected clients */
-	uint64_t results;      /* results forwarded (ok or item error) */
-	uint64_t stale;        /* results dropped: duplicate, late, unknown */
-	uint64_t bad_frames;   /* worker frames that failed to decode */
-	uint64_t requeued;     /* jobs given back to the queue by a worker */
-	uint64_t workers_lost; /* workers declared dead (silence, crash) */
-	uint64_t poisoned;     /* jobs ended as worker_lost */
-	uint64_t timeouts;     /* items ended by a request's timeout_ms */
-	uint64_t cancelled;    /* items ended by cancel or disconnect */
+	size_t workers;         /* registered workers */
+	size_t capacity;        /* sum of their capacities */
+	size_t running;         /* jobs held by workers */
+	size_t queued;          /* jobs waiting for a worker */
+	size_t requests;        /* unfinished requests */
+	size_t clients;         /* connected clients */
+	uint64_t results;       /* results forwarded (ok or item error) */
+	uint64_t stale;         /* results dropped: duplicate, late, unknown */
+	uint64_t bad_frames;    /* worker frames that failed to decode */
+	uint64_t requeued;      /* jobs given back to the queue by a worker */
+	uint64_t workers_lost;  /* workers declared dead (silence, crash) */
+	uint64_t poisoned;      /* jobs ended as worker_lost */
+	uint64_t timeouts;      /* items ended by a request's timeout_ms */
+	uint64_t cancelled;     /* items ended by cancel or disconnect */
+	uint64_t items_ok;      /* results forwarded */
+	uint64_t items_failed;  /* item errors reported by workers */
+	uint64_t accepted;      /* requests accepted */
+	uint64_t refused;       /* client frames answered with an error */
+	uint64_t hb_missed;     /* workers declared dead for silence */
+	bool draining;          /* refusing new requests (shutdown) */
+	gw_hist_t item_latency; /* accept -> result at the gateway */
 } gw_broker_stats_t;
 
 /* Caller owns the broker; ops and limits are copied. NULL on ENOMEM. */

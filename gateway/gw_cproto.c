@@ -45,7 +45,7 @@ static int
 s_parse_submit(gw_cmsg_t *m, const char *id, size_t max_items, gw_cerr_t *err)
 {
 	json_t *task = json_object_get(m->root, "task");
-	json_t *timeout;
+	json_t *timeout, *timing;
 	size_t n;
 
 	if (!id)
@@ -74,6 +74,11 @@ s_parse_submit(gw_cmsg_t *m, const char *id, size_t max_items, gw_cerr_t *err)
 		    "\"timeout_ms\" must be an integer from 1 to %d",
 		    GW_CPROTO_MAX_TIMEOUT_MS);
 	m->timeout_ms = timeout ? json_integer_value(timeout) : 0;
+	timing = json_object_get(m->root, "timing");
+	if (timing && !json_is_boolean(timing))
+		return gw_cerr_set(err, id, "bad_message",
+		    "\"timing\" must be true or false");
+	m->timing = json_is_true(timing);
 	m->type = GW_CMSG_SUBMIT;
 	m->id = id;
 	m->task = json_string_value(task);
@@ -162,9 +167,15 @@ gw_frame_accepted(const char *id, size_t items, size_t workers)
 }
 
 json_t *
-gw_frame_result(const char *id, uint32_t seq, json_t *value)
+gw_frame_result(const char *id, uint32_t seq, json_t *value, bool timing,
+    int64_t t_done_us, uint64_t cpu_us)
 {
 	/* "o" steals value, also when json_pack fails. */
+	if (timing)
+		return json_pack("{s:s, s:s, s:I, s:o, s:I, s:I}", "type",
+		    "result", "id", id, "seq", (json_int_t) seq, "value",
+		    value, "t_done_us", (json_int_t) t_done_us, "cpu_us",
+		    (json_int_t) cpu_us);
 	return json_pack("{s:s, s:s, s:I, s:o}", "type", "result", "id", id,
 	    "seq", (json_int_t) seq, "value", value);
 }

@@ -10,6 +10,7 @@
 #ifndef GW_CPROTO_H
 #define GW_CPROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,7 @@ typedef struct gw_cmsg {
 	json_t *items;      /* SUBMIT: non-empty array; borrowed */
 	json_t *data;       /* PING: payload to echo, or NULL; borrowed */
 	int64_t timeout_ms; /* SUBMIT: end unfinished items after; 0: none */
+	bool timing;        /* SUBMIT: results carry the worker's timings */
 	json_t *root;       /* owns everything above; freed by gw_cmsg_clear */
 } gw_cmsg_t;
 
@@ -55,7 +57,10 @@ int gw_cerr_set(gw_cerr_t *err, const char *id, const char *code,
 
 /* Frame builders: each returns a new reference, or NULL on ENOMEM. */
 json_t *gw_frame_accepted(const char *id, size_t items, size_t workers);
-json_t *gw_frame_result(const char *id, uint32_t seq, json_t *value);
+/* With timing, the worker's t_done_us (wall clock at finish) and cpu_us
+ * are added, for benchmarks that measure the forward delay. */
+json_t *gw_frame_result(const char *id, uint32_t seq, json_t *value,
+    bool timing, int64_t t_done_us, uint64_t cpu_us);
 json_t *gw_frame_item_error(
     const char *id, uint32_t seq, const char *code, const char *message);
 json_t *gw_frame_done(const char *id, size_t ok, size_t failed,

@@ -21,8 +21,9 @@
 
 typedef struct gw_ws_out {
 	sl_list_t link;
-	size_t len;    /* payload bytes after the LWS_PRE headroom */
-	uint8_t buf[]; /* LWS_PRE + len */
+	int64_t t_item_us; /* when an item's frame was queued; 0: other */
+	size_t len;        /* payload bytes after the LWS_PRE headroom */
+	uint8_t buf[];     /* LWS_PRE + len */
 } gw_ws_out_t;
 
 typedef struct gw_ws_pss {
@@ -69,6 +70,18 @@ gw_ws_env_init(gw_ws_env_t *env)
 {
 	sl_list_init(&env->conns);
 	env->n_conns = 0;
+	gw_hist_init_forward(&env->forward_delay);
+}
+
+size_t
+gw_ws_queued_bytes(const gw_ws_env_t *env)
+{
+	size_t n = 0;
+
+	for (const sl_list_t *e = env->conns.next; e != &env->conns;
+	     e = e->next)
+		n += sl_container_of(e, gw_ws_pss_t, link)->out_bytes;
+	return n;
 }
 
 /*
@@ -112,6 +125,7 @@ gw_ws_tick(gw_ws_env_t *env, int64_t now_us)
 		SL_WARN("CLI-STALL",
 		    "conn=%" PRIu64 " queued=%zu idle_ms=%" PRId64, pss->conn,
 		    pss->out_bytes, (now_us - pss->progress_us) / 1000);
+		env->stall_closed++;
 		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: no reading progress", false);
 	}
@@ -133,6 +147,7 @@ gw_ws_client_send(void *ctx, void *user, json_t *frame)
 	if (pss->out_bytes + n > pss->env->max_out_bytes) {
 		SL_WARN("CLI-SLOW", "conn=%" PRIu64 " queued=%zu limit=%zu",
 		    pss->conn, pss->out_bytes + n, pss->env->max_out_bytes);
+		pss->env->slow_closed++;
 		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: outgoing queue over its limit", false);
 		return SL_EFULL;
@@ -141,6 +156,8 @@ gw_ws_client_send(void *ctx, void *user, json_t *frame)
 	if (!m)
 		return SL_ENOMEM;
 	m->len = json_dumpb(frame, (char *) m->buf + LWS_PRE, n, JSON_COMPACT);
+	/* Item frames (result, item error) carry seq: time their way out. */
+	m->t_item_us = json_object_get(frame, "seq") ? sl_clock_mono_us() : 0;
 	if (!pss->out_bytes)
 		pss->progress_us = sl_clock_mono_us();
 	sl_list_push_back(&pss->out, &m->link);
@@ -178,10 +195,13 @@ s_writeable(gw_ws_pss_t *pss)
 			    pss->conn);
 			return -1;
 		}
+		pss->progress_us = sl_clock_mono_us();
+		if (m->t_item_us)
+			gw_hist_observe_us(&pss->env->forward_delay,
+			    pss->progress_us - m->t_item_us);
 		sl_list_remove(e);
 		pss->out_bytes -= m->len;
 		free(m);
-		pss->progress_us = sl_clock_mono_us();
 	}
 	if (pss->paused && pss->out_bytes < pss->env->out_low) {
 		pss->paused = false;
@@ -286,6 +306,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		sl_list_push_back(&env->conns, &pss->link);
 		env->n_conns++;
+		env->conns_total++;
 		SL_INFO("CLI-OPEN", "conn=%" PRIu64, pss->conn);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:

@@ -25,9 +25,11 @@
 #include <libwebsockets.h>
 
 #include "gw_broker.h"
+#include "gw_metrics.h"
 #include "sl_list.h"
 
-/* What the protocol needs; set as the lws context's user pointer. */
+/* What the protocols (WebSocket, HTTP) need; the lws context's user
+ * pointer. */
 typedef struct gw_ws_env {
 	gw_broker_t *broker;  /* borrowed */
 	size_t max_frame;     /* bytes in one client message */
@@ -39,7 +41,15 @@ typedef struct gw_ws_env {
 	uint64_t next_conn;   /* connection ids for logs */
 	sl_list_t conns;      /* gw_ws_pss_t, open connections */
 	size_t n_conns;
+	uint64_t conns_total;    /* connections ever established */
+	uint64_t slow_closed;    /* closed with 1008: over the byte cap */
+	uint64_t stall_closed;   /* closed with 1008: no reading progress */
+	gw_hist_t forward_delay; /* result at the gateway -> written */
+	int64_t last_tick_us;    /* the loop's timer last ran (healthz) */
 } gw_ws_env_t;
+
+/* Bytes queued to all connections, for /metrics. */
+size_t gw_ws_queued_bytes(const gw_ws_env_t *env);
 
 /* Prepare env's connection list (the rest the caller fills in). */
 void gw_ws_env_init(gw_ws_env_t *env);

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 #include <zmq.h>
 
 #include "gw_broker.h"
+#include "gw_http.h"
 #include "gw_ws.h"
 #include "gw_zmq.h"
 #include "sl_cfg.h"
@@ -37,7 +39,9 @@ typedef struct gw_cfg {
 	long long ws_ping;
 	long long ws_hangup;
 	long long drain_ms;
+	const char *www;
 	int log_level;
+	int log_format;
 } gw_cfg_t;
 
 #define KIB 1024LL
@@ -89,9 +93,16 @@ static const sl_opt_t s_opts[] = {
 	{ "drain-ms", "SLUICE_DRAIN_MS", SL_OPT_INT, "10000", 0, 3600000, NULL,
 	    offsetof(gw_cfg_t, drain_ms),
 	    "on SIGTERM, time to finish running requests before closing" },
+	{ "www", "SLUICE_WWW", SL_OPT_STR, "auto", 0, 0, NULL,
+	    offsetof(gw_cfg_t, www),
+	    "directory of the demo page (auto: www/ beside the binary, or "
+	    "../share/sluice/www)" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
 	    "least severe log level printed" },
+	{ "log-format", "SLUICE_LOG_FORMAT", SL_OPT_ENUM, "text", 0, 0,
+	    SL_LOG_FORMAT_NAMES, offsetof(gw_cfg_t, log_format),
+	    "log lines as text or as one JSON object each" },
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
@@ -123,6 +134,7 @@ s_tick(lws_sorted_usec_list_t *sul)
 	gw_tick_t *t = lws_container_of(sul, gw_tick_t, sul);
 	int64_t now = sl_clock_mono_us();
 
+	t->env->last_tick_us = now;
 	gw_broker_tick(t->env->broker, now);
 	gw_ws_tick(t->env, now);
 	lws_sul_schedule(s_ctx, 0, &t->sul, s_tick, GW_TICK_US);
@@ -131,14 +143,43 @@ s_tick(lws_sorted_usec_list_t *sul)
 static void
 s_lws_log(int level, const char *line)
 {
+	/* lws' notices are chatty (one per partial send): debug for us. */
 	int l = level == LLL_ERR ? SL_LOG_ERR
 	    : level == LLL_WARN  ? SL_LOG_WARN
-	                         : SL_LOG_INFO;
+	                         : SL_LOG_DEBUG;
 
 	sl_log(l, "LWS", "%s", line);
 }
 
 /* HOST:PORT, [V6]:PORT or *:PORT into an lws iface (NULL: all) and port. */
+/* The demo page's directory: as configured, or found beside the binary
+ * (build tree: www/; installed: ../share/sluice/www). */
+static int
+s_find_www(const char *opt, char *out, size_t outlen)
+{
+	static const char *const rel[] = { "www", "../share/sluice/www" };
+	char exe[2048], *slash;
+	ssize_t n;
+
+	if (strcmp(opt, "auto")) {
+		snprintf(out, outlen, "%s", opt);
+		return access(out, R_OK) ? SL_EINVAL : 0;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return SL_ESYS;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+		snprintf(out, outlen, "%s/%s", exe, rel[i]);
+		if (!access(out, R_OK))
+			return 0;
+	}
+	return SL_EINVAL;
+}
+
 static int
 s_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 {
@@ -195,9 +236,13 @@ main(int argc, char **argv)
 	struct lws_protocols protocols[] = {
 		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 4096, 0, NULL,
 		    0 },
+		{ "sluice-http", gw_http_callback, gw_http_pss_size(), 0, 0,
+		    NULL, 0 },
 		{ "zmq", gw_zmq_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
+	struct lws_http_mount mounts[4];
+	char www[4096]; /* fits any exe dir (2048) plus a relative path */
 	struct lws_context_creation_info ci;
 	gw_ws_env_t env = { 0 };
 	gw_broker_ops_t ops;
@@ -226,6 +271,13 @@ main(int argc, char **argv)
 		    "--out-high-bytes < --max-out-bytes\n");
 		return 2;
 	}
+	if (s_find_www(cfg.www, www, sizeof www)) {
+		fprintf(stderr,
+		    "sluice-gateway: --www: no readable page directory "
+		    "('%s')\n",
+		    cfg.www);
+		return 2;
+	}
 	if (s_parse_listen(cfg.listen, host, sizeof host, &port)) {
 		fprintf(stderr,
 		    "sluice-gateway: --listen: '%s' is not HOST:PORT\n",
@@ -233,8 +285,9 @@ main(int argc, char **argv)
 		return 2;
 	}
 	sl_log_setup("gw", cfg.log_level);
+	sl_log_set_format(cfg.log_format);
 	lws_set_log_level(LLL_ERR | LLL_WARN
-	        | (cfg.log_level >= SL_LOG_INFO ? LLL_NOTICE : 0),
+	        | (cfg.log_level >= SL_LOG_DEBUG ? LLL_NOTICE : 0),
 	    s_lws_log);
 	sl_cfg_log(s_opts, N_OPTS, &cfg);
 
@@ -273,6 +326,7 @@ main(int argc, char **argv)
 	ci.port = port;
 	ci.iface = (!host[0] || !strcmp(host, "*")) ? NULL : host;
 	ci.protocols = protocols;
+	ci.mounts = gw_http_mounts(mounts, www);
 	ci.user = &env;
 	ci.retry_and_idle_policy = &keepalive;
 	ci.options

@@ -448,16 +448,26 @@ test_cproto_frames_have_the_documented_fields(void **state)
 	    "{\"id\":\"r1\",\"items\":3,\"type\":\"accepted\",\"workers\":2}");
 	json_decref(f);
 
-	f = gw_frame_result("r1", 4, json_pack("{s:[i,s]}", "v", 7, "x"));
+	f = gw_frame_result(
+	    "r1", 4, json_pack("{s:[i,s]}", "v", 7, "x"), false, 0, 0);
 	sl_test_assert_json(f,
 	    "{\"id\":\"r1\",\"seq\":4,\"type\":\"result\","
 	    "\"value\":{\"v\":[7,\"x\"]}}");
 	json_decref(f);
 
-	f = gw_frame_result("r1", UINT32_MAX, json_null());
+	f = gw_frame_result("r1", UINT32_MAX, json_null(), false, 0, 0);
 	sl_test_assert_json(f,
 	    "{\"id\":\"r1\",\"seq\":4294967295,\"type\":"
 	    "\"result\",\"value\":null}");
+	json_decref(f);
+
+	/* timing adds the worker's clock and CPU time */
+	f = gw_frame_result(
+	    "r1", 0, json_integer(5), true, 1700000000000001, 42);
+	sl_test_assert_json(f,
+	    "{\"cpu_us\":42,\"id\":\"r1\",\"seq\":0,"
+	    "\"t_done_us\":1700000000000001,\"type\":\"result\","
+	    "\"value\":5}");
 	json_decref(f);
 
 	f = gw_frame_item_error(

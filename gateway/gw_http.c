@@ -1,0 +1,221 @@
+/*
+ * gw_http: /healthz, /readyz, /metrics (see gw_http.h). lws service thread
+ * only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_broker.h"
+#include "gw_http.h"
+#include "gw_metrics.h"
+#include "gw_ws.h"
+#include "sl_clock.h"
+
+#define GW_HTTP_BODY_MAX 65536   /* the metrics fit in a fraction */
+#define GW_HTTP_STALE_US 5000000 /* a loop whose timer is older is stuck */
+
+typedef struct gw_http_pss {
+	char *buf;  /* LWS_PRE + body, malloc'd in HTTP, freed after write */
+	size_t len; /* body bytes */
+} gw_http_pss_t;
+
+size_t
+gw_http_pss_size(void)
+{
+	return sizeof(gw_http_pss_t);
+}
+
+const struct lws_http_mount *
+gw_http_mounts(struct lws_http_mount m[4], const char *www_dir)
+{
+	static const char *const points[]
+	    = { "/healthz", "/readyz", "/metrics" };
+
+	memset(m, 0, 4 * sizeof m[0]);
+	for (int i = 0; i < 3; i++) {
+		m[i].mount_next = &m[i + 1];
+		m[i].mountpoint = points[i];
+		m[i].mountpoint_len = (unsigned char) strlen(points[i]);
+		m[i].protocol = "sluice-http";
+		m[i].origin_protocol = LWSMPRO_CALLBACK;
+	}
+	m[3].mountpoint = "/";
+	m[3].mountpoint_len = 1;
+	m[3].origin = www_dir;
+	m[3].def = "index.html";
+	m[3].origin_protocol = LWSMPRO_FILE;
+	m[3].cache_max_age = 60;
+	m[3].cache_reusable = 1;
+	m[3].cache_revalidate = 1;
+	return &m[0];
+}
+
+#define COUNTER(name, help, v)                                                \
+	gw_metrics_value(                                                     \
+	    &p, end, "sluice_" name, "counter", help, (double) (v))
+#define GAUGE(name, help, v)                                                  \
+	gw_metrics_value(&p, end, "sluice_" name, "gauge", help, (double) (v))
+
+size_t
+gw_http_render_metrics(const void *envp, char *buf, size_t cap)
+{
+	const gw_ws_env_t *env = envp;
+	char *p = buf, *end = buf + cap;
+	gw_broker_stats_t st;
+
+	gw_broker_stats(env->broker, &st);
+	GAUGE("connections", "Open WebSocket connections.", env->n_conns);
+	COUNTER("connections_total", "WebSocket connections accepted.",
+	    env->conns_total);
+	COUNTER("slow_clients_closed_total",
+	    "Connections closed with 1008: outgoing queue over its byte cap.",
+	    env->slow_closed);
+	COUNTER("stalled_clients_closed_total",
+	    "Connections closed with 1008: no reading progress.",
+	    env->stall_closed);
+	GAUGE("client_queued_bytes",
+	    "Bytes queued to clients, not yet written.",
+	    gw_ws_queued_bytes(env));
+	GAUGE("requests", "Unfinished requests.", st.requests);
+	COUNTER("requests_accepted_total", "Requests accepted.", st.accepted);
+	COUNTER("frames_refused_total",
+	    "Client frames answered with a request-level error.", st.refused);
+	gw_metrics_put(&p, end,
+	    "# HELP sluice_items_total Items ended, by outcome.\n"
+	    "# TYPE sluice_items_total counter\n"
+	    "sluice_items_total{outcome=\"ok\"} %llu\n"
+	    "sluice_items_total{outcome=\"failed\"} %llu\n"
+	    "sluice_items_total{outcome=\"timeout\"} %llu\n"
+	    "sluice_items_total{outcome=\"worker_lost\"} %llu\n"
+	    "sluice_items_total{outcome=\"cancelled\"} %llu\n",
+	    (unsigned long long) st.items_ok,
+	    (unsigned long long) st.items_failed,
+	    (unsigned long long) st.timeouts, (unsigned long long) st.poisoned,
+	    (unsigned long long) st.cancelled);
+	GAUGE("queued_jobs", "Jobs waiting for a worker.", st.queued);
+	GAUGE("running_jobs", "Jobs held by workers.", st.running);
+	GAUGE("workers", "Registered workers.", st.workers);
+	GAUGE("worker_capacity", "Jobs all registered workers may hold.",
+	    st.capacity);
+	GAUGE("worker_free_credit", "Jobs workers could take now.",
+	    st.capacity > st.running ? st.capacity - st.running : 0);
+	COUNTER("workers_lost_total",
+	    "Workers declared dead (crash, silence, unreachable).",
+	    st.workers_lost);
+	COUNTER("heartbeats_missed_total",
+	    "Workers declared dead for missing their heartbeats.",
+	    st.hb_missed);
+	COUNTER("jobs_requeued_total", "Jobs given back to the queue.",
+	    st.requeued);
+	COUNTER("results_stale_total",
+	    "Worker results dropped: duplicate, late or for an ended request.",
+	    st.stale);
+	COUNTER("worker_frames_bad_total",
+	    "Worker frames that failed to decode.", st.bad_frames);
+	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
+	    "Result at the gateway to written to the client socket.",
+	    &env->forward_delay);
+	gw_metrics_hist(&p, end, "sluice_item_latency_seconds",
+	    "Request accepted to the item's result at the gateway.",
+	    &st.item_latency);
+	return (size_t) (p - buf);
+}
+
+/* Build the body for path; returns the HTTP status. */
+static int
+s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
+    size_t *len, const char **type)
+{
+	gw_broker_stats_t st;
+	int64_t age = sl_clock_mono_us() - env->last_tick_us;
+	int status = HTTP_STATUS_OK, n;
+
+	*type = "text/plain; charset=utf-8";
+	gw_broker_stats(env->broker, &st);
+	if (!strcmp(path, "/healthz")) {
+		if (age > GW_HTTP_STALE_US)
+			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+		n = snprintf(body, cap, "%s: loop timer ran %lld ms ago\n",
+		    status == HTTP_STATUS_OK ? "ok" : "stuck",
+		    (long long) (age / 1000));
+	} else if (!strcmp(path, "/readyz")) {
+		if (st.draining) {
+			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+			n = snprintf(body, cap, "not ready: shutting down\n");
+		} else if (!st.workers) {
+			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+			n = snprintf(
+			    body, cap, "not ready: no workers registered\n");
+		} else {
+			n = snprintf(body, cap,
+			    "ready: %zu workers, %zu free "
+			    "credit\n",
+			    st.workers,
+			    st.capacity > st.running ? st.capacity - st.running
+			                             : 0);
+		}
+	} else if (!strcmp(path, "/metrics")) {
+		*type = "text/plain; version=0.0.4; charset=utf-8";
+		n = (int) gw_http_render_metrics(env, body, cap);
+	} else {
+		status = HTTP_STATUS_NOT_FOUND;
+		n = snprintf(body, cap, "not found\n");
+	}
+	*len = n < 0 ? 0 : (size_t) n < cap ? (size_t) n : cap - 1;
+	return status;
+}
+
+int
+gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	gw_http_pss_t *pss = user;
+	uint8_t hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+	                            *end = hdr + sizeof hdr - 1;
+	const gw_ws_env_t *env;
+	const char *type;
+	char *uri, path[32];
+	int ulen, status;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		env = lws_context_user(lws_get_context(wsi));
+		/* The full path: `in` has only what follows the mountpoint,
+		 * and HEAD keeps its URI in another token. */
+		if (lws_http_get_uri_and_method(wsi, &uri, &ulen) < 0)
+			return -1;
+		snprintf(path, sizeof path, "%.*s", ulen, uri);
+		pss->buf = malloc(LWS_PRE + GW_HTTP_BODY_MAX);
+		if (!pss->buf)
+			return -1;
+		status = s_route(env, path, pss->buf + LWS_PRE,
+		    GW_HTTP_BODY_MAX, &pss->len, &type);
+		if (lws_add_http_common_headers(
+		        wsi, (unsigned) status, type, pss->len, &p, end)
+		    || lws_add_http_header_by_token(wsi,
+		        WSI_TOKEN_HTTP_CACHE_CONTROL,
+		        (const unsigned char *) "no-store", 8, &p, end)
+		    || lws_finalize_write_http_header(wsi, start, &p, end))
+			return 1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (!pss->buf)
+			break;
+		if (lws_write(wsi, (unsigned char *) pss->buf + LWS_PRE,
+		        pss->len, LWS_WRITE_HTTP_FINAL)
+		    < (int) pss->len)
+			return -1;
+		free(pss->buf);
+		pss->buf = NULL;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+		free(pss->buf);
+		pss->buf = NULL;
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
