@@ -19,7 +19,7 @@ build=${BUILD_DIR:-$top/build}
 # Debian 12 packages: build, run, test.
 PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
-libcmocka-dev python3 python3-websockets"
+libcmocka-dev python3 python3-websockets chromium"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
