@@ -18,10 +18,10 @@ build=${BUILD_DIR:-$top/build}
 
 # Debian 12 packages: build, run, test (mmdebstrap: the compose test builds
 # the Docker base image with deploy/base-image.sh; Docker itself comes with
-# the machine).
+# the machine; chromium: the demo page's test runs it headless).
 PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
-libcmocka-dev python3 python3-websockets mmdebstrap"
+libcmocka-dev python3 python3-websockets mmdebstrap chromium"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 

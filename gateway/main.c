@@ -151,7 +151,6 @@ s_lws_log(int level, const char *line)
 	sl_log(l, "LWS", "%s", line);
 }
 
-/* HOST:PORT, [V6]:PORT or *:PORT into an lws iface (NULL: all) and port. */
 /* The demo page's directory: as configured, or found beside the binary
  * (build tree: www/; installed: ../share/sluice/www). */
 static int
@@ -180,6 +179,7 @@ s_find_www(const char *opt, char *out, size_t outlen)
 	return SL_EINVAL;
 }
 
+/* HOST:PORT, [V6]:PORT or *:PORT into an lws iface (NULL: all) and port. */
 static int
 s_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 {

@@ -1,0 +1,370 @@
+// sluice live demo: submit a request over the gateway's WebSocket and show
+// each item's result the moment it arrives (docs/PROTOCOL.md, section 1).
+// No inline script or style anywhere: the gateway's CSP forbids them.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    conn: $("conn"), rtt: $("rtt"), workers: $("workers"), queued: $("queued"),
+    running: $("running"), reconnect: $("reconnect"), form: $("form"),
+    task: $("task"), items: $("items"), submit: $("submit"), cancel: $("cancel"),
+    alert: $("alert"), status: $("status"), progress: $("progress"),
+    count: $("count"), plot: $("timeline"), summary: $("summary"), rows: $("rows"),
+    rowsNote: $("rows-note"),
+  };
+  const PRESETS = {
+    echo: '["hello", 42, {"nested": [1, 2]}]',
+    burn: "[1000,1000,1000]",
+    sleep: "[1500,500,1000]",
+    primes: "[100000000,10000000,50000000]",
+    sha256: '["abc", "sluice", ""]',
+  };
+  const WS_URL = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
+  const PING_MS = 1000, DEAD_MS = 5000, BACKOFF_MIN = 500, BACKOFF_MAX = 10000;
+  const MAX_ROWS = 500; // a longer table slows the page more than it shows
+
+  // Everything the page knows, readable from outside (tests, the console).
+  // req.results: {seq, ms (since submit), ok, value | code + message}, in
+  // arrival order; req.done: the done frame; req.error: a refusal.
+  const state = window.sluiceState = {
+    url: WS_URL, conn: "connecting", rtt: null, rttMax: null, pongs: 0,
+    workers: null, queued: null, running: null, req: null,
+  };
+
+  let ws = null, backoff = BACKOFF_MIN, retryTimer = 0, pingTimer = 0;
+  let unanswered = 0, nextId = 0, plotQueued = false, tickTimer = 0;
+
+  const say = (text) => { ui.status.textContent = text; };
+  const warn = (text) => { ui.alert.textContent = text; };
+  const fmt = (ms) => (ms < 10 ? ms.toFixed(1) : Math.round(ms).toString());
+  const running = () => state.req !== null && !state.req.ended;
+
+  function setConn(s) {
+    state.conn = s;
+    ui.conn.dataset.state = s;
+    ui.conn.textContent = s;
+    ui.reconnect.disabled = s === "open";
+    updateButtons();
+  }
+
+  function updateButtons() {
+    const hadFocus = document.activeElement;
+    ui.submit.disabled = state.conn !== "open" || running();
+    ui.cancel.disabled = !running() || state.req.cancelling;
+    // Keep keyboard focus on a usable button when one gets disabled.
+    if (hadFocus === ui.submit && ui.submit.disabled && !ui.cancel.disabled) ui.cancel.focus();
+    if (hadFocus === ui.cancel && ui.cancel.disabled && !ui.submit.disabled) ui.submit.focus();
+  }
+
+  // ---- connection ---------------------------------------------------------
+
+  function connect() {
+    clearTimeout(retryTimer);
+    if (ws) drop(ws);
+    setConn("connecting");
+    const sock = new WebSocket(WS_URL);
+    ws = sock;
+    sock.addEventListener("open", () => {
+      sock.opened = true;
+      backoff = BACKOFF_MIN;
+      unanswered = 0;
+      setConn("open");
+      warn("");
+      say("Connected to " + WS_URL);
+      ping();
+      pingTimer = setInterval(ping, PING_MS);
+    });
+    sock.addEventListener("message", (e) => {
+      let f;
+      try { f = JSON.parse(e.data); } catch (err) { warn("Unreadable frame from the gateway"); return; }
+      onFrame(f, performance.now());
+    });
+    sock.addEventListener("close", (e) => {
+      lost(sock, sock.opened
+        ? "Connection lost (close code " + e.code + (e.reason ? ": " + e.reason : "") + ")"
+        : "Cannot connect to " + WS_URL);
+    });
+  }
+
+  function drop(sock) {
+    if (sock === ws) { ws = null; clearInterval(pingTimer); }
+    try { sock.close(); } catch (err) { /* already closing */ }
+  }
+
+  // The socket is gone: end the request (the gateway cancels a closed
+  // connection's requests) and try again later, backing off.
+  function lost(sock, why) {
+    if (sock !== ws) return;
+    drop(sock);
+    setConn("closed");
+    state.rtt = state.workers = state.queued = state.running = null;
+    for (const el of [ui.rtt, ui.workers, ui.queued, ui.running]) el.textContent = "\u2013";
+    if (running()) {
+      why += "; request " + state.req.id + " ended before its done (the gateway cancels it)";
+      endRequest(null);
+    }
+    const delay = backoff * (0.8 + 0.4 * Math.random());
+    backoff = Math.min(backoff * 2, BACKOFF_MAX);
+    warn(why + ". Reconnecting in " + (delay / 1000).toFixed(1) + " s, or press Reconnect.");
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  function send(obj) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(obj));
+    return true;
+  }
+
+  // unanswered: when the oldest ping still waiting for its pong was sent.
+  // (Not "time since the last pong": background tabs ping far less often.)
+  function ping() {
+    const now = performance.now();
+    if (unanswered && now - unanswered > DEAD_MS) {
+      lost(ws, "No pong for " + DEAD_MS / 1000 + " s: the link looks dead");
+      return;
+    }
+    if (!unanswered) unanswered = now;
+    send({ type: "ping", data: { t: now } });
+  }
+
+  ui.reconnect.addEventListener("click", () => {
+    backoff = BACKOFF_MIN;
+    warn("");
+    connect();
+  });
+
+  // ---- frames from the gateway --------------------------------------------
+
+  function onFrame(f, now) {
+    const req = state.req;
+    const mine = req !== null && f.id === req.id && !req.ended;
+    switch (f.type) {
+    case "pong": return onPong(f, now);
+    case "accepted":
+      if (mine) {
+        say("Request " + f.id + " accepted: " + f.items + " items, " + (f.workers === 0
+          ? "no worker yet (it waits for the first one)"
+          : f.workers + (f.workers === 1 ? " worker" : " workers")));
+      }
+      return;
+    case "result":
+      if (mine) addResult({ seq: f.seq, ms: now - req.t0, ok: true, value: f.value });
+      return;
+    case "error":
+      if (mine && "seq" in f) {
+        addResult({ seq: f.seq, ms: now - req.t0, ok: false, code: f.code, message: f.message });
+      } else if (mine) {
+        req.error = { code: f.code, message: f.message };
+        endRequest("Request " + f.id + " refused: " + f.code + ": " + f.message, true);
+      } else if (!(f.code === "unknown_id" && req && f.id === req.id)) {
+        // (unknown_id: a cancel that crossed the done; nothing to say)
+        warn("Gateway error " + f.code + ": " + f.message);
+      }
+      return;
+    case "done":
+      if (mine) {
+        req.done = f;
+        ui.summary.textContent = "Done: " + f.ok + " ok, " + f.failed + " failed" +
+          (f.cancelled ? ", " + f.cancelled + " cancelled" : "") +
+          ", elapsed " + f.elapsed_ms + " ms (gateway: accepted to last item)";
+        showProgress();
+        endRequest("Request " + f.id + " finished.");
+        ping(); // refresh the job counts now rather than within a second
+      }
+      return;
+    default: return;
+    }
+  }
+
+  function onPong(f, now) {
+    unanswered = 0;
+    state.pongs++;
+    state.workers = f.workers;
+    state.queued = f.queued;
+    state.running = f.running;
+    ui.workers.textContent = f.workers;
+    ui.queued.textContent = f.queued;
+    ui.running.textContent = f.running;
+    if (f.data && typeof f.data.t === "number") {
+      const rtt = now - f.data.t;
+      state.rtt = rtt;
+      state.rttMax = Math.max(state.rttMax || 0, rtt);
+      if (running()) state.req.pongs++;
+      ui.rtt.textContent = fmt(rtt) + " ms, max " + fmt(state.rttMax) + " ms";
+    }
+  }
+
+  // ---- the request --------------------------------------------------------
+
+  ui.task.addEventListener("change", () => {
+    // Swap in the new task's example unless the user typed their own items.
+    if (Object.values(PRESETS).includes(ui.items.value.trim())) ui.items.value = PRESETS[ui.task.value];
+  });
+  ui.items.addEventListener("input", () => ui.items.removeAttribute("aria-invalid"));
+
+  ui.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (running()) return;
+    let items;
+    try {
+      items = JSON.parse(ui.items.value);
+    } catch (err) {
+      ui.items.setAttribute("aria-invalid", "true");
+      warn("Items are not valid JSON: " + err.message);
+      ui.items.focus();
+      return;
+    }
+    const req = {
+      id: "r" + ++nextId, task: ui.task.value, n: Array.isArray(items) ? items.length : 0,
+      t0: 0, results: [], failed: 0, done: null, error: null, ended: false, cancelling: false,
+      pongs: 0,
+    };
+    if (!send({ type: "submit", id: req.id, task: req.task, items: items })) {
+      warn("Not connected; wait for the connection or press Reconnect.");
+      return;
+    }
+    req.t0 = performance.now();
+    state.req = req;
+    state.rttMax = state.rtt;
+    warn("");
+    say("Submitted " + req.id + ": " + req.task + " on " + req.n + " items");
+    ui.summary.textContent = "";
+    ui.rows.replaceChildren();
+    ui.rowsNote.textContent = "";
+    showProgress();
+    updateButtons();
+    schedulePlot();
+  });
+
+  ui.cancel.addEventListener("click", () => {
+    if (!running() || !send({ type: "cancel", id: state.req.id })) return;
+    state.req.cancelling = true;
+    say("Cancelling " + state.req.id + "...");
+    updateButtons();
+  });
+
+  function addResult(r) {
+    const req = state.req, prev = req.results[req.results.length - 1];
+    req.results.push(r);
+    if (!r.ok) req.failed++;
+    showProgress();
+    schedulePlot();
+    if (req.results.length > MAX_ROWS) {
+      if (req.results.length === MAX_ROWS + 1) ui.rowsNote.textContent =
+        "Only the first " + MAX_ROWS + " results are listed; the plot shows them all.";
+      return;
+    }
+    const tr = document.createElement("tr");
+    const cells = [String(r.seq), fmt(r.ms), prev ? fmt(r.ms - prev.ms) : "",
+      r.ok ? JSON.stringify(r.value) : r.code + ": " + (r.message || "")];
+    cells.forEach((text, i) => {
+      const td = document.createElement("td");
+      td.textContent = text.length > 300 ? text.slice(0, 300) + "..." : text;
+      td.className = i === 3 ? "value" : i > 0 ? "num" : "";
+      tr.append(td);
+    });
+    if (!r.ok) tr.className = "failed";
+    ui.rows.append(tr);
+  }
+
+  function showProgress() {
+    const req = state.req;
+    ui.progress.max = Math.max(req.n, 1);
+    ui.progress.value = req.results.length;
+    ui.count.textContent = req.results.length + " / " + req.n + " done" +
+      (req.failed ? ", " + req.failed + " failed" : "") +
+      (req.done && req.done.cancelled ? ", " + req.done.cancelled + " cancelled" : "");
+  }
+
+  function endRequest(message, isError) {
+    state.req.ended = true;
+    if (message) (isError ? warn : say)(message);
+    updateButtons();
+    schedulePlot();
+  }
+
+  // ---- timeline: one dot per item at its arrival time ---------------------
+
+  function schedulePlot() {
+    if (plotQueued) return;
+    plotQueued = true;
+    requestAnimationFrame(() => {
+      plotQueued = false;
+      drawPlot();
+      if (running() && !tickTimer) { // move the "now" line on, 10 times a second
+        tickTimer = setTimeout(() => { tickTimer = 0; schedulePlot(); }, 100);
+      }
+    });
+  }
+
+  function niceStep(span) {
+    const raw = span / 6, pow = Math.pow(10, Math.floor(Math.log10(raw)));
+    return [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw);
+  }
+
+  function drawPlot() {
+    const c = ui.plot, dpr = window.devicePixelRatio || 1;
+    const w = c.clientWidth, h = c.clientHeight;
+    if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
+      c.width = Math.round(w * dpr);
+      c.height = Math.round(h * dpr);
+    }
+    const g = c.getContext("2d"), css = getComputedStyle(c);
+    const ink = css.color, okC = css.getPropertyValue("--ok"), badC = css.getPropertyValue("--bad");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, h);
+    g.font = "12px system-ui, sans-serif";
+    g.fillStyle = ink;
+    const req = state.req;
+    if (!req || req.n === 0) {
+      g.fillText("Submit a request to see when each item arrives.", 12, h / 2);
+      return;
+    }
+    const L = g.measureText("seq " + (req.n - 1)).width + 14, R = 16, T = 10, B = 34;
+    const pw = w - L - R, ph = h - T - B;
+    const now = req.ended ? 0 : performance.now() - req.t0;
+    const last = req.results.length ? req.results[req.results.length - 1].ms : 0;
+    const span = Math.max(100, last, now, req.done ? req.done.elapsed_ms : 0) * 1.05;
+    const x = (ms) => L + (ms / span) * pw;
+    const y = (seq) => T + ((seq + 0.5) / req.n) * ph;
+    // axis, ticks, labels
+    g.strokeStyle = ink;
+    g.globalAlpha = 0.25;
+    const step = niceStep(span);
+    for (let t = 0; t <= span; t += step) {
+      g.beginPath(); g.moveTo(x(t), T); g.lineTo(x(t), T + ph); g.stroke();
+    }
+    g.globalAlpha = 1;
+    g.beginPath(); g.moveTo(L, T + ph); g.lineTo(L + pw, T + ph); g.stroke();
+    g.textAlign = "center";
+    for (let t = 0; t <= span; t += step) g.fillText(String(t), x(t), T + ph + 14);
+    g.fillText("ms since submit", L + pw / 2, h - 4);
+    g.textAlign = "right";
+    const every = req.n <= 12 ? 1 : req.n - 1; // label each row, or the ends
+    for (let seq = 0; seq < req.n; seq += every) g.fillText("seq " + seq, L - 6, y(seq) + 4);
+    // "now" while running
+    if (now) {
+      g.setLineDash([4, 4]);
+      g.beginPath(); g.moveTo(x(now), T); g.lineTo(x(now), T + ph); g.stroke();
+      g.setLineDash([]);
+    }
+    // one dot per item (a cross for an error), and a rug on the axis
+    const r = Math.max(1.5, Math.min(6, ph / req.n / 2.5));
+    for (const it of req.results) {
+      const px = x(it.ms), py = y(it.seq);
+      g.fillStyle = g.strokeStyle = it.ok ? okC : badC;
+      if (it.ok) {
+        g.beginPath(); g.arc(px, py, r, 0, 2 * Math.PI); g.fill();
+      } else {
+        g.beginPath(); g.moveTo(px - r, py - r); g.lineTo(px + r, py + r);
+        g.moveTo(px + r, py - r); g.lineTo(px - r, py + r); g.stroke();
+      }
+      g.beginPath(); g.moveTo(px, T + ph - 6); g.lineTo(px, T + ph); g.stroke();
+    }
+  }
+
+  window.addEventListener("resize", schedulePlot);
+  schedulePlot();
+  connect();
+})();
