@@ -16,10 +16,12 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 
-# Debian 12 packages: build, run, test.
+# Debian 12 packages: build, run, test; benchmarks (tests/bench: run.sh
+# needs util-linux's prlimit and setpriv; profile.sh needs linux-perf;
+# docs/BENCHMARKS.md's memory attribution uses valgrind).
 PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
-libcmocka-dev python3 python3-websockets"
+libcmocka-dev python3 python3-websockets util-linux linux-perf valgrind"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
