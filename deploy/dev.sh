@@ -18,7 +18,8 @@ build=${BUILD_DIR:-$top/build}
 
 # Debian 12 packages: build, run, test (mmdebstrap: the compose test builds
 # the Docker base image with deploy/base-image.sh; Docker itself comes with
-# the machine; chromium: the demo page's test runs it headless).
+# the machine; chromium: the demo page's test runs it headless). Profiling
+# the benchmarks also wants linux-perf and valgrind (docs/BENCHMARKS.md).
 PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
 libcmocka-dev python3 python3-websockets mmdebstrap chromium"

@@ -1,0 +1,53 @@
+#!/bin/sh
+# bench.smoke (ctest): sluice-bench for ~2 s against a real gateway and one
+# worker on free loopback ports: echo, 2 connections, pings. Passes if the
+# bench exits 0 (nothing lost, refused or failed) and its JSON is sane.
+# No timing is asserted: speed is measured (run.sh), not tested.
+#
+# Usage: smoke.sh SLUICE_BENCH SLUICE_GATEWAY SLUICE_COMPUTE [PYTHON]
+set -u
+BENCH=$1 GATEWAY=$2 COMPUTE=$3
+PY=${4:-/usr/bin/python3}
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-smoke.XXXXXX")
+. "$BENCH_DIR/bench_lib.sh"
+
+fail() {
+	echo "bench.smoke: FAIL: $*"
+	for f in "$LOGDIR"/*.log; do
+		[ -s "$f" ] && { echo "---- $f"; tail -n 40 "$f"; }
+	done
+	stop_all
+	echo "bench.smoke: 0 passed, 1 failed"
+	exit 1
+}
+trap 'stop_all; exit 1' INT TERM
+
+"$PY" -c 'import websockets' 2>/dev/null ||
+	fail "$PY cannot import websockets (install python3-websockets)"
+start_sluice 1x2 || fail "gateway or worker did not start"
+"$BENCH" --connect "127.0.0.1:$GW_PORT" --conns 2 --items 10 --inflight 2 \
+	--item-bytes 100 --duration-ms 2000 --drain-ms 20000 --ping-ms 100 \
+	--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS" \
+	--json-out "$LOGDIR/smoke.json" || fail "sluice-bench exited $?"
+"$PY" - "$LOGDIR/smoke.json" <<'PY' || fail "implausible report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+it, rq = r["items"], r["requests"]
+assert r["ok"] is True, r
+assert it["lost"] == 0 and it["item_errors"] == 0 and it["refused"] == 0, it
+assert it["results"] == it["submitted"] > 0, it
+assert rq["done"] == rq["submitted"] > 0 and rq["refused"] == 0, rq
+assert r["connections"]["ok"] == 2 and r["connections"]["failed"] == 0, r
+for k in ("forward_delay_us", "item_latency_us"):
+    s = r[k]
+    assert s["n"] == it["results"], (k, s)
+    assert 0 <= s["p50"] <= s["p99"] <= s["max"], (k, s)
+assert r["ping_rtt_us"]["n"] > 0 and r["pings"]["answered"] > 0, r["pings"]
+assert r["results_per_s"] > 0 and r["gateway"]["rss_end_kib"] > 0, r
+print(f"bench.smoke: {it['results']} results at {r['results_per_s']:.0f}/s, "
+      f"0 lost, forward delay p99 {r['forward_delay_us']['p99']} us")
+PY
+stop_all
+rm -rf "$LOGDIR"
+echo "bench.smoke: 1 passed, 0 failed"
