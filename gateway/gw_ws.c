@@ -13,9 +13,11 @@
 #include "sl_list.h"
 #include "sl_log.h"
 
-/* Frames written per WRITEABLE while the socket accepts them: several
- * results for one client leave in one loop turn instead of one each. */
-#define GW_WS_WRITE_BATCH 32
+/* Frames coalesced into one send() per WRITEABLE: several results for one
+ * client leave in one system call instead of one each. */
+#define GW_WS_WRITE_BATCH 64
+#define GW_WS_WRITE_BYTES 65536 /* ... up to this many bytes */
+#define GW_WS_HDR_MAX 10        /* a server's WebSocket frame header */
 /* An idle connection keeps at most this much receive buffer. */
 #define GW_WS_RX_KEEP 16384
 
@@ -71,6 +73,14 @@ gw_ws_env_init(gw_ws_env_t *env)
 	sl_list_init(&env->conns);
 	env->n_conns = 0;
 	gw_hist_init_forward(&env->forward_delay);
+}
+
+void
+gw_ws_env_fini(gw_ws_env_t *env)
+{
+	free(env->scratch);
+	env->scratch = NULL;
+	env->scratch_cap = 0;
 }
 
 size_t
@@ -131,6 +141,25 @@ gw_ws_tick(gw_ws_env_t *env, int64_t now_us)
 	}
 }
 
+/* Serialise frame once into the shared scratch buffer; its length, or 0. */
+static size_t
+s_dump(gw_ws_env_t *env, const json_t *frame)
+{
+	size_t n
+	    = json_dumpb(frame, env->scratch, env->scratch_cap, JSON_COMPACT);
+
+	if (n > env->scratch_cap) { /* rare: a frame larger than any before */
+		char *p = realloc(env->scratch, n);
+
+		if (!p)
+			return 0;
+		env->scratch = p;
+		env->scratch_cap = n;
+		n = json_dumpb(frame, env->scratch, n, JSON_COMPACT);
+	}
+	return n;
+}
+
 int
 gw_ws_client_send(void *ctx, void *user, json_t *frame)
 {
@@ -141,9 +170,9 @@ gw_ws_client_send(void *ctx, void *user, json_t *frame)
 	(void) ctx;
 	if (pss->closing)
 		return SL_EFULL;
-	n = json_dumpb(frame, NULL, 0, JSON_COMPACT);
+	n = s_dump(pss->env, frame);
 	if (!n)
-		return SL_EINVAL;
+		return SL_ENOMEM;
 	if (pss->out_bytes + n > pss->env->max_out_bytes) {
 		SL_WARN("CLI-SLOW", "conn=%" PRIu64 " queued=%zu limit=%zu",
 		    pss->conn, pss->out_bytes + n, pss->env->max_out_bytes);
@@ -155,7 +184,8 @@ gw_ws_client_send(void *ctx, void *user, json_t *frame)
 	m = malloc(sizeof *m + LWS_PRE + n);
 	if (!m)
 		return SL_ENOMEM;
-	m->len = json_dumpb(frame, (char *) m->buf + LWS_PRE, n, JSON_COMPACT);
+	memcpy(m->buf + LWS_PRE, pss->env->scratch, n);
+	m->len = n;
 	/* Item frames (result, item error) carry seq: time their way out. */
 	m->t_item_us = json_object_get(frame, "seq") ? sl_clock_mono_us() : 0;
 	if (!pss->out_bytes)
@@ -170,38 +200,113 @@ gw_ws_client_send(void *ctx, void *user, json_t *frame)
 	return 0;
 }
 
+/* A server's (unmasked) text frame header for len bytes; its length. */
+static size_t
+s_ws_header(uint8_t *h, size_t len)
+{
+	h[0] = 0x81; /* FIN, text */
+	if (len < 126) {
+		h[1] = (uint8_t) len;
+		return 2;
+	}
+	if (len < 65536) {
+		h[1] = 126;
+		h[2] = (uint8_t) (len >> 8);
+		h[3] = (uint8_t) len;
+		return 4;
+	}
+	h[1] = 127;
+	for (int i = 0; i < 8; i++)
+		h[2 + i] = (uint8_t) ((uint64_t) len >> (56 - 8 * i));
+	return 10;
+}
+
+/*
+ * Take the frames that leave together (at least the first; more while
+ * they fit GW_WS_WRITE_BATCH / _BYTES), write them, account for them.
+ * One frame goes as lws frames it, from its own LWS_PRE headroom; several
+ * are framed here into the scratch buffer and leave as one raw write,
+ * i.e. one send(). No extension (permessage-deflate) is negotiated on
+ * this protocol, so a frame on the wire is exactly header + payload.
+ */
+static int
+s_write_batch(gw_ws_pss_t *pss)
+{
+	gw_ws_env_t *env = pss->env;
+	size_t n = 0, bytes = 0, used = LWS_PRE;
+	int64_t now;
+	sl_list_t *e;
+	int rc;
+
+	for (e = pss->out.next; e != &pss->out && n < GW_WS_WRITE_BATCH;
+	     e = e->next) {
+		size_t len = sl_container_of(e, gw_ws_out_t, link)->len;
+
+		if (n && bytes + GW_WS_HDR_MAX + len > GW_WS_WRITE_BYTES)
+			break;
+		bytes += GW_WS_HDR_MAX + len;
+		n++;
+	}
+	if (n == 1) {
+		gw_ws_out_t *m
+		    = sl_container_of(pss->out.next, gw_ws_out_t, link);
+
+		rc = lws_write(
+		         pss->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT)
+		    < (int) m->len;
+	} else {
+		if (env->scratch_cap < LWS_PRE + bytes) {
+			char *p = realloc(env->scratch, LWS_PRE + bytes);
+
+			if (!p)
+				return -1;
+			env->scratch = p;
+			env->scratch_cap = LWS_PRE + bytes;
+		}
+		e = pss->out.next;
+		for (size_t i = 0; i < n; i++, e = e->next) {
+			gw_ws_out_t *m = sl_container_of(e, gw_ws_out_t, link);
+			uint8_t *dst = (uint8_t *) env->scratch + used;
+
+			used += s_ws_header(dst, m->len);
+			memcpy(env->scratch + used, m->buf + LWS_PRE, m->len);
+			used += m->len;
+		}
+		rc = lws_write(pss->wsi, (uint8_t *) env->scratch + LWS_PRE,
+		         used - LWS_PRE, LWS_WRITE_RAW)
+		    < (int) (used - LWS_PRE);
+	}
+	if (rc)
+		return -1;
+	now = sl_clock_mono_us();
+	pss->progress_us = now;
+	while (n--) {
+		gw_ws_out_t *m
+		    = sl_container_of(pss->out.next, gw_ws_out_t, link);
+
+		if (m->t_item_us)
+			gw_hist_observe_us(
+			    &env->forward_delay, now - m->t_item_us);
+		sl_list_remove(&m->link);
+		pss->out_bytes -= m->len;
+		free(m);
+	}
+	return 0;
+}
+
 static int
 s_writeable(gw_ws_pss_t *pss)
 {
-	sl_list_t *e;
-	int i;
-
 	if (pss->closing && (!pss->flush_first || !pss->out_bytes)) {
 		lws_close_reason(pss->wsi, pss->close_status,
 		    (unsigned char *) pss->close_reason,
 		    strlen(pss->close_reason));
 		return -1;
 	}
-	for (i = 0; i < GW_WS_WRITE_BATCH && (e = sl_list_first(&pss->out));
-	     i++) {
-		gw_ws_out_t *m = sl_container_of(e, gw_ws_out_t, link);
-
-		if (i && lws_send_pipe_choked(pss->wsi))
-			break;
-		if (lws_write(
-		        pss->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT)
-		    < (int) m->len) {
-			SL_INFO("CLI-WRITE", "conn=%" PRIu64 " write failed",
-			    pss->conn);
-			return -1;
-		}
-		pss->progress_us = sl_clock_mono_us();
-		if (m->t_item_us)
-			gw_hist_observe_us(&pss->env->forward_delay,
-			    pss->progress_us - m->t_item_us);
-		sl_list_remove(e);
-		pss->out_bytes -= m->len;
-		free(m);
+	if (!sl_list_empty(&pss->out) && s_write_batch(pss)) {
+		SL_INFO(
+		    "CLI-WRITE", "conn=%" PRIu64 " write failed", pss->conn);
+		return -1;
 	}
 	if (pss->paused && pss->out_bytes < pss->env->out_low) {
 		pss->paused = false;

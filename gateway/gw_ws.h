@@ -46,13 +46,17 @@ typedef struct gw_ws_env {
 	uint64_t stall_closed;   /* closed with 1008: no reading progress */
 	gw_hist_t forward_delay; /* result at the gateway -> written */
 	int64_t last_tick_us;    /* the loop's timer last ran (healthz) */
+	char *scratch;           /* serialising and batching frames; owned */
+	size_t scratch_cap;
 } gw_ws_env_t;
 
 /* Bytes queued to all connections, for /metrics. */
 size_t gw_ws_queued_bytes(const gw_ws_env_t *env);
 
-/* Prepare env's connection list (the rest the caller fills in). */
+/* Prepare env's connection list (the rest the caller fills in); pair
+ * with gw_ws_env_fini after the lws context is destroyed. */
 void gw_ws_env_init(gw_ws_env_t *env);
+void gw_ws_env_fini(gw_ws_env_t *env);
 
 /* Timers: cut off connections that made no reading progress. */
 void gw_ws_tick(gw_ws_env_t *env, int64_t now_us);

@@ -234,7 +234,11 @@ main(int argc, char **argv)
 	int64_t deadline = 0;
 	bool closing = false;
 	struct lws_protocols protocols[] = {
-		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 4096, 0, NULL,
+		/* rx_buffer_size 512: lws keeps one such buffer per
+		 * connection; larger messages simply arrive in more pieces
+		 * (gw_ws reassembles them), and idle connections stay cheap.
+		 */
+		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 512, 0, NULL,
 		    0 },
 		{ "sluice-http", gw_http_callback, gw_http_pss_size(), 0, 0,
 		    NULL, 0 },
@@ -391,6 +395,7 @@ out:
 	if (s_ctx)
 		lws_context_destroy(s_ctx);
 	s_ctx = NULL;
+	gw_ws_env_fini(&env);
 	gw_broker_destroy(&broker);
 	gw_zmq_destroy(&zsock);
 	if (zctx)

@@ -11,9 +11,11 @@ async def check_two_rounds(h, workers):
     t_accepted, t_done = frames[0][1], frames[-1][1]
     total = t_done - t_accepted
     # Two threads: two rounds of 600 ms of CPU (~1.2 s); serial is 2.4 s.
+    # burn counts CPU time, so on a loaded machine the wall clock
+    # stretches: the upper bound here is only a sanity bound, and the
+    # pairing check below is what tells parallel from serial.
     check(total >= 1.1, f"4 x 600 ms on 2 threads took only {total:.3f} s")
-    # (serial would be 2.4 s; the pairing check below holds under any load)
-    check(total < scaled(2.3), f"4 x 600 ms on 2 threads took {total:.3f} s")
+    check(total < scaled(10), f"4 x 600 ms on 2 threads took {total:.3f} s")
     # Load-independent: results come in pairs, one per round.
     t = [ft for f, ft in frames if f["type"] == "result"]
     within, between = t[1] - t[0], t[2] - t[1]
