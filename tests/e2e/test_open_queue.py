@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""The open queue: producers on ZeroMQ share the workers with WebSocket
+clients, Python producers and workers written from docs/PROTOCOL.md alone
+interoperate with the C ones, sluice-submit streams results."""
+import asyncio
+import os
+import sys
+import time
+
+from harness import check, check_request, run, scaled, wait_log
+
+try:
+    import msgpack
+    import zmq
+    import zmq.asyncio
+except ImportError as e:
+    print(f"e2e: cannot import zmq/msgpack ({e}); install python3-zmq "
+          f"python3-msgpack", file=sys.stderr)
+    sys.exit(1)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(HERE, "..", "..", "deploy", "examples")
+_zctx = zmq.asyncio.Context.instance()
+
+
+class Producer:
+    """A DEALER on the producers endpoint; every frame one msgpack map."""
+
+    def __init__(self, gw):
+        check(gw.producers, "gateway without a producers endpoint")
+        self.sock = _zctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(gw.producers)
+        self.frames = []  # (frame, monotonic arrival)
+
+    async def send(self, msg):
+        raw = msg if isinstance(msg, bytes) else msgpack.packb(msg)
+        await self.sock.send(raw)
+        return time.monotonic()
+
+    async def recv(self, timeout=10):
+        if not await self.sock.poll(scaled(timeout) * 1000):
+            raise AssertionError(f"producer: nothing within {scaled(timeout)} "
+                                 f"s; got {self.frames[-10:]}")
+        f = msgpack.unpackb(await self.sock.recv())
+        self.frames.append((f, time.monotonic()))
+        return f
+
+    async def collect(self, req_id, timeout=20):
+        """Every frame of req_id received (also before this call) through
+        its done or request error, as (frame, time)."""
+        def ended(f):
+            return f.get("id") == req_id and (
+                f["type"] == "done" or (f["type"] == "error" and "seq" not in f))
+        deadline = time.monotonic() + scaled(timeout)
+        while not any(ended(f) for f, _ in self.frames):
+            await self.recv(max(0.1, deadline - time.monotonic()))
+        return [(f, t) for f, t in self.frames if f.get("id") == req_id]
+
+    def close(self):
+        self.sock.close(0)
+
+
+async def producer_request_runs_on_c_workers(h):
+    gw = await h.start(workers=[2])
+    p = Producer(gw)
+    await p.send({"type": "submit", "id": "r1", "task": "echo",
+                  "items": [1, "two", {"x": [3.5, None, True]}, b"\x01\x02"]})
+    frames = await p.collect("r1")
+    check(check_request(frames, 4) == [1, "two", {"x": [3.5, None, True]},
+                                       "AQI="], f"{frames}")
+    await p.send({"type": "ping", "data": {"t": 7}})
+    pong = await p.recv()
+    check(pong["type"] == "pong" and pong["data"] == {"t": 7}
+          and pong["workers"] == 1, f"{pong}")
+    p.close()
+
+
+async def producer_errors_use_the_client_codes(h):
+    gw = await h.start(workers=[1])
+    p = Producer(gw)
+    cases = [
+        (b"\xc1", "bad_msgpack", None),
+        ([1, 2], "bad_message", None),
+        ({"type": "nope"}, "unknown_type", None),
+        ({"type": "submit", "id": "e1", "task": "echo", "items": []},
+         "bad_items", "e1"),
+        ({"type": "submit", "id": "e2", "task": "nosuchtask", "items": [1]},
+         "unknown_task", "e2"),
+        ({"type": "cancel", "id": "e3"}, "unknown_id", "e3"),
+        ({"type": "submit", "id": "e4", "task": "echo",
+          "items": [msgpack.ExtType(1, b"x")]}, "bad_item", "e4"),
+    ]
+    for msg, code, rid in cases:
+        await p.send(msg if isinstance(msg, bytes) else msgpack.packb(msg))
+        f = await p.recv()
+        check(f["type"] == "error" and f["code"] == code and "seq" not in f
+              and f.get("id") == rid, f"{msg!r}: {f}, want {code}")
+    # item errors carry seq and the worker's code
+    await p.send({"type": "submit", "id": "e5", "task": "burn",
+                  "items": ["abc", 1]})
+    out = check_request(await p.collect("e5"), 2)
+    check(out[0]["code"] == "bad_item" and out[1] == 1, f"{out}")
+    p.close()
+
+
+async def producer_cancel_and_silence_end_its_requests(h):
+    gw = await h.start("--producer-timeout-ms", "1000", workers=[1])
+    p = Producer(gw)
+    await p.send({"type": "submit", "id": "c1", "task": "sleep",
+                  "items": [5000, 5000, 5000]})
+    check((await p.recv())["type"] == "accepted", "not accepted")
+    await asyncio.sleep(0.2)
+    await p.send({"type": "cancel", "id": "c1"})
+    frames = await p.collect("c1", timeout=5)
+    done = frames[-1][0]
+    check(done["type"] == "done" and done["cancelled"] == 3, f"{frames}")
+    # A silent producer is forgotten and its request cancelled.
+    await p.send({"type": "submit", "id": "s1", "task": "sleep",
+                  "items": [5000, 5000]})
+    check((await p.recv())["type"] == "accepted", "not accepted")
+    await wait_log(gw, "PRD-SILENT", timeout=5)
+    c = await h.client(gw)
+    pong, _ = await c.ping()
+    check(pong["queued"] == 0, f"silent producer's jobs still queued: {pong}")
+    # what it asks next is a new start: s1 is unknown
+    await p.send({"type": "cancel", "id": "s1"})
+    f = await p.recv()
+    check(f["type"] == "error" and f["code"] == "unknown_id", f"{f}")
+    p.close()
+
+
+async def pinging_producer_keeps_its_request(h):
+    gw = await h.start("--producer-timeout-ms", "600", workers=[1])
+    p = Producer(gw)
+    await p.send({"type": "submit", "id": "k1", "task": "sleep",
+                  "items": [400, 400, 400, 400]})
+    out, t_end = [], time.monotonic() + scaled(20)
+    while not out or out[-1]["type"] != "done":
+        check(time.monotonic() < t_end, f"no done: {out}")
+        await p.send({"type": "ping"})
+        try:
+            f = await p.recv(timeout=0.2)
+        except AssertionError:
+            continue
+        if f.get("id") == "k1":
+            out.append(f)
+    check(out[-1]["ok"] == 4, f"{out}")
+    check("PRD-SILENT" not in gw.log(), "a pinging producer was forgotten")
+    p.close()
+
+
+async def big_producer_does_not_starve_a_browser(h):
+    gw = await h.start(workers=[2])
+    p = Producer(gw)
+    tp = await p.send({"type": "submit", "id": "P", "task": "sleep",
+                       "items": [300] * 20})
+    check((await p.recv())["type"] == "accepted", "not accepted")
+    c = await h.client(gw)
+    fb, tb = await c.submit_and_collect("B", "sleep", [300] * 2)
+    check(check_request(fb, 2) == [300] * 2, f"{fb}")
+    # Round-robin: B's 2 items run in the first free slots (~0.3-0.6 s),
+    # not after the producer's 20 items (3 s on 2 threads).
+    check(fb[-1][1] - tb < scaled(1.5),
+          f"browser waited {fb[-1][1] - tb:.2f} s behind the producer")
+    fp = await p.collect("P", timeout=30)
+    check(check_request(fp, 20) == [300] * 20, "producer request")
+    check(fb[-1][1] < fp[-1][1], "browser finished after the producer")
+    check(fp[-1][1] - tp >= 2.8, f"20 x 300 ms on 2 threads: {fp[-1][1] - tp}")
+    p.close()
+
+
+async def producers_none_disables_the_endpoint(h):
+    gw = await h.gateway("--producers", "none")
+    check(gw.producers is None, "harness still thinks it has producers")
+    await wait_log(gw, "producers=none")
+
+
+TESTS = [producer_request_runs_on_c_workers,
+         producer_errors_use_the_client_codes,
+         producer_cancel_and_silence_end_its_requests,
+         pinging_producer_keeps_its_request,
+         big_producer_does_not_starve_a_browser,
+         producers_none_disables_the_endpoint]
+
+if __name__ == "__main__":
+    run(TESTS)
