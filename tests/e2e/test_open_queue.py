@@ -7,7 +7,10 @@ import os
 import sys
 import time
 
-from harness import check, check_request, run, scaled, wait_log
+import json
+
+from harness import (Proc, check, check_request, run, scaled, wait_log,
+                     child_env)
 
 try:
     import msgpack
@@ -176,12 +179,68 @@ async def producers_none_disables_the_endpoint(h):
     await wait_log(gw, "producers=none")
 
 
+async def run_example(*argv, timeout=20):
+    """Run an example script to completion: (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, *argv, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=child_env())
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), scaled(timeout))
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"{argv} still running after {timeout} s")
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def python_worker_serves_a_task_the_c_workers_lack(h):
+    gw = await h.gateway()
+    h.worker(gw, 1)
+    pw = Proc("pyworker", [sys.executable, os.path.join(EXAMPLES, "worker.py"),
+                           "--gateway", gw.endpoint],
+              h._log_path("pyworker"))
+    h.procs.append(pw)
+    await h.wait_workers(gw, 2)
+    c = await h.client(gw)
+    out = await c.run("upper", ["abc", "Straße", 7])
+    check(out[:2] == ["ABC", "STRASSE"], f"{out}")
+    check(out[2]["code"] == "bad_item", f"{out}")
+    check(await c.run("echo", [1, "x"]) == [1, "x"], "C worker's echo")
+    # heartbeats keep it registered past the gateway's 3 s liveness
+    await asyncio.sleep(3.5)
+    check(await c.run("upper", ["late"]) == ["LATE"], "after 3.5 s")
+    await h.stop(pw)
+    await wait_log(gw, "reason=bye")
+
+
+async def python_producer_is_served_by_c_workers(h):
+    gw = await h.start(workers=[2])
+    script = os.path.join(EXAMPLES, "producer.py")
+    rc, out, err = await run_example(script, "--gateway", gw.producers,
+                                     "echo", "1", '"two"', '{"x": [3]}')
+    check(rc == 0, f"exit {rc}: {err}")
+    lines = [json.loads(line) for line in out.splitlines()]
+    check(sorted(f["seq"] for f in lines) == [0, 1, 2], f"{out}")
+    check({f["seq"]: f["value"] for f in lines}
+          == {0: 1, 1: "two", 2: {"x": [3]}}, f"{out}")
+    check('"type": "done"' in err, f"no done on stderr: {err}")
+    rc, out, err = await run_example(script, "--gateway", gw.producers,
+                                     "burn", '"abc"', "5")
+    check(rc == 1, f"a failed item must exit 1, got {rc}: {out} {err}")
+    rc, out, err = await run_example(script, "--gateway", gw.producers,
+                                     "nosuchtask", "1")
+    check(rc == 2 and "unknown_task" in err, f"exit {rc}: {err}")
+
+
 TESTS = [producer_request_runs_on_c_workers,
          producer_errors_use_the_client_codes,
          producer_cancel_and_silence_end_its_requests,
          pinging_producer_keeps_its_request,
          big_producer_does_not_starve_a_browser,
-         producers_none_disables_the_endpoint]
+         producers_none_disables_the_endpoint,
+         python_worker_serves_a_task_the_c_workers_lack,
+         python_producer_is_served_by_c_workers]
 
 if __name__ == "__main__":
     run(TESTS)
