@@ -8,6 +8,7 @@ import sys
 import time
 
 import json
+import signal
 
 from harness import (Proc, check, check_request, run, scaled, wait_log,
                      child_env)
@@ -233,6 +234,121 @@ async def python_producer_is_served_by_c_workers(h):
     check(rc == 2 and "unknown_task" in err, f"exit {rc}: {err}")
 
 
+def submit_bin(h):
+    return os.path.join(os.path.dirname(h.gateway_bin), "sluice-submit")
+
+
+async def spawn_submit(h, gw, *args, stdin=asyncio.subprocess.DEVNULL):
+    return await asyncio.create_subprocess_exec(
+        submit_bin(h), "--gateway", gw.producers, *args, stdin=stdin,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=child_env())
+
+
+async def finish(proc, timeout=20, data=None):
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(data),
+                                          scaled(timeout))
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError("sluice-submit still running")
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def sluice_submit_prints_results_and_exit_codes(h):
+    gw = await h.start(workers=[2])
+    rc, out, err = await finish(await spawn_submit(
+        h, gw, "echo", "1", '"a b"', "-3", '{"k":[null]}'))
+    check(rc == 0, f"exit {rc}: {err}")
+    got = {f["seq"]: f["value"] for f in map(json.loads, out.splitlines())}
+    check(got == {0: 1, 1: "a b", 2: -3, 3: {"k": [None]}}, f"{out}")
+    check("[" not in err, f"a bar without a terminal: {err!r}")
+    # JSON lines on stdin; one failed item: exit 1
+    proc = await spawn_submit(h, gw, "burn", stdin=asyncio.subprocess.PIPE)
+    rc, out, err = await finish(proc, data=b'10\n"x"\n\n20\n')
+    lines = [json.loads(x) for x in out.splitlines()]
+    check(rc == 1 and len(lines) == 3, f"exit {rc}: {out} {err}")
+    check(sorted((f["seq"], f["type"]) for f in lines)
+          == [(0, "result"), (1, "error"), (2, "result")], f"{out}")
+    rc, _, err = await finish(await spawn_submit(h, gw, "nosuch", "1"))
+    check(rc == 3 and "unknown_task" in err, f"exit {rc}: {err}")
+    rc, _, err = await finish(await spawn_submit(h, gw, "echo", "{bad"))
+    check(rc == 2, f"bad JSON item: exit {rc}: {err}")
+    r = h.run_cli(submit_bin(h), "--help")
+    check(r.returncode == 0 and "TASK [ITEM]..." in r.stdout, r.stdout)
+
+
+async def sluice_submit_results_stream(h):
+    gw = await h.start(workers=[1])
+    proc = await spawn_submit(h, gw, "sleep", "400", "400", "400")
+    times = []
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), scaled(10))
+        if not line:
+            break
+        times.append(time.monotonic())
+    rc = await proc.wait()
+    check(rc == 0 and len(times) == 3, f"exit {rc}, {len(times)} lines")
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    check(all(g >= 0.25 for g in gaps), f"results bunched: {gaps}")
+
+
+async def sluice_submit_timeout_and_sigint_cancel(h):
+    gw = await h.start(workers=[1])
+    c = await h.client(gw)
+    t0 = time.monotonic()
+    rc, out, err = await finish(await spawn_submit(
+        h, gw, "--timeout", "500", "sleep", "200", "5000", "5000"))
+    check(rc == 4, f"timeout: exit {rc}: {err}")
+    check(time.monotonic() - t0 < scaled(3), "timeout took too long")
+    check(len(out.splitlines()) == 1, f"one item done in time: {out}")
+    await wait_log(gw, "REQ-CANCEL")
+    pong = await wait_pong_idle(c)
+    # Ctrl-C: cancel, exit 130
+    proc = await spawn_submit(h, gw, "sleep", "100", "5000", "5000")
+    await asyncio.wait_for(proc.stdout.readline(), scaled(10))
+    proc.send_signal(signal.SIGINT)
+    rc, _, err = await finish(proc)
+    check(rc == 130 and "interrupted" in err, f"SIGINT: exit {rc}: {err}")
+    pong = await wait_pong_idle(c)
+    check(gw.log().count("REQ-CANCEL") >= 2, "second cancel not logged")
+    check(pong["running"] == 0, f"{pong}")
+
+
+async def wait_pong_idle(c):
+    from harness import wait_pong
+    return await wait_pong(c, lambda p: p["queued"] == 0 and p["running"] == 0,
+                           timeout=10, what="no jobs left")
+
+
+async def sluice_submit_draws_a_bar_on_a_terminal(h):
+    import pty
+    gw = await h.start(workers=[1])
+    master, slave = pty.openpty()
+    proc = await asyncio.create_subprocess_exec(
+        submit_bin(h), "--gateway", gw.producers, "sleep", "150", "150",
+        "150", "150", stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=slave, env=child_env())
+    os.close(slave)
+    out, _ = await asyncio.wait_for(proc.communicate(), scaled(20))
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    check(proc.returncode == 0, f"exit {proc.returncode}")
+    check(len(out.splitlines()) == 4, f"stdout: {out}")
+    text = tty.decode("utf-8", "replace")
+    check("4/4" in text and "/s" in text and "[#" in text, f"bar: {text!r}")
+    check("ETA" in text, f"no ETA while running: {text!r}")
+
+
 TESTS = [producer_request_runs_on_c_workers,
          producer_errors_use_the_client_codes,
          producer_cancel_and_silence_end_its_requests,
@@ -240,7 +356,11 @@ TESTS = [producer_request_runs_on_c_workers,
          big_producer_does_not_starve_a_browser,
          producers_none_disables_the_endpoint,
          python_worker_serves_a_task_the_c_workers_lack,
-         python_producer_is_served_by_c_workers]
+         python_producer_is_served_by_c_workers,
+         sluice_submit_prints_results_and_exit_codes,
+         sluice_submit_results_stream,
+         sluice_submit_timeout_and_sigint_cancel,
+         sluice_submit_draws_a_bar_on_a_terminal]
 
 if __name__ == "__main__":
     run(TESTS)
