@@ -124,12 +124,27 @@ s_find(const sl_opt_t *opts, size_t n, const char *name, size_t len)
 	return NULL;
 }
 
+static void s_print_help(const sl_opt_t *opts, size_t n,
+    const sl_cfg_info_t *info, const char *pos_usage, FILE *out);
+
 int
 sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
     char *const argv[], const sl_cfg_info_t *info, FILE *out, char *err,
     size_t errlen)
 {
+	return sl_cfg_load_pos(
+	    opts, n, cfg, argc, argv, info, NULL, NULL, out, err, errlen);
+}
+
+int
+sl_cfg_load_pos(const sl_opt_t *opts, size_t n, void *cfg, int argc,
+    char *const argv[], const sl_cfg_info_t *info, const char *pos_usage,
+    int *first_pos, FILE *out, char *err, size_t errlen)
+{
 	int rc;
+
+	if (first_pos)
+		*first_pos = argc;
 
 	for (size_t i = 0; i < n; i++) {
 		rc = s_set(&opts[i], cfg, opts[i].def, "default", err, errlen);
@@ -149,8 +164,20 @@ sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
 		const char *eq, *value;
 		const sl_opt_t *o;
 
+		/* Options come first; the first operand (anything but
+		 * --name, -h, -V) or "--" ends them, so "-1" and, after
+		 * "--", "--x" are operands. */
+		if (first_pos && !strcmp(arg, "--")) {
+			*first_pos = i + 1;
+			break;
+		}
+		if (first_pos && strncmp(arg, "--", 2) && strcmp(arg, "-h")
+		    && strcmp(arg, "-V")) {
+			*first_pos = i;
+			break;
+		}
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			sl_cfg_print_help(opts, n, info, out);
+			s_print_help(opts, n, info, pos_usage, out);
 			return SL_CFG_EXIT_OK;
 		}
 		if (!strcmp(arg, "--version") || !strcmp(arg, "-V")) {
@@ -192,11 +219,19 @@ void
 sl_cfg_print_help(
     const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info, FILE *out)
 {
+	s_print_help(opts, n, info, NULL, out);
+}
+
+static void
+s_print_help(const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info,
+    const char *pos_usage, FILE *out)
+{
 	fprintf(out,
-	    "%s %s: %s\n\nUsage: %s [OPTION]...\n\nOptions "
+	    "%s %s: %s\n\nUsage: %s [OPTION]...%s%s\n\nOptions "
 	    "(each also read from its environment variable; the "
 	    "command line wins):\n",
-	    info->prog, info->version, info->summary, info->prog);
+	    info->prog, info->version, info->summary, info->prog,
+	    pos_usage ? " " : "", pos_usage ? pos_usage : "");
 	for (size_t i = 0; i < n; i++) {
 		const sl_opt_t *o = &opts[i];
 

@@ -54,6 +54,18 @@ int sl_cfg_load(const sl_opt_t *opts, size_t n, void *cfg, int argc,
     char *const argv[], const sl_cfg_info_t *info, FILE *out, char *err,
     size_t errlen);
 
+/*
+ * The same for a program that takes operands after its options
+ * (sluice-submit TASK ITEM...). Options come first: the first argument
+ * that is not --name[=value], -h or -V (so "-1" is an operand), or the
+ * one after "--", is the first operand; its index is stored in *first_pos
+ * (argc when there are none). pos_usage ("TASK [ITEM]...") is shown by --help.
+ * Without first_pos this is sl_cfg_load: operands are refused.
+ */
+int sl_cfg_load_pos(const sl_opt_t *opts, size_t n, void *cfg, int argc,
+    char *const argv[], const sl_cfg_info_t *info, const char *pos_usage,
+    int *first_pos, FILE *out, char *err, size_t errlen);
+
 /* Print usage, one block per option, to out. */
 void sl_cfg_print_help(
     const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info, FILE *out);

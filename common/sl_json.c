@@ -173,6 +173,13 @@ s_from_mp(const msgpack_object *o, json_t **out, const char **why)
 				json_decref(j);
 				return SL_EPROTO;
 			}
+			/* JSON objects have unique keys: a repeated one would
+			 * silently replace the first, so refuse it. */
+			if (json_object_size(j) != (size_t) i + 1) {
+				*why = "duplicate map key";
+				json_decref(j);
+				return SL_EPROTO;
+			}
 		}
 		break;
 	case MSGPACK_OBJECT_EXT:

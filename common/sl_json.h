@@ -22,8 +22,8 @@ int sl_json_to_mp(const json_t *j, msgpack_packer *pk, unsigned max_depth);
 /*
  * Build a JSON value from a msgpack object; *out is a new reference the
  * caller owns. Strings must be valid UTF-8; bin becomes a base64 string;
- * ext, NaN/Inf, integers above INT64_MAX and non-string map keys are
- * refused. Returns 0, SL_EPROTO (with *why) or SL_ENOMEM.
+ * ext, NaN/Inf, integers above INT64_MAX, non-string and duplicate map
+ * keys are refused. Returns 0, SL_EPROTO (with *why) or SL_ENOMEM.
  */
 int sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why);
 

@@ -56,9 +56,11 @@ struct gw_request {
 };
 
 struct gw_client {
-	sl_list_t link;     /* in broker->clients */
-	void *user;         /* the transport's handle */
-	sl_list_t requests; /* gw_request_t, unfinished */
+	sl_list_t link;         /* in broker->clients */
+	void *user;             /* the transport's handle */
+	gw_broker_send_fn send; /* the transport: WebSocket or producers */
+	void *send_ctx;         /* first argument of send */
+	sl_list_t requests;     /* gw_request_t, unfinished */
 	size_t n_requests;
 	bool paused; /* slow reader: dispatch none of its jobs */
 };
@@ -126,7 +128,8 @@ s_send(gw_broker_t *self, gw_client_t *c, json_t *frame)
 		SL_ERR("CLI-ENOMEM", "could not build a frame for a client");
 		return;
 	}
-	self->ops.client_send(self->ops.ctx, c->user, frame);
+	(void) self; /* each client carries its own transport */
+	c->send(c->send_ctx, c->user, frame);
 	json_decref(frame);
 }
 
@@ -450,11 +453,21 @@ gw_broker_on_client_msg(
 gw_client_t *
 gw_broker_client_new(gw_broker_t *self, void *user)
 {
+	return gw_broker_client_new_on(
+	    self, self->ops.client_send, self->ops.ctx, user);
+}
+
+gw_client_t *
+gw_broker_client_new_on(
+    gw_broker_t *self, gw_broker_send_fn send, void *ctx, void *user)
+{
 	gw_client_t *c = calloc(1, sizeof *c);
 
 	if (!c)
 		return NULL;
 	c->user = user;
+	c->send = send;
+	c->send_ctx = ctx;
 	sl_list_init(&c->requests);
 	sl_list_push_back(&self->clients, &c->link);
 	self->st.clients++;

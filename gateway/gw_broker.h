@@ -28,11 +28,16 @@
 typedef struct gw_broker gw_broker_t;
 typedef struct gw_client gw_client_t;
 
+/* Queue a frame for a client. The broker keeps (and drops) its own
+ * reference; the transport serialises or increfs. 0, or < 0 when the
+ * client is being closed and the frame was dropped. Never re-enter the
+ * broker from here (no gw_broker_client_destroy): defer instead. */
+typedef int (*gw_broker_send_fn)(void *ctx, void *client_user, json_t *frame);
+
 typedef struct gw_broker_ops {
-	/* Queue a frame for a client. The broker keeps (and drops) its own
-	 * reference; the transport serialises or increfs. 0, or < 0 when
-	 * the client is being closed and the frame was dropped. */
-	int (*client_send)(void *ctx, void *client_user, json_t *frame);
+	/* The default transport's send (WebSocket clients); clients made
+	 * with gw_broker_client_new_on() carry their own. */
+	gw_broker_send_fn client_send;
 	/* Send one protocol frame to a worker. 0, or SL_ENOTFOUND when the
 	 * worker is gone, or another SL_E* on failure. */
 	int (*worker_send)(void *ctx, const uint8_t *rid, size_t rid_len,
@@ -82,8 +87,14 @@ gw_broker_t *gw_broker_new(
 /* Frees everything, clients and workers included; NULL-safe. */
 void gw_broker_destroy(gw_broker_t **self_p);
 
-/* A client connected; user is handed back to ops->client_send. */
+/* A client of the default transport connected; user is handed back to
+ * ops->client_send. NULL on ENOMEM. */
 gw_client_t *gw_broker_client_new(gw_broker_t *self, void *user);
+/* A client of another transport (producers): its frames go to
+ * send(ctx, user, frame). Each client carries its own transport, so
+ * WebSocket clients and producers share one broker. NULL on ENOMEM. */
+gw_client_t *gw_broker_client_new_on(
+    gw_broker_t *self, gw_broker_send_fn send, void *ctx, void *user);
 /* The client is gone: its queued jobs are dropped, results of its running
  * jobs will be discarded. Sets *client_p = NULL; NULL-safe. */
 void gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p);

@@ -90,18 +90,30 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
     gw_cerr_t *err)
 {
 	json_error_t jerr;
+	json_t *root;
+
+	/* Strict RFC 8259: invalid UTF-8, duplicate keys, \u0000 and
+	 * trailing garbage are all refused. */
+	root = json_loadb(
+	    text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!root) {
+		memset(out, 0, sizeof *out);
+		return gw_cerr_set(err, NULL, "bad_json",
+		    "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+	}
+	return gw_cmsg_parse_value(root, max_items, out, err);
+}
+
+int
+gw_cmsg_parse_value(
+    json_t *root, size_t max_items, gw_cmsg_t *out, gw_cerr_t *err)
+{
 	json_t *type, *id;
 	const char *t, *idstr = NULL;
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	/* Strict RFC 8259: invalid UTF-8, duplicate keys, \u0000 and
-	 * trailing garbage are all refused. */
-	out->root = json_loadb(
-	    text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!out->root)
-		return gw_cerr_set(err, NULL, "bad_json",
-		    "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+	out->root = root;
 	if (!json_is_object(out->root)) {
 		rc = gw_cerr_set(
 		    err, NULL, "bad_message", "a frame must be a JSON object");

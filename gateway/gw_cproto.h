@@ -49,6 +49,13 @@ typedef struct gw_cerr {
  */
 int gw_cmsg_parse(const char *text, size_t len, size_t max_items,
     gw_cmsg_t *out, gw_cerr_t *err);
+/*
+ * The same checks on a value already decoded by another transport (the
+ * producers' msgpack, see gw_pproto.h). Takes ownership of root, also on
+ * failure. Returns 0 with *out filled, or -1 with *err filled.
+ */
+int gw_cmsg_parse_value(
+    json_t *root, size_t max_items, gw_cmsg_t *out, gw_cerr_t *err);
 void gw_cmsg_clear(gw_cmsg_t *m);
 
 /* Fill err; id may be NULL. Returns -1 so callers can return it. */

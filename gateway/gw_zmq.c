@@ -244,3 +244,9 @@ gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	}
 }
+
+void *
+gw_zmq_socket(gw_zmq_t *self)
+{
+	return self->sock;
+}

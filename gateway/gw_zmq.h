@@ -44,6 +44,10 @@ int gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 /* Close the socket, after lws_context_destroy(); NULL-safe. */
 void gw_zmq_destroy(gw_zmq_t **self_p);
 
+/* The ROUTER itself, for options a user of the socket needs beyond
+ * gw_zmq_new's (e.g. ZMQ_SNDHWM); borrowed. */
+void *gw_zmq_socket(gw_zmq_t *self);
+
 /* The "zmq" protocol's callback, for the vhost's protocol table. */
 int gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len);

@@ -16,6 +16,7 @@
 
 #include "gw_broker.h"
 #include "gw_http.h"
+#include "gw_prod.h"
 #include "gw_ws.h"
 #include "gw_zmq.h"
 #include "sl_cfg.h"
@@ -26,6 +27,8 @@
 typedef struct gw_cfg {
 	const char *listen;
 	const char *workers;
+	const char *producers; /* "none": no producers endpoint */
+	long long producer_timeout_ms;
 	long long max_frame;
 	long long max_items;
 	long long max_requests;
@@ -55,6 +58,14 @@ static const sl_opt_t s_opts[] = {
 	{ "workers", "SLUICE_WORKERS", SL_OPT_STR, "tcp://127.0.0.1:5555", 0,
 	    0, NULL, offsetof(gw_cfg_t, workers),
 	    "ZeroMQ endpoint to bind for workers" },
+	{ "producers", "SLUICE_PRODUCERS", SL_OPT_STR, "tcp://127.0.0.1:5556",
+	    0, 0, NULL, offsetof(gw_cfg_t, producers),
+	    "ZeroMQ endpoint to bind for producers (msgpack clients); "
+	    "'none' disables it" },
+	{ "producer-timeout-ms", "SLUICE_PRODUCER_TIMEOUT_MS", SL_OPT_INT,
+	    "15000", 500, 86400000, NULL,
+	    offsetof(gw_cfg_t, producer_timeout_ms),
+	    "forget a producer silent this long, cancelling its requests" },
 	{ "max-frame-bytes", "SLUICE_MAX_FRAME_BYTES", SL_OPT_INT, "1048576",
 	    1 * KIB, 64 * MIB, NULL, offsetof(gw_cfg_t, max_frame),
 	    "largest client message or worker frame, in bytes" },
@@ -126,6 +137,7 @@ s_on_signal(int sig)
 typedef struct gw_tick {
 	lws_sorted_usec_list_t sul;
 	gw_ws_env_t *env;
+	gw_prod_t *prod; /* NULL: no producers endpoint */
 } gw_tick_t;
 
 static void
@@ -137,6 +149,8 @@ s_tick(lws_sorted_usec_list_t *sul)
 	t->env->last_tick_us = now;
 	gw_broker_tick(t->env->broker, now);
 	gw_ws_tick(t->env, now);
+	if (t->prod)
+		gw_prod_tick(t->prod, now);
 	lws_sul_schedule(s_ctx, 0, &t->sul, s_tick, GW_TICK_US);
 }
 
@@ -253,6 +267,7 @@ main(int argc, char **argv)
 	gw_broker_limits_t lim;
 	gw_broker_t *broker = NULL;
 	gw_zmq_t *zsock = NULL;
+	gw_prod_t *prod = NULL;
 	void *zctx = NULL;
 	struct sigaction sa;
 	char err[256], host[128];
@@ -315,6 +330,18 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "%s", err);
 		goto out;
 	}
+	if (strcmp(cfg.producers, "none")) {
+		gw_prod_limits_t plim
+		    = { cfg.max_frame, (size_t) cfg.max_items,
+			      cfg.producer_timeout_ms * 1000 };
+
+		prod = gw_prod_new(
+		    broker, zctx, cfg.producers, &plim, err, sizeof err);
+		if (!prod) {
+			SL_ERR("GW-START", "%s", err);
+			goto out;
+		}
+	}
 	env.broker = broker;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
@@ -345,6 +372,13 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "cannot add the ZeroMQ socket to the loop");
 		goto out;
 	}
+	if (prod
+	    && gw_prod_attach(
+	        prod, s_ctx, lws_get_vhost_by_name(s_ctx, "default"))) {
+		SL_ERR(
+		    "GW-START", "cannot add the producers socket to the loop");
+		goto out;
+	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = s_on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -352,10 +386,11 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	tick.env = &env;
+	tick.prod = prod;
 	lws_sul_schedule(s_ctx, 0, &tick.sul, s_tick, GW_TICK_US);
 
-	SL_NOTICE("GW-UP", "listen=%s workers=%s version=%s", cfg.listen,
-	    cfg.workers, SLUICE_VERSION);
+	SL_NOTICE("GW-UP", "listen=%s workers=%s producers=%s version=%s",
+	    cfg.listen, cfg.workers, cfg.producers, SLUICE_VERSION);
 	/* Shutdown: the first signal stops new requests and lets running
 	 * ones finish (up to --drain-ms), then clients are closed with 1001
 	 * after their queued frames; a second signal skips the wait. */
@@ -396,6 +431,7 @@ out:
 		lws_context_destroy(s_ctx);
 	s_ctx = NULL;
 	gw_ws_env_fini(&env);
+	gw_prod_destroy(&prod); /* its broker clients, then its socket */
 	gw_broker_destroy(&broker);
 	gw_zmq_destroy(&zsock);
 	if (zctx)

@@ -90,7 +90,9 @@ start_sluice() {
 	nt=${shape#*x}
 	GW_PORT=$(free_port)
 	GW_ZMQ="tcp://127.0.0.1:$(free_port)"
+	# --producers none: the default port would collide between runs
 	$DIE_WITH_US "$GATEWAY" --listen "127.0.0.1:$GW_PORT" --workers "$GW_ZMQ" \
+		--producers none \
 		--log-level warn "$@" >>"$LOGDIR/gateway.log" 2>&1 &
 	GW_PID=$!
 	STARTED="$STARTED $GW_PID"

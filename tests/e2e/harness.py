@@ -98,9 +98,11 @@ class Proc:
 
 
 class Gateway(Proc):
-    def __init__(self, argv, log_path, port, endpoint, env=None):
+    def __init__(self, argv, log_path, port, endpoint, env=None,
+                 producers=None):
         super().__init__("gateway", argv, log_path, env)
         self.port, self.endpoint = port, endpoint
+        self.producers = producers  # the producers endpoint, or None
         self.url = f"ws://127.0.0.1:{port}/"
 
 
@@ -391,9 +393,16 @@ class Harness:
         for _ in range(3):
             p = port or free_port()
             ep = endpoint or f"tcp://127.0.0.1:{free_port()}"
+            # Every gateway gets its own producers port (the default,
+            # 5556, would collide between tests); args may override it.
+            pe = f"tcp://127.0.0.1:{free_port()}"
             argv = [self.gateway_bin, "--listen", f"127.0.0.1:{p}",
-                    "--workers", ep, "--log-level", "info", *args]
-            gw = Gateway(argv, self._log_path("gateway"), p, ep, env)
+                    "--workers", ep, "--producers", pe,
+                    "--log-level", "info", *args]
+            if "--producers" in args:
+                pe = args[list(args).index("--producers") + 1]
+            gw = Gateway(argv, self._log_path("gateway"), p, ep, env,
+                         None if pe == "none" else pe)
             self.procs.append(gw)
             if await self._wait_listening(gw):
                 return gw

@@ -34,6 +34,7 @@ typedef struct sent_job {
 typedef struct sent_frame {
 	void *user;    /* the client's transport handle */
 	json_t *frame; /* our own reference */
+	bool other;    /* came through the second transport (producers) */
 } sent_frame_t;
 
 /* The fake transport, and the broker under test. */
@@ -73,6 +74,21 @@ s_client_send(void *ctx, void *client_user, json_t *frame)
 	assert_true(f->n_frames < MAX_SENT);
 	f->frames[f->n_frames].user = client_user;
 	f->frames[f->n_frames].frame = json_incref(frame);
+	f->frames[f->n_frames].other = false;
+	f->n_frames++;
+	return 0;
+}
+
+/* A second transport, as producers have: same records, marked. */
+static int
+s_other_send(void *ctx, void *client_user, json_t *frame)
+{
+	fake_t *f = ctx;
+
+	assert_true(f->n_frames < MAX_SENT);
+	f->frames[f->n_frames].user = client_user;
+	f->frames[f->n_frames].frame = json_incref(frame);
+	f->frames[f->n_frames].other = true;
 	f->n_frames++;
 	return 0;
 }
@@ -965,6 +981,45 @@ test_broker_requests_take_turns_round_robin(void **state)
 		    f->frames[i].user, &f->users[!strcmp(id, "A") ? 0 : 1]);
 	}
 	assert_int_equal(f->n_frames, 2 + 13 + 2);
+}
+
+/* Producers are broker clients with their own transport: each client's
+ * frames go through its own send function, and both kinds of client take
+ * turns for the same worker. */
+static void
+test_broker_clients_of_two_transports_share_workers_round_robin(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *ws = s_client(f, 0);
+	gw_client_t *prod
+	    = gw_broker_client_new_on(f->b, s_other_send, f, &f->users[1]);
+	char order[64] = "";
+	size_t done = 0;
+
+	assert_non_null(prod);
+	s_submit(f, prod, "P", "sum",
+	    "[\"p0\",\"p1\",\"p2\",\"p3\",\"p4\",\"p5\",\"p6\",\"p7\"]");
+	s_submit(f, ws, "W", "sum", "[\"w0\",\"w1\"]");
+	s_ready(f, "w1", 1);
+	while (done < f->n_jobs) {
+		sent_job_t *j = &f->jobs[done++];
+
+		assert_true(strlen(order) < sizeof order - 2);
+		strncat(order, j->item + 1, 2);
+		s_result(f, "w1", j->job, j->item);
+	}
+	/* the browser's 2 items do not wait behind the producer's 8 */
+	assert_string_equal(order, "p0w0p1w1p2p3p4p5p6p7");
+	assert_int_equal(f->n_frames, 2 + 10 + 2);
+	for (size_t i = 0; i < f->n_frames; i++) {
+		bool is_p = !strcmp(s_fstr(f, i, "id"), "P");
+
+		assert_ptr_equal(f->frames[i].user, &f->users[is_p ? 1 : 0]);
+		assert_int_equal(f->frames[i].other, is_p);
+	}
+	gw_broker_client_destroy(f->b, &prod);
+	assert_null(prod);
+	assert_int_equal(s_stats(f).clients, 1);
 }
 
 static void
@@ -2053,6 +2108,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_broker_requests_take_turns_round_robin, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_clients_of_two_transports_share_workers_round_robin,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_request_whose_task_no_worker_runs_does_not_block_others,
 		    setup, teardown),

@@ -427,6 +427,73 @@ test_cfg_log_writes_one_line_with_every_effective_value(void **state)
 	assert_int_equal(strchr(line, '\n') - line + 1, (long) n);
 }
 
+/* ---- operands (sl_cfg_load_pos) -------------------------------------------
+ */
+
+static int
+s_load_pos(fixture_t *f, int *first, const char *const *args)
+{
+	char *argv[16];
+	int argc = 0;
+
+	argv[argc++] = (char *) "sluice-ut";
+	for (; *args; args++)
+		argv[argc++] = (char *) *args;
+	argv[argc] = NULL;
+	f->err[0] = '\0';
+	return sl_cfg_load_pos(s_opts, SL_N(s_opts), &f->cfg, argc, argv,
+	    &s_info, "TASK [ITEM]...", first, f->out, f->err, sizeof f->err);
+}
+
+#define LOAD_POS(f, first, ...)                                               \
+	s_load_pos((f), (first), (const char *const[]) { __VA_ARGS__, NULL })
+
+static void
+test_cfg_operands_start_at_the_first_non_option(void **state)
+{
+	fixture_t *f = *state;
+	int first = -1;
+
+	assert_int_equal(
+	    LOAD_POS(f, &first, "--port", "7070", "sum", "-1", "--port=1"),
+	    SL_CFG_RUN);
+	assert_int_equal(first, 3); /* "sum"; what follows is an operand */
+	assert_int_equal(f->cfg.port, 7070);
+	assert_int_equal(
+	    LOAD_POS(f, &first, "--mode=fd", "--", "--port"), SL_CFG_RUN);
+	assert_int_equal(first, 3); /* after "--" */
+	assert_int_equal(f->cfg.port, 8080);
+	assert_int_equal(LOAD_POS(f, &first, "--depth", "-5"), SL_CFG_RUN);
+	assert_int_equal(first, 3); /* none: argc; -5 was a value */
+	assert_int_equal(f->cfg.depth, -5);
+	assert_int_equal(LOAD_POS(f, &first, "-7"), SL_CFG_RUN);
+	assert_int_equal(first, 1);
+}
+
+static void
+test_cfg_operands_are_refused_without_load_pos(void **state)
+{
+	fixture_t *f = *state;
+
+	assert_int_equal(LOAD_POS(f, NULL, "sum"), SL_EINVAL);
+	s_assert_contains(f->err, "unexpected argument 'sum'");
+	assert_int_equal(LOAD(f, "--port", "1", "x"), SL_EINVAL);
+}
+
+static void
+test_cfg_help_shows_the_operands(void **state)
+{
+	fixture_t *f = *state;
+	int first;
+
+	assert_int_equal(LOAD_POS(f, &first, "--help"), SL_CFG_EXIT_OK);
+	s_assert_contains(
+	    s_output(f), "Usage: sluice-ut [OPTION]... TASK [ITEM]...");
+	assert_int_equal(
+	    LOAD_POS(f, &first, "--port", "1", "--bogus", "x"), SL_EINVAL);
+	s_assert_contains(f->err, "bogus");
+}
+
 int
 main(void)
 {
@@ -470,6 +537,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_cfg_log_writes_one_line_with_every_effective_value,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cfg_operands_start_at_the_first_non_option, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cfg_operands_are_refused_without_load_pos, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cfg_help_shows_the_operands, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("cfg", tests, NULL, NULL);

@@ -309,6 +309,14 @@ static const from_row_t s_from_rows[] = {
 	REFUSED("bin map key", "\x81\xc4\x01x\x02"),
 	REFUSED("map key with NUL", "\x81\xa3x\x00y\x01"),
 	REFUSED("map key invalid UTF-8", "\x81\xa1\xff\x01"),
+	REFUSED("duplicate map key", "\x82\xa1k\x01\xa1k\x02"),
+	REFUSED("duplicate key in a nested map",
+	    "\x91\x83\xa1"
+	    "a\x01\xa1"
+	    "b\x02\xa1"
+	    "a\x03"),
+	BECOMES("keys differing in length", "\x82\xa1k\x01\xa2kk\x02",
+	    "{\"k\":1,\"kk\":2}"),
 	REFUSED(
 	    "bad value deep in a map", "\x81\xa1k\x91\x81\xa1k\xd4\x01\x00"),
 	REFUSED("bad value after good ones",

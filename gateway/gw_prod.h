@@ -1,0 +1,61 @@
+/*
+ * gw_prod: the producers endpoint, the open queue's front door.
+ *
+ * A second ZeroMQ ROUTER (gw_zmq) in the lws loop where any DEALER can
+ * submit work with the client protocol's semantics, in msgpack
+ * (gw_pproto). Each routing id is one broker client with this module as
+ * its transport, so producers and WebSocket clients share the workers
+ * round-robin between requests.
+ *
+ * Liveness (docs/PROTOCOL.md §3): any frame from a producer counts as a
+ * sign of life; a producer silent for timeout is forgotten and its
+ * unfinished requests are cancelled, so one that waits for long requests
+ * pings. A send that fails (the peer is gone, or more than GW_PROD_SNDHWM
+ * frames wait for it: it does not read) also forgets it, on the next
+ * tick: never from inside the broker's own call.
+ *
+ * lws service thread only.
+ */
+#ifndef GW_PROD_H
+#define GW_PROD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "gw_broker.h"
+
+/* Frames that may wait for one producer before it counts as not reading. */
+#define GW_PROD_SNDHWM 100000
+
+typedef struct gw_prod gw_prod_t;
+
+typedef struct gw_prod_limits {
+	int64_t max_frame;  /* bytes in one frame (ZMQ_MAXMSGSIZE) */
+	size_t max_items;   /* items in one request */
+	int64_t timeout_us; /* forget a producer silent this long */
+} gw_prod_limits_t;
+
+/*
+ * Bind a ROUTER on endpoint for broker's producers. NULL with err filled
+ * on failure. Caller owns the result; broker must outlive it.
+ */
+gw_prod_t *gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
+    const gw_prod_limits_t *limits, char *err, size_t errlen);
+
+/* Join the lws loop (protocol "zmq" must be in vh's table). */
+int gw_prod_attach(
+    gw_prod_t *self, struct lws_context *ctx, struct lws_vhost *vh);
+
+/* Forget silent and failed producers. Call every 100 ms or so. */
+void gw_prod_tick(gw_prod_t *self, int64_t now_us);
+
+/* Producers currently known. */
+size_t gw_prod_count(const gw_prod_t *self);
+
+/* Forget every producer (cancelling its requests), close the socket;
+ * after lws_context_destroy(), before the broker goes. NULL-safe. */
+void gw_prod_destroy(gw_prod_t **self_p);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * sluice-submit: a command-line producer. Submits TASK on every ITEM (JSON
+ * values; JSON lines on stdin when no ITEM is given) to a gateway's
+ * producers endpoint (docs/PROTOCOL.md §3) and prints each result as one
+ * JSON line the moment it arrives. On a terminal, stderr shows a progress
+ * bar (done/total, rate, ETA). --timeout and Ctrl-C send cancel and exit.
+ *
+ * Exit status: 0 every item ok, 1 some items failed, 2 bad usage, 3 the
+ * request was refused or the gateway did not answer, 4 --timeout passed,
+ * 130 interrupted. It lives in gateway/ because it speaks the gateway's
+ * producer protocol and shares common/ (sl_cfg, sl_json, sl_proto).
+ * One thread.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <zmq.h>
+
+#include "sl_cfg.h"
+#include "sl_clock.h"
+#include "sl_json.h"
+#include "sl_proto.h"
+
+#define SUB_PING_US 5000000LL /* gateway forgets producers silent 15 s */
+#define SUB_SILENT_US (3 * SUB_PING_US) /* no frame at all: give up */
+#define SUB_BAR_US 100000LL             /* redraw the bar this often */
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_REFUSED = 3,
+	EXIT_TIMEOUT = 4,
+	EXIT_INTERRUPTED = 130,
+};
+
+typedef struct sub_cfg {
+	const char *gateway;
+	long long timeout_ms; /* 0: none */
+	const char *id;
+	int progress; /* auto,yes,no */
+} sub_cfg_t;
+
+static const sl_opt_t s_opts[] = {
+	{ "gateway", "SLUICE_PRODUCERS", SL_OPT_STR, "tcp://127.0.0.1:5556", 0,
+	    0, NULL, offsetof(sub_cfg_t, gateway),
+	    "the gateway's producers endpoint" },
+	{ "timeout", "SLUICE_SUBMIT_TIMEOUT", SL_OPT_INT, "0", 0, 86400000,
+	    NULL, offsetof(sub_cfg_t, timeout_ms),
+	    "ms until the request is cancelled and we exit 4 (0: never)" },
+	{ "id", "SLUICE_SUBMIT_ID", SL_OPT_STR, "submit", 0, 0, NULL,
+	    offsetof(sub_cfg_t, id), "request id (1..64 bytes)" },
+	{ "progress", "SLUICE_SUBMIT_PROGRESS", SL_OPT_ENUM, "auto", 0, 0,
+	    "auto,yes,no", offsetof(sub_cfg_t, progress),
+	    "progress bar on stderr (auto: when stderr is a terminal)" },
+};
+#define N_OPTS (sizeof s_opts / sizeof s_opts[0])
+
+static volatile sig_atomic_t s_interrupted;
+
+static void
+s_on_signal(int sig)
+{
+	(void) sig;
+	s_interrupted = 1;
+}
+
+typedef struct sub {
+	void *sock;
+	const char *id;
+	size_t total, ok, failed;
+	int64_t t0_us, bar_at_us;
+	bool bar;
+} sub_t;
+
+/* Send a JSON value as one msgpack frame. */
+static int
+s_send(sub_t *s, json_t *msg)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int rc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	rc = msg ? sl_json_to_mp(msg, &pk, 32) : -1;
+	if (!rc && zmq_send(s->sock, sb.data, sb.size, 0) < 0)
+		rc = -1;
+	msgpack_sbuffer_destroy(&sb);
+	json_decref(msg);
+	return rc;
+}
+
+static void
+s_draw_bar(sub_t *s, bool final)
+{
+	size_t done = s->ok + s->failed, width = 30, fill;
+	double secs = (double) (sl_clock_mono_us() - s->t0_us) / 1e6;
+	double rate = secs > 0 ? (double) done / secs : 0;
+
+	if (!s->bar)
+		return;
+	fill = s->total ? width * done / s->total : 0;
+	fprintf(stderr, "\r[");
+	for (size_t i = 0; i < width; i++)
+		fputc(i < fill ? '#' : '.', stderr);
+	fprintf(stderr, "] %zu/%zu", done, s->total);
+	if (s->failed)
+		fprintf(stderr, " (%zu failed)", s->failed);
+	fprintf(stderr, " %.1f/s", rate);
+	if (rate > 0 && s->total > done)
+		fprintf(
+		    stderr, " ETA %.0fs", (double) (s->total - done) / rate);
+	fprintf(stderr, "\033[K%s", final ? "\n" : "");
+	fflush(stderr);
+}
+
+/* Decode one frame from the gateway into a JSON object, or NULL. */
+static json_t *
+s_decode(const void *data, size_t len)
+{
+	msgpack_unpacked u;
+	json_t *j = NULL;
+	const char *why;
+	size_t off = 0;
+
+	if (sl_proto_check(data, len, 40))
+		return NULL;
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS
+	    && off == len && sl_json_from_mp(&u.data, &j, &why))
+		j = NULL;
+	msgpack_unpacked_destroy(&u);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
+}
+
+/* One frame: -1 to go on, else the exit status. */
+static int
+s_on_frame(sub_t *s, json_t *f)
+{
+	const char *type = json_string_value(json_object_get(f, "type"));
+	const char *id = json_string_value(json_object_get(f, "id"));
+	char *text;
+
+	if (!type || strcmp(type, "pong") == 0)
+		return -1;
+	if (!id || strcmp(id, s->id))
+		return -1;
+	if (!strcmp(type, "accepted")) {
+		s->total
+		    = (size_t) json_integer_value(json_object_get(f, "items"));
+		return -1;
+	}
+	if ((!strcmp(type, "result") || !strcmp(type, "error"))
+	    && json_object_get(f, "seq")) {
+		if (!strcmp(type, "result"))
+			s->ok++;
+		else
+			s->failed++;
+		text = json_dumps(f, JSON_COMPACT);
+		if (s->bar)
+			fprintf(stderr, "\r\033[K");
+		if (text)
+			printf("%s\n", text);
+		fflush(stdout);
+		free(text);
+		return -1;
+	}
+	if (!strcmp(type, "done")) {
+		s_draw_bar(s, true);
+		return s->failed ? EXIT_FAILED : EXIT_OK;
+	}
+	if (!strcmp(type, "error")) {
+		s_draw_bar(s, true);
+		fprintf(stderr, "sluice-submit: refused: %s: %s\n",
+		    json_string_value(json_object_get(f, "code")),
+		    json_string_value(json_object_get(f, "message")));
+		return EXIT_REFUSED;
+	}
+	return -1;
+}
+
+/* Items from argv, or JSON lines from stdin; NULL after a message. */
+static json_t *
+s_items(int argc, char **argv, int first)
+{
+	json_t *items = json_array();
+	json_error_t jerr;
+	char line[1 << 16];
+
+	for (int i = first; items && i < argc; i++) {
+		json_t *v = json_loads(argv[i], JSON_DECODE_ANY, &jerr);
+
+		if (!v) {
+			fprintf(stderr, "sluice-submit: item %d '%s': %s\n",
+			    i - first, argv[i], jerr.text);
+			json_decref(items);
+			return NULL;
+		}
+		json_array_append_new(items, v);
+	}
+	if (!items || first < argc)
+		return items;
+	while (fgets(line, sizeof line, stdin)) {
+		json_t *v;
+
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		v = json_loads(line, JSON_DECODE_ANY, &jerr);
+		if (!v) {
+			fprintf(
+			    stderr, "sluice-submit: stdin: %s\n", jerr.text);
+			json_decref(items);
+			return NULL;
+		}
+		json_array_append_new(items, v);
+	}
+	return items;
+}
+
+static int
+s_run(sub_t *s, const sub_cfg_t *cfg, const char *task, json_t *items)
+{
+	int64_t now = sl_clock_mono_us(), heard = now, next_ping = now;
+	int64_t deadline = cfg->timeout_ms ? now + cfg->timeout_ms * 1000 : 0;
+	int rc = -1;
+
+	s->t0_us = now;
+	if (s_send(s,
+	        json_pack("{s:s, s:s, s:s, s:o}", "type", "submit", "id",
+	            s->id, "task", task, "items", items))) {
+		fprintf(stderr, "sluice-submit: cannot send the request\n");
+		return EXIT_REFUSED;
+	}
+	while (rc < 0) {
+		zmq_pollitem_t pi = { s->sock, 0, ZMQ_POLLIN, 0 };
+		int64_t wait = SUB_BAR_US;
+
+		now = sl_clock_mono_us();
+		if (s_interrupted || (deadline && now >= deadline)) {
+			s_draw_bar(s, true);
+			fprintf(stderr, "sluice-submit: %s; cancelling\n",
+			    s_interrupted ? "interrupted" : "timeout");
+			s_send(s,
+			    json_pack(
+			        "{s:s, s:s}", "type", "cancel", "id", s->id));
+			return s_interrupted ? EXIT_INTERRUPTED : EXIT_TIMEOUT;
+		}
+		if (now - heard > SUB_SILENT_US) {
+			s_draw_bar(s, true);
+			fprintf(stderr,
+			    "sluice-submit: no answer from %s for %lld s\n",
+			    cfg->gateway, (long long) SUB_SILENT_US / 1000000);
+			return EXIT_REFUSED;
+		}
+		if (now >= next_ping) {
+			s_send(s, json_pack("{s:s}", "type", "ping"));
+			next_ping = now + SUB_PING_US;
+		}
+		if (deadline && deadline - now < wait)
+			wait = deadline - now;
+		if (zmq_poll(&pi, 1, (long) (wait / 1000) + 1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return EXIT_REFUSED;
+		}
+		while (rc < 0) {
+			zmq_msg_t m;
+			json_t *f;
+
+			zmq_msg_init(&m);
+			if (zmq_msg_recv(&m, s->sock, ZMQ_DONTWAIT) < 0) {
+				zmq_msg_close(&m);
+				break;
+			}
+			heard = sl_clock_mono_us();
+			f = s_decode(zmq_msg_data(&m), zmq_msg_size(&m));
+			zmq_msg_close(&m);
+			if (f)
+				rc = s_on_frame(s, f);
+			json_decref(f);
+		}
+		if (rc < 0
+		    && sl_clock_mono_us() - s->bar_at_us >= SUB_BAR_US) {
+			s->bar_at_us = sl_clock_mono_us();
+			s_draw_bar(s, false);
+		}
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const sl_cfg_info_t info = { "sluice-submit",
+		"submit a task's items to a sluice gateway and print each "
+		"result as a JSON line as it arrives",
+		SLUICE_VERSION };
+	struct sigaction sa;
+	sub_cfg_t cfg;
+	sub_t s = { 0 };
+	char err[256];
+	json_t *items;
+	void *zctx;
+	int first, rc, linger = 500;
+
+	rc = sl_cfg_load_pos(s_opts, N_OPTS, &cfg, argc, argv, &info,
+	    "TASK [ITEM]...", &first, stdout, err, sizeof err);
+	if (rc == SL_CFG_EXIT_OK)
+		return EXIT_OK;
+	if (rc || first >= argc) {
+		fprintf(stderr, "sluice-submit: %s (see --help)\n",
+		    rc ? err : "TASK missing");
+		return EXIT_USAGE;
+	}
+	if (!*cfg.id || strlen(cfg.id) > 64) {
+		fprintf(stderr, "sluice-submit: --id: 1..64 bytes\n");
+		return EXIT_USAGE;
+	}
+	items = s_items(argc, argv, first + 1);
+	if (!items)
+		return EXIT_USAGE;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll wakes */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	s.id = cfg.id;
+	s.bar = cfg.progress == 1 || (cfg.progress == 0 && isatty(2));
+	zctx = zmq_ctx_new();
+	s.sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
+	if (!s.sock
+	    || zmq_setsockopt(s.sock, ZMQ_LINGER, &linger, sizeof linger)
+	    || zmq_connect(s.sock, cfg.gateway)) {
+		fprintf(stderr, "sluice-submit: %s: %s\n", cfg.gateway,
+		    zmq_strerror(zmq_errno()));
+		json_decref(items);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	rc = s_run(&s, &cfg, argv[first], items); /* takes items */
+out:
+	if (s.sock)
+		zmq_close(s.sock); /* lingers so a cancel still leaves */
+	if (zctx)
+		zmq_ctx_term(zctx);
+	return rc;
+}
