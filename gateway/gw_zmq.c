@@ -227,6 +227,8 @@ gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	(void) in;
 	(void) len;
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return -1; /* no WebSocket may ask for this protocol */
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (self)
 			s_drain(self);
