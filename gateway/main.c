@@ -21,8 +21,10 @@
 #include "gw_zmq.h"
 #include "sl_cfg.h"
 #include "sl_clock.h"
+#include "sl_curve.h"
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_zap.h"
 
 typedef struct gw_cfg {
 	const char *listen;
@@ -51,6 +53,8 @@ typedef struct gw_cfg {
 	int metrics_token;
 	const char *tls_cert;
 	const char *tls_key;
+	const char *curve_secret_file;
+	const char *curve_clients_file;
 } gw_cfg_t;
 
 #define KIB 1024LL
@@ -131,6 +135,14 @@ static const sl_opt_t s_opts[] = {
 	    "PEM certificate (chain) for wss:// and https:// (none: plain)" },
 	{ "tls-key", "SLUICE_TLS_KEY", SL_OPT_STR, "none", 0, 0, NULL,
 	    offsetof(gw_cfg_t, tls_key), "PEM private key of --tls-cert" },
+	{ "curve-secret-file", "SLUICE_CURVE_SECRET_FILE", SL_OPT_STR, "none",
+	    0, 0, NULL, offsetof(gw_cfg_t, curve_secret_file),
+	    "file with the gateway's CURVE secret key (Z85): encrypts the "
+	    "workers endpoint (none: plain ZeroMQ)" },
+	{ "curve-clients-file", "SLUICE_CURVE_CLIENTS_FILE", SL_OPT_STR,
+	    "none", 0, 0, NULL, offsetof(gw_cfg_t, curve_clients_file),
+	    "workers allowed with CURVE: one Z85 public key per line, "
+	    "optional name after it" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
 	    "least severe log level printed" },
@@ -304,6 +316,60 @@ s_tls_setup(const gw_cfg_t *cfg, struct lws_context_creation_info *ci)
 	return 0;
 }
 
+/* gw_zmq_new_ex's setup: CURVE server, ZAP domain "workers". */
+static int
+s_workers_curve(void *sock, const void *kp)
+{
+	return sl_curve_server_setup(sock, kp, "workers");
+}
+
+/*
+ * CURVE for the workers endpoint: the key pair from the secret file, and
+ * the ZAP handler with the allowed workers' keys. 0 with *zap NULL when
+ * CURVE is not configured.
+ */
+static int
+s_curve_setup(const gw_cfg_t *cfg, void *zctx, sl_curve_keypair_t *kp,
+    sl_zap_t **zap, char *err, size_t errlen)
+{
+	char why[200];
+	size_t n = 0;
+	bool loose;
+
+	*zap = NULL;
+	if (!s_set(cfg->curve_secret_file) && !s_set(cfg->curve_clients_file))
+		return 0;
+	/* Fail closed: CURVE without an allow-list would let any key in. */
+	if (!s_set(cfg->curve_secret_file)
+	    || !s_set(cfg->curve_clients_file)) {
+		snprintf(err, errlen,
+		    "--curve-secret-file and --curve-clients-file go "
+		    "together");
+		return SL_EINVAL;
+	}
+	if (sl_curve_read_secret_file(
+	        cfg->curve_secret_file, kp, &loose, why, sizeof why)) {
+		snprintf(err, errlen, "%s", why);
+		return SL_EINVAL;
+	}
+	if (loose)
+		SL_WARN("GW-INSECURE",
+		    "%s is readable by other users: chmod 600 it",
+		    cfg->curve_secret_file);
+	*zap = sl_zap_new(zctx, why, sizeof why);
+	if (!*zap
+	    || sl_zap_allow_file(*zap, "workers", cfg->curve_clients_file,
+	        "WRK-DENIED", &n, why, sizeof why)) {
+		snprintf(err, errlen, "%s", why);
+		return SL_EINVAL;
+	}
+	SL_NOTICE("GW-CURVE",
+	    "workers endpoint: CURVE with server key %s, %zu allowed "
+	    "worker keys",
+	    kp->public_key, n);
+	return 0;
+}
+
 static int
 s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
     size_t len)
@@ -346,6 +412,8 @@ main(int argc, char **argv)
 	gw_broker_limits_t lim;
 	gw_broker_t *broker = NULL;
 	gw_auth_t *auth = NULL;
+	sl_curve_keypair_t curve_kp;
+	sl_zap_t *zap = NULL;
 	gw_zmq_t *zsock = NULL;
 	void *zctx = NULL;
 	struct sigaction sa;
@@ -415,8 +483,20 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "out of memory");
 		goto out;
 	}
-	zsock = gw_zmq_new(zctx, cfg.workers, cfg.max_frame, s_worker_frame,
-	    broker, err, sizeof err);
+	/* The ZAP handler must be bound before the endpoint exists. */
+	if (s_curve_setup(&cfg, zctx, &curve_kp, &zap, err, sizeof err)) {
+		SL_ERR("GW-START", "CURVE: %s", err);
+		goto out;
+	}
+	if (!zap && !gw_auth_endpoint_is_local(cfg.workers))
+		SL_WARN("GW-INSECURE",
+		    "workers=%s reaches other hosts without CURVE: anyone who "
+		    "can connect may register as a worker and read jobs (see "
+		    "docs/SECURITY.md)",
+		    cfg.workers);
+	zsock = gw_zmq_new_ex(zctx, cfg.workers, cfg.max_frame,
+	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, broker,
+	    err, sizeof err);
 	if (!zsock) {
 		SL_ERR("GW-START", "%s", err);
 		goto out;
@@ -509,6 +589,7 @@ out:
 	gw_broker_destroy(&broker);
 	gw_auth_destroy(&auth);
 	gw_zmq_destroy(&zsock);
+	sl_zap_destroy(&zap); /* shuts the context down: after the sockets */
 	if (zctx)
 		zmq_ctx_term(zctx);
 	return exit_code;
