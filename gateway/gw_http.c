@@ -139,7 +139,10 @@ s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
     size_t *len, const char **type)
 {
 	gw_broker_stats_t st;
-	int64_t age = sl_clock_mono_us() - env->last_tick_us;
+	/* Before the first tick (the first 100 ms) the loop is fresh, not
+	 * stuck: last_tick_us is still 0. */
+	int64_t age
+	    = env->last_tick_us ? sl_clock_mono_us() - env->last_tick_us : 0;
 	int status = HTTP_STATUS_OK, n;
 
 	*type = "text/plain; charset=utf-8";
