@@ -22,7 +22,7 @@ build=${BUILD_DIR:-$top/build}
 # the benchmarks also wants linux-perf and valgrind (docs/BENCHMARKS.md).
 PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
-libcmocka-dev python3 python3-websockets mmdebstrap chromium"
+libcmocka-dev python3 python3-websockets mmdebstrap chromium openssl"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 

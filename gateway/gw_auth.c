@@ -372,37 +372,38 @@ gw_auth_endpoint_is_local(const char *endpoint)
  * Write a complete refusal (status, one-line body, WWW-Authenticate on a
  * 401) while lws is still in HTTP. The caller then returns -1, and lws
  * closes the connection.
+ *
+ * The response is written by hand: at this point of an upgrade lws 4.1.6
+ * has not recorded the request's HTTP version yet, so its header helpers
+ * answer "HTTP/1.0", which WebSocket client libraries (python websockets)
+ * reject as an invalid response instead of reporting the status.
  */
 static int
 s_refuse(struct lws *wsi, unsigned status, const char *why)
 {
-	static const char chal[] = "Bearer realm=\"sluice\"";
-	uint8_t buf[LWS_PRE + 768], *start = buf + LWS_PRE, *p = start,
-	                            *end = buf + sizeof buf - 1;
-	char body[128];
-	int n = snprintf(body, sizeof body, "%s\n", why);
+	uint8_t buf[LWS_PRE + 512], *start = buf + LWS_PRE;
+	int n;
 
-	if (n < 0 || (size_t) n >= sizeof body)
-		n = 0;
-	if (lws_add_http_common_headers(wsi, status,
-	        "text/plain; charset=utf-8", (lws_filepos_t) n, &p, end)
-	    || (status == HTTP_STATUS_UNAUTHORIZED
-	        && lws_add_http_header_by_token(wsi,
-	            WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-	            (const unsigned char *) chal, (int) sizeof chal - 1, &p,
-	            end))
-	    || lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
-	        (const unsigned char *) "close", 5, &p, end)
-	    || lws_finalize_http_header(wsi, &p, end))
+	n = snprintf((char *) start, sizeof buf - LWS_PRE,
+	    "HTTP/1.1 %u %s\r\n"
+	    "content-type: text/plain; charset=utf-8\r\n"
+	    "content-length: %zu\r\n"
+	    "%s"
+	    "x-content-type-options: nosniff\r\n"
+	    "cache-control: no-store\r\n"
+	    "connection: close\r\n\r\n%s\n",
+	    status,
+	    status == HTTP_STATUS_UNAUTHORIZED ? "Unauthorized" : "Forbidden",
+	    strlen(why) + 1,
+	    status == HTTP_STATUS_UNAUTHORIZED
+	        ? "www-authenticate: Bearer realm=\"sluice\"\r\n"
+	        : "",
+	    why);
+	if (n < 0 || (size_t) n >= sizeof buf - LWS_PRE)
 		return -1;
-	if ((size_t) (end - p) < (size_t) n)
-		return -1;
-	memcpy(p, body, (size_t) n);
-	p += n;
-	/* One write, headers and body: lws closes the connection as soon as
-	 * the caller returns -1, and a small write to a fresh socket goes out
-	 * whole. */
-	lws_write(wsi, start, (size_t) (p - start), LWS_WRITE_HTTP_HEADERS);
+	/* One small write to a fresh socket goes out whole before lws
+	 * closes the connection on our -1. */
+	lws_write(wsi, start, (size_t) n, LWS_WRITE_HTTP_HEADERS);
 	return -1;
 }
 
