@@ -81,6 +81,7 @@ s_set(const sl_opt_t *o, void *cfg, const char *value, const char *source,
 		memcpy(base + o->offset, &v, sizeof v);
 		return 0;
 	case SL_OPT_STR:
+	case SL_OPT_SECRET:
 		if (!*value) {
 			snprintf(err, errlen, "%s: --%s: empty value", source,
 			    o->name);
@@ -278,6 +279,13 @@ sl_cfg_log(const sl_opt_t *opts, size_t n, const void *cfg)
 			memcpy(&s, base + o->offset, sizeof s);
 			rc = snprintf(line + used, sizeof line - used,
 			    " %s=%s", o->name, s);
+			break;
+		case SL_OPT_SECRET:
+			/* Never the value: the log may go anywhere. */
+			memcpy(&s, base + o->offset, sizeof s);
+			rc = snprintf(line + used, sizeof line - used,
+			    " %s=%s", o->name,
+			    strcmp(s, "none") ? "(set)" : "none");
 			break;
 		case SL_OPT_BOOL:
 			memcpy(&idx, base + o->offset, sizeof idx);

@@ -21,6 +21,8 @@ typedef enum {
 	                yes/no, true/false, 1/0, on/off */
 	SL_OPT_ENUM, /* stored as int: index into the comma separated choices
 	              */
+	SL_OPT_SECRET, /* like SL_OPT_STR, but sl_cfg_log() prints only
+	                  whether it is set (tokens, keys) */
 } sl_opt_type_t;
 
 typedef struct sl_opt {

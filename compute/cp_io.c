@@ -206,6 +206,9 @@ s_connect(cp_io_t *self)
 	        self->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl)
 	    || zmq_setsockopt(
 	        self->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max)
+	    || (self->cfg->curve_server_key
+	        && sl_curve_client_setup(self->dealer,
+	            self->cfg->curve_server_key, self->cfg->curve))
 	    || zmq_connect(self->dealer, self->cfg->gateway))
 		return SL_ESYS;
 	self->gw_expiry = sl_clock_mono_us()

@@ -20,6 +20,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "sl_curve.h"
+
 typedef struct cp_io_cfg {
 	const char *gateway;    /* ZeroMQ endpoint to connect to */
 	const char *id;         /* routing id; NULL: w-<host>-<pid>-<random> */
@@ -30,6 +32,9 @@ typedef struct cp_io_cfg {
 	int64_t backoff_max_us; /* reconnect delay cap */
 	const char *health_file; /* state file rewritten each heartbeat, or
 	                            NULL; see cp_io_check_health() */
+	const char *curve_server_key;    /* the gateway's Z85 public key, or
+	                                    NULL: no CURVE */
+	const sl_curve_keypair_t *curve; /* ours, with curve_server_key */
 } cp_io_cfg_t;
 
 /*

@@ -11,6 +11,7 @@
 #include "cp_io.h"
 #include "cp_task.h"
 #include "sl_cfg.h"
+#include "sl_curve.h"
 #include "sl_log.h"
 
 typedef struct cp_cfg {
@@ -25,6 +26,9 @@ typedef struct cp_cfg {
 	int check_health;
 	int log_level;
 	int log_format;
+	const char *curve_server_key;
+	const char *curve_secret_file;
+	int gen_keypair;
 } cp_cfg_t;
 
 static const sl_opt_t s_opts[] = {
@@ -58,6 +62,19 @@ static const sl_opt_t s_opts[] = {
 	    offsetof(cp_cfg_t, check_health),
 	    "only check --health-file: exit 0 if a running worker wrote 'ok' "
 	    "there lately (for container health checks)" },
+	{ "curve-server-key", "SLUICE_CURVE_SERVER_KEY", SL_OPT_STR, "none", 0,
+	    0, NULL, offsetof(cp_cfg_t, curve_server_key),
+	    "the gateway's CURVE public key (Z85): encrypt and authenticate "
+	    "the connection (none: plain ZeroMQ)" },
+	{ "curve-secret-file", "SLUICE_CURVE_SECRET_FILE", SL_OPT_STR, "none",
+	    0, 0, NULL, offsetof(cp_cfg_t, curve_secret_file),
+	    "file with this worker's CURVE secret key (Z85); its public key "
+	    "must be in the gateway's --curve-clients-file" },
+	{ "gen-keypair", NULL, SL_OPT_BOOL, "no", 0, 0, NULL,
+	    offsetof(cp_cfg_t, gen_keypair),
+	    "print a new CURVE key pair and exit; with --curve-secret-file, "
+	    "write the secret there (mode 0600, never overwritten) and print "
+	    "the public key" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(cp_cfg_t, log_level),
 	    "least severe log level printed" },
@@ -69,6 +86,64 @@ static const sl_opt_t s_opts[] = {
 
 /* Process-wide, for the signal handler only: 1 = drain, 2 = now. */
 static volatile sig_atomic_t s_stop;
+
+/* --gen-keypair: 0 or 1, like main. */
+static int
+s_gen_keypair(const char *secret_file)
+{
+	sl_curve_keypair_t kp;
+	char err[256];
+
+	if (sl_curve_keypair_new(&kp)) {
+		fprintf(stderr, "sluice-compute: this libzmq has no CURVE\n");
+		return 1;
+	}
+	if (!strcmp(secret_file, "none")) {
+		printf(
+		    "public: %s\nsecret: %s\n", kp.public_key, kp.secret_key);
+		return 0;
+	}
+	if (sl_curve_write_secret_file(secret_file, &kp, err, sizeof err)) {
+		fprintf(stderr, "sluice-compute: %s\n", err);
+		return 1;
+	}
+	printf("public: %s\n", kp.public_key);
+	return 0;
+}
+
+/* The CURVE options into io: 0, or 2 after a message. */
+static int
+s_curve_cfg(const cp_cfg_t *cfg, sl_curve_keypair_t *kp, cp_io_cfg_t *io)
+{
+	char err[256];
+	bool loose;
+
+	io->curve_server_key = NULL;
+	io->curve = NULL;
+	if (!strcmp(cfg->curve_server_key, "none")
+	    && !strcmp(cfg->curve_secret_file, "none"))
+		return 0;
+	if (!sl_curve_key_valid(cfg->curve_server_key)
+	    || !strcmp(cfg->curve_secret_file, "none")) {
+		fprintf(stderr,
+		    "sluice-compute: CURVE needs --curve-server-key (40 Z85 "
+		    "characters) and --curve-secret-file\n");
+		return 2;
+	}
+	if (sl_curve_read_secret_file(
+	        cfg->curve_secret_file, kp, &loose, err, sizeof err)) {
+		fprintf(stderr, "sluice-compute: %s\n", err);
+		return 2;
+	}
+	if (loose)
+		SL_WARN("IO-INSECURE",
+		    "%s is readable by other users: chmod "
+		    "600 it",
+		    cfg->curve_secret_file);
+	io->curve_server_key = cfg->curve_server_key;
+	io->curve = kp;
+	return 0;
+}
 
 static void
 s_on_signal(int sig)
@@ -86,6 +161,7 @@ main(int argc, char **argv)
 		"compute thread",
 		SLUICE_VERSION };
 	struct sigaction sa;
+	sl_curve_keypair_t kp;
 	cp_io_cfg_t io;
 	cp_cfg_t cfg;
 	char err[256];
@@ -109,6 +185,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluice-compute: %s\n", err);
 		return 2;
 	}
+	if (cfg.gen_keypair)
+		return s_gen_keypair(cfg.curve_secret_file);
 	if (strlen(cfg.id) > 100) {
 		fprintf(stderr, "sluice-compute: --id: at most 100 bytes\n");
 		return 2;
@@ -145,6 +223,13 @@ main(int argc, char **argv)
 	io.backoff_max_us = cfg.backoff_max_ms * 1000;
 	io.health_file
 	    = strcmp(cfg.health_file, "none") ? cfg.health_file : NULL;
+	if (s_curve_cfg(&cfg, &kp, &io))
+		return 2;
+	if (io.curve)
+		SL_NOTICE("WRK-CURVE",
+		    "CURVE to server key %.8s..., our public "
+		    "key %s",
+		    io.curve_server_key, kp.public_key);
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the poll */

@@ -23,7 +23,7 @@ build=${BUILD_DIR:-$top/build}
 PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
 libcmocka-dev python3 python3-websockets python3-zmq python3-msgpack mmdebstrap
-chromium"
+chromium openssl"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 

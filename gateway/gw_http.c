@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_auth.h"
 #include "gw_broker.h"
 #include "gw_http.h"
 #include "gw_metrics.h"
@@ -63,8 +64,10 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	const gw_ws_env_t *env = envp;
 	char *p = buf, *end = buf + cap;
 	gw_broker_stats_t st;
+	gw_auth_stats_t au;
 
 	gw_broker_stats(env->broker, &st);
+	gw_auth_stats(env->auth, &au);
 	GAUGE("connections", "Open WebSocket connections.", env->n_conns);
 	COUNTER("connections_total", "WebSocket connections accepted.",
 	    env->conns_total);
@@ -74,6 +77,14 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	COUNTER("stalled_clients_closed_total",
 	    "Connections closed with 1008: no reading progress.",
 	    env->stall_closed);
+	gw_metrics_put(&p, end,
+	    "# HELP sluice_clients_denied_total WebSocket handshakes and "
+	    "/metrics requests refused, by reason.\n"
+	    "# TYPE sluice_clients_denied_total counter\n"
+	    "sluice_clients_denied_total{reason=\"token\"} %llu\n"
+	    "sluice_clients_denied_total{reason=\"origin\"} %llu\n",
+	    (unsigned long long) au.denied_token,
+	    (unsigned long long) au.denied_origin);
 	GAUGE("client_queued_bytes",
 	    "Bytes queued to clients, not yet written.",
 	    gw_ws_queued_bytes(env));
@@ -128,7 +139,10 @@ s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
     size_t *len, const char **type)
 {
 	gw_broker_stats_t st;
-	int64_t age = sl_clock_mono_us() - env->last_tick_us;
+	/* Before the first tick (the first 100 ms) the loop is fresh, not
+	 * stuck: last_tick_us is still 0. */
+	int64_t age
+	    = env->last_tick_us ? sl_clock_mono_us() - env->last_tick_us : 0;
 	int status = HTTP_STATUS_OK, n;
 
 	*type = "text/plain; charset=utf-8";
@@ -179,6 +193,10 @@ gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	int ulen, status;
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* A WebSocket asking for this subprotocol by name would skip
+		 * the WebSocket protocol's checks: never upgrade here. */
+		return -1;
 	case LWS_CALLBACK_HTTP:
 		env = lws_context_user(lws_get_context(wsi));
 		/* The full path: `in` has only what follows the mountpoint,
@@ -186,6 +204,9 @@ gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (lws_http_get_uri_and_method(wsi, &uri, &ulen) < 0)
 			return -1;
 		snprintf(path, sizeof path, "%.*s", ulen, uri);
+		if (!strcmp(path, "/metrics")
+		    && gw_auth_filter_http(env->auth, wsi))
+			return -1; /* 401 written */
 		pss->buf = malloc(LWS_PRE + GW_HTTP_BODY_MAX);
 		if (!pss->buf)
 			return -1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_auth.h"
 #include "gw_cproto.h"
 #include "gw_ws.h"
 #include "sl_clock.h"
@@ -396,6 +397,11 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	gw_ws_env_t *env;
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* Tokens and Origin, before the 101: a refusal is an HTTP
+		 * status, written by gw_auth. */
+		env = lws_context_user(lws_get_context(wsi));
+		return gw_auth_filter_ws(env->auth, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		env = lws_context_user(lws_get_context(wsi));
 		memset(pss, 0, sizeof *pss);

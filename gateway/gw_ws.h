@@ -32,6 +32,7 @@
  * pointer. */
 typedef struct gw_ws_env {
 	gw_broker_t *broker;  /* borrowed */
+	struct gw_auth *auth; /* borrowed; NULL: everyone may connect */
 	size_t max_frame;     /* bytes in one client message */
 	size_t max_items;     /* items in one submit */
 	size_t out_high;      /* queued bytes that pause the client's jobs */

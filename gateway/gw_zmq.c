@@ -129,6 +129,15 @@ gw_zmq_t *
 gw_zmq_new(void *zctx, const char *endpoint, int64_t max_msg,
     gw_zmq_frame_cb cb, void *user, char *err, size_t errlen)
 {
+	return gw_zmq_new_ex(
+	    zctx, endpoint, max_msg, NULL, NULL, cb, user, err, errlen);
+}
+
+gw_zmq_t *
+gw_zmq_new_ex(void *zctx, const char *endpoint, int64_t max_msg,
+    int (*setup)(void *sock, const void *setup_arg), const void *setup_arg,
+    gw_zmq_frame_cb cb, void *user, char *err, size_t errlen)
+{
 	gw_zmq_t *self = calloc(1, sizeof *self);
 	int one = 1, zero = 0;
 
@@ -151,6 +160,8 @@ gw_zmq_new(void *zctx, const char *endpoint, int64_t max_msg,
 	    || zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_setsockopt(
 	        self->sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg))
+		goto fail;
+	if (setup && setup(self->sock, setup_arg))
 		goto fail;
 	if (zmq_bind(self->sock, endpoint))
 		goto fail;
@@ -227,6 +238,8 @@ gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	(void) in;
 	(void) len;
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return -1; /* no WebSocket may ask for this protocol */
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (self)
 			s_drain(self);

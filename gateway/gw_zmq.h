@@ -32,6 +32,15 @@ typedef void (*gw_zmq_frame_cb)(void *user, const uint8_t *rid, size_t rid_len,
 gw_zmq_t *gw_zmq_new(void *zctx, const char *endpoint, int64_t max_msg,
     gw_zmq_frame_cb cb, void *user, char *err, size_t errlen);
 
+/*
+ * The same, with setup(sock, setup_arg) called on the socket before bind
+ * (e.g. sl_curve_server_setup for CURVE); a non-zero return fails the
+ * creation.
+ */
+gw_zmq_t *gw_zmq_new_ex(void *zctx, const char *endpoint, int64_t max_msg,
+    int (*setup)(void *sock, const void *setup_arg), const void *setup_arg,
+    gw_zmq_frame_cb cb, void *user, char *err, size_t errlen);
+
 /* Join the lws loop of vh (protocol "zmq" must be in its table). */
 int gw_zmq_attach(
     gw_zmq_t *self, struct lws_context *ctx, struct lws_vhost *vh);

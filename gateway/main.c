@@ -14,6 +14,7 @@
 #include <libwebsockets.h>
 #include <zmq.h>
 
+#include "gw_auth.h"
 #include "gw_broker.h"
 #include "gw_http.h"
 #include "gw_prod.h"
@@ -21,8 +22,10 @@
 #include "gw_zmq.h"
 #include "sl_cfg.h"
 #include "sl_clock.h"
+#include "sl_curve.h"
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_zap.h"
 
 typedef struct gw_cfg {
 	const char *listen;
@@ -45,6 +48,16 @@ typedef struct gw_cfg {
 	const char *www;
 	int log_level;
 	int log_format;
+	/* who may connect (docs/SECURITY.md) */
+	const char *tokens_file;
+	const char *tokens;
+	const char *allow_origins;
+	int allow_no_origin;
+	int metrics_token;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *curve_secret_file;
+	const char *curve_clients_file;
 } gw_cfg_t;
 
 #define KIB 1024LL
@@ -108,6 +121,39 @@ static const sl_opt_t s_opts[] = {
 	    offsetof(gw_cfg_t, www),
 	    "directory of the demo page (auto: www/ beside the binary, or "
 	    "../share/sluice/www)" },
+	{ "tokens-file", "SLUICE_TOKENS_FILE", SL_OPT_STR, "none", 0, 0, NULL,
+	    offsetof(gw_cfg_t, tokens_file),
+	    "file of bearer tokens WebSocket clients must present, one per "
+	    "line (none: no tokens)" },
+	{ "tokens", "SLUICE_TOKENS", SL_OPT_SECRET, "none", 0, 0, NULL,
+	    offsetof(gw_cfg_t, tokens),
+	    "bearer tokens, comma separated (prefer the environment variable "
+	    "or --tokens-file: a command line is visible to other users)" },
+	{ "allow-origins", "SLUICE_ALLOW_ORIGINS", SL_OPT_STR, "any", 0, 0,
+	    NULL, offsetof(gw_cfg_t, allow_origins),
+	    "WebSocket Origins allowed, comma separated scheme://host[:port] "
+	    "(any: no check)" },
+	{ "allow-no-origin", "SLUICE_ALLOW_NO_ORIGIN", SL_OPT_BOOL, "yes", 0,
+	    0, NULL, offsetof(gw_cfg_t, allow_no_origin),
+	    "with --allow-origins, also accept handshakes without Origin "
+	    "(non-browser clients)" },
+	{ "metrics-token", "SLUICE_METRICS_TOKEN", SL_OPT_BOOL, "no", 0, 0,
+	    NULL, offsetof(gw_cfg_t, metrics_token),
+	    "/metrics asks for a bearer token too (/healthz, /readyz stay "
+	    "open)" },
+	{ "tls-cert", "SLUICE_TLS_CERT", SL_OPT_STR, "none", 0, 0, NULL,
+	    offsetof(gw_cfg_t, tls_cert),
+	    "PEM certificate (chain) for wss:// and https:// (none: plain)" },
+	{ "tls-key", "SLUICE_TLS_KEY", SL_OPT_STR, "none", 0, 0, NULL,
+	    offsetof(gw_cfg_t, tls_key), "PEM private key of --tls-cert" },
+	{ "curve-secret-file", "SLUICE_CURVE_SECRET_FILE", SL_OPT_STR, "none",
+	    0, 0, NULL, offsetof(gw_cfg_t, curve_secret_file),
+	    "file with the gateway's CURVE secret key (Z85): encrypts the "
+	    "workers endpoint (none: plain ZeroMQ)" },
+	{ "curve-clients-file", "SLUICE_CURVE_CLIENTS_FILE", SL_OPT_STR,
+	    "none", 0, 0, NULL, offsetof(gw_cfg_t, curve_clients_file),
+	    "workers allowed with CURVE: one Z85 public key per line, "
+	    "optional name after it" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
 	    "least severe log level printed" },
@@ -161,6 +207,10 @@ s_lws_log(int level, const char *line)
 	int l = level == LLL_ERR ? SL_LOG_ERR
 	    : level == LLL_WARN  ? SL_LOG_WARN
 	                         : SL_LOG_DEBUG;
+
+	/* A refused handshake is logged once, as CLI-DENIED. */
+	if (strstr(line, "User code denied connection"))
+		l = SL_LOG_DEBUG;
 
 	sl_log(l, "LWS", "%s", line);
 }
@@ -221,6 +271,119 @@ s_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 	return 0;
 }
 
+/* ---- who may connect: tokens, origins, TLS (docs/SECURITY.md) ---- */
+
+static bool
+s_set(const char *v)
+{
+	return strcmp(v, "none") != 0;
+}
+
+/* The WebSocket side's policy from the options; NULL with err on a bad
+ * token file or list. */
+static gw_auth_t *
+s_auth_new(const gw_cfg_t *cfg, char *err, size_t errlen)
+{
+	gw_auth_t *auth = gw_auth_new();
+	char why[200];
+	int rc = 0;
+
+	if (!auth) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (s_set(cfg->tokens_file))
+		rc = gw_auth_load_tokens_file(
+		    auth, cfg->tokens_file, why, sizeof why);
+	if (!rc && s_set(cfg->tokens))
+		rc = gw_auth_add_tokens(auth, cfg->tokens, why, sizeof why);
+	if (!rc && strcmp(cfg->allow_origins, "any"))
+		rc = gw_auth_add_origins(
+		    auth, cfg->allow_origins, why, sizeof why);
+	if (rc) {
+		snprintf(err, errlen, "%s", why);
+		gw_auth_destroy(&auth);
+		return NULL;
+	}
+	if ((s_set(cfg->tokens_file) || s_set(cfg->tokens))
+	    && !gw_auth_n_tokens(auth)) {
+		snprintf(err, errlen, "tokens configured, but none found");
+		gw_auth_destroy(&auth);
+		return NULL;
+	}
+	gw_auth_set_allow_no_origin(auth, cfg->allow_no_origin);
+	gw_auth_set_metrics_token(auth, cfg->metrics_token);
+	return auth;
+}
+
+/* TLS on the listener: both files or neither. */
+static int
+s_tls_setup(const gw_cfg_t *cfg, struct lws_context_creation_info *ci)
+{
+	if (s_set(cfg->tls_cert) != s_set(cfg->tls_key))
+		return SL_EINVAL;
+	if (!s_set(cfg->tls_cert))
+		return 0;
+	ci->options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	ci->ssl_cert_filepath = cfg->tls_cert;
+	ci->ssl_private_key_filepath = cfg->tls_key;
+	return 0;
+}
+
+/* gw_zmq_new_ex's setup: CURVE server, ZAP domain "workers". */
+static int
+s_workers_curve(void *sock, const void *kp)
+{
+	return sl_curve_server_setup(sock, kp, "workers");
+}
+
+/*
+ * CURVE for the workers endpoint: the key pair from the secret file, and
+ * the ZAP handler with the allowed workers' keys. 0 with *zap NULL when
+ * CURVE is not configured.
+ */
+static int
+s_curve_setup(const gw_cfg_t *cfg, void *zctx, sl_curve_keypair_t *kp,
+    sl_zap_t **zap, char *err, size_t errlen)
+{
+	char why[200];
+	size_t n = 0;
+	bool loose;
+
+	*zap = NULL;
+	if (!s_set(cfg->curve_secret_file) && !s_set(cfg->curve_clients_file))
+		return 0;
+	/* Fail closed: CURVE without an allow-list would let any key in. */
+	if (!s_set(cfg->curve_secret_file)
+	    || !s_set(cfg->curve_clients_file)) {
+		snprintf(err, errlen,
+		    "--curve-secret-file and --curve-clients-file go "
+		    "together");
+		return SL_EINVAL;
+	}
+	if (sl_curve_read_secret_file(
+	        cfg->curve_secret_file, kp, &loose, why, sizeof why)) {
+		snprintf(err, errlen, "%s", why);
+		return SL_EINVAL;
+	}
+	if (loose)
+		SL_WARN("GW-INSECURE",
+		    "%s is readable by other users: chmod 600 it",
+		    cfg->curve_secret_file);
+	*zap = sl_zap_new(zctx, why, sizeof why);
+	if (!*zap
+	    || sl_zap_allow_file(*zap, "workers", cfg->curve_clients_file,
+	        "WRK-DENIED", &n, why, sizeof why)) {
+		snprintf(err, errlen, "%s", why);
+		return SL_EINVAL;
+	}
+	SL_NOTICE("GW-CURVE",
+	    "workers endpoint: CURVE with server key %s, %zu allowed "
+	    "worker keys",
+	    kp->public_key, n);
+	return 0;
+}
+
 static int
 s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
     size_t len)
@@ -266,6 +429,9 @@ main(int argc, char **argv)
 	gw_broker_ops_t ops;
 	gw_broker_limits_t lim;
 	gw_broker_t *broker = NULL;
+	gw_auth_t *auth = NULL;
+	sl_curve_keypair_t curve_kp;
+	sl_zap_t *zap = NULL;
 	gw_zmq_t *zsock = NULL;
 	gw_prod_t *prod = NULL;
 	void *zctx = NULL;
@@ -309,6 +475,18 @@ main(int argc, char **argv)
 	        | (cfg.log_level >= SL_LOG_DEBUG ? LLL_NOTICE : 0),
 	    s_lws_log);
 	sl_cfg_log(s_opts, N_OPTS, &cfg);
+	auth = s_auth_new(&cfg, err, sizeof err);
+	if (!auth) {
+		SL_ERR("GW-START", "client authentication: %s", err);
+		goto out;
+	}
+	if (!gw_auth_n_tokens(auth) && !s_set(cfg.tls_cert)
+	    && !gw_auth_host_is_loopback(host))
+		SL_WARN("GW-INSECURE",
+		    "listen=%s reaches other hosts with neither tokens nor "
+		    "TLS: anyone who can connect may submit work (see "
+		    "docs/SECURITY.md)",
+		    cfg.listen);
 
 	lim.max_items = (size_t) cfg.max_items;
 	lim.max_requests = (size_t) cfg.max_requests;
@@ -324,8 +502,20 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "out of memory");
 		goto out;
 	}
-	zsock = gw_zmq_new(zctx, cfg.workers, cfg.max_frame, s_worker_frame,
-	    broker, err, sizeof err);
+	/* The ZAP handler must be bound before the endpoint exists. */
+	if (s_curve_setup(&cfg, zctx, &curve_kp, &zap, err, sizeof err)) {
+		SL_ERR("GW-START", "CURVE: %s", err);
+		goto out;
+	}
+	if (!zap && !gw_auth_endpoint_is_local(cfg.workers))
+		SL_WARN("GW-INSECURE",
+		    "workers=%s reaches other hosts without CURVE: anyone who "
+		    "can connect may register as a worker and read jobs (see "
+		    "docs/SECURITY.md)",
+		    cfg.workers);
+	zsock = gw_zmq_new_ex(zctx, cfg.workers, cfg.max_frame,
+	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, broker,
+	    err, sizeof err);
 	if (!zsock) {
 		SL_ERR("GW-START", "%s", err);
 		goto out;
@@ -343,6 +533,7 @@ main(int argc, char **argv)
 		}
 	}
 	env.broker = broker;
+	env.auth = auth;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
 	env.max_out_bytes = (size_t) cfg.max_out;
@@ -362,6 +553,10 @@ main(int argc, char **argv)
 	ci.retry_and_idle_policy = &keepalive;
 	ci.options
 	    = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	if (s_tls_setup(&cfg, &ci)) {
+		SL_ERR("GW-START", "--tls-cert and --tls-key go together");
+		goto out;
+	}
 	s_ctx = lws_create_context(&ci);
 	if (!s_ctx) {
 		SL_ERR("GW-START", "cannot listen on %s", cfg.listen);
@@ -433,7 +628,9 @@ out:
 	gw_ws_env_fini(&env);
 	gw_prod_destroy(&prod); /* its broker clients, then its socket */
 	gw_broker_destroy(&broker);
+	gw_auth_destroy(&auth);
 	gw_zmq_destroy(&zsock);
+	sl_zap_destroy(&zap); /* shuts the context down: after the sockets */
 	if (zctx)
 		zmq_ctx_term(zctx);
 	return exit_code;

@@ -494,10 +494,55 @@ test_cfg_help_shows_the_operands(void **state)
 	s_assert_contains(f->err, "bogus");
 }
 
+/* A secret (token, key) is parsed like a string but never logged. */
+static void
+test_cfg_log_never_prints_a_secret(void **state)
+{
+	typedef struct {
+		const char *tok;
+		const char *unset;
+	} sec_t;
+	static const sl_opt_t opts[] = {
+		{ "tok", "SLUICE_UT_TOK", SL_OPT_SECRET, "none", 0, 0, NULL,
+		    offsetof(sec_t, tok), "a secret" },
+		{ "unset", "SLUICE_UT_UNSET", SL_OPT_SECRET, "none", 0, 0,
+		    NULL, offsetof(sec_t, unset), "an unset secret" },
+	};
+	fixture_t *f = *state;
+	char *argv[]
+	    = { (char *) "sluice-ut", (char *) "--tok=hunter2", NULL };
+	FILE *tmp = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	char line[1024] = "";
+	sec_t cfg;
+	size_t n;
+
+	assert_non_null(tmp);
+	assert_true(saved >= 0);
+	assert_int_equal(sl_cfg_load(opts, SL_N(opts), &cfg, 2, argv, &s_info,
+	                     f->out, f->err, sizeof f->err),
+	    SL_CFG_RUN);
+	assert_string_equal(cfg.tok, "hunter2");
+	sl_log_setup("ut", SL_LOG_NOTICE);
+	fflush(stderr);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	sl_cfg_log(opts, SL_N(opts), &cfg);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(line, 1, sizeof line - 1, tmp);
+	fclose(tmp);
+	line[n] = '\0';
+	s_assert_contains(line, " tok=(set) unset=none\n");
+	assert_null(strstr(line, "hunter2"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_cfg_log_never_prints_a_secret, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_cfg_defaults_are_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(

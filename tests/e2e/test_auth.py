@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""Who may connect: bearer tokens and Origin at the WebSocket handshake
+(401/403 before any 101), TLS on the listener, CURVE + ZAP on the workers
+endpoint. Real gateway and workers on loopback."""
+
+import asyncio
+import base64
+import os
+import socket
+import ssl
+import subprocess
+
+import websockets
+
+from harness import Client, check, check_request, run, scaled, wait_log
+
+TOK_A = "e2e-token-alpha-0123456789"
+TOK_B = "e2e-token-bravo+/=9876543210"  # needs percent-encoding in a URL
+
+
+def raw_upgrade(port, path="/", headers=(), timeout=10):
+    """Send a WebSocket upgrade by hand; read until the server closes the
+    connection (or, after a 101, until the response head is complete).
+    Returns (status code, lower-cased header dict, body bytes, closed)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=scaled(timeout))
+    with sock:
+        key = base64.b64encode(os.urandom(16)).decode()
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\n"
+                      f"Sec-WebSocket-Version: 13\r\n{extra}\r\n").encode())
+        buf, closed = b"", False
+        while True:
+            if b"\r\n\r\n" in buf and buf.split(b" ", 2)[1] == b"101":
+                break
+            chunk = sock.recv(4096)
+            if not chunk:
+                closed = True
+                break
+            buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    check(lines and lines[0].startswith("HTTP/1."), f"no HTTP status: {buf!r}")
+    status = int(lines[0].split(" ")[1])
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return status, hdrs, body, closed
+
+
+async def refused(port, status, path="/", headers=()):
+    """Assert the handshake is answered with status and the connection
+    closed, never upgraded; return the response headers."""
+    got, hdrs, body, closed = await asyncio.to_thread(
+        raw_upgrade, port, path, headers)
+    check(got == status, f"{path} {headers}: status {got}, want {status}")
+    check(closed, "connection left open after a refusal")
+    check(int(hdrs.get("content-length", -1)) == len(body),
+          f"body does not match its length: {hdrs} {body!r}")
+    return hdrs
+
+
+async def connect(h, gw, path="/", headers=None, origin=None, ssl_ctx=None,
+                  scheme="ws"):
+    ws = await asyncio.wait_for(websockets.connect(
+        f"{scheme}://127.0.0.1:{gw.port}{path}", extra_headers=headers,
+        origin=origin, ssl=ssl_ctx, compression=None), scaled(10))
+    c = Client(ws)
+    h.clients.append(c)
+    return c
+
+
+async def echo_works(c, n=3):
+    frames, _ = await c.submit_and_collect(c.new_id(), "echo", list(range(n)))
+    check(check_request(frames, n) == list(range(n)), f"echo: {frames}")
+
+
+def http_get(port, path, headers=()):
+    """(status, body) of a plain HTTP GET."""
+    with socket.create_connection(("127.0.0.1", port), timeout=scaled(10)) as s:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers)
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  f"{extra}\r\n".encode())
+        buf = b""
+        while chunk := s.recv(65536):
+            buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+async def tokens_gate_the_handshake(h):
+    path = os.path.join(h.tmpdir, "tokens")
+    with open(path, "w") as f:
+        f.write(f"# e2e\n\n{TOK_A}\n")
+    gw = await h.gateway("--tokens-file", path, "--metrics-token",
+                         env={"SLUICE_TOKENS": TOK_B})
+    h.worker(gw, 1)
+    # missing, wrong, wrong scheme, right token in the wrong place: 401
+    for headers, why in [((), "no_token"),
+                         ((("Authorization", "Bearer " + TOK_A + "x"),), "bad_token"),
+                         ((("Authorization", "Basic " + TOK_A),), "no_token"),
+                         ((("X-Token", TOK_A),), "no_token")]:
+        hdrs = await refused(gw.port, 401, headers=headers)
+        check(hdrs.get("www-authenticate", "").startswith("Bearer"),
+              f"401 without a Bearer challenge: {hdrs}")
+        await wait_log(gw, f"reason={why}")
+    await refused(gw.port, 401, path="/?access_token=nope-nope-nope-nope")
+    await refused(gw.port, 401, path="/?token=" + TOK_A)
+    # the websockets library sees the same refusal
+    try:
+        await connect(h, gw)
+        raise AssertionError("connected without a token")
+    except websockets.InvalidStatusCode as e:
+        check(e.status_code == 401, f"status {e.status_code}")
+    # the right tokens: header (file) and query parameter (env), both work
+    c = await connect(h, gw, headers={"Authorization": "Bearer " + TOK_A})
+    await echo_works(c)
+    q = "/?x=1&access_token=" + TOK_B.replace("+", "%2B").replace(
+        "/", "%2F").replace("=", "%3D")
+    c2 = await connect(h, gw, path=q)
+    await echo_works(c2)
+    pong, _ = await c2.ping()
+    check(pong["workers"] == 1, f"pong {pong}")
+    # health stays open; /metrics wants the token here
+    st, body = await asyncio.to_thread(http_get, gw.port, "/healthz")
+    check(st == 200, f"/healthz not open: {st} {body!r}")
+    check((await asyncio.to_thread(http_get, gw.port, "/metrics"))[0] == 401,
+          "/metrics open without a token")
+    st, body = await asyncio.to_thread(
+        http_get, gw.port, "/metrics", (("Authorization", "Bearer " + TOK_B),))
+    check(st == 200, f"/metrics with a token: {st}")
+    check(b'sluice_clients_denied_total{reason="token"}' in body, "no counter")
+    log = gw.log()
+    check(TOK_A not in log and TOK_B not in log and "nope-nope" not in log,
+          "a token reached the log")
+    check("tokens=(set)" in log, "CFG line does not redact SLUICE_TOKENS")
+
+
+async def origin_allow_list(h):
+    gw = await h.gateway("--allow-origins",
+                         "https://good.example, http://localhost:8080")
+    h.worker(gw, 1)
+    hdrs = await refused(gw.port, 403, headers=(("Origin", "https://evil.example"),))
+    check("www-authenticate" not in hdrs, "403 with a Bearer challenge")
+    await refused(gw.port, 403, headers=(("Origin", "https://good.example.evil"),))
+    await wait_log(gw, 'reason=bad_origin origin="https://evil.example"')
+    try:
+        await connect(h, gw, origin="http://localhost:8081")
+        raise AssertionError("connected from an origin not on the list")
+    except websockets.InvalidStatusCode as e:
+        check(e.status_code == 403, f"status {e.status_code}")
+    c = await connect(h, gw, origin="https://GOOD.example")
+    await echo_works(c)
+    c2 = await connect(h, gw)  # no Origin: a non-browser client, allowed
+    await c2.ping()
+    gw2 = await h.gateway("--allow-origins", "https://good.example",
+                          "--allow-no-origin=no")
+    await refused(gw2.port, 403)
+    await connect(h, gw2, origin="https://good.example")
+
+
+async def origin_and_token_together(h):
+    gw = await h.gateway("--allow-origins", "https://good.example",
+                         env={"SLUICE_TOKENS": TOK_A})
+    # a bad origin is refused whatever the token; a good one still needs it
+    await refused(gw.port, 403, headers=(("Origin", "https://evil.example"),
+                                         ("Authorization", "Bearer " + TOK_A)))
+    await refused(gw.port, 401, headers=(("Origin", "https://good.example"),))
+    c = await connect(h, gw, origin="https://good.example",
+                      headers={"Authorization": "Bearer " + TOK_A})
+    await c.ping()
+
+
+async def tls_listener(h):
+    cert, key = (os.path.join(h.tmpdir, n) for n in ("cert.pem", "key.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=scaled(30))
+    gw = await h.gateway("--tls-cert", cert, "--tls-key", key,
+                         env={"SLUICE_TOKENS": TOK_A})
+    h.worker(gw, 1)
+    ctx = ssl.create_default_context(cafile=cert)
+    c = await connect(h, gw, scheme="wss", ssl_ctx=ctx,
+                      headers={"Authorization": "Bearer " + TOK_A})
+    await echo_works(c)
+    # the certificate is not trusted by default: verification fails
+    try:
+        await connect(h, gw, scheme="wss", ssl_ctx=ssl.create_default_context())
+        raise AssertionError("self-signed certificate accepted by default")
+    except ssl.SSLCertVerificationError:
+        pass
+    # TLS comes before the token check: a TLS client without one gets 401
+    try:
+        await connect(h, gw, scheme="wss", ssl_ctx=ctx)
+        raise AssertionError("TLS client without a token connected")
+    except websockets.InvalidStatusCode as e:
+        check(e.status_code == 401, f"status {e.status_code}")
+    # plain ws:// on the TLS port does not get a WebSocket
+    try:
+        await connect(h, gw, headers={"Authorization": "Bearer " + TOK_A})
+        raise AssertionError("plain WebSocket on the TLS port")
+    except (websockets.InvalidHandshake, ConnectionError, EOFError,
+            asyncio.TimeoutError):
+        pass
+    # half-configured TLS does not start
+    r = h.run_cli(h.gateway_bin, "--tls-cert", cert, "--listen",
+                  "127.0.0.1:1", "--workers", "tcp://127.0.0.1:1")
+    check(r.returncode != 0 and "go together" in r.stderr + r.stdout,
+          f"--tls-cert alone: {r}")
+
+
+def keypair(h, name):
+    """(public key, secret file) made by sluice-compute --gen-keypair."""
+    path = os.path.join(h.tmpdir, name + ".key")
+    r = h.run_cli(h.compute_bin, "--gen-keypair", "--curve-secret-file", path)
+    check(r.returncode == 0, f"--gen-keypair: {r}")
+    pub = r.stdout.split()[1]
+    check(len(pub) == 40, f"public key {pub!r}")
+    check(os.stat(path).st_mode & 0o777 == 0o600, "secret file not 0600")
+    check(pub not in open(path).read().splitlines()[-1], "secret = public?")
+    r = h.run_cli(h.compute_bin, "--gen-keypair", "--curve-secret-file", path)
+    check(r.returncode != 0, "--gen-keypair overwrote a secret file")
+    return pub, path
+
+
+async def workers_count(c):
+    pong, _ = await c.ping()
+    return pong["workers"]
+
+
+async def curve_workers(h):
+    gw_pub, gw_sec = keypair(h, "gateway")
+    ok_pub, ok_sec = keypair(h, "good")
+    bad_pub, bad_sec = keypair(h, "bad")
+    clients = os.path.join(h.tmpdir, "clients")
+    with open(clients, "w") as f:
+        f.write(f"# allowed workers\n{ok_pub} worker-good\n")
+    gw = await h.gateway("--curve-secret-file", gw_sec,
+                         "--curve-clients-file", clients)
+    check(gw_pub in await wait_log(gw, "GW-CURVE"), "server key not logged")
+    curve = ("--curve-server-key", gw_pub)
+    bad = h.worker(gw, 1, "--id", "bad", *curve, "--curve-secret-file", bad_sec)
+    plain = h.worker(gw, 1, "--id", "plain")
+    line = await wait_log(gw, "WRK-DENIED")
+    check(f"key={bad_pub[:8]}..." in line and bad_pub not in line,
+          f"denial line: {line}")
+    h.worker(gw, 1, "--id", "good", *curve, "--curve-secret-file", ok_sec)
+    await wait_log(gw, "WRK-READY worker=good")
+    c = await connect(h, gw)
+    await echo_works(c, 5)
+    # the others stay out: for three heartbeat intervals, one worker only
+    for _ in range(30):
+        check(await workers_count(c) == 1, "an unlisted worker registered")
+        await asyncio.sleep(0.1)
+    log = gw.log()
+    check("WRK-READY worker=bad" not in log and "WRK-READY worker=plain"
+          not in log, "a denied worker registered")
+    check(bad.running() and plain.running(), "a denied worker exited")
+    # a worker with the wrong server key cannot even finish the handshake
+    other_pub, _ = keypair(h, "other")
+    h.worker(gw, 1, "--id", "wrongsrv", "--curve-server-key", other_pub,
+             "--curve-secret-file", ok_sec)
+    await asyncio.sleep(scaled(1.5))
+    check(await workers_count(c) == 1, "a worker with a wrong server key in")
+    check("WRK-READY worker=wrongsrv" not in gw.log(), "wrongsrv registered")
+
+
+async def curve_misconfiguration_fails_closed(h):
+    _, sec = keypair(h, "gateway")
+    # CURVE without an allow-list would admit any key: refused at start
+    r = h.run_cli(h.gateway_bin, "--curve-secret-file", sec, "--listen",
+                  "127.0.0.1:1", "--workers", "tcp://127.0.0.1:1")
+    check(r.returncode != 0 and "go together" in r.stderr + r.stdout,
+          f"secret without clients: {r}")
+    bad = os.path.join(h.tmpdir, "clients")
+    with open(bad, "w") as f:
+        f.write("not-a-key\n")
+    r = h.run_cli(h.gateway_bin, "--curve-secret-file", sec,
+                  "--curve-clients-file", bad, "--listen", "127.0.0.1:1",
+                  "--workers", "tcp://127.0.0.1:1")
+    check(r.returncode != 0 and ":1: not a Z85" in r.stderr + r.stdout,
+          f"bad clients file: {r}")
+    r = h.run_cli(h.compute_bin, "--curve-server-key", "short")
+    check(r.returncode == 2, f"worker with a bad server key: {r}")
+
+
+async def insecure_binds_are_warned_about(h):
+    gw = await h.gateway(endpoint=f"tcp://0.0.0.0:{_free()}")
+    await wait_log(gw, "GW-INSECURE workers=tcp://0.0.0.0")
+    check("GW-INSECURE listen" not in gw.log(), "loopback listener warned")
+    gw2 = await h.gateway("--tokens", TOK_A)
+    check("GW-INSECURE" not in gw2.log(), f"warned on loopback: {gw2.log()}")
+
+
+def _free():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":
+    run([tokens_gate_the_handshake, origin_allow_list,
+         origin_and_token_together, tls_listener, curve_workers,
+         curve_misconfiguration_fails_closed,
+         insecure_binds_are_warned_about])
