@@ -258,11 +258,11 @@ void
 sl_cfg_log(const sl_opt_t *opts, size_t n, const void *cfg)
 {
 	const char *base = cfg;
-	char line[900];
+	char item[600], line[720];
 	size_t used = 0;
 
 	line[0] = '\0';
-	for (size_t i = 0; i < n && used < sizeof line; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const sl_opt_t *o = &opts[i];
 		char name[64];
 		long long v;
@@ -272,35 +272,42 @@ sl_cfg_log(const sl_opt_t *opts, size_t n, const void *cfg)
 		switch (o->type) {
 		case SL_OPT_INT:
 			memcpy(&v, base + o->offset, sizeof v);
-			rc = snprintf(line + used, sizeof line - used,
-			    " %s=%lld", o->name, v);
+			rc = snprintf(
+			    item, sizeof item, " %s=%lld", o->name, v);
 			break;
 		case SL_OPT_STR:
 			memcpy(&s, base + o->offset, sizeof s);
-			rc = snprintf(line + used, sizeof line - used,
-			    " %s=%s", o->name, s);
+			rc = snprintf(item, sizeof item, " %s=%s", o->name, s);
 			break;
 		case SL_OPT_SECRET:
 			/* Never the value: the log may go anywhere. */
 			memcpy(&s, base + o->offset, sizeof s);
-			rc = snprintf(line + used, sizeof line - used,
-			    " %s=%s", o->name,
+			rc = snprintf(item, sizeof item, " %s=%s", o->name,
 			    strcmp(s, "none") ? "(set)" : "none");
 			break;
 		case SL_OPT_BOOL:
 			memcpy(&idx, base + o->offset, sizeof idx);
-			rc = snprintf(line + used, sizeof line - used,
-			    " %s=%s", o->name, idx ? "yes" : "no");
+			rc = snprintf(item, sizeof item, " %s=%s", o->name,
+			    idx ? "yes" : "no");
 			break;
 		case SL_OPT_ENUM:
 			memcpy(&idx, base + o->offset, sizeof idx);
-			rc = snprintf(line + used, sizeof line - used,
-			    " %s=%s", o->name,
+			rc = snprintf(item, sizeof item, " %s=%s", o->name,
 			    s_choice_name(o->choices, idx, name, sizeof name));
 			break;
 		}
-		if (rc > 0)
-			used += (size_t) rc;
+		if (rc <= 0)
+			continue;
+		/* Long paths must not cut the line: continue on the next. */
+		if (used && used + strlen(item) >= sizeof line) {
+			SL_NOTICE("CFG", "effective configuration:%s", line);
+			used = 0;
+			line[0] = '\0';
+		}
+		used += (size_t) snprintf(
+		    line + used, sizeof line - used, "%s", item);
+		if (used >= sizeof line)
+			used = sizeof line - 1;
 	}
 	SL_NOTICE("CFG", "effective configuration:%s", line);
 }
