@@ -170,7 +170,9 @@ s_on_frame(void *user, const uint8_t *rid, size_t rid_len, const void *data,
 
 gw_prod_t *
 gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
-    const gw_prod_limits_t *limits, char *err, size_t errlen)
+    const gw_prod_limits_t *limits,
+    int (*setup)(void *sock, const void *setup_arg), const void *setup_arg,
+    char *err, size_t errlen)
 {
 	gw_prod_t *self = calloc(1, sizeof *self);
 	int hwm = GW_PROD_SNDHWM;
@@ -183,8 +185,8 @@ gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
 	self->lim = *limits;
 	sl_list_init(&self->producers);
 	msgpack_sbuffer_init(&self->sb);
-	self->zsock = gw_zmq_new(
-	    zctx, endpoint, limits->max_frame, s_on_frame, self, err, errlen);
+	self->zsock = gw_zmq_new_ex(zctx, endpoint, limits->max_frame, setup,
+	    setup_arg, s_on_frame, self, err, errlen);
 	if (!self->zsock)
 		goto fail;
 	/* Results wait here for a producer that reads late; past this many

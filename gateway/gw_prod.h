@@ -38,11 +38,14 @@ typedef struct gw_prod_limits {
 } gw_prod_limits_t;
 
 /*
- * Bind a ROUTER on endpoint for broker's producers. NULL with err filled
- * on failure. Caller owns the result; broker must outlive it.
+ * Bind a ROUTER on endpoint for broker's producers; setup (may be NULL)
+ * runs on the socket before bind, as in gw_zmq_new_ex (CURVE). NULL with
+ * err filled on failure. Caller owns the result; broker must outlive it.
  */
 gw_prod_t *gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
-    const gw_prod_limits_t *limits, char *err, size_t errlen);
+    const gw_prod_limits_t *limits,
+    int (*setup)(void *sock, const void *setup_arg), const void *setup_arg,
+    char *err, size_t errlen);
 
 /* Join the lws loop (protocol "zmq" must be in vh's table). */
 int gw_prod_attach(

@@ -58,6 +58,7 @@ typedef struct gw_cfg {
 	const char *tls_key;
 	const char *curve_secret_file;
 	const char *curve_clients_file;
+	const char *curve_producers_file;
 } gw_cfg_t;
 
 #define KIB 1024LL
@@ -154,6 +155,10 @@ static const sl_opt_t s_opts[] = {
 	    "none", 0, 0, NULL, offsetof(gw_cfg_t, curve_clients_file),
 	    "workers allowed with CURVE: one Z85 public key per line, "
 	    "optional name after it" },
+	{ "curve-producers-file", "SLUICE_CURVE_PRODUCERS_FILE", SL_OPT_STR,
+	    "none", 0, 0, NULL, offsetof(gw_cfg_t, curve_producers_file),
+	    "producers allowed with CURVE, same format (needs the two "
+	    "above; none: the producers endpoint stays plain)" },
 	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
 	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
 	    "least severe log level printed" },
@@ -337,6 +342,13 @@ s_workers_curve(void *sock, const void *kp)
 	return sl_curve_server_setup(sock, kp, "workers");
 }
 
+/* The same for the producers endpoint, ZAP domain "producers". */
+static int
+s_producers_curve(void *sock, const void *kp)
+{
+	return sl_curve_server_setup(sock, kp, "producers");
+}
+
 /*
  * CURVE for the workers endpoint: the key pair from the secret file, and
  * the ZAP handler with the allowed workers' keys. 0 with *zap NULL when
@@ -351,7 +363,8 @@ s_curve_setup(const gw_cfg_t *cfg, void *zctx, sl_curve_keypair_t *kp,
 	bool loose;
 
 	*zap = NULL;
-	if (!s_set(cfg->curve_secret_file) && !s_set(cfg->curve_clients_file))
+	if (!s_set(cfg->curve_secret_file) && !s_set(cfg->curve_clients_file)
+	    && !s_set(cfg->curve_producers_file))
 		return 0;
 	/* Fail closed: CURVE without an allow-list would let any key in. */
 	if (!s_set(cfg->curve_secret_file)
@@ -380,6 +393,17 @@ s_curve_setup(const gw_cfg_t *cfg, void *zctx, sl_curve_keypair_t *kp,
 	SL_NOTICE("GW-CURVE",
 	    "workers endpoint: CURVE with server key %s, %zu allowed "
 	    "worker keys",
+	    kp->public_key, n);
+	if (!s_set(cfg->curve_producers_file))
+		return 0;
+	if (sl_zap_allow_file(*zap, "producers", cfg->curve_producers_file,
+	        "PRD-DENIED", &n, why, sizeof why)) {
+		snprintf(err, errlen, "%s", why);
+		return SL_EINVAL;
+	}
+	SL_NOTICE("GW-CURVE",
+	    "producers endpoint: CURVE with server key %s, %zu allowed "
+	    "producer keys",
 	    kp->public_key, n);
 	return 0;
 }
@@ -525,8 +549,17 @@ main(int argc, char **argv)
 		    = { cfg.max_frame, (size_t) cfg.max_items,
 			      cfg.producer_timeout_ms * 1000 };
 
-		prod = gw_prod_new(
-		    broker, zctx, cfg.producers, &plim, err, sizeof err);
+		bool curve = zap && s_set(cfg.curve_producers_file);
+
+		if (!curve && !gw_auth_endpoint_is_local(cfg.producers))
+			SL_WARN("GW-INSECURE",
+			    "producers=%s reaches other hosts without CURVE: "
+			    "anyone who can connect may submit work (see "
+			    "docs/SECURITY.md)",
+			    cfg.producers);
+		prod = gw_prod_new(broker, zctx, cfg.producers, &plim,
+		    curve ? s_producers_curve : NULL, &curve_kp, err,
+		    sizeof err);
 		if (!prod) {
 			SL_ERR("GW-START", "%s", err);
 			goto out;

@@ -9,6 +9,7 @@ import os
 import socket
 import ssl
 import subprocess
+import time
 
 import websockets
 
@@ -296,6 +297,79 @@ async def insecure_binds_are_warned_about(h):
     check("GW-INSECURE" not in gw2.log(), f"warned on loopback: {gw2.log()}")
 
 
+def _producer(endpoint, server_pub=None, keys=None):
+    """A DEALER to the producers endpoint, with CURVE keys if given."""
+    import zmq
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if server_pub:
+        pub, sec = keys
+        sock.curve_serverkey = server_pub.encode()
+        sock.curve_publickey = pub
+        sock.curve_secretkey = sec
+    sock.connect(endpoint)
+    return sock
+
+
+def _ask(sock, frame, timeout):
+    """Send one msgpack frame; the frames that came back within timeout."""
+    import msgpack
+    import zmq
+    got, end = [], time.monotonic() + timeout
+    while True:  # a refused handshake leaves no pipe: send would block
+        try:
+            sock.send(msgpack.packb(frame), zmq.NOBLOCK)
+            break
+        except zmq.Again:
+            if time.monotonic() >= end:
+                return got
+            time.sleep(0.05)
+    while time.monotonic() < end:
+        if sock.poll(50):
+            got.append(msgpack.unpackb(sock.recv()))
+            if got[-1].get("type") in ("done", "pong", "error"):
+                break
+    return got
+
+
+async def curve_producers(h):
+    """With --curve-producers-file, only listed producer keys may submit."""
+    import zmq
+    gw_pub, gw_sec = keypair(h, "gateway")
+    w_pub, w_sec = keypair(h, "worker")
+    ok = zmq.curve_keypair()
+    bad = zmq.curve_keypair()
+    workers = os.path.join(h.tmpdir, "workers")
+    producers = os.path.join(h.tmpdir, "producers")
+    with open(workers, "w") as f:
+        f.write(f"{w_pub} worker\n")
+    with open(producers, "w") as f:
+        f.write(f"{ok[0].decode()} backend\n")
+    gw = await h.gateway("--curve-secret-file", gw_sec,
+                         "--curve-clients-file", workers,
+                         "--curve-producers-file", producers)
+    await wait_log(gw, "producers endpoint: CURVE")
+    h.worker(gw, 1, "--curve-server-key", gw_pub, "--curve-secret-file",
+             w_sec)
+    await h.wait_workers(gw, 1)
+    loop = asyncio.get_running_loop()
+    good = _producer(gw.producers, gw_pub, ok)
+    frames = await loop.run_in_executor(None, _ask, good, {
+        "type": "submit", "id": "p1", "task": "echo", "items": [1, 2]},
+        scaled(10))
+    kinds = [f.get("type") for f in frames]
+    check(kinds and kinds[0] == "accepted" and kinds[-1] == "done"
+          and frames[-1]["ok"] == 2, f"listed producer: {frames}")
+    for sock in (_producer(gw.producers, gw_pub, bad),
+                 _producer(gw.producers)):
+        frames = await loop.run_in_executor(None, _ask, sock,
+                                            {"type": "ping"}, scaled(1.5))
+        check(not frames, f"an unlisted or plain producer got {frames}")
+        sock.close()
+    good.close()
+    await wait_log(gw, "PRD-DENIED")
+
+
 def _free():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -305,5 +379,5 @@ def _free():
 if __name__ == "__main__":
     run([tokens_gate_the_handshake, origin_allow_list,
          origin_and_token_together, tls_listener, curve_workers,
-         curve_misconfiguration_fails_closed,
+         curve_producers, curve_misconfiguration_fails_closed,
          insecure_binds_are_warned_about])
