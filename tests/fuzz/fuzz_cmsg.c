@@ -47,7 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *item;
 	size_t i;
 
-	if (gw_cmsg_parse((const char *) data, size, FUZZ_MAX_ITEMS, &m, &err)) {
+	if (gw_cmsg_parse(
+	        (const char *) data, size, FUZZ_MAX_ITEMS, &m, &err)) {
 		s_error_frame_serialises(&err);
 		return 0;
 	}

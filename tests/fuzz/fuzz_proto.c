@@ -55,8 +55,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!m.u.result.value)
 				abort();
 			if (!sl_json_from_mp(m.u.result.value, &value, &why)) {
-				char *s = json_dumps(value,
-				    JSON_COMPACT | JSON_ENCODE_ANY);
+				char *s = json_dumps(
+				    value, JSON_COMPACT | JSON_ENCODE_ANY);
 
 				if (!s)
 					abort();
