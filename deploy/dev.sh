@@ -5,25 +5,32 @@
 #                        127.0.0.1:8080 and one worker with a thread per core;
 #                        Ctrl-C stops both
 #   deploy/dev.sh test   install what is missing, build, run every test
-#                        (ctest; its summary is the last thing printed)
+#                        (ctest), then build again with ASan+UBSan into
+#                        ./build-asan and run the suite there (without
+#                        compose, bench and fuzz); both ctest summaries
+#                        are printed, the sanitized one last
 #   deploy/dev.sh deps   only install the missing Debian packages
 #   deploy/dev.sh build  only configure and build (into ./build)
 #
-# Environment: BUILD_DIR (default ./build); CI=true turns warnings into
-# errors; SLUICE_LISTEN / SLUICE_WORKERS change the addresses for `run`.
+# Environment: BUILD_DIR (default ./build), ASAN_BUILD_DIR (default
+# ./build-asan; SLUICE_ASAN=0 skips that pass); CI=true turns warnings
+# into errors; SLUICE_LISTEN / SLUICE_WORKERS change the addresses for `run`.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
+asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 
 # Debian 12 packages: build, run, test (mmdebstrap: the compose test builds
 # the Docker base image with deploy/base-image.sh; Docker itself comes with
-# the machine; chromium: the demo page's test runs it headless). Profiling
-# the benchmarks also wants linux-perf and valgrind (docs/BENCHMARKS.md).
+# the machine; chromium: the demo page's test runs it headless; clang and
+# libclang-rt-14-dev: the libFuzzer targets, tests/fuzz; valgrind: the
+# valgrind.e2e test, and profiling, docs/BENCHMARKS.md). Profiling also
+# wants linux-perf.
 PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
 libcmocka-dev python3 python3-websockets python3-zmq python3-msgpack mmdebstrap
-chromium openssl"
+chromium openssl clang libclang-rt-14-dev valgrind"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -43,11 +50,14 @@ deps() {
 		--no-install-recommends $missing
 }
 
+# build [DIR [extra cmake args...]]
 build() {
+	dir=${1:-$build}
+	[ $# -gt 0 ] && shift
 	werror=OFF
 	[ "${CI:-}" = true ] && werror=ON
-	cmake -S "$top" -B "$build" -DSLUICE_WERROR=$werror >/dev/null
-	cmake --build "$build" -j "$(nproc)"
+	cmake -S "$top" -B "$dir" -DSLUICE_WERROR=$werror "$@" >/dev/null
+	cmake --build "$dir" -j "$(nproc)"
 }
 
 run() {
@@ -71,11 +81,26 @@ run) deps && build && run ;;
 test)
 	deps
 	build
-	cd "$build"
-	ctest --output-on-failure
+	status=0
+	(cd "$build" && ctest --output-on-failure) || status=$?
+	if [ "${SLUICE_ASAN:-1}" != 0 ]; then
+		# Second pass: the same suite under ASan+UBSan (leaks fail the
+		# programs' exit code). Compose and bench measure deployment
+		# and speed, fuzz is sanitized already, and valgrind must not
+		# run sanitized binaries. ASan is slower: stretch the bounds.
+		say "sanitizer pass: ASan+UBSan in $asan_build"
+		build "$asan_build" -DSLUICE_SANITIZER=address,undefined
+		(cd "$asan_build" &&
+			SLUICE_TEST_TIME_SCALE=3 \
+			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+			ctest --output-on-failure -LE 'compose|bench|fuzz|valgrind') ||
+			status=$?
+	fi
+	exit $status
 	;;
 *)
-	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

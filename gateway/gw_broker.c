@@ -324,6 +324,11 @@ s_task_known(const gw_broker_t *self, const char *task)
 }
 
 /* Build every job of a submit before accepting it: all or nothing. */
+/*
+ * One job per item, each packed to msgpack once. Returns 0, or SL_ETOOBIG
+ * (nested too deeply), SL_EFULL (over max_item_bytes) or SL_ENOMEM, with
+ * why naming the item's index.
+ */
 static int
 s_make_jobs(gw_broker_t *self, gw_request_t *r, json_t *items, char *why,
     size_t whylen)
@@ -345,6 +350,13 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, json_t *items, char *why,
 			    rc == SL_ETOOBIG ? "nested too deeply"
 			                     : "out of memory");
 			return rc;
+		}
+		if (self->lim.max_item_bytes
+		    && self->sb.size > self->lim.max_item_bytes) {
+			snprintf(why, whylen,
+			    "item %zu: %zu bytes packed, the limit is %zu", i,
+			    self->sb.size, self->lim.max_item_bytes);
+			return SL_EFULL;
 		}
 		job = malloc(sizeof *job + self->sb.size);
 		if (!job) {
@@ -372,6 +384,7 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	size_t workers = self->st.workers;
 	gw_request_t *r;
 	char why[120];
+	int rc;
 
 	if (self->draining)
 		return s_error(self, c, m->id, "shutting_down",
@@ -401,9 +414,11 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	sl_list_push_back(&c->requests, &r->client_link);
 	c->n_requests++;
 	self->st.requests++;
-	if (s_make_jobs(self, r, m->items, why, sizeof why)) {
+	rc = s_make_jobs(self, r, m->items, why, sizeof why);
+	if (rc) {
 		s_request_free(self, r);
-		return s_error(self, c, m->id, "bad_item", why);
+		return s_error(self, c, m->id,
+		    rc == SL_EFULL ? "item_too_large" : "bad_item", why);
 	}
 	r->t_start_us = sl_clock_mono_us();
 	if (m->timeout_ms)

@@ -47,6 +47,7 @@ typedef struct gw_broker_ops {
 
 typedef struct gw_broker_limits {
 	size_t max_items;       /* items in one request */
+	size_t max_item_bytes;  /* one item packed as msgpack; 0: no limit */
 	size_t max_requests;    /* unfinished requests per client */
 	size_t max_queued_jobs; /* jobs waiting for a worker, all clients */
 	int64_t hb_ivl_us;      /* PING workers this often; 0: never */

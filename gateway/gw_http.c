@@ -71,6 +71,9 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	GAUGE("connections", "Open WebSocket connections.", env->n_conns);
 	COUNTER("connections_total", "WebSocket connections accepted.",
 	    env->conns_total);
+	COUNTER("connections_refused_total",
+	    "WebSocket upgrades refused with 503: over --max-connections.",
+	    env->refused_conns);
 	COUNTER("slow_clients_closed_total",
 	    "Connections closed with 1008: outgoing queue over its byte cap.",
 	    env->slow_closed);

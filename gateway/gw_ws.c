@@ -398,9 +398,20 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* The upgrade has not been answered yet: over the limit, the
+		 * client gets a plain HTTP 503 instead of a WebSocket. */
+		env = lws_context_user(lws_get_context(wsi));
+		if (env->n_conns >= env->max_conns) {
+			env->refused_conns++;
+			SL_NOTICE("CLI-REFUSED", "open=%zu limit=%zu",
+			    env->n_conns, env->max_conns);
+			lws_return_http_status(wsi,
+			    HTTP_STATUS_SERVICE_UNAVAILABLE,
+			    "too many connections");
+			return -1;
+		}
 		/* Tokens and Origin, before the 101: a refusal is an HTTP
 		 * status, written by gw_auth. */
-		env = lws_context_user(lws_get_context(wsi));
 		return gw_auth_filter_ws(env->auth, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		env = lws_context_user(lws_get_context(wsi));

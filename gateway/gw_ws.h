@@ -42,6 +42,8 @@ typedef struct gw_ws_env {
 	uint64_t next_conn;   /* connection ids for logs */
 	sl_list_t conns;      /* gw_ws_pss_t, open connections */
 	size_t n_conns;
+	size_t max_conns;        /* open connections; more get HTTP 503 */
+	uint64_t refused_conns;  /* upgrades refused: over max_conns */
 	uint64_t conns_total;    /* connections ever established */
 	uint64_t slow_closed;    /* closed with 1008: over the byte cap */
 	uint64_t stall_closed;   /* closed with 1008: no reading progress */

@@ -34,6 +34,8 @@ typedef struct gw_cfg {
 	long long producer_timeout_ms;
 	long long max_frame;
 	long long max_items;
+	long long max_item_bytes;
+	long long max_conns;
 	long long max_requests;
 	long long max_queued;
 	long long max_out;
@@ -85,6 +87,12 @@ static const sl_opt_t s_opts[] = {
 	    "largest client message or worker frame, in bytes" },
 	{ "max-items", "SLUICE_MAX_ITEMS", SL_OPT_INT, "10000", 1, 1000000,
 	    NULL, offsetof(gw_cfg_t, max_items), "items in one request" },
+	{ "max-item-bytes", "SLUICE_MAX_ITEM_BYTES", SL_OPT_INT, "65536", 16,
+	    64 * MIB, NULL, offsetof(gw_cfg_t, max_item_bytes),
+	    "one item as sent to a worker (msgpack), in bytes" },
+	{ "max-connections", "SLUICE_MAX_CONNECTIONS", SL_OPT_INT, "1024", 1,
+	    1000000, NULL, offsetof(gw_cfg_t, max_conns),
+	    "open WebSocket connections; more are refused with HTTP 503" },
 	{ "max-requests", "SLUICE_MAX_REQUESTS", SL_OPT_INT, "64", 1, 100000,
 	    NULL, offsetof(gw_cfg_t, max_requests),
 	    "unfinished requests per connection" },
@@ -513,6 +521,7 @@ main(int argc, char **argv)
 		    cfg.listen);
 
 	lim.max_items = (size_t) cfg.max_items;
+	lim.max_item_bytes = (size_t) cfg.max_item_bytes;
 	lim.max_requests = (size_t) cfg.max_requests;
 	lim.max_queued_jobs = (size_t) cfg.max_queued;
 	lim.hb_ivl_us = cfg.hb_ivl_ms * 1000;
@@ -569,6 +578,7 @@ main(int argc, char **argv)
 	env.auth = auth;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
+	env.max_conns = (size_t) cfg.max_conns;
 	env.max_out_bytes = (size_t) cfg.max_out;
 	env.out_high = (size_t) cfg.out_high;
 	env.out_low = (size_t) cfg.out_low;

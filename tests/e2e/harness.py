@@ -6,7 +6,13 @@ loopback ports, and everything it started is stopped with SIGTERM (exit
 code 0 asserted) when the test ends. Every wait is bounded; bounds scale
 with SLUICE_TEST_TIME_SCALE (default 1).
 
-Usage: test_<name>.py --gateway PATH --compute PATH
+Usage: test_<name>.py --gateway PATH --compute PATH [--only NAME,...]
+
+SLUICE_TEST_WRAPPER, if set, is a command line put in front of every
+gateway and worker the harness starts, e.g. "valgrind --leak-check=full
+--error-exitcode=99" (tests/e2e/valgrind.sh): the wrapper must exec the
+program in the same process (valgrind does), so that signals reach it and
+its exit code is the program's.
 """
 
 import argparse
@@ -16,6 +22,7 @@ import base64
 import ctypes
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -35,6 +42,7 @@ except ImportError as e:
     sys.exit(1)
 
 TIME_SCALE = float(os.environ.get("SLUICE_TEST_TIME_SCALE", "1") or "1")
+WRAPPER = shlex.split(os.environ.get("SLUICE_TEST_WRAPPER", ""))
 
 
 def scaled(seconds):
@@ -75,7 +83,7 @@ class Proc:
         self.name, self.argv, self.log_path = name, argv, log_path
         with open(log_path, "wb") as log:
             self.popen = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log,
+                WRAPPER + argv, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, env=child_env(env),
                 preexec_fn=_die_with_parent)
         self.pid = self.popen.pid
@@ -522,6 +530,8 @@ def _parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gateway", required=True, help="sluice-gateway binary")
     ap.add_argument("--compute", required=True, help="sluice-compute binary")
+    ap.add_argument("--only", default="",
+                    help="comma-separated test names to run (default: all)")
     args = ap.parse_args()
     for path in (args.gateway, args.compute):
         if not os.access(path, os.X_OK):
@@ -543,6 +553,11 @@ def run(tests, test_timeout=90):
     """Run each async test(h) with its own Harness; print the summary line
     and exit 0 only if every test passed."""
     args = _parse_args()
+    if args.only:
+        names = args.only.split(",")
+        unknown = set(names) - {t.__name__ for t in tests}
+        check(not unknown, f"--only: no such test {sorted(unknown)}")
+        tests = [t for t in tests if t.__name__ in names]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # runs atexit
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="sluice-e2e-") as tmp:

@@ -4,7 +4,8 @@ and other clients are not disturbed."""
 
 from harness import check, check_request, run
 
-LIMITS = ("--max-frame-bytes", "2048", "--max-items", "5", "--max-requests", "2")
+LIMITS = ("--max-frame-bytes", "2048", "--max-items", "5", "--max-requests", "2",
+          "--max-item-bytes", "1950")
 
 
 def sub(req_id="e", task="echo", items=(1,)):
@@ -69,6 +70,14 @@ REFUSED = [
     (sub("e20", items=["x" * 5000]), "too_large", None),
     (['{"type":"ping","data":"', "x" * 1500, "x" * 1500, '"}'], "too_large", None),
     (b'{"type":"ping"}', "binary_unsupported", None),
+    (b"\x00\xff" * 100, "binary_unsupported", None),
+    # Numbers JSON allows but 64-bit integers and doubles cannot hold.
+    ('{"type":"ping","data":12345678901234567890}', "bad_json", None),
+    ('{"type":"ping","data":-9223372036854775809}', "bad_json", None),
+    ('{"type":"ping","data":1e400}', "bad_json", None),
+    ('{"type":"submit","id":"e22","task":"echo","items":[1e999]}', "bad_json", None),
+    # An item over --max-item-bytes (1950) once packed: str16, 3 + 1948.
+    (sub("e21", items=[1, "x" * 1948]), "item_too_large", "e21"),
     (BadUtf8(b'{"type":"ping","data":"\xff"}'), "bad_json", None),
     (BadUtf8(b'{"type":"ping","data":"\xed\xa0\x80"}'), "bad_json", None),
 ]
@@ -79,6 +88,7 @@ ACCEPTED = [
     sub("e-ok", task="echo", items=[1, 2, 3, 4, 5]),
     sub("e-deep", items=[nested(12), {"a": nested(11)}]),
     sub("e-big", items=["x" * 1900]),
+    sub("e-huge", items=[9223372036854775807, -9223372036854775808, 1e308]),
 ]
 
 
@@ -97,6 +107,8 @@ async def expect_refused(c, msg, code, req_id):
     accepted = [f for f, _ in c.since(mark) if f["type"] == "accepted"]
     check(len(accepted) == 1 and accepted[0]["id"] != req_id,
           f"{msg!r:.80} was accepted though refused: {accepted}")
+    if code == "item_too_large" and "item 1" not in err["message"]:
+        return f"{msg!r:.100}: {err} does not name item 1"
     if err["code"] != code or err.get("id") != req_id:
         return f"{msg!r:.100}: got {err}, want code {code} id {req_id}"
     return None
@@ -181,4 +193,23 @@ async def a_bad_item_fails_alone(h):
                   f"{task} {item!r}: {o}, want a bad_item error")
 
 
-run([every_refusal_has_its_code, a_bad_item_fails_alone])
+async def deep_json_is_refused_and_the_gateway_carries_on(h):
+    """Nesting far past jansson's limit (2048) is bad_json; past the item
+    limit (12) but inside jansson's, bad_item. Default --max-frame-bytes."""
+    gw = await h.start(workers=[1])
+    c = await h.client(gw)
+    for depth, code in [(100000, "bad_json"), (2000, "bad_item"),
+                        (13, "bad_item")]:
+        text = ('{"type":"submit","id":"deep","task":"echo","items":['
+                + "[" * depth + "]" * depth + "]}")
+        check(len(text) < 1 << 20, "keep it under the frame limit")
+        mark = c.mark()
+        await c.send(text)
+        err, _ = await c.wait_frame(lambda f: f["type"] == "error", mark,
+                                    what=f"error for depth {depth}")
+        check(err["code"] == code, f"depth {depth}: {err}, want {code}")
+        check(await c.run("echo", [1]) == [1], "connection unusable")
+
+
+run([every_refusal_has_its_code, a_bad_item_fails_alone,
+     deep_json_is_refused_and_the_gateway_carries_on])

@@ -1178,6 +1178,44 @@ test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were(
 	s_assert_frame(f, 1, 0, "accepted", "r2");
 }
 
+/*
+ * --max-item-bytes: an item whose msgpack form is over the limit refuses
+ * the whole request with item_too_large, naming the item; one exactly at
+ * the limit is accepted. Up to 31 bytes a string packs with a 1-byte
+ * header (fixstr), from 32 with 2 (str8).
+ */
+static void
+test_broker_item_over_max_item_bytes_is_refused_with_its_index(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	gw_client_t *c;
+	const char *msg;
+	char items[128];
+
+	lim.max_item_bytes = 32;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	/* item 1 packs to 1 + 31 = 32 bytes, item 2 to 2 + 32 = 34 */
+	snprintf(items, sizeof items, "[1,\"%s\",\"%s\"]",
+	    "abcdefghijklmnopqrstuvwxyz01234",
+	    "abcdefghijklmnopqrstuvwxyz01234x");
+	s_submit(f, c, "r1", "sum", items);
+	assert_int_equal(f->n_frames, 1);
+	s_assert_error(f, 0, 0, "r1", "item_too_large");
+	msg = s_fstr(f, 0, "message");
+	if (!strstr(msg, "item 2") || !strstr(msg, "limit is 32")) {
+		print_error(
+		    "message does not name item 2 and the limit: %s\n", msg);
+		fail();
+	}
+	assert_int_equal(s_stats(f).queued, 0);
+	assert_int_equal(s_stats(f).requests, 0);
+	/* 31 characters: exactly 32 bytes packed */
+	s_submit(f, c, "r2", "sum", "[\"abcdefghijklmnopqrstuvwxyz01234\"]");
+	s_assert_frame(f, 1, 0, "accepted", "r2");
+}
+
 static void
 test_broker_item_at_max_depth_is_accepted(void **state)
 {
@@ -2128,6 +2166,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_item_over_max_item_bytes_is_refused_with_its_index,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_item_at_max_depth_is_accepted, setup,

@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""Hostile load on loopback, bounded in count and time: connection churn,
+malformed frames, a request with the most items allowed, and the
+connection limit. Throughout, a separate client's pings are answered
+promptly; afterwards the gateway's memory is back near its baseline.
+
+The churn runs in a child process (this file with --churn), so that its
+Python work does not delay the measuring client's event loop."""
+
+import asyncio
+import base64
+import os
+import statistics
+import sys
+import time
+
+import websockets
+
+CHURN_CONNS = 2000   # connections opened and closed by the churn
+CHURN_PARALLEL = 40  # at most this many at once
+BAD_FRAMES = 600     # malformed frames on one connection
+RSS_SLACK_KIB = 8 * 1024
+
+
+async def _churn_one(port, i):
+    """One connection: handshake, sometimes garbage, then gone (half with
+    a close frame, half by just dropping the TCP connection)."""
+    from harness import ws_frame
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        w.write((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                 f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\n"
+                 f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = await r.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            return f"handshake {i}: {head[:40]!r}"
+        if i % 3 == 0:
+            w.write(ws_frame("{not json") + ws_frame(b"\xff\xfe", 0x1)
+                    + ws_frame(b"\x00" * 64, 0x2))
+        if i % 2 == 0:
+            w.write(ws_frame(b"\x03\xe8", 0x8))  # close 1000
+        await w.drain()
+    finally:
+        w.close()
+    return None
+
+
+async def _churn(port, n):
+    sem = asyncio.Semaphore(CHURN_PARALLEL)
+    errors = []
+
+    async def one(i):
+        async with sem:
+            try:
+                e = await _churn_one(port, i)
+            except (OSError, asyncio.IncompleteReadError) as ex:
+                e = f"conn {i}: {ex!r}"
+            if e:
+                errors.append(e)
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return errors
+
+
+if len(sys.argv) == 4 and sys.argv[1] == "--churn":
+    t0 = time.monotonic()
+    errs = asyncio.run(_churn(int(sys.argv[2]), int(sys.argv[3])))
+    print(f"churn: {sys.argv[3]} connections in {time.monotonic() - t0:.1f} s, "
+          f"{len(errs)} failed {errs[:5]}")
+    sys.exit(1 if errs else 0)
+
+from harness import (check, check_request, rss_kib, run,  # noqa: E402
+                     scaled, wait_log, ws_handshake)
+
+
+def sanitized(pid):
+    """ASan keeps freed memory in quarantine: RSS says nothing there."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+async def monitor(c, stop, rtts):
+    """Ping every 50 ms until stop is set; record round trips."""
+    while not stop.is_set():
+        _, rtt = await c.ping(timeout=10)
+        rtts.append(rtt)
+        await asyncio.sleep(0.05)
+
+
+async def flood_leaves_the_gateway_responsive_and_its_memory_bounded(h):
+    gw = await h.start(workers=[2])
+    c = await h.client(gw)
+    # Warm up the paths the flood takes, then take the baseline.
+    check(await c.run("echo", list(range(100))) == list(range(100)), "warm-up")
+    await asyncio.sleep(scaled(0.5))
+    base = rss_kib(gw.pid)
+
+    stop, rtts = asyncio.Event(), []
+    mon = asyncio.create_task(monitor(await h.client(gw), stop, rtts))
+    t0 = time.monotonic()
+
+    # 1. Churn: CHURN_CONNS connections in a child process.
+    churn = await asyncio.create_subprocess_exec(
+        sys.executable, os.path.abspath(__file__), "--churn", str(gw.port),
+        str(CHURN_CONNS), stdout=asyncio.subprocess.PIPE)
+    # 2. Meanwhile, malformed frames on one connection: each gets its
+    # error, in order, and the connection still works afterwards.
+    bad = [("{", "bad_json"), ('{"type":"ping","data":1e999}', "bad_json"),
+           ('{"type":"nope"}', "unknown_type"), (b"\x01\x02", "binary_unsupported"),
+           ('{"type":"submit","id":"b","task":"echo","items":[]}', "bad_items"),
+           ('{"type":"cancel","id":"zz"}', "unknown_id")]
+    mark = c.mark()
+    for i in range(BAD_FRAMES):
+        await c.send(bad[i % len(bad)][0])
+    await c.wait_frame(lambda f: False if len(c.frames) - mark < BAD_FRAMES
+                       else True, mark, timeout=30, what=f"{BAD_FRAMES} errors")
+    codes = [f.get("code") for f, _ in c.since(mark)][:BAD_FRAMES]
+    want = [bad[i % len(bad)][1] for i in range(BAD_FRAMES)]
+    check(codes == want, f"error codes out of order or wrong: "
+          f"{[(i, g, w) for i, (g, w) in enumerate(zip(codes, want)) if g != w][:5]}")
+    # 3. A request with the most items allowed (--max-items, 10000).
+    items = list(range(10000))
+    frames, _ = await c.submit_and_collect("max", "echo", items, timeout=60)
+    check(check_request(frames, len(items)) == items, "10000 items not echoed")
+
+    out, _ = await asyncio.wait_for(churn.communicate(), scaled(60))
+    check(churn.returncode == 0, f"churn failed: {out.decode()}")
+    print(out.decode().strip())
+    flood_s = time.monotonic() - t0
+    stop.set()
+    await mon
+    check(gw.running(), "gateway died during the flood")
+
+    worst = max(rtts)
+    print(f"flood: {flood_s:.1f} s, {len(rtts)} pings, median "
+          f"{statistics.median(rtts) * 1000:.1f} ms, worst {worst * 1000:.1f} ms")
+    check(len(rtts) >= 5, f"only {len(rtts)} pings during the flood")
+    check(worst < scaled(1.0), f"a ping took {worst:.3f} s during the flood")
+
+    # Every churned connection is gone again (pong counts no connections;
+    # /metrics does).
+    _, w = await asyncio.open_connection("127.0.0.1", gw.port)
+    w.close()
+    deadline = time.monotonic() + scaled(10)
+    while True:
+        conns = await metric(gw.port, "sluice_connections")
+        if conns <= 3:
+            break
+        check(time.monotonic() < deadline, f"{conns} connections still open")
+        await asyncio.sleep(0.1)
+    total = await metric(gw.port, "sluice_connections_total")
+    check(total >= CHURN_CONNS, f"only {total} connections counted")
+
+    await asyncio.sleep(scaled(3))
+    after = rss_kib(gw.pid)
+    print(f"flood: gateway VmRSS {base} KiB before, {after} KiB after")
+    if sanitized(gw.pid):
+        print("flood: sanitized build, RSS bound not checked (quarantine)")
+    else:
+        check(after <= base + RSS_SLACK_KIB,
+              f"gateway RSS grew from {base} to {after} KiB")
+
+
+async def metric(port, name):
+    """One unlabelled metric's value from GET /metrics."""
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Connection: close\r\n\r\n".encode())
+    body = await asyncio.wait_for(r.read(), scaled(10))
+    w.close()
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+async def connections_over_the_limit_get_503(h):
+    gw = await h.start("--max-connections", "5", workers=[1])
+    clients = [await h.client(gw) for _ in range(5)]
+
+    def refused():
+        try:
+            ws_handshake(gw.port)
+        except AssertionError as e:
+            return str(e)
+        return None
+    err = await asyncio.to_thread(refused)
+    check(err and "503" in err, f"6th connection not refused with 503: {err}")
+    line = await wait_log(gw, "CLI-REFUSED")
+    check("limit=5" in line, f"log line: {line}")
+    check(await metric(gw.port, "sluice_connections_refused_total") == 1,
+          "refusal not counted")
+    # The five still work; when one leaves, a new one gets in.
+    check(await clients[4].run("echo", [7]) == [7], "existing client broken")
+    await clients[0].close()
+    h.clients.remove(clients[0])
+    deadline = time.monotonic() + scaled(5)
+    while True:
+        try:
+            c = await h.client(gw)
+            break
+        except websockets.InvalidStatusCode as e:
+            check(e.status_code == 503, f"refused with {e.status_code}")
+            check(time.monotonic() < deadline, "no slot after a client left")
+            await asyncio.sleep(0.05)
+    check(await c.run("echo", [8]) == [8], "the new client does not work")
+
+
+run([connections_over_the_limit_get_503,
+     flood_leaves_the_gateway_responsive_and_its_memory_bounded],
+    test_timeout=240)

@@ -1,0 +1,44 @@
+#!/bin/sh
+# ctest valgrind.e2e: a representative part of the end-to-end suite with
+# the gateway and every worker under valgrind memcheck. Any memcheck error
+# (invalid read or write, use of uninitialised memory, a definite leak)
+# makes that program exit 99 instead of 0, which the harness fails on.
+#
+#   tests/e2e/valgrind.sh GATEWAY COMPUTE [PYTHON]
+#
+# Runs: stream, errors, cancel, and failover's worker-kill test. Library
+# suppressions live in tests/e2e/valgrind.supp (documented there). Use
+# plain (not sanitized) binaries: valgrind and ASan do not mix.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+gw=$1
+cp=$2
+py=${3:-/usr/bin/python3}
+
+if ! command -v valgrind >/dev/null 2>&1; then
+	echo "valgrind.e2e: no valgrind (apt-get install valgrind)" >&2
+	[ "${CI:-}" = true ] && exit 1
+	exit 77
+fi
+SLUICE_TEST_WRAPPER="valgrind --quiet --leak-check=full
+--show-leak-kinds=definite --errors-for-leak-kinds=definite
+--error-exitcode=99 --track-fds=no --num-callers=30
+--suppressions=$here/valgrind.supp"
+# memcheck runs programs ~20x slower: stretch every bound
+SLUICE_TEST_TIME_SCALE=${VALGRIND_TIME_SCALE:-8}
+export SLUICE_TEST_WRAPPER SLUICE_TEST_TIME_SCALE
+
+status=0
+run() {
+	echo "== valgrind: $*"
+	"$py" "$here/$1" --gateway "$gw" --compute "$cp" ${2:+--only "$2"} ||
+		status=1
+}
+run test_stream.py
+run test_errors.py
+run test_cancel.py
+run test_failover.py killed_worker_items_run_elsewhere
+[ $status = 0 ] && echo "valgrind.e2e: no memcheck errors" ||
+	echo "valgrind.e2e: FAILED (memcheck errors or test failures above)"
+exit $status

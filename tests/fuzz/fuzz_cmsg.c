@@ -1,0 +1,83 @@
+/*
+ * fuzz_cmsg: libFuzzer target for gw_cmsg_parse, the parser of every
+ * WebSocket text message a client sends (untrusted bytes).
+ *
+ * Checks the contract besides memory safety: a refusal carries a code and
+ * an error frame that serialises as JSON; an accepted submit has 1..max
+ * items and each item either packs to msgpack (as gw_broker does) or is
+ * refused as nested too deeply. Single threaded; run by tests/fuzz/run.sh.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "gw_cproto.h"
+#include "sl_err.h"
+#include "sl_json.h"
+#include "sl_proto.h"
+
+#define FUZZ_MAX_ITEMS 100
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+s_error_frame_serialises(const gw_cerr_t *err)
+{
+	json_t *f = gw_frame_error(err);
+	char *s;
+
+	if (!f || !err->code)
+		abort();
+	s = json_dumps(f, JSON_COMPACT);
+	if (!s)
+		abort();
+	free(s);
+	json_decref(f);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	gw_cmsg_t m;
+	gw_cerr_t err;
+	json_t *item;
+	size_t i;
+
+	if (gw_cmsg_parse(
+	        (const char *) data, size, FUZZ_MAX_ITEMS, &m, &err)) {
+		s_error_frame_serialises(&err);
+		return 0;
+	}
+	if (m.type == GW_CMSG_SUBMIT) {
+		size_t n = json_array_size(m.items);
+
+		if (!n || n > FUZZ_MAX_ITEMS || !m.id || !m.task
+		    || strlen(m.id) > GW_CPROTO_MAX_ID)
+			abort();
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		json_array_foreach(m.items, i, item)
+		{
+			int rc;
+
+			msgpack_sbuffer_clear(&sb);
+			rc = sl_json_to_mp(item, &pk, SL_PROTO_MAX_ITEM_DEPTH);
+			if (rc && rc != SL_ETOOBIG)
+				abort();
+			/* what a worker will decode: one valid object */
+			if (!rc
+			    && sl_proto_check(
+			        sb.data, sb.size, SL_PROTO_MAX_ITEM_DEPTH + 1))
+				abort();
+		}
+		msgpack_sbuffer_destroy(&sb);
+	} else if (m.type == GW_CMSG_CANCEL && !m.id) {
+		abort();
+	}
+	gw_cmsg_clear(&m);
+	return 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * fuzz_json_from_mp: msgpack -> JSON -> msgpack -> JSON (sl_json_from_mp,
+ * then sl_json_to_mp), the path of every value from a worker to a client.
+ *
+ * The input goes through the same validator the gateway applies to worker
+ * frames before msgpack-c sees it; a value with a JSON form must serialise
+ * and must survive a second trip unchanged (bin becomes a base64 string
+ * the first time, so the second trip is the fixed point). Single threaded;
+ * run by tests/fuzz/run.sh.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <msgpack.h>
+
+#include "sl_err.h"
+#include "sl_json.h"
+#include "sl_proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked u, u2;
+	json_t *j = NULL, *back = NULL;
+	const char *why = NULL;
+	size_t off = 0;
+	char *text;
+
+	if (sl_proto_check(data, size, SL_PROTO_MAX_ITEM_DEPTH))
+		return 0;
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, (const char *) data, size, &off)
+	        != MSGPACK_UNPACK_SUCCESS
+	    || off != size)
+		abort(); /* the validator accepted it */
+	if (sl_json_from_mp(&u.data, &j, &why)) {
+		if (!why)
+			abort();
+		goto out;
+	}
+	text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!text)
+		abort();
+	free(text);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (sl_json_to_mp(j, &pk, SL_PROTO_MAX_ITEM_DEPTH + 1))
+		abort();
+	off = 0;
+	msgpack_unpacked_init(&u2);
+	if (msgpack_unpack_next(&u2, sb.data, sb.size, &off)
+	        != MSGPACK_UNPACK_SUCCESS
+	    || sl_json_from_mp(&u2.data, &back, &why) || !json_equal(j, back))
+		abort();
+	json_decref(back);
+	msgpack_unpacked_destroy(&u2);
+	msgpack_sbuffer_destroy(&sb);
+	json_decref(j);
+out:
+	msgpack_unpacked_destroy(&u);
+	return 0;
+}
