@@ -378,8 +378,8 @@ gw_auth_endpoint_is_local(const char *endpoint)
  * answer "HTTP/1.0", which WebSocket client libraries (python websockets)
  * reject as an invalid response instead of reporting the status.
  */
-static int
-s_refuse(struct lws *wsi, unsigned status, const char *why)
+int
+gw_auth_refuse(struct lws *wsi, unsigned status, const char *why)
 {
 	uint8_t buf[LWS_PRE + 512], *start = buf + LWS_PRE;
 	int n;
@@ -393,7 +393,9 @@ s_refuse(struct lws *wsi, unsigned status, const char *why)
 	    "cache-control: no-store\r\n"
 	    "connection: close\r\n\r\n%s\n",
 	    status,
-	    status == HTTP_STATUS_UNAUTHORIZED ? "Unauthorized" : "Forbidden",
+	    status == HTTP_STATUS_UNAUTHORIZED    ? "Unauthorized"
+	        : status == HTTP_STATUS_FORBIDDEN ? "Forbidden"
+	                                          : "Service Unavailable",
 	    strlen(why) + 1,
 	    status == HTTP_STATUS_UNAUTHORIZED
 	        ? "www-authenticate: Bearer realm=\"sluice\"\r\n"
@@ -465,7 +467,7 @@ gw_auth_filter_ws(gw_auth_t *self, struct lws *wsi)
 		SL_NOTICE("CLI-DENIED",
 		    "peer=%s status=403 reason=bad_origin origin=\"%.80s\"",
 		    peer, n > 0 ? origin : "");
-		return s_refuse(wsi, HTTP_STATUS_FORBIDDEN,
+		return gw_auth_refuse(wsi, HTTP_STATUS_FORBIDDEN,
 		    "forbidden: origin not allowed");
 	}
 	if (self->n_tokens && !s_token_ok(self, wsi, &why)) {
@@ -473,7 +475,7 @@ gw_auth_filter_ws(gw_auth_t *self, struct lws *wsi)
 		self->stats.denied_token++;
 		SL_NOTICE(
 		    "CLI-DENIED", "peer=%s status=401 reason=%s", peer, why);
-		return s_refuse(wsi, HTTP_STATUS_UNAUTHORIZED,
+		return gw_auth_refuse(wsi, HTTP_STATUS_UNAUTHORIZED,
 		    "unauthorized: a valid bearer token is required");
 	}
 	return 0;
@@ -491,6 +493,6 @@ gw_auth_filter_http(gw_auth_t *self, struct lws *wsi)
 	self->stats.denied_token++;
 	SL_NOTICE("CLI-DENIED", "peer=%s status=401 reason=%s path=/metrics",
 	    peer, why);
-	return s_refuse(wsi, HTTP_STATUS_UNAUTHORIZED,
+	return gw_auth_refuse(wsi, HTTP_STATUS_UNAUTHORIZED,
 	    "unauthorized: a valid bearer token is required");
 }

@@ -120,6 +120,11 @@ bool gw_auth_endpoint_is_local(const char *endpoint);
  */
 int gw_auth_filter_ws(gw_auth_t *self, struct lws *wsi);
 
+/* Refuse a WebSocket upgrade with status (401, 403 or 503) and a one-line
+ * reason as the body, written as HTTP/1.1; returns -1 for the callback to
+ * return (lws then closes the connection). */
+int gw_auth_refuse(struct lws *wsi, unsigned status, const char *why);
+
 /*
  * For an HTTP request to a protected path (/metrics with metrics_token
  * on): 0 if allowed, else -1 after writing the 401 response.

@@ -405,10 +405,9 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			env->refused_conns++;
 			SL_NOTICE("CLI-REFUSED", "open=%zu limit=%zu",
 			    env->n_conns, env->max_conns);
-			lws_return_http_status(wsi,
+			return gw_auth_refuse(wsi,
 			    HTTP_STATUS_SERVICE_UNAVAILABLE,
 			    "too many connections");
-			return -1;
 		}
 		/* Tokens and Origin, before the 101: a refusal is an HTTP
 		 * status, written by gw_auth. */

@@ -94,7 +94,7 @@ s_pack(const row_t *r, msgpack_sbuffer *sb)
 	msgpack_sbuffer_init(sb);
 	if (r->json)
 		sl_test_pack_json(sb, r->json);
-	else
+	else if (r->raw_len) /* msgpack-c would memcpy into a NULL buffer */
 		msgpack_sbuffer_write(sb, r->raw, r->raw_len);
 }
 
