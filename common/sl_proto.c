@@ -2,6 +2,7 @@
  * sl_proto: encode and decode the internal msgpack frames (see sl_proto.h
  * and docs/PROTOCOL.md). No state; any thread.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "sl_err.h"
@@ -192,6 +193,21 @@ sl_msg_clear(sl_msg_t *m)
 	memset(&m->u, 0, sizeof m->u);
 	m->type = 0;
 	msgpack_unpacked_init(&m->unpacked);
+}
+
+void
+sl_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	bool text = true;
+
+	for (i = 0; i < len; i++)
+		if (rid[i] < 0x21 || rid[i] > 0x7e)
+			text = false;
+	for (i = 0; i < len && o + 3 < outlen; i++)
+		o += (size_t) snprintf(
+		    out + o, outlen - o, text ? "%c" : "%02x", rid[i]);
+	out[o] = '\0';
 }
 
 bool

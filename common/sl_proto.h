@@ -130,6 +130,10 @@ int sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job);
 /* A message without fields: BYE, PING, PONG, DRAIN. */
 int sl_proto_encode_empty(msgpack_sbuffer *sb, sl_msg_type_t type);
 
+/* A ZeroMQ routing id in printable form for logs: as text when it is
+ * printable ASCII (w-host-pid-rand), else hex; cut to fit outlen. */
+void sl_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen);
+
 /* True if s equals the NUL-terminated c. */
 bool sl_str_eq(sl_str_t s, const char *c);
 

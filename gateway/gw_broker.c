@@ -538,22 +538,6 @@ s_worker_find(gw_broker_t *self, const uint8_t *rid, size_t rid_len)
 	return NULL;
 }
 
-/* Printable routing id: ids are usually text (w-host-pid); hex if not. */
-static void
-s_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	bool text = true;
-
-	for (i = 0; i < len; i++)
-		if (rid[i] < 0x21 || rid[i] > 0x7e)
-			text = false;
-	for (i = 0; i < len && o + 3 < outlen; i++)
-		o += (size_t) snprintf(
-		    out + o, outlen - o, text ? "%c" : "%02x", rid[i]);
-	out[o] = '\0';
-}
-
 /*
  * Take a held job back from its worker. It returns to the front of its
  * request's queue, unless the worker died holding it for the second time
@@ -633,7 +617,7 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 	}
 	memcpy(w->rid, rid, rid_len);
 	w->rid_len = rid_len;
-	s_rid_name(rid, rid_len, w->name, sizeof w->name);
+	sl_rid_name(rid, rid_len, w->name, sizeof w->name);
 	w->capacity = m->capacity;
 	sl_list_init(&w->jobs);
 	for (size_t i = 0; i < m->n_tasks; i++) {
@@ -732,7 +716,7 @@ gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
 	sl_msg_init(&m);
 	rc = sl_proto_decode(data, len, &m, &why);
 	if (rc) {
-		s_rid_name(rid, rid_len, name, sizeof name);
+		sl_rid_name(rid, rid_len, name, sizeof name);
 		self->st.bad_frames++;
 		SL_WARN("WRK-BADMSG", "worker=%s bytes=%zu err=%s why=\"%s\"",
 		    name, len, sl_strerror(rc), why);
@@ -744,7 +728,7 @@ gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
 	if (!w) {
 		/* e.g. a worker we declared dead, or from before a gateway
 		 * restart: it re-registers when it notices our silence. */
-		s_rid_name(rid, rid_len, name, sizeof name);
+		sl_rid_name(rid, rid_len, name, sizeof name);
 		self->st.stale++;
 		SL_INFO("WRK-UNKNOWN", "worker=%s type=%s dropped", name,
 		    sl_proto_type_name(m.type));

@@ -20,6 +20,7 @@
 #include "sl_err.h"
 #include "sl_list.h"
 #include "sl_log.h"
+#include "sl_proto.h"
 
 #define GW_PROD_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
 
@@ -41,22 +42,6 @@ struct gw_prod {
 	size_t n_producers;
 	msgpack_sbuffer sb; /* scratch for encoding, reused */
 };
-
-/* Printable routing id: text if it is, hex if not (ROUTER's own ids). */
-static void
-s_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-	bool text = true;
-
-	for (i = 0; i < len; i++)
-		if (rid[i] < 0x21 || rid[i] > 0x7e)
-			text = false;
-	for (i = 0; i < len && o + 3 < outlen; i++)
-		o += (size_t) snprintf(
-		    out + o, outlen - o, text ? "%c" : "%02x", rid[i]);
-	out[o] = '\0';
-}
 
 /* gw_broker_send_fn: one frame to one producer, as msgpack. */
 static int
@@ -113,7 +98,7 @@ s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 		return NULL;
 	memcpy(p->rid, rid, rid_len);
 	p->rid_len = rid_len;
-	s_rid_name(rid, rid_len, p->name, sizeof p->name);
+	sl_rid_name(rid, rid_len, p->name, sizeof p->name);
 	p->client = gw_broker_client_new_on(self->broker, s_send, self, p);
 	if (!p->client) {
 		free(p);
