@@ -357,6 +357,22 @@ s_producers_curve(void *sock, const void *kp)
 	return sl_curve_server_setup(sock, kp, "producers");
 }
 
+/* Give one ZAP domain (an endpoint) its allow-list and say so. */
+static int
+s_curve_allow(sl_zap_t *zap, const char *domain, const char *file,
+    const char *deny_id, const sl_curve_keypair_t *kp, char *err,
+    size_t errlen)
+{
+	size_t n = 0;
+
+	if (sl_zap_allow_file(zap, domain, file, deny_id, &n, err, errlen))
+		return SL_EINVAL;
+	SL_NOTICE("GW-CURVE",
+	    "%s endpoint: CURVE with server key %s, %zu allowed keys", domain,
+	    kp->public_key, n);
+	return 0;
+}
+
 /*
  * CURVE for the workers endpoint: the key pair from the secret file, and
  * the ZAP handler with the allowed workers' keys. 0 with *zap NULL when
@@ -367,7 +383,6 @@ s_curve_setup(const gw_cfg_t *cfg, void *zctx, sl_curve_keypair_t *kp,
     sl_zap_t **zap, char *err, size_t errlen)
 {
 	char why[200];
-	size_t n = 0;
 	bool loose;
 
 	*zap = NULL;
@@ -391,28 +406,15 @@ s_curve_setup(const gw_cfg_t *cfg, void *zctx, sl_curve_keypair_t *kp,
 		SL_WARN("GW-INSECURE",
 		    "%s is readable by other users: chmod 600 it",
 		    cfg->curve_secret_file);
-	*zap = sl_zap_new(zctx, why, sizeof why);
+	*zap = sl_zap_new(zctx, err, errlen);
 	if (!*zap
-	    || sl_zap_allow_file(*zap, "workers", cfg->curve_clients_file,
-	        "WRK-DENIED", &n, why, sizeof why)) {
-		snprintf(err, errlen, "%s", why);
+	    || s_curve_allow(*zap, "workers", cfg->curve_clients_file,
+	        "WRK-DENIED", kp, err, errlen))
 		return SL_EINVAL;
-	}
-	SL_NOTICE("GW-CURVE",
-	    "workers endpoint: CURVE with server key %s, %zu allowed "
-	    "worker keys",
-	    kp->public_key, n);
-	if (!s_set(cfg->curve_producers_file))
-		return 0;
-	if (sl_zap_allow_file(*zap, "producers", cfg->curve_producers_file,
-	        "PRD-DENIED", &n, why, sizeof why)) {
-		snprintf(err, errlen, "%s", why);
+	if (s_set(cfg->curve_producers_file)
+	    && s_curve_allow(*zap, "producers", cfg->curve_producers_file,
+	        "PRD-DENIED", kp, err, errlen))
 		return SL_EINVAL;
-	}
-	SL_NOTICE("GW-CURVE",
-	    "producers endpoint: CURVE with server key %s, %zu allowed "
-	    "producer keys",
-	    kp->public_key, n);
 	return 0;
 }
 
