@@ -4,7 +4,8 @@
 #   tests/fuzz/run.sh [-s SECONDS] [-o OUTDIR] [TARGET...]
 #
 # TARGETs (default: all): proto (sl_proto_decode: worker frames), cmsg
-# (gw_cmsg_parse: client JSON frames), json_to_mp and json_from_mp (the
+# (gw_cmsg_parse: client JSON frames), pproto (gw_pproto_parse: producer
+# frames), json_to_mp and json_from_mp (the
 # JSON<->msgpack conversions, round trips). Each is built from the
 # project's sources with -fsanitize=fuzzer,address,undefined into OUTDIR
 # (default ./build-fuzz), then first replays every committed input
@@ -31,7 +32,7 @@ while getopts s:o: opt; do
 	esac
 done
 shift $((OPTIND - 1))
-targets=${*:-proto cmsg json_to_mp json_from_mp}
+targets=${*:-proto cmsg pproto json_to_mp json_from_mp}
 
 cc=${FUZZ_CC:-clang}
 missing() {
@@ -55,6 +56,8 @@ for t in $targets; do
 	[ -f "$src" ] || { echo "fuzz: no target $t" >&2; exit 2; }
 	extra=""
 	[ "$t" = cmsg ] && extra=$top/gateway/gw_cproto.c
+	[ "$t" = pproto ] &&
+		extra="$top/gateway/gw_pproto.c $top/gateway/gw_cproto.c"
 	dir=$out/$t
 	mkdir -p "$dir"
 	# shellcheck disable=SC2086
