@@ -68,12 +68,10 @@ static int
 s_send_ready(cp_io_t *self)
 {
 	const char *names[SL_PROTO_MAX_TASKS];
-	const cp_task_t *tasks;
-	size_t n;
+	size_t n = cp_tasks_count(self->cfg->tasks);
 
-	tasks = cp_task_all(&n);
-	for (size_t i = 0; i < n && i < SL_PROTO_MAX_TASKS; i++)
-		names[i] = tasks[i].name;
+	for (size_t i = 0; i < n; i++) /* n <= SL_PROTO_MAX_TASKS */
+		names[i] = cp_tasks_at(self->cfg->tasks, i)->name;
 	msgpack_sbuffer_clear(&self->sb);
 	if (sl_proto_encode_ready(&self->sb, self->cfg->threads,
 	        (uint32_t) getpid(), self->host, names, n))
@@ -113,7 +111,8 @@ s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 	switch (w->msg.type) {
 	case SL_MSG_JOB:
 		job = &w->msg.u.job;
-		w->task = cp_task_find(job->task.ptr, job->task.len);
+		w->task = cp_tasks_find(
+		    self->cfg->tasks, job->task.ptr, job->task.len);
 		self->jobs++;
 		if (!w->task) {
 			s_refuse(self, job->job, "unknown_task",

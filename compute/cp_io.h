@@ -23,13 +23,14 @@
 #include "sl_curve.h"
 
 typedef struct cp_io_cfg {
-	const char *gateway;    /* ZeroMQ endpoint to connect to */
-	const char *id;         /* routing id; NULL: w-<host>-<pid>-<random> */
-	unsigned threads;       /* compute threads = capacity */
-	int64_t hb_ivl_us;      /* PING the gateway this often */
-	unsigned hb_liveness;   /* silent intervals before reconnecting */
-	int64_t drain_us;       /* on stop, time to finish running jobs */
-	int64_t backoff_max_us; /* reconnect delay cap */
+	const char *gateway; /* ZeroMQ endpoint to connect to */
+	const char *id;      /* routing id; NULL: w-<host>-<pid>-<random> */
+	unsigned threads;    /* compute threads = capacity */
+	const struct cp_tasks *tasks; /* what this worker runs; borrowed */
+	int64_t hb_ivl_us;            /* PING the gateway this often */
+	unsigned hb_liveness;    /* silent intervals before reconnecting */
+	int64_t drain_us;        /* on stop, time to finish running jobs */
+	int64_t backoff_max_us;  /* reconnect delay cap */
 	const char *health_file; /* state file rewritten each heartbeat, or
 	                            NULL; see cp_io_check_health() */
 	const char *curve_server_key;    /* the gateway's Z85 public key, or

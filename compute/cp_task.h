@@ -1,43 +1,44 @@
 /*
- * cp_task: the tasks a worker runs, as a table of C functions.
+ * cp_task: the tasks a worker runs, as tables of C functions.
  *
- * A task turns one item (a msgpack object) into one value (packed into
- * out) or an error (code plus message). Adding a task is one function and
- * one table entry in cp_task.c. Long tasks check cp_task_stopping()
- * between slices of work so that a worker can stop promptly.
+ * The types are those of the public plugin API (sluice_task.h). Adding a
+ * built-in task is one function and one table entry in cp_task.c; a
+ * plugin adds its own table at start (cp_tasks_load_plugin). Long tasks
+ * check cp_task_stopping() between slices of work so that a worker can
+ * stop promptly.
  *
  * Tasks run on pool threads: they must be reentrant and use no shared
- * mutable state.
+ * mutable state. A cp_tasks_t is built at start by the main thread and
+ * read-only afterwards.
  */
 #ifndef CP_TASK_H
 #define CP_TASK_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <msgpack.h>
+#include "sluice_task.h"
 
-typedef struct cp_task_ctx {
-	const atomic_bool *stop;   /* set when the worker shuts down */
-	const atomic_bool *cancel; /* set when this job is cancelled */
-} cp_task_ctx_t;
+typedef sluice_task_ctx_t cp_task_ctx_t;
+typedef sluice_task_err_t cp_task_err_t;
+typedef sluice_task_fn cp_task_fn;
+typedef sluice_task_def_t cp_task_t;
 
-typedef struct cp_task_err {
-	const char *code;  /* stable: bad_item, task_failed, cancelled */
-	char message[200]; /* for humans */
-} cp_task_err_t;
+/* Every task a worker runs: the built-ins, then those of plugins. */
+typedef struct cp_tasks cp_tasks_t;
 
-/* 0 with one value packed into out, or -1 with err filled (out is then
- * discarded). */
-typedef int (*cp_task_fn)(const msgpack_object *item, msgpack_packer *out,
-    cp_task_err_t *err, const cp_task_ctx_t *ctx);
-
-typedef struct cp_task {
-	const char *name; /* 1..32 of [a-z0-9_.-] */
-	cp_task_fn run;
-	const char *help; /* one line: item and value */
-} cp_task_t;
+/* The built-in tasks; NULL on ENOMEM. Caller owns it. */
+cp_tasks_t *cp_tasks_new(void);
+/* dlopen a plugin and add its tasks (API version, names and duplicates
+ * checked). 0, or SL_EINVAL with err filled. */
+int cp_tasks_load_plugin(
+    cp_tasks_t *self, const char *path, char *err, size_t errlen);
+const cp_task_t *cp_tasks_find(
+    const cp_tasks_t *self, const char *name, size_t len);
+size_t cp_tasks_count(const cp_tasks_t *self);
+const cp_task_t *cp_tasks_at(const cp_tasks_t *self, size_t i);
+/* Frees the registry and closes the plugins; NULL-safe. */
+void cp_tasks_destroy(cp_tasks_t **self_p);
 
 /* The task called name (len bytes, not NUL-terminated), or NULL. */
 const cp_task_t *cp_task_find(const char *name, size_t len);

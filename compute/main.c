@@ -23,6 +23,7 @@ typedef struct cp_cfg {
 	long long drain_ms;
 	long long backoff_max_ms;
 	const char *health_file;
+	const char *plugins;
 	int check_health;
 	int log_level;
 	int log_format;
@@ -54,6 +55,10 @@ static const sl_opt_t s_opts[] = {
 	{ "reconnect-max-ms", "SLUICE_RECONNECT_MAX_MS", SL_OPT_INT, "5000",
 	    250, 600000, NULL, offsetof(cp_cfg_t, backoff_max_ms),
 	    "longest delay between reconnection attempts" },
+	{ "plugin", "SLUICE_PLUGIN", SL_OPT_STR, "none", 0, 0, NULL,
+	    offsetof(cp_cfg_t, plugins),
+	    "shared objects with more tasks (sluice_task.h), comma separated "
+	    "(none: built-ins only)" },
 	{ "health-file", "SLUICE_HEALTH_FILE", SL_OPT_STR, "none", 0, 0, NULL,
 	    offsetof(cp_cfg_t, health_file),
 	    "file rewritten every heartbeat with the worker's state (none: "
@@ -153,6 +158,37 @@ s_on_signal(int sig)
 		s_stop++;
 }
 
+/* The built-in tasks plus those of every plugin in the comma separated
+ * list; NULL (after saying why) if one cannot be loaded. */
+static cp_tasks_t *
+s_load_tasks(const char *plugins)
+{
+	cp_tasks_t *tasks = cp_tasks_new();
+	char err[512], path[1024];
+	const char *p = plugins;
+
+	if (!tasks) {
+		fprintf(stderr, "sluice-compute: out of memory\n");
+		return NULL;
+	}
+	while (strcmp(plugins, "none") && *p) {
+		size_t len = strcspn(p, ",");
+
+		snprintf(path, sizeof path, "%.*s", (int) len, p);
+		p += len + (p[len] == ',');
+		if (!len)
+			continue;
+		if (cp_tasks_load_plugin(tasks, path, err, sizeof err)) {
+			fprintf(stderr, "sluice-compute: --plugin: %s\n", err);
+			cp_tasks_destroy(&tasks);
+			return NULL;
+		}
+		SL_NOTICE("WRK-PLUGIN", "path=%s tasks=%zu", path,
+		    cp_tasks_count(tasks));
+	}
+	return tasks;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -162,7 +198,8 @@ main(int argc, char **argv)
 		SLUICE_VERSION };
 	struct sigaction sa;
 	sl_curve_keypair_t kp;
-	cp_io_cfg_t io;
+	cp_io_cfg_t io = { 0 };
+	cp_tasks_t *tasks = NULL;
 	cp_cfg_t cfg;
 	char err[256];
 	long cores;
@@ -223,6 +260,10 @@ main(int argc, char **argv)
 	io.backoff_max_us = cfg.backoff_max_ms * 1000;
 	io.health_file
 	    = strcmp(cfg.health_file, "none") ? cfg.health_file : NULL;
+	tasks = s_load_tasks(cfg.plugins);
+	if (!tasks)
+		return 2;
+	io.tasks = tasks;
 	if (s_curve_cfg(&cfg, &kp, &io))
 		return 2;
 	if (io.curve)
@@ -235,5 +276,7 @@ main(int argc, char **argv)
 	sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the poll */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	return cp_io_run(&io, &s_stop) ? 1 : 0;
+	rc = cp_io_run(&io, &s_stop) ? 1 : 0;
+	cp_tasks_destroy(&tasks);
+	return rc;
 }
