@@ -260,10 +260,6 @@ main(int argc, char **argv)
 	io.backoff_max_us = cfg.backoff_max_ms * 1000;
 	io.health_file
 	    = strcmp(cfg.health_file, "none") ? cfg.health_file : NULL;
-	tasks = s_load_tasks(cfg.plugins);
-	if (!tasks)
-		return 2;
-	io.tasks = tasks;
 	if (s_curve_cfg(&cfg, &kp, &io))
 		return 2;
 	if (io.curve)
@@ -271,6 +267,12 @@ main(int argc, char **argv)
 		    "CURVE to server key %.8s..., our public "
 		    "key %s",
 		    io.curve_server_key, kp.public_key);
+
+	/* Last of the checks: from here on every exit frees the tasks. */
+	tasks = s_load_tasks(cfg.plugins);
+	if (!tasks)
+		return 2;
+	io.tasks = tasks;
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = s_on_signal; /* no SA_RESTART: interrupt the poll */
