@@ -2,8 +2,10 @@
  * sl_json: JSON <-> msgpack (see sl_json.h). No state; any thread.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 
@@ -198,4 +200,176 @@ sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why)
 	const char *dummy;
 
 	return s_from_mp(o, out, why ? why : &dummy);
+}
+
+bool
+sl_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	const unsigned char *end = p + len;
+
+	while (p < end) {
+		unsigned c = *p++;
+		unsigned n, cp, min;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, cp = c & 0x1f, min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, cp = c & 0x0f, min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false; /* continuation byte, 0xc0/0xc1, > 0xf4 */
+		}
+		if ((size_t) (end - p) < n)
+			return false;
+		while (n--) {
+			if ((*p & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (*p++ & 0x3f);
+		}
+		/* overlong, a UTF-16 surrogate, or past U+10FFFF */
+		if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+	}
+	return true;
+}
+
+typedef struct s_key {
+	const char *ptr;
+	size_t len;
+} s_key_t;
+
+static int
+s_key_cmp(const void *a, const void *b)
+{
+	const s_key_t *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = n ? memcmp(x->ptr, y->ptr, n) : 0;
+
+	if (c)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Maps this small are checked for repeated keys pairwise, larger ones by
+ * sorting a copy of their keys: never quadratic in what a peer sends. */
+#define S_PAIRWISE_KEYS 16
+
+static int
+s_dup_keys(const msgpack_object_map *m, bool *dup)
+{
+	s_key_t *keys;
+
+	*dup = false;
+	if (m->size <= S_PAIRWISE_KEYS) {
+		for (uint32_t i = 0; i < m->size; i++)
+			for (uint32_t k = 0; k < i; k++) {
+				const msgpack_object_str *a
+				    = &m->ptr[i].key.via.str,
+				    *b = &m->ptr[k].key.via.str;
+
+				if (a->size == b->size
+				    && (!a->size
+				        || !memcmp(a->ptr, b->ptr, a->size)))
+					*dup = true;
+			}
+		return 0;
+	}
+	keys = malloc(m->size * sizeof *keys);
+	if (!keys)
+		return SL_ENOMEM;
+	for (uint32_t i = 0; i < m->size; i++)
+		keys[i] = (s_key_t) { m->ptr[i].key.via.str.ptr,
+			m->ptr[i].key.via.str.size };
+	qsort(keys, m->size, sizeof *keys, s_key_cmp);
+	for (uint32_t i = 1; i < m->size && !*dup; i++)
+		*dup = !s_key_cmp(&keys[i - 1], &keys[i]);
+	free(keys);
+	return 0;
+}
+
+static int
+s_check(const msgpack_object *o, unsigned depth, const char **why)
+{
+	int rc;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+	case MSGPACK_OBJECT_BOOLEAN:
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+	case MSGPACK_OBJECT_BIN:
+		return 0;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 > INT64_MAX) {
+			*why = "integer above INT64_MAX";
+			return SL_EPROTO;
+		}
+		return 0;
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		if (!isfinite(o->via.f64)) {
+			*why = "NaN or infinity has no JSON form";
+			return SL_EPROTO;
+		}
+		return 0;
+	case MSGPACK_OBJECT_STR:
+		if (!sl_utf8_valid(o->via.str.ptr, o->via.str.size)) {
+			*why = "string is not valid UTF-8";
+			return SL_EPROTO;
+		}
+		return 0;
+	case MSGPACK_OBJECT_ARRAY:
+		if (!depth)
+			return SL_ETOOBIG;
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			if ((rc = s_check(&o->via.array.ptr[i], depth - 1, why)))
+				return rc;
+		return 0;
+	case MSGPACK_OBJECT_MAP: {
+		bool dup;
+
+		if (!depth)
+			return SL_ETOOBIG;
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object *k = &o->via.map.ptr[i].key;
+
+			if (k->type != MSGPACK_OBJECT_STR
+			    || (k->via.str.size
+			        && memchr(k->via.str.ptr, '\0', k->via.str.size))) {
+				*why = "map key is not a string";
+				return SL_EPROTO;
+			}
+			if (!sl_utf8_valid(k->via.str.ptr, k->via.str.size)) {
+				*why = "map key is not valid UTF-8";
+				return SL_EPROTO;
+			}
+			if ((rc = s_check(
+			         &o->via.map.ptr[i].val, depth - 1, why)))
+				return rc;
+		}
+		if ((rc = s_dup_keys(&o->via.map, &dup)))
+			return rc;
+		if (dup) {
+			*why = "duplicate map key";
+			return SL_EPROTO;
+		}
+		return 0;
+	}
+	case MSGPACK_OBJECT_EXT:
+		*why = "msgpack ext values have no JSON form";
+		return SL_EPROTO;
+	}
+	*why = "unknown msgpack type";
+	return SL_EPROTO;
+}
+
+int
+sl_json_mp_check(const msgpack_object *o, unsigned max_depth, const char **why)
+{
+	const char *dummy;
+
+	return s_check(o, max_depth, why ? why : &dummy);
 }

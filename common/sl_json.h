@@ -9,6 +9,9 @@
 #ifndef SL_JSON_H
 #define SL_JSON_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <jansson.h>
 #include <msgpack.h>
 
@@ -26,5 +29,19 @@ int sl_json_to_mp(const json_t *j, msgpack_packer *pk, unsigned max_depth);
  * keys are refused. Returns 0, SL_EPROTO (with *why) or SL_ENOMEM.
  */
 int sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why);
+
+/*
+ * Whether sl_json_from_mp would accept o, without building anything: the
+ * same rules, plus nesting of at most max_depth containers. For values
+ * that stay msgpack but must keep a JSON form (a JSON client may receive
+ * them). Returns 0, SL_EPROTO (with *why), SL_ETOOBIG (too deep) or
+ * SL_ENOMEM (a large map's keys are sorted to find repeats).
+ */
+int sl_json_mp_check(
+    const msgpack_object *o, unsigned max_depth, const char **why);
+
+/* s holds len bytes of well-formed UTF-8 (no overlong forms, surrogates
+ * or code points past U+10FFFF; NUL is allowed). */
+bool sl_utf8_valid(const char *s, size_t len);
 
 #endif

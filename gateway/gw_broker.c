@@ -28,6 +28,22 @@
 typedef struct gw_request gw_request_t;
 typedef struct gw_worker gw_worker_t;
 
+/* A notify channel: who watches it, and how many requests notify it. */
+typedef struct gw_chan {
+	sl_list_t link; /* in broker->chans */
+	char name[GW_CPROTO_MAX_CHANNEL + 1];
+	sl_list_t subs;     /* gw_sub_t, by chan_link */
+	size_t n_requests;  /* unfinished requests with notify = name */
+} gw_chan_t;
+
+/* One client watching one channel; on both their lists. */
+typedef struct gw_sub {
+	sl_list_t chan_link;   /* in chan->subs */
+	sl_list_t client_link; /* in client->subs */
+	gw_chan_t *chan;
+	gw_client_t *client;
+} gw_sub_t;
+
 typedef struct gw_job {
 	sl_list_t link;      /* in req->queue or worker->jobs */
 	uint64_t id;         /* unique for the gateway's lifetime */
@@ -53,6 +69,7 @@ struct gw_request {
 	int64_t t_start_us;  /* monotonic, at accept */
 	int64_t deadline_us; /* monotonic; 0: no timeout_ms */
 	bool timing;         /* results carry the worker's timings */
+	gw_chan_t *chan;     /* notify channel (counted), or NULL */
 };
 
 struct gw_client {
@@ -62,6 +79,8 @@ struct gw_client {
 	void *send_ctx;         /* first argument of send */
 	sl_list_t requests;     /* gw_request_t, unfinished */
 	size_t n_requests;
+	sl_list_t subs; /* gw_sub_t, by client_link */
+	size_t n_subs;
 	bool paused; /* slow reader: dispatch none of its jobs */
 };
 
@@ -85,6 +104,7 @@ struct gw_broker {
 	sl_list_t clients; /* gw_client_t */
 	sl_list_t workers; /* gw_worker_t */
 	sl_list_t active;  /* gw_request_t with queued jobs, in turn order */
+	sl_list_t chans;   /* gw_chan_t */
 	size_t n_active;
 	bool draining;        /* shutting down: refuse new requests */
 	int64_t next_ping_us; /* when workers get their next PING */
@@ -111,6 +131,7 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	sl_list_init(&self->clients);
 	sl_list_init(&self->workers);
 	sl_list_init(&self->active);
+	sl_list_init(&self->chans);
 	self->next_job = 1;
 	msgpack_sbuffer_init(&self->sb);
 	gw_hist_init_latency(&self->st.item_latency);
@@ -120,17 +141,44 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 /* ---- sending -------------------------------------------------------------
  */
 
-/* Send a frame we built; NULL (ENOMEM) is logged as a lost frame. */
+/* Each client carries its own transport (WebSocket JSON or msgpack,
+ * producers), which encodes the frame before it returns. */
 static void
-s_send(gw_broker_t *self, gw_client_t *c, json_t *frame)
+s_send(gw_client_t *c, const gw_out_t *f)
 {
-	if (!frame) {
-		SL_ERR("CLI-ENOMEM", "could not build a frame for a client");
+	c->send(c->send_ctx, c->user, f);
+}
+
+/* A request's frame: to its client, then to its channel's watchers,
+ * marked with the channel. A watcher that cannot keep up is the
+ * transport's to cut off; it never holds the request back. */
+static void
+s_send_req(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
+{
+	s_send(r->client, f);
+	if (!r->chan)
 		return;
+	f->channel = r->chan->name;
+	for (sl_list_t *e = r->chan->subs.next; e != &r->chan->subs;
+	     e = e->next) {
+		s_send(sl_container_of(e, gw_sub_t, chan_link)->client, f);
+		self->st.notified++;
 	}
-	(void) self; /* each client carries its own transport */
-	c->send(c->send_ctx, c->user, frame);
-	json_decref(frame);
+	f->channel = NULL;
+}
+
+/* An item of r ended in error: tell its client and watchers. */
+static void
+s_item_error(gw_broker_t *self, gw_request_t *r, uint32_t seq,
+    const char *code, const char *msg)
+{
+	gw_out_t f = { .type = GW_OUT_ITEM_ERROR,
+		.id = r->id,
+		.seq = seq,
+		.code = code,
+		.message = msg };
+
+	s_send_req(self, r, &f);
 }
 
 void
@@ -139,8 +187,10 @@ gw_broker_client_error(
 {
 	SL_INFO("CLI-BADMSG", "code=%s id=%s msg=\"%s\"", err->code,
 	    err->id[0] ? err->id : "-", err->message);
+	gw_out_t f = gw_out_error(err);
+
 	self->st.refused++;
-	s_send(self, client, gw_frame_error(err));
+	s_send(client, &f);
 }
 
 static void
@@ -217,13 +267,140 @@ s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
 			s_worker_send(self, w, SL_MSG_CANCEL, job->id);
 			if (err_code) {
 				r->n_failed++;
-				s_send(self, r->client,
-				    gw_frame_item_error(
-				        r->id, job->seq, err_code, err_msg));
+				s_item_error(
+				    self, r, job->seq, err_code, err_msg);
 			}
 		}
 	}
 }
+
+/* ---- channels -------------------------------------------------------
+ */
+
+static gw_chan_t *
+s_chan_find(gw_broker_t *self, const char *name)
+{
+	for (sl_list_t *e = self->chans.next; e != &self->chans; e = e->next) {
+		gw_chan_t *ch = sl_container_of(e, gw_chan_t, link);
+
+		if (!strcmp(ch->name, name))
+			return ch;
+	}
+	return NULL;
+}
+
+/* The channel called name, made if new; NULL on ENOMEM. */
+static gw_chan_t *
+s_chan_get(gw_broker_t *self, const char *name)
+{
+	gw_chan_t *ch = s_chan_find(self, name);
+
+	if (ch)
+		return ch;
+	ch = calloc(1, sizeof *ch);
+	if (!ch)
+		return NULL;
+	snprintf(ch->name, sizeof ch->name, "%s", name);
+	sl_list_init(&ch->subs);
+	sl_list_push_back(&self->chans, &ch->link);
+	self->st.channels++;
+	return ch;
+}
+
+/* Free ch once nobody watches it and no request notifies it. */
+static void
+s_chan_put(gw_broker_t *self, gw_chan_t *ch)
+{
+	if (!sl_list_empty(&ch->subs) || ch->n_requests)
+		return;
+	sl_list_remove(&ch->link);
+	self->st.channels--;
+	free(ch);
+}
+
+static gw_sub_t *
+s_sub_find(gw_client_t *c, const char *name)
+{
+	for (sl_list_t *e = c->subs.next; e != &c->subs; e = e->next) {
+		gw_sub_t *sub = sl_container_of(e, gw_sub_t, client_link);
+
+		if (!strcmp(sub->chan->name, name))
+			return sub;
+	}
+	return NULL;
+}
+
+static void
+s_sub_free(gw_broker_t *self, gw_sub_t *sub)
+{
+	gw_chan_t *ch = sub->chan;
+
+	sl_list_remove(&sub->chan_link);
+	sl_list_remove(&sub->client_link);
+	sub->client->n_subs--;
+	self->st.subscriptions--;
+	free(sub);
+	s_chan_put(self, ch);
+}
+
+static void
+s_chan_error(gw_broker_t *self, gw_client_t *c, const char *channel,
+    const char *code, const char *msg)
+{
+	gw_cerr_t err;
+
+	gw_cerr_set(&err, NULL, code, "%s", msg);
+	snprintf(err.channel, sizeof err.channel, "%s", channel);
+	gw_broker_client_error(self, c, &err);
+}
+
+static void
+s_subscribe(gw_broker_t *self, gw_client_t *c, const char *name)
+{
+	gw_out_t f = { .type = GW_OUT_SUBSCRIBED, .channel = name };
+	gw_sub_t *sub = s_sub_find(c, name);
+
+	if (!sub) {
+		if (c->n_subs >= self->lim.max_subscriptions)
+			return s_chan_error(self, c, name,
+			    "too_many_subscriptions",
+			    "this connection watches as many channels as it "
+			    "may; unsubscribe first");
+		sub = calloc(1, sizeof *sub);
+		if (!sub || !(sub->chan = s_chan_get(self, name))) {
+			free(sub);
+			return s_chan_error(
+			    self, c, name, "internal", "out of memory");
+		}
+		sub->client = c;
+		sl_list_push_back(&sub->chan->subs, &sub->chan_link);
+		sl_list_push_back(&c->subs, &sub->client_link);
+		c->n_subs++;
+		self->st.subscriptions++;
+		SL_INFO("CHAN-SUB", "channel=%s subscriptions=%zu", name,
+		    c->n_subs);
+	}
+	f.subscriptions = c->n_subs;
+	s_send(c, &f);
+}
+
+static void
+s_unsubscribe(gw_broker_t *self, gw_client_t *c, const char *name)
+{
+	gw_out_t f = { .type = GW_OUT_UNSUBSCRIBED, .channel = name };
+	gw_sub_t *sub = s_sub_find(c, name);
+
+	if (!sub)
+		return s_chan_error(self, c, name, "not_subscribed",
+		    "this connection does not watch this channel");
+	s_sub_free(self, sub);
+	SL_INFO("CHAN-UNSUB", "channel=%s subscriptions=%zu", name, c->n_subs);
+	f.subscriptions = c->n_subs;
+	s_send(c, &f);
+}
+
+/* ---- requests -------------------------------------------------------
+ */
 
 /* Free a request: queued jobs go with it, running ones are cancelled. */
 static void
@@ -241,6 +418,10 @@ s_request_free(gw_broker_t *self, gw_request_t *r)
 	sl_list_remove(&r->client_link);
 	r->client->n_requests--;
 	self->st.requests--;
+	if (r->chan) {
+		r->chan->n_requests--;
+		s_chan_put(self, r->chan);
+	}
 	free(r);
 }
 
@@ -262,16 +443,18 @@ static void
 s_request_progress(gw_broker_t *self, gw_request_t *r, size_t cancelled)
 {
 	size_t ended = r->n_ok + r->n_failed + cancelled;
-	int64_t ms;
+	gw_out_t f = { .type = GW_OUT_DONE, .id = r->id };
 
 	if (ended < r->n_items)
 		return;
-	ms = (sl_clock_mono_us() - r->t_start_us) / 1000;
+	f.ok = r->n_ok;
+	f.failed = r->n_failed;
+	f.cancelled = cancelled;
+	f.elapsed_ms = (sl_clock_mono_us() - r->t_start_us) / 1000;
 	SL_INFO("REQ-DONE",
 	    "req=%s ok=%zu failed=%zu cancelled=%zu elapsed_ms=%" PRId64,
-	    r->id, r->n_ok, r->n_failed, cancelled, ms);
-	s_send(self, r->client,
-	    gw_frame_done(r->id, r->n_ok, r->n_failed, cancelled, ms));
+	    r->id, r->n_ok, r->n_failed, cancelled, f.elapsed_ms);
+	s_send_req(self, r, &f);
 	s_request_free(self, r);
 }
 
@@ -291,8 +474,7 @@ s_request_end(
 			sl_list_remove(e);
 			self->st.queued--;
 			r->n_failed++;
-			s_send(self, r->client,
-			    gw_frame_item_error(r->id, job->seq, code, msg));
+			s_item_error(self, r, job->seq, code, msg);
 			free(job);
 		}
 		s_release_running(self, r, code, msg);
@@ -323,28 +505,31 @@ s_task_known(const gw_broker_t *self, const char *task)
 	return false;
 }
 
-/* Build every job of a submit before accepting it: all or nothing. */
 /*
- * One job per item, each packed to msgpack once. Returns 0, or SL_ETOOBIG
- * (nested too deeply), SL_EFULL (over max_item_bytes) or SL_ENOMEM, with
- * why naming the item's index.
+ * Build every job of a submit before accepting it (all or nothing): one
+ * per item, packed to msgpack once. JSON items are packed here; msgpack
+ * items (already checked at the edge) are copied as they are. Returns 0,
+ * or SL_ETOOBIG (nested too deeply), SL_EFULL (over max_item_bytes) or
+ * SL_ENOMEM, with why naming the item's index.
  */
 static int
-s_make_jobs(gw_broker_t *self, gw_request_t *r, json_t *items, char *why,
-    size_t whylen)
+s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m,
+    char *why, size_t whylen)
 {
 	msgpack_packer pk;
-	json_t *item;
-	size_t i;
 
 	msgpack_packer_init(&pk, &self->sb, msgpack_sbuffer_write);
-	json_array_foreach(items, i, item)
-	{
+	for (size_t i = 0; i < m->n_items; i++) {
 		gw_job_t *job;
 		int rc;
 
 		msgpack_sbuffer_clear(&self->sb);
-		rc = sl_json_to_mp(item, &pk, SL_PROTO_MAX_ITEM_DEPTH);
+		if (m->mp_items)
+			rc = msgpack_pack_object(&pk, m->mp_items[i]) ? SL_ENOMEM
+			                                              : 0;
+		else
+			rc = sl_json_to_mp(json_array_get(m->items, i), &pk,
+			    SL_PROTO_MAX_ITEM_DEPTH);
 		if (rc) {
 			snprintf(why, whylen, "item %zu: %s", i,
 			    rc == SL_ETOOBIG ? "nested too deeply"
@@ -380,8 +565,9 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, json_t *items, char *why,
 static void
 s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 {
-	size_t n = json_array_size(m->items);
+	size_t n = m->n_items;
 	size_t workers = self->st.workers;
+	gw_out_t f = { .type = GW_OUT_ACCEPTED, .items = n, .workers = workers };
 	gw_request_t *r;
 	char why[120];
 	int rc;
@@ -414,7 +600,7 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	sl_list_push_back(&c->requests, &r->client_link);
 	c->n_requests++;
 	self->st.requests++;
-	rc = s_make_jobs(self, r, m->items, why, sizeof why);
+	rc = s_make_jobs(self, r, m, why, sizeof why);
 	if (rc) {
 		s_request_free(self, r);
 		return s_error(self, c, m->id,
@@ -424,9 +610,20 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	if (m->timeout_ms)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
 	r->timing = m->timing;
-	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu", r->id, r->task, n);
+	if (m->channel[0]) {
+		r->chan = s_chan_get(self, m->channel);
+		if (!r->chan) {
+			s_request_free(self, r);
+			return s_error(
+			    self, c, m->id, "internal", "out of memory");
+		}
+		r->chan->n_requests++;
+	}
+	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu notify=%s", r->id,
+	    r->task, n, m->channel[0] ? m->channel : "-");
 	self->st.accepted++;
-	s_send(self, c, gw_frame_accepted(r->id, n, workers));
+	f.id = r->id;
+	s_send_req(self, r, &f);
 	s_activate(self, r);
 	s_dispatch(self);
 }
@@ -454,10 +651,22 @@ gw_broker_on_client_msg(
 	case GW_CMSG_CANCEL:
 		s_cancel(self, client, msg);
 		break;
-	case GW_CMSG_PING:
-		s_send(self, client,
-		    gw_frame_pong(msg->data, sl_clock_wall_us(),
-		        self->st.workers, self->st.queued, self->st.running));
+	case GW_CMSG_PING: {
+		gw_out_t f = { .type = GW_OUT_PONG,
+			.value = msg->data,
+			.server_us = sl_clock_wall_us(),
+			.workers = self->st.workers,
+			.queued = self->st.queued,
+			.running = self->st.running };
+
+		s_send(client, &f);
+		break;
+	}
+	case GW_CMSG_SUBSCRIBE:
+		s_subscribe(self, client, msg->channel);
+		break;
+	case GW_CMSG_UNSUBSCRIBE:
+		s_unsubscribe(self, client, msg->channel);
 		break;
 	}
 }
@@ -484,6 +693,7 @@ gw_broker_client_new_on(
 	c->send = send;
 	c->send_ctx = ctx;
 	sl_list_init(&c->requests);
+	sl_list_init(&c->subs);
 	sl_list_push_back(&self->clients, &c->link);
 	self->st.clients++;
 	return c;
@@ -504,6 +714,8 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 		self->st.cancelled += r->n_items - r->n_ok - r->n_failed;
 		s_request_free(self, r);
 	}
+	while ((e = sl_list_first(&c->subs)))
+		s_sub_free(self, sl_container_of(e, gw_sub_t, client_link));
 	sl_list_remove(&c->link);
 	self->st.clients--;
 	free(c);
@@ -562,9 +774,8 @@ s_take_back(gw_broker_t *self, gw_job_t *job, bool crashed)
 		    job->seq, job->attempts);
 		self->st.poisoned++;
 		r->n_failed++;
-		s_send(self, r->client,
-		    gw_frame_item_error(r->id, job->seq, "worker_lost",
-		        "the item's worker died twice in a row running it"));
+		s_item_error(self, r, job->seq, "worker_lost",
+		    "the item's worker died twice in a row running it");
 		free(job);
 		s_request_progress(self, r, 0);
 		return;
@@ -652,8 +863,8 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 	gw_job_t *job = s_worker_job(w, m->job);
 	gw_request_t *r;
 	const char *why = NULL;
-	json_t *value = NULL;
 	char code[SL_PROTO_MAX_NAME + 1], msg[SL_PROTO_MAX_TEXT + 1];
+	int rc = 0;
 
 	if (!job) {
 		/* Not held by this worker: a duplicate, or the job was
@@ -671,18 +882,32 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 		r->n_running--;
 		gw_hist_observe_us(&self->st.item_latency,
 		    sl_clock_mono_us() - r->t_start_us);
-		if (m->ok && sl_json_from_mp(m->value, &value, &why) == 0) {
+		/* Values stay msgpack (a msgpack client gets them as the
+		 * worker sent them) but must have a JSON form: checked once,
+		 * here, whoever receives them. */
+		if (m->ok)
+			rc = sl_json_mp_check(
+			    m->value, SL_PROTO_MAX_ITEM_DEPTH, &why);
+		if (m->ok && !rc) {
+			gw_out_t f = { .type = GW_OUT_RESULT,
+				.id = r->id,
+				.seq = job->seq,
+				.value.mp = m->value,
+				.timing = r->timing,
+				.t_done_us = m->t_done_us,
+				.cpu_us = m->cpu_us };
+
 			r->n_ok++;
 			self->st.items_ok++;
-			s_send(self, r->client,
-			    gw_frame_result(r->id, job->seq, value, r->timing,
-			        m->t_done_us, m->cpu_us));
+			s_send_req(self, r, &f);
 		} else {
 			if (m->ok) {
 				snprintf(code, sizeof code, "bad_result");
 				snprintf(msg, sizeof msg,
 				    "the worker's value has no JSON form: %s",
-				    why ? why : "out of memory");
+				    rc == SL_ETOOBIG   ? "nested too deeply"
+				        : rc == SL_ENOMEM ? "out of memory"
+				                          : why);
 			} else {
 				snprintf(code, sizeof code, "%.*s",
 				    (int) m->code.len, m->code.ptr);
@@ -692,8 +917,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 			}
 			r->n_failed++;
 			self->st.items_failed++;
-			s_send(self, r->client,
-			    gw_frame_item_error(r->id, job->seq, code, msg));
+			s_item_error(self, r, job->seq, code, msg);
 		}
 		self->st.results++;
 		s_request_progress(self, r, 0);

@@ -10,6 +10,12 @@
  * follows the last one. A result is accepted only from the worker that
  * holds the job, once, so a client sees every item exactly once.
  *
+ * A request submitted with notify CHANNEL is also watched: each of its
+ * frames (accepted, results, item errors, done) goes to every client
+ * subscribed to CHANNEL, marked with the channel's name. Subscriptions are
+ * bounded per client and end with it; a channel lives while it has
+ * subscribers or unfinished requests.
+ *
  * The broker knows neither lws nor ZeroMQ: it sends through gw_broker_ops_t,
  * which makes it testable with plain functions. lws service thread only.
  */
@@ -20,19 +26,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "gw_cproto.h"
 #include "gw_metrics.h"
 
 typedef struct gw_broker gw_broker_t;
 typedef struct gw_client gw_client_t;
 
-/* Queue a frame for a client. The broker keeps (and drops) its own
- * reference; the transport serialises or increfs. 0, or < 0 when the
- * client is being closed and the frame was dropped. Never re-enter the
- * broker from here (no gw_broker_client_destroy): defer instead. */
-typedef int (*gw_broker_send_fn)(void *ctx, void *client_user, json_t *frame);
+/* Queue a frame for a client. frame and all it points to are borrowed
+ * for this call only: the transport encodes it (JSON or msgpack) before
+ * it returns. 0, or < 0 when the client is being closed and the frame was
+ * dropped. Never re-enter the broker from here (no
+ * gw_broker_client_destroy; gw_broker_client_pause is fine): defer
+ * instead. */
+typedef int (*gw_broker_send_fn)(
+    void *ctx, void *client_user, const gw_out_t *frame);
 
 typedef struct gw_broker_ops {
 	/* The default transport's send (WebSocket clients); clients made
@@ -52,6 +59,7 @@ typedef struct gw_broker_limits {
 	size_t max_queued_jobs; /* jobs waiting for a worker, all clients */
 	int64_t hb_ivl_us;      /* PING workers this often; 0: never */
 	unsigned hb_liveness;   /* silent intervals before a worker is dead */
+	size_t max_subscriptions; /* channels one client may watch */
 } gw_broker_limits_t;
 
 /* A job whose worker died (crash, silence) this many times in a row ends
@@ -78,6 +86,9 @@ typedef struct gw_broker_stats {
 	uint64_t accepted;      /* requests accepted */
 	uint64_t refused;       /* client frames answered with an error */
 	uint64_t hb_missed;     /* workers declared dead for silence */
+	size_t subscriptions;   /* (client, channel) pairs, all clients */
+	size_t channels;        /* channels watched or notified */
+	uint64_t notified;      /* frames sent to a channel's subscribers */
 	bool draining;          /* refusing new requests (shutdown) */
 	gw_hist_t item_latency; /* accept -> result at the gateway */
 } gw_broker_stats_t;

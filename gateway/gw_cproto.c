@@ -1,12 +1,15 @@
 /*
- * gw_cproto: parse client frames, build gateway frames (see gw_cproto.h).
+ * gw_cproto: check client frames, encode frames to JSON (see gw_cproto.h).
  * No state; lws service thread.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gw_cproto.h"
+#include "sl_err.h"
+#include "sl_json.h"
 #include "sl_proto.h"
 
 int
@@ -17,6 +20,7 @@ gw_cerr_set(
 
 	err->code = code;
 	err->id[0] = '\0';
+	err->channel[0] = '\0';
 	if (id)
 		snprintf(err->id, sizeof err->id, "%s", id);
 	va_start(ap, fmt);
@@ -30,59 +34,172 @@ gw_cerr_set(
 	return -1;
 }
 
-/* A name as tasks are named: 1..32 of [a-z0-9_.-]. */
-static int
-s_valid_name(const char *s)
-{
-	size_t n = strlen(s);
+_Static_assert(GW_CPROTO_MAX_TASK == SL_PROTO_MAX_NAME,
+    "a task name a client may send is one a worker may register");
 
-	if (!n || n > SL_PROTO_MAX_NAME)
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+/* s (len bytes) is 1..max of the characters in set. */
+static bool
+s_valid_chars(const char *s, size_t len, size_t max, const char *set)
+{
+	if (!len || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!s[i] || !strchr(set, s[i]))
+			return false;
+	return true;
+}
+
+#define S_TASK_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_.-"
+#define S_CHANNEL_CHARS                                                       \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
+
+/* Copy a checked string field into a NUL-terminated buffer of cap bytes. */
+static void
+s_copy(char *dst, size_t cap, const gw_field_t *f)
+{
+	size_t n = f->len < cap - 1 ? f->len : cap - 1;
+
+	memcpy(dst, f->s, n);
+	dst[n] = '\0';
+}
+
+/* A channel field (subscribe's channel, submit's notify): 0 or -1. */
+static int
+s_check_channel(const gw_field_t *f, const char *name, const char *id,
+    char *dst, gw_cerr_t *err)
+{
+	if (f->kind != GW_F_STR
+	    || !s_valid_chars(
+	        f->s, f->len, GW_CPROTO_MAX_CHANNEL, S_CHANNEL_CHARS))
+		return gw_cerr_set(err, id, "bad_message",
+		    "\"%s\" must be a name of 1..%d characters "
+		    "[A-Za-z0-9_.:-]",
+		    name, GW_CPROTO_MAX_CHANNEL);
+	s_copy(dst, GW_CPROTO_MAX_CHANNEL + 1, f);
+	return 0;
 }
 
 static int
-s_parse_submit(gw_cmsg_t *m, const char *id, size_t max_items, gw_cerr_t *err)
+s_check_submit(
+    const gw_fields_t *f, size_t max_items, gw_cmsg_t *m, gw_cerr_t *err)
 {
-	json_t *task = json_object_get(m->root, "task");
-	json_t *timeout, *timing;
-	size_t n;
+	const char *id = m->id[0] ? m->id : NULL;
 
 	if (!id)
 		return gw_cerr_set(err, NULL, "bad_message",
 		    "submit needs \"id\": a string of 1..%d bytes",
 		    GW_CPROTO_MAX_ID);
-	if (!json_is_string(task) || !s_valid_name(json_string_value(task)))
+	if (f->task.kind != GW_F_STR
+	    || !s_valid_chars(f->task.s, f->task.len, GW_CPROTO_MAX_TASK,
+	        S_TASK_CHARS))
 		return gw_cerr_set(err, id, "bad_message",
 		    "submit needs \"task\": a name of 1..32 characters "
 		    "[a-z0-9_.-]");
-	m->items = json_object_get(m->root, "items");
-	if (!json_is_array(m->items))
+	if (f->items.kind != GW_F_ARRAY)
 		return gw_cerr_set(
 		    err, id, "bad_items", "\"items\" must be an array");
-	n = json_array_size(m->items);
-	if (!n)
+	if (!f->items.len)
 		return gw_cerr_set(err, id, "bad_items", "\"items\" is empty");
-	if (n > max_items)
+	if (f->items.len > max_items)
 		return gw_cerr_set(err, id, "too_many_items",
-		    "%zu items, the limit is %zu", n, max_items);
-	timeout = json_object_get(m->root, "timeout_ms");
-	if (timeout
-	    && (!json_is_integer(timeout) || json_integer_value(timeout) < 1
-	        || json_integer_value(timeout) > GW_CPROTO_MAX_TIMEOUT_MS))
+		    "%zu items, the limit is %zu", f->items.len, max_items);
+	if (f->timeout_ms.kind != GW_F_ABSENT
+	    && (f->timeout_ms.kind != GW_F_INT || f->timeout_ms.i < 1
+	        || f->timeout_ms.i > GW_CPROTO_MAX_TIMEOUT_MS))
 		return gw_cerr_set(err, id, "bad_message",
 		    "\"timeout_ms\" must be an integer from 1 to %d",
 		    GW_CPROTO_MAX_TIMEOUT_MS);
-	m->timeout_ms = timeout ? json_integer_value(timeout) : 0;
-	timing = json_object_get(m->root, "timing");
-	if (timing && !json_is_boolean(timing))
+	if (f->timing.kind != GW_F_ABSENT && f->timing.kind != GW_F_BOOL)
 		return gw_cerr_set(err, id, "bad_message",
 		    "\"timing\" must be true or false");
-	m->timing = json_is_true(timing);
+	if (f->notify.kind != GW_F_ABSENT
+	    && s_check_channel(&f->notify, "notify", id, m->channel, err))
+		return -1;
+	s_copy(m->task, sizeof m->task, &f->task);
+	m->n_items = f->items.len;
+	m->timeout_ms = f->timeout_ms.kind == GW_F_INT ? f->timeout_ms.i : 0;
+	m->timing = f->timing.kind == GW_F_BOOL && f->timing.b;
 	m->type = GW_CMSG_SUBMIT;
-	m->id = id;
-	m->task = json_string_value(task);
 	return 0;
+}
+
+static bool
+s_is(const gw_field_t *f, const char *s)
+{
+	return f->len == strlen(s) && !memcmp(f->s, s, f->len);
+}
+
+int
+gw_cmsg_check(const gw_fields_t *f, size_t max_items, gw_cmsg_t *m,
+    gw_cerr_t *err)
+{
+	const char *id = NULL;
+
+	if (f->id.kind != GW_F_ABSENT) {
+		/* NUL inside would cut the id short: refuse it. */
+		if (f->id.kind != GW_F_STR || !f->id.len
+		    || f->id.len > GW_CPROTO_MAX_ID
+		    || memchr(f->id.s, '\0', f->id.len)
+		    || !sl_utf8_valid(f->id.s, f->id.len))
+			return gw_cerr_set(err, NULL, "bad_message",
+			    "\"id\" must be a string of 1..%d bytes",
+			    GW_CPROTO_MAX_ID);
+		s_copy(m->id, sizeof m->id, &f->id);
+		id = m->id;
+	}
+	if (f->type.kind != GW_F_STR)
+		return gw_cerr_set(
+		    err, id, "bad_message", "\"type\" must be a string");
+	if (s_is(&f->type, "submit"))
+		return s_check_submit(f, max_items, m, err);
+	if (s_is(&f->type, "cancel")) {
+		if (!id)
+			return gw_cerr_set(err, NULL, "bad_message",
+			    "cancel needs \"id\": a string of 1..%d bytes",
+			    GW_CPROTO_MAX_ID);
+		m->type = GW_CMSG_CANCEL;
+		return 0;
+	}
+	if (s_is(&f->type, "ping")) {
+		m->type = GW_CMSG_PING;
+		return 0;
+	}
+	if (s_is(&f->type, "subscribe") || s_is(&f->type, "unsubscribe")) {
+		if (s_check_channel(&f->channel, "channel", id, m->channel, err))
+			return -1;
+		m->type = s_is(&f->type, "subscribe") ? GW_CMSG_SUBSCRIBE
+		                                       : GW_CMSG_UNSUBSCRIBE;
+		return 0;
+	}
+	return gw_cerr_set(err, id, "unknown_type",
+	    "unknown type; expected submit, cancel, ping, subscribe or "
+	    "unsubscribe");
+}
+
+/* A JSON member as gw_cmsg_check sees it. */
+static gw_field_t
+s_field(const json_t *v)
+{
+	gw_field_t f = { 0 };
+
+	if (!v)
+		return f;
+	f.kind = GW_F_OTHER;
+	if (json_is_string(v)) {
+		f.kind = GW_F_STR;
+		f.s = json_string_value(v);
+		f.len = json_string_length(v);
+	} else if (json_is_integer(v)) {
+		f.kind = GW_F_INT;
+		f.i = json_integer_value(v);
+	} else if (json_is_boolean(v)) {
+		f.kind = GW_F_BOOL;
+		f.b = json_is_true(v);
+	} else if (json_is_array(v)) {
+		f.kind = GW_F_ARRAY;
+		f.len = json_array_size(v);
+	}
+	return f;
 }
 
 int
@@ -90,160 +207,176 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
     gw_cerr_t *err)
 {
 	json_error_t jerr;
+	gw_fields_t f;
 	json_t *root;
 
+	memset(out, 0, sizeof *out);
 	/* Strict RFC 8259: invalid UTF-8, duplicate keys, \u0000 and
 	 * trailing garbage are all refused. */
 	root = json_loadb(
 	    text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!root) {
-		memset(out, 0, sizeof *out);
+	if (!root)
 		return gw_cerr_set(err, NULL, "bad_json",
 		    "invalid JSON at byte %d: %s", jerr.position, jerr.text);
-	}
-	return gw_cmsg_parse_value(root, max_items, out, err);
-}
-
-int
-gw_cmsg_parse_value(
-    json_t *root, size_t max_items, gw_cmsg_t *out, gw_cerr_t *err)
-{
-	json_t *type, *id;
-	const char *t, *idstr = NULL;
-	int rc;
-
-	memset(out, 0, sizeof *out);
 	out->root = root;
-	if (!json_is_object(out->root)) {
-		rc = gw_cerr_set(
+	if (!json_is_object(root)) {
+		gw_cmsg_clear(out);
+		return gw_cerr_set(
 		    err, NULL, "bad_message", "a frame must be a JSON object");
-		goto fail;
 	}
-	id = json_object_get(out->root, "id");
-	if (id) {
-		if (!json_is_string(id) || !json_string_length(id)
-		    || json_string_length(id) > GW_CPROTO_MAX_ID) {
-			rc = gw_cerr_set(err, NULL, "bad_message",
-			    "\"id\" must be a string of 1..%d bytes",
-			    GW_CPROTO_MAX_ID);
-			goto fail;
-		}
-		idstr = json_string_value(id);
+	f.type = s_field(json_object_get(root, "type"));
+	f.id = s_field(json_object_get(root, "id"));
+	f.task = s_field(json_object_get(root, "task"));
+	f.items = s_field(json_object_get(root, "items"));
+	f.timeout_ms = s_field(json_object_get(root, "timeout_ms"));
+	f.timing = s_field(json_object_get(root, "timing"));
+	f.channel = s_field(json_object_get(root, "channel"));
+	f.notify = s_field(json_object_get(root, "notify"));
+	if (gw_cmsg_check(&f, max_items, out, err)) {
+		gw_cmsg_clear(out);
+		return -1;
 	}
-	type = json_object_get(out->root, "type");
-	if (!json_is_string(type)) {
-		rc = gw_cerr_set(
-		    err, idstr, "bad_message", "\"type\" must be a string");
-		goto fail;
-	}
-	t = json_string_value(type);
-	if (!strcmp(t, "submit")) {
-		if ((rc = s_parse_submit(out, idstr, max_items, err)))
-			goto fail;
-	} else if (!strcmp(t, "cancel")) {
-		if (!idstr) {
-			rc = gw_cerr_set(err, NULL, "bad_message",
-			    "cancel needs \"id\": a string of 1..%d bytes",
-			    GW_CPROTO_MAX_ID);
-			goto fail;
-		}
-		out->type = GW_CMSG_CANCEL;
-		out->id = idstr;
-	} else if (!strcmp(t, "ping")) {
-		out->type = GW_CMSG_PING;
-		out->id = idstr;
-		out->data = json_object_get(out->root, "data");
-	} else {
-		rc = gw_cerr_set(err, idstr, "unknown_type",
-		    "unknown type; expected submit, cancel or ping");
-		goto fail;
-	}
+	if (out->type == GW_CMSG_SUBMIT)
+		out->items = json_object_get(root, "items");
+	else if (out->type == GW_CMSG_PING)
+		out->data.json = json_object_get(root, "data");
 	return 0;
-fail:
-	gw_cmsg_clear(out);
-	return rc;
 }
 
 void
 gw_cmsg_clear(gw_cmsg_t *m)
 {
 	json_decref(m->root);
+	if (m->has_unpacked)
+		msgpack_unpacked_destroy(&m->unpacked);
 	memset(m, 0, sizeof *m);
 }
 
-json_t *
-gw_frame_accepted(const char *id, size_t items, size_t workers)
+gw_out_t
+gw_out_error(const gw_cerr_t *err)
 {
-	return json_pack("{s:s, s:s, s:I, s:I}", "type", "accepted", "id", id,
-	    "items", (json_int_t) items, "workers", (json_int_t) workers);
+	return (gw_out_t) {
+		.type = GW_OUT_ERROR,
+		.id = err->id[0] ? err->id : NULL,
+		.channel = err->channel[0] ? err->channel : NULL,
+		.code = err->code,
+		.message = err->message,
+	};
 }
 
-json_t *
-gw_frame_result(const char *id, uint32_t seq, json_t *value, bool timing,
-    int64_t t_done_us, uint64_t cpu_us)
+/* obj[key] = integer; false on ENOMEM. */
+static bool
+s_set_int(json_t *obj, const char *key, int64_t v)
 {
-	/* "o" steals value, also when json_pack fails. */
-	if (timing)
-		return json_pack("{s:s, s:s, s:I, s:o, s:I, s:I}", "type",
-		    "result", "id", id, "seq", (json_int_t) seq, "value",
-		    value, "t_done_us", (json_int_t) t_done_us, "cpu_us",
-		    (json_int_t) cpu_us);
-	return json_pack("{s:s, s:s, s:I, s:o}", "type", "result", "id", id,
-	    "seq", (json_int_t) seq, "value", value);
+	return !json_object_set_new(obj, key, json_integer((json_int_t) v));
 }
 
-json_t *
-gw_frame_item_error(
-    const char *id, uint32_t seq, const char *code, const char *message)
+static bool
+s_set_str(json_t *obj, const char *key, const char *v)
 {
-	return json_pack("{s:s, s:s, s:I, s:s, s:s}", "type", "error", "id",
-	    id, "seq", (json_int_t) seq, "code", code, "message", message);
+	return !json_object_set_new(obj, key, json_string(v));
 }
 
-json_t *
-gw_frame_done(const char *id, size_t ok, size_t failed, size_t cancelled,
-    int64_t elapsed_ms)
+/* obj[key] = the value in whichever form it came; 0 or SL_E*. */
+static int
+s_set_value(json_t *obj, const char *key, const gw_value_t *v)
 {
-	json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:I}", "type", "done",
-	    "id", id, "ok", (json_int_t) ok, "failed", (json_int_t) failed,
-	    "elapsed_ms", (json_int_t) elapsed_ms);
+	json_t *j;
+	const char *why;
+	int rc;
 
-	/* Only a cancelled request says so: the common frame stays small. */
-	if (f && cancelled
-	    && json_object_set_new(
-	        f, "cancelled", json_integer((json_int_t) cancelled))) {
-		json_decref(f);
-		return NULL;
+	if (v->json)
+		return json_object_set(obj, key, (json_t *) v->json)
+		    ? SL_ENOMEM
+		    : 0;
+	if ((rc = sl_json_from_mp(v->mp, &j, &why)))
+		return rc;
+	return json_object_set_new(obj, key, j) ? SL_ENOMEM : 0;
+}
+
+static const char *const s_type_names[] = {
+	[GW_OUT_ACCEPTED] = "accepted",
+	[GW_OUT_RESULT] = "result",
+	[GW_OUT_ITEM_ERROR] = "error",
+	[GW_OUT_DONE] = "done",
+	[GW_OUT_ERROR] = "error",
+	[GW_OUT_PONG] = "pong",
+	[GW_OUT_SUBSCRIBED] = "subscribed",
+	[GW_OUT_UNSUBSCRIBED] = "unsubscribed",
+};
+
+const char *
+gw_out_type_name(gw_out_type_t t)
+{
+	return t >= GW_OUT_ACCEPTED && t <= GW_OUT_UNSUBSCRIBED
+	    ? s_type_names[t]
+	    : "?";
+}
+
+int
+gw_out_json(const gw_out_t *f, json_t **out)
+{
+	json_t *o = json_object();
+	bool ok;
+	int rc = 0;
+
+	*out = NULL;
+	if (!o)
+		return SL_ENOMEM;
+	/* Keys in the order docs/PROTOCOL.md shows them. */
+	ok = s_set_str(o, "type", gw_out_type_name(f->type));
+	if (ok && f->id)
+		ok = s_set_str(o, "id", f->id);
+	switch (f->type) {
+	case GW_OUT_ACCEPTED:
+		ok = ok && s_set_int(o, "items", (int64_t) f->items)
+		    && s_set_int(o, "workers", (int64_t) f->workers);
+		break;
+	case GW_OUT_RESULT:
+		ok = ok && s_set_int(o, "seq", f->seq);
+		if (ok && (rc = s_set_value(o, "value", &f->value)))
+			break;
+		if (ok && f->timing)
+			ok = s_set_int(o, "t_done_us", f->t_done_us)
+			    && s_set_int(o, "cpu_us", (int64_t) f->cpu_us);
+		break;
+	case GW_OUT_ITEM_ERROR:
+		ok = ok && s_set_int(o, "seq", f->seq);
+		/* fall through */
+	case GW_OUT_ERROR:
+		ok = ok && s_set_str(o, "code", f->code)
+		    && s_set_str(o, "message", f->message);
+		break;
+	case GW_OUT_DONE:
+		ok = ok && s_set_int(o, "ok", (int64_t) f->ok)
+		    && s_set_int(o, "failed", (int64_t) f->failed)
+		    && s_set_int(o, "elapsed_ms", f->elapsed_ms);
+		/* Only a cancelled request says so: the common frame stays
+		 * small. */
+		if (ok && f->cancelled)
+			ok = s_set_int(o, "cancelled", (int64_t) f->cancelled);
+		break;
+	case GW_OUT_PONG:
+		ok = ok && s_set_int(o, "server_us", f->server_us)
+		    && s_set_int(o, "workers", (int64_t) f->workers)
+		    && s_set_int(o, "queued", (int64_t) f->queued)
+		    && s_set_int(o, "running", (int64_t) f->running);
+		if (ok && (f->value.json || f->value.mp))
+			rc = s_set_value(o, "data", &f->value);
+		break;
+	case GW_OUT_SUBSCRIBED:
+	case GW_OUT_UNSUBSCRIBED:
+		ok = ok
+		    && s_set_int(
+		        o, "subscriptions", (int64_t) f->subscriptions);
+		break;
 	}
-	return f;
-}
-
-json_t *
-gw_frame_error(const gw_cerr_t *err)
-{
-	json_t *f = json_pack("{s:s, s:s, s:s}", "type", "error", "code",
-	    err->code, "message", err->message);
-
-	if (f && err->id[0]
-	    && json_object_set_new(f, "id", json_string(err->id))) {
-		json_decref(f);
-		return NULL;
+	if (ok && !rc && f->channel)
+		ok = s_set_str(o, "channel", f->channel);
+	if (!ok || rc) {
+		json_decref(o);
+		return rc ? rc : SL_ENOMEM;
 	}
-	return f;
-}
-
-json_t *
-gw_frame_pong(json_t *data, int64_t server_us, size_t workers, size_t queued,
-    size_t running)
-{
-	json_t *f = json_pack("{s:s, s:I, s:I, s:I, s:I}", "type", "pong",
-	    "server_us", (json_int_t) server_us, "workers",
-	    (json_int_t) workers, "queued", (json_int_t) queued, "running",
-	    (json_int_t) running);
-
-	if (f && data && json_object_set(f, "data", data)) {
-		json_decref(f);
-		return NULL;
-	}
-	return f;
+	*out = o;
+	return 0;
 }

@@ -95,6 +95,12 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	COUNTER("requests_accepted_total", "Requests accepted.", st.accepted);
 	COUNTER("frames_refused_total",
 	    "Client frames answered with a request-level error.", st.refused);
+	GAUGE("subscriptions",
+	    "Notify channels watched, summed over connections.",
+	    st.subscriptions);
+	GAUGE("channels", "Notify channels watched or notified.", st.channels);
+	COUNTER("notified_frames_total",
+	    "Request frames copied to a channel's subscribers.", st.notified);
 	gw_metrics_put(&p, end,
 	    "# HELP sluice_items_total Items ended, by outcome.\n"
 	    "# TYPE sluice_items_total counter\n"

@@ -1,6 +1,6 @@
 /*
- * gw_pproto: producer frames in and out (see gw_pproto.h). No state; lws
- * service thread.
+ * gw_pproto: msgpack client frames in and out (see gw_pproto.h). No state;
+ * lws service thread.
  */
 #include <string.h>
 
@@ -9,76 +9,86 @@
 #include "sl_json.h"
 #include "sl_proto.h"
 
-/* The frame's id, if it is one a client may use: for error frames. */
-static const char *
-s_id_of(const json_t *root)
+/* A msgpack value as gw_cmsg_check sees it. */
+static gw_field_t
+s_field(const msgpack_object *o)
 {
-	const json_t *id = json_object_get(root, "id");
+	gw_field_t f = { .kind = GW_F_OTHER };
 
-	if (!json_is_string(id) || !json_string_length(id)
-	    || json_string_length(id) > GW_CPROTO_MAX_ID)
-		return NULL;
-	return json_string_value(id);
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		f.kind = GW_F_STR;
+		f.s = o->via.str.size ? o->via.str.ptr : "";
+		f.len = o->via.str.size;
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		if (o->via.u64 <= INT64_MAX) {
+			f.kind = GW_F_INT;
+			f.i = (int64_t) o->via.u64;
+		}
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		f.kind = GW_F_INT;
+		f.i = o->via.i64;
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		f.kind = GW_F_BOOL;
+		f.b = o->via.boolean;
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		f.kind = GW_F_ARRAY;
+		f.len = o->via.array.size;
+		break;
+	default:
+		break;
+	}
+	return f;
 }
 
-/* Convert the top-level map key by key, items last, so that a bad field
- * is named and a bad item is reported with the request's id. */
-static int
-s_map_to_json(const msgpack_object *o, json_t *root, gw_cerr_t *err)
-{
-	const msgpack_object *items = NULL;
-	const char *why = "";
-	json_t *v;
+/* The keys a client frame may have; others are ignored, as in JSON. */
+enum { K_TYPE, K_ID, K_TASK, K_ITEMS, K_TIMEOUT, K_TIMING, K_CHANNEL,
+	K_NOTIFY, K_DATA, K_COUNT };
+static const char *const s_keys[K_COUNT] = { "type", "id", "task", "items",
+	"timeout_ms", "timing", "channel", "notify", "data" };
 
+/* Find the known fields of map o; their values in v[K_*] (or NULL). */
+static int
+s_fields(const msgpack_object *o, const msgpack_object *v[K_COUNT],
+    gw_cerr_t *err)
+{
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object *k = &o->via.map.ptr[i].key;
-		const char *kp;
 
 		if (k->type != MSGPACK_OBJECT_STR)
 			return gw_cerr_set(err, NULL, "bad_message",
 			    "map keys must be strings");
-		kp = k->via.str.size ? k->via.str.ptr : "";
-		if (k->via.str.size == 5 && !memcmp(kp, "items", 5)) {
-			if (items)
+		for (int j = 0; j < K_COUNT; j++) {
+			if (k->via.str.size != strlen(s_keys[j])
+			    || memcmp(k->via.str.ptr, s_keys[j],
+			        k->via.str.size))
+				continue;
+			/* JSON refuses repeated keys; so do we, for the ones
+			 * that mean something. */
+			if (v[j])
 				return gw_cerr_set(err, NULL, "bad_message",
-				    "key \"items\" appears twice");
-			items = &o->via.map.ptr[i].val;
-			continue;
+				    "key \"%s\" appears twice", s_keys[j]);
+			v[j] = &o->via.map.ptr[i].val;
 		}
-		if (memchr(kp, '\0', k->via.str.size))
-			return gw_cerr_set(err, NULL, "bad_message",
-			    "a map key contains NUL");
-		if (sl_json_from_mp(&o->via.map.ptr[i].val, &v, &why))
-			return gw_cerr_set(err, NULL, "bad_message",
-			    "field \"%.*s\": %s", (int) k->via.str.size, kp,
-			    why);
-		if (json_object_setn_new(root, kp, k->via.str.size, v))
-			return gw_cerr_set(err, NULL, "bad_message",
-			    "a map key is not valid UTF-8");
-		if (json_object_size(root) != (size_t) i + 1 - (items != NULL))
-			return gw_cerr_set(err, NULL, "bad_message",
-			    "key \"%.*s\" appears twice",
-			    (int) k->via.str.size, kp);
 	}
-	if (!items)
-		return 0;
-	if (sl_json_from_mp(items, &v, &why))
-		return gw_cerr_set(err, s_id_of(root), "bad_item",
-		    "an item has no JSON form: %s", why);
-	if (json_object_set_new(root, "items", v))
-		return gw_cerr_set(
-		    err, s_id_of(root), "internal", "out of memory");
 	return 0;
 }
+
+#define S_FIELD(v) ((v) ? s_field(v) : (gw_field_t) { 0 })
 
 int
 gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
     gw_cerr_t *err)
 {
-	msgpack_unpacked u;
-	json_t *root = NULL;
+	const msgpack_object *v[K_COUNT] = { 0 };
+	const char *why = "";
+	gw_fields_t f;
 	size_t off = 0;
-	int rc = -1;
+	int rc;
 
 	memset(out, 0, sizeof *out);
 	/* msgpack-c allocates what a container header claims before it
@@ -87,38 +97,169 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 		return gw_cerr_set(err, NULL, "bad_msgpack",
 		    "not exactly one msgpack object of depth <= %d",
 		    GW_PPROTO_MAX_DEPTH);
-	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS
+	msgpack_unpacked_init(&out->unpacked);
+	out->has_unpacked = true;
+	if (msgpack_unpack_next(&out->unpacked, data, len, &off)
+	        != MSGPACK_UNPACK_SUCCESS
 	    || off != len) {
-		gw_cerr_set(err, NULL, "bad_msgpack", "undecodable msgpack");
-		goto out;
+		gw_cmsg_clear(out);
+		return gw_cerr_set(
+		    err, NULL, "bad_msgpack", "undecodable msgpack");
 	}
-	if (u.data.type != MSGPACK_OBJECT_MAP) {
-		gw_cerr_set(
+	if (out->unpacked.data.type != MSGPACK_OBJECT_MAP) {
+		gw_cmsg_clear(out);
+		return gw_cerr_set(
 		    err, NULL, "bad_message", "a frame must be a msgpack map");
-		goto out;
 	}
-	root = json_object();
-	if (!root) {
-		gw_cerr_set(err, NULL, "internal", "out of memory");
-		goto out;
+	if (s_fields(&out->unpacked.data, v, err))
+		goto fail;
+	f.type = S_FIELD(v[K_TYPE]);
+	f.id = S_FIELD(v[K_ID]);
+	f.task = S_FIELD(v[K_TASK]);
+	f.items = S_FIELD(v[K_ITEMS]);
+	f.timeout_ms = S_FIELD(v[K_TIMEOUT]);
+	f.timing = S_FIELD(v[K_TIMING]);
+	f.channel = S_FIELD(v[K_CHANNEL]);
+	f.notify = S_FIELD(v[K_NOTIFY]);
+	if (gw_cmsg_check(&f, max_items, out, err))
+		goto fail;
+	if (out->type == GW_CMSG_PING) {
+		out->data.mp = v[K_DATA];
+	} else if (out->type == GW_CMSG_SUBMIT) {
+		out->mp_items = v[K_ITEMS]->via.array.ptr;
+		/* Items stay msgpack, but a JSON client may watch them: the
+		 * same values a JSON client could have sent. */
+		for (size_t i = 0; i < out->n_items; i++) {
+			rc = sl_json_mp_check(
+			    &out->mp_items[i], SL_PROTO_MAX_ITEM_DEPTH, &why);
+			if (rc) {
+				gw_cerr_set(err, out->id, "bad_item",
+				    "item %zu: %s", i,
+				    rc == SL_ETOOBIG   ? "nested too deeply"
+				        : rc == SL_ENOMEM ? "out of memory"
+				                          : why);
+				goto fail;
+			}
+		}
 	}
-	if (s_map_to_json(&u.data, root, err)) {
-		json_decref(root);
-		goto out;
-	}
-	/* takes root, also on failure */
-	rc = gw_cmsg_parse_value(root, max_items, out, err);
-out:
-	msgpack_unpacked_destroy(&u);
-	return rc;
+	return 0;
+fail:
+	gw_cmsg_clear(out);
+	return -1;
+}
+
+/* ---- out ------------------------------------------------------------ */
+
+static int
+s_str(msgpack_packer *pk, const char *s)
+{
+	return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static int
+s_kv_str(msgpack_packer *pk, const char *k, const char *v)
+{
+	return s_str(pk, k) || s_str(pk, v);
+}
+
+static int
+s_kv_int(msgpack_packer *pk, const char *k, int64_t v)
+{
+	return s_str(pk, k) || msgpack_pack_int64(pk, v);
+}
+
+static int
+s_kv_value(msgpack_packer *pk, const char *k, const gw_value_t *v)
+{
+	if (s_str(pk, k))
+		return -1;
+	if (v->mp)
+		return msgpack_pack_object(pk, *v->mp);
+	/* A JSON client's ping data echoed to itself never gets here; kept
+	 * for completeness of the encoder. */
+	return sl_json_to_mp(v->json, pk, GW_PPROTO_MAX_DEPTH) ? -1 : 0;
 }
 
 int
-gw_pproto_encode(const json_t *frame, msgpack_sbuffer *sb)
+gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb)
 {
+	bool has_value = f->value.json || f->value.mp;
 	msgpack_packer pk;
+	uint32_t n = 1 + (f->id != NULL) + (f->channel != NULL);
+	int bad;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return sl_json_to_mp(frame, &pk, GW_PPROTO_OUT_DEPTH);
+	switch (f->type) {
+	case GW_OUT_ACCEPTED:
+		n += 2;
+		break;
+	case GW_OUT_RESULT:
+		n += 2 + (f->timing ? 2 : 0);
+		break;
+	case GW_OUT_ITEM_ERROR:
+		n += 3;
+		break;
+	case GW_OUT_ERROR:
+		n += 2;
+		break;
+	case GW_OUT_DONE:
+		n += 3 + (f->cancelled != 0);
+		break;
+	case GW_OUT_PONG:
+		n += 4 + has_value;
+		break;
+	case GW_OUT_SUBSCRIBED:
+	case GW_OUT_UNSUBSCRIBED:
+		n += 1;
+		break;
+	}
+	bad = msgpack_pack_map(&pk, n)
+	    || s_kv_str(&pk, "type", gw_out_type_name(f->type));
+	if (!bad && f->id)
+		bad = s_kv_str(&pk, "id", f->id);
+	if (bad)
+		return SL_ENOMEM;
+	switch (f->type) {
+	case GW_OUT_ACCEPTED:
+		bad = s_kv_int(&pk, "items", (int64_t) f->items)
+		    || s_kv_int(&pk, "workers", (int64_t) f->workers);
+		break;
+	case GW_OUT_RESULT:
+		bad = s_kv_int(&pk, "seq", f->seq)
+		    || s_kv_value(&pk, "value", &f->value);
+		if (!bad && f->timing)
+			bad = s_kv_int(&pk, "t_done_us", f->t_done_us)
+			    || s_kv_int(&pk, "cpu_us", (int64_t) f->cpu_us);
+		break;
+	case GW_OUT_ITEM_ERROR:
+		bad = s_kv_int(&pk, "seq", f->seq);
+		/* fall through */
+	case GW_OUT_ERROR:
+		bad = bad || s_kv_str(&pk, "code", f->code)
+		    || s_kv_str(&pk, "message", f->message);
+		break;
+	case GW_OUT_DONE:
+		bad = s_kv_int(&pk, "ok", (int64_t) f->ok)
+		    || s_kv_int(&pk, "failed", (int64_t) f->failed)
+		    || s_kv_int(&pk, "elapsed_ms", f->elapsed_ms);
+		if (!bad && f->cancelled)
+			bad = s_kv_int(&pk, "cancelled", (int64_t) f->cancelled);
+		break;
+	case GW_OUT_PONG:
+		bad = s_kv_int(&pk, "server_us", f->server_us)
+		    || s_kv_int(&pk, "workers", (int64_t) f->workers)
+		    || s_kv_int(&pk, "queued", (int64_t) f->queued)
+		    || s_kv_int(&pk, "running", (int64_t) f->running);
+		if (!bad && has_value)
+			bad = s_kv_value(&pk, "data", &f->value);
+		break;
+	case GW_OUT_SUBSCRIBED:
+	case GW_OUT_UNSUBSCRIBED:
+		bad = s_kv_int(
+		    &pk, "subscriptions", (int64_t) f->subscriptions);
+		break;
+	}
+	if (!bad && f->channel)
+		bad = s_kv_str(&pk, "channel", f->channel);
+	return bad ? SL_ENOMEM : 0;
 }

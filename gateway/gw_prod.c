@@ -45,7 +45,7 @@ struct gw_prod {
 
 /* gw_broker_send_fn: one frame to one producer, as msgpack. */
 static int
-s_send(void *ctx, void *client_user, json_t *frame)
+s_send(void *ctx, void *client_user, const gw_out_t *frame)
 {
 	gw_prod_t *self = ctx;
 	gw_producer_t *p = client_user;

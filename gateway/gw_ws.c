@@ -8,6 +8,7 @@
 
 #include "gw_auth.h"
 #include "gw_cproto.h"
+#include "gw_pproto.h"
 #include "gw_ws.h"
 #include "sl_clock.h"
 #include "sl_err.h"
@@ -35,6 +36,7 @@ typedef struct gw_ws_pss {
 	gw_ws_env_t *env;    /* borrowed from the context */
 	gw_client_t *client; /* owned by the broker, released in CLOSED */
 	uint64_t conn;       /* id for logs */
+	bool mp;             /* sluice.msgpack.v1: binary msgpack frames */
 	char *rx;            /* the message being reassembled */
 	size_t rx_len, rx_cap;
 	bool rx_in_msg; /* a message has started and not ended */
@@ -74,6 +76,7 @@ gw_ws_env_init(gw_ws_env_t *env)
 	sl_list_init(&env->conns);
 	env->n_conns = 0;
 	gw_hist_init_forward(&env->forward_delay);
+	msgpack_sbuffer_init(&env->sb);
 }
 
 void
@@ -82,6 +85,7 @@ gw_ws_env_fini(gw_ws_env_t *env)
 	free(env->scratch);
 	env->scratch = NULL;
 	env->scratch_cap = 0;
+	msgpack_sbuffer_destroy(&env->sb);
 }
 
 size_t
@@ -142,38 +146,70 @@ gw_ws_tick(gw_ws_env_t *env, int64_t now_us)
 	}
 }
 
-/* Serialise frame once into the shared scratch buffer; its length, or 0. */
+/* Serialise a JSON frame once into the shared scratch buffer; its
+ * length, or 0. */
 static size_t
-s_dump(gw_ws_env_t *env, const json_t *frame)
+s_dump_json(gw_ws_env_t *env, const gw_out_t *frame)
 {
-	size_t n
-	    = json_dumpb(frame, env->scratch, env->scratch_cap, JSON_COMPACT);
+	json_t *j;
+	size_t n;
 
+	if (gw_out_json(frame, &j))
+		return 0;
+	n = json_dumpb(j, env->scratch, env->scratch_cap, JSON_COMPACT);
 	if (n > env->scratch_cap) { /* rare: a frame larger than any before */
 		char *p = realloc(env->scratch, n);
 
-		if (!p)
+		if (!p) {
+			json_decref(j);
 			return 0;
+		}
 		env->scratch = p;
 		env->scratch_cap = n;
-		n = json_dumpb(frame, env->scratch, n, JSON_COMPACT);
+		n = json_dumpb(j, env->scratch, n, JSON_COMPACT);
 	}
+	json_decref(j);
+	return n;
+}
+
+/* The frame's payload for this connection, JSON text or msgpack, in
+ * *out (shared scratch space, valid until the next call); its length,
+ * or 0 on ENOMEM. */
+static size_t
+s_encode(gw_ws_pss_t *pss, const gw_out_t *frame, const void **out)
+{
+	gw_ws_env_t *env = pss->env;
+	size_t n;
+
+	if (pss->mp) {
+		msgpack_sbuffer_clear(&env->sb);
+		if (gw_pproto_encode(frame, &env->sb))
+			return 0;
+		*out = env->sb.data;
+		return env->sb.size;
+	}
+	n = s_dump_json(env, frame); /* may move env->scratch */
+	*out = env->scratch;
 	return n;
 }
 
 int
-gw_ws_client_send(void *ctx, void *user, json_t *frame)
+gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 {
 	gw_ws_pss_t *pss = user;
+	const void *data = NULL;
 	gw_ws_out_t *m;
 	size_t n;
 
 	(void) ctx;
 	if (pss->closing)
 		return SL_EFULL;
-	n = s_dump(pss->env, frame);
-	if (!n)
+	n = s_encode(pss, frame, &data);
+	if (!n) {
+		SL_ERR("CLI-ENOMEM", "conn=%" PRIu64 " frame %s dropped",
+		    pss->conn, gw_out_type_name(frame->type));
 		return SL_ENOMEM;
+	}
 	if (pss->out_bytes + n > pss->env->max_out_bytes) {
 		SL_WARN("CLI-SLOW", "conn=%" PRIu64 " queued=%zu limit=%zu",
 		    pss->conn, pss->out_bytes + n, pss->env->max_out_bytes);
@@ -185,10 +221,13 @@ gw_ws_client_send(void *ctx, void *user, json_t *frame)
 	m = malloc(sizeof *m + LWS_PRE + n);
 	if (!m)
 		return SL_ENOMEM;
-	memcpy(m->buf + LWS_PRE, pss->env->scratch, n);
+	memcpy(m->buf + LWS_PRE, data, n);
 	m->len = n;
-	/* Item frames (result, item error) carry seq: time their way out. */
-	m->t_item_us = json_object_get(frame, "seq") ? sl_clock_mono_us() : 0;
+	/* Item frames (result, item error): time their way out. */
+	m->t_item_us = frame->type == GW_OUT_RESULT
+	        || frame->type == GW_OUT_ITEM_ERROR
+	    ? sl_clock_mono_us()
+	    : 0;
 	if (!pss->out_bytes)
 		pss->progress_us = sl_clock_mono_us();
 	sl_list_push_back(&pss->out, &m->link);
@@ -201,11 +240,12 @@ gw_ws_client_send(void *ctx, void *user, json_t *frame)
 	return 0;
 }
 
-/* A server's (unmasked) text frame header for len bytes; its length. */
+/* A server's (unmasked) frame header for len bytes, text or binary; its
+ * length. */
 static size_t
-s_ws_header(uint8_t *h, size_t len)
+s_ws_header(uint8_t *h, size_t len, bool binary)
 {
-	h[0] = 0x81; /* FIN, text */
+	h[0] = binary ? 0x82 : 0x81; /* FIN, opcode */
 	if (len < 126) {
 		h[1] = (uint8_t) len;
 		return 2;
@@ -252,8 +292,8 @@ s_write_batch(gw_ws_pss_t *pss)
 		gw_ws_out_t *m
 		    = sl_container_of(pss->out.next, gw_ws_out_t, link);
 
-		rc = lws_write(
-		         pss->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT)
+		rc = lws_write(pss->wsi, m->buf + LWS_PRE, m->len,
+		         pss->mp ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
 		    < (int) m->len;
 	} else {
 		if (env->scratch_cap < LWS_PRE + bytes) {
@@ -269,7 +309,7 @@ s_write_batch(gw_ws_pss_t *pss)
 			gw_ws_out_t *m = sl_container_of(e, gw_ws_out_t, link);
 			uint8_t *dst = (uint8_t *) env->scratch + used;
 
-			used += s_ws_header(dst, m->len);
+			used += s_ws_header(dst, m->len, pss->mp);
 			memcpy(env->scratch + used, m->buf + LWS_PRE, m->len);
 			used += m->len;
 		}
@@ -327,17 +367,32 @@ s_message(gw_ws_pss_t *pss)
 	gw_cmsg_t msg;
 	gw_cerr_t err;
 
-	if (pss->rx_binary) {
-		gw_cerr_set(&err, NULL, "binary_unsupported",
-		    "binary frames are not part of the JSON protocol");
+	int rc;
+
+	/* Each subprotocol has one kind of data frame: JSON text, or
+	 * msgpack binary. */
+	if (pss->rx_binary != pss->mp) {
+		gw_cerr_set(&err, NULL,
+		    pss->mp ? "text_unsupported" : "binary_unsupported",
+		    pss->mp ? "sluice.msgpack.v1 takes binary msgpack "
+		              "frames, not text"
+		            : "binary frames are not part of the JSON "
+		              "protocol; ask for sluice.msgpack.v1");
 		gw_broker_client_error(b, pss->client, &err);
-	} else if (pss->rx_drop) {
+		return;
+	}
+	if (pss->rx_drop) {
 		gw_cerr_set(&err, NULL, "too_large",
 		    "message over the %zu-byte limit was discarded",
 		    pss->env->max_frame);
 		gw_broker_client_error(b, pss->client, &err);
-	} else if (gw_cmsg_parse(pss->rx, pss->rx_len, pss->env->max_items,
-	               &msg, &err)) {
+		return;
+	}
+	rc = pss->mp ? gw_pproto_parse(pss->rx, pss->rx_len,
+	                   pss->env->max_items, &msg, &err)
+	             : gw_cmsg_parse(pss->rx, pss->rx_len,
+	                   pss->env->max_items, &msg, &err);
+	if (rc) {
 		gw_broker_client_error(b, pss->client, &err);
 	} else {
 		gw_broker_on_client_msg(b, pss->client, &msg);
@@ -354,7 +409,7 @@ s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 		pss->rx_drop = false;
 		pss->rx_len = 0;
 	}
-	if (!pss->rx_binary && !pss->rx_drop) {
+	if (pss->rx_binary == pss->mp && !pss->rx_drop) {
 		if (pss->rx_len + len > pss->env->max_frame) {
 			pss->rx_drop = true;
 		} else if (pss->rx_len + len > pss->rx_cap) {
@@ -418,6 +473,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		pss->wsi = wsi;
 		pss->env = env;
 		pss->conn = ++env->next_conn;
+		pss->mp = lws_get_protocol(wsi)->id == GW_WS_PROTO_MSGPACK;
 		sl_list_init(&pss->out);
 		sl_list_init(&pss->link);
 		pss->client = gw_broker_client_new(env->broker, pss);
@@ -428,7 +484,8 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		sl_list_push_back(&env->conns, &pss->link);
 		env->n_conns++;
 		env->conns_total++;
-		SL_INFO("CLI-OPEN", "conn=%" PRIu64, pss->conn);
+		SL_INFO("CLI-OPEN", "conn=%" PRIu64 " protocol=%s", pss->conn,
+		    pss->mp ? GW_WS_MSGPACK : "json");
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return s_receive(pss, in, len);

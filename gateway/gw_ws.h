@@ -1,7 +1,10 @@
 /*
- * gw_ws: the WebSocket side of the gateway (lws protocol "sluice").
+ * gw_ws: the WebSocket side of the gateway.
  *
- * Receives text frames, reassembling fragments up to max_frame bytes (a
+ * Two subprotocols share this code: "sluice" (JSON text frames; also
+ * what a client asking for no subprotocol gets) and "sluice.msgpack.v1"
+ * (the same messages as binary msgpack maps, gw_pproto, never converted
+ * to JSON). Receives data frames, reassembling fragments up to max_frame bytes (a
  * larger frame is discarded as it arrives and answered with too_large, so
  * memory stays bounded), parses them with gw_cproto and hands them to the
  * broker. Sends what the broker queues through a per-connection list of
@@ -21,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
 #include <libwebsockets.h>
+#include <msgpack.h>
 
 #include "gw_broker.h"
 #include "gw_metrics.h"
@@ -51,7 +54,14 @@ typedef struct gw_ws_env {
 	int64_t last_tick_us;    /* the loop's timer last ran (healthz) */
 	char *scratch;           /* serialising and batching frames; owned */
 	size_t scratch_cap;
+	msgpack_sbuffer sb; /* encoding msgpack frames; owned */
 } gw_ws_env_t;
+
+/* The msgpack subprotocol's name, and the lws protocol ids (struct
+ * lws_protocols.id) that tell the two apart. */
+#define GW_WS_MSGPACK "sluice.msgpack.v1"
+#define GW_WS_PROTO_JSON 0
+#define GW_WS_PROTO_MSGPACK 1
 
 /* Bytes queued to all connections, for /metrics. */
 size_t gw_ws_queued_bytes(const gw_ws_env_t *env);
@@ -68,8 +78,10 @@ void gw_ws_tick(gw_ws_env_t *env, int64_t now_us);
  * are written (hard deadline: 3 s). For shutdown. */
 void gw_ws_close_all(gw_ws_env_t *env, uint16_t status, const char *reason);
 
-/* The protocol callback, for the vhost's protocol table (index 0, so that
- * clients asking for no subprotocol land here too). */
+/* The protocol callback for both subprotocols, in the vhost's protocol
+ * table: "sluice" with id GW_WS_PROTO_JSON at index 0 (so that clients
+ * asking for no subprotocol land there), GW_WS_MSGPACK with id
+ * GW_WS_PROTO_MSGPACK. */
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len);
 
@@ -77,6 +89,6 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 size_t gw_ws_pss_size(void);
 
 /* gw_broker_ops_t.client_send: queue frame for the connection user. */
-int gw_ws_client_send(void *ctx, void *user, json_t *frame);
+int gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame);
 
 #endif

@@ -37,6 +37,7 @@ typedef struct gw_cfg {
 	long long max_item_bytes;
 	long long max_conns;
 	long long max_requests;
+	long long max_subs;
 	long long max_queued;
 	long long max_out;
 	long long out_high;
@@ -96,6 +97,9 @@ static const sl_opt_t s_opts[] = {
 	{ "max-requests", "SLUICE_MAX_REQUESTS", SL_OPT_INT, "64", 1, 100000,
 	    NULL, offsetof(gw_cfg_t, max_requests),
 	    "unfinished requests per connection" },
+	{ "max-subscriptions", "SLUICE_MAX_SUBSCRIPTIONS", SL_OPT_INT, "16", 0,
+	    10000, NULL, offsetof(gw_cfg_t, max_subs),
+	    "notify channels one connection may watch" },
 	{ "max-queued-jobs", "SLUICE_MAX_QUEUED_JOBS", SL_OPT_INT, "100000", 1,
 	    100000000, NULL, offsetof(gw_cfg_t, max_queued),
 	    "jobs waiting for a worker, over all clients" },
@@ -449,8 +453,10 @@ main(int argc, char **argv)
 		 * connection; larger messages simply arrive in more pieces
 		 * (gw_ws reassembles them), and idle connections stay cheap.
 		 */
-		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 512, 0, NULL,
-		    0 },
+		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 512,
+		    GW_WS_PROTO_JSON, NULL, 0 },
+		{ GW_WS_MSGPACK, gw_ws_callback, gw_ws_pss_size(), 512,
+		    GW_WS_PROTO_MSGPACK, NULL, 0 },
 		{ "sluice-http", gw_http_callback, gw_http_pss_size(), 0, 0,
 		    NULL, 0 },
 		{ "zmq", gw_zmq_callback, 0, 0, 0, NULL, 0 },
@@ -525,6 +531,7 @@ main(int argc, char **argv)
 	lim.max_items = (size_t) cfg.max_items;
 	lim.max_item_bytes = (size_t) cfg.max_item_bytes;
 	lim.max_requests = (size_t) cfg.max_requests;
+	lim.max_subscriptions = (size_t) cfg.max_subs;
 	lim.max_queued_jobs = (size_t) cfg.max_queued;
 	lim.hb_ivl_us = cfg.hb_ivl_ms * 1000;
 	lim.hb_liveness = (unsigned) cfg.hb_liveness;

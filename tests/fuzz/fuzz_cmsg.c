@@ -25,10 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 s_error_frame_serialises(const gw_cerr_t *err)
 {
-	json_t *f = gw_frame_error(err);
+	gw_out_t out = gw_out_error(err);
+	json_t *f = NULL;
 	char *s;
 
-	if (!f || !err->code)
+	if (gw_out_json(&out, &f) || !err->code)
 		abort();
 	s = json_dumps(f, JSON_COMPACT);
 	if (!s)
@@ -55,8 +56,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m.type == GW_CMSG_SUBMIT) {
 		size_t n = json_array_size(m.items);
 
-		if (!n || n > FUZZ_MAX_ITEMS || !m.id || !m.task
-		    || strlen(m.id) > GW_CPROTO_MAX_ID)
+		if (!n || n > FUZZ_MAX_ITEMS || n != m.n_items || !m.id[0]
+		    || !m.task[0])
 			abort();
 		msgpack_sbuffer_init(&sb);
 		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -75,7 +76,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 		msgpack_sbuffer_destroy(&sb);
-	} else if (m.type == GW_CMSG_CANCEL && !m.id) {
+	} else if (m.type == GW_CMSG_CANCEL && !m.id[0]) {
+		abort();
+	} else if ((m.type == GW_CMSG_SUBSCRIBE
+	               || m.type == GW_CMSG_UNSUBSCRIBE)
+	    && !m.channel[0]) {
 		abort();
 	}
 	gw_cmsg_clear(&m);

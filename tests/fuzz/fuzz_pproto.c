@@ -8,6 +8,7 @@
  * answer frames encode back to msgpack (gw_pproto_encode), as the gateway
  * sends them. Single threaded; run by tests/fuzz/run.sh.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,53 +18,84 @@
 #include "gw_cproto.h"
 #include "gw_pproto.h"
 #include "sl_err.h"
+#include "sl_proto.h"
 
 #define FUZZ_MAX_ITEMS 100
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The frame must encode to msgpack, and to JSON when it has a JSON form
+ * (everything but a msgpack client's own ping data, which only goes back
+ * to it). */
+static void
+s_encodes(const gw_out_t *f, bool json)
+{
+	msgpack_sbuffer sb;
+	json_t *j = NULL;
+
+	msgpack_sbuffer_init(&sb);
+	if (gw_pproto_encode(f, &sb))
+		abort();
+	msgpack_sbuffer_destroy(&sb);
+	if (json && gw_out_json(f, &j))
+		abort();
+	json_decref(j);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	msgpack_sbuffer sb;
+	msgpack_packer pk;
 	gw_cmsg_t m;
 	gw_cerr_t err;
-	json_t *f;
+	gw_out_t f;
 
 	memset(&err, 0, sizeof err);
 	if (gw_pproto_parse(data, size, FUZZ_MAX_ITEMS, &m, &err)) {
 		/* Refused: a code, and an error frame that goes out. */
-		f = gw_frame_error(&err);
-		if (!err.code || !f)
+		if (!err.code)
 			abort();
-		msgpack_sbuffer_init(&sb);
-		if (gw_pproto_encode(f, &sb))
-			abort();
-		msgpack_sbuffer_destroy(&sb);
-		json_decref(f);
+		f = gw_out_error(&err);
+		s_encodes(&f, true);
 		return 0;
 	}
 	switch (m.type) {
 	case GW_CMSG_SUBMIT:
-		if (!m.id || !m.task || !json_is_array(m.items)
-		    || !json_array_size(m.items)
-		    || json_array_size(m.items) > FUZZ_MAX_ITEMS)
+		if (!m.id[0] || !m.task[0] || !m.mp_items || m.items
+		    || !m.n_items || m.n_items > FUZZ_MAX_ITEMS)
 			abort();
+		/* Each item is packed for a worker as it came; a watcher
+		 * over JSON must be able to see it as an echo result. */
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		for (size_t i = 0; i < m.n_items; i++) {
+			msgpack_sbuffer_clear(&sb);
+			if (msgpack_pack_object(&pk, m.mp_items[i])
+			    || sl_proto_check(sb.data, sb.size,
+			        SL_PROTO_MAX_ITEM_DEPTH + 1))
+				abort();
+			f = (gw_out_t) { .type = GW_OUT_RESULT,
+				.id = m.id,
+				.channel = m.channel[0] ? m.channel : NULL,
+				.value.mp = &m.mp_items[i] };
+			s_encodes(&f, true);
+		}
+		msgpack_sbuffer_destroy(&sb);
 		break;
 	case GW_CMSG_CANCEL:
-		if (!m.id)
+		if (!m.id[0])
+			abort();
+		break;
+	case GW_CMSG_SUBSCRIBE:
+	case GW_CMSG_UNSUBSCRIBE:
+		if (!m.channel[0])
 			abort();
 		break;
 	case GW_CMSG_PING:
 		/* The pong echoes data: it must encode back to msgpack. */
-		f = gw_frame_pong(m.data, 1, 0, 0, 0);
-		if (!f)
-			abort();
-		msgpack_sbuffer_init(&sb);
-		if (gw_pproto_encode(f, &sb))
-			abort();
-		msgpack_sbuffer_destroy(&sb);
-		json_decref(f);
+		f = (gw_out_t) { .type = GW_OUT_PONG, .value = m.data };
+		s_encodes(&f, false);
 		break;
 	default:
 		abort();

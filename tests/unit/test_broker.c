@@ -62,8 +62,20 @@ typedef struct fake {
 /* ---- the fake transport --------------------------------------------------
  */
 
+/* Frames are borrowed for the call: keep them as JSON, as a JSON client
+ * would see them (which also proves every frame the broker builds
+ * encodes). */
+static json_t *
+s_keep(const gw_out_t *frame)
+{
+	json_t *j = NULL;
+
+	assert_int_equal(gw_out_json(frame, &j), 0);
+	return j;
+}
+
 static int
-s_client_send(void *ctx, void *client_user, json_t *frame)
+s_client_send(void *ctx, void *client_user, const gw_out_t *frame)
 {
 	fake_t *f = ctx;
 
@@ -73,7 +85,7 @@ s_client_send(void *ctx, void *client_user, json_t *frame)
 	}
 	assert_true(f->n_frames < MAX_SENT);
 	f->frames[f->n_frames].user = client_user;
-	f->frames[f->n_frames].frame = json_incref(frame);
+	f->frames[f->n_frames].frame = s_keep(frame);
 	f->frames[f->n_frames].other = false;
 	f->n_frames++;
 	return 0;
@@ -81,13 +93,13 @@ s_client_send(void *ctx, void *client_user, json_t *frame)
 
 /* A second transport, as producers have: same records, marked. */
 static int
-s_other_send(void *ctx, void *client_user, json_t *frame)
+s_other_send(void *ctx, void *client_user, const gw_out_t *frame)
 {
 	fake_t *f = ctx;
 
 	assert_true(f->n_frames < MAX_SENT);
 	f->frames[f->n_frames].user = client_user;
-	f->frames[f->n_frames].frame = json_incref(frame);
+	f->frames[f->n_frames].frame = s_keep(frame);
 	f->frames[f->n_frames].other = true;
 	f->n_frames++;
 	return 0;
@@ -161,6 +173,7 @@ static const gw_broker_limits_t s_limits = {
 	.max_items = 100,
 	.max_requests = 4,
 	.max_queued_jobs = 50,
+	.max_subscriptions = 2,
 };
 
 static void
@@ -2068,6 +2081,157 @@ test_broker_drain_refuses_new_submits_and_finishes_running_ones(void **state)
 	assert_int_equal(s_stats(f).requests, 0);
 }
 
+
+/* ---- notify channels ----------------------------------------------------- */
+
+/* Frame i has "channel": ch, or none when ch is NULL. */
+static void
+s_assert_channel(fake_t *f, size_t i, const char *ch)
+{
+	const char *got = s_fstr(f, i, "channel");
+
+	if (ch ? !got || strcmp(got, ch) : got != NULL) {
+		print_error("frame %zu channel %s, expected %s\n", i,
+		    got ? got : "(none)", ch ? ch : "(none)");
+		fail();
+	}
+}
+
+static void
+test_broker_watchers_get_a_requests_frames_marked_with_its_channel(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *watcher = s_client(f, 0);
+	gw_client_t *owner = s_client(f, 1);
+	gw_client_t *other = s_client(f, 2);
+
+	s_send_text(f, watcher, "{\"type\":\"subscribe\",\"channel\":\"ch\"}");
+	s_assert_frame(f, 0, 0, "subscribed", NULL);
+	s_assert_channel(f, 0, "ch");
+	assert_int_equal(s_fint(f, 0, "subscriptions"), 1);
+	s_send_text(f, other, "{\"type\":\"subscribe\",\"channel\":\"x\"}");
+	s_assert_frame(f, 1, 2, "subscribed", NULL);
+	s_ready(f, "w1", 2);
+	s_send_text(f, owner,
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+	    "\"items\":[1,2],\"notify\":\"ch\"}");
+	/* the owner's frame first, unmarked; then the watcher's copy */
+	s_assert_frame(f, 2, 1, "accepted", "r1");
+	s_assert_channel(f, 2, NULL);
+	s_assert_frame(f, 3, 0, "accepted", "r1");
+	s_assert_channel(f, 3, "ch");
+	assert_int_equal(s_fint(f, 3, "items"), 2);
+	s_result(f, "w1", f->jobs[1].job, "\"b\"");
+	s_assert_result(f, 4, 1, "r1", 1, "\"b\"");
+	s_assert_result(f, 5, 0, "r1", 1, "\"b\"");
+	s_assert_channel(f, 5, "ch");
+	s_result_err(f, "w1", f->jobs[0].job, "task_failed", "no");
+	s_assert_item_error(f, 6, 1, "r1", 0, "task_failed");
+	s_assert_item_error(f, 7, 0, "r1", 0, "task_failed");
+	s_assert_channel(f, 7, "ch");
+	s_assert_done(f, 8, 1, "r1", 1, 1);
+	s_assert_done(f, 9, 0, "r1", 1, 1);
+	s_assert_channel(f, 9, "ch");
+	/* the client on another channel saw none of it */
+	assert_int_equal(f->n_frames, 10);
+	assert_int_equal(s_stats(f).notified, 4);
+	/* the request is gone; the channel stays while watched */
+	assert_int_equal(s_stats(f).channels, 2);
+	assert_int_equal(s_stats(f).subscriptions, 2);
+}
+
+static void
+test_broker_a_watcher_joining_late_sees_only_what_follows(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *watcher = s_client(f, 0);
+	gw_client_t *owner = s_client(f, 1);
+
+	s_ready(f, "w1", 2);
+	s_send_text(f, owner,
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+	    "\"items\":[1,2],\"notify\":\"ch\"}");
+	s_result(f, "w1", f->jobs[0].job, "1");
+	assert_int_equal(f->n_frames, 2); /* accepted, result: owner only */
+	assert_int_equal(s_stats(f).channels, 1); /* notified, unwatched */
+	s_send_text(f, watcher, "{\"type\":\"subscribe\",\"channel\":\"ch\"}");
+	s_assert_frame(f, 2, 0, "subscribed", NULL);
+	/* a cancel ends it: the watcher gets the done, with cancelled */
+	s_cancel_req(f, owner, "r1");
+	s_assert_frame(f, 3, 1, "done", "r1");
+	s_assert_frame(f, 4, 0, "done", "r1");
+	assert_int_equal(s_fint(f, 4, "cancelled"), 1);
+	s_assert_channel(f, 4, "ch");
+	assert_int_equal(f->n_frames, 5);
+}
+
+static void
+test_broker_subscriptions_are_bounded_per_client_and_idempotent(
+    void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_send_text(f, c, "{\"type\":\"subscribe\",\"channel\":\"a\"}");
+	s_send_text(f, c, "{\"type\":\"subscribe\",\"channel\":\"a\"}");
+	assert_int_equal(s_fint(f, 1, "subscriptions"), 1);
+	s_send_text(f, c, "{\"type\":\"subscribe\",\"channel\":\"b\"}");
+	assert_int_equal(s_fint(f, 2, "subscriptions"), 2);
+	/* max_subscriptions is 2 */
+	s_send_text(f, c, "{\"type\":\"subscribe\",\"channel\":\"c\"}");
+	s_assert_error(f, 3, 0, NULL, "too_many_subscriptions");
+	s_assert_channel(f, 3, "c");
+	s_send_text(f, c, "{\"type\":\"unsubscribe\",\"channel\":\"z\"}");
+	s_assert_error(f, 4, 0, NULL, "not_subscribed");
+	s_assert_channel(f, 4, "z");
+	s_send_text(f, c, "{\"type\":\"unsubscribe\",\"channel\":\"a\"}");
+	s_assert_frame(f, 5, 0, "unsubscribed", NULL);
+	s_assert_channel(f, 5, "a");
+	assert_int_equal(s_fint(f, 5, "subscriptions"), 1);
+	s_send_text(f, c, "{\"type\":\"subscribe\",\"channel\":\"c\"}");
+	s_assert_frame(f, 6, 0, "subscribed", NULL);
+	assert_int_equal(s_stats(f).subscriptions, 2);
+	assert_int_equal(s_stats(f).channels, 2);
+}
+
+static void
+test_broker_a_closed_watcher_leaves_no_subscription_behind(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *watcher = s_client(f, 0);
+	gw_client_t *owner = s_client(f, 1);
+
+	s_send_text(f, watcher, "{\"type\":\"subscribe\",\"channel\":\"ch\"}");
+	s_send_text(f, watcher, "{\"type\":\"subscribe\",\"channel\":\"d\"}");
+	s_ready(f, "w1", 1);
+	s_send_text(f, owner,
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+	    "\"items\":[1],\"notify\":\"ch\"}");
+	gw_broker_client_destroy(f->b, &watcher);
+	f->gone_user = &f->users[0];
+	assert_int_equal(s_stats(f).subscriptions, 0);
+	assert_int_equal(s_stats(f).channels, 1); /* r1 still notifies ch */
+	s_result(f, "w1", f->jobs[0].job, "1");
+	assert_int_equal(f->n_to_gone, 0);
+	s_assert_done(f, f->n_frames - 1, 1, "r1", 1, 0);
+	assert_int_equal(s_stats(f).channels, 0);
+}
+
+static void
+test_broker_an_owner_closing_ends_its_channel_too(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *owner = s_client(f, 1);
+
+	s_send_text(f, owner,
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+	    "\"items\":[1],\"notify\":\"ch\"}");
+	assert_int_equal(s_stats(f).channels, 1);
+	gw_broker_client_destroy(f->b, &owner);
+	assert_int_equal(s_stats(f).channels, 0);
+}
+
 static void
 test_broker_ping_reports_running_jobs(void **state)
 {
@@ -2250,6 +2414,16 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_ping_reports_running_jobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_watchers_get_a_requests_frames_marked_with_its_channel, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_a_watcher_joining_late_sees_only_what_follows, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_subscriptions_are_bounded_per_client_and_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_a_closed_watcher_leaves_no_subscription_behind, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_an_owner_closing_ends_its_channel_too, setup, teardown),
 	};
 
 	/* Every log line is formatted (DEBUG), so its arguments are checked

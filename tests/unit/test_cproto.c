@@ -9,10 +9,14 @@
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
 #include "gw_cproto.h"
+#include "sl_err.h"
 
 #define MAX_ITEMS 3
 
 #define ID64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+/* 64 characters, every kind a channel name may hold */
+#define CH64                                                                  \
+	"AZaz09_.:-0123456789abcdef0123456789abcdef0123456789abcdef012345"
 #define NAME32 "abcdefghijklmnopqrstuvwxyz012345"
 
 typedef struct parse_row {
@@ -195,6 +199,44 @@ static const parse_row_t s_rows[] = {
 	REFUSED("one item too many",
 	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3,4]"),
 	    "too_many_items", "r1"),
+	/* channels: subscribe, unsubscribe, submit's notify */
+	PARSES("subscribe", "{\"type\":\"subscribe\",\"channel\":\"a\"}",
+	    GW_CMSG_SUBSCRIBE, NULL),
+	PARSES("subscribe to a 64-character channel of every kind",
+	    "{\"type\":\"subscribe\",\"channel\":\"" CH64 "\"}",
+	    GW_CMSG_SUBSCRIBE, NULL),
+	PARSES("unsubscribe",
+	    "{\"type\":\"unsubscribe\",\"channel\":\"a\",\"id\":\"u\"}",
+	    GW_CMSG_UNSUBSCRIBE, "u"),
+	PARSES("submit with notify",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"notify\":\"n.1\""),
+	    GW_CMSG_SUBMIT, "r1"),
+	REFUSED("subscribe without channel", "{\"type\":\"subscribe\"}",
+	    "bad_message", NULL),
+	REFUSED("subscribe to an empty channel",
+	    "{\"type\":\"subscribe\",\"channel\":\"\"}", "bad_message", NULL),
+	REFUSED("subscribe to a channel with a space",
+	    "{\"type\":\"subscribe\",\"channel\":\"a b\"}", "bad_message",
+	    NULL),
+	REFUSED("subscribe to a channel with a slash",
+	    "{\"type\":\"subscribe\",\"channel\":\"a/b\"}", "bad_message",
+	    NULL),
+	REFUSED("subscribe to a non-ASCII channel",
+	    "{\"type\":\"subscribe\",\"channel\":\"\\u00e9\"}",
+	    "bad_message", NULL),
+	REFUSED("subscribe to a 65-byte channel",
+	    "{\"type\":\"subscribe\",\"channel\":\"" ID64 "x\"}",
+	    "bad_message", NULL),
+	REFUSED("subscribe to a number", "{\"type\":\"subscribe\",\"channel\":7}",
+	    "bad_message", NULL),
+	REFUSED("unsubscribe without channel",
+	    "{\"type\":\"unsubscribe\",\"id\":\"u\"}", "bad_message", "u"),
+	REFUSED("submit with an empty notify",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"notify\":\"\""),
+	    "bad_message", "r1"),
+	REFUSED("submit with notify not a string",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"notify\":true"),
+	    "bad_message", "r1"),
 };
 
 static void
@@ -222,10 +264,12 @@ test_cproto_parse_gives_each_frame_its_outcome(void **state)
 		}
 		sl_assert_row_int(t->name, rc, 0);
 		sl_assert_row_int(t->name, m.type, t->type);
-		sl_assert_row_str(t->name, m.id, t->id);
+		sl_assert_row_str(t->name, m.id, t->id ? t->id : "");
 		if (m.type == GW_CMSG_SUBMIT) {
 			sl_assert_row_int(t->name, json_is_array(m.items), 1);
-			sl_assert_row_int(t->name, m.task != NULL, 1);
+			sl_assert_row_int(t->name,
+			    m.n_items == json_array_size(m.items), 1);
+			sl_assert_row_int(t->name, m.task[0] != '\0', 1);
 		}
 		gw_cmsg_clear(&m);
 		sl_assert_row_int(t->name, m.root == NULL, 1);
@@ -247,7 +291,11 @@ test_cproto_submit_fields_point_into_the_message(void **state)
 	assert_string_equal(m.id, "r1");
 	assert_string_equal(m.task, "echo");
 	sl_test_assert_json(m.items, "[1,\"two\",{\"three\":3}]");
-	assert_null(m.data);
+	assert_int_equal(m.n_items, 3);
+	assert_null(m.mp_items);
+	assert_string_equal(m.channel, "");
+	assert_null(m.data.json);
+	assert_null(m.data.mp);
 	assert_non_null(m.root);
 	gw_cmsg_clear(&m);
 	assert_null(m.root);
@@ -265,8 +313,9 @@ test_cproto_ping_data_is_borrowed_from_the_message(void **state)
 	(void) state;
 	assert_int_equal(gw_cmsg_parse(text, strlen(text), 1, &m, &err), 0);
 	assert_int_equal(m.type, GW_CMSG_PING);
-	assert_null(m.id);
-	sl_test_assert_json(m.data, "[1,{\"a\":null}]");
+	assert_string_equal(m.id, "");
+	sl_test_assert_json(m.data.json, "[1,{\"a\":null}]");
+	assert_null(m.data.mp);
 	gw_cmsg_clear(&m);
 }
 
@@ -302,6 +351,27 @@ test_cproto_submit_carries_its_timeout_ms(void **state)
 }
 
 static void
+test_cproto_subscribe_and_notify_carry_channels(void **state)
+{
+	const char *sub = "{\"type\":\"subscribe\",\"channel\":\"c:1\"}";
+	const char *submit = SUBMIT_WITH(
+	    "\"task\":\"echo\",\"items\":[1],\"notify\":\"watch-me\"");
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	(void) state;
+	assert_int_equal(gw_cmsg_parse(sub, strlen(sub), 5, &m, &err), 0);
+	assert_int_equal(m.type, GW_CMSG_SUBSCRIBE);
+	assert_string_equal(m.channel, "c:1");
+	gw_cmsg_clear(&m);
+	assert_int_equal(
+	    gw_cmsg_parse(submit, strlen(submit), 5, &m, &err), 0);
+	assert_int_equal(m.type, GW_CMSG_SUBMIT);
+	assert_string_equal(m.channel, "watch-me");
+	gw_cmsg_clear(&m);
+}
+
+static void
 test_cproto_cancel_carries_only_its_id(void **state)
 {
 	const char *text = "{\"type\":\"cancel\",\"id\":\"job-7\","
@@ -313,9 +383,10 @@ test_cproto_cancel_carries_only_its_id(void **state)
 	assert_int_equal(gw_cmsg_parse(text, strlen(text), 5, &m, &err), 0);
 	assert_int_equal(m.type, GW_CMSG_CANCEL);
 	assert_string_equal(m.id, "job-7");
-	assert_null(m.task);
+	assert_string_equal(m.task, "");
 	assert_null(m.items);
-	assert_null(m.data);
+	assert_int_equal(m.n_items, 0);
+	assert_null(m.data.json);
 	assert_int_equal(m.timeout_ms, 0);
 	gw_cmsg_clear(&m);
 }
@@ -385,6 +456,7 @@ test_cproto_error_messages_stay_printable_ascii(void **state)
 	for (size_t i = 0; i < SL_N(inputs); i++) {
 		gw_cmsg_t m;
 		gw_cerr_t err;
+		gw_out_t out;
 		json_t *frame;
 		char *text;
 
@@ -393,8 +465,8 @@ test_cproto_error_messages_stay_printable_ascii(void **state)
 		    -1);
 		s_assert_printable(inputs[i], err.message);
 		/* and the error frame serialises */
-		frame = gw_frame_error(&err);
-		assert_non_null(frame);
+		out = gw_out_error(&err);
+		assert_int_equal(gw_out_json(&out, &frame), 0);
 		text = json_dumps(frame, JSON_COMPACT);
 		assert_non_null(text);
 		free(text);
@@ -436,63 +508,121 @@ test_cproto_cerr_set_truncates_to_its_buffers(void **state)
 /* ---- frame builders ------------------------------------------------------
  */
 
+/* The frame as JSON; fails the test if it does not encode. */
+static json_t *
+s_json(gw_out_t f)
+{
+	json_t *j = NULL;
+
+	assert_int_equal(gw_out_json(&f, &j), 0);
+	assert_non_null(j);
+	return j;
+}
+
+/* A msgpack object unpacked from bytes, for values that come from
+ * workers. */
+typedef struct mp_val {
+	msgpack_unpacked u;
+} mp_val_t;
+
+static const msgpack_object *
+s_mp(mp_val_t *v, const char *bytes, size_t len)
+{
+	size_t off = 0;
+
+	msgpack_unpacked_init(&v->u);
+	assert_int_equal(msgpack_unpack_next(&v->u, bytes, len, &off),
+	    MSGPACK_UNPACK_SUCCESS);
+	return &v->u.data;
+}
+
 static void
 test_cproto_frames_have_the_documented_fields(void **state)
 {
 	gw_cerr_t err;
+	mp_val_t v;
 	json_t *f;
 
 	(void) state;
-	f = gw_frame_accepted("r1", 3, 2);
+	f = s_json((gw_out_t) { .type = GW_OUT_ACCEPTED,
+	    .id = "r1",
+	    .items = 3,
+	    .workers = 2 });
 	sl_test_assert_json(f,
 	    "{\"id\":\"r1\",\"items\":3,\"type\":\"accepted\",\"workers\":2}");
 	json_decref(f);
 
-	f = gw_frame_result(
-	    "r1", 4, json_pack("{s:[i,s]}", "v", 7, "x"), false, 0, 0);
+	/* {"v": [7, "x"]} as a worker sends it */
+	f = s_json((gw_out_t) { .type = GW_OUT_RESULT,
+	    .id = "r1",
+	    .seq = 4,
+	    .value.mp = s_mp(&v, "\x81\xa1v\x92\x07\xa1x", 7) });
+	msgpack_unpacked_destroy(&v.u);
 	sl_test_assert_json(f,
 	    "{\"id\":\"r1\",\"seq\":4,\"type\":\"result\","
 	    "\"value\":{\"v\":[7,\"x\"]}}");
 	json_decref(f);
 
-	f = gw_frame_result("r1", UINT32_MAX, json_null(), false, 0, 0);
+	f = s_json((gw_out_t) { .type = GW_OUT_RESULT,
+	    .id = "r1",
+	    .seq = UINT32_MAX,
+	    .value.mp = s_mp(&v, "\xc0", 1) });
+	msgpack_unpacked_destroy(&v.u);
 	sl_test_assert_json(f,
 	    "{\"id\":\"r1\",\"seq\":4294967295,\"type\":"
 	    "\"result\",\"value\":null}");
 	json_decref(f);
 
-	/* timing adds the worker's clock and CPU time */
-	f = gw_frame_result(
-	    "r1", 0, json_integer(5), true, 1700000000000001, 42);
+	/* timing adds the worker's clock and CPU time; bin is base64 */
+	f = s_json((gw_out_t) { .type = GW_OUT_RESULT,
+	    .id = "r1",
+	    .value.mp = s_mp(&v, "\xc4\x02\x00\xff", 4),
+	    .timing = true,
+	    .t_done_us = 1700000000000001,
+	    .cpu_us = 42 });
+	msgpack_unpacked_destroy(&v.u);
 	sl_test_assert_json(f,
 	    "{\"cpu_us\":42,\"id\":\"r1\",\"seq\":0,"
 	    "\"t_done_us\":1700000000000001,\"type\":\"result\","
-	    "\"value\":5}");
+	    "\"value\":\"AP8=\"}");
 	json_decref(f);
 
-	f = gw_frame_item_error(
-	    "r1", 2, "bad_item", "item must be an integer");
+	f = s_json((gw_out_t) { .type = GW_OUT_ITEM_ERROR,
+	    .id = "r1",
+	    .seq = 2,
+	    .code = "bad_item",
+	    .message = "item must be an integer" });
 	sl_test_assert_json(f,
 	    "{\"code\":\"bad_item\",\"id\":\"r1\","
 	    "\"message\":\"item must be an integer\","
 	    "\"seq\":2,\"type\":\"error\"}");
 	json_decref(f);
 
-	f = gw_frame_done("r1", 2, 1, 0, 1234);
+	f = s_json((gw_out_t) { .type = GW_OUT_DONE,
+	    .id = "r1",
+	    .ok = 2,
+	    .failed = 1,
+	    .elapsed_ms = 1234 });
 	sl_test_assert_json(f,
 	    "{\"elapsed_ms\":1234,\"failed\":1,\"id\":\"r1\","
 	    "\"ok\":2,\"type\":\"done\"}");
 	json_decref(f);
 
-	/* cancelled appears only when something was cancelled */
-	f = gw_frame_done("r1", 1, 0, 3, 10);
+	/* cancelled appears only when something was cancelled; channel
+	 * only on a watcher's copy */
+	f = s_json((gw_out_t) { .type = GW_OUT_DONE,
+	    .id = "r1",
+	    .channel = "jobs",
+	    .ok = 1,
+	    .cancelled = 3,
+	    .elapsed_ms = 10 });
 	sl_test_assert_json(f,
-	    "{\"cancelled\":3,\"elapsed_ms\":10,\"failed\":0,"
-	    "\"id\":\"r1\",\"ok\":1,\"type\":\"done\"}");
+	    "{\"cancelled\":3,\"channel\":\"jobs\",\"elapsed_ms\":10,"
+	    "\"failed\":0,\"id\":\"r1\",\"ok\":1,\"type\":\"done\"}");
 	json_decref(f);
 
 	gw_cerr_set(&err, "r7", "unknown_task", "no worker runs \"%s\"", "x");
-	f = gw_frame_error(&err);
+	f = s_json(gw_out_error(&err));
 	sl_test_assert_json(f,
 	    "{\"code\":\"unknown_task\",\"id\":\"r7\","
 	    "\"message\":\"no worker runs \\\"x\\\"\","
@@ -500,10 +630,33 @@ test_cproto_frames_have_the_documented_fields(void **state)
 	json_decref(f);
 
 	gw_cerr_set(&err, NULL, "bad_json", "invalid");
-	f = gw_frame_error(&err);
+	f = s_json(gw_out_error(&err));
 	sl_test_assert_json(f,
 	    "{\"code\":\"bad_json\",\"message\":\"invalid\","
 	    "\"type\":\"error\"}");
+	json_decref(f);
+
+	gw_cerr_set(&err, NULL, "not_subscribed", "no");
+	snprintf(err.channel, sizeof err.channel, "c.1");
+	f = s_json(gw_out_error(&err));
+	sl_test_assert_json(f,
+	    "{\"channel\":\"c.1\",\"code\":\"not_subscribed\","
+	    "\"message\":\"no\",\"type\":\"error\"}");
+	json_decref(f);
+
+	f = s_json((gw_out_t) { .type = GW_OUT_SUBSCRIBED,
+	    .channel = "c.1",
+	    .subscriptions = 2 });
+	sl_test_assert_json(f,
+	    "{\"channel\":\"c.1\",\"subscriptions\":2,"
+	    "\"type\":\"subscribed\"}");
+	json_decref(f);
+
+	f = s_json((gw_out_t) { .type = GW_OUT_UNSUBSCRIBED,
+	    .channel = "c.1" });
+	sl_test_assert_json(f,
+	    "{\"channel\":\"c.1\",\"subscriptions\":0,"
+	    "\"type\":\"unsubscribed\"}");
 	json_decref(f);
 }
 
@@ -514,7 +667,12 @@ test_cproto_pong_echoes_data_when_given(void **state)
 	json_t *f;
 
 	(void) state;
-	f = gw_frame_pong(data, 1700000000000000, 3, 12, 4);
+	f = s_json((gw_out_t) { .type = GW_OUT_PONG,
+	    .value.json = data,
+	    .server_us = 1700000000000000,
+	    .workers = 3,
+	    .queued = 12,
+	    .running = 4 });
 	sl_test_assert_json(f,
 	    "{\"data\":{\"t\":5},\"queued\":12,\"running\":4,"
 	    "\"server_us\":1700000000000000,"
@@ -524,7 +682,7 @@ test_cproto_pong_echoes_data_when_given(void **state)
 	assert_int_equal(data->refcount, 1);
 	json_decref(data);
 
-	f = gw_frame_pong(NULL, 1, 0, 0, 0);
+	f = s_json((gw_out_t) { .type = GW_OUT_PONG, .server_us = 1 });
 	sl_test_assert_json(f,
 	    "{\"queued\":0,\"running\":0,\"server_us\":1,"
 	    "\"type\":\"pong\",\"workers\":0}");
@@ -534,7 +692,8 @@ test_cproto_pong_echoes_data_when_given(void **state)
 static void
 test_cproto_unicode_ids_survive_into_frames(void **state)
 {
-	json_t *f = gw_frame_done("r\xc3\xa9", 0, 0, 0, 0);
+	json_t *f = s_json((gw_out_t) { .type = GW_OUT_DONE,
+	    .id = "r\xc3\xa9" });
 
 	(void) state;
 	sl_test_assert_json(f,
@@ -543,12 +702,31 @@ test_cproto_unicode_ids_survive_into_frames(void **state)
 	json_decref(f);
 }
 
+static void
+test_cproto_a_value_without_json_form_is_an_error_not_a_frame(void **state)
+{
+	mp_val_t v;
+	json_t *f = NULL;
+	gw_out_t out = { .type = GW_OUT_RESULT, .id = "r1" };
+
+	(void) state;
+	/* an ext value: the broker checks values first, so this is only
+	 * reached by a caller's mistake, and must not crash */
+	out.value.mp = s_mp(&v, "\xd4\x01\x02", 3);
+	assert_int_equal(gw_out_json(&out, &f), SL_EPROTO);
+	assert_null(f);
+	msgpack_unpacked_destroy(&v.u);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		    test_cproto_parse_gives_each_frame_its_outcome),
+		cmocka_unit_test(
+		    test_cproto_a_value_without_json_form_is_an_error_not_a_frame),
+		cmocka_unit_test(test_cproto_subscribe_and_notify_carry_channels),
 		cmocka_unit_test(
 		    test_cproto_submit_fields_point_into_the_message),
 		cmocka_unit_test(

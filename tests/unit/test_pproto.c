@@ -1,16 +1,18 @@
 /*
- * test_pproto: the producer protocol (gateway/gw_pproto): client frames
- * as msgpack maps.
+ * test_pproto: the client protocol as msgpack maps (gateway/gw_pproto),
+ * as producers and sluice.msgpack.v1 WebSocket clients speak it.
  *
  * A table of frames, given as JSON text packed to msgpack or as raw
  * msgpack bytes, each with the outcome gw_pproto_parse must give (type,
- * or error code plus the id it echoes); then what items look like after
- * the trip, and that an outgoing frame encodes to the map it was. Leaks
+ * or error code plus the id it echoes); then that items stay msgpack
+ * (bin stays bin: no JSON on this path), and that an outgoing frame
+ * encodes to the map it describes. Leaks
  * show up under SLUICE_SANITIZER=address. Single threaded.
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
 #include "gw_pproto.h"
+#include "sl_err.h"
 #include "sl_json.h"
 
 #define MAX_ITEMS 3
@@ -53,7 +55,26 @@ static const row_t s_rows[] = {
 	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"Echo!\","
 	    "\"items\":[1]}",
 	    "bad_message", "r1"),
-	J_NO("unknown type", "{\"type\":\"subscribe\"}", "unknown_type", NULL),
+	J_NO("unknown type", "{\"type\":\"resume\"}", "unknown_type", NULL),
+	J_OK("subscribe", "{\"type\":\"subscribe\",\"channel\":\"c-1\"}",
+	    GW_CMSG_SUBSCRIBE, NULL),
+	J_OK("unsubscribe", "{\"type\":\"unsubscribe\",\"channel\":\"c-1\"}",
+	    GW_CMSG_UNSUBSCRIBE, NULL),
+	J_NO("subscribe to a bad name",
+	    "{\"type\":\"subscribe\",\"channel\":\"c 1\"}", "bad_message",
+	    NULL),
+	J_OK("submit with notify",
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+	    "\"items\":[1],\"notify\":\"c-1\"}",
+	    GW_CMSG_SUBMIT, "r1"),
+	J_NO("submit with a bad notify",
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+	    "\"items\":[1],\"notify\":[]}",
+	    "bad_message", "r1"),
+	J_NO("timeout_ms not an integer",
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+	    "\"items\":[1],\"timeout_ms\":1.5}",
+	    "bad_message", "r1"),
 	J_NO("a top-level array", "[\"submit\"]", "bad_message", NULL),
 	J_NO("a string", "\"ping\"", "bad_message", NULL),
 	J_NO(
@@ -76,12 +97,41 @@ static const row_t s_rows[] = {
 	    "\x84\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
 	    "echo\xa5items\x91\xd4\x01\x00",
 	    "bad_item", "r1"),
-	R_NO("NaN in data",
+	/* ping data only returns to its sender: echoed as it came */
+	R_OK("NaN in ping data",
 	    "\x82\xa4type\xa4ping\xa4"
 	    "data\xcb\x7f\xf8\0\0\0\0\0\0",
+	    GW_CMSG_PING, NULL),
+	R_NO("type as bin", "\x81\xa4type\xc4\x04ping", "bad_message", NULL),
+	R_NO("id not UTF-8", "\x82\xa4type\xa6"
+	                     "cancel\xa2id\xa2r\xff",
 	    "bad_message", NULL),
-	/* bin is base64 text to the client protocol: "cGluZw==", not ping */
-	R_NO("type as bin", "\x81\xa4type\xc4\x04ping", "unknown_type", NULL),
+	R_NO("id with NUL", "\x82\xa4type\xa6"
+	                    "cancel\xa2id\xa2r\x00",
+	    "bad_message", NULL),
+	R_NO("timeout_ms above INT64_MAX",
+	    "\x85\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa5items\x91\x01\xaatimeout_ms"
+	    "\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
+	    "bad_message", "r1"),
+	R_NO("item string not UTF-8",
+	    "\x84\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa5items\x91\xa1\xc3",
+	    "bad_item", "r1"),
+	R_NO("item map with a repeated key",
+	    "\x84\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa5items\x91\x82\xa1k\x01\xa1k\x02",
+	    "bad_item", "r1"),
+	R_NO("item nested 13 deep",
+	    "\x84\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa5items\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
+	    "\x91\x91\x01",
+	    "bad_item", "r1"),
+	R_OK("item nested 12 deep",
+	    "\x84\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa5items\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
+	    "\x91\x01",
+	    GW_CMSG_SUBMIT, "r1"),
 	R_OK("id as str8",
 	    "\x82\xa4type\xa6"
 	    "cancel\xa2id\xd9\x02r9",
@@ -139,7 +189,7 @@ test_pproto_parse_accepts_or_refuses_each_frame(void **state)
 }
 
 static void
-test_pproto_items_arrive_as_json_values_bin_as_base64(void **state)
+test_pproto_items_stay_msgpack_bin_included(void **state)
 {
 	/* {"type":"submit","id":"b","task":"t","items":[bin 01 02, -1, 1.5]}
 	 */
@@ -152,38 +202,147 @@ test_pproto_items_arrive_as_json_values_bin_as_base64(void **state)
 	(void) state;
 	assert_int_equal(
 	    gw_pproto_parse(raw, sizeof raw - 1, MAX_ITEMS, &m, &err), 0);
-	sl_test_assert_json(m.items, "[\"AQI=\",-1,1.5]");
+	assert_null(m.root); /* no JSON value was built */
+	assert_null(m.items);
+	assert_int_equal(m.n_items, 3);
+	assert_non_null(m.mp_items);
+	assert_int_equal(m.mp_items[0].type, MSGPACK_OBJECT_BIN);
+	assert_int_equal(m.mp_items[0].via.bin.size, 2);
+	assert_memory_equal(m.mp_items[0].via.bin.ptr, "\x01\x02", 2);
+	assert_int_equal(m.mp_items[1].type, MSGPACK_OBJECT_NEGATIVE_INTEGER);
+	assert_int_equal(m.mp_items[1].via.i64, -1);
+	assert_int_equal(m.mp_items[2].type, MSGPACK_OBJECT_FLOAT64);
 	assert_string_equal(m.task, "t");
+	assert_string_equal(m.id, "b");
 	gw_cmsg_clear(&m);
 }
 
+/* Encode f, unpack it, compare with json (keys sorted). */
 static void
-test_pproto_encode_gives_the_frame_as_a_map(void **state)
+s_assert_encodes(const gw_out_t *f, const char *json)
 {
-	json_t *frame = json_pack("{s:s, s:s, s:i, s:{s:[i,s]}}", "type",
-	    "result", "id", "r1", "seq", 2, "value", "x", 1, "y");
 	msgpack_sbuffer sb;
 	msgpack_unpacked u;
 	json_t *back = NULL;
 	const char *why = NULL;
 	size_t off = 0;
 
-	(void) state;
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(gw_pproto_encode(frame, &sb), 0);
+	assert_int_equal(gw_pproto_encode(f, &sb), 0);
 	msgpack_unpacked_init(&u);
 	assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off),
 	    MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(off, sb.size);
 	assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+	/* the map's declared size matches its pairs (or unpacking would
+	 * have read past or stopped short) and has no repeated key */
 	assert_int_equal(sl_json_from_mp(&u.data, &back, &why), 0);
-	sl_test_assert_json(back,
-	    "{\"id\":\"r1\",\"seq\":2,\"type\":\"result\","
-	    "\"value\":{\"x\":[1,\"y\"]}}");
+	sl_test_assert_json(back, json);
 	json_decref(back);
-	json_decref(frame);
 	msgpack_unpacked_destroy(&u);
 	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+test_pproto_encode_gives_the_frame_as_a_map(void **state)
+{
+	/* {"x": [1, "y"]} as a worker sends it */
+	static const char value[] = "\x81\xa1x\x92\x01\xa1y";
+	msgpack_unpacked v;
+	gw_cerr_t err;
+	size_t off = 0;
+
+	(void) state;
+	msgpack_unpacked_init(&v);
+	assert_int_equal(
+	    msgpack_unpack_next(&v, value, sizeof value - 1, &off),
+	    MSGPACK_UNPACK_SUCCESS);
+	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_RESULT,
+	                     .id = "r1",
+	                     .seq = 2,
+	                     .value.mp = &v.data },
+	    "{\"id\":\"r1\",\"seq\":2,\"type\":\"result\","
+	    "\"value\":{\"x\":[1,\"y\"]}}");
+	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_RESULT,
+	                     .id = "r1",
+	                     .channel = "c",
+	                     .value.mp = &v.data,
+	                     .timing = true,
+	                     .t_done_us = 5,
+	                     .cpu_us = 6 },
+	    "{\"channel\":\"c\",\"cpu_us\":6,\"id\":\"r1\",\"seq\":0,"
+	    "\"t_done_us\":5,\"type\":\"result\","
+	    "\"value\":{\"x\":[1,\"y\"]}}");
+	msgpack_unpacked_destroy(&v);
+	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_ACCEPTED,
+	                     .id = "r1",
+	                     .items = 3,
+	                     .workers = 1 },
+	    "{\"id\":\"r1\",\"items\":3,\"type\":\"accepted\",\"workers\":1}");
+	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_ITEM_ERROR,
+	                     .id = "r1",
+	                     .seq = 1,
+	                     .code = "c",
+	                     .message = "m" },
+	    "{\"code\":\"c\",\"id\":\"r1\",\"message\":\"m\",\"seq\":1,"
+	    "\"type\":\"error\"}");
+	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_DONE,
+	                     .id = "r1",
+	                     .ok = 1,
+	                     .cancelled = 2,
+	                     .elapsed_ms = 3 },
+	    "{\"cancelled\":2,\"elapsed_ms\":3,\"failed\":0,\"id\":\"r1\","
+	    "\"ok\":1,\"type\":\"done\"}");
+	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_DONE, .id = "r1" },
+	    "{\"elapsed_ms\":0,\"failed\":0,\"id\":\"r1\",\"ok\":0,"
+	    "\"type\":\"done\"}");
+	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_PONG, .server_us = 9 },
+	    "{\"queued\":0,\"running\":0,\"server_us\":9,\"type\":\"pong\","
+	    "\"workers\":0}");
+	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_SUBSCRIBED,
+	                     .channel = "c",
+	                     .subscriptions = 1 },
+	    "{\"channel\":\"c\",\"subscriptions\":1,\"type\":\"subscribed\"}");
+	s_assert_encodes(
+	    &(gw_out_t) { .type = GW_OUT_UNSUBSCRIBED, .channel = "c" },
+	    "{\"channel\":\"c\",\"subscriptions\":0,"
+	    "\"type\":\"unsubscribed\"}");
+	gw_cerr_set(&err, NULL, "too_many_subscriptions", "m");
+	snprintf(err.channel, sizeof err.channel, "c");
+	{
+		gw_out_t f = gw_out_error(&err);
+
+		s_assert_encodes(&f,
+		    "{\"channel\":\"c\",\"code\":\"too_many_subscriptions\","
+		    "\"message\":\"m\",\"type\":\"error\"}");
+	}
+}
+
+static void
+test_pproto_ping_data_stays_msgpack(void **state)
+{
+	/* {"type":"ping","data":bin ff} */
+	static const char raw[] = "\x82\xa4type\xa4ping\xa4"
+	                          "data\xc4\x01\xff";
+	msgpack_sbuffer sb;
+	gw_cmsg_t m;
+	gw_cerr_t err;
+	gw_out_t f;
+
+	(void) state;
+	assert_int_equal(
+	    gw_pproto_parse(raw, sizeof raw - 1, MAX_ITEMS, &m, &err), 0);
+	assert_int_equal(m.type, GW_CMSG_PING);
+	assert_null(m.data.json);
+	assert_non_null(m.data.mp);
+	f = (gw_out_t) { .type = GW_OUT_PONG, .value = m.data, .server_us = 1 };
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(gw_pproto_encode(&f, &sb), 0);
+	/* the pong's last pair is the data, byte for byte */
+	assert_true(sb.size > 8);
+	assert_memory_equal(sb.data + sb.size - 8, "\xa4" "data\xc4\x01\xff", 8);
+	msgpack_sbuffer_destroy(&sb);
+	gw_cmsg_clear(&m);
 }
 
 int
@@ -192,8 +351,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		    test_pproto_parse_accepts_or_refuses_each_frame),
-		cmocka_unit_test(
-		    test_pproto_items_arrive_as_json_values_bin_as_base64),
+		cmocka_unit_test(test_pproto_items_stay_msgpack_bin_included),
+		cmocka_unit_test(test_pproto_ping_data_stays_msgpack),
 		cmocka_unit_test(test_pproto_encode_gives_the_frame_as_a_map),
 	};
 
