@@ -153,9 +153,8 @@ s_send(gw_client_t *c, const gw_out_t *f)
  * marked with the channel. A watcher that cannot keep up is the
  * transport's to cut off; it never holds the request back. */
 static void
-s_send_req(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
+s_send_watchers(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
 {
-	s_send(r->client, f);
 	if (!r->chan)
 		return;
 	f->channel = r->chan->name;
@@ -165,6 +164,13 @@ s_send_req(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
 		self->st.notified++;
 	}
 	f->channel = NULL;
+}
+
+static void
+s_send_req(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
+{
+	s_send(r->client, f);
+	s_send_watchers(self, r, f);
 }
 
 /* An item of r ended in error: tell its client and watchers. */
@@ -707,15 +713,26 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 
 	if (!c)
 		return;
+	/* Its own subscriptions first: it must not watch its own requests
+	 * end below. */
+	while ((e = sl_list_first(&c->subs)))
+		s_sub_free(self, sl_container_of(e, gw_sub_t, client_link));
 	while ((e = sl_list_first(&c->requests))) {
 		gw_request_t *r
 		    = sl_container_of(e, gw_request_t, client_link);
+		gw_out_t f = { .type = GW_OUT_DONE,
+			.id = r->id,
+			.ok = r->n_ok,
+			.failed = r->n_failed,
+			.cancelled = r->n_items - r->n_ok - r->n_failed,
+			.elapsed_ms = (sl_clock_mono_us() - r->t_start_us) / 1000 };
 
-		self->st.cancelled += r->n_items - r->n_ok - r->n_failed;
+		/* Its watchers learn that it ended: its items were
+		 * cancelled with their submitter. */
+		s_send_watchers(self, r, &f);
+		self->st.cancelled += f.cancelled;
 		s_request_free(self, r);
 	}
-	while ((e = sl_list_first(&c->subs)))
-		s_sub_free(self, sl_container_of(e, gw_sub_t, client_link));
 	sl_list_remove(&c->link);
 	self->st.clients--;
 	free(c);

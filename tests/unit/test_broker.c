@@ -2222,6 +2222,36 @@ static void
 test_broker_an_owner_closing_ends_its_channel_too(void **state)
 {
 	fake_t *f = *state;
+	gw_client_t *watcher = s_client(f, 0);
+	gw_client_t *owner = s_client(f, 1);
+
+	s_send_text(f, watcher, "{\"type\":\"subscribe\",\"channel\":\"w\"}");
+	/* the owner watches its own channel: it gets both copies */
+	s_send_text(f, owner, "{\"type\":\"subscribe\",\"channel\":\"w\"}");
+	s_send_text(f, owner,
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+	    "\"items\":[1,2],\"notify\":\"w\"}");
+	s_assert_frame(f, 2, 1, "accepted", "r1");
+	s_assert_channel(f, 2, NULL);
+	s_assert_frame(f, 3, 0, "accepted", "r1");
+	s_assert_frame(f, 4, 1, "accepted", "r1");
+	s_assert_channel(f, 4, "w");
+	gw_broker_client_destroy(f->b, &owner);
+	/* the watcher learns the request ended: its items were cancelled;
+	 * the owner, gone, gets nothing */
+	assert_int_equal(f->n_frames, 6);
+	s_assert_frame(f, 5, 0, "done", "r1");
+	s_assert_channel(f, 5, "w");
+	assert_int_equal(s_fint(f, 5, "cancelled"), 2);
+	assert_int_equal(s_stats(f).channels, 1); /* still watched */
+	gw_broker_client_destroy(f->b, &watcher);
+	assert_int_equal(s_stats(f).channels, 0);
+}
+
+static void
+test_broker_an_unwatched_owner_closing_frees_its_channel(void **state)
+{
+	fake_t *f = *state;
 	gw_client_t *owner = s_client(f, 1);
 
 	s_send_text(f, owner,
@@ -2424,6 +2454,9 @@ main(void)
 		    test_broker_a_closed_watcher_leaves_no_subscription_behind, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_an_owner_closing_ends_its_channel_too, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_an_unwatched_owner_closing_frees_its_channel,
+		    setup, teardown),
 	};
 
 	/* Every log line is formatted (DEBUG), so its arguments are checked
