@@ -9,6 +9,7 @@
  * or its worker's list.
  */
 #include <inttypes.h>
+#include <search.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,7 @@ typedef struct gw_worker gw_worker_t;
 
 /* A notify channel: who watches it, and how many requests notify it. */
 typedef struct gw_chan {
-	sl_list_t link; /* in broker->chans */
-	char name[GW_CPROTO_MAX_CHANNEL + 1];
+	char name[GW_CPROTO_MAX_CHANNEL + 1]; /* first: the tree's key */
 	sl_list_t subs;     /* gw_sub_t, by chan_link */
 	size_t n_requests;  /* unfinished requests with notify = name */
 } gw_chan_t;
@@ -104,7 +104,7 @@ struct gw_broker {
 	sl_list_t clients; /* gw_client_t */
 	sl_list_t workers; /* gw_worker_t */
 	sl_list_t active;  /* gw_request_t with queued jobs, in turn order */
-	sl_list_t chans;   /* gw_chan_t */
+	void *chans;       /* gw_chan_t by name: a <search.h> tree (tsearch) */
 	size_t n_active;
 	bool draining;        /* shutting down: refuse new requests */
 	int64_t next_ping_us; /* when workers get their next PING */
@@ -131,7 +131,6 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	sl_list_init(&self->clients);
 	sl_list_init(&self->workers);
 	sl_list_init(&self->active);
-	sl_list_init(&self->chans);
 	self->next_job = 1;
 	msgpack_sbuffer_init(&self->sb);
 	gw_hist_init_latency(&self->st.item_latency);
@@ -283,32 +282,35 @@ s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
 /* ---- channels -------------------------------------------------------
  */
 
-static gw_chan_t *
-s_chan_find(gw_broker_t *self, const char *name)
+/* Channels are looked up at subscribe and at submit with notify (never
+ * per result: a request holds its channel), in a balanced tree (glibc's
+ * tsearch is a red-black tree): many channels stay cheap. */
+static int
+s_chan_cmp(const void *a, const void *b)
 {
-	for (sl_list_t *e = self->chans.next; e != &self->chans; e = e->next) {
-		gw_chan_t *ch = sl_container_of(e, gw_chan_t, link);
-
-		if (!strcmp(ch->name, name))
-			return ch;
-	}
-	return NULL;
+	return strcmp(((const gw_chan_t *) a)->name, ((const gw_chan_t *) b)->name);
 }
 
 /* The channel called name, made if new; NULL on ENOMEM. */
 static gw_chan_t *
 s_chan_get(gw_broker_t *self, const char *name)
 {
-	gw_chan_t *ch = s_chan_find(self, name);
+	gw_chan_t *ch = calloc(1, sizeof *ch);
+	void *node;
 
-	if (ch)
-		return ch;
-	ch = calloc(1, sizeof *ch);
 	if (!ch)
 		return NULL;
 	snprintf(ch->name, sizeof ch->name, "%s", name);
+	node = tsearch(ch, &self->chans, s_chan_cmp);
+	if (!node) {
+		free(ch);
+		return NULL;
+	}
+	if (*(gw_chan_t **) node != ch) { /* it was there already */
+		free(ch);
+		return *(gw_chan_t **) node;
+	}
 	sl_list_init(&ch->subs);
-	sl_list_push_back(&self->chans, &ch->link);
 	self->st.channels++;
 	return ch;
 }
@@ -319,7 +321,7 @@ s_chan_put(gw_broker_t *self, gw_chan_t *ch)
 {
 	if (!sl_list_empty(&ch->subs) || ch->n_requests)
 		return;
-	sl_list_remove(&ch->link);
+	tdelete(ch, &self->chans, s_chan_cmp);
 	self->st.channels--;
 	free(ch);
 }

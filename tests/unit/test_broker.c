@@ -2249,6 +2249,52 @@ test_broker_an_owner_closing_ends_its_channel_too(void **state)
 }
 
 static void
+test_broker_many_channels_are_found_and_freed(void **state)
+{
+	enum { N = 100 }; /* 2 N frames fit MAX_SENT */
+	fake_t *f = *state;
+	gw_client_t *c[N], *owner;
+	char text[128];
+
+	for (int i = 0; i < N; i++) {
+		c[i] = gw_broker_client_new(f->b, &f->users[0]);
+		assert_non_null(c[i]);
+		snprintf(text, sizeof text,
+		    "{\"type\":\"subscribe\",\"channel\":\"c%d\"}", i);
+		s_send_text(f, c[i], text);
+		s_send_text(
+		    f, c[i], "{\"type\":\"subscribe\",\"channel\":\"all\"}");
+	}
+	assert_int_equal(s_stats(f).channels, N + 1);
+	assert_int_equal(s_stats(f).subscriptions, 2 * N);
+	for (int i = 0; i < N; i += 2)
+		gw_broker_client_destroy(f->b, &c[i]);
+	assert_int_equal(s_stats(f).channels, N / 2 + 1);
+	assert_int_equal(s_stats(f).subscriptions, N);
+	s_fake_free_records(f);
+	/* c17 is watched by one client, c18's watcher is gone */
+	owner = s_client(f, 1);
+	s_send_text(f, owner,
+	    "{\"type\":\"submit\",\"id\":\"a\",\"task\":\"sum\","
+	    "\"items\":[1],\"notify\":\"c17\"}");
+	s_send_text(f, owner,
+	    "{\"type\":\"submit\",\"id\":\"b\",\"task\":\"sum\","
+	    "\"items\":[1],\"notify\":\"c18\"}");
+	s_send_text(f, owner,
+	    "{\"type\":\"submit\",\"id\":\"c\",\"task\":\"sum\","
+	    "\"items\":[1],\"notify\":\"all\"}");
+	/* a: owner + 1; b: owner; c: owner + the N / 2 left */
+	assert_int_equal(f->n_frames, 2 + 1 + 1 + N / 2);
+	assert_int_equal(s_stats(f).channels, N / 2 + 2); /* c18 is back */
+	for (int i = 1; i < N; i += 2)
+		gw_broker_client_destroy(f->b, &c[i]);
+	assert_int_equal(s_stats(f).channels, 3); /* notified: c17 c18 all */
+	gw_broker_client_destroy(f->b, &owner);
+	assert_int_equal(s_stats(f).channels, 0);
+	assert_int_equal(s_stats(f).subscriptions, 0);
+}
+
+static void
 test_broker_an_unwatched_owner_closing_frees_its_channel(void **state)
 {
 	fake_t *f = *state;
@@ -2457,6 +2503,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_broker_an_unwatched_owner_closing_frees_its_channel,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_many_channels_are_found_and_freed, setup,
+		    teardown),
 	};
 
 	/* Every log line is formatted (DEBUG), so its arguments are checked
