@@ -253,6 +253,36 @@ def check_request(frames, n_items):
     return [out[i] for i in range(n_items)]
 
 
+async def refusal_mismatch(c, mark, msg, err, code, req_id):
+    """After err answered msg (sent at mark) on c: the error has a message,
+    the connection still runs a fresh echo request, msg started nothing.
+    Returns how err differs from (code, req_id), or None."""
+    check(isinstance(err.get("message"), str) and err["message"], f"{err}")
+    check(await c.run("echo", [1]) == [1], f"connection unusable after "
+                                          f"{msg!r:.80}")
+    accepted = [f for f, _ in c.since(mark) if f["type"] == "accepted"]
+    check(len(accepted) == 1 and accepted[0]["id"] != req_id,
+          f"{msg!r:.80} was accepted though refused: {accepted}")
+    if code == "item_too_large" and "item 1" not in err["message"]:
+        return f"{msg!r:.100}: {err} does not name item 1"
+    if err["code"] != code or err.get("id") != req_id:
+        return f"{msg!r:.100}: got {err}, want code {code} id {req_id}"
+    return None
+
+
+async def metric(port, name):
+    """One unlabelled metric's value from GET /metrics."""
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Connection: close\r\n\r\n".encode())
+    body = await asyncio.wait_for(r.read(), scaled(10))
+    w.close()
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
 async def wait_pong(c, pred, timeout=10, what="pong"):
     """Poll c with pings until pred(pong) holds; return that pong."""
     deadline = time.monotonic() + scaled(timeout)

@@ -70,7 +70,7 @@ if len(sys.argv) == 4 and sys.argv[1] == "--churn":
           f"{len(errs)} failed {errs[:5]}")
     sys.exit(1 if errs else 0)
 
-from harness import (check, check_request, rss_kib, run,  # noqa: E402
+from harness import (check, check_request, metric, rss_kib, run,  # noqa: E402
                      scaled, wait_log, ws_handshake)
 
 
@@ -160,19 +160,6 @@ async def flood_leaves_the_gateway_responsive_and_its_memory_bounded(h):
     else:
         check(after <= base + RSS_SLACK_KIB,
               f"gateway RSS grew from {base} to {after} KiB")
-
-
-async def metric(port, name):
-    """One unlabelled metric's value from GET /metrics."""
-    r, w = await asyncio.open_connection("127.0.0.1", port)
-    w.write(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Connection: close\r\n\r\n".encode())
-    body = await asyncio.wait_for(r.read(), scaled(10))
-    w.close()
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"no {name} in /metrics")
 
 
 async def connections_over_the_limit_get_503(h):

@@ -8,7 +8,8 @@ sluice_subscriptions gauge and cleanup when subscribers go away."""
 import asyncio
 import time
 
-from harness import check, check_request, run, scaled, wait_log
+from harness import (check, check_request, metric, run, scaled,
+                     wait_log)
 from test_msgpack_ws import msgpack_client, no_junk
 from test_open_queue import Producer
 
@@ -96,19 +97,6 @@ def check_same(mine, theirs, channel, who):
     check(strip(theirs) == [f for f, _ in mine],
           f"{who} saw other frames than the submitter:\n  "
           f"{strip(theirs)}\nsubmitter:\n  {[f for f, _ in mine]}")
-
-
-async def metric(port, name):
-    """One unlabelled metric's value from GET /metrics."""
-    r, w = await asyncio.open_connection("127.0.0.1", port)
-    w.write(f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Connection: close\r\n\r\n".encode())
-    body = await asyncio.wait_for(r.read(), scaled(10))
-    w.close()
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"no {name} in /metrics")
 
 
 async def wait_metric(gw, name, value, timeout=10):

@@ -6,8 +6,9 @@
 #
 #   tests/e2e/valgrind.sh GATEWAY COMPUTE [PYTHON]
 #
-# Runs: stream, errors, cancel, and failover's worker-kill test. Library
-# suppressions live in tests/e2e/valgrind.supp (documented there). Use
+# Runs: stream, errors, cancel, failover's worker-kill test, msgpack_ws,
+# and two of subscribe's (notify across transports; a submitter leaving).
+# Library suppressions live in tests/e2e/valgrind.supp (documented there). Use
 # plain (not sanitized) binaries: valgrind and ASan do not mix.
 set -eu
 
@@ -39,6 +40,9 @@ run test_stream.py
 run test_errors.py
 run test_cancel.py
 run test_failover.py killed_worker_items_run_elsewhere
+run test_msgpack_ws.py
+run test_subscribe.py ws_clients_submit_with_notify
+run test_subscribe.py watchers_learn_when_the_submitter_leaves
 [ $status = 0 ] && echo "valgrind.e2e: no memcheck errors" ||
 	echo "valgrind.e2e: FAILED (memcheck errors or test failures above)"
 exit $status
