@@ -4,6 +4,7 @@
  * producers endpoint (docs/PROTOCOL.md §3) and prints each result as one
  * JSON line the moment it arrives. On a terminal, stderr shows a progress
  * bar (done/total, rate, ETA). --timeout and Ctrl-C send cancel and exit.
+ * --notify CHANNEL lets the channel's subscribers watch the request.
  *
  * Exit status: 0 every item ok, 1 some items failed, 2 bad usage, 3 the
  * request was refused or the gateway did not answer, 4 --timeout passed,
@@ -46,7 +47,8 @@ typedef struct sub_cfg {
 	const char *gateway;
 	long long timeout_ms; /* 0: none */
 	const char *id;
-	int progress; /* auto,yes,no */
+	const char *notify; /* channel watchers see it on; "none": no channel */
+	int progress;       /* auto,yes,no */
 } sub_cfg_t;
 
 static const sl_opt_t s_opts[] = {
@@ -58,6 +60,9 @@ static const sl_opt_t s_opts[] = {
 	    "ms until the request is cancelled and we exit 4 (0: never)" },
 	{ "id", "SLUICE_SUBMIT_ID", SL_OPT_STR, "submit", 0, 0, NULL,
 	    offsetof(sub_cfg_t, id), "request id (1..64 bytes)" },
+	{ "notify", "SLUICE_SUBMIT_NOTIFY", SL_OPT_STR, "none", 0, 0, NULL,
+	    offsetof(sub_cfg_t, notify),
+	    "channel whose subscribers watch the request (none: no channel)" },
 	{ "progress", "SLUICE_SUBMIT_PROGRESS", SL_OPT_ENUM, "auto", 0, 0,
 	    "auto,yes,no", offsetof(sub_cfg_t, progress),
 	    "progress bar on stderr (auto: when stderr is a terminal)" },
@@ -239,8 +244,9 @@ s_run(sub_t *s, const sub_cfg_t *cfg, const char *task, json_t *items)
 
 	s->t0_us = now;
 	if (s_send(s,
-	        json_pack("{s:s, s:s, s:s, s:o}", "type", "submit", "id",
-	            s->id, "task", task, "items", items))) {
+	        json_pack("{s:s, s:s, s:s, s:o, s:s*}", "type", "submit",
+	            "id", s->id, "task", task, "items", items, "notify",
+	            strcmp(cfg->notify, "none") ? cfg->notify : NULL))) {
 		fprintf(stderr, "sluice-submit: cannot send the request\n");
 		return EXIT_REFUSED;
 	}

@@ -1,5 +1,7 @@
 // sluice live demo: submit a request over the gateway's WebSocket and show
-// each item's result the moment it arrives (docs/PROTOCOL.md, section 1).
+// each item's result the moment it arrives (docs/PROTOCOL.md, section 1);
+// or watch a notify channel and show the requests others submit to it
+// (section 1.2) the same way.
 // No inline script or style anywhere: the gateway's CSP forbids them.
 "use strict";
 
@@ -11,8 +13,10 @@
     task: $("task"), items: $("items"), submit: $("submit"), cancel: $("cancel"),
     alert: $("alert"), status: $("status"), progress: $("progress"),
     count: $("count"), plot: $("timeline"), summary: $("summary"), rows: $("rows"),
-    rowsNote: $("rows-note"),
+    rowsNote: $("rows-note"), watchForm: $("watch-form"), channel: $("channel"),
+    watch: $("watch"),
   };
+  const CHANNEL_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
   const PRESETS = {
     echo: '["hello", 42, {"nested": [1, 2]}]',
     burn: "[1000,1000,1000]",
@@ -26,10 +30,13 @@
 
   // Everything the page knows, readable from outside (tests, the console).
   // req.results: {seq, ms (since submit), ok, value | code + message}, in
-  // arrival order; req.done: the done frame; req.error: a refusal.
+  // arrival order; req.done: the done frame; req.error: a refusal;
+  // req.channel: set when the request is someone else's, watched.
+  // watching: the channel subscribed to (kept across reconnects), or null.
   const state = window.sluiceState = {
     url: WS_URL, conn: "connecting", rtt: null, rttMax: null, pongs: 0,
-    workers: null, queued: null, running: null, req: null,
+    workers: null, queued: null, running: null, req: null, watching: null,
+    watched: 0,
   };
 
   let ws = null, backoff = BACKOFF_MIN, retryTimer = 0, pingTimer = 0;
@@ -50,8 +57,12 @@
 
   function updateButtons() {
     const hadFocus = document.activeElement;
-    ui.submit.disabled = state.conn !== "open" || running();
-    ui.cancel.disabled = !running() || state.req.cancelling;
+    // A watched request gives way to one of our own.
+    ui.submit.disabled = state.conn !== "open" || (running() && !state.req.channel);
+    // Only the submitter may cancel: not a watched request.
+    ui.cancel.disabled = !running() || state.req.cancelling || !!state.req.channel;
+    ui.watch.disabled = state.conn !== "open";
+    ui.watch.textContent = state.watching ? "Stop watching" : "Watch";
     // Keep keyboard focus on a usable button when one gets disabled.
     if (hadFocus === ui.submit && ui.submit.disabled && !ui.cancel.disabled) ui.cancel.focus();
     if (hadFocus === ui.cancel && ui.cancel.disabled && !ui.submit.disabled) ui.submit.focus();
@@ -72,6 +83,8 @@
       setConn("open");
       warn("");
       say("Connected to " + WS_URL);
+      // Subscriptions end with a connection: take ours up again.
+      if (state.watching) send({ type: "subscribe", channel: state.watching });
       ping();
       pingTimer = setInterval(ping, PING_MS);
     });
@@ -101,7 +114,9 @@
     state.rtt = state.workers = state.queued = state.running = null;
     for (const el of [ui.rtt, ui.workers, ui.queued, ui.running]) el.textContent = "\u2013";
     if (running()) {
-      why += "; request " + state.req.id + " ended before its done (the gateway cancels it)";
+      why += state.req.channel
+        ? "; stopped watching request " + state.req.id
+        : "; request " + state.req.id + " ended before its done (the gateway cancels it)";
       endRequest(null);
     }
     const delay = backoff * (0.8 + 0.4 * Math.random());
@@ -138,10 +153,18 @@
 
   function onFrame(f, now) {
     const req = state.req;
-    const mine = req !== null && f.id === req.id && !req.ended;
+    // A watched request's frames carry its channel; our own carry none.
+    const mine = req !== null && f.id === req.id && !req.ended &&
+      (f.channel || null) === (req.channel || null);
     switch (f.type) {
     case "pong": return onPong(f, now);
+    case "subscribed":
+    case "unsubscribed": return onSubscription(f);
     case "accepted":
+      if (f.channel) {
+        if (f.channel === state.watching && !running()) startWatched(f, now);
+        return;
+      }
       if (mine) {
         say("Request " + f.id + " accepted: " + f.items + " items, " + (f.workers === 0
           ? "no worker yet (it waits for the first one)"
@@ -157,6 +180,12 @@
       } else if (mine) {
         req.error = { code: f.code, message: f.message };
         endRequest("Request " + f.id + " refused: " + f.code + ": " + f.message, true);
+      } else if (f.channel && !("seq" in f)) {
+        if (f.code !== "not_subscribed") state.watching = null;
+        updateButtons();
+        warn("Cannot watch channel " + f.channel + ": " + f.code + ": " + f.message);
+      } else if ("seq" in f) {
+        // an item of a watched request we are not showing
       } else if (!(f.code === "unknown_id" && req && f.id === req.id)) {
         // (unknown_id: a cancel that crossed the done; nothing to say)
         warn("Gateway error " + f.code + ": " + f.message);
@@ -169,7 +198,7 @@
           (f.cancelled ? ", " + f.cancelled + " cancelled" : "") +
           ", elapsed " + f.elapsed_ms + " ms (gateway: accepted to last item)";
         showProgress();
-        endRequest("Request " + f.id + " finished.");
+        endRequest((req.channel ? "Watched request " : "Request ") + f.id + " finished.");
         ping(); // refresh the job counts now rather than within a second
       }
       return;
@@ -195,6 +224,52 @@
     }
   }
 
+  // ---- watching a channel -------------------------------------------------
+
+  ui.channel.addEventListener("input", () => ui.channel.removeAttribute("aria-invalid"));
+
+  ui.watchForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (state.watching) {
+      send({ type: "unsubscribe", channel: state.watching });
+      return;
+    }
+    const name = ui.channel.value.trim();
+    if (!CHANNEL_RE.test(name)) {
+      ui.channel.setAttribute("aria-invalid", "true");
+      warn("A channel name is 1 to 64 of A-Z a-z 0-9 _ . : -");
+      ui.channel.focus();
+      return;
+    }
+    if (send({ type: "subscribe", channel: name })) warn("");
+  });
+
+  function onSubscription(f) {
+    if (f.type === "subscribed") {
+      state.watching = f.channel;
+      say("Watching channel " + f.channel + ": requests submitted with \"notify\": \"" +
+        f.channel + "\" show here while none of yours is running.");
+    } else {
+      state.watching = null;
+      say("Stopped watching channel " + f.channel + ".");
+    }
+    updateButtons();
+  }
+
+  // A request on the watched channel started: show it as our own, but
+  // read-only (only its submitter may cancel it).
+  function startWatched(f, now) {
+    state.watched++;
+    state.req = {
+      id: f.id, task: "watched", channel: f.channel, n: f.items, t0: now,
+      results: [], failed: 0, done: null, error: null, ended: false,
+      cancelling: false, pongs: 0,
+    };
+    warn("");
+    say("Watching request " + f.id + " on channel " + f.channel + ": " + f.items + " items");
+    resetView();
+  }
+
   // ---- the request --------------------------------------------------------
 
   ui.task.addEventListener("change", () => {
@@ -205,7 +280,7 @@
 
   ui.form.addEventListener("submit", (e) => {
     e.preventDefault();
-    if (running()) return;
+    if (running() && !state.req.channel) return;
     let items;
     try {
       items = JSON.parse(ui.items.value);
@@ -229,13 +304,17 @@
     state.rttMax = state.rtt;
     warn("");
     say("Submitted " + req.id + ": " + req.task + " on " + req.n + " items");
+    resetView();
+  });
+
+  function resetView() {
     ui.summary.textContent = "";
     ui.rows.replaceChildren();
     ui.rowsNote.textContent = "";
     showProgress();
     updateButtons();
     schedulePlot();
-  });
+  }
 
   ui.cancel.addEventListener("click", () => {
     if (!running() || !send({ type: "cancel", id: state.req.id })) return;
@@ -339,7 +418,7 @@
     g.beginPath(); g.moveTo(L, T + ph); g.lineTo(L + pw, T + ph); g.stroke();
     g.textAlign = "center";
     for (let t = 0; t <= span; t += step) g.fillText(String(t), x(t), T + ph + 14);
-    g.fillText("ms since submit", L + pw / 2, h - 4);
+    g.fillText(req.channel ? "ms since accepted" : "ms since submit", L + pw / 2, h - 4);
     g.textAlign = "right";
     const every = req.n <= 12 ? 1 : req.n - 1; // label each row, or the ends
     for (let seq = 0; seq < req.n; seq += every) g.fillText("seq " + seq, L - 6, y(seq) + 4);

@@ -21,6 +21,7 @@ import time
 import websockets
 
 from harness import check, run, scaled
+from test_open_queue import Producer
 
 CHROMIUM = "/usr/bin/chromium"
 WWW_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -443,5 +444,71 @@ async def page_reconnects_after_gateway_restart(h):
               f"console: {b.problems()}")
 
 
+async def page_watches_a_channel(h):
+    """A request submitted elsewhere (a producer, over ZeroMQ) with
+    notify shows on a page watching that channel, result by result."""
+    gw = await start(h)
+    async with Browser(h.tmpdir) as b:
+        await b.open(gw)
+        # A bad name is refused on the page, nothing is sent.
+        await b.type_into("channel", "no spaces", enter=True)
+        await b.wait_js("document.getElementById('alert').textContent"
+                        ".includes('channel name')", what="channel alert")
+        check(await b.js("document.getElementById('channel')"
+                         ".getAttribute('aria-invalid')") == "true",
+              "bad channel not marked aria-invalid")
+        await b.type_into("channel", "nightly")
+        await b.click("watch")
+        await b.wait_js("sluiceState.watching === 'nightly'",
+                        what="subscribed to nightly")
+        check(await b.text("watch") == "Stop watching", "watch button label")
+        await b.js("""window.rowTimes = [];
+            new MutationObserver(() => {
+              const n = document.querySelectorAll('#rows tr').length;
+              while (rowTimes.length < n) rowTimes.push(performance.now());
+            }).observe(document.getElementById('rows'), {childList: true})""")
+        p = Producer(gw)
+        await p.send({"type": "submit", "id": "night-1", "task": "sleep",
+                      "items": [400, 400, 400, "x"], "notify": "nightly"})
+        await b.wait_js("sluiceState.req && sluiceState.req.channel "
+                        "=== 'nightly' && !sluiceState.req.ended",
+                        what="the watched request shown")
+        check(await b.js("document.getElementById('cancel').disabled"),
+              "Cancel enabled for a request the page did not submit")
+        await b.wait_js("sluiceState.req.done", timeout=20,
+                        what="the watched request's done")
+        mine = await p.collect("night-1")
+        check(len(mine) == 6 and mine[-1][0]["type"] == "done",
+              f"the producer's own frames: {mine}")
+        await b.screenshot("page-watch.png")
+        st = await b.state()
+        req = st["req"]
+        check(req["id"] == "night-1" and req["n"] == 4 and st["watched"] == 1,
+              f"watched request: {req}")
+        ok = sorted(r["seq"] for r in req["results"] if r["ok"])
+        bad = [r for r in req["results"] if not r["ok"]]
+        check(ok == [0, 1, 2] and len(bad) == 1 and bad[0]["seq"] == 3
+              and bad[0]["code"] == "bad_item", f"results: {req['results']}")
+        # One compute thread: the sleeps end 400 ms apart, and each row
+        # appears when its result does, not all at the end.
+        rows = await b.js("rowTimes")
+        slept = [t for t, r in zip(rows, req["results"]) if r["ok"]]
+        check(len(rows) == 4 and all(y - x >= 200 for x, y in
+                                     zip(slept, slept[1:])),
+              f"watched rows were not added one by one: at {rows}")
+        check("3 ok, 1 failed" in await b.text("summary"), "summary")
+        # Stop watching: nothing more shows.
+        await b.click("watch")
+        await b.wait_js("sluiceState.watching === null", what="unsubscribed")
+        await p.send({"type": "submit", "id": "night-2", "task": "echo",
+                      "items": [1], "notify": "nightly"})
+        await p.collect("night-2")
+        await asyncio.sleep(scaled(0.3))
+        check((await b.state())["req"]["id"] == "night-1",
+              "a request showed after Stop watching")
+        p.close()
+        check(not b.problems(), f"console: {b.problems()}")
+
+
 run([page_streams_results_as_they_arrive, page_shows_errors_and_cancels,
-     page_reconnects_after_gateway_restart])
+     page_reconnects_after_gateway_restart, page_watches_a_channel])

@@ -11,7 +11,7 @@ import time
 from harness import (check, check_request, metric, run, scaled,
                      wait_log)
 from test_msgpack_ws import msgpack_client, no_junk
-from test_open_queue import Producer
+from test_open_queue import Producer, finish, spawn_submit
 
 
 def subscribe(channel):
@@ -500,7 +500,23 @@ async def watchers_learn_when_the_submitter_leaves(h):
     await wait_metric(gw, "sluice_subscriptions", 1)
 
 
+async def sluice_submit_notify_is_watched(h):
+    gw = await h.start(workers=[1])
+    w = await h.client(gw)
+    await ask(w, subscribe("cli"))
+    rc, out, err = await finish(await spawn_submit(
+        h, gw, "--notify", "cli", "--id", "from-cli", "echo", "1", '"two"'))
+    check(rc == 0, f"sluice-submit exit {rc}: {err}")
+    theirs = await wait_watched_done(w, "cli", "from-cli")
+    check(check_request(theirs, 2) == [1, "two"],
+          f"the watcher's frames: {theirs}")
+    rc, _, err = await finish(await spawn_submit(
+        h, gw, "--notify", "a b", "echo", "1"))
+    check(rc == 3 and "bad_message" in err, f"bad --notify: exit {rc}: {err}")
+
+
 TESTS = [ws_subscribers_watch_a_producers_request,
+         sluice_submit_notify_is_watched,
          watchers_learn_when_the_submitter_leaves,
          ws_clients_submit_with_notify,
          unsubscribe_stops_delivery_and_joiners_get_no_replay,
