@@ -29,6 +29,7 @@ def main():
         help="the gateway's producers endpoint")
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds without any frame from the gateway")
+    ap.add_argument("--notify", help="channel whose subscribers watch it")
     ap.add_argument("task")
     ap.add_argument("items", nargs="+", help="JSON values")
     args = ap.parse_args()
@@ -39,8 +40,10 @@ def main():
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(args.gateway)
     req = f"py-{os.getpid()}"
-    sock.send(msgpack.packb({"type": "submit", "id": req,
-                             "task": args.task, "items": items}))
+    submit = {"type": "submit", "id": req, "task": args.task, "items": items}
+    if args.notify:
+        submit["notify"] = args.notify
+    sock.send(msgpack.packb(submit))
     heard = next_ping = time.monotonic()
     status = 2
     while True:
@@ -60,7 +63,8 @@ def main():
         if kind == "pong" or f.get("id") != req:
             continue
         if kind in ("result", "error") and "seq" in f:
-            print(json.dumps(f), flush=True)
+            # values come as the worker sent them: bin as bytes
+            print(json.dumps(f, default=lambda b: b.hex()), flush=True)
         elif kind == "accepted":
             print(f"producer: accepted {f['items']} items, "
                   f"{f['workers']} workers", file=sys.stderr)

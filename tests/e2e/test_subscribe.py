@@ -6,12 +6,14 @@ subscription limit, bad channel names, not_subscribed, the
 sluice_subscriptions gauge and cleanup when subscribers go away."""
 
 import asyncio
+import os
 import time
 
 from harness import (check, check_request, metric, run, scaled,
                      wait_log)
 from test_msgpack_ws import msgpack_client, no_junk
-from test_open_queue import Producer, finish, spawn_submit
+from test_open_queue import (EXAMPLES, Producer, finish, run_example,
+                             spawn_submit)
 
 
 def subscribe(channel):
@@ -513,6 +515,16 @@ async def sluice_submit_notify_is_watched(h):
     rc, _, err = await finish(await spawn_submit(
         h, gw, "--notify", "a b", "echo", "1"))
     check(rc == 3 and "bad_message" in err, f"bad --notify: exit {rc}: {err}")
+    # and the Python example producer
+    mark = w.mark()
+    rc, out, err = await run_example(
+        os.path.join(EXAMPLES, "producer.py"), "--gateway", gw.producers,
+        "--notify", "cli", "echo", "3")
+    check(rc == 0, f"producer.py exit {rc}: {err}")
+    done = await w.wait_frame(lambda f: f["type"] == "done"
+                              and f.get("channel") == "cli", mark,
+                              what="producer.py's request watched")
+    check(done[0]["ok"] == 1, f"{done}")
 
 
 TESTS = [ws_subscribers_watch_a_producers_request,
