@@ -7,10 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <msgpack.h>
+
 #include "bn_client.h"
 #include "bn_proc.h"
 #include "sl_clock.h"
 #include "sl_err.h"
+#include "sl_json.h"
 #include "sl_log.h"
 
 #define BN_CTL_US 5000           /* control timer period */
@@ -33,11 +37,45 @@ struct bn_req {
 /* ---- setup ---------------------------------------------------------------
  */
 
+/* The msgpack form of s_submit_tail: task, timing and items packed after
+ * a map header of 5 and the type and id pairs (s_send_submit). */
+static char *
+s_submit_tail_mp(const bn_plan_t *p, size_t k, size_t *len)
+{
+	json_t *item = json_loads(p->item_json, JSON_DECODE_ANY, NULL);
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char *t = NULL;
+	int bad;
+
+	if (!item)
+		return NULL;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	bad = msgpack_pack_str_with_body(&pk, "task", 4)
+	    || msgpack_pack_str_with_body(&pk, p->task, strlen(p->task))
+	    || msgpack_pack_str_with_body(&pk, "timing", 6)
+	    || msgpack_pack_true(&pk)
+	    || msgpack_pack_str_with_body(&pk, "items", 5)
+	    || msgpack_pack_array(&pk, (uint32_t) k);
+	for (size_t i = 0; !bad && i < k; i++)
+		bad = sl_json_to_mp(item, &pk, 12) != 0;
+	if (!bad && (t = malloc(sb.size))) {
+		memcpy(t, sb.data, sb.size);
+		*len = sb.size;
+	}
+	msgpack_sbuffer_destroy(&sb);
+	json_decref(item);
+	return t;
+}
+
 /* `","task":"T","timing":true,"items":[I,I,...]}`: all of a submit frame
  * after the id, built once per connection. */
 static char *
 s_submit_tail(const bn_plan_t *p, size_t k, size_t *len)
 {
+	if (p->msgpack)
+		return s_submit_tail_mp(p, k, len);
 	size_t il = strlen(p->item_json);
 	size_t cap = strlen(p->task) + 64 + k * (il + 1);
 	char *t = malloc(cap), *o;
@@ -150,6 +188,8 @@ s_open_more(bn_run_t *run)
 		ci.host = run->plan.host;
 		ci.origin = run->plan.host;
 		ci.local_protocol_name = BN_CLIENT_PROTOCOL;
+		/* the subprotocol asked of the gateway (none: JSON) */
+		ci.protocol = run->plan.msgpack ? "sluice.msgpack.v1" : NULL;
 		ci.userdata = c;
 		ci.opaque_user_data = c;
 		ci.pwsi = &c->wsi;
@@ -218,7 +258,8 @@ s_may_submit(bn_conn_t *c, int64_t now, int64_t *due)
 static int
 s_write(bn_conn_t *c, size_t len)
 {
-	if (lws_write(c->wsi, c->tx + LWS_PRE, len, LWS_WRITE_TEXT)
+	if (lws_write(c->wsi, c->tx + LWS_PRE, len,
+	        c->run->plan.msgpack ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
 	    < (int) len)
 		return -1;
 	return 0;
@@ -241,8 +282,22 @@ s_send_submit(bn_conn_t *c, int64_t now)
 		}
 	if (!r)
 		return 0; /* cannot happen: s_may_submit checked inflight */
-	head = snprintf(o, 96, "{\"type\":\"submit\",\"id\":\"c%d-%d-%" PRIu64,
-	    c->index, slot, n);
+	if (run->plan.msgpack) {
+		/* fixmap 5, "type": "submit", "id": fixstr (ids < 32 bytes) */
+		char id[32];
+		int il = snprintf(
+		    id, sizeof id, "c%d-%d-%" PRIu64, c->index, slot, n);
+
+		memcpy(o, "\x85\xa4type\xa6submit\xa2id", 16);
+		head = 16;
+		o[head++] = (char) (0xa0 | il);
+		memcpy(o + head, id, (size_t) il);
+		head += il;
+	} else {
+		head = snprintf(o, 96,
+		    "{\"type\":\"submit\",\"id\":\"c%d-%d-%" PRIu64, c->index,
+		    slot, n);
+	}
 	memcpy(o + head, c->submit_tail, c->submit_tail_len);
 	r->n = n;
 	r->active = 1;
@@ -266,8 +321,20 @@ static int
 s_send_ping(bn_conn_t *c, int64_t now)
 {
 	uint64_t n = ++c->ping_seq;
-	int len = snprintf((char *) c->tx + LWS_PRE, 64,
-	    "{\"type\":\"ping\",\"data\":%" PRIu64 "}", n);
+	int len;
+
+	if (c->run->plan.msgpack) {
+		/* {"type": "ping", "data": uint64 n} */
+		uint8_t *o = c->tx + LWS_PRE;
+
+		memcpy(o, "\x82\xa4type\xa4ping\xa4" "data\xcf", 17);
+		for (int i = 0; i < 8; i++)
+			o[17 + i] = (uint8_t) (n >> (56 - 8 * i));
+		len = 25;
+	} else {
+		len = snprintf((char *) c->tx + LWS_PRE, 64,
+		    "{\"type\":\"ping\",\"data\":%" PRIu64 "}", n);
+	}
 
 	c->ping_sent[n % BN_PING_SLOTS] = now;
 	c->run->c.pings_sent++;
@@ -371,7 +438,12 @@ s_on_frame(
 
 	run->c.frames++;
 	run->c.frame_bytes += len;
-	if (run->plan.parser == BN_PARSER_JANSSON
+	if (run->plan.msgpack) {
+		if (bn_frame_parse_mp(text, len, &f)) {
+			run->c.unparsed++;
+			return;
+		}
+	} else if (run->plan.parser == BN_PARSER_JANSSON
 	    || bn_frame_scan(text, len, &f)) {
 		if (run->plan.parser == BN_PARSER_FAST)
 			run->c.fallback_parses++;

@@ -49,7 +49,8 @@ typedef struct bn_plan {
 	int64_t idle_hold_us; /* keep idle connections this long first */
 	int64_t connect_timeout_us;
 	int connect_parallel; /* handshakes in progress at once */
-	int parser;           /* BN_PARSER_* */
+	int parser;           /* BN_PARSER_* (JSON only) */
+	int msgpack;          /* speak sluice.msgpack.v1 instead of JSON */
 	pid_t gw_pid;         /* 0: not watched */
 	pid_t worker_pids[BN_MAX_PIDS];
 	int n_worker_pids;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <msgpack.h>
 
 #include "bn_frame.h"
 
@@ -241,5 +242,68 @@ bn_frame_parse_jansson(const char *text, size_t len, bn_frame_t *out)
 	rc = 0;
 out:
 	json_decref(root);
+	return rc;
+}
+
+static int
+s_mp_int(const msgpack_object *v, int64_t *out)
+{
+	if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+	    && v->via.u64 <= INT64_MAX) {
+		*out = (int64_t) v->via.u64;
+		return 1;
+	}
+	if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*out = v->via.i64;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+s_mp_key(const msgpack_object *k, const char *name)
+{
+	size_t n = strlen(name);
+
+	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n
+	    && !memcmp(k->via.str.ptr, name, n);
+}
+
+int
+bn_frame_parse_mp(const void *data, size_t len, bn_frame_t *out)
+{
+	msgpack_unpacked u;
+	size_t off = 0;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	msgpack_unpacked_init(&u);
+	if (msgpack_unpack_next(&u, data, len, &off) != MSGPACK_UNPACK_SUCCESS
+	    || off != len || u.data.type != MSGPACK_OBJECT_MAP)
+		goto out;
+	for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+		const msgpack_object *k = &u.data.via.map.ptr[i].key;
+		const msgpack_object *v = &u.data.via.map.ptr[i].val;
+
+		if (v->type == MSGPACK_OBJECT_STR && s_mp_key(k, "type"))
+			out->type = s_type(v->via.str.ptr, v->via.str.size);
+		else if (v->type == MSGPACK_OBJECT_STR && s_mp_key(k, "id")) {
+			if (s_copy(out->id, sizeof out->id, v->via.str.ptr,
+			        v->via.str.size))
+				goto out;
+		} else if (v->type == MSGPACK_OBJECT_STR
+		    && s_mp_key(k, "code"))
+			s_copy(out->code, sizeof out->code, v->via.str.ptr,
+			    v->via.str.size);
+		else if (s_mp_key(k, "seq"))
+			out->has_seq = s_mp_int(v, &out->seq);
+		else if (s_mp_key(k, "t_done_us"))
+			out->has_t_done = s_mp_int(v, &out->t_done_us);
+		else if (s_mp_key(k, "data"))
+			out->has_data = s_mp_int(v, &out->data);
+	}
+	rc = 0;
+out:
+	msgpack_unpacked_destroy(&u);
 	return rc;
 }

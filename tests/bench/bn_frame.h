@@ -1,6 +1,7 @@
 /*
  * bn_frame: read the gateway's frames (result, error, done, accepted,
- * pong) into the few fields sluice-bench needs.
+ * pong) into the few fields sluice-bench needs, from JSON text or, for
+ * the sluice.msgpack.v1 subprotocol, from msgpack.
  *
  * Two parsers with one output: a scanner that walks the top-level object
  * once without allocating (values it does not need, such as "value", are
@@ -43,5 +44,9 @@ int bn_frame_scan(const char *text, size_t len, bn_frame_t *out);
 
 /* Parse with jansson. 0, or -1 if the text is not a JSON object. */
 int bn_frame_parse_jansson(const char *text, size_t len, bn_frame_t *out);
+
+/* Parse one msgpack map (sluice.msgpack.v1) with msgpack-c. 0, or -1 if
+ * the bytes are not one msgpack map. */
+int bn_frame_parse_mp(const void *data, size_t len, bn_frame_t *out);
 
 #endif

@@ -92,7 +92,8 @@ fi
 
 # 2. Maximum throughput of small results, closed loop, to 10 and to 100
 # clients (5 s each); then the bench's own cost with jansson for every
-# frame, to show what parsing costs the meter.
+# frame, to show what parsing costs the meter; then 10 clients of the
+# sluice.msgpack.v1 subprotocol instead of JSON.
 if want max; then
 	start_sluice "$SHAPE_MAX" && {
 		bench max10.sluice --connect "127.0.0.1:$GW_PORT" --conns 10 \
@@ -105,6 +106,10 @@ if want max; then
 		bench max10j.sluice --connect "127.0.0.1:$GW_PORT" --conns 10 \
 			--inflight 4 --items 100 --item-bytes 100 --duration-ms 5000 \
 			--parser jansson \
+			--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS"
+		bench max10m.sluice --connect "127.0.0.1:$GW_PORT" --conns 10 \
+			--inflight 4 --items 100 --item-bytes 100 --duration-ms 5000 \
+			--protocol msgpack \
 			--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS"
 	}
 	stop_all

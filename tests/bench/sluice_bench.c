@@ -46,6 +46,7 @@ typedef struct bn_cfg {
 	long long connect_timeout_ms;
 	long long connect_parallel;
 	int parser;
+	int protocol; /* json,msgpack */
 	long long gateway_pid;
 	const char *worker_pids;
 	int json;
@@ -116,6 +117,10 @@ static const sl_opt_t s_opts[] = {
 	{ "connect-parallel", "SLUICE_BENCH_CONNECT_PARALLEL", SL_OPT_INT,
 	    "128", 1, 10000, NULL, offsetof(bn_cfg_t, connect_parallel),
 	    "WebSocket handshakes in progress at once" },
+	{ "protocol", "SLUICE_BENCH_PROTOCOL", SL_OPT_ENUM, "json", 0, 0,
+	    "json,msgpack", offsetof(bn_cfg_t, protocol),
+	    "what the connections speak: JSON text, or the sluice.msgpack.v1 "
+	    "subprotocol (binary msgpack frames)" },
 	{ "parser", "SLUICE_BENCH_PARSER", SL_OPT_ENUM, "fast", 0, 0,
 	    BN_PARSER_NAMES, offsetof(bn_cfg_t, parser),
 	    "how frames are read: a scanner that decodes only the fields "
@@ -282,6 +287,7 @@ s_plan(const bn_cfg_t *cfg, bn_plan_t *plan, char *hostbuf, size_t hostlen,
 	plan->connect_timeout_us = cfg->connect_timeout_ms * 1000;
 	plan->connect_parallel = (int) cfg->connect_parallel;
 	plan->parser = cfg->parser;
+	plan->msgpack = cfg->protocol == 1;
 	plan->gw_pid = (pid_t) cfg->gateway_pid;
 	return 0;
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench.smoke (ctest): sluice-bench for ~2 s against a real gateway and one
-# worker on free loopback ports: echo, 2 connections, pings. Passes if the
+# worker on free loopback ports: echo, 2 connections, pings, once over
+# JSON and once over sluice.msgpack.v1. Passes if the
 # bench exits 0 (nothing lost, refused or failed) and its JSON is sane.
 # No timing is asserted: speed is measured (run.sh), not tested.
 #
@@ -26,13 +27,18 @@ trap 'stop_all; exit 1' INT TERM
 "$PY" -c 'import websockets' 2>/dev/null ||
 	fail "$PY cannot import websockets (install python3-websockets)"
 start_sluice 1x2 || fail "gateway or worker did not start"
+for proto in json msgpack; do
 "$BENCH" --connect "127.0.0.1:$GW_PORT" --conns 2 --items 10 --inflight 2 \
 	--item-bytes 100 --duration-ms 2000 --drain-ms 20000 --ping-ms 100 \
-	--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS" \
-	--json-out "$LOGDIR/smoke.json" || fail "sluice-bench exited $?"
-"$PY" - "$LOGDIR/smoke.json" <<'PY' || fail "implausible report"
+	--protocol $proto --gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS" \
+	--json-out "$LOGDIR/smoke-$proto.json" ||
+	fail "sluice-bench --protocol $proto exited $?"
+"$PY" - "$LOGDIR/smoke-$proto.json" $proto <<'PY' ||
 import json, sys
 r = json.load(open(sys.argv[1]))
+want = {"json": "fast", "msgpack": "msgpack"}[sys.argv[2]]
+assert r["bench"]["parser"] == want, r["bench"]
+assert r["bench"]["unparsed"] == 0, r["bench"]
 it, rq = r["items"], r["requests"]
 assert r["ok"] is True, r
 assert it["lost"] == 0 and it["item_errors"] == 0 and it["refused"] == 0, it
@@ -45,9 +51,12 @@ for k in ("forward_delay_us", "item_latency_us"):
     assert 0 <= s["p50"] <= s["p99"] <= s["max"], (k, s)
 assert r["ping_rtt_us"]["n"] > 0 and r["pings"]["answered"] > 0, r["pings"]
 assert r["results_per_s"] > 0 and r["gateway"]["rss_end_kib"] > 0, r
-print(f"bench.smoke: {it['results']} results at {r['results_per_s']:.0f}/s, "
-      f"0 lost, forward delay p99 {r['forward_delay_us']['p99']} us")
+print(f"bench.smoke: {sys.argv[2]}: {it['results']} results at "
+      f"{r['results_per_s']:.0f}/s, 0 lost, forward delay p99 "
+      f"{r['forward_delay_us']['p99']} us")
 PY
+	fail "implausible $proto report"
+done
 stop_all
 rm -rf "$LOGDIR"
 echo "bench.smoke: 1 passed, 0 failed"

@@ -101,6 +101,14 @@ def main(d):
         None, lambda r: r["bench"]["cpu_us_per_result"], None, None, "low")
     row("max", "  bench CPU per result (jansson)", "us", "max10j.sluice",
         None, lambda r: r["bench"]["cpu_us_per_result"], None, None, "low")
+    row("max", "max throughput, 10 msgpack clients", "/s", "max10m.sluice",
+        None, rate, None, None, "high")
+    row("max", "  server CPU per result, msgpack clients", "us",
+        "max10m.sluice", None, per_result("gateway"), None, None, "low")
+    row("max", "  forward delay p99, msgpack clients", "ms", "max10m.sluice",
+        None, lambda r: ms(r["forward_delay_us"]["p99"]), None, None, "low")
+    row("max", "  forward delay p99, JSON clients", "ms", "max10.sluice",
+        None, lambda r: ms(r["forward_delay_us"]["p99"]), None, None, "low")
     row("cpu", "burn 20 ms x 200 on 2 threads", "/s", "cpu.sluice",
         "cpu.python", rate, ">= 98 items/s",
         lambda r, v: v >= 98 and clean(r), "high")
