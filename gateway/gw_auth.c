@@ -284,6 +284,13 @@ gw_auth_stats(const gw_auth_t *self, gw_auth_stats_t *out)
 		memset(out, 0, sizeof *out);
 }
 
+void
+gw_auth_carry_stats(gw_auth_t *to, const gw_auth_t *from)
+{
+	if (to && from)
+		to->stats = from->stats;
+}
+
 bool
 gw_auth_token_ok(const gw_auth_t *self, const char *tok, size_t len)
 {

@@ -19,7 +19,8 @@
  *
  * With no tokens and no origins configured every client is allowed.
  * Configured on the main thread before the lws context starts; afterwards
- * used by the lws service thread only.
+ * used by the lws service thread only, which may swap in a new policy
+ * between two services of the loop (SIGHUP: main.c).
  */
 #ifndef GW_AUTH_H
 #define GW_AUTH_H
@@ -79,6 +80,9 @@ size_t gw_auth_n_tokens(const gw_auth_t *self);
 size_t gw_auth_n_origins(const gw_auth_t *self);
 bool gw_auth_metrics_token(const gw_auth_t *self);
 void gw_auth_stats(const gw_auth_t *self, gw_auth_stats_t *out);
+/* A policy that replaces from (a reload) counts on where from stopped:
+ * the refusal counters are monotonic for /metrics. */
+void gw_auth_carry_stats(gw_auth_t *to, const gw_auth_t *from);
 
 /*
  * true if tok (len bytes, not NUL-terminated) is one of the tokens, or if

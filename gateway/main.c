@@ -182,15 +182,18 @@ static const sl_opt_t s_opts[] = {
 
 #define GW_TICK_US 100000 /* timers: heartbeats, timeouts, stalls */
 
-/* Process-wide, for the signal handler only: 1 = drain, 2 = now. */
+/* Process-wide, for the signal handlers only: s_stop 1 = drain, 2 = now;
+ * s_reload: SIGHUP came, read the access lists again. */
 static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_reload;
 static struct lws_context *s_ctx;
 
 static void
 s_on_signal(int sig)
 {
-	(void) sig;
-	if (s_stop < 2)
+	if (sig == SIGHUP)
+		s_reload = 1;
+	else if (s_stop < 2)
 		s_stop++;
 	if (s_ctx)
 		lws_cancel_service(s_ctx); /* wakes the loop; async-safe */
@@ -382,6 +385,48 @@ s_curve_allow(sl_zap_t *zap, const char *domain, const char *file,
  * the ZAP handler with the allowed workers' keys. 0 with *zap NULL when
  * CURVE is not configured.
  */
+/*
+ * SIGHUP: read the token file, the origins and the CURVE allow-lists
+ * again, so that a token or a key is added or revoked without a restart.
+ * Whatever fails to load is logged and the policy in force stays. Open
+ * connections are not checked again: a revoked token or key ends no
+ * session that already passed (close those by restarting).
+ */
+static void
+s_reload_policy(const gw_cfg_t *cfg, gw_ws_env_t *env, gw_auth_t **auth,
+    sl_zap_t *zap, const sl_curve_keypair_t *kp)
+{
+	gw_auth_t *fresh;
+	char err[300];
+
+	fresh = s_auth_new(cfg, err, sizeof err);
+	if (!fresh) {
+		SL_ERR("GW-RELOAD",
+		    "tokens and origins not reloaded, the old ones stay: %s",
+		    err);
+	} else {
+		gw_auth_carry_stats(fresh, *auth);
+		env->auth = fresh;
+		gw_auth_destroy(auth);
+		*auth = fresh;
+		SL_NOTICE("GW-RELOAD", "tokens=%zu origins=%zu",
+		    gw_auth_n_tokens(fresh), gw_auth_n_origins(fresh));
+	}
+	if (!zap)
+		return;
+	if (s_curve_allow(zap, "workers", cfg->curve_clients_file,
+	        "WRK-DENIED", kp, err, sizeof err))
+		SL_ERR("GW-RELOAD",
+		    "workers' allow-list not reloaded, the old one stays: %s",
+		    err);
+	if (s_set(cfg->curve_producers_file)
+	    && s_curve_allow(zap, "producers", cfg->curve_producers_file,
+	        "PRD-DENIED", kp, err, sizeof err))
+		SL_ERR("GW-RELOAD",
+		    "producers' allow-list not reloaded, the old one stays: %s",
+		    err);
+}
+
 static int
 s_curve_setup(const gw_cfg_t *cfg, void *zctx, sl_curve_keypair_t *kp,
     sl_zap_t **zap, char *err, size_t errlen)
@@ -630,6 +675,7 @@ main(int argc, char **argv)
 	sa.sa_handler = s_on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	tick.env = &env;
@@ -645,6 +691,10 @@ main(int argc, char **argv)
 		int64_t now = sl_clock_mono_us();
 		gw_broker_stats_t st;
 
+		if (s_reload) {
+			s_reload = 0;
+			s_reload_policy(&cfg, &env, &auth, zap, &curve_kp);
+		}
 		if (!s_stop)
 			continue;
 		if (!deadline) {

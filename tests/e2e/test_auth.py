@@ -6,6 +6,7 @@ endpoint. Real gateway and workers on loopback."""
 import asyncio
 import base64
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -370,6 +371,68 @@ async def curve_producers(h):
     await wait_log(gw, "PRD-DENIED")
 
 
+def denied_tokens(port):
+    st, body = http_get(port, "/metrics")
+    check(st == 200, f"/metrics: {st}")
+    for line in body.decode().splitlines():
+        if line.startswith('sluice_clients_denied_total{reason="token"}'):
+            return int(line.split()[1])
+    raise AssertionError("no token denial counter")
+
+
+async def sighup_reloads_tokens_and_keys(h):
+    tokens = os.path.join(h.tmpdir, "tokens-hup")
+    with open(tokens, "w") as f:
+        f.write(TOK_A + "\n")
+    gw_pub, gw_sec = keypair(h, "gw-hup")
+    first_pub, first_sec = keypair(h, "first")
+    second_pub, second_sec = keypair(h, "second")
+    clients = os.path.join(h.tmpdir, "clients-hup")
+    with open(clients, "w") as f:
+        f.write(f"{first_pub} first\n")
+    gw = await h.gateway("--tokens-file", tokens, "--curve-secret-file",
+                         gw_sec, "--curve-clients-file", clients)
+    curve = ("--curve-server-key", gw_pub)
+    h.worker(gw, 1, "--id", "first", *curve, "--curve-secret-file", first_sec)
+    h.worker(gw, 1, "--id", "second", *curve, "--curve-secret-file",
+             second_sec)
+    await wait_log(gw, "WRK-DENIED")
+    a = await connect(h, gw, headers={"Authorization": "Bearer " + TOK_A})
+    await echo_works(a)
+    await refused(gw.port, 401, headers=(("Authorization", "Bearer " + TOK_B),))
+    denied = await asyncio.to_thread(denied_tokens, gw.port)
+    check(denied == 1, f"denied counter {denied}")
+    # B replaces A, the second worker's key joins: SIGHUP, no restart
+    with open(tokens, "w") as f:
+        f.write(TOK_B + "\n")
+    with open(clients, "a") as f:
+        f.write(f"{second_pub} second\n")
+    os.kill(gw.pid, signal.SIGHUP)
+    line = await wait_log(gw, "GW-RELOAD")
+    check("tokens=1" in line, f"reload line: {line}")
+    b = await connect(h, gw, headers={"Authorization": "Bearer " + TOK_B})
+    await echo_works(b)
+    await refused(gw.port, 401, headers=(("Authorization", "Bearer " + TOK_A),))
+    # an open connection is not cut by the reload
+    await echo_works(a)
+    # the denied worker gets in on its next try
+    await wait_log(gw, "WRK-READY worker=second", timeout=20)
+    check(await workers_count(b) == 2, "second worker not registered")
+    # counters go on from where they were
+    check(await asyncio.to_thread(denied_tokens, gw.port) == denied + 1,
+          "the denial counter restarted with the reload")
+    # a file that does not load keeps the policy in force
+    with open(tokens, "w") as f:
+        f.write("short\n")
+    os.kill(gw.pid, signal.SIGHUP)
+    line = await wait_log(gw, "not reloaded")
+    check("the old ones stay" in line and "short" not in line,
+          f"failed reload line: {line}")
+    c = await connect(h, gw, headers={"Authorization": "Bearer " + TOK_B})
+    await echo_works(c)
+    check(gw.running(), "gateway died on a bad reload")
+
+
 def _free():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -380,4 +443,4 @@ if __name__ == "__main__":
     run([tokens_gate_the_handshake, origin_allow_list,
          origin_and_token_together, tls_listener, curve_workers,
          curve_producers, curve_misconfiguration_fails_closed,
-         insecure_binds_are_warned_about])
+         insecure_binds_are_warned_about, sighup_reloads_tokens_and_keys])
