@@ -236,6 +236,8 @@ s_print_help(const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info,
 	for (size_t i = 0; i < n; i++) {
 		const sl_opt_t *o = &opts[i];
 
+		const char *set = o->env ? getenv(o->env) : NULL;
+
 		fprintf(out, "  --%s%s  (env %s, default %s)\n      %s",
 		    o->name,
 		    o->type == SL_OPT_INT        ? " N"
@@ -247,6 +249,11 @@ s_print_help(const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info,
 			fprintf(out, " [%lld..%lld]", o->min, o->max);
 		else if (o->type == SL_OPT_ENUM)
 			fprintf(out, " [%s]", o->choices);
+		/* What this environment already says, so that --help in a
+		 * container shows the values in force (secrets hidden). */
+		if (set && *set)
+			fprintf(out, "\n      now: %s=%s", o->env,
+			    o->type == SL_OPT_SECRET ? "(set)" : set);
 		fputc('\n', out);
 	}
 	fprintf(out,

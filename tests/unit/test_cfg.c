@@ -347,6 +347,32 @@ test_cfg_help_prints_every_option_and_exits_ok(void **state)
 }
 
 static void
+test_cfg_help_shows_the_values_the_environment_sets(void **state)
+{
+	static const sl_opt_t opts[] = {
+		{ "port", "SLUICE_UT_PORT", SL_OPT_INT, "8080", 1, 65535, NULL,
+		    offsetof(test_cfg_t, port), "TCP port" },
+		{ "listen", "SLUICE_UT_LISTEN", SL_OPT_SECRET, "none", 0, 0,
+		    NULL, offsetof(test_cfg_t, listen), "a secret" },
+		{ "depth", "SLUICE_UT_DEPTH", SL_OPT_INT, "-3", -10, 10, NULL,
+		    offsetof(test_cfg_t, depth), "left unset" },
+	};
+	fixture_t *f = *state;
+	const char *out;
+
+	setenv("SLUICE_UT_PORT", "9090", 1);
+	setenv("SLUICE_UT_LISTEN", "hunter2-hunter2", 1);
+	sl_cfg_print_help(opts, SL_N(opts), &s_info, f->out);
+	out = s_output(f);
+	s_assert_contains(out, "(env SLUICE_UT_PORT, default 8080)");
+	s_assert_contains(out, "now: SLUICE_UT_PORT=9090");
+	/* a secret is never printed, only that it is set */
+	s_assert_contains(out, "now: SLUICE_UT_LISTEN=(set)");
+	assert_null(strstr(out, "hunter2"));
+	assert_null(strstr(out, "now: SLUICE_UT_DEPTH"));
+}
+
+static void
 test_cfg_short_help_and_help_after_options_exit_ok(void **state)
 {
 	fixture_t *f = *state;
@@ -572,6 +598,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_cfg_short_help_and_help_after_options_exit_ok, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cfg_help_shows_the_values_the_environment_sets, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_cfg_version_prints_program_and_version, setup,
