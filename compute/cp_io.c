@@ -40,6 +40,7 @@ typedef struct cp_io {
 	int64_t next_ping;  /* when the gateway gets our next PING */
 	int64_t backoff_us; /* next reconnect delay */
 	bool gw_seen;       /* the gateway spoke since we (re)connected */
+	bool gw_ever;       /* ... or ever, since we started */
 	uint64_t jobs;      /* counters for the closing log line */
 	uint64_t results;
 	uint64_t reconnects;
@@ -159,7 +160,7 @@ s_drain_gateway(cp_io_t *self)
 		self->gw_expiry = sl_clock_mono_us()
 		    + self->cfg->hb_ivl_us * (int64_t) self->cfg->hb_liveness;
 		self->backoff_us = CP_BACKOFF_MIN_US;
-		self->gw_seen = true;
+		self->gw_seen = self->gw_ever = true;
 		s_on_gateway_frame(self, zmq_msg_data(&m), zmq_msg_size(&m));
 		zmq_msg_close(&m);
 	}
@@ -291,9 +292,17 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 
 	SL_WARN("GW-SILENT",
 	    "gateway=%s silent for %u heartbeats; "
-	    "reconnecting in ~%" PRId64 " ms",
+	    "reconnecting in ~%" PRId64 " ms%s",
 	    self->cfg->gateway, self->cfg->hb_liveness,
-	    self->backoff_us / 1000);
+	    self->backoff_us / 1000,
+	    self->gw_ever ? ""
+	    /* A gateway that never answered is often one we cannot
+	     * talk to at all: say what to check. */
+	    : self->cfg->curve_server_key
+	    ? "; it never answered: is it up at that address, with "
+	      "this server key, and our public key in its allow-list?"
+	    : "; it never answered: is it up at that address, and "
+	      "without CURVE (else set --curve-server-key)?");
 	cp_pool_cancel_all(self->pool);
 	zmq_setsockopt(self->dealer, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_close(self->dealer);

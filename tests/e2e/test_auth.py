@@ -262,6 +262,11 @@ async def curve_workers(h):
     check("WRK-READY worker=bad" not in log and "WRK-READY worker=plain"
           not in log, "a denied worker registered")
     check(bad.running() and plain.running(), "a denied worker exited")
+    # each says what to check: the gateway never answered it
+    line = await wait_log(plain, "never answered")
+    check("--curve-server-key" in line, f"plain worker's hint: {line}")
+    line = await wait_log(bad, "never answered")
+    check("allow-list" in line, f"CURVE worker's hint: {line}")
     # a worker with the wrong server key cannot even finish the handshake
     other_pub, _ = keypair(h, "other")
     h.worker(gw, 1, "--id", "wrongsrv", "--curve-server-key", other_pub,
