@@ -44,4 +44,9 @@ int sl_json_mp_check(
  * or code points past U+10FFFF; NUL is allowed). */
 bool sl_utf8_valid(const char *s, size_t len);
 
+/* Make the NUL-terminated s well-formed UTF-8 in place: each byte that
+ * starts no valid sequence (a cut-off character too) becomes '?'. For
+ * text from peers that is passed on, e.g. a worker's error message. */
+void sl_utf8_clean(char *s);
+
 #endif

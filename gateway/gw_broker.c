@@ -109,7 +109,8 @@ struct gw_broker {
 	bool draining;        /* shutting down: refuse new requests */
 	int64_t next_ping_us; /* when workers get their next PING */
 	uint64_t next_job;
-	msgpack_sbuffer sb; /* scratch for encoding, reused */
+	uint64_t next_serial; /* gw_out_t.serial of a fan-out */
+	msgpack_sbuffer sb;   /* scratch for encoding, reused */
 	gw_broker_stats_t st;
 };
 
@@ -142,10 +143,10 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 
 /* Each client carries its own transport (WebSocket JSON or msgpack,
  * producers), which encodes the frame before it returns. */
-static void
+static int
 s_send(gw_client_t *c, const gw_out_t *f)
 {
-	c->send(c->send_ctx, c->user, f);
+	return c->send(c->send_ctx, c->user, f);
 }
 
 /* A request's frame: to its client, then to its channel's watchers,
@@ -157,12 +158,14 @@ s_send_watchers(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
 	if (!r->chan)
 		return;
 	f->channel = r->chan->name;
+	f->serial = ++self->next_serial; /* one encoding for all watchers */
 	for (sl_list_t *e = r->chan->subs.next; e != &r->chan->subs;
 	     e = e->next) {
-		s_send(sl_container_of(e, gw_sub_t, chan_link)->client, f);
-		self->st.notified++;
+		if (!s_send(sl_container_of(e, gw_sub_t, chan_link)->client, f))
+			self->st.notified++;
 	}
 	f->channel = NULL;
+	f->serial = 0;
 }
 
 static void
@@ -933,6 +936,11 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 				snprintf(msg, sizeof msg, "%.*s",
 				    (int) m->message.len,
 				    m->message.ptr ? m->message.ptr : "");
+				/* Passed on to clients (and watchers) as
+				 * strings: well-formed UTF-8, even if the
+				 * worker's was not or was cut above. */
+				sl_utf8_clean(code);
+				sl_utf8_clean(msg);
 			}
 			r->n_failed++;
 			self->st.items_failed++;

@@ -147,6 +147,10 @@ typedef struct gw_out {
 	bool timing; /* RESULT: add t_done_us and cpu_us */
 	int64_t t_done_us;
 	uint64_t cpu_us;
+	/* 0, or a number several sends of one identical frame share (a
+	 * channel's fan-out): a transport may encode the first and reuse
+	 * its bytes for the rest. */
+	uint64_t serial;
 } gw_out_t;
 
 /* An error frame for err (which it borrows). */

@@ -133,7 +133,8 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 			rc = sl_json_mp_check(
 			    &out->mp_items[i], SL_PROTO_MAX_ITEM_DEPTH, &why);
 			if (rc) {
-				gw_cerr_set(err, out->id, "bad_item",
+				gw_cerr_set(err, out->id,
+				    rc == SL_ENOMEM ? "internal" : "bad_item",
 				    "item %zu: %s", i,
 				    rc == SL_ETOOBIG   ? "nested too deeply"
 				        : rc == SL_ENOMEM ? "out of memory"
@@ -177,7 +178,9 @@ s_kv_value(msgpack_packer *pk, const char *k, const gw_value_t *v)
 		return msgpack_pack_object(pk, *v->mp);
 	/* A JSON client's ping data echoed to itself never gets here; kept
 	 * for completeness of the encoder. */
-	return sl_json_to_mp(v->json, pk, GW_PPROTO_MAX_DEPTH) ? -1 : 0;
+	if (v->json)
+		return sl_json_to_mp(v->json, pk, GW_PPROTO_MAX_DEPTH) ? -1 : 0;
+	return msgpack_pack_nil(pk);
 }
 
 int

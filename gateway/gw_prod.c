@@ -153,6 +153,27 @@ s_on_frame(void *user, const uint8_t *rid, size_t rid_len, const void *data,
 	gw_cmsg_clear(&msg);
 }
 
+/* The caller's socket setup (CURVE), and ours. */
+typedef struct s_setup_arg {
+	int (*setup)(void *sock, const void *setup_arg);
+	const void *arg;
+} s_setup_arg_t;
+
+/* Before bind: a socket option applies to the connections made after it
+ * is set, so ZMQ_SNDHWM set later would leave every producer at the
+ * default of 1000 frames. Results wait here for a producer that reads
+ * late; past this many it counts as not reading (EAGAIN). */
+static int
+s_setup(void *sock, const void *setup_arg)
+{
+	const s_setup_arg_t *a = setup_arg;
+	int hwm = GW_PROD_SNDHWM;
+
+	if (zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm))
+		return -1;
+	return a->setup ? a->setup(sock, a->arg) : 0;
+}
+
 gw_prod_t *
 gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
     const gw_prod_limits_t *limits,
@@ -160,7 +181,7 @@ gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
     char *err, size_t errlen)
 {
 	gw_prod_t *self = calloc(1, sizeof *self);
-	int hwm = GW_PROD_SNDHWM;
+	s_setup_arg_t arg = { setup, setup_arg };
 
 	if (!self) {
 		snprintf(err, errlen, "out of memory");
@@ -170,18 +191,10 @@ gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
 	self->lim = *limits;
 	sl_list_init(&self->producers);
 	msgpack_sbuffer_init(&self->sb);
-	self->zsock = gw_zmq_new_ex(zctx, endpoint, limits->max_frame, setup,
-	    setup_arg, s_on_frame, self, err, errlen);
+	self->zsock = gw_zmq_new_ex(zctx, endpoint, limits->max_frame,
+	    s_setup, &arg, s_on_frame, self, err, errlen);
 	if (!self->zsock)
 		goto fail;
-	/* Results wait here for a producer that reads late; past this many
-	 * it counts as not reading (a send fails with EAGAIN). */
-	if (zmq_setsockopt(
-	        gw_zmq_socket(self->zsock), ZMQ_SNDHWM, &hwm, sizeof hwm)) {
-		snprintf(err, errlen, "zmq ROUTER on %s: ZMQ_SNDHWM: %s",
-		    endpoint, zmq_strerror(zmq_errno()));
-		goto fail;
-	}
 	return self;
 fail:
 	gw_prod_destroy(&self);

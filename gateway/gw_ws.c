@@ -181,16 +181,28 @@ s_encode(gw_ws_pss_t *pss, const gw_out_t *frame, const void **out)
 	gw_ws_env_t *env = pss->env;
 	size_t n;
 
+	/* A channel's watchers get one frame, encoded once per kind. */
 	if (pss->mp) {
-		msgpack_sbuffer_clear(&env->sb);
-		if (gw_pproto_encode(frame, &env->sb))
-			return 0;
+		if (!frame->serial || frame->serial != env->mp_serial) {
+			env->mp_serial = 0;
+			msgpack_sbuffer_clear(&env->sb);
+			if (gw_pproto_encode(frame, &env->sb))
+				return 0;
+			env->mp_serial = frame->serial;
+		}
 		*out = env->sb.data;
 		return env->sb.size;
 	}
-	n = s_dump_json(env, frame); /* may move env->scratch */
+	if (!frame->serial || frame->serial != env->json_serial) {
+		env->json_serial = 0;
+		n = s_dump_json(env, frame); /* may move env->scratch */
+		if (!n)
+			return 0;
+		env->json_serial = frame->serial;
+		env->json_len = n;
+	}
 	*out = env->scratch;
-	return n;
+	return env->json_len;
 }
 
 int
@@ -206,7 +218,8 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		return SL_EFULL;
 	n = s_encode(pss, frame, &data);
 	if (!n) {
-		SL_ERR("CLI-ENOMEM", "conn=%" PRIu64 " frame %s dropped",
+		SL_ERR("CLI-ENCODE", "conn=%" PRIu64 " frame %s dropped: "
+		    "could not encode it (out of memory?)",
 		    pss->conn, gw_out_type_name(frame->type));
 		return SL_ENOMEM;
 	}
@@ -304,6 +317,7 @@ s_write_batch(gw_ws_pss_t *pss)
 			env->scratch = p;
 			env->scratch_cap = LWS_PRE + bytes;
 		}
+		env->json_serial = 0; /* scratch is overwritten below */
 		e = pss->out.next;
 		for (size_t i = 0; i < n; i++, e = e->next) {
 			gw_ws_out_t *m = sl_container_of(e, gw_ws_out_t, link);

@@ -55,6 +55,10 @@ typedef struct gw_ws_env {
 	char *scratch;           /* serialising and batching frames; owned */
 	size_t scratch_cap;
 	msgpack_sbuffer sb; /* encoding msgpack frames; owned */
+	/* The gw_out_t.serial whose encoding scratch (JSON) and sb
+	 * (msgpack) hold now, to reuse it for the next watcher; 0: none. */
+	uint64_t json_serial, mp_serial;
+	size_t json_len;
 } gw_ws_env_t;
 
 /* The msgpack subprotocol's name, and the lws protocol ids (struct

@@ -62,7 +62,8 @@ static const sl_opt_t s_opts[] = {
 	    offsetof(sub_cfg_t, id), "request id (1..64 bytes)" },
 	{ "notify", "SLUICE_SUBMIT_NOTIFY", SL_OPT_STR, "none", 0, 0, NULL,
 	    offsetof(sub_cfg_t, notify),
-	    "channel whose subscribers watch the request (none: no channel)" },
+	    "channel whose subscribers watch the request (none: no channel, "
+	    "so a channel named \"none\" cannot be used from here)" },
 	{ "progress", "SLUICE_SUBMIT_PROGRESS", SL_OPT_ENUM, "auto", 0, 0,
 	    "auto,yes,no", offsetof(sub_cfg_t, progress),
 	    "progress bar on stderr (auto: when stderr is a terminal)" },

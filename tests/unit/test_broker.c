@@ -35,6 +35,7 @@ typedef struct sent_frame {
 	void *user;    /* the client's transport handle */
 	json_t *frame; /* our own reference */
 	bool other;    /* came through the second transport (producers) */
+	uint64_t serial; /* gw_out_t.serial: shared by a fan-out's copies */
 } sent_frame_t;
 
 /* The fake transport, and the broker under test. */
@@ -87,6 +88,7 @@ s_client_send(void *ctx, void *client_user, const gw_out_t *frame)
 	f->frames[f->n_frames].user = client_user;
 	f->frames[f->n_frames].frame = s_keep(frame);
 	f->frames[f->n_frames].other = false;
+	f->frames[f->n_frames].serial = frame->serial;
 	f->n_frames++;
 	return 0;
 }
@@ -700,6 +702,22 @@ test_broker_item_error_is_forwarded_with_seq_and_code(void **state)
 	s_assert_result(f, 3, 0, "r1", 2, "3");
 	s_assert_done(f, 4, 0, "r1", 2, 1);
 	assert_int_equal(s_stats(f).results, 3);
+}
+
+static void
+test_broker_worker_error_text_reaches_clients_as_utf8(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[1]");
+	/* a message cut inside a character, from a careless worker */
+	s_result_err(f, "w1", f->jobs[0].job, "bad\xffitem", "caf\xc3");
+	/* the frame exists (it would not encode as JSON otherwise) */
+	s_assert_error(f, 1, 0, "r1", "bad?item");
+	assert_string_equal(s_fstr(f, 1, "message"), "caf?");
+	s_assert_done(f, 2, 0, "r1", 0, 1);
 }
 
 static void
@@ -2122,6 +2140,10 @@ test_broker_watchers_get_a_requests_frames_marked_with_its_channel(
 	s_assert_frame(f, 3, 0, "accepted", "r1");
 	s_assert_channel(f, 3, "ch");
 	assert_int_equal(s_fint(f, 3, "items"), 2);
+	/* a watcher's copy may be encoded once for all; the owner's is its
+	 * own */
+	assert_int_equal(f->frames[2].serial, 0);
+	assert_true(f->frames[3].serial != 0);
 	s_result(f, "w1", f->jobs[1].job, "\"b\"");
 	s_assert_result(f, 4, 1, "r1", 1, "\"b\"");
 	s_assert_result(f, 5, 0, "r1", 1, "\"b\"");
@@ -2285,6 +2307,10 @@ test_broker_many_channels_are_found_and_freed(void **state)
 	    "\"items\":[1],\"notify\":\"all\"}");
 	/* a: owner + 1; b: owner; c: owner + the N / 2 left */
 	assert_int_equal(f->n_frames, 2 + 1 + 1 + N / 2);
+	/* c's watchers share one frame: one serial, not a's */
+	for (size_t i = 5; i < f->n_frames; i++)
+		assert_int_equal(f->frames[i].serial, f->frames[4].serial);
+	assert_true(f->frames[4].serial != f->frames[1].serial);
 	assert_int_equal(s_stats(f).channels, N / 2 + 2); /* c18 is back */
 	for (int i = 1; i < N; i += 2)
 		gw_broker_client_destroy(f->b, &c[i]);
@@ -2352,6 +2378,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_item_error_is_forwarded_with_seq_and_code,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_worker_error_text_reaches_clients_as_utf8,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_value_without_json_form_becomes_a_bad_result_error,

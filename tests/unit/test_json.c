@@ -384,6 +384,113 @@ test_json_from_mp_accepts_a_null_why(void **state)
 	assert_null(out);
 }
 
+/* The check that keeps values msgpack must say yes exactly where the
+ * conversion would succeed. */
+static void
+test_json_mp_check_agrees_with_from_mp_on_every_row(void **state)
+{
+	fixture_t *f = *state;
+
+	for (size_t i = 0; i < SL_N(s_from_rows); i++) {
+		const from_row_t *t = &s_from_rows[i];
+		const char *why = NULL;
+
+		s_unpack(f, t->raw, t->len);
+		sl_assert_row_int(t->name,
+		    sl_json_mp_check(&f->u.data, 32, &why), t->expect);
+		if (t->expect && (!why || !*why)) {
+			print_error("row \"%s\": refused without why\n", t->name);
+			fail();
+		}
+	}
+}
+
+/* A map of n keys "k0".."k<n-1>"; with dup the last is "k0" again. */
+static void
+s_pack_map(msgpack_sbuffer *sb, unsigned n, bool dup)
+{
+	msgpack_packer pk;
+	char key[16];
+
+	msgpack_sbuffer_clear(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	for (unsigned i = 0; i < n; i++) {
+		int len = snprintf(key, sizeof key, "k%u",
+		    dup && i == n - 1 ? 0 : i);
+
+		msgpack_pack_str_with_body(&pk, key, (size_t) len);
+		msgpack_pack_int(&pk, (int) i);
+	}
+}
+
+static void
+test_json_mp_check_finds_repeated_keys_in_small_and_large_maps(void **state)
+{
+	fixture_t *f = *state;
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	/* 16 keys are compared pairwise, more are sorted */
+	for (unsigned n = 2; n <= 300; n = n < 20 ? n + 1 : n * 3) {
+		char row[32];
+
+		snprintf(row, sizeof row, "%u keys", n);
+		s_pack_map(&sb, n, false);
+		s_unpack(f, sb.data, sb.size);
+		sl_assert_row_int(row, sl_json_mp_check(&f->u.data, 4, NULL), 0);
+		s_pack_map(&sb, n, true);
+		s_unpack(f, sb.data, sb.size);
+		sl_assert_row_int(
+		    row, sl_json_mp_check(&f->u.data, 4, NULL), SL_EPROTO);
+	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+test_json_mp_check_bounds_nesting(void **state)
+{
+	fixture_t *f = *state;
+
+	s_unpack(f, B("\x91\x91\x91\x01")); /* 3 containers */
+	assert_int_equal(sl_json_mp_check(&f->u.data, 3, NULL), 0);
+	assert_int_equal(sl_json_mp_check(&f->u.data, 2, NULL), SL_ETOOBIG);
+	s_unpack(f, B("\x81\xa1k\x81\xa1k\x01")); /* maps count too */
+	assert_int_equal(sl_json_mp_check(&f->u.data, 1, NULL), SL_ETOOBIG);
+	s_unpack(f, B("\x05")); /* a scalar needs no depth */
+	assert_int_equal(sl_json_mp_check(&f->u.data, 0, NULL), 0);
+}
+
+static void
+test_json_utf8_clean_replaces_what_is_not_utf8(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} rows[] = {
+		{ "plain", "plain" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },       /* valid: kept */
+		{ "caf\xc3", "caf?" },                  /* cut off */
+		{ "\xe2\x98", "??" },                   /* cut off, 3-byte */
+		{ "a\xffz", "a?z" },                    /* never valid */
+		{ "\xc0\xaf", "??" },                   /* overlong */
+		{ "\xed\xa0\x80", "???" },              /* a surrogate */
+		{ "\xf4\x90\x80\x80", "????" },         /* past U+10FFFF */
+		{ "\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!" },
+	};
+	char buf[32];
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(rows); i++) {
+		snprintf(buf, sizeof buf, "%s", rows[i].in);
+		sl_utf8_clean(buf);
+		sl_assert_row_str(rows[i].in, buf, rows[i].out);
+		sl_assert_row_int(rows[i].in, sl_utf8_valid(buf, strlen(buf)), 1);
+		sl_assert_row_int(rows[i].in,
+		    sl_utf8_valid(rows[i].in, strlen(rows[i].in)),
+		    !strcmp(rows[i].in, rows[i].out));
+	}
+}
+
 int
 main(void)
 {
@@ -409,6 +516,15 @@ main(void)
 		    test_json_from_mp_accepts_a_null_why, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_json_empty_map_key_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_json_mp_check_agrees_with_from_mp_on_every_row, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_json_mp_check_finds_repeated_keys_in_small_and_large_maps,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_json_mp_check_bounds_nesting, setup, teardown),
+		cmocka_unit_test(test_json_utf8_clean_replaces_what_is_not_utf8),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
