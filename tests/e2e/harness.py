@@ -321,12 +321,19 @@ def rss_kib(pid):
 
 # ---- raw WebSocket, for clients that misbehave below a library's level ----
 
-def ws_handshake(port, host="127.0.0.1", timeout=10):
+def ws_handshake(port, host="127.0.0.1", timeout=10, rcvbuf=None):
     """A TCP socket that has done the WebSocket opening handshake (RFC 6455)
     by hand, now non-blocking, plus any bytes that came after the 101
-    response. It blocks: in a test, await asyncio.to_thread(ws_handshake,
-    port)."""
-    sock = socket.create_connection((host, port), timeout=scaled(timeout))
+    response; rcvbuf: its SO_RCVBUF, set before it connects (a small one
+    makes a client that does not read fill up quickly). It blocks: in a
+    test, await asyncio.to_thread(ws_handshake, port)."""
+    if rcvbuf is None:
+        sock = socket.create_connection((host, port), timeout=scaled(timeout))
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(scaled(timeout))
+        sock.connect((host, port))
     try:
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\n"

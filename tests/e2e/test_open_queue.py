@@ -30,10 +30,12 @@ _zctx = zmq.asyncio.Context.instance()
 class Producer:
     """A DEALER on the producers endpoint; every frame one msgpack map."""
 
-    def __init__(self, gw):
+    def __init__(self, gw, rcvhwm=None):
         check(gw.producers, "gateway without a producers endpoint")
         self.sock = _zctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if rcvhwm is not None:
+            self.sock.setsockopt(zmq.RCVHWM, rcvhwm)
         self.sock.connect(gw.producers)
         self.frames = []  # (frame, monotonic arrival)
 
@@ -236,6 +238,32 @@ async def python_producer_is_served_by_c_workers(h):
     check(rc == 2 and "unknown_task" in err, f"exit {rc}: {err}")
 
 
+async def producer_reading_late_loses_nothing(h):
+    """Results wait at the gateway for a producer that reads late, up to
+    100000 frames (PROTOCOL.md §3), not ZeroMQ's default of 1000."""
+    gw = await h.start(workers=[2])
+    p = Producer(gw, rcvhwm=100)  # little room on our side: it waits there
+    reqs, n = 16, 1000  # 16,000 results of ~1 kB: more than TCP buffers
+    for r in range(reqs):
+        await p.send({"type": "submit", "id": f"late{r}", "task": "echo",
+                      "items": ["x" * 1000] * n})
+    # not reading while the results pile up at the gateway
+    deadline = time.monotonic() + scaled(30)
+    while gw.log().count("REQ-DONE req=late") < reqs:
+        check(time.monotonic() < deadline, "the requests did not finish")
+        check("PRD-GONE" not in gw.log(),
+              "the gateway dropped a producer that reads late")
+        await asyncio.sleep(0.2)
+    for r in range(reqs):
+        frames = await p.collect(f"late{r}", timeout=30)
+        done = frames[-1][0]
+        check(len([f for f, _ in frames if f["type"] == "result"]) == n
+              and done["type"] == "done" and done["ok"] == n,
+              f"late{r}: {len(frames)} frames, last {done}")
+    check("PRD-GONE" not in gw.log(), "the gateway dropped the late reader")
+    p.close()
+
+
 def submit_bin(h):
     return os.path.join(os.path.dirname(h.gateway_bin), "sluice-submit")
 
@@ -359,6 +387,7 @@ TESTS = [producer_request_runs_on_c_workers,
          producers_none_disables_the_endpoint,
          python_worker_serves_a_task_the_c_workers_lack,
          python_producer_is_served_by_c_workers,
+         producer_reading_late_loses_nothing,
          sluice_submit_prints_results_and_exit_codes,
          sluice_submit_results_stream,
          sluice_submit_timeout_and_sigint_cancel,

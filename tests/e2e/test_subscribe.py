@@ -10,7 +10,7 @@ import os
 import time
 
 from harness import (check, check_request, metric, run, scaled,
-                     wait_log)
+                     wait_log, ws_frame, ws_handshake)
 from test_msgpack_ws import msgpack_client, no_junk
 from test_open_queue import (EXAMPLES, Producer, finish, run_example,
                              spawn_submit)
@@ -527,7 +527,39 @@ async def sluice_submit_notify_is_watched(h):
     check(done[0]["ok"] == 1, f"{done}")
 
 
+async def a_watcher_that_does_not_read_is_cut_off_alone(h):
+    """Watching gives no backpressure rights: a subscriber that stops
+    reading is closed with 1008 at its own byte cap, and the request it
+    watched runs on at full speed for its submitter."""
+    gw = await h.start("--max-out-bytes", "65536", "--out-high-bytes", "16384",
+                       "--out-low-bytes", "4096", workers=[2])
+    sock, _ = await asyncio.to_thread(ws_handshake, gw.port, rcvbuf=4096)
+    try:
+        sock.setblocking(True)
+        sock.sendall(ws_frame('{"type":"subscribe","channel":"flood"}'))
+        await wait_metric(gw, "sluice_subscriptions", 1)
+        # ... and never reads again. 8,000 results of ~1 kB: more than
+        # the gateway's socket buffer (it may grow to 4 MB) and the
+        # 64 KiB cap together.
+        p = Producer(gw)
+        reqs, n = 8, 1000
+        for r in range(reqs):
+            await p.send({"type": "submit", "id": f"f{r}", "task": "echo",
+                          "items": ["y" * 1000] * n, "notify": "flood"})
+        for r in range(reqs):
+            frames = await p.collect(f"f{r}", timeout=30)
+            check(frames[-1][0]["type"] == "done"
+                  and frames[-1][0]["ok"] == n, f"f{r}: {frames[-1][0]}")
+        await wait_log(gw, "CLI-SLOW")
+        await wait_metric(gw, "sluice_slow_clients_closed_total", 1)
+        await wait_metric(gw, "sluice_subscriptions", 0)
+        p.close()
+    finally:
+        sock.close()
+
+
 TESTS = [ws_subscribers_watch_a_producers_request,
+         a_watcher_that_does_not_read_is_cut_off_alone,
          sluice_submit_notify_is_watched,
          watchers_learn_when_the_submitter_leaves,
          ws_clients_submit_with_notify,
