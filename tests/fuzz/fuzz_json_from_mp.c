@@ -5,8 +5,10 @@
  * The input goes through the same validator the gateway applies to worker
  * frames before msgpack-c sees it; a value with a JSON form must serialise
  * and must survive a second trip unchanged (bin becomes a base64 string
- * the first time, so the second trip is the fixed point). Single threaded;
- * run by tests/fuzz/run.sh.
+ * the first time, so the second trip is the fixed point). And the check
+ * that lets msgpack clients keep values as msgpack (sl_json_mp_check)
+ * must accept exactly what the conversion accepts. Single threaded; run
+ * by tests/fuzz/run.sh.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,9 +28,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	msgpack_packer pk;
 	msgpack_unpacked u, u2;
 	json_t *j = NULL, *back = NULL;
-	const char *why = NULL;
+	const char *why = NULL, *why2 = NULL;
 	size_t off = 0;
 	char *text;
+	int rc, rc2;
 
 	if (sl_proto_check(data, size, SL_PROTO_MAX_ITEM_DEPTH))
 		return 0;
@@ -37,8 +40,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        != MSGPACK_UNPACK_SUCCESS
 	    || off != size)
 		abort(); /* the validator accepted it */
-	if (sl_json_from_mp(&u.data, &j, &why)) {
-		if (!why)
+	rc = sl_json_from_mp(&u.data, &j, &why);
+	/* depth is not what differs here: sl_proto_check bounded it */
+	rc2 = sl_json_mp_check(&u.data, 64, &why2);
+	if ((rc == 0) != (rc2 == 0) || (rc == SL_EPROTO) != (rc2 == SL_EPROTO))
+		abort();
+	if (rc) {
+		if (!why || !why2)
 			abort();
 		goto out;
 	}

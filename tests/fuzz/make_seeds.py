@@ -64,3 +64,14 @@ for i, v in enumerate([0, -1, 2**64 - 1, -2**63, 1.5, float("nan"), "",
                        msgpack.ExtType(1, b"x")]):
     put("json_from_mp", f"v{i:02d}", mp(v, use_bin_type=True))
 put("json_from_mp", "bad_utf8", b"\xa1\xff")
+
+# revision 3: channels, and msgpack client frames that keep bin items
+put("cmsg", "subscribe", json.dumps({"type": "subscribe", "channel": "c:1"}))
+put("cmsg", "submit_notify", json.dumps(
+    {"type": "submit", "id": "n1", "task": "echo", "items": [1],
+     "notify": "night.ly-1"}))
+put("pproto", "subscribe", mp({"type": "unsubscribe", "channel": "c_1"}))
+put("pproto", "submit_notify_bin", mp(
+    {"type": "submit", "id": "n2", "task": "echo", "notify": "n",
+     "items": [b"\x00\xff", {"k": [1, b""]}, "s"]}, use_bin_type=True))
+put("pproto", "ping_ext", mp({"type": "ping", "data": msgpack.ExtType(3, b"z")}))
