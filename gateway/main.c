@@ -3,6 +3,7 @@
  * broker to lws and ZeroMQ, and the event loop. One thread runs
  * everything after start-up (docs/ARCHITECTURE.md).
  */
+#include <net/if.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "gw_auth.h"
 #include "gw_broker.h"
 #include "gw_http.h"
+#include "gw_listen.h"
 #include "gw_prod.h"
 #include "gw_ws.h"
 #include "gw_zmq.h"
@@ -70,8 +72,8 @@ typedef struct gw_cfg {
 static const sl_opt_t s_opts[] = {
 	{ "listen", "SLUICE_LISTEN", SL_OPT_STR, "127.0.0.1:8080", 0, 0, NULL,
 	    offsetof(gw_cfg_t, listen),
-	    "WebSocket/HTTP address HOST:PORT ('*:PORT' for every "
-	    "interface)" },
+	    "WebSocket/HTTP address ADDRESS:PORT: an IPv4 address, [IPv6], "
+	    "localhost, an interface name, or * for every interface" },
 	{ "workers", "SLUICE_WORKERS", SL_OPT_STR, "tcp://127.0.0.1:5555", 0,
 	    0, NULL, offsetof(gw_cfg_t, workers),
 	    "ZeroMQ endpoint to bind for workers" },
@@ -287,6 +289,9 @@ s_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 		return SL_EINVAL;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
+	/* lws takes an address or an interface name, not a host name */
+	if (!strcmp(host, "localhost"))
+		snprintf(host, hostlen, "127.0.0.1");
 	*port = (int) p;
 	return 0;
 }
@@ -521,7 +526,7 @@ main(int argc, char **argv)
 	gw_prod_t *prod = NULL;
 	void *zctx = NULL;
 	struct sigaction sa;
-	char err[256], host[128];
+	char err[256], host[128], ifname[IF_NAMESIZE + 1];
 	gw_cfg_t cfg;
 	int port, rc, exit_code = 1;
 
@@ -643,13 +648,17 @@ main(int argc, char **argv)
 
 	memset(&ci, 0, sizeof ci);
 	ci.port = port;
-	ci.iface = (!host[0] || !strcmp(host, "*")) ? NULL : host;
+	if (gw_listen_iface(
+	        host, ifname, sizeof ifname, &ci.iface, err, sizeof err)) {
+		SL_ERR("GW-START", "--listen %s: %s", cfg.listen, err);
+		goto out;
+	}
 	ci.protocols = protocols;
 	ci.mounts = gw_http_mounts(mounts, www);
 	ci.user = &env;
 	ci.retry_and_idle_policy = &keepalive;
 	ci.options
-	    = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	    |= LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
 	if (s_tls_setup(&cfg, &ci)) {
 		SL_ERR("GW-START", "--tls-cert and --tls-key go together");
 		goto out;
@@ -657,6 +666,12 @@ main(int argc, char **argv)
 	s_ctx = lws_create_context(&ci);
 	if (!s_ctx) {
 		SL_ERR("GW-START", "cannot listen on %s", cfg.listen);
+		goto out;
+	}
+	/* Never serve on more addresses than asked (a loopback default must
+	 * stay loopback, whatever lws made of it). */
+	if (gw_listen_check(host, port, err, sizeof err)) {
+		SL_ERR("GW-START", "--listen %s: %s", cfg.listen, err);
 		goto out;
 	}
 	if (gw_zmq_attach(

@@ -5,6 +5,7 @@ endpoint. Real gateway and workers on loopback."""
 
 import asyncio
 import base64
+import ipaddress
 import os
 import signal
 import socket
@@ -303,6 +304,43 @@ async def insecure_binds_are_warned_about(h):
     check("GW-INSECURE" not in gw2.log(), f"warned on loopback: {gw2.log()}")
 
 
+def listening_addresses(port):
+    """The addresses something listens on at TCP port, from /proc/net."""
+    found = []
+    for path, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            lines = open(path).read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            hexaddr, hexport = local.split(":")
+            if state != "0A" or int(hexport, 16) != port:
+                continue
+            raw = bytes.fromhex(hexaddr)  # 32-bit words, host order
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            addr = (ipaddress.IPv6Address(raw) if v6
+                    else ipaddress.IPv4Address(raw))
+            found.append(addr.ipv4_mapped or addr if v6 else addr)
+    return found
+
+
+async def listener_binds_only_the_address_given(h):
+    # the default, loopback, must not be reachable from other hosts
+    gw = await h.gateway()
+    addrs = listening_addresses(gw.port)
+    check(addrs and all(a.is_loopback for a in addrs),
+          f"--listen 127.0.0.1 listens on {addrs}")
+    c = await connect(h, gw)
+    check((await c.ping())[0]["type"] == "pong", "no pong")
+    # an address no interface has: refused at start, never widened
+    r = h.run_cli(h.gateway_bin, "--listen", f"10.255.255.254:{_free()}",
+                  "--workers", f"tcp://127.0.0.1:{_free()}",
+                  "--producers", "none")
+    check(r.returncode != 0 and "no network interface has address" in
+          r.stderr, f"exit {r.returncode}: {r.stderr[-300:]}")
+
+
 def _producer(endpoint, server_pub=None, keys=None):
     """A DEALER to the producers endpoint, with CURVE keys if given."""
     import zmq
@@ -448,4 +486,5 @@ if __name__ == "__main__":
     run([tokens_gate_the_handshake, origin_allow_list,
          origin_and_token_together, tls_listener, curve_workers,
          curve_producers, curve_misconfiguration_fails_closed,
-         insecure_binds_are_warned_about, sighup_reloads_tokens_and_keys])
+         insecure_binds_are_warned_about, sighup_reloads_tokens_and_keys,
+         listener_binds_only_the_address_given])
