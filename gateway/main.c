@@ -726,12 +726,18 @@ main(int argc, char **argv)
 			deadline = now + cfg.drain_ms * 1000;
 		}
 		gw_broker_stats(broker, &st);
+		/* Waiting is pointless once no unfinished request can end by
+		 * its workers (none left that runs its task): say so now. */
 		if (!closing
-		    && (!st.requests || now >= deadline || s_stop > 1)) {
+		    && (!st.requests || now >= deadline || s_stop > 1
+		        || !gw_broker_can_progress(broker))) {
 			SL_NOTICE("GW-CLOSE",
 			    "closing %zu connections, %zu "
-			    "requests unfinished",
-			    env.n_conns, st.requests);
+			    "requests unfinished%s",
+			    env.n_conns, st.requests,
+			    st.requests && now < deadline && s_stop < 2
+			        ? " (no worker can run them)"
+			        : "");
 			gw_ws_close_all(&env, LWS_CLOSE_STATUS_GOINGAWAY,
 			    "server shutting down");
 			closing = true;
