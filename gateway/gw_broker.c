@@ -68,6 +68,7 @@ struct gw_request {
 	size_t n_failed;     /* item errors forwarded */
 	int64_t t_start_us;  /* monotonic, at accept */
 	int64_t deadline_us; /* monotonic; 0: no timeout_ms */
+	int64_t unserved_us; /* monotonic: since then no worker runs task */
 	bool timing;         /* results carry the worker's timings */
 	gw_chan_t *chan;     /* notify channel (counted), or NULL */
 };
@@ -497,6 +498,38 @@ s_request_end(
 	s_request_progress(self, r, open);
 }
 
+/*
+ * r's queued items waited unknown_task_us for a worker that runs r's task
+ * and none came: each ends as item error unknown_task (running ones go
+ * on; with none running, done follows).
+ */
+static void
+s_request_end_unserved(gw_broker_t *self, gw_request_t *r, int64_t now_us)
+{
+	char msg[SL_PROTO_MAX_NAME + 80];
+	size_t n = 0;
+	sl_list_t *e;
+
+	snprintf(msg, sizeof msg,
+	    "no registered worker runs task %s (waited %lld ms)", r->task,
+	    (long long) (now_us - r->unserved_us) / 1000);
+	s_deactivate(self, r); /* its queue empties: off the turn list */
+	while ((e = sl_list_first(&r->queue))) {
+		gw_job_t *job = sl_container_of(e, gw_job_t, link);
+
+		sl_list_remove(e);
+		self->st.queued--;
+		r->n_failed++;
+		n++;
+		s_item_error(self, r, job->seq, "unknown_task", msg);
+		free(job);
+	}
+	self->st.unknown_task += n;
+	SL_INFO("REQ-NOTASK", "req=%s task=%s items=%zu waited_ms=%lld", r->id,
+	    r->task, n, (long long) (now_us - r->unserved_us) / 1000);
+	s_request_progress(self, r, 0);
+}
+
 static bool
 s_worker_runs(const gw_worker_t *w, const char *task)
 {
@@ -618,6 +651,10 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 		    rc == SL_EFULL ? "item_too_large" : "bad_item", why);
 	}
 	r->t_start_us = sl_clock_mono_us();
+	/* Only with no worker at all (see above): the wait for one that
+	 * runs the task starts now. */
+	if (!s_task_known(self, r->task))
+		r->unserved_us = r->t_start_us;
 	if (m->timeout_ms)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
 	r->timing = m->timing;
@@ -1021,6 +1058,23 @@ out:
 /* ---- timers --------------------------------------------------------------
  */
 
+/* r's queued items wait for a worker that runs its task: from when none
+ * does, they get unknown_task_us, then end as unknown_task. */
+static void
+s_check_unserved(gw_broker_t *self, gw_request_t *r, int64_t now_us)
+{
+	if (!self->lim.unknown_task_us)
+		return;
+	if (sl_list_empty(&r->queue) || s_task_known(self, r->task)) {
+		r->unserved_us = 0;
+		return;
+	}
+	if (!r->unserved_us)
+		r->unserved_us = now_us;
+	else if (now_us - r->unserved_us >= self->lim.unknown_task_us)
+		s_request_end_unserved(self, r, now_us);
+}
+
 void
 gw_broker_tick(gw_broker_t *self, int64_t now_us)
 {
@@ -1040,6 +1094,8 @@ gw_broker_tick(gw_broker_t *self, int64_t now_us)
 				SL_INFO("REQ-TIMEOUT", "req=%s", r->id);
 				s_request_end(self, r, "timeout",
 				    "the request's timeout_ms passed");
+			} else {
+				s_check_unserved(self, r, now_us);
 			}
 		}
 	}

@@ -117,11 +117,13 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    "sluice_items_total{outcome=\"failed\"} %llu\n"
 	    "sluice_items_total{outcome=\"timeout\"} %llu\n"
 	    "sluice_items_total{outcome=\"worker_lost\"} %llu\n"
-	    "sluice_items_total{outcome=\"cancelled\"} %llu\n",
+	    "sluice_items_total{outcome=\"cancelled\"} %llu\n"
+	    "sluice_items_total{outcome=\"unknown_task\"} %llu\n",
 	    (unsigned long long) st.items_ok,
 	    (unsigned long long) st.items_failed,
 	    (unsigned long long) st.timeouts, (unsigned long long) st.poisoned,
-	    (unsigned long long) st.cancelled);
+	    (unsigned long long) st.cancelled,
+	    (unsigned long long) st.unknown_task);
 	GAUGE("queued_jobs", "Jobs waiting for a worker.", st.queued);
 	GAUGE("running_jobs", "Jobs held by workers.", st.running);
 	GAUGE("workers", "Registered workers.", st.workers);

@@ -42,6 +42,7 @@ typedef struct gw_cfg {
 	long long max_requests;
 	long long max_subs;
 	long long max_queued;
+	long long unknown_task_ms;
 	long long max_out;
 	long long out_high;
 	long long out_low;
@@ -111,6 +112,10 @@ static const sl_opt_t s_opts[] = {
 	{ "max-queued-jobs", "SLUICE_MAX_QUEUED_JOBS", SL_OPT_INT, "100000", 1,
 	    100000000, NULL, offsetof(gw_cfg_t, max_queued),
 	    "jobs waiting for a worker, over all clients" },
+	{ "unknown-task-ms", "SLUICE_UNKNOWN_TASK_MS", SL_OPT_INT, "10000", 0,
+	    86400000, NULL, offsetof(gw_cfg_t, unknown_task_ms),
+	    "end queued items of a task no registered worker runs after this "
+	    "long, as unknown_task (0: wait forever)" },
 	{ "max-out-bytes", "SLUICE_MAX_OUT_BYTES", SL_OPT_INT, "8388608",
 	    64 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, max_out),
 	    "bytes queued to one client before it is closed as too slow" },
@@ -589,6 +594,7 @@ main(int argc, char **argv)
 	lim.max_requests = (size_t) cfg.max_requests;
 	lim.max_subscriptions = (size_t) cfg.max_subs;
 	lim.max_queued_jobs = (size_t) cfg.max_queued;
+	lim.unknown_task_us = cfg.unknown_task_ms * 1000;
 	lim.hb_ivl_us = cfg.hb_ivl_ms * 1000;
 	lim.hb_liveness = (unsigned) cfg.hb_liveness;
 	ops.client_send = gw_ws_client_send;

@@ -1106,6 +1106,82 @@ test_broker_unknown_task_is_refused_when_workers_run_other_tasks(void **state)
 	assert_int_equal(f->n_jobs, 1);
 }
 
+/* Queued items of a task no worker runs end as unknown_task after
+ * unknown_task_us: with no worker at all, with workers of other tasks only,
+ * and after the last worker of the task left. */
+static void
+test_broker_items_no_worker_runs_end_as_unknown_task_in_time(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	const char *tasks[] = { "echo" };
+	gw_client_t *c;
+	int64_t t0;
+
+	lim.unknown_task_us = 1000000;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	t0 = sl_clock_mono_us();
+	s_submit(f, c, "r1", "sum", "[1,2]"); /* no worker yet: accepted */
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	s_ready_tasks(f, "w0", 1, tasks, 1); /* runs echo only */
+	gw_broker_tick(f->b, t0 + 500000);
+	assert_int_equal(f->n_frames, 1); /* still in time */
+	gw_broker_tick(f->b, sl_clock_mono_us() + 1000001);
+	assert_int_equal(f->n_frames, 4);
+	s_assert_item_error(f, 1, 0, "r1", 0, "unknown_task");
+	s_assert_item_error(f, 2, 0, "r1", 1, "unknown_task");
+	s_assert_done(f, 3, 0, "r1", 0, 2);
+	assert_int_equal(s_stats(f).unknown_task, 2);
+	assert_int_equal(s_stats(f).queued, 0);
+	assert_int_equal(s_stats(f).requests, 0);
+	/* its worker leaves holding an item: the others wait for the next
+	 * one from then on, and end in time when none comes */
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r2", "sum", "[3,4]");
+	assert_int_equal(f->n_jobs, 1);
+	s_bye(f, "w1");
+	t0 = sl_clock_mono_us();
+	gw_broker_tick(f->b, t0);
+	gw_broker_tick(f->b, t0 + 900000);
+	assert_int_equal(s_stats(f).queued, 2);
+	gw_broker_tick(f->b, t0 + 1000000);
+	assert_int_equal(s_stats(f).queued, 0);
+	assert_int_equal(s_stats(f).unknown_task, 4);
+	assert_int_equal(s_stats(f).requests, 0);
+}
+
+/* A worker with the task that arrives in time runs the items; 0 waits
+ * forever. */
+static void
+test_broker_worker_arriving_in_time_runs_items_of_a_new_task(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	gw_client_t *c;
+	int64_t t0;
+
+	lim.unknown_task_us = 1000000;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	t0 = sl_clock_mono_us();
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	gw_broker_tick(f->b, t0 + 900000);
+	s_ready(f, "w1", 1); /* runs sum */
+	assert_int_equal(f->n_jobs, 1);
+	gw_broker_tick(f->b, t0 + 5000000); /* one still queued: served */
+	assert_int_equal(s_stats(f).unknown_task, 0);
+	s_answer_all(f, 0);
+	s_assert_done(f, f->n_frames - 1, 0, "r1", 2, 0);
+	lim.unknown_task_us = 0;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	s_submit(f, c, "r2", "sum", "[1]");
+	gw_broker_tick(f->b, sl_clock_mono_us() + 3600 * 1000000LL);
+	assert_int_equal(s_stats(f).queued, 1);
+	assert_int_equal(s_stats(f).unknown_task, 0);
+}
+
 static void
 test_broker_duplicate_id_is_refused_while_the_first_runs(void **state)
 {
@@ -2455,6 +2531,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_unknown_task_is_refused_when_workers_run_other_tasks,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_items_no_worker_runs_end_as_unknown_task_in_time,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_worker_arriving_in_time_runs_items_of_a_new_task,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_duplicate_id_is_refused_while_the_first_runs,
