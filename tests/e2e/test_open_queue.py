@@ -267,6 +267,28 @@ async def producer_reading_late_loses_nothing(h):
     p.close()
 
 
+async def producer_reading_slowly_is_held_back_not_cut(h):
+    """Results for a producer that does not read for a while: above half
+    of --max-producer-out-bytes its jobs wait (backpressure), so its queue
+    never passes the cap; once it reads, everything arrives."""
+    gw = await h.start("--max-producer-out-bytes", "1048576", workers=[2])
+    p = Producer(gw, rcvhwm=1, rcvbuf=65536)
+    reqs, n, item = 8, 20, "x" * 50000  # 8 MB of results, cap 1 MiB
+    for r in range(reqs):
+        await p.send({"type": "submit", "id": f"bp{r}", "task": "echo",
+                      "items": [item] * n})
+    await wait_log(gw, "CLI-PAUSE", timeout=20)
+    await asyncio.sleep(0.5)  # still not reading: nothing is cut
+    check("PRD-SLOW" not in gw.log(), "a producer held back was cut")
+    for r in range(reqs):
+        frames = await p.collect(f"bp{r}", timeout=30)
+        check(check_request(frames, n) == [item] * n, f"bp{r}")
+    check("PRD-SLOW" not in gw.log() and "PRD-GONE" not in gw.log(),
+          "the slow producer was dropped")
+    await wait_log(gw, "CLI-RESUME")
+    p.close()
+
+
 def vm_hwm_kib(pid):
     """Peak resident set size of a live process in KiB (VmHWM)."""
     with open(f"/proc/{pid}/status") as f:
@@ -455,6 +477,7 @@ TESTS = [producer_request_runs_on_c_workers,
          python_producer_is_served_by_c_workers,
          producer_reading_late_loses_nothing,
          producer_that_never_reads_is_cut,
+         producer_reading_slowly_is_held_back_not_cut,
          sluice_submit_prints_results_and_exit_codes,
          sluice_submit_results_stream,
          sluice_submit_timeout_and_sigint_cancel,
