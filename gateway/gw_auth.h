@@ -129,6 +129,11 @@ int gw_auth_filter_ws(gw_auth_t *self, struct lws *wsi);
  * return (lws then closes the connection). */
 int gw_auth_refuse(struct lws *wsi, unsigned status, const char *why);
 
+/* The same with more response headers (each line ending in CRLF; "" for
+ * none) and any status of 400, 401, 403, 426, 429, 503. */
+int gw_auth_refuse_ex(
+    struct lws *wsi, unsigned status, const char *headers, const char *why);
+
 /*
  * For an HTTP request to a protected path (/metrics with metrics_token
  * on): 0 if allowed, else -1 after writing the 401 response.

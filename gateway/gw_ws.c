@@ -8,6 +8,7 @@
 
 #include "gw_auth.h"
 #include "gw_cproto.h"
+#include "gw_hs.h"
 #include "gw_pproto.h"
 #include "gw_ws.h"
 #include "sl_clock.h"
@@ -470,6 +471,9 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		/* The upgrade has not been answered yet: over the limit, the
 		 * client gets a plain HTTP 503 instead of a WebSocket. */
 		env = lws_context_user(lws_get_context(wsi));
+		/* RFC 6455's version and key rules (426 / 400). */
+		if (gw_hs_filter(wsi, &env->hs))
+			return -1;
 		if (env->n_conns >= env->max_conns) {
 			env->refused_conns++;
 			SL_NOTICE("CLI-REFUSED", "open=%zu limit=%zu",
@@ -501,6 +505,15 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		SL_INFO("CLI-OPEN", "conn=%" PRIu64 " protocol=%s", pss->conn,
 		    pss->mp ? GW_WS_MSGPACK : "json");
 		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* Before any protocol is chosen: lands on protocols[0]. */
+		env = lws_context_user(lws_get_context(wsi));
+		return gw_hs_confirm_upgrade(in, &env->hs);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (!pss->env)
+			return 0;
+		return gw_hs_peer_close(
+		    wsi, in, len, pss->conn, &pss->env->hs);
 	case LWS_CALLBACK_RECEIVE:
 		return s_receive(pss, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:

@@ -28,6 +28,7 @@
 #include <msgpack.h>
 
 #include "gw_broker.h"
+#include "gw_hs.h"
 #include "gw_metrics.h"
 #include "sl_list.h"
 
@@ -50,6 +51,7 @@ typedef struct gw_ws_env {
 	uint64_t conns_total;    /* connections ever established */
 	uint64_t slow_closed;    /* closed with 1008: over the byte cap */
 	uint64_t stall_closed;   /* closed with 1008: no reading progress */
+	gw_hs_stats_t hs;        /* RFC 6455 refusals (gw_hs) */
 	gw_hist_t forward_delay; /* result at the gateway -> written */
 	int64_t last_tick_us;    /* the loop's timer last ran (healthz) */
 	char *scratch;           /* serialising and batching frames; owned */
