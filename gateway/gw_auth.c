@@ -511,6 +511,23 @@ gw_auth_filter_ws(gw_auth_t *self, struct lws *wsi)
 	return 0;
 }
 
+bool
+gw_auth_token_id(
+    const gw_auth_t *self, struct lws *wsi, uint8_t id[GW_AUTH_ID_LEN])
+{
+	char tok[GW_AUTH_TOKEN_MAX + 1];
+	size_t len;
+	bool ok;
+
+	if (!self || !self->n_tokens)
+		return false;
+	len = s_request_token(wsi, tok, sizeof tok);
+	ok = len && gw_auth_token_ok(self, tok, len)
+	    && !s_digest(tok, len, id);
+	OPENSSL_cleanse(tok, sizeof tok);
+	return ok;
+}
+
 int
 gw_auth_filter_http(gw_auth_t *self, struct lws *wsi)
 {

@@ -74,6 +74,14 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	COUNTER("connections_refused_total",
 	    "WebSocket upgrades refused with 503: over --max-connections.",
 	    env->refused_conns);
+	COUNTER("connections_refused_address_total",
+	    "WebSocket upgrades refused with 429: over "
+	    "--max-connections-per-address.",
+	    env->refused_addr);
+	COUNTER("queue_share_refused_total",
+	    "Requests refused with queue_full: over the connection's (or "
+	    "token's) --max-queued-per-client.",
+	    st.share_full);
 	COUNTER("slow_clients_closed_total",
 	    "Connections closed with 1008: outgoing queue over its byte cap.",
 	    env->slow_closed);
