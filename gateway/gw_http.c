@@ -78,6 +78,14 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	COUNTER("connections_refused_total",
 	    "WebSocket upgrades refused with 503: over --max-connections.",
 	    env->refused_conns);
+	COUNTER("connections_refused_address_total",
+	    "WebSocket upgrades refused with 429: over "
+	    "--max-connections-per-address.",
+	    env->refused_addr);
+	COUNTER("queue_share_refused_total",
+	    "Requests refused with queue_full: over the connection's (or "
+	    "token's) --max-queued-per-client.",
+	    st.share_full);
 	COUNTER("slow_clients_closed_total",
 	    "Connections closed with 1008: outgoing queue over its byte cap.",
 	    env->slow_closed);
@@ -92,6 +100,19 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    "sluice_clients_denied_total{reason=\"origin\"} %llu\n",
 	    (unsigned long long) au.denied_token,
 	    (unsigned long long) au.denied_origin);
+	gw_metrics_put(&p, end,
+	    "# HELP sluice_ws_protocol_errors_total RFC 6455 violations "
+	    "answered by the gateway, by kind.\n"
+	    "# TYPE sluice_ws_protocol_errors_total counter\n"
+	    "sluice_ws_protocol_errors_total{kind=\"version\"} %llu\n"
+	    "sluice_ws_protocol_errors_total{kind=\"key\"} %llu\n"
+	    "sluice_ws_protocol_errors_total{kind=\"close_code\"} %llu\n",
+	    (unsigned long long) env->hs.bad_version,
+	    (unsigned long long) env->hs.bad_key,
+	    (unsigned long long) env->hs.bad_close);
+	COUNTER("h2c_upgrades_ignored_total",
+	    "Upgrade: h2c requests answered as HTTP/1.1 instead.",
+	    env->hs.h2c_ignored);
 	GAUGE("client_queued_bytes",
 	    "Bytes queued to clients, not yet written.",
 	    gw_ws_queued_bytes(env));
