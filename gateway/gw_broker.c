@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 
@@ -25,6 +27,11 @@
 #include "sl_proto.h"
 
 #define GW_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
+/* Job ids start at a random value in 1..2^52 (PROTOCOL.md §2): a
+ * restarted gateway's ids never meet the old ones that workers may still
+ * answer, and every id stays exact as a JSON number (a double) should one
+ * ever be shown to a client: 2^52 more jobs before 2^53. */
+#define GW_JOB_ID_SPAN (UINT64_C(1) << 52)
 
 typedef struct gw_request gw_request_t;
 typedef struct gw_worker gw_worker_t;
@@ -46,7 +53,7 @@ typedef struct gw_sub {
 
 typedef struct gw_job {
 	sl_list_t link;      /* in req->queue or worker->jobs */
-	uint64_t id;         /* unique for the gateway's lifetime */
+	uint64_t id;         /* unique across gateway processes */
 	gw_request_t *req;   /* NULL once the request has ended */
 	gw_worker_t *worker; /* holder, NULL while queued */
 	uint32_t seq;        /* item index in its request */
@@ -118,6 +125,19 @@ static void s_dispatch(gw_broker_t *self);
 static void s_worker_remove(
     gw_broker_t *self, gw_worker_t *w, const char *why, bool crashed);
 
+/* The first job id: random in 1..GW_JOB_ID_SPAN. Without getrandom (no
+ * entropy yet at boot) the clock and pid still differ between restarts. */
+static uint64_t
+s_first_job_id(void)
+{
+	uint64_t r;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
+		r = (uint64_t) sl_clock_wall_us() * 1000003u
+		    ^ (uint64_t) getpid();
+	return 1 + r % GW_JOB_ID_SPAN;
+}
+
 gw_broker_t *
 gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 {
@@ -132,7 +152,7 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	sl_list_init(&self->clients);
 	sl_list_init(&self->workers);
 	sl_list_init(&self->active);
-	self->next_job = 1;
+	self->next_job = s_first_job_id();
 	msgpack_sbuffer_init(&self->sb);
 	gw_hist_init_latency(&self->st.item_latency);
 	return self;

@@ -276,8 +276,45 @@ async def stale_result_from_before_a_reconnect_is_dropped(h):
           f"{[f for f, _ in frames]}")
 
 
+async def restarted_gateway_never_hands_on_an_old_jobs_result(h):
+    """A worker still running a job of a gateway that died (a task that does
+    not poll for cancellation: here its thread is stopped) registers with
+    the gateway started in its place. The old job's RESULT must never pass
+    for the new gateway's job: job ids differ between gateway processes
+    (random start), and the worker drops results of jobs from a previous
+    connection (JOB-OLD). Before, both gateways numbered from 1 and client B
+    got client A's outcome for its own item, then lost its own result."""
+    gw = await gateway(h)
+    w = worker(h, gw, "w0")
+    await h.wait_workers(gw, 1)
+    a = await h.client(gw)
+    await a.submit("a1", "sleep", [int(8000 * scaled(1))])
+    await wait_pong(a, lambda p: p["running"] == 1, what="A's job running")
+    tids = compute_threads(w.pid)
+    check(len(tids) == 1, f"compute threads of a 1-thread worker: {tids}")
+    freeze_thread(tids[0])  # A's job cannot end, nor see its cancel
+    try:
+        gw.kill()
+        await a.wait_closed()
+        await wait_log(w, "GW-SILENT")
+        gw2 = await gateway(h, port=gw.port, endpoint=gw.endpoint)
+        await h.wait_workers(gw2, 1, timeout=20)
+        b = await h.client(gw2)
+        mark = b.mark()
+        await b.submit("b1", "sleep", [11, 22, 33, 44])
+        # B's first job waits on the worker behind A's stopped one.
+        await wait_pong(b, lambda p: p["running"] == 1, what="B's job sent")
+    finally:
+        thaw_thread(tids[0])  # A's job ends now (as cancelled)
+    frames = await b.collect("b1", mark, timeout=20)
+    check(check_request(frames, 4) == [11, 22, 33, 44],
+          f"client B got another job's outcome: {[f for f, _ in frames]}")
+    await wait_log(w, "JOB-OLD")
+
+
 run([killed_worker_items_run_elsewhere,
      stopped_worker_is_dropped_and_comes_back,
      poison_item_ends_as_worker_lost, workers_return_after_gateway_restart,
      request_waits_for_a_worker, stopping_worker_finishes_its_job,
-     stale_result_from_before_a_reconnect_is_dropped])
+     stale_result_from_before_a_reconnect_is_dropped,
+     restarted_gateway_never_hands_on_an_old_jobs_result])

@@ -614,6 +614,31 @@ test_broker_ready_with_capacity_two_gets_exactly_two_jobs(void **state)
 }
 
 static void
+test_broker_job_ids_start_at_a_random_value_below_2_to_the_52(void **state)
+{
+	fake_t *f = *state;
+	uint64_t first[4];
+
+	/* A restarted gateway must not number its jobs as the old one did:
+	 * a worker may still answer one of the old jobs (PROTOCOL.md §2). */
+	for (size_t i = 0; i < SL_N(first); i++) {
+		gw_client_t *c;
+
+		s_rebuild(f, &s_limits);
+		c = s_client(f, 0);
+		s_submit(f, c, "r1", "sum", "[1,2]");
+		s_ready(f, "w1", 2);
+		assert_int_equal(f->n_jobs, 2);
+		first[i] = f->jobs[0].job;
+		assert_true(first[i] >= 1 && first[i] <= (UINT64_C(1) << 52));
+		assert_true(f->jobs[1].job == first[i] + 1);
+	}
+	/* Four equal draws out of 2^52: a fixed start, not chance. */
+	assert_false(first[0] == first[1] && first[1] == first[2]
+	    && first[2] == first[3]);
+}
+
+static void
 test_broker_a_result_returns_credit_and_the_next_job_follows(void **state)
 {
 	fake_t *f = *state;
@@ -2369,6 +2394,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_a_result_returns_credit_and_the_next_job_follows,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_job_ids_start_at_a_random_value_below_2_to_the_52,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_jobs_go_to_the_worker_with_most_free_credit,
