@@ -374,13 +374,13 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	return s_send_ready(self);
 }
 
-static unsigned
-s_random16(void)
+static uint64_t
+s_random64(void)
 {
-	uint16_t r;
+	uint64_t r;
 
-	if (getrandom(&r, sizeof r, 0) != (ssize_t) sizeof r)
-		r = (uint16_t) (sl_clock_wall_us() ^ getpid());
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
+		r = (uint64_t) sl_clock_wall_us() ^ (uint64_t) getpid();
 	return r;
 }
 
@@ -395,9 +395,10 @@ s_open(cp_io_t *self)
 	if (self->cfg->id)
 		snprintf(self->id, sizeof self->id, "%s", self->cfg->id);
 	else /* in a container the pid is often 1 and the host name may be
-	        shared: a random suffix keeps ids apart */
-		snprintf(self->id, sizeof self->id, "w-%s-%ld-%04x",
-		    self->host, (long) getpid(), s_random16());
+	        shared: a random suffix keeps ids apart, and makes them hard
+	        to guess (an id is what a takeover needs, SECURITY.md) */
+		snprintf(self->id, sizeof self->id, "w-%s-%ld-%016" PRIx64,
+		    self->host, (long) getpid(), s_random64());
 	self->pull = zmq_socket(self->zctx, ZMQ_PULL);
 	if (!self->pull
 	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)
@@ -441,8 +442,11 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	}
 	if ((rc = s_send_ready(&io)))
 		goto out;
-	SL_NOTICE("WRK-UP", "id=%s gateway=%s threads=%u", io.id, cfg->gateway,
-	    cfg->threads);
+	/* Our routing id is what another peer would need to pose as us on
+	 * an endpoint without CURVE: at debug level only (SECURITY.md). */
+	SL_NOTICE("WRK-UP", "pid=%ld gateway=%s threads=%u", (long) getpid(),
+	    cfg->gateway, cfg->threads);
+	SL_DEBUG("WRK-ID", "id=%s", io.id);
 	io.next_ping = sl_clock_mono_us() + cfg->hb_ivl_us;
 	for (;;) {
 		zmq_pollitem_t items[] = {
@@ -496,9 +500,9 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	s_forward_results(&io);
 	s_send_empty(&io, SL_MSG_BYE);
 	SL_NOTICE("WRK-STOP",
-	    "id=%s jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
+	    "pid=%ld jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
 	    " reconnects=%" PRIu64,
-	    io.id, io.jobs, io.results, io.old, io.reconnects);
+	    (long) getpid(), io.jobs, io.results, io.old, io.reconnects);
 out:
 	cp_pool_destroy(&io.pool);
 	if (io.pull)

@@ -58,6 +58,7 @@ typedef struct fake {
 	size_t n_pongs;               /* PONG frames sent to workers */
 	char pong_rids[MAX_SENT][32]; /* ...and the worker each went to */
 	int users[8];                 /* addresses serve as client handles */
+	const char *key; /* CURVE key worker frames come from; NULL: none */
 } fake_t;
 
 /* ---- the fake transport --------------------------------------------------
@@ -239,8 +240,12 @@ teardown(void **state)
 static void
 s_worker_frame(fake_t *f, const char *rid, msgpack_sbuffer *sb)
 {
-	gw_broker_on_worker_frame(
-	    f->b, (const uint8_t *) rid, strlen(rid), sb->data, sb->size);
+	if (f->key)
+		gw_broker_on_worker_frame_from(f->b, (const uint8_t *) rid,
+		    strlen(rid), f->key, sb->data, sb->size);
+	else
+		gw_broker_on_worker_frame(f->b, (const uint8_t *) rid,
+		    strlen(rid), sb->data, sb->size);
 	msgpack_sbuffer_destroy(sb);
 }
 
@@ -636,6 +641,47 @@ test_broker_job_ids_start_at_a_random_value_below_2_to_the_52(void **state)
 	/* Four equal draws out of 2^52: a fixed start, not chance. */
 	assert_false(first[0] == first[1] && first[1] == first[2]
 	    && first[2] == first[3]);
+}
+
+static void
+test_broker_a_routing_id_is_bound_to_its_workers_curve_key(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+	size_t frames;
+
+	f->key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[5]");
+	assert_int_equal(f->n_jobs, 1);
+	frames = f->n_frames;
+	/* Another key under w1's id: ZeroMQ only routes it there once w1's
+	 * own connection is gone. Its forged result is dropped, w1 is gone
+	 * and its job goes back to the queue; nothing reaches the client. */
+	f->key = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+	s_result(f, "w1", f->jobs[0].job, "666");
+	assert_int_equal(f->n_frames, frames);
+	st = s_stats(f);
+	assert_int_equal(st.hijacks, 1);
+	assert_int_equal(st.workers, 0);
+	assert_int_equal(st.queued, 1);
+	assert_int_equal(st.results, 0);
+	/* The other key may register under the id, now free, like any
+	 * allowed worker: it gets the job afresh, under a new id. */
+	s_ready(f, "w1", 1);
+	assert_int_equal(f->n_jobs, 2);
+	assert_true(s_resent(f, 1, 0));
+	/* The first key's late frames are now the stranger's. */
+	f->key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	s_result(f, "w1", f->jobs[1].job, "5");
+	assert_int_equal(f->n_frames, frames);
+	assert_int_equal(s_stats(f).hijacks, 2);
+	/* The same key again is the same worker, as without CURVE. */
+	s_ready(f, "w1", 1);
+	s_result(f, "w1", f->jobs[2].job, "5");
+	s_assert_result(f, frames, 0, "r1", 0, "5");
+	assert_int_equal(s_stats(f).hijacks, 2);
 }
 
 static void
@@ -2399,6 +2445,9 @@ main(void)
 		    test_broker_job_ids_start_at_a_random_value_below_2_to_the_52,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_broker_a_routing_id_is_bound_to_its_workers_curve_key,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_broker_jobs_go_to_the_worker_with_most_free_credit,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -2548,15 +2597,20 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_broker_ping_reports_running_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_watchers_get_a_requests_frames_marked_with_its_channel, setup, teardown),
+		    test_broker_watchers_get_a_requests_frames_marked_with_its_channel,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_a_watcher_joining_late_sees_only_what_follows, setup, teardown),
+		    test_broker_a_watcher_joining_late_sees_only_what_follows,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_subscriptions_are_bounded_per_client_and_idempotent, setup, teardown),
+		    test_broker_subscriptions_are_bounded_per_client_and_idempotent,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_a_closed_watcher_leaves_no_subscription_behind, setup, teardown),
+		    test_broker_a_closed_watcher_leaves_no_subscription_behind,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_an_owner_closing_ends_its_channel_too, setup, teardown),
+		    test_broker_an_owner_closing_ends_its_channel_too, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_an_unwatched_owner_closing_frees_its_channel,
 		    setup, teardown),
