@@ -158,6 +158,10 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    st.stale);
 	COUNTER("worker_frames_bad_total",
 	    "Worker frames that failed to decode.", st.bad_frames);
+	COUNTER("routing_id_hijacks_total",
+	    "Frames dropped: a worker's or producer's routing id used by "
+	    "another CURVE key.",
+	    st.hijacks);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
 	    "Result at the gateway to written to the client socket.",
 	    &env->forward_delay);

@@ -6,6 +6,7 @@
  * is fine for the tens of producers this is for (a hash table is the
  * next step if that ever changes).
  */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +24,14 @@
 #include "sl_proto.h"
 
 #define GW_PROD_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
+#define GW_PROD_MAX_KEY 64  /* a ZAP User-Id we bind to (a Z85 key is 40) */
 
 typedef struct gw_producer {
 	sl_list_t link; /* in prod->producers */
 	uint8_t rid[GW_PROD_MAX_RID];
 	size_t rid_len;
-	char name[48];       /* printable rid, for logs */
+	char name[24]; /* its label for logs (p1, p2...), never the rid */
+	char key[GW_PROD_MAX_KEY + 1]; /* its CURVE key (User-Id); "": none */
 	gw_client_t *client; /* its broker client */
 	int64_t last_us;     /* monotonic, last frame from it */
 	bool failed;         /* a send failed: forget it on the next tick */
@@ -40,7 +43,8 @@ struct gw_prod {
 	gw_prod_limits_t lim; /* copied */
 	sl_list_t producers;  /* gw_producer_t */
 	size_t n_producers;
-	msgpack_sbuffer sb; /* scratch for encoding, reused */
+	uint64_t next_label; /* of the next producer: p1, p2... */
+	msgpack_sbuffer sb;  /* scratch for encoding, reused */
 };
 
 /* gw_broker_send_fn: one frame to one producer, as msgpack. */
@@ -87,9 +91,11 @@ s_find(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 }
 
 static gw_producer_t *
-s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
+s_producer_new(
+    gw_prod_t *self, const uint8_t *rid, size_t rid_len, const char *key)
 {
 	gw_producer_t *p;
+	char id[48];
 
 	if (!rid_len || rid_len > GW_PROD_MAX_RID)
 		return NULL;
@@ -98,7 +104,8 @@ s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 		return NULL;
 	memcpy(p->rid, rid, rid_len);
 	p->rid_len = rid_len;
-	sl_rid_name(rid, rid_len, p->name, sizeof p->name);
+	snprintf(p->name, sizeof p->name, "p%" PRIu64, ++self->next_label);
+	snprintf(p->key, sizeof p->key, "%s", key ? key : "");
 	p->client = gw_broker_client_new_on(self->broker, s_send, self, p);
 	if (!p->client) {
 		free(p);
@@ -108,6 +115,11 @@ s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 	self->n_producers++;
 	SL_INFO("PRD-NEW", "producer=%s producers=%zu", p->name,
 	    self->n_producers);
+	if (SL_LOG_DEBUG <= sl_log_level()) {
+		sl_rid_name(rid, rid_len, id, sizeof id);
+		SL_DEBUG("PRD-ID", "producer=%s id=%s key=%.8s", p->name, id,
+		    p->key[0] ? p->key : "-");
+	}
 	return p;
 }
 
@@ -131,15 +143,30 @@ s_on_frame(void *user, const uint8_t *rid, size_t rid_len, const void *data,
 {
 	gw_prod_t *self = user;
 	gw_producer_t *p = s_find(self, rid, rid_len);
+	const char *key = gw_zmq_peer_key(self->zsock);
 	gw_cmsg_t msg;
 	gw_cerr_t err;
 
+	/* A routing id is bound to the CURVE key its first frame came with.
+	 * Another key under it: ZeroMQ (no HANDOVER with CURVE) routes the
+	 * id to a new connection only once the producer's own is gone, so
+	 * the producer is forgotten (its requests cancelled: its results
+	 * would reach the newcomer) and the frame dropped. */
+	if (p && strncmp(p->key, key ? key : "", sizeof p->key)) {
+		SL_WARN("PRD-HIJACK",
+		    "producer=%s: a frame under its routing id from another "
+		    "CURVE key (%.8s...), dropped; its requests are cancelled",
+		    p->name, key ? key : "-");
+		gw_broker_note_hijack(self->broker);
+		s_producer_destroy(self, &p);
+		return;
+	}
 	/* A producer we failed to reach is talking again (it reconnected):
 	 * what it had asked for is gone; it starts afresh. */
 	if (p && p->failed)
 		s_producer_destroy(self, &p);
 	if (!p)
-		p = s_producer_new(self, rid, rid_len);
+		p = s_producer_new(self, rid, rid_len, key);
 	if (!p) {
 		SL_ERR("PRD-ENOMEM", "frame from a new producer dropped");
 		return;

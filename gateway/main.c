@@ -491,11 +491,21 @@ s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
 	return gw_zmq_send(*(gw_zmq_t **) ctx, rid, rid_len, data, len);
 }
 
+/* What the workers socket's frame callback needs; lives in main(). */
+typedef struct s_workers {
+	gw_broker_t *broker;
+	gw_zmq_t *zsock;
+} s_workers_t;
+
+/* A worker's frame, with the CURVE key it came from (NULL without). */
 static void
 s_worker_frame(void *user, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len)
 {
-	gw_broker_on_worker_frame(user, rid, rid_len, data, len);
+	s_workers_t *wk = user;
+
+	gw_broker_on_worker_frame_from(
+	    wk->broker, rid, rid_len, gw_zmq_peer_key(wk->zsock), data, len);
 }
 
 int
@@ -535,6 +545,7 @@ main(int argc, char **argv)
 	sl_curve_keypair_t curve_kp;
 	sl_zap_t *zap = NULL;
 	gw_zmq_t *zsock = NULL;
+	s_workers_t wk = { NULL, NULL };
 	gw_prod_t *prod = NULL;
 	void *zctx = NULL;
 	struct sigaction sa;
@@ -618,13 +629,15 @@ main(int argc, char **argv)
 		    "can connect may register as a worker and read jobs (see "
 		    "docs/SECURITY.md)",
 		    cfg.workers);
+	wk.broker = broker;
 	zsock = gw_zmq_new_ex(zctx, cfg.workers, cfg.max_frame,
-	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, broker,
-	    err, sizeof err);
+	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, &wk, err,
+	    sizeof err);
 	if (!zsock) {
 		SL_ERR("GW-START", "%s", err);
 		goto out;
 	}
+	wk.zsock = zsock;
 	if (strcmp(cfg.producers, "none")) {
 		gw_prod_limits_t plim
 		    = { cfg.max_frame, (size_t) cfg.max_items,
