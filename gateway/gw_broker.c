@@ -1224,6 +1224,43 @@ gw_broker_drain(gw_broker_t *self)
 	self->st.draining = true;
 }
 
+/* A worker that will take jobs of task (now, or when it has credit). */
+static bool
+s_task_served(const gw_broker_t *self, const char *task)
+{
+	for (sl_list_t *e = self->workers.next; e != &self->workers;
+	     e = e->next) {
+		const gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+		if (!w->draining && s_worker_runs(w, task))
+			return true;
+	}
+	return false;
+}
+
+bool
+gw_broker_can_progress(const gw_broker_t *self)
+{
+	for (sl_list_t *e = self->clients.next; e != &self->clients;
+	     e = e->next) {
+		const gw_client_t *c = sl_container_of(e, gw_client_t, link);
+
+		for (sl_list_t *q = c->requests.next; q != &c->requests;
+		     q = q->next) {
+			const gw_request_t *r
+			    = sl_container_of(q, gw_request_t, client_link);
+
+			/* Orphaned jobs (job->req NULL) do not count: their
+			 * results would be dropped anyway. */
+			if (r->n_running
+			    || (!sl_list_empty(&r->queue)
+			        && s_task_served(self, r->task)))
+				return true;
+		}
+	}
+	return false;
+}
+
 /* ---- dispatch ------------------------------------------------------------
  */
 

@@ -163,6 +163,12 @@ void gw_broker_tick(gw_broker_t *self, int64_t now_us);
 /* Shutting down: refuse new requests (shutting_down), finish the rest. */
 void gw_broker_drain(gw_broker_t *self);
 
+/* Can an unfinished request still end by its workers: some job of one is
+ * held by a worker, or is queued for a task that a worker which is not
+ * draining runs? false also when no request is left. A draining gateway
+ * stops waiting when this is false (nothing would come of the wait). */
+bool gw_broker_can_progress(const gw_broker_t *self);
+
 void gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out);
 
 #endif

@@ -10,6 +10,7 @@
 #include "gw_broker.h"
 #include "gw_http.h"
 #include "gw_metrics.h"
+#include "gw_prod.h"
 #include "gw_ws.h"
 #include "sl_clock.h"
 #include "sl_log.h"
@@ -69,8 +70,10 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	char *p = buf, *end = buf + cap;
 	gw_broker_stats_t st;
 	gw_auth_stats_t au;
+	gw_prod_stats_t ps;
 
 	gw_broker_stats(env->broker, &st);
+	gw_prod_stats(env->prod, &ps);
 	gw_auth_stats(env->auth, &au);
 	GAUGE("connections", "Open WebSocket connections.", env->n_conns);
 	COUNTER("connections_total", "WebSocket connections accepted.",
@@ -116,6 +119,12 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	GAUGE("client_queued_bytes",
 	    "Bytes queued to clients, not yet written.",
 	    gw_ws_queued_bytes(env));
+	GAUGE("producer_queued_bytes",
+	    "Bytes queued to producers beyond what ZeroMQ holds.",
+	    ps.queued_bytes);
+	COUNTER("slow_producers_cut_total",
+	    "Producers cut: queue over --max-producer-out-bytes.",
+	    ps.slow_cut);
 	GAUGE("requests", "Unfinished requests.", st.requests);
 	COUNTER("requests_accepted_total", "Requests accepted.", st.accepted);
 	COUNTER("frames_refused_total",

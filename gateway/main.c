@@ -34,6 +34,7 @@ typedef struct gw_cfg {
 	const char *workers;
 	const char *producers; /* "none": no producers endpoint */
 	long long producer_timeout_ms;
+	long long max_producer_out;
 	long long max_frame;
 	long long max_items;
 	long long max_item_bytes;
@@ -87,6 +88,11 @@ static const sl_opt_t s_opts[] = {
 	    "15000", 500, 86400000, NULL,
 	    offsetof(gw_cfg_t, producer_timeout_ms),
 	    "forget a producer silent this long, cancelling its requests" },
+	{ "max-producer-out-bytes", "SLUICE_MAX_PRODUCER_OUT_BYTES",
+	    SL_OPT_INT, "67108864", 64 * KIB, 4096 * MIB, NULL,
+	    offsetof(gw_cfg_t, max_producer_out),
+	    "bytes queued to one producer before it is cut as too slow (its "
+	    "jobs wait above half of it)" },
 	{ "max-frame-bytes", "SLUICE_MAX_FRAME_BYTES", SL_OPT_INT, "1048576",
 	    1 * KIB, 64 * MIB, NULL, offsetof(gw_cfg_t, max_frame),
 	    "largest client message or worker frame, in bytes" },
@@ -639,9 +645,9 @@ main(int argc, char **argv)
 	}
 	wk.zsock = zsock;
 	if (strcmp(cfg.producers, "none")) {
-		gw_prod_limits_t plim
-		    = { cfg.max_frame, (size_t) cfg.max_items,
-			      cfg.producer_timeout_ms * 1000 };
+		gw_prod_limits_t plim = { cfg.max_frame,
+			(size_t) cfg.max_items, cfg.producer_timeout_ms * 1000,
+			(size_t) cfg.max_producer_out };
 
 		bool curve = zap && s_set(cfg.curve_producers_file);
 
@@ -660,6 +666,7 @@ main(int argc, char **argv)
 		}
 	}
 	env.broker = broker;
+	env.prod = prod;
 	env.auth = auth;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
@@ -751,12 +758,18 @@ main(int argc, char **argv)
 			deadline = now + cfg.drain_ms * 1000;
 		}
 		gw_broker_stats(broker, &st);
+		/* Waiting is pointless once no unfinished request can end by
+		 * its workers (none left that runs its task): say so now. */
 		if (!closing
-		    && (!st.requests || now >= deadline || s_stop > 1)) {
+		    && (!st.requests || now >= deadline || s_stop > 1
+		        || !gw_broker_can_progress(broker))) {
 			SL_NOTICE("GW-CLOSE",
 			    "closing %zu connections, %zu "
-			    "requests unfinished",
-			    env.n_conns, st.requests);
+			    "requests unfinished%s",
+			    env.n_conns, st.requests,
+			    st.requests && now < deadline && s_stop < 2
+			        ? " (no worker can run them)"
+			        : "");
 			gw_ws_close_all(&env, LWS_CLOSE_STATUS_GOINGAWAY,
 			    "server shutting down");
 			closing = true;

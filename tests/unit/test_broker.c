@@ -2238,6 +2238,38 @@ test_broker_drain_refuses_new_submits_and_finishes_running_ones(void **state)
 	assert_int_equal(s_stats(f).requests, 0);
 }
 
+static void
+test_broker_can_progress_only_while_a_worker_can_end_a_request(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	assert_false(gw_broker_can_progress(f->b)); /* nothing to finish */
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	assert_false(gw_broker_can_progress(f->b)); /* no worker at all */
+	{
+		const char *tasks[] = { "echo" };
+
+		s_ready_tasks(f, "w0", 1, tasks, 1); /* not r1's task */
+	}
+	assert_false(gw_broker_can_progress(f->b));
+	s_ready(f, "w1", 1);
+	assert_int_equal(f->n_jobs, 1);
+	assert_true(
+	    gw_broker_can_progress(f->b)); /* one running, one queued */
+	s_worker_empty(f, "w1", SL_MSG_DRAIN);
+	assert_true(gw_broker_can_progress(f->b)); /* its job may still end */
+	s_answer_all(f, 0);
+	/* item 1 waits, and the only worker for it is draining */
+	assert_int_equal(s_stats(f).queued, 1);
+	assert_false(gw_broker_can_progress(f->b));
+	s_ready(f, "w2", 1);
+	assert_true(gw_broker_can_progress(f->b));
+	s_answer_all(f, 1);
+	assert_int_equal(s_stats(f).requests, 0);
+	assert_false(gw_broker_can_progress(f->b));
+}
+
 
 /* ---- notify channels ----------------------------------------------------- */
 
@@ -2667,6 +2699,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_drain_refuses_new_submits_and_finishes_running_ones,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_can_progress_only_while_a_worker_can_end_a_request,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_ping_reports_running_jobs, setup, teardown),
