@@ -6,6 +6,7 @@
  * is fine for the tens of producers this is for (a hash table is the
  * next step if that ever changes).
  */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "sl_proto.h"
 
 #define GW_PROD_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
+#define GW_PROD_MAX_KEY 64  /* a ZAP User-Id we bind to (a Z85 key is 40) */
 
 /* One encoded frame waiting for its producer's pipe to have room. */
 typedef struct gw_pframe {
@@ -35,13 +37,14 @@ typedef struct gw_producer {
 	sl_list_t link; /* in prod->producers */
 	uint8_t rid[GW_PROD_MAX_RID];
 	size_t rid_len;
-	char name[48];       /* printable rid, for logs */
-	gw_client_t *client; /* its broker client */
-	int64_t last_us;     /* monotonic, last frame from it */
-	bool failed;         /* gone or cut: forget it on the next tick */
-	sl_list_t out;       /* gw_pframe_t that ZeroMQ had no room for */
-	size_t out_bytes;    /* their bytes */
-	bool paused;         /* we hold its jobs back: out_bytes was high */
+	char name[24]; /* its label for logs (p1, p2...), never the rid */
+	char key[GW_PROD_MAX_KEY + 1]; /* its CURVE key (User-Id); "": none */
+	gw_client_t *client;           /* its broker client */
+	int64_t last_us;               /* monotonic, last frame from it */
+	bool failed;      /* gone or cut: forget it on the next tick */
+	sl_list_t out;    /* gw_pframe_t that ZeroMQ had no room for */
+	size_t out_bytes; /* their bytes */
+	bool paused;      /* we hold its jobs back: out_bytes was high */
 } gw_producer_t;
 
 struct gw_prod {
@@ -50,8 +53,10 @@ struct gw_prod {
 	gw_prod_limits_t lim; /* copied */
 	sl_list_t producers;  /* gw_producer_t */
 	size_t n_producers;
+	uint64_t next_label; /* of the next producer: p1, p2... */
 	msgpack_sbuffer sb;  /* scratch for encoding, reused */
 	size_t n_backlogged; /* producers with queued frames */
+	int64_t retry_us;    /* next retry of queued frames (backoff) */
 	gw_prod_stats_t st;
 };
 
@@ -98,9 +103,10 @@ s_send_failed(gw_prod_t *self, gw_producer_t *p, int rc)
  * producer whose queue went below a quarter of the cap gets its jobs
  * dispatched again.
  */
-static void
+static size_t
 s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
 {
+	size_t sent = 0;
 	sl_list_t *e;
 
 	while (!p->failed && (e = sl_list_first(&p->out))) {
@@ -112,8 +118,9 @@ s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
 			break;
 		if (rc) {
 			s_send_failed(self, p, rc);
-			return;
+			return sent;
 		}
+		sent++;
 		sl_list_remove(e);
 		p->out_bytes -= f->len;
 		self->st.queued_bytes -= f->len;
@@ -126,21 +133,38 @@ s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
 		p->paused = false;
 		gw_broker_client_pause(self->broker, p->client, false);
 	}
+	return sent;
 }
 
-/* Retry every producer with queued frames; keep retrying while any has. */
+/*
+ * Retry every producer with queued frames; keep retrying while any has.
+ * The fd's wake-up cannot be relied on: the command that says a pipe has
+ * room is often taken by our own next ZeroMQ call. So: while retries move
+ * frames, retry on the next loop turn; when one moves nothing, back off
+ * (GW_PROD_RETRY_MIN_US, doubling up to GW_PROD_RETRY_MAX_US), so that a
+ * producer that does not read costs a few wake-ups a second.
+ */
 static void
 s_flush_all(gw_prod_t *self)
 {
+	size_t sent = 0;
+
 	for (sl_list_t *e = self->producers.next;
 	     self->n_backlogged && e != &self->producers; e = e->next) {
 		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
 
 		if (!sl_list_empty(&p->out))
-			s_flush(self, p, true);
+			sent += s_flush(self, p, true);
 	}
-	if (self->n_backlogged)
-		gw_zmq_wake_after(self->zsock, GW_PROD_RETRY_US);
+	if (!self->n_backlogged)
+		return;
+	if (sent)
+		self->retry_us = 0;
+	else if (self->retry_us < GW_PROD_RETRY_MIN_US)
+		self->retry_us = GW_PROD_RETRY_MIN_US;
+	else if (self->retry_us < GW_PROD_RETRY_MAX_US)
+		self->retry_us *= 2;
+	gw_zmq_wake_after(self->zsock, self->retry_us ? self->retry_us : 1);
 }
 
 /* gw_zmq's wake (fd or retry timer): some pipe may have room again. */
@@ -167,7 +191,8 @@ s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len)
 	memcpy(f->data, data, len);
 	if (sl_list_empty(&p->out)) {
 		self->n_backlogged++;
-		gw_zmq_wake_after(self->zsock, GW_PROD_RETRY_US);
+		self->retry_us = GW_PROD_RETRY_MIN_US;
+		gw_zmq_wake_after(self->zsock, self->retry_us);
 	}
 	sl_list_push_back(&p->out, &f->link);
 	p->out_bytes += len;
@@ -240,9 +265,11 @@ s_find(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 }
 
 static gw_producer_t *
-s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
+s_producer_new(
+    gw_prod_t *self, const uint8_t *rid, size_t rid_len, const char *key)
 {
 	gw_producer_t *p;
+	char id[48];
 
 	if (!rid_len || rid_len > GW_PROD_MAX_RID)
 		return NULL;
@@ -252,7 +279,8 @@ s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 	memcpy(p->rid, rid, rid_len);
 	p->rid_len = rid_len;
 	sl_list_init(&p->out);
-	sl_rid_name(rid, rid_len, p->name, sizeof p->name);
+	snprintf(p->name, sizeof p->name, "p%" PRIu64, ++self->next_label);
+	snprintf(p->key, sizeof p->key, "%s", key ? key : "");
 	p->client = gw_broker_client_new_on(self->broker, s_send, self, p);
 	if (!p->client) {
 		free(p);
@@ -262,6 +290,11 @@ s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 	self->n_producers++;
 	SL_INFO("PRD-NEW", "producer=%s producers=%zu", p->name,
 	    self->n_producers);
+	if (SL_LOG_DEBUG <= sl_log_level()) {
+		sl_rid_name(rid, rid_len, id, sizeof id);
+		SL_DEBUG("PRD-ID", "producer=%s id=%s key=%.8s", p->name, id,
+		    p->key[0] ? p->key : "-");
+	}
 	return p;
 }
 
@@ -286,15 +319,30 @@ s_on_frame(void *user, const uint8_t *rid, size_t rid_len, const void *data,
 {
 	gw_prod_t *self = user;
 	gw_producer_t *p = s_find(self, rid, rid_len);
+	const char *key = gw_zmq_peer_key(self->zsock);
 	gw_cmsg_t msg;
 	gw_cerr_t err;
 
+	/* A routing id is bound to the CURVE key its first frame came with.
+	 * Another key under it: ZeroMQ (no HANDOVER with CURVE) routes the
+	 * id to a new connection only once the producer's own is gone, so
+	 * the producer is forgotten (its requests cancelled: its results
+	 * would reach the newcomer) and the frame dropped. */
+	if (p && strncmp(p->key, key ? key : "", sizeof p->key)) {
+		SL_WARN("PRD-HIJACK",
+		    "producer=%s: a frame under its routing id from another "
+		    "CURVE key (%.8s...), dropped; its requests are cancelled",
+		    p->name, key ? key : "-");
+		gw_broker_note_hijack(self->broker);
+		s_producer_destroy(self, &p);
+		return;
+	}
 	/* A producer we failed to reach is talking again (it reconnected):
 	 * what it had asked for is gone; it starts afresh. */
 	if (p && p->failed)
 		s_producer_destroy(self, &p);
 	if (!p)
-		p = s_producer_new(self, rid, rid_len);
+		p = s_producer_new(self, rid, rid_len, key);
 	if (!p) {
 		SL_ERR("PRD-ENOMEM", "frame from a new producer dropped");
 		return;

@@ -15,12 +15,12 @@
  *
  * Slow readers: ZeroMQ holds at most GW_PROD_SNDHWM frames for a producer;
  * what does not fit waits here, in a per-producer queue counted in bytes,
- * and is retried when the socket's fd wakes (a pipe got room) and every
- * few milliseconds. Above half of max_out_bytes none of the producer's
- * jobs is dispatched (backpressure, as for WebSocket clients), below a
- * quarter they resume. Past max_out_bytes (a producer that does not read
- * but keeps asking, e.g. pings) it is cut: its queue is dropped, its
- * requests cancelled, PRD-SLOW logged. libzmq 4.3.4 cannot disconnect one
+ * and is retried when the socket's fd wakes (a pipe got room) and on a
+ * timer that backs off while nothing moves. Above half of max_out_bytes none
+ * of the producer's jobs is dispatched (backpressure, as for WebSocket
+ * clients), below a quarter they resume. Past max_out_bytes (a producer that
+ * does not read but keeps asking, e.g. pings) it is cut: its queue is dropped,
+ * its requests cancelled, PRD-SLOW logged. libzmq 4.3.4 cannot disconnect one
  * peer of a ROUTER, so "cut" means forgotten: what ZeroMQ already holds
  * for it (at most GW_PROD_SNDHWM frames) may still reach it, and a frame
  * it sends afterwards starts it afresh, with an empty queue.
@@ -44,9 +44,11 @@
 #define GW_PROD_SNDHWM 16
 #define GW_PROD_RCVHWM 16
 
-/* While a producer's queue is not empty, retry it this often even if the
- * fd does not wake (a send may have consumed the wake-up). */
-#define GW_PROD_RETRY_US 5000
+/* While a producer's queue is not empty, it is retried at once after a
+ * retry that moved frames, else after 1 ms doubling up to 50 ms (the fd's
+ * wake-up may have been consumed by a send). */
+#define GW_PROD_RETRY_MIN_US 1000
+#define GW_PROD_RETRY_MAX_US 50000
 
 typedef struct gw_prod gw_prod_t;
 

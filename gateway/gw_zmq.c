@@ -24,6 +24,7 @@ struct gw_zmq {
 	int drain_pending;          /* sul is scheduled */
 	gw_zmq_frame_cb cb;
 	void *user;
+	const char *peer_key;     /* User-Id of the message in cb, or NULL */
 	void (*wake)(void *user); /* fd woke: full pipes may have room */
 	lws_sorted_usec_list_t wake_sul; /* gw_zmq_wake_after */
 	char endpoint[128];              /* for logs */
@@ -96,9 +97,13 @@ s_recv_one(gw_zmq_t *self)
 			    self->endpoint);
 			s_skip_rest(self->sock);
 		} else {
+			/* With CURVE, the ZAP handler's User-Id (the peer's
+			 * public key) rides on every message: NULL without. */
+			self->peer_key = zmq_msg_gets(&body, "User-Id");
 			self->cb(self->user, zmq_msg_data(&rid),
 			    zmq_msg_size(&rid), zmq_msg_data(&body),
 			    zmq_msg_size(&body));
+			self->peer_key = NULL;
 		}
 	}
 	zmq_msg_close(&body);
@@ -141,7 +146,8 @@ gw_zmq_new_ex(void *zctx, const char *endpoint, int64_t max_msg,
     gw_zmq_frame_cb cb, void *user, char *err, size_t errlen)
 {
 	gw_zmq_t *self = calloc(1, sizeof *self);
-	int one = 1, zero = 0;
+	int one = 1, zero = 0, curve = 0;
+	size_t sz = sizeof curve;
 
 	if (!self) {
 		snprintf(err, errlen, "out of memory");
@@ -154,16 +160,25 @@ gw_zmq_new_ex(void *zctx, const char *endpoint, int64_t max_msg,
 	if (!self->sock)
 		goto fail;
 	/* MANDATORY: a send to a vanished peer fails (EHOSTUNREACH) instead
-	 * of vanishing silently. HANDOVER: a restarted worker reusing its
-	 * routing id takes over from its dead predecessor. */
+	 * of vanishing silently. */
 	if (zmq_setsockopt(self->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one)
-	    || zmq_setsockopt(
-	        self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one)
 	    || zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_setsockopt(
 	        self->sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg))
 		goto fail;
 	if (setup && setup(self->sock, setup_arg))
+		goto fail;
+	/* HANDOVER lets a restarted peer reusing its routing id take over
+	 * from its dead predecessor, but also lets anyone who knows an id
+	 * take over a live peer's traffic. With CURVE, ids are bound to keys
+	 * (gw_zmq_peer_key) and a second connection under a live id is left
+	 * unheard by ZeroMQ instead; without CURVE the endpoint is open to
+	 * anyone anyway (docs/SECURITY.md). */
+	if (zmq_getsockopt(self->sock, ZMQ_CURVE_SERVER, &curve, &sz))
+		goto fail;
+	if (!curve
+	    && zmq_setsockopt(
+	        self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one))
 		goto fail;
 	if (zmq_bind(self->sock, endpoint))
 		goto fail;
@@ -286,6 +301,12 @@ gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	default:
 		return 0;
 	}
+}
+
+const char *
+gw_zmq_peer_key(const gw_zmq_t *self)
+{
+	return self->peer_key;
 }
 
 void *

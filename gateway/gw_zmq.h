@@ -64,6 +64,11 @@ void gw_zmq_wake_after(gw_zmq_t *self, int64_t us);
 /* Close the socket, after lws_context_destroy(); NULL-safe. */
 void gw_zmq_destroy(gw_zmq_t **self_p);
 
+/* Inside the frame callback only: the sender's identity from ZAP (its
+ * Z85 CURVE public key, see sl_zap.h), or NULL on an endpoint without
+ * CURVE. Borrowed, valid until the callback returns. */
+const char *gw_zmq_peer_key(const gw_zmq_t *self);
+
 /* The ROUTER itself, for options a user of the socket needs beyond
  * gw_zmq_new's (e.g. ZMQ_SNDHWM); borrowed. */
 void *gw_zmq_socket(gw_zmq_t *self);

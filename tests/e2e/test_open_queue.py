@@ -244,7 +244,9 @@ async def producer_reading_late_loses_nothing(h):
     """Results wait at the gateway for a producer that reads late, up to
     --max-producer-out-bytes (64 MiB, PROTOCOL.md §3), not ZeroMQ's
     default of 1000 frames."""
-    gw = await h.start(workers=[2])
+    # It does not ping while it reads (slowly: collect() rescans every
+    # frame), so it must not be forgotten for silence meanwhile.
+    gw = await h.start("--producer-timeout-ms", "600000", workers=[2])
     p = Producer(gw, rcvhwm=100)  # little room on our side: it waits there
     reqs, n = 16, 1000  # 16,000 results of ~1 kB: more than TCP buffers
     for r in range(reqs):

@@ -41,6 +41,7 @@ void __wrap_gw_zmq_wake_after(gw_zmq_t *self, int64_t us);
 int __wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len);
 void __wrap_gw_zmq_destroy(gw_zmq_t **self_p);
+const char *__wrap_gw_zmq_peer_key(const gw_zmq_t *self);
 
 gw_zmq_t *
 __wrap_gw_zmq_new_ex(void *zctx, const char *endpoint, int64_t max_msg,
@@ -117,6 +118,14 @@ void
 __wrap_gw_zmq_destroy(gw_zmq_t **self_p)
 {
 	*self_p = NULL;
+}
+
+/* A plain endpoint: no CURVE key behind any frame. */
+const char *
+__wrap_gw_zmq_peer_key(const gw_zmq_t *self)
+{
+	(void) self;
+	return NULL;
 }
 
 /* ---- fixture ------------------------------------------------------------
