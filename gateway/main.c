@@ -583,6 +583,11 @@ main(int argc, char **argv)
 	        | (cfg.log_level >= SL_LOG_DEBUG ? LLL_NOTICE : 0),
 	    s_lws_log);
 	sl_cfg_log(s_opts, N_OPTS, &cfg);
+	if (cfg.max_queued_per_client < cfg.max_items)
+		SL_WARN("GW-LIMITS",
+		    "--max-queued-per-client %lld is below --max-items %lld: "
+		    "a request with more items than that is always refused",
+		    cfg.max_queued_per_client, cfg.max_items);
 	auth = s_auth_new(&cfg, err, sizeof err);
 	if (!auth) {
 		SL_ERR("GW-START", "client authentication: %s", err);
