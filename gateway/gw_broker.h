@@ -90,6 +90,8 @@ typedef struct gw_broker_stats {
 	uint64_t refused;       /* client frames answered with an error */
 	uint64_t share_full;    /* submits refused: over max_client_jobs */
 	uint64_t hb_missed;     /* workers declared dead for silence */
+	uint64_t hijacks;       /* frames under a routing id bound to
+	                           another CURVE key (workers, producers) */
 	size_t subscriptions;   /* (client, channel) pairs, all clients */
 	size_t channels;        /* channels watched or notified */
 	uint64_t notified;      /* frames sent to a channel's subscribers */
@@ -135,9 +137,19 @@ void gw_broker_on_client_msg(
 void gw_broker_client_error(
     gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err);
 
-/* One frame from a worker, still untrusted bytes. */
+/* One frame from a worker, still untrusted bytes, on an endpoint without
+ * CURVE. */
 void gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
     size_t rid_len, const void *data, size_t len);
+/* The same, from the peer whose ZAP User-Id (its CURVE key) is key, or
+ * NULL without CURVE. A worker's routing id is bound to the key it sent
+ * READY with: a frame under that id from another key is dropped
+ * (WRK-HIJACK, counted in hijacks) and the worker is removed, since
+ * ZeroMQ only routes its id to another connection once its own is gone. */
+void gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
+    size_t rid_len, const char *key, const void *data, size_t len);
+/* A transport saw a routing-id takeover (producers): count it. */
+void gw_broker_note_hijack(gw_broker_t *self);
 
 /* Slow reader: while paused, no new job of this client's requests is
  * dispatched (results of running ones still arrive). */
@@ -150,6 +162,12 @@ void gw_broker_tick(gw_broker_t *self, int64_t now_us);
 
 /* Shutting down: refuse new requests (shutting_down), finish the rest. */
 void gw_broker_drain(gw_broker_t *self);
+
+/* Can an unfinished request still end by its workers: some job of one is
+ * held by a worker, or is queued for a task that a worker which is not
+ * draining runs? false also when no request is left. A draining gateway
+ * stops waiting when this is false (nothing would come of the wait). */
+bool gw_broker_can_progress(const gw_broker_t *self);
 
 void gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out);
 

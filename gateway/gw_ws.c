@@ -8,6 +8,7 @@
 
 #include "gw_auth.h"
 #include "gw_cproto.h"
+#include "gw_http.h"
 #include "gw_hs.h"
 #include "gw_pproto.h"
 #include "gw_ws.h"
@@ -660,6 +661,10 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		s_rx_free(pss);
 		SL_INFO("CLI-CLOSE", "conn=%" PRIu64, pss->conn);
 		return 0;
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+		/* Every plain HTTP request, before lws picks a mount: only
+		 * GET and HEAD go on. */
+		return gw_http_filter_method(wsi);
 	default:
 		/* Plain HTTP on the same port (404 for now). */
 		return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -41,6 +41,7 @@
  * pointer. */
 typedef struct gw_ws_env {
 	gw_broker_t *broker;  /* borrowed */
+	struct gw_prod *prod; /* borrowed, for /metrics; NULL: none */
 	struct gw_auth *auth; /* borrowed; NULL: everyone may connect */
 	size_t max_frame;     /* bytes in one client message */
 	size_t max_items;     /* items in one submit */

@@ -34,6 +34,7 @@ typedef struct gw_cfg {
 	const char *workers;
 	const char *producers; /* "none": no producers endpoint */
 	long long producer_timeout_ms;
+	long long max_producer_out;
 	long long max_frame;
 	long long max_items;
 	long long max_item_bytes;
@@ -88,6 +89,11 @@ static const sl_opt_t s_opts[] = {
 	    "15000", 500, 86400000, NULL,
 	    offsetof(gw_cfg_t, producer_timeout_ms),
 	    "forget a producer silent this long, cancelling its requests" },
+	{ "max-producer-out-bytes", "SLUICE_MAX_PRODUCER_OUT_BYTES",
+	    SL_OPT_INT, "67108864", 64 * KIB, 4096 * MIB, NULL,
+	    offsetof(gw_cfg_t, max_producer_out),
+	    "bytes queued to one producer before it is cut as too slow (its "
+	    "jobs wait above half of it)" },
 	{ "max-frame-bytes", "SLUICE_MAX_FRAME_BYTES", SL_OPT_INT, "1048576",
 	    1 * KIB, 64 * MIB, NULL, offsetof(gw_cfg_t, max_frame),
 	    "largest client message or worker frame, in bytes" },
@@ -497,11 +503,21 @@ s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
 	return gw_zmq_send(*(gw_zmq_t **) ctx, rid, rid_len, data, len);
 }
 
+/* What the workers socket's frame callback needs; lives in main(). */
+typedef struct s_workers {
+	gw_broker_t *broker;
+	gw_zmq_t *zsock;
+} s_workers_t;
+
+/* A worker's frame, with the CURVE key it came from (NULL without). */
 static void
 s_worker_frame(void *user, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len)
 {
-	gw_broker_on_worker_frame(user, rid, rid_len, data, len);
+	s_workers_t *wk = user;
+
+	gw_broker_on_worker_frame_from(
+	    wk->broker, rid, rid_len, gw_zmq_peer_key(wk->zsock), data, len);
 }
 
 int
@@ -541,6 +557,7 @@ main(int argc, char **argv)
 	sl_curve_keypair_t curve_kp;
 	sl_zap_t *zap = NULL;
 	gw_zmq_t *zsock = NULL;
+	s_workers_t wk = { NULL, NULL };
 	gw_prod_t *prod = NULL;
 	void *zctx = NULL;
 	struct sigaction sa;
@@ -629,17 +646,19 @@ main(int argc, char **argv)
 		    "can connect may register as a worker and read jobs (see "
 		    "docs/SECURITY.md)",
 		    cfg.workers);
+	wk.broker = broker;
 	zsock = gw_zmq_new_ex(zctx, cfg.workers, cfg.max_frame,
-	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, broker,
-	    err, sizeof err);
+	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, &wk, err,
+	    sizeof err);
 	if (!zsock) {
 		SL_ERR("GW-START", "%s", err);
 		goto out;
 	}
+	wk.zsock = zsock;
 	if (strcmp(cfg.producers, "none")) {
-		gw_prod_limits_t plim
-		    = { cfg.max_frame, (size_t) cfg.max_items,
-			      cfg.producer_timeout_ms * 1000 };
+		gw_prod_limits_t plim = { cfg.max_frame,
+			(size_t) cfg.max_items, cfg.producer_timeout_ms * 1000,
+			(size_t) cfg.max_producer_out };
 
 		bool curve = zap && s_set(cfg.curve_producers_file);
 
@@ -658,6 +677,7 @@ main(int argc, char **argv)
 		}
 	}
 	env.broker = broker;
+	env.prod = prod;
 	env.auth = auth;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
@@ -750,12 +770,18 @@ main(int argc, char **argv)
 			deadline = now + cfg.drain_ms * 1000;
 		}
 		gw_broker_stats(broker, &st);
+		/* Waiting is pointless once no unfinished request can end by
+		 * its workers (none left that runs its task): say so now. */
 		if (!closing
-		    && (!st.requests || now >= deadline || s_stop > 1)) {
+		    && (!st.requests || now >= deadline || s_stop > 1
+		        || !gw_broker_can_progress(broker))) {
 			SL_NOTICE("GW-CLOSE",
 			    "closing %zu connections, %zu "
-			    "requests unfinished",
-			    env.n_conns, st.requests);
+			    "requests unfinished%s",
+			    env.n_conns, st.requests,
+			    st.requests && now < deadline && s_stop < 2
+			        ? " (no worker can run them)"
+			        : "");
 			gw_ws_close_all(&env, LWS_CLOSE_STATUS_GOINGAWAY,
 			    "server shutting down");
 			closing = true;

@@ -58,6 +58,7 @@ typedef struct fake {
 	size_t n_pongs;               /* PONG frames sent to workers */
 	char pong_rids[MAX_SENT][32]; /* ...and the worker each went to */
 	int users[8];                 /* addresses serve as client handles */
+	const char *key; /* CURVE key worker frames come from; NULL: none */
 } fake_t;
 
 /* ---- the fake transport --------------------------------------------------
@@ -239,8 +240,12 @@ teardown(void **state)
 static void
 s_worker_frame(fake_t *f, const char *rid, msgpack_sbuffer *sb)
 {
-	gw_broker_on_worker_frame(
-	    f->b, (const uint8_t *) rid, strlen(rid), sb->data, sb->size);
+	if (f->key)
+		gw_broker_on_worker_frame_from(f->b, (const uint8_t *) rid,
+		    strlen(rid), f->key, sb->data, sb->size);
+	else
+		gw_broker_on_worker_frame(f->b, (const uint8_t *) rid,
+		    strlen(rid), sb->data, sb->size);
 	msgpack_sbuffer_destroy(sb);
 }
 
@@ -611,6 +616,72 @@ test_broker_ready_with_capacity_two_gets_exactly_two_jobs(void **state)
 	s_send_text(f, c, "{\"type\":\"ping\"}");
 	s_submit(f, c, "r2", "sum", "[20]");
 	assert_int_equal(f->n_jobs, 2);
+}
+
+static void
+test_broker_job_ids_start_at_a_random_value_below_2_to_the_52(void **state)
+{
+	fake_t *f = *state;
+	uint64_t first[4];
+
+	/* A restarted gateway must not number its jobs as the old one did:
+	 * a worker may still answer one of the old jobs (PROTOCOL.md §2). */
+	for (size_t i = 0; i < SL_N(first); i++) {
+		gw_client_t *c;
+
+		s_rebuild(f, &s_limits);
+		c = s_client(f, 0);
+		s_submit(f, c, "r1", "sum", "[1,2]");
+		s_ready(f, "w1", 2);
+		assert_int_equal(f->n_jobs, 2);
+		first[i] = f->jobs[0].job;
+		assert_true(first[i] >= 1 && first[i] <= (UINT64_C(1) << 52));
+		assert_true(f->jobs[1].job == first[i] + 1);
+	}
+	/* Four equal draws out of 2^52: a fixed start, not chance. */
+	assert_false(first[0] == first[1] && first[1] == first[2]
+	    && first[2] == first[3]);
+}
+
+static void
+test_broker_a_routing_id_is_bound_to_its_workers_curve_key(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+	size_t frames;
+
+	f->key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[5]");
+	assert_int_equal(f->n_jobs, 1);
+	frames = f->n_frames;
+	/* Another key under w1's id: ZeroMQ only routes it there once w1's
+	 * own connection is gone. Its forged result is dropped, w1 is gone
+	 * and its job goes back to the queue; nothing reaches the client. */
+	f->key = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+	s_result(f, "w1", f->jobs[0].job, "666");
+	assert_int_equal(f->n_frames, frames);
+	st = s_stats(f);
+	assert_int_equal(st.hijacks, 1);
+	assert_int_equal(st.workers, 0);
+	assert_int_equal(st.queued, 1);
+	assert_int_equal(st.results, 0);
+	/* The other key may register under the id, now free, like any
+	 * allowed worker: it gets the job afresh, under a new id. */
+	s_ready(f, "w1", 1);
+	assert_int_equal(f->n_jobs, 2);
+	assert_true(s_resent(f, 1, 0));
+	/* The first key's late frames are now the stranger's. */
+	f->key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	s_result(f, "w1", f->jobs[1].job, "5");
+	assert_int_equal(f->n_frames, frames);
+	assert_int_equal(s_stats(f).hijacks, 2);
+	/* The same key again is the same worker, as without CURVE. */
+	s_ready(f, "w1", 1);
+	s_result(f, "w1", f->jobs[2].job, "5");
+	s_assert_result(f, frames, 0, "r1", 0, "5");
+	assert_int_equal(s_stats(f).hijacks, 2);
 }
 
 static void
@@ -2167,6 +2238,38 @@ test_broker_drain_refuses_new_submits_and_finishes_running_ones(void **state)
 	assert_int_equal(s_stats(f).requests, 0);
 }
 
+static void
+test_broker_can_progress_only_while_a_worker_can_end_a_request(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	assert_false(gw_broker_can_progress(f->b)); /* nothing to finish */
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	assert_false(gw_broker_can_progress(f->b)); /* no worker at all */
+	{
+		const char *tasks[] = { "echo" };
+
+		s_ready_tasks(f, "w0", 1, tasks, 1); /* not r1's task */
+	}
+	assert_false(gw_broker_can_progress(f->b));
+	s_ready(f, "w1", 1);
+	assert_int_equal(f->n_jobs, 1);
+	assert_true(
+	    gw_broker_can_progress(f->b)); /* one running, one queued */
+	s_worker_empty(f, "w1", SL_MSG_DRAIN);
+	assert_true(gw_broker_can_progress(f->b)); /* its job may still end */
+	s_answer_all(f, 0);
+	/* item 1 waits, and the only worker for it is draining */
+	assert_int_equal(s_stats(f).queued, 1);
+	assert_false(gw_broker_can_progress(f->b));
+	s_ready(f, "w2", 1);
+	assert_true(gw_broker_can_progress(f->b));
+	s_answer_all(f, 1);
+	assert_int_equal(s_stats(f).requests, 0);
+	assert_false(gw_broker_can_progress(f->b));
+}
+
 
 /* ---- notify channels ----------------------------------------------------- */
 
@@ -2439,6 +2542,12 @@ main(void)
 		    test_broker_a_result_returns_credit_and_the_next_job_follows,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_broker_job_ids_start_at_a_random_value_below_2_to_the_52,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_a_routing_id_is_bound_to_its_workers_curve_key,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_broker_jobs_go_to_the_worker_with_most_free_credit,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -2590,6 +2699,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_drain_refuses_new_submits_and_finishes_running_ones,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_can_progress_only_while_a_worker_can_end_a_request,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_ping_reports_running_jobs, setup, teardown),
