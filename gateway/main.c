@@ -219,6 +219,7 @@ s_tick(lws_sorted_usec_list_t *sul)
 	gw_ws_tick(t->env, now);
 	if (t->prod)
 		gw_prod_tick(t->prod, now);
+	sl_log_flush(false); /* "N more suppressed" of ended windows */
 	lws_sul_schedule(s_ctx, 0, &t->sul, s_tick, GW_TICK_US);
 }
 
@@ -750,5 +751,6 @@ out:
 	sl_zap_destroy(&zap); /* shuts the context down: after the sockets */
 	if (zctx)
 		zmq_ctx_term(zctx);
+	sl_log_flush(true); /* every count still held, before we go */
 	return exit_code;
 }

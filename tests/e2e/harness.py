@@ -310,6 +310,29 @@ async def wait_log(proc, text, timeout=10):
         await asyncio.sleep(0.05)
 
 
+def log_events(proc, event):
+    """(lines, suppressed): proc's lines with this event id, and the sum of
+    its "EVENT N more suppressed" reports (sl_log writes at most 10 lines
+    of an id a second at warn/notice/info and counts the rest). The
+    report lines themselves are not in lines."""
+    lines, suppressed = [], 0
+    for line in proc.log().splitlines():
+        words = line.split()
+        if len(words) < 4 or words[3] != event:
+            continue
+        if len(words) == 7 and words[5:] == ["more", "suppressed"]:
+            suppressed += int(words[4])
+        else:
+            lines.append(line)
+    return lines, suppressed
+
+
+def log_count(proc, event):
+    """How often proc logged event, suppressed lines included."""
+    lines, suppressed = log_events(proc, event)
+    return len(lines) + suppressed
+
+
 def rss_kib(pid):
     """Resident set size of a live process in KiB (VmRSS)."""
     with open(f"/proc/{pid}/status") as f:

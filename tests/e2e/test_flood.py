@@ -70,8 +70,8 @@ if len(sys.argv) == 4 and sys.argv[1] == "--churn":
           f"{len(errs)} failed {errs[:5]}")
     sys.exit(1 if errs else 0)
 
-from harness import (check, check_request, metric, rss_kib, run,  # noqa: E402
-                     scaled, wait_log, ws_handshake)
+from harness import (check, check_request, log_events, metric,  # noqa: E402
+                     rss_kib, run, scaled, wait_log, ws_frame, ws_handshake)
 
 
 def sanitized(pid):
@@ -194,6 +194,76 @@ async def connections_over_the_limit_get_503(h):
     check(await c.run("echo", [8]) == [8], "the new client does not work")
 
 
+LOG_FLOOD_FRAMES = 2000   # bad frames on one connection
+LOG_FLOOD_UPGRADES = 300  # upgrades refused with 503
+LOG_RATE = 10             # sl_log: lines of one id per second, then counted
+
+
+async def refused_upgrades(port, n):
+    """n WebSocket handshakes, each answered 503; returns how many."""
+    refused = 0
+    for _ in range(n):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        w.write((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                 f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\n"
+                 f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), scaled(10))
+        refused += head.startswith(b"HTTP/1.1 503")
+        w.close()
+    return refused
+
+
+async def a_flood_of_bad_frames_and_refusals_logs_a_bounded_number_of_lines(h):
+    """Each bad frame (CLI-BADMSG, info) and refused upgrade (CLI-REFUSED,
+    notice) used to be one log line: thousands a second. Now each id
+    writes at most 10 lines a second and one "N more suppressed" line per
+    window; no event goes uncounted."""
+    gw = await h.start("--max-connections", "2", workers=[1])
+    c = await h.client(gw)
+    raw, _ = await asyncio.to_thread(ws_handshake, gw.port)  # the 2nd
+    t0 = time.monotonic()
+    loop = asyncio.get_running_loop()
+    await loop.sock_sendall(raw, ws_frame("{not json") * LOG_FLOOD_FRAMES)
+    refused = await refused_upgrades(gw.port, LOG_FLOOD_UPGRADES)
+    check(refused == LOG_FLOOD_UPGRADES, f"only {refused} refused with 503")
+    # Every event counted, as a line or in a report (a window's report
+    # comes once it has ended: up to a second after its last event).
+    deadline = time.monotonic() + scaled(20)
+    while True:
+        bad = log_events(gw, "CLI-BADMSG")
+        ref = log_events(gw, "CLI-REFUSED")
+        if (len(bad[0]) + bad[1] >= LOG_FLOOD_FRAMES
+                and len(ref[0]) + ref[1] >= LOG_FLOOD_UPGRADES):
+            break
+        check(time.monotonic() < deadline,
+              f"events not all logged or counted: CLI-BADMSG {len(bad[0])} "
+              f"lines + {bad[1]} suppressed, CLI-REFUSED {len(ref[0])} + "
+              f"{ref[1]}")
+        await asyncio.sleep(0.1)
+    elapsed = time.monotonic() - t0
+    raw.close()
+    check(await c.run("echo", [1]) == [1], "gateway unusable after the flood")
+    # At most 10 lines plus one report per window, a window per second
+    # (plus one started at the end).
+    bound = (LOG_RATE + 1) * (int(elapsed) + 2)
+    for name, (lines, suppressed), total in (
+            ("CLI-BADMSG", bad, LOG_FLOOD_FRAMES),
+            ("CLI-REFUSED", ref, LOG_FLOOD_UPGRADES)):
+        print(f"flood: {name}: {total} events in {elapsed:.1f} s: "
+              f"{len(lines)} lines, {suppressed} suppressed")
+        check(len(lines) + suppressed == total,
+              f"{name}: {len(lines)} lines + {suppressed} suppressed != "
+              f"{total}")
+        check(len(lines) <= bound, f"{name}: {len(lines)} lines in "
+                                   f"{elapsed:.1f} s (bound {bound})")
+        check(suppressed > 0, f"{name}: nothing suppressed")
+    check(len(gw.log().splitlines()) < 4 * bound,
+          f"{len(gw.log().splitlines())} log lines in all")
+
+
 run([connections_over_the_limit_get_503,
+     a_flood_of_bad_frames_and_refusals_logs_a_bounded_number_of_lines,
      flood_leaves_the_gateway_responsive_and_its_memory_bounded],
     test_timeout=240)
