@@ -10,6 +10,7 @@
 #include "gw_broker.h"
 #include "gw_http.h"
 #include "gw_metrics.h"
+#include "gw_prod.h"
 #include "gw_ws.h"
 #include "sl_clock.h"
 #include "sl_log.h"
@@ -69,8 +70,10 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	char *p = buf, *end = buf + cap;
 	gw_broker_stats_t st;
 	gw_auth_stats_t au;
+	gw_prod_stats_t ps;
 
 	gw_broker_stats(env->broker, &st);
+	gw_prod_stats(env->prod, &ps);
 	gw_auth_stats(env->auth, &au);
 	GAUGE("connections", "Open WebSocket connections.", env->n_conns);
 	COUNTER("connections_total", "WebSocket connections accepted.",
@@ -78,6 +81,14 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	COUNTER("connections_refused_total",
 	    "WebSocket upgrades refused with 503: over --max-connections.",
 	    env->refused_conns);
+	COUNTER("connections_refused_address_total",
+	    "WebSocket upgrades refused with 429: over "
+	    "--max-connections-per-address.",
+	    env->refused_addr);
+	COUNTER("queue_share_refused_total",
+	    "Requests refused with queue_full: over the connection's (or "
+	    "token's) --max-queued-per-client.",
+	    st.share_full);
 	COUNTER("slow_clients_closed_total",
 	    "Connections closed with 1008: outgoing queue over its byte cap.",
 	    env->slow_closed);
@@ -92,9 +103,28 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    "sluice_clients_denied_total{reason=\"origin\"} %llu\n",
 	    (unsigned long long) au.denied_token,
 	    (unsigned long long) au.denied_origin);
+	gw_metrics_put(&p, end,
+	    "# HELP sluice_ws_protocol_errors_total RFC 6455 violations "
+	    "answered by the gateway, by kind.\n"
+	    "# TYPE sluice_ws_protocol_errors_total counter\n"
+	    "sluice_ws_protocol_errors_total{kind=\"version\"} %llu\n"
+	    "sluice_ws_protocol_errors_total{kind=\"key\"} %llu\n"
+	    "sluice_ws_protocol_errors_total{kind=\"close_code\"} %llu\n",
+	    (unsigned long long) env->hs.bad_version,
+	    (unsigned long long) env->hs.bad_key,
+	    (unsigned long long) env->hs.bad_close);
+	COUNTER("h2c_upgrades_ignored_total",
+	    "Upgrade: h2c requests answered as HTTP/1.1 instead.",
+	    env->hs.h2c_ignored);
 	GAUGE("client_queued_bytes",
 	    "Bytes queued to clients, not yet written.",
 	    gw_ws_queued_bytes(env));
+	GAUGE("producer_queued_bytes",
+	    "Bytes queued to producers beyond what ZeroMQ holds.",
+	    ps.queued_bytes);
+	COUNTER("slow_producers_cut_total",
+	    "Producers cut: queue over --max-producer-out-bytes.",
+	    ps.slow_cut);
 	GAUGE("requests", "Unfinished requests.", st.requests);
 	COUNTER("requests_accepted_total", "Requests accepted.", st.accepted);
 	COUNTER("frames_refused_total",
@@ -137,6 +167,10 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    st.stale);
 	COUNTER("worker_frames_bad_total",
 	    "Worker frames that failed to decode.", st.bad_frames);
+	COUNTER("routing_id_hijacks_total",
+	    "Frames dropped: a worker's or producer's routing id used by "
+	    "another CURVE key.",
+	    st.hijacks);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
 	    "Result at the gateway to written to the client socket.",
 	    &env->forward_delay);
