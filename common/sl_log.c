@@ -1,7 +1,10 @@
 /*
  * sl_log: formats a line into a stack buffer and writes it with one
- * write(2). Any thread; see sl_log.h for the format.
+ * write(2); counts repeated ids in a small table under a lock. Any
+ * thread; see sl_log.h for the format and the rate limit.
  */
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,11 +15,28 @@
 #include "sl_log.h"
 
 #define SL_LOG_LINE_MAX 1024 /* longer lines are cut, never split */
+/* Ids rate-limited at once. A sluice process has a few dozen ids and a
+ * slot is freed when its window ends; should more be busy at once, the
+ * extra ones pass unlimited rather than being lost. */
+#define SL_LOG_RATE_IDS 64
+#define SL_LOG_ID_MAX 32 /* ids are told apart by their first 31 bytes */
 
 /* Set once by sl_log_setup() before any thread starts; read-only after. */
 static const char *s_component = "sluice";
 static int s_level = SL_LOG_NOTICE;
 static int s_format = SL_LOG_TEXT;
+
+/* One id's current window. */
+typedef struct sl_log_rate {
+	char id[SL_LOG_ID_MAX]; /* "": a free slot */
+	int64_t start_us;       /* the window began with this line (mono) */
+	unsigned lines;         /* lines written in the window */
+	uint64_t suppressed;    /* lines counted instead of written */
+	int level;              /* the most severe of those */
+} sl_log_rate_t;
+
+static pthread_mutex_t s_rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static sl_log_rate_t s_rate[SL_LOG_RATE_IDS]; /* {s_rate_lock} */
 
 void
 sl_log_set_format(int format)
@@ -57,8 +77,9 @@ sl_log_level(void)
 	return s_level;
 }
 
-void
-sl_log_emit(int level, const char *id, const char *fmt, ...)
+/* Format and write one line, whatever the rate. */
+static void
+s_write(int level, const char *id, const char *msg_in)
 {
 	static const char letters[] = "EWNID";
 	static const char *const names[]
@@ -68,19 +89,12 @@ sl_log_emit(int level, const char *id, const char *fmt, ...)
 	time_t secs = (time_t) (now / 1000000);
 	struct tm tm;
 	size_t n, m;
-	va_list ap;
 	int rc;
 
-	if (level < SL_LOG_ERR || level > SL_LOG_DEBUG)
-		level = SL_LOG_ERR;
-	va_start(ap, fmt);
-	rc = vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	m = rc < 0                     ? 0
-	    : (size_t) rc < sizeof msg ? (size_t) rc
-	                               : sizeof msg - 1;
-	while (m && msg[m - 1] == '\n')
+	m = strlen(msg_in);
+	while (m && msg_in[m - 1] == '\n')
 		m--; /* callers (and lws) may end with a newline */
+	memcpy(msg, msg_in, m);
 	msg[m] = '\0';
 	gmtime_r(&secs, &tm);
 	if (s_format == SL_LOG_JSON) {
@@ -110,4 +124,120 @@ sl_log_emit(int level, const char *id, const char *fmt, ...)
 	 * short write to stderr is not worth retrying for a log line. */
 	if (write(STDERR_FILENO, line, n) < 0)
 		return;
+}
+
+static void
+s_report(int level, const char *id, uint64_t suppressed)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof msg, "%" PRIu64 " more suppressed", suppressed);
+	s_write(level, id, msg);
+}
+
+/*
+ * May a line of id at level be written now? false: it was counted
+ * instead. *report > 0: the id's previous window had that many suppressed
+ * lines (of *report_level at worst), to be reported before this line.
+ */
+static bool
+s_rate_admit_locked(int level, const char *id, int64_t now, uint64_t *report,
+    int *report_level)
+{
+	sl_log_rate_t *r = NULL, *spare = NULL;
+
+	for (size_t i = 0; i < SL_LOG_RATE_IDS && !r; i++) {
+		sl_log_rate_t *e = &s_rate[i];
+
+		if (e->id[0] && !strncmp(e->id, id, SL_LOG_ID_MAX - 1))
+			r = e;
+		else if (!spare
+		    && (!e->id[0]
+		        || (!e->suppressed
+		            && now - e->start_us >= SL_LOG_RATE_WINDOW_US)))
+			spare = e; /* free, or ended with nothing to report */
+	}
+	if (!r) {
+		if (!spare)
+			return true;
+		r = spare;
+		snprintf(r->id, sizeof r->id, "%s", id);
+		r->start_us = now;
+		r->lines = 0;
+		r->suppressed = 0;
+	} else if (now - r->start_us >= SL_LOG_RATE_WINDOW_US) {
+		*report = r->suppressed;
+		*report_level = r->level;
+		r->start_us = now;
+		r->lines = 0;
+		r->suppressed = 0;
+	}
+	if (r->lines < SL_LOG_RATE_MAX) {
+		r->lines++;
+		return true;
+	}
+	if (!r->suppressed || level < r->level)
+		r->level = level;
+	r->suppressed++;
+	return false;
+}
+
+void
+sl_log_flush(bool all)
+{
+	struct {
+		char id[SL_LOG_ID_MAX];
+		uint64_t n;
+		int level;
+	} out[SL_LOG_RATE_IDS];
+	int64_t now = sl_clock_mono_us();
+	size_t n_out = 0;
+
+	pthread_mutex_lock(&s_rate_lock);
+	for (size_t i = 0; i < SL_LOG_RATE_IDS; i++) {
+		sl_log_rate_t *e = &s_rate[i];
+
+		if (!e->id[0]
+		    || (!all && now - e->start_us < SL_LOG_RATE_WINDOW_US))
+			continue;
+		if (e->suppressed) {
+			memcpy(out[n_out].id, e->id, sizeof e->id);
+			out[n_out].n = e->suppressed;
+			out[n_out].level = e->level;
+			n_out++;
+		}
+		memset(e, 0, sizeof *e);
+	}
+	pthread_mutex_unlock(&s_rate_lock);
+	/* Written outside the lock: other threads' lines need not wait. */
+	for (size_t i = 0; i < n_out; i++)
+		s_report(out[i].level, out[i].id, out[i].n);
+}
+
+void
+sl_log_emit(int level, const char *id, const char *fmt, ...)
+{
+	char msg[SL_LOG_LINE_MAX];
+	uint64_t report = 0;
+	int report_level = level;
+	va_list ap;
+	bool admit;
+
+	if (level < SL_LOG_ERR || level > SL_LOG_DEBUG)
+		level = SL_LOG_ERR;
+	if (level >= SL_LOG_WARN && level <= SL_LOG_INFO) {
+		pthread_mutex_lock(&s_rate_lock);
+		admit = s_rate_admit_locked(
+		    level, id, sl_clock_mono_us(), &report, &report_level);
+		pthread_mutex_unlock(&s_rate_lock);
+		if (report)
+			s_report(report_level, id, report);
+		if (!admit)
+			return; /* before formatting: a flood costs little */
+	}
+	va_start(ap, fmt);
+	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+		msg[0] = '\0';
+	va_end(ap);
+	s_write(level, id, msg);
 }

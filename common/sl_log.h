@@ -13,11 +13,26 @@
  *   {"ts":"2026-11-26T12:00:01.123Z","level":"error","comp":"gw",
  *    "event":"WRK-DEAD","msg":"worker=w-host-42 missed=3"}
  *
- * The component, level and format are the one piece of process-wide state
- * outside main(): set once at start, before threads exist.
+ * Repeated events are rate-limited per event id: at levels WARN, NOTICE
+ * and INFO at most SL_LOG_RATE_MAX lines of one id leave in a window of
+ * SL_LOG_RATE_WINDOW_US (it starts with the id's first line); the rest
+ * are counted, and one line with the same id reports them once the window
+ * has ended:
+ *
+ *   N: 12:00:02.140 gw CLI-REFUSED 1934 more suppressed
+ *
+ * so a flood of bad frames or refused upgrades costs a few lines a second,
+ * not one each. ERR (rare, and each matters) and DEBUG (asked for) are
+ * never limited.
+ *
+ * The component, level and format are process-wide state outside main():
+ * set once at start, before threads exist. The rate limiter's table is
+ * process-wide too; it changes with every line, under its own lock.
  */
 #ifndef SL_LOG_H
 #define SL_LOG_H
+
+#include <stdbool.h>
 
 enum { SL_LOG_ERR = 0, SL_LOG_WARN, SL_LOG_NOTICE, SL_LOG_INFO, SL_LOG_DEBUG };
 
@@ -37,6 +52,15 @@ void sl_log_set_format(int format);
 int sl_log_level(void);
 void sl_log_emit(int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+#define SL_LOG_RATE_MAX 10            /* lines per id per window */
+#define SL_LOG_RATE_WINDOW_US 1000000 /* one second */
+
+/* Write the "N more suppressed" line of every id whose window has ended
+ * (all: of every id, ended or not; at exit). Call it from a periodic
+ * timer (the gateway's tick, the worker's heartbeat) and once at exit, so
+ * that a count is reported even when the id falls silent. Any thread. */
+void sl_log_flush(bool all);
 
 #define sl_log(level, id, ...)                                                \
 	do {                                                                  \

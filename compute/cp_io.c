@@ -471,6 +471,7 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 		if (now >= io.next_ping) {
 			s_send_empty(&io, SL_MSG_PING);
 			s_write_health(&io, now);
+			sl_log_flush(false); /* suppressed-line counts */
 			io.next_ping = now + cfg->hb_ivl_us;
 		}
 		if (now >= io.gw_expiry && !drain_end) {

@@ -17,6 +17,7 @@
 
 #include "gw_auth.h"
 #include "gw_broker.h"
+#include "gw_fds.h"
 #include "gw_http.h"
 #include "gw_listen.h"
 #include "gw_prod.h"
@@ -105,7 +106,8 @@ static const sl_opt_t s_opts[] = {
 	    "one item as sent to a worker (msgpack), in bytes" },
 	{ "max-connections", "SLUICE_MAX_CONNECTIONS", SL_OPT_INT, "1024", 1,
 	    1000000, NULL, offsetof(gw_cfg_t, max_conns),
-	    "open WebSocket connections; more are refused with HTTP 503" },
+	    "open WebSocket connections; more are refused with HTTP 503 "
+	    "(lowered at start to what the open files limit holds)" },
 	{ "max-connections-per-address", "SLUICE_MAX_CONNECTIONS_PER_ADDRESS",
 	    SL_OPT_INT, "256", 1, 1000000, NULL,
 	    offsetof(gw_cfg_t, max_conns_per_addr),
@@ -218,6 +220,8 @@ static const sl_opt_t s_opts[] = {
 static volatile sig_atomic_t s_stop;
 static volatile sig_atomic_t s_reload;
 static struct lws_context *s_ctx;
+/* For s_lws_log, which lws calls without a user pointer. */
+static gw_fds_t *s_fds;
 
 static void
 s_on_signal(int sig)
@@ -248,6 +252,7 @@ s_tick(lws_sorted_usec_list_t *sul)
 	gw_ws_tick(t->env, now);
 	if (t->prod)
 		gw_prod_tick(t->prod, now);
+	sl_log_flush(false); /* "N more suppressed" of ended windows */
 	lws_sul_schedule(s_ctx, 0, &t->sul, s_tick, GW_TICK_US);
 }
 
@@ -259,9 +264,19 @@ s_lws_log(int level, const char *line)
 	    : level == LLL_WARN  ? SL_LOG_WARN
 	                         : SL_LOG_DEBUG;
 
+	int err;
+
 	/* A refused handshake is logged once, as CLI-DENIED. */
 	if (strstr(line, "User code denied connection"))
 		l = SL_LOG_DEBUG;
+	/* lws 4.1.6 has no callback for a failed accept(), only this line
+	 * (lib/roles/listen/ops-listen.c); the listener is still readable,
+	 * and gw_fds sheds its queue after this service turn (GW-FDS). */
+	if (sscanf(line, "accept: errno %d", &err) == 1) {
+		if (s_fds)
+			gw_fds_accept_failed(s_fds, err);
+		l = SL_LOG_DEBUG;
+	}
 
 	sl_log(l, "LWS", "%s", line);
 }
@@ -567,6 +582,7 @@ main(int argc, char **argv)
 	void *zctx = NULL;
 	struct sigaction sa;
 	char err[256], host[128], ifname[IF_NAMESIZE + 1];
+	long fd_limit = 0, fd_was = 0, fd_open, fd_fit;
 	gw_cfg_t cfg;
 	int port, rc, exit_code = 1;
 
@@ -610,6 +626,12 @@ main(int argc, char **argv)
 		    "--max-queued-per-client %lld is below --max-items %lld: "
 		    "a request with more items than that is always refused",
 		    cfg.max_queued_per_client, cfg.max_items);
+	/* Before ZeroMQ's and lws's first descriptors: both size tables
+	 * from the limit in force when they start. */
+	if (gw_fds_raise_limit(&fd_limit, &fd_was)) {
+		SL_ERR("GW-START", "cannot read RLIMIT_NOFILE: %m");
+		goto out;
+	}
 	auth = s_auth_new(&cfg, err, sizeof err);
 	if (!auth) {
 		SL_ERR("GW-START", "client authentication: %s", err);
@@ -682,12 +704,41 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* The ZeroMQ sockets are open: what is left for clients? */
+	fd_open = gw_fds_count_open();
+	fd_fit = gw_fds_budget(fd_limit, fd_open < 0 ? 32 : fd_open);
+	if (!fd_fit) {
+		SL_ERR("GW-START",
+		    "open files limit %ld (ulimit -n) leaves no descriptor "
+		    "for clients: %ld open, %d kept back; raise it",
+		    fd_limit, fd_open, GW_FDS_RESERVE);
+		goto out;
+	}
+	s_fds = gw_fds_new();
+	if (!s_fds) {
+		SL_ERR("GW-START", "cannot open /dev/null: %m");
+		goto out;
+	}
+	env.max_conns = (size_t) cfg.max_conns;
+	if (cfg.max_conns > fd_fit) {
+		env.max_conns = (size_t) fd_fit;
+		SL_WARN("GW-FDS",
+		    "--max-connections %lld lowered to %ld: open files limit "
+		    "%ld (ulimit -n; was %ld), %ld open, %d kept for workers, "
+		    "producers, HTTP and lws",
+		    cfg.max_conns, fd_fit, fd_limit, fd_was, fd_open,
+		    GW_FDS_RESERVE);
+	} else {
+		SL_INFO("GW-FDS",
+		    "open files limit %ld (was %ld), %ld open, room for %ld "
+		    "connections",
+		    fd_limit, fd_was, fd_open, fd_fit);
+	}
 	env.broker = broker;
 	env.prod = prod;
 	env.auth = auth;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
-	env.max_conns = (size_t) cfg.max_conns;
 	env.max_conns_per_addr = (size_t) cfg.max_conns_per_addr;
 	env.max_out_bytes = (size_t) cfg.max_out;
 	env.max_buffered = (size_t) cfg.max_buffered;
@@ -711,6 +762,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 	ci.protocols = protocols;
+	/* lws sizes its descriptor tables from this (one service thread);
+	 * equal to the process limit it keeps its direct fd lookup. */
+	ci.fd_limit_per_thread = (unsigned) fd_limit;
 	ci.mounts = gw_http_mounts(mounts, www);
 	ci.user = &env;
 	ci.retry_and_idle_policy = &keepalive;
@@ -731,6 +785,11 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "--listen %s: %s", cfg.listen, err);
 		goto out;
 	}
+	if (!gw_fds_find_listeners(s_fds, port))
+		SL_WARN("GW-FDS",
+		    "listener on port %d not found: connections cannot be "
+		    "shed when descriptors run out",
+		    port);
 	if (gw_zmq_attach(
 	        zsock, s_ctx, lws_get_vhost_by_name(s_ctx, "default"))) {
 		SL_ERR("GW-START", "cannot add the ZeroMQ socket to the loop");
@@ -763,6 +822,7 @@ main(int argc, char **argv)
 		int64_t now = sl_clock_mono_us();
 		gw_broker_stats_t st;
 
+		gw_fds_shed(s_fds, false); /* after a failed accept() only */
 		if (s_reload) {
 			s_reload = 0;
 			s_reload_policy(&cfg, &env, &auth, zap, &curve_kp);
@@ -813,5 +873,7 @@ out:
 	sl_zap_destroy(&zap); /* shuts the context down: after the sockets */
 	if (zctx)
 		zmq_ctx_term(zctx);
+	gw_fds_destroy(&s_fds);
+	sl_log_flush(true); /* every count still held, before we go */
 	return exit_code;
 }

@@ -155,7 +155,10 @@ fi
 # 5. 10,000 idle WebSocket connections: the server's RSS with all of them
 # open (plus one connection running one echo request).
 if want idle; then
-	start_sluice 1x1 && {
+	# --max-connections: the default (1024) would refuse most of them;
+	# the gateway lowers it again if its descriptors cannot hold that
+	# many (GW-FDS in its log).
+	start_sluice 1x1 --max-connections $((IDLE + 100)) && {
 		echo "gateway pid $GW_PID: $(prlimit --pid "$GW_PID" --nofile \
 			--output RESOURCE,SOFT,HARD --noheadings 2>/dev/null)"
 		bench idle.sluice --connect "127.0.0.1:$GW_PORT" --idle $IDLE \
@@ -165,7 +168,8 @@ if want idle; then
 	stop_all
 	# The same echo load as max10, with the 10,000 idle connections
 	# open: what many idle clients cost the busy ones.
-	start_sluice "$SHAPE_MAX" && bench idleload.sluice \
+	start_sluice "$SHAPE_MAX" --max-connections $((IDLE + 100)) &&
+		bench idleload.sluice \
 		--connect "127.0.0.1:$GW_PORT" --idle $IDLE --conns 10 \
 		--inflight 4 --items 100 --item-bytes 100 --duration-ms 5000 \
 		--idle-hold-ms 1000 \

@@ -23,6 +23,7 @@ import ctypes
 import json
 import os
 import re
+import resource
 import shlex
 import signal
 import socket
@@ -77,16 +78,27 @@ def _die_with_parent():
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-class Proc:
-    """A started gateway or worker, its output in a log file."""
+def _preexec(rlimits):
+    """The child's set-up: rlimits ({resource.RLIMIT_*: (soft, hard)})
+    applied, then _die_with_parent."""
+    def setup():
+        for res, lim in (rlimits or {}).items():
+            resource.setrlimit(res, lim)
+        _die_with_parent()
+    return setup
 
-    def __init__(self, name, argv, log_path, env=None):
+
+class Proc:
+    """A started gateway or worker, its output in a log file; rlimits:
+    {resource.RLIMIT_*: (soft, hard)} to start it with."""
+
+    def __init__(self, name, argv, log_path, env=None, rlimits=None):
         self.name, self.argv, self.log_path = name, argv, log_path
         with open(log_path, "wb") as log:
             self.popen = subprocess.Popen(
                 WRAPPER + argv, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, env=child_env(env),
-                preexec_fn=_die_with_parent)
+                preexec_fn=_preexec(rlimits))
         self.pid = self.popen.pid
         self.stopped = False  # exited because we said so
         self.killed = False   # ... with SIGKILL, after a failure
@@ -108,8 +120,8 @@ class Proc:
 
 class Gateway(Proc):
     def __init__(self, argv, log_path, port, endpoint, env=None,
-                 producers=None):
-        super().__init__("gateway", argv, log_path, env)
+                 producers=None, rlimits=None):
+        super().__init__("gateway", argv, log_path, env, rlimits)
         self.port, self.endpoint = port, endpoint
         self.producers = producers  # the producers endpoint, or None
         self.url = f"ws://127.0.0.1:{port}/"
@@ -311,6 +323,36 @@ async def wait_log(proc, text, timeout=10):
         await asyncio.sleep(0.05)
 
 
+def log_events(proc, event):
+    """(lines, suppressed): proc's lines with this event id, and the sum of
+    its "EVENT N more suppressed" reports (sl_log writes at most 10 lines
+    of an id a second at warn/notice/info and counts the rest). The
+    report lines themselves are not in lines."""
+    lines, suppressed = [], 0
+    for line in proc.log().splitlines():
+        words = line.split()
+        if len(words) < 4 or words[3] != event:
+            continue
+        if len(words) == 7 and words[5:] == ["more", "suppressed"]:
+            suppressed += int(words[4])
+        else:
+            lines.append(line)
+    return lines, suppressed
+
+
+def log_count(proc, event):
+    """How often proc logged event, suppressed lines included."""
+    lines, suppressed = log_events(proc, event)
+    return len(lines) + suppressed
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time a live process has used, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_labels(gw, w):
     """The gateway's labels (w1, w2...) for worker process w, one per
     registration, oldest first. The gateway logs routing ids only at debug
@@ -452,10 +494,12 @@ class Harness:
     def _log_path(self, name):
         return os.path.join(self.tmpdir, f"{len(self.procs):02d}-{name}.log")
 
-    async def gateway(self, *args, env=None, port=None, endpoint=None):
+    async def gateway(self, *args, env=None, port=None, endpoint=None,
+                      rlimits=None):
         """Start a gateway on free ports (unless given) and wait until its
         WebSocket port accepts connections. A port taken by someone else
-        between free_port() and bind is retried with new ports."""
+        between free_port() and bind is retried with new ports. rlimits:
+        see Proc."""
         for _ in range(3):
             p = port or free_port()
             ep = endpoint or f"tcp://127.0.0.1:{free_port()}"
@@ -468,7 +512,7 @@ class Harness:
             if "--producers" in args:
                 pe = args[list(args).index("--producers") + 1]
             gw = Gateway(argv, self._log_path("gateway"), p, ep, env,
-                         None if pe == "none" else pe)
+                         None if pe == "none" else pe, rlimits)
             self.procs.append(gw)
             if await self._wait_listening(gw):
                 return gw

@@ -10,6 +10,9 @@ Python work does not delay the measuring client's event loop."""
 import asyncio
 import base64
 import os
+import re
+import resource
+import socket
 import statistics
 import sys
 import time
@@ -70,8 +73,9 @@ if len(sys.argv) == 4 and sys.argv[1] == "--churn":
           f"{len(errs)} failed {errs[:5]}")
     sys.exit(1 if errs else 0)
 
-from harness import (check, check_request, metric, rss_kib, run,  # noqa: E402
-                     scaled, wait_log, ws_handshake)
+from harness import (check, check_request, cpu_seconds,  # noqa: E402
+                     log_events, metric, rss_kib, run, scaled, wait_log,
+                     ws_frame, ws_handshake)
 
 
 def sanitized(pid):
@@ -194,6 +198,204 @@ async def connections_over_the_limit_get_503(h):
     check(await c.run("echo", [8]) == [8], "the new client does not work")
 
 
+LOG_FLOOD_FRAMES = 2000   # bad frames on one connection
+LOG_FLOOD_UPGRADES = 300  # upgrades refused with 503
+LOG_RATE = 10             # sl_log: lines of one id per second, then counted
+
+
+async def refused_upgrades(port, n):
+    """n WebSocket handshakes, each answered 503; returns how many."""
+    refused = 0
+    for _ in range(n):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        w.write((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                 f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\n"
+                 f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), scaled(10))
+        refused += head.startswith(b"HTTP/1.1 503")
+        w.close()
+    return refused
+
+
+async def a_flood_of_bad_frames_and_refusals_logs_a_bounded_number_of_lines(h):
+    """Each bad frame (CLI-BADMSG, info) and refused upgrade (CLI-REFUSED,
+    notice) used to be one log line: thousands a second. Now each id
+    writes at most 10 lines a second and one "N more suppressed" line per
+    window; no event goes uncounted."""
+    gw = await h.start("--max-connections", "2", workers=[1])
+    c = await h.client(gw)
+    raw, _ = await asyncio.to_thread(ws_handshake, gw.port)  # the 2nd
+    t0 = time.monotonic()
+    loop = asyncio.get_running_loop()
+    await loop.sock_sendall(raw, ws_frame("{not json") * LOG_FLOOD_FRAMES)
+    refused = await refused_upgrades(gw.port, LOG_FLOOD_UPGRADES)
+    check(refused == LOG_FLOOD_UPGRADES, f"only {refused} refused with 503")
+    # Every event counted, as a line or in a report (a window's report
+    # comes once it has ended: up to a second after its last event).
+    deadline = time.monotonic() + scaled(20)
+    while True:
+        bad = log_events(gw, "CLI-BADMSG")
+        ref = log_events(gw, "CLI-REFUSED")
+        if (len(bad[0]) + bad[1] >= LOG_FLOOD_FRAMES
+                and len(ref[0]) + ref[1] >= LOG_FLOOD_UPGRADES):
+            break
+        check(time.monotonic() < deadline,
+              f"events not all logged or counted: CLI-BADMSG {len(bad[0])} "
+              f"lines + {bad[1]} suppressed, CLI-REFUSED {len(ref[0])} + "
+              f"{ref[1]}")
+        await asyncio.sleep(0.1)
+    elapsed = time.monotonic() - t0
+    raw.close()
+    check(await c.run("echo", [1]) == [1], "gateway unusable after the flood")
+    # At most 10 lines plus one report per window, a window per second
+    # (plus one started at the end).
+    bound = (LOG_RATE + 1) * (int(elapsed) + 2)
+    for name, (lines, suppressed), total in (
+            ("CLI-BADMSG", bad, LOG_FLOOD_FRAMES),
+            ("CLI-REFUSED", ref, LOG_FLOOD_UPGRADES)):
+        print(f"flood: {name}: {total} events in {elapsed:.1f} s: "
+              f"{len(lines)} lines, {suppressed} suppressed")
+        check(len(lines) + suppressed == total,
+              f"{name}: {len(lines)} lines + {suppressed} suppressed != "
+              f"{total}")
+        check(len(lines) <= bound, f"{name}: {len(lines)} lines in "
+                                   f"{elapsed:.1f} s (bound {bound})")
+        check(suppressed > 0, f"{name}: nothing suppressed")
+    check(len(gw.log().splitlines()) < 4 * bound,
+          f"{len(gw.log().splitlines())} log lines in all")
+
+
+FD_LIMIT = 256        # the gateway's RLIMIT_NOFILE, soft and hard
+FD_CLIENTS_MAX = 400  # more idle clients than that could ever hold
+CPU_SHARE_MAX = 0.25  # of one core while idle clients sit (spinning: ~1)
+LOG_LINES_MAX = 200   # the old spin wrote ~100,000 lines a second
+
+
+async def healthz(port, timeout=5):
+    """GET /healthz; its answer, or an AssertionError if none comes in
+    time (a gateway out of descriptors never accepts the connection)."""
+    async def get():
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Connection: close\r\n\r\n")
+        data = await r.read()
+        w.close()
+        return data
+    try:
+        data = await asyncio.wait_for(get(), scaled(timeout))
+    except (asyncio.TimeoutError, OSError) as e:
+        raise AssertionError(f"/healthz unanswered in {scaled(timeout):.0f} "
+                             f"s: {e!r}") from None
+    check(data.startswith(b"HTTP/1.1 200"), f"/healthz: {data[:100]!r}")
+    return data
+
+
+async def cpu_share(pid, seconds=2.0):
+    """The share of one core pid used over the next seconds."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    await asyncio.sleep(seconds)
+    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0)
+
+
+async def few_descriptors_lower_the_connection_limit_and_nothing_spins(h):
+    """ulimit -n 256 with the default --max-connections 1024: clients once
+    used up the descriptors before the 503 refusal began, and lws then spun
+    on accept() failing with EMFILE; /healthz hung. Now the limit is
+    lowered to what fits (GW-FDS), the client after it gets 503, and the
+    gateway idles and answers."""
+    gw = await h.gateway(rlimits={resource.RLIMIT_NOFILE: (FD_LIMIT,
+                                                           FD_LIMIT)})
+
+    def open_until_refused():
+        socks = []
+        try:
+            while len(socks) < FD_CLIENTS_MAX:
+                try:
+                    socks.append(ws_handshake(gw.port, timeout=5)[0])
+                except AssertionError as e:
+                    return socks, str(e)
+                except OSError as e:  # not answered at all
+                    return socks, repr(e)
+            return socks, None
+        except BaseException:
+            for s in socks:
+                s.close()
+            raise
+    socks, why = await asyncio.to_thread(open_until_refused)
+    try:
+        print(f"fds: {len(socks)} idle clients, then: {why}")
+        share = await cpu_share(gw.pid)
+        print(f"fds: gateway CPU {share:.0%} of a core with the clients idle")
+        check(share < CPU_SHARE_MAX, f"gateway busy: {share:.0%} of a core")
+        await healthz(gw.port)
+        n = len(gw.log().splitlines())
+        check(n < LOG_LINES_MAX, f"{n} log lines")
+        check(why and "503" in why, f"client {len(socks) + 1}: {why}")
+        m = re.search(r"GW-FDS --max-connections 1024 lowered to (\d+)",
+                      gw.log())
+        check(m, "no GW-FDS warning about the lowered limit")
+        check(len(socks) == int(m.group(1)),
+              f"{len(socks)} clients, limit lowered to {m.group(1)}")
+    finally:
+        for s in socks:
+            s.close()
+
+
+async def connections_past_the_descriptor_limit_are_shed_not_spun_on(h):
+    """Bare TCP connections (no request) hold a descriptor each, whatever
+    --max-connections says; past the limit, accept() fails. The waiting
+    ones are then accepted and closed at once (the spare descriptor), so
+    the gateway neither spins nor floods its log, and serves again when
+    the connections go."""
+    gw = await h.gateway(rlimits={resource.RLIMIT_NOFILE: (FD_LIMIT,
+                                                           FD_LIMIT)})
+    socks = []
+    try:
+        for _ in range(FD_CLIENTS_MAX):
+            s = socket.socket()
+            s.setblocking(False)
+            socks.append(s)
+            try:
+                s.connect(("127.0.0.1", gw.port))
+            except BlockingIOError:
+                pass
+        # Until the gateway has used up its descriptors.
+        deadline = time.monotonic() + scaled(10)
+        while len(os.listdir(f"/proc/{gw.pid}/fd")) < FD_LIMIT - 8:
+            check(time.monotonic() < deadline,
+                  f"gateway holds only {len(os.listdir(f'/proc/{gw.pid}/fd'))}"
+                  f" descriptors")
+            await asyncio.sleep(0.05)
+        share = await cpu_share(gw.pid)
+        print(f"fds: gateway CPU {share:.0%} of a core past the limit")
+        check(share < CPU_SHARE_MAX, f"gateway busy: {share:.0%} of a core")
+        check(gw.running(), "gateway died")
+        n = len(gw.log().splitlines())
+        check(n < LOG_LINES_MAX, f"{n} log lines")
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.monotonic() + scaled(10)
+    while True:
+        try:
+            await healthz(gw.port, timeout=2)
+            break
+        except AssertionError:
+            check(time.monotonic() < deadline,
+                  "/healthz unanswered after the connections left")
+    shed = log_events(gw, "GW-FDS")
+    print(f"fds: {len(shed[0])} GW-FDS lines, {shed[1]} suppressed")
+    check(any("out of file descriptors" in line for line in shed[0]),
+          "shedding not logged")
+    n = len(gw.log().splitlines())
+    check(n < LOG_LINES_MAX, f"{n} log lines")
+
+
 run([connections_over_the_limit_get_503,
+     few_descriptors_lower_the_connection_limit_and_nothing_spins,
+     connections_past_the_descriptor_limit_are_shed_not_spun_on,
+     a_flood_of_bad_frames_and_refusals_logs_a_bounded_number_of_lines,
      flood_leaves_the_gateway_responsive_and_its_memory_bounded],
     test_timeout=240)
