@@ -896,6 +896,13 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 		SL_DEBUG("WRK-ID", "worker=%s id=%s key=%.8s", w->name, id,
 		    w->key[0] ? w->key : "-");
 	}
+	/* Tell it (PROTOCOL.md §2): a worker that never hears this is
+	 * talking to something that is not a gateway that accepts it. A
+	 * failed send shows again at the next PING. */
+	msgpack_sbuffer_clear(&self->sb);
+	if (!sl_proto_encode_registered(&self->sb, w->name))
+		self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
+		    self->sb.data, self->sb.size);
 }
 
 static gw_job_t *

@@ -207,6 +207,7 @@ async def python_worker_serves_a_task_the_c_workers_lack(h):
               h._log_path("pyworker"))
     h.procs.append(pw)
     await h.wait_workers(gw, 2)
+    await wait_log(pw, "registered as w")  # REGISTERED reached it
     c = await h.client(gw)
     out = await c.run("upper", ["abc", "Straße", 7])
     check(out[:2] == ["ABC", "STRASSE"], f"{out}")
