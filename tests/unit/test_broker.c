@@ -673,6 +673,37 @@ test_broker_ready_is_answered_with_registered_and_the_label(void **state)
 }
 
 static void
+test_broker_a_producers_frame_on_the_workers_endpoint_is_answered(void **state)
+{
+	fake_t *f = *state;
+	const char *const frames[] = {
+		/* a producer's: answered (wrong_endpoint) */
+		"{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+		"\"items\":[1]}",
+		"{\"type\":\"nosuch\"}",
+		/* nobody's: dropped unanswered */
+		"[1,\"HELLO\",{}]",
+		"{\"no_type\":1}",
+		"[1,\"JOB\",{}]",
+	};
+
+	/* The answer is counted here, not decoded (it is a producer-protocol
+	 * map, which e2e.open_queue reads through sluice-submit). */
+	snprintf(f->fail_rid, sizeof f->fail_rid, "prod");
+	f->fail_rc = SL_ENOTFOUND;
+	for (size_t i = 0; i < SL_N(frames); i++) {
+		msgpack_sbuffer sb;
+
+		msgpack_sbuffer_init(&sb);
+		sl_test_pack_json(&sb, frames[i]);
+		s_worker_frame(f, "prod", &sb);
+		assert_int_equal(f->n_refused, i < 2 ? i + 1 : 2);
+	}
+	assert_int_equal(s_stats(f).bad_frames, SL_N(frames));
+	assert_int_equal(s_stats(f).workers, 0);
+}
+
+static void
 test_broker_a_routing_id_is_bound_to_its_workers_curve_key(void **state)
 {
 	fake_t *f = *state;
@@ -2479,6 +2510,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_ready_is_answered_with_registered_and_the_label,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_a_producers_frame_on_the_workers_endpoint_is_answered,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_jobs_go_to_the_worker_with_most_free_credit,
