@@ -81,8 +81,21 @@ struct gw_request {
 	gw_chan_t *chan;     /* notify channel (counted), or NULL */
 };
 
+/* The clients whose unfinished jobs count together against
+ * max_client_jobs: one connection, or every connection of one token. */
+typedef struct gw_share {
+	sl_list_t link; /* in broker->shares while keyed */
+	uint8_t key[GW_BROKER_SHARE_KEY];
+	size_t key_len;
+	bool keyed;  /* false: a client's own share, inside it */
+	size_t refs; /* clients using it (keyed) */
+	size_t open; /* items accepted and not ended, its clients' */
+} gw_share_t;
+
 struct gw_client {
 	sl_list_t link;         /* in broker->clients */
+	gw_share_t *share;      /* &own, or a keyed one (counted) */
+	gw_share_t own;
 	void *user;             /* the transport's handle */
 	gw_broker_send_fn send; /* the transport: WebSocket or producers */
 	void *send_ctx;         /* first argument of send */
@@ -115,6 +128,7 @@ struct gw_broker {
 	sl_list_t clients; /* gw_client_t */
 	sl_list_t workers; /* gw_worker_t */
 	sl_list_t active;  /* gw_request_t with queued jobs, in turn order */
+	sl_list_t shares;  /* gw_share_t, keyed */
 	void *chans;       /* gw_chan_t by name: a <search.h> tree (tsearch) */
 	size_t n_active;
 	bool draining;        /* shutting down: refuse new requests */
@@ -157,6 +171,7 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	sl_list_init(&self->clients);
 	sl_list_init(&self->workers);
 	sl_list_init(&self->active);
+	sl_list_init(&self->shares);
 	self->next_job = s_first_job_id();
 	msgpack_sbuffer_init(&self->sb);
 	gw_hist_init_latency(&self->st.item_latency);
@@ -300,6 +315,7 @@ s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
 			s_worker_send(self, w, SL_MSG_CANCEL, job->id);
 			if (err_code) {
 				r->n_failed++;
+				r->client->share->open--;
 				s_item_error(
 				    self, r, job->seq, err_code, err_msg);
 			}
@@ -451,6 +467,7 @@ s_request_free(gw_broker_t *self, gw_request_t *r)
 		self->st.queued--;
 	}
 	s_release_running(self, r, NULL, NULL);
+	r->client->share->open -= r->n_items - r->n_ok - r->n_failed;
 	sl_list_remove(&r->client_link);
 	r->client->n_requests--;
 	self->st.requests--;
@@ -510,6 +527,7 @@ s_request_end(
 			sl_list_remove(e);
 			self->st.queued--;
 			r->n_failed++;
+			r->client->share->open--;
 			s_item_error(self, r, job->seq, code, msg);
 			free(job);
 		}
@@ -593,6 +611,7 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m,
 		memcpy(job->item, self->sb.data, self->sb.size);
 		sl_list_push_back(&r->queue, &job->link);
 		r->n_items++;
+		r->client->share->open++;
 		self->st.queued++;
 	}
 	return 0;
@@ -605,7 +624,7 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	size_t workers = self->st.workers;
 	gw_out_t f = { .type = GW_OUT_ACCEPTED, .items = n, .workers = workers };
 	gw_request_t *r;
-	char why[120];
+	char why[160];
 	int rc;
 
 	if (self->draining)
@@ -617,6 +636,18 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	if (c->n_requests >= self->lim.max_requests)
 		return s_error(self, c, m->id, "too_many_requests",
 		    "too many unfinished requests on this connection");
+	/* The share first: one client (or token) never takes the queue
+	 * from the others. */
+	if (self->lim.max_client_jobs
+	    && c->share->open + n > self->lim.max_client_jobs) {
+		snprintf(why, sizeof why,
+		    "this %s's share of the job queue is full: %zu jobs "
+		    "unfinished + %zu > %zu; retry when some have ended",
+		    c->share->keyed ? "token" : "connection", c->share->open,
+		    n, self->lim.max_client_jobs);
+		self->st.share_full++;
+		return s_error(self, c, m->id, "queue_full", why);
+	}
 	if (self->st.queued + n > self->lim.max_queued_jobs)
 		return s_error(self, c, m->id, "queue_full",
 		    "the gateway's job queue is full; retry later");
@@ -726,6 +757,7 @@ gw_broker_client_new_on(
 	if (!c)
 		return NULL;
 	c->user = user;
+	c->share = &c->own;
 	c->send = send;
 	c->send_ctx = ctx;
 	sl_list_init(&c->requests);
@@ -763,10 +795,46 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 		self->st.cancelled += f.cancelled;
 		s_request_free(self, r);
 	}
+	if (c->share->keyed && !--c->share->refs) {
+		sl_list_remove(&c->share->link);
+		free(c->share);
+	}
 	sl_list_remove(&c->link);
 	self->st.clients--;
 	free(c);
 	*client_p = NULL;
+}
+
+int
+gw_broker_client_share(
+    gw_broker_t *self, gw_client_t *client, const uint8_t *key, size_t len)
+{
+	gw_share_t *sh = NULL;
+
+	if (client->n_requests || client->share->keyed || !len
+	    || len > GW_BROKER_SHARE_KEY)
+		return SL_EINVAL;
+	for (sl_list_t *e = self->shares.next; e != &self->shares;
+	     e = e->next) {
+		gw_share_t *x = sl_container_of(e, gw_share_t, link);
+
+		if (x->key_len == len && !memcmp(x->key, key, len)) {
+			sh = x;
+			break;
+		}
+	}
+	if (!sh) {
+		sh = calloc(1, sizeof *sh);
+		if (!sh)
+			return SL_ENOMEM;
+		memcpy(sh->key, key, len);
+		sh->key_len = len;
+		sh->keyed = true;
+		sl_list_push_back(&self->shares, &sh->link);
+	}
+	sh->refs++;
+	client->share = sh;
+	return 0;
 }
 
 void
@@ -821,6 +889,7 @@ s_take_back(gw_broker_t *self, gw_job_t *job, bool crashed)
 		    job->seq, job->attempts);
 		self->st.poisoned++;
 		r->n_failed++;
+		r->client->share->open--;
 		s_item_error(self, r, job->seq, "worker_lost",
 		    "the item's worker died twice in a row running it");
 		free(job);
@@ -959,6 +1028,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 				.cpu_us = m->cpu_us };
 
 			r->n_ok++;
+			r->client->share->open--;
 			self->st.items_ok++;
 			s_send_req(self, r, &f);
 		} else {
@@ -982,6 +1052,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 				sl_utf8_clean(msg);
 			}
 			r->n_failed++;
+			r->client->share->open--;
 			self->st.items_failed++;
 			s_item_error(self, r, job->seq, code, msg);
 		}
@@ -1203,6 +1274,43 @@ gw_broker_drain(gw_broker_t *self)
 {
 	self->draining = true;
 	self->st.draining = true;
+}
+
+/* A worker that will take jobs of task (now, or when it has credit). */
+static bool
+s_task_served(const gw_broker_t *self, const char *task)
+{
+	for (sl_list_t *e = self->workers.next; e != &self->workers;
+	     e = e->next) {
+		const gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+		if (!w->draining && s_worker_runs(w, task))
+			return true;
+	}
+	return false;
+}
+
+bool
+gw_broker_can_progress(const gw_broker_t *self)
+{
+	for (sl_list_t *e = self->clients.next; e != &self->clients;
+	     e = e->next) {
+		const gw_client_t *c = sl_container_of(e, gw_client_t, link);
+
+		for (sl_list_t *q = c->requests.next; q != &c->requests;
+		     q = q->next) {
+			const gw_request_t *r
+			    = sl_container_of(q, gw_request_t, client_link);
+
+			/* Orphaned jobs (job->req NULL) do not count: their
+			 * results would be dropped anyway. */
+			if (r->n_running
+			    || (!sl_list_empty(&r->queue)
+			        && s_task_served(self, r->task)))
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---- dispatch ------------------------------------------------------------

@@ -24,8 +24,10 @@ struct gw_zmq {
 	int drain_pending;          /* sul is scheduled */
 	gw_zmq_frame_cb cb;
 	void *user;
-	const char *peer_key; /* User-Id of the message in cb, or NULL */
-	char endpoint[128]; /* for logs */
+	const char *peer_key;     /* User-Id of the message in cb, or NULL */
+	void (*wake)(void *user); /* fd woke: full pipes may have room */
+	lws_sorted_usec_list_t wake_sul; /* gw_zmq_wake_after */
+	char endpoint[128];              /* for logs */
 };
 
 static void s_drain(gw_zmq_t *self);
@@ -231,6 +233,28 @@ gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 }
 
 void
+gw_zmq_set_wake(gw_zmq_t *self, void (*wake)(void *user))
+{
+	self->wake = wake;
+}
+
+static void
+s_wake_cb(lws_sorted_usec_list_t *sul)
+{
+	gw_zmq_t *self = lws_container_of(sul, gw_zmq_t, wake_sul);
+
+	if (self->wake)
+		self->wake(self->user);
+}
+
+void
+gw_zmq_wake_after(gw_zmq_t *self, int64_t us)
+{
+	if (self->ctx)
+		lws_sul_schedule(self->ctx, 0, &self->wake_sul, s_wake_cb, us);
+}
+
+void
 gw_zmq_destroy(gw_zmq_t **self_p)
 {
 	gw_zmq_t *self = self_p ? *self_p : NULL;
@@ -256,13 +280,19 @@ gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return -1; /* no WebSocket may ask for this protocol */
 	case LWS_CALLBACK_RAW_RX_FILE:
-		if (self)
-			s_drain(self);
+		if (!self)
+			return 0;
+		s_drain(self);
+		/* The fd also wakes when a peer's pipe gets room again (the
+		 * drain's ZMQ_EVENTS processed that command): retry there. */
+		if (self->wake)
+			self->wake(self->user);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		/* At context destroy: leave the loop before it goes away. */
 		if (self) {
 			lws_sul_cancel(&self->sul);
+			lws_sul_cancel(&self->wake_sul);
 			self->drain_pending = 0;
 			self->ctx = NULL;
 			self->wsi = NULL;

@@ -34,13 +34,16 @@ typedef struct gw_cfg {
 	const char *workers;
 	const char *producers; /* "none": no producers endpoint */
 	long long producer_timeout_ms;
+	long long max_producer_out;
 	long long max_frame;
 	long long max_items;
 	long long max_item_bytes;
 	long long max_conns;
+	long long max_conns_per_addr;
 	long long max_requests;
 	long long max_subs;
 	long long max_queued;
+	long long max_queued_per_client;
 	long long max_out;
 	long long out_high;
 	long long out_low;
@@ -85,6 +88,11 @@ static const sl_opt_t s_opts[] = {
 	    "15000", 500, 86400000, NULL,
 	    offsetof(gw_cfg_t, producer_timeout_ms),
 	    "forget a producer silent this long, cancelling its requests" },
+	{ "max-producer-out-bytes", "SLUICE_MAX_PRODUCER_OUT_BYTES",
+	    SL_OPT_INT, "67108864", 64 * KIB, 4096 * MIB, NULL,
+	    offsetof(gw_cfg_t, max_producer_out),
+	    "bytes queued to one producer before it is cut as too slow (its "
+	    "jobs wait above half of it)" },
 	{ "max-frame-bytes", "SLUICE_MAX_FRAME_BYTES", SL_OPT_INT, "1048576",
 	    1 * KIB, 64 * MIB, NULL, offsetof(gw_cfg_t, max_frame),
 	    "largest client message or worker frame, in bytes" },
@@ -96,6 +104,11 @@ static const sl_opt_t s_opts[] = {
 	{ "max-connections", "SLUICE_MAX_CONNECTIONS", SL_OPT_INT, "1024", 1,
 	    1000000, NULL, offsetof(gw_cfg_t, max_conns),
 	    "open WebSocket connections; more are refused with HTTP 503" },
+	{ "max-connections-per-address", "SLUICE_MAX_CONNECTIONS_PER_ADDRESS",
+	    SL_OPT_INT, "256", 1, 1000000, NULL,
+	    offsetof(gw_cfg_t, max_conns_per_addr),
+	    "open WebSocket connections from one IPv4 address or IPv6 /64; "
+	    "more get HTTP 429" },
 	{ "max-requests", "SLUICE_MAX_REQUESTS", SL_OPT_INT, "64", 1, 100000,
 	    NULL, offsetof(gw_cfg_t, max_requests),
 	    "unfinished requests per connection" },
@@ -105,6 +118,11 @@ static const sl_opt_t s_opts[] = {
 	{ "max-queued-jobs", "SLUICE_MAX_QUEUED_JOBS", SL_OPT_INT, "100000", 1,
 	    100000000, NULL, offsetof(gw_cfg_t, max_queued),
 	    "jobs waiting for a worker, over all clients" },
+	{ "max-queued-per-client", "SLUICE_MAX_QUEUED_PER_CLIENT", SL_OPT_INT,
+	    "20000", 1, 100000000, NULL,
+	    offsetof(gw_cfg_t, max_queued_per_client),
+	    "unfinished jobs (queued or running) of one connection, or of "
+	    "all connections of one token; more get queue_full" },
 	{ "max-out-bytes", "SLUICE_MAX_OUT_BYTES", SL_OPT_INT, "8388608",
 	    64 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, max_out),
 	    "bytes queued to one client before it is closed as too slow" },
@@ -594,6 +612,7 @@ main(int argc, char **argv)
 	lim.max_requests = (size_t) cfg.max_requests;
 	lim.max_subscriptions = (size_t) cfg.max_subs;
 	lim.max_queued_jobs = (size_t) cfg.max_queued;
+	lim.max_client_jobs = (size_t) cfg.max_queued_per_client;
 	lim.hb_ivl_us = cfg.hb_ivl_ms * 1000;
 	lim.hb_liveness = (unsigned) cfg.hb_liveness;
 	ops.client_send = gw_ws_client_send;
@@ -626,9 +645,9 @@ main(int argc, char **argv)
 	}
 	wk.zsock = zsock;
 	if (strcmp(cfg.producers, "none")) {
-		gw_prod_limits_t plim
-		    = { cfg.max_frame, (size_t) cfg.max_items,
-			      cfg.producer_timeout_ms * 1000 };
+		gw_prod_limits_t plim = { cfg.max_frame,
+			(size_t) cfg.max_items, cfg.producer_timeout_ms * 1000,
+			(size_t) cfg.max_producer_out };
 
 		bool curve = zap && s_set(cfg.curve_producers_file);
 
@@ -647,15 +666,22 @@ main(int argc, char **argv)
 		}
 	}
 	env.broker = broker;
+	env.prod = prod;
 	env.auth = auth;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
 	env.max_conns = (size_t) cfg.max_conns;
+	env.max_conns_per_addr = (size_t) cfg.max_conns_per_addr;
 	env.max_out_bytes = (size_t) cfg.max_out;
 	env.out_high = (size_t) cfg.out_high;
 	env.out_low = (size_t) cfg.out_low;
 	env.stall_us = cfg.stall_ms * 1000;
 	gw_ws_env_init(&env);
+	env.addrs = gw_addr_new((size_t) cfg.max_conns);
+	if (!env.addrs) {
+		SL_ERR("GW-START", "out of memory");
+		goto out;
+	}
 	keepalive.secs_since_valid_ping = (uint16_t) cfg.ws_ping;
 	keepalive.secs_since_valid_hangup = (uint16_t) cfg.ws_hangup;
 
@@ -732,12 +758,18 @@ main(int argc, char **argv)
 			deadline = now + cfg.drain_ms * 1000;
 		}
 		gw_broker_stats(broker, &st);
+		/* Waiting is pointless once no unfinished request can end by
+		 * its workers (none left that runs its task): say so now. */
 		if (!closing
-		    && (!st.requests || now >= deadline || s_stop > 1)) {
+		    && (!st.requests || now >= deadline || s_stop > 1
+		        || !gw_broker_can_progress(broker))) {
 			SL_NOTICE("GW-CLOSE",
 			    "closing %zu connections, %zu "
-			    "requests unfinished",
-			    env.n_conns, st.requests);
+			    "requests unfinished%s",
+			    env.n_conns, st.requests,
+			    st.requests && now < deadline && s_stop < 2
+			        ? " (no worker can run them)"
+			        : "");
 			gw_ws_close_all(&env, LWS_CLOSE_STATUS_GOINGAWAY,
 			    "server shutting down");
 			closing = true;

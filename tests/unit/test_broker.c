@@ -1306,6 +1306,74 @@ test_broker_queue_full_is_refused_and_counts_only_waiting_jobs(void **state)
 	s_assert_error(f, 4, 0, "r5", "queue_full");
 }
 
+/* One client's unfinished jobs (queued or running) stop at
+ * max_client_jobs; another client still gets in, and the share frees up
+ * as items end. */
+static void
+test_broker_one_client_cannot_take_the_whole_queue(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	gw_client_t *a, *b;
+
+	lim.max_queued_jobs = 10;
+	lim.max_client_jobs = 4;
+	s_rebuild(f, &lim);
+	a = s_client(f, 0);
+	b = s_client(f, 1);
+	s_submit(f, a, "r1", "sum", "[1,2,3]");
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	s_submit(f, a, "r2", "sum", "[1,2]");
+	s_assert_error(f, 1, 0, "r2", "queue_full");
+	assert_non_null(strstr(s_fstr(f, 1, "message"), "connection's share"));
+	assert_int_equal(s_stats(f).share_full, 1);
+	s_submit(f, b, "r1", "sum", "[1,2,3,4]");
+	s_assert_frame(f, 2, 1, "accepted", "r1");
+	/* Running jobs still count; a result frees one place. */
+	s_ready(f, "w1", 1);
+	s_submit(f, a, "r3", "sum", "[1,2]");
+	s_assert_error(f, 3, 0, "r3", "queue_full");
+	s_result(f, "w1", f->jobs[0].job, "1");
+	s_submit(f, a, "r4", "sum", "[1]");
+	s_assert_frame(f, f->n_frames - 1, 0, "accepted", "r4");
+}
+
+/* Clients given the same key (one token's connections) share one quota;
+ * it outlives a client that leaves, and comes back as its items go. */
+static void
+test_broker_clients_of_one_key_share_their_quota(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	const uint8_t key[] = "token-a", other[] = "token-b";
+	gw_client_t *a1, *a2, *b;
+
+	lim.max_client_jobs = 4;
+	s_rebuild(f, &lim);
+	a1 = s_client(f, 0);
+	a2 = s_client(f, 1);
+	b = s_client(f, 2);
+	assert_int_equal(gw_broker_client_share(f->b, a1, key, sizeof key), 0);
+	assert_int_equal(gw_broker_client_share(f->b, a2, key, sizeof key), 0);
+	assert_int_equal(
+	    gw_broker_client_share(f->b, b, other, sizeof other), 0);
+	assert_int_equal(
+	    gw_broker_client_share(f->b, b, other, sizeof other), SL_EINVAL);
+	s_submit(f, a1, "r1", "sum", "[1,2,3]");
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	s_submit(f, a2, "r1", "sum", "[1,2]");
+	s_assert_error(f, 1, 1, "r1", "queue_full");
+	assert_non_null(strstr(s_fstr(f, 1, "message"), "token's share"));
+	s_submit(f, b, "r1", "sum", "[1,2,3,4]");
+	s_assert_frame(f, 2, 2, "accepted", "r1");
+	/* a1 leaves: its items are dropped, a2 gets the whole quota. */
+	gw_broker_client_destroy(f->b, &a1);
+	s_submit(f, a2, "r2", "sum", "[1,2,3,4]");
+	s_assert_frame(f, f->n_frames - 1, 1, "accepted", "r2");
+	assert_int_equal(
+	    gw_broker_client_share(f->b, a2, other, sizeof other), SL_EINVAL);
+}
+
 /*
  * An item nested deeper than SL_PROTO_MAX_ITEM_DEPTH is refused as
  * bad_item after the jobs for the items before it were built. Those were
@@ -2231,6 +2299,38 @@ test_broker_drain_refuses_new_submits_and_finishes_running_ones(void **state)
 	assert_int_equal(s_stats(f).requests, 0);
 }
 
+static void
+test_broker_can_progress_only_while_a_worker_can_end_a_request(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	assert_false(gw_broker_can_progress(f->b)); /* nothing to finish */
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	assert_false(gw_broker_can_progress(f->b)); /* no worker at all */
+	{
+		const char *tasks[] = { "echo" };
+
+		s_ready_tasks(f, "w0", 1, tasks, 1); /* not r1's task */
+	}
+	assert_false(gw_broker_can_progress(f->b));
+	s_ready(f, "w1", 1);
+	assert_int_equal(f->n_jobs, 1);
+	assert_true(
+	    gw_broker_can_progress(f->b)); /* one running, one queued */
+	s_worker_empty(f, "w1", SL_MSG_DRAIN);
+	assert_true(gw_broker_can_progress(f->b)); /* its job may still end */
+	s_answer_all(f, 0);
+	/* item 1 waits, and the only worker for it is draining */
+	assert_int_equal(s_stats(f).queued, 1);
+	assert_false(gw_broker_can_progress(f->b));
+	s_ready(f, "w2", 1);
+	assert_true(gw_broker_can_progress(f->b));
+	s_answer_all(f, 1);
+	assert_int_equal(s_stats(f).requests, 0);
+	assert_false(gw_broker_can_progress(f->b));
+}
+
 
 /* ---- notify channels ----------------------------------------------------- */
 
@@ -2578,6 +2678,12 @@ main(void)
 		    test_broker_queue_full_is_refused_and_counts_only_waiting_jobs,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_broker_one_client_cannot_take_the_whole_queue, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_clients_of_one_key_share_their_quota, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -2660,6 +2766,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_drain_refuses_new_submits_and_finishes_running_ones,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_can_progress_only_while_a_worker_can_end_a_request,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_ping_reports_running_jobs, setup, teardown),
