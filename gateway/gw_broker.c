@@ -19,6 +19,7 @@
 #include <msgpack.h>
 
 #include "gw_broker.h"
+#include "gw_pproto.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_json.h"
@@ -1003,6 +1004,13 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 		SL_DEBUG("WRK-ID", "worker=%s id=%s key=%.8s", w->name, id,
 		    w->key[0] ? w->key : "-");
 	}
+	/* Tell it (PROTOCOL.md §2): a worker that never hears this is
+	 * talking to something that is not a gateway that accepts it. A
+	 * failed send shows again at the next PING. */
+	msgpack_sbuffer_clear(&self->sb);
+	if (!sl_proto_encode_registered(&self->sb, w->name))
+		self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
+		    self->sb.data, self->sb.size);
 }
 
 static gw_job_t *
@@ -1114,6 +1122,41 @@ s_log_unregistered(const uint8_t *rid, size_t rid_len)
 	SL_DEBUG("WRK-ID", "worker=unregistered id=%s", id);
 }
 
+/*
+ * A frame from an unregistered sender that failed to decode as a worker
+ * frame: if it is a producer's (a msgpack map with a type, PROTOCOL.md
+ * §3), someone pointed a producer such as sluice-submit at the workers
+ * endpoint. Answer it in its own protocol with error wrong_endpoint
+ * instead of leaving it to wait. Returns true if it was one.
+ */
+static bool
+s_answer_producer(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
+    const void *data, size_t len)
+{
+	gw_cmsg_t msg;
+	gw_cerr_t err;
+	gw_out_t f;
+
+	if (!gw_pproto_parse(data, len, self->lim.max_items, &msg, &err)) {
+		gw_cerr_set(&err, msg.id, "wrong_endpoint", "-");
+		gw_cmsg_clear(&msg);
+	} else if (!strcmp(err.code, "bad_msgpack")
+	    || !strcmp(err.code, "bad_message")) {
+		return false; /* not a producer's either */
+	}
+	err.code = "wrong_endpoint";
+	snprintf(err.message, sizeof err.message,
+	    "this is the gateway's workers endpoint; producers connect to "
+	    "its producers endpoint (--producers, default "
+	    "tcp://127.0.0.1:5556)");
+	f = gw_out_error(&err);
+	msgpack_sbuffer_clear(&self->sb);
+	if (!gw_pproto_encode(&f, &self->sb))
+		self->ops.worker_send(
+		    self->ops.ctx, rid, rid_len, self->sb.data, self->sb.size);
+	return true;
+}
+
 /* Is key (NULL: no CURVE) the one w registered with? */
 static bool
 s_key_is(const gw_worker_t *w, const char *key)
@@ -1148,6 +1191,15 @@ gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
 		goto out;
 	}
 	rc = sl_proto_decode(data, len, &m, &why);
+	if (rc && !w && s_answer_producer(self, rid, rid_len, data, len)) {
+		self->st.bad_frames++;
+		SL_WARN("WRK-BADMSG",
+		    "worker=unregistered bytes=%zu: a producer's frame on the "
+		    "workers endpoint; answered wrong_endpoint",
+		    len);
+		s_log_unregistered(rid, rid_len);
+		goto out;
+	}
 	if (rc) {
 		self->st.bad_frames++;
 		SL_WARN("WRK-BADMSG", "worker=%s bytes=%zu err=%s why=\"%s\"",

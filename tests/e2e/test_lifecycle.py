@@ -6,7 +6,8 @@ import re
 import signal
 import time
 
-from harness import check, check_request, free_port, run, scaled, wait_log
+from harness import (check, check_request, free_port, run, scaled, wait_log,
+                     wait_registered)
 
 
 async def worker_started_first_connects_later(h):
@@ -18,6 +19,53 @@ async def worker_started_first_connects_later(h):
     await h.wait_workers(gw, 1)
     c = await h.client(gw)
     check(await c.run("echo", ["hi"]) == ["hi"], "echo")
+    # The gateway acknowledges READY (REGISTERED): the worker says once
+    # where it registered, under the label the gateway's log uses for it.
+    label = await wait_registered(gw, w)
+    line = await wait_log(w, "WRK-REGISTERED")
+    check(line.startswith("N: ") and f"gateway={endpoint} " in line
+          and "threads=1 " in line and line.endswith(f"as={label}"),
+          f"registration line: {line}")
+    check(w.log().count("WRK-REGISTERED") == 1, f"more than once:\n{w.log()}")
+
+
+async def worker_ignores_message_types_it_does_not_know(h):
+    """A newer gateway may send types this worker does not know: it drops
+    them quietly (debug level) and carries on. A fake gateway here."""
+    import msgpack
+    import zmq
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    sock = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(endpoint)
+    try:
+        w = h.worker(endpoint, 1)
+        loop = asyncio.get_running_loop()
+
+        def recv(kind, timeout):
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                if sock.poll(50):
+                    rid, data = sock.recv_multipart()
+                    frame = msgpack.unpackb(data)
+                    if frame[1] == kind:
+                        return rid, frame
+            raise AssertionError(f"no {kind} from the worker")
+
+        rid, _ = await loop.run_in_executor(None, recv, "READY", scaled(10))
+        for frame in ([1, "HELLO", {"from": "the future"}],
+                      [1, "REGISTERED", {"worker": "w1", "extra": [1]}],
+                      [1, "JOB", {"job": 5, "task": "echo", "item": "a"}]):
+            sock.send_multipart([rid, msgpack.packb(frame)])
+        _, res = await loop.run_in_executor(None, recv, "RESULT", scaled(10))
+        check(res[2].get("job") == 5 and res[2].get("value") == "a",
+              f"{res}")
+        await wait_log(w, "WRK-REGISTERED")
+        check("IO-BADMSG" not in w.log(),
+              f"an unknown type was treated as an error:\n{w.log()}")
+        await h.stop(w)
+    finally:
+        sock.close()
 
 
 async def request_waits_for_first_worker(h):
@@ -197,7 +245,9 @@ async def sigint_stops_both(h):
     await h.stop(gw, signal.SIGINT)
 
 
-run([worker_started_first_connects_later, request_waits_for_first_worker,
+run([worker_started_first_connects_later,
+     worker_ignores_message_types_it_does_not_know,
+     request_waits_for_first_worker,
      help_and_version, bad_options_are_refused, options_come_from_the_environment,
      client_leaving_mid_request_harms_no_one, stopping_a_busy_worker_loses_no_item,
      a_crashed_workers_items_run_elsewhere,

@@ -209,6 +209,7 @@ async def python_worker_serves_a_task_the_c_workers_lack(h):
               h._log_path("pyworker"))
     h.procs.append(pw)
     await h.wait_workers(gw, 2)
+    await wait_log(pw, "registered as w")  # REGISTERED reached it
     c = await h.client(gw)
     out = await c.run("upper", ["abc", "Straße", 7])
     check(out[:2] == ["ABC", "STRASSE"], f"{out}")
@@ -403,6 +404,29 @@ async def sluice_submit_prints_results_and_exit_codes(h):
     check(r.returncode == 0 and "TASK [ITEM]..." in r.stdout, r.stdout)
 
 
+async def sluice_submit_at_the_workers_endpoint_fails_fast(h):
+    """The gateway answers a producer's frame on its workers endpoint with
+    error wrong_endpoint; sluice-submit says so and exits 5 at once
+    (before, it waited 15 s in silence and exited 3)."""
+    gw = await h.start(workers=[1])
+    t0 = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        submit_bin(h), "--gateway", gw.endpoint, "echo", "1",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=child_env())
+    rc, out, err = await finish(proc)
+    check(rc == 5 and "workers endpoint" in err and "5556" in err
+          and not out, f"exit {rc} after {time.monotonic() - t0:.1f} s: "
+                       f"{out!r} {err!r}")
+    await wait_log(gw, "answered wrong_endpoint")
+    # the workers endpoint still serves its workers
+    c = await h.client(gw)
+    check(await c.run("echo", [7]) == [7], "echo after the stray producer")
+    r = h.run_cli(submit_bin(h), "--help")
+    check(r.returncode == 0 and "Exit status:" in r.stdout
+          and "\n  5 " in r.stdout, r.stdout)
+
+
 async def sluice_submit_results_stream(h):
     gw = await h.start(workers=[1])
     proc = await spawn_submit(h, gw, "sleep", "400", "400", "400")
@@ -485,6 +509,7 @@ TESTS = [producer_request_runs_on_c_workers,
          producer_that_never_reads_is_cut,
          producer_reading_slowly_is_held_back_not_cut,
          sluice_submit_prints_results_and_exit_codes,
+         sluice_submit_at_the_workers_endpoint_fails_fast,
          sluice_submit_results_stream,
          sluice_submit_timeout_and_sigint_cancel,
          sluice_submit_draws_a_bar_on_a_terminal]
