@@ -41,6 +41,7 @@ struct gw_prod {
 	sl_list_t producers;  /* gw_producer_t */
 	size_t n_producers;
 	msgpack_sbuffer sb; /* scratch for encoding, reused */
+	gw_hist_t *forward; /* borrowed, NULL: item frames are not timed */
 };
 
 /* gw_broker_send_fn: one frame to one producer, as msgpack. */
@@ -49,6 +50,12 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 {
 	gw_prod_t *self = ctx;
 	gw_producer_t *p = client_user;
+	/* A producer's frame is out of the gateway once ZeroMQ has it. */
+	int64_t t0 = self->forward
+	        && (frame->type == GW_OUT_RESULT
+	            || frame->type == GW_OUT_ITEM_ERROR)
+	    ? sl_clock_mono_us()
+	    : 0;
 	int rc;
 
 	if (p->failed)
@@ -62,8 +69,12 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 	}
 	rc = gw_zmq_send(
 	    self->zsock, p->rid, p->rid_len, self->sb.data, self->sb.size);
-	if (!rc)
+	if (!rc) {
+		if (t0)
+			gw_hist_observe_us(
+			    self->forward, sl_clock_mono_us() - t0);
 		return 0;
+	}
 	/* Gone, or not reading: forget it on the next tick (we are inside
 	 * a broker call), and let none of its jobs start meanwhile. */
 	SL_INFO("PRD-GONE", "producer=%s reason=%s", p->name,
@@ -199,6 +210,12 @@ gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
 fail:
 	gw_prod_destroy(&self);
 	return NULL;
+}
+
+void
+gw_prod_set_forward_hist(gw_prod_t *self, gw_hist_t *hist)
+{
+	self->forward = hist;
 }
 
 int

@@ -25,6 +25,7 @@
 #include <libwebsockets.h>
 
 #include "gw_broker.h"
+#include "gw_metrics.h"
 
 /* Frames that may wait for one producer before it counts as not reading. */
 #define GW_PROD_SNDHWM 100000
@@ -46,6 +47,11 @@ gw_prod_t *gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
     const gw_prod_limits_t *limits,
     int (*setup)(void *sock, const void *setup_arg), const void *setup_arg,
     char *err, size_t errlen);
+
+/* Time item frames (results, item errors) from the broker to ZeroMQ into
+ * hist (sluice_forward_delay_seconds, shared with the WebSocket clients);
+ * NULL: not timed. hist must outlive self. */
+void gw_prod_set_forward_hist(gw_prod_t *self, gw_hist_t *hist);
 
 /* Join the lws loop (protocol "zmq" must be in vh's table). */
 int gw_prod_attach(

@@ -167,6 +167,7 @@ async def port_in_use_fails_without_banner(h):
             rc = await d.wait_exit()
             log = d.log()
             check(rc != 0, f"dev.sh exited 0 on a port in use:\n{log}")
+            check("already in use" in log, f"no 'already in use' in:\n{log}")
             check("gateway pid" not in log and "worker pid" not in log,
                   f"banner printed for a failed start:\n{log}")
         await with_devsh(h, body, port)

@@ -11,7 +11,7 @@ import json
 import signal
 
 from harness import (Proc, check, check_request, run, scaled, wait_log,
-                     child_env)
+                     child_env, metric)
 
 try:
     import msgpack
@@ -81,6 +81,19 @@ async def producer_request_runs_on_c_workers(h):
     pong = await p.recv()
     check(pong["type"] == "pong" and pong["data"] == {"t": 7}
           and pong["workers"] == 1, f"{pong}")
+    p.close()
+
+
+async def forward_delay_counts_producers_results(h):
+    gw = await h.start(workers=[2])
+    before = await metric(gw.port, "sluice_forward_delay_seconds_count")
+    p = Producer(gw)
+    await p.send({"type": "submit", "id": "f1", "task": "echo",
+                  "items": list(range(5))})
+    check(check_request(await p.collect("f1"), 5) == list(range(5)), "echo")
+    after = await metric(gw.port, "sluice_forward_delay_seconds_count")
+    check(after - before == 5, f"forward delay counted {after - before} of a "
+                               f"producer's 5 results")
     p.close()
 
 
@@ -381,6 +394,7 @@ async def sluice_submit_draws_a_bar_on_a_terminal(h):
 
 TESTS = [producer_request_runs_on_c_workers,
          producer_errors_use_the_client_codes,
+         forward_delay_counts_producers_results,
          producer_cancel_and_silence_end_its_requests,
          pinging_producer_keeps_its_request,
          big_producer_does_not_starve_a_browser,
