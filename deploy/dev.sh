@@ -80,6 +80,16 @@ build() {
 # process group): that is no failure (set -e).
 nap() { sleep 0.1 || true; }
 
+# build, for run and build: without cmocka (a test package) there are no
+# unit tests to build, so the tests are left out.
+build_programs() {
+	if installed libcmocka-dev; then
+		build
+	else
+		build "$build" -DBUILD_TESTING=OFF
+	fi
+}
+
 # run's children: 1 while alive (a zombie counts as gone)
 alive() {
 	[ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
@@ -195,17 +205,16 @@ run() {
 
 case "${1:-}" in
 deps) deps $RUN_PKGS $TEST_PKGS ;;
-build) deps $RUN_PKGS && build ;;
+build) deps $RUN_PKGS && build_programs ;;
 run)
 	deps $RUN_PKGS
-	# Without cmocka (a test package) there are no unit tests to build.
-	if installed libcmocka-dev; then build; else build "$build" \
-		-DBUILD_TESTING=OFF; fi
+	build_programs
 	run
 	;;
 test)
 	deps $RUN_PKGS $TEST_PKGS
-	build
+	# (a build made by `run` without cmocka had the tests off)
+	build "$build" -DBUILD_TESTING=ON
 	status=0
 	(cd "$build" && ctest --output-on-failure) || status=$?
 	if [ "${SLUICE_ASAN:-1}" != 0 ]; then
