@@ -45,6 +45,8 @@ int sl_json_mp_check(
  * first byte that no valid JSON text can have there, len if the text
  * ends too early, or SIZE_MAX if it is syntactically valid (what jansson
  * may still refuse for other reasons: duplicate keys, \u0000, depth).
+ * One NUL byte right after a number or literal is skipped, as jansson
+ * does; any other NUL is invalid.
  * For error messages: jansson's own position points past the token it
  * was reading ("not..." -> 3), this points at the 'o'. Any thread.
  */

@@ -543,6 +543,13 @@ test_json_bad_offset_points_at_the_first_invalid_byte(void **state)
 	};
 
 	(void) state;
+	/* NUL bytes: jansson skips one right after a number or literal */
+	assert_int_equal(sl_json_bad_offset("3\0", 2), SIZE_MAX);
+	assert_int_equal(sl_json_bad_offset("3\0x", 3), 2);
+	assert_int_equal(sl_json_bad_offset("[true\0]", 7), SIZE_MAX);
+	assert_int_equal(sl_json_bad_offset("[3\0\0]", 5), 3);
+	assert_int_equal(sl_json_bad_offset("[1]\0", 4), 3);
+	assert_int_equal(sl_json_bad_offset("\"a\0\"", 4), 2);
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		size_t got
 		    = sl_json_bad_offset(rows[i].text, strlen(rows[i].text));
