@@ -662,9 +662,9 @@ sl_json_bad_offset(const char *text, size_t len)
 			if (rc)
 				return rc == 1 ? i : len;
 			/* jansson 2.14 skips one NUL byte right after a number
-			 * or a literal (its lexer puts the byte back, and a NUL
-			 * in its look-ahead buffer reads as "take the next");
-			 * anywhere else a NUL is invalid, for both */
+			 * or a literal (its lexer puts the byte back, and a
+			 * NUL in its look-ahead buffer reads as "take the
+			 * next"); anywhere else a NUL is invalid, for both */
 			if (c != '"' && i < len && !s[i])
 				i++;
 			st = depth ? NEXT : END;
