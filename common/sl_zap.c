@@ -28,7 +28,7 @@
 
 typedef struct sl_zap_key {
 	uint8_t key[32];
-	char name[SL_ZAP_NAME_MAX]; /* the User-Id */
+	char name[SL_ZAP_NAME_MAX]; /* from the allow-list, for people */
 } sl_zap_key_t;
 
 typedef struct sl_zap_domain {
@@ -83,7 +83,11 @@ s_check_locked(
 	if (d)
 		for (size_t i = 0; i < d->n_keys; i++)
 			if (!memcmp(d->keys[i].key, key, 32)) {
-				snprintf(user, userlen, "%s", d->keys[i].name);
+				/* The User-Id is the key itself, never the
+				 * name (names need not be unique): the
+				 * gateway binds routing ids to it. */
+				if (userlen >= SL_CURVE_KEY_LEN)
+					zmq_z85_encode(user, key, 32);
 				return true;
 			}
 	zmq_z85_encode(z85, key, 32);

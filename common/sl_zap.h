@@ -6,8 +6,11 @@
  * sl_zap_new(), so it exists before any peer connects, served by its own
  * thread. Each ZAP domain (the server socket's ZMQ_ZAP_DOMAIN, e.g.
  * "workers", "producers") has its own allow-list of client public keys,
- * loaded from a file with one Z85 key per line and an optional name (the
- * ZAP User-Id: "KEY name"). A CURVE client whose key is listed gets 200;
+ * loaded from a file with one Z85 key per line and an optional name
+ * ("KEY name", for people). A CURVE client whose key is listed gets 200
+ * with its Z85 public key as the ZAP User-Id, which ZeroMQ attaches to
+ * every message from that connection (zmq_msg_gets(msg, "User-Id")): the
+ * gateway binds each routing id to it;
  * any other gets 400 and a log line (the domain's deny event id, e.g.
  * WRK-DENIED, with the key's first 8 characters), at most one line per
  * key every 10 s because a denied client keeps reconnecting. A domain

@@ -41,8 +41,10 @@ typedef struct cp_io {
 	int64_t backoff_us; /* next reconnect delay */
 	bool gw_seen;       /* the gateway spoke since we (re)connected */
 	bool gw_ever;       /* ... or ever, since we started */
+	uint64_t gen;       /* connection generation: +1 at each reconnect */
 	uint64_t jobs;      /* counters for the closing log line */
 	uint64_t results;
+	uint64_t old; /* results of jobs from a previous connection */
 	uint64_t reconnects;
 } cp_io_t;
 
@@ -122,6 +124,7 @@ s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 		}
 		SL_DEBUG("JOB-START", "job=%" PRIu64 " task=%s", job->job,
 		    w->task->name);
+		w->gen = self->gen;
 		cp_pool_push(self->pool, &w);
 		break;
 	case SL_MSG_CANCEL:
@@ -166,17 +169,55 @@ s_drain_gateway(cp_io_t *self)
 	}
 }
 
-/* Forward results to the gateway as they are: the pool encoded them. */
+/*
+ * Take one result from the pool: its job's connection generation, and
+ * the RESULT frame in *m (initialised here; the caller closes it). 0, or
+ * -1 if none was waiting.
+ */
+static int
+s_recv_result(cp_io_t *self, uint64_t *gen, zmq_msg_t *m)
+{
+	zmq_msg_init(m);
+	if (zmq_msg_recv(m, self->pull, ZMQ_DONTWAIT) < 0)
+		return -1;
+	*gen = 0; /* never current: a malformed pair is dropped */
+	if (zmq_msg_size(m) == sizeof *gen)
+		memcpy(gen, zmq_msg_data(m), sizeof *gen);
+	/* The frame follows at once: inproc multipart is atomic. */
+	while (zmq_msg_more(m)) {
+		zmq_msg_close(m);
+		zmq_msg_init(m);
+		if (zmq_msg_recv(m, self->pull, ZMQ_DONTWAIT) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Forward results to the gateway as they are: the pool encoded them. A
+ * result of a job that came on a previous connection is dropped: that
+ * gateway requeued the job when we left, and the gateway we talk to now
+ * (maybe a restarted one) never sent it (PROTOCOL.md §2, "Job ids").
+ */
 static void
 s_forward_results(cp_io_t *self)
 {
+	uint64_t gen;
 	zmq_msg_t m;
 
 	for (int i = 0; i < CP_FORWARD_BATCH; i++) {
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, self->pull, ZMQ_DONTWAIT) < 0) {
+		if (s_recv_result(self, &gen, &m)) {
 			zmq_msg_close(&m);
 			return;
+		}
+		if (gen != self->gen) {
+			self->old++;
+			SL_INFO("JOB-OLD",
+			    "a result of connection %" PRIu64 " dropped "
+			    "(now %" PRIu64 ")",
+			    gen, self->gen);
+			zmq_msg_close(&m);
+			continue;
 		}
 		if (zmq_msg_send(&m, self->dealer, ZMQ_DONTWAIT) < 0) {
 			SL_INFO("IO-SEND", "result dropped: %s",
@@ -309,15 +350,18 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	self->dealer = NULL;
 	/* delay = backoff +- 20 % */
 	delay = self->backoff_us * (80 + rand() % 41) / 100;
+	/* From now on, results of the jobs we held are old. */
+	self->gen++;
 	for (int64_t end = sl_clock_mono_us() + delay;
 	     !*stop && sl_clock_mono_us() < end;) {
 		zmq_pollitem_t it = { self->pull, 0, ZMQ_POLLIN, 0 };
+		uint64_t gen;
 		zmq_msg_t m;
 
 		/* Results of cancelled jobs still arrive: discard them. */
 		if (zmq_poll(&it, 1, 50) > 0) {
-			zmq_msg_init(&m);
-			zmq_msg_recv(&m, self->pull, ZMQ_DONTWAIT);
+			if (!s_recv_result(self, &gen, &m))
+				self->old++;
 			zmq_msg_close(&m);
 		}
 	}
@@ -330,13 +374,13 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	return s_send_ready(self);
 }
 
-static unsigned
-s_random16(void)
+static uint64_t
+s_random64(void)
 {
-	uint16_t r;
+	uint64_t r;
 
-	if (getrandom(&r, sizeof r, 0) != (ssize_t) sizeof r)
-		r = (uint16_t) (sl_clock_wall_us() ^ getpid());
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
+		r = (uint64_t) sl_clock_wall_us() ^ (uint64_t) getpid();
 	return r;
 }
 
@@ -351,9 +395,10 @@ s_open(cp_io_t *self)
 	if (self->cfg->id)
 		snprintf(self->id, sizeof self->id, "%s", self->cfg->id);
 	else /* in a container the pid is often 1 and the host name may be
-	        shared: a random suffix keeps ids apart */
-		snprintf(self->id, sizeof self->id, "w-%s-%ld-%04x",
-		    self->host, (long) getpid(), s_random16());
+	        shared: a random suffix keeps ids apart, and makes them hard
+	        to guess (an id is what a takeover needs, SECURITY.md) */
+		snprintf(self->id, sizeof self->id, "w-%s-%ld-%016" PRIx64,
+		    self->host, (long) getpid(), s_random64());
 	self->pull = zmq_socket(self->zctx, ZMQ_PULL);
 	if (!self->pull
 	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)
@@ -365,7 +410,7 @@ s_open(cp_io_t *self)
 int
 cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 {
-	cp_io_t io = { .cfg = cfg, .backoff_us = CP_BACKOFF_MIN_US };
+	cp_io_t io = { .cfg = cfg, .backoff_us = CP_BACKOFF_MIN_US, .gen = 1 };
 	int64_t drain_end = 0;
 	sigset_t sigs, old;
 	char err[160];
@@ -397,8 +442,11 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	}
 	if ((rc = s_send_ready(&io)))
 		goto out;
-	SL_NOTICE("WRK-UP", "id=%s gateway=%s threads=%u", io.id, cfg->gateway,
-	    cfg->threads);
+	/* Our routing id is what another peer would need to pose as us on
+	 * an endpoint without CURVE: at debug level only (SECURITY.md). */
+	SL_NOTICE("WRK-UP", "pid=%ld gateway=%s threads=%u", (long) getpid(),
+	    cfg->gateway, cfg->threads);
+	SL_DEBUG("WRK-ID", "id=%s", io.id);
 	io.next_ping = sl_clock_mono_us() + cfg->hb_ivl_us;
 	for (;;) {
 		zmq_pollitem_t items[] = {
@@ -454,8 +502,9 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	s_forward_results(&io);
 	s_send_empty(&io, SL_MSG_BYE);
 	SL_NOTICE("WRK-STOP",
-	    "id=%s jobs=%" PRIu64 " results=%" PRIu64 " reconnects=%" PRIu64,
-	    io.id, io.jobs, io.results, io.reconnects);
+	    "pid=%ld jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
+	    " reconnects=%" PRIu64,
+	    (long) getpid(), io.jobs, io.results, io.old, io.reconnects);
 out:
 	cp_pool_destroy(&io.pool);
 	if (io.pull)

@@ -63,6 +63,7 @@ cp_work_new(const void *frame, size_t len)
 	w->next = NULL;
 	atomic_init(&w->cancel, false);
 	w->task = NULL;
+	w->gen = 0;
 	w->len = len;
 	memcpy(w->frame, frame, len);
 	sl_msg_init(&w->msg);
@@ -142,8 +143,12 @@ s_thread(void *arg)
 		pthread_mutex_unlock(&self->lock);
 
 		s_run(self, w, &sb, &value);
-		/* Blocking send: inproc, drained by the I/O thread. */
-		if (sb.size && zmq_send(push, sb.data, sb.size, 0) < 0)
+		/* Blocking send: inproc, drained by the I/O thread. The
+		 * generation goes first so that it can drop a result of a
+		 * job from a previous connection (cp_pool.h). */
+		if (sb.size
+		    && (zmq_send(push, &w->gen, sizeof w->gen, ZMQ_SNDMORE) < 0
+		        || zmq_send(push, sb.data, sb.size, 0) < 0))
 			SL_WARN("POOL-SEND", "result not handed over: %s",
 			    zmq_strerror(errno));
 		pthread_mutex_lock(&self->lock);

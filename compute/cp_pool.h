@@ -3,9 +3,13 @@
  *
  * The I/O thread pushes decoded JOBs; each pool thread takes one, runs its
  * task and sends the encoded RESULT frame through its own ZeroMQ PUSH
- * socket to the I/O thread's PULL (inproc), which forwards it to the
- * gateway unchanged. Sockets are never shared between threads; the queue
- * is the only shared state, under one mutex.
+ * socket to the I/O thread's PULL (inproc) as a two-part message: the
+ * job's connection generation (a uint64_t in host order, from
+ * cp_work_t.gen), then the frame. The I/O thread forwards the frame to the
+ * gateway unchanged if the generation is still its current one, and drops
+ * it otherwise (a result of a job from a previous connection). Sockets are
+ * never shared between threads; the queue is the only shared state, under one
+ * mutex.
  *
  * cp_pool_new/push/destroy: the I/O thread. Task code: pool threads.
  */
@@ -25,6 +29,8 @@ typedef struct cp_work {
 	struct cp_work *next; /* {pool lock} queue link */
 	atomic_bool cancel;   /* set by cp_pool_cancel; the task polls it */
 	const cp_task_t *task;
+	uint64_t gen; /* connection generation it came on; echoed with the
+	                 result (cp_io's to set; 0 from cp_work_new) */
 	sl_msg_t msg; /* type SL_MSG_JOB; points into frame */
 	size_t len;
 	uint8_t frame[];

@@ -385,8 +385,39 @@ gw_auth_endpoint_is_local(const char *endpoint)
  * answer "HTTP/1.0", which WebSocket client libraries (python websockets)
  * reject as an invalid response instead of reporting the status.
  */
+/* The reason phrase of the statuses a refusal uses. */
+static const char *
+s_reason(unsigned status)
+{
+	switch (status) {
+	case HTTP_STATUS_BAD_REQUEST:
+		return "Bad Request";
+	case HTTP_STATUS_UNAUTHORIZED:
+		return "Unauthorized";
+	case HTTP_STATUS_FORBIDDEN:
+		return "Forbidden";
+	case 426:
+		return "Upgrade Required";
+	case 429:
+		return "Too Many Requests";
+	default:
+		return "Service Unavailable";
+	}
+}
+
 int
 gw_auth_refuse(struct lws *wsi, unsigned status, const char *why)
+{
+	return gw_auth_refuse_ex(wsi, status,
+	    status == HTTP_STATUS_UNAUTHORIZED
+	        ? "www-authenticate: Bearer realm=\"sluice\"\r\n"
+	        : "",
+	    why);
+}
+
+int
+gw_auth_refuse_ex(
+    struct lws *wsi, unsigned status, const char *headers, const char *why)
 {
 	uint8_t buf[LWS_PRE + 512], *start = buf + LWS_PRE;
 	int n;
@@ -399,15 +430,7 @@ gw_auth_refuse(struct lws *wsi, unsigned status, const char *why)
 	    "x-content-type-options: nosniff\r\n"
 	    "cache-control: no-store\r\n"
 	    "connection: close\r\n\r\n%s\n",
-	    status,
-	    status == HTTP_STATUS_UNAUTHORIZED    ? "Unauthorized"
-	        : status == HTTP_STATUS_FORBIDDEN ? "Forbidden"
-	                                          : "Service Unavailable",
-	    strlen(why) + 1,
-	    status == HTTP_STATUS_UNAUTHORIZED
-	        ? "www-authenticate: Bearer realm=\"sluice\"\r\n"
-	        : "",
-	    why);
+	    status, s_reason(status), strlen(why) + 1, headers, why);
 	if (n < 0 || (size_t) n >= sizeof buf - LWS_PRE)
 		return -1;
 	/* One small write to a fresh socket goes out whole before lws
@@ -486,6 +509,23 @@ gw_auth_filter_ws(gw_auth_t *self, struct lws *wsi)
 		    "unauthorized: a valid bearer token is required");
 	}
 	return 0;
+}
+
+bool
+gw_auth_token_id(
+    const gw_auth_t *self, struct lws *wsi, uint8_t id[GW_AUTH_ID_LEN])
+{
+	char tok[GW_AUTH_TOKEN_MAX + 1];
+	size_t len;
+	bool ok;
+
+	if (!self || !self->n_tokens)
+		return false;
+	len = s_request_token(wsi, tok, sizeof tok);
+	ok = len && gw_auth_token_ok(self, tok, len)
+	    && !s_digest(tok, len, id);
+	OPENSSL_cleanse(tok, sizeof tok);
+	return ok;
 }
 
 int

@@ -129,6 +129,22 @@ int gw_auth_filter_ws(gw_auth_t *self, struct lws *wsi);
  * return (lws then closes the connection). */
 int gw_auth_refuse(struct lws *wsi, unsigned status, const char *why);
 
+/* The same with more response headers (each line ending in CRLF; "" for
+ * none) and any status of 400, 401, 403, 426, 429, 503. */
+int gw_auth_refuse_ex(
+    struct lws *wsi, unsigned status, const char *headers, const char *why);
+
+/* Bytes in a token's identity (its SHA-256 digest). */
+#define GW_AUTH_ID_LEN 32
+
+/*
+ * With tokens on: the identity of the valid token wsi's request presents
+ * (during its handshake) into id, and true; false with tokens off or
+ * without a valid token. Connections of one token share limits by it.
+ */
+bool gw_auth_token_id(
+    const gw_auth_t *self, struct lws *wsi, uint8_t id[GW_AUTH_ID_LEN]);
+
 /*
  * For an HTTP request to a protected path (/metrics with metrics_token
  * on): 0 if allowed, else -1 after writing the 401 response.

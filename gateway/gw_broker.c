@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 
@@ -25,6 +27,12 @@
 #include "sl_proto.h"
 
 #define GW_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
+#define GW_MAX_KEY 64  /* a ZAP User-Id we bind to (a Z85 key is 40) */
+/* Job ids start at a random value in 1..2^52 (PROTOCOL.md §2): a
+ * restarted gateway's ids never meet the old ones that workers may still
+ * answer, and every id stays exact as a JSON number (a double) should one
+ * ever be shown to a client: 2^52 more jobs before 2^53. */
+#define GW_JOB_ID_SPAN (UINT64_C(1) << 52)
 
 typedef struct gw_request gw_request_t;
 typedef struct gw_worker gw_worker_t;
@@ -46,7 +54,7 @@ typedef struct gw_sub {
 
 typedef struct gw_job {
 	sl_list_t link;      /* in req->queue or worker->jobs */
-	uint64_t id;         /* unique for the gateway's lifetime */
+	uint64_t id;         /* unique across gateway processes */
 	gw_request_t *req;   /* NULL once the request has ended */
 	gw_worker_t *worker; /* holder, NULL while queued */
 	uint32_t seq;        /* item index in its request */
@@ -72,8 +80,21 @@ struct gw_request {
 	gw_chan_t *chan;     /* notify channel (counted), or NULL */
 };
 
+/* The clients whose unfinished jobs count together against
+ * max_client_jobs: one connection, or every connection of one token. */
+typedef struct gw_share {
+	sl_list_t link; /* in broker->shares while keyed */
+	uint8_t key[GW_BROKER_SHARE_KEY];
+	size_t key_len;
+	bool keyed;  /* false: a client's own share, inside it */
+	size_t refs; /* clients using it (keyed) */
+	size_t open; /* items accepted and not ended, its clients' */
+} gw_share_t;
+
 struct gw_client {
 	sl_list_t link;         /* in broker->clients */
+	gw_share_t *share;      /* &own, or a keyed one (counted) */
+	gw_share_t own;
 	void *user;             /* the transport's handle */
 	gw_broker_send_fn send; /* the transport: WebSocket or producers */
 	void *send_ctx;         /* first argument of send */
@@ -88,8 +109,10 @@ struct gw_worker {
 	sl_list_t link; /* in broker->workers */
 	uint8_t rid[GW_MAX_RID];
 	size_t rid_len;
-	char name[48];     /* printable form of rid, for logs */
-	uint32_t capacity; /* jobs it may hold */
+	char name[24]; /* its label for logs (w1, w2...): never the rid, which
+	                  is what another peer would need to pose as it */
+	char key[GW_MAX_KEY + 1]; /* its CURVE key (ZAP User-Id); "": none */
+	uint32_t capacity;        /* jobs it may hold */
 	bool draining;     /* said DRAIN: no more jobs for it */
 	int64_t expiry_us; /* dead if silent until then (monotonic) */
 	sl_list_t jobs;    /* gw_job_t it holds */
@@ -104,11 +127,13 @@ struct gw_broker {
 	sl_list_t clients; /* gw_client_t */
 	sl_list_t workers; /* gw_worker_t */
 	sl_list_t active;  /* gw_request_t with queued jobs, in turn order */
+	sl_list_t shares;  /* gw_share_t, keyed */
 	void *chans;       /* gw_chan_t by name: a <search.h> tree (tsearch) */
 	size_t n_active;
 	bool draining;        /* shutting down: refuse new requests */
 	int64_t next_ping_us; /* when workers get their next PING */
 	uint64_t next_job;
+	uint64_t next_label;  /* of the next worker to register: w1, w2... */
 	uint64_t next_serial; /* gw_out_t.serial of a fan-out */
 	msgpack_sbuffer sb;   /* scratch for encoding, reused */
 	gw_broker_stats_t st;
@@ -117,6 +142,19 @@ struct gw_broker {
 static void s_dispatch(gw_broker_t *self);
 static void s_worker_remove(
     gw_broker_t *self, gw_worker_t *w, const char *why, bool crashed);
+
+/* The first job id: random in 1..GW_JOB_ID_SPAN. Without getrandom (no
+ * entropy yet at boot) the clock and pid still differ between restarts. */
+static uint64_t
+s_first_job_id(void)
+{
+	uint64_t r;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
+		r = (uint64_t) sl_clock_wall_us() * 1000003u
+		    ^ (uint64_t) getpid();
+	return 1 + r % GW_JOB_ID_SPAN;
+}
 
 gw_broker_t *
 gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
@@ -132,7 +170,8 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	sl_list_init(&self->clients);
 	sl_list_init(&self->workers);
 	sl_list_init(&self->active);
-	self->next_job = 1;
+	sl_list_init(&self->shares);
+	self->next_job = s_first_job_id();
 	msgpack_sbuffer_init(&self->sb);
 	gw_hist_init_latency(&self->st.item_latency);
 	return self;
@@ -275,6 +314,7 @@ s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
 			s_worker_send(self, w, SL_MSG_CANCEL, job->id);
 			if (err_code) {
 				r->n_failed++;
+				r->client->share->open--;
 				s_item_error(
 				    self, r, job->seq, err_code, err_msg);
 			}
@@ -426,6 +466,7 @@ s_request_free(gw_broker_t *self, gw_request_t *r)
 		self->st.queued--;
 	}
 	s_release_running(self, r, NULL, NULL);
+	r->client->share->open -= r->n_items - r->n_ok - r->n_failed;
 	sl_list_remove(&r->client_link);
 	r->client->n_requests--;
 	self->st.requests--;
@@ -485,6 +526,7 @@ s_request_end(
 			sl_list_remove(e);
 			self->st.queued--;
 			r->n_failed++;
+			r->client->share->open--;
 			s_item_error(self, r, job->seq, code, msg);
 			free(job);
 		}
@@ -568,6 +610,7 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m,
 		memcpy(job->item, self->sb.data, self->sb.size);
 		sl_list_push_back(&r->queue, &job->link);
 		r->n_items++;
+		r->client->share->open++;
 		self->st.queued++;
 	}
 	return 0;
@@ -580,7 +623,7 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	size_t workers = self->st.workers;
 	gw_out_t f = { .type = GW_OUT_ACCEPTED, .items = n, .workers = workers };
 	gw_request_t *r;
-	char why[120];
+	char why[160];
 	int rc;
 
 	if (self->draining)
@@ -592,6 +635,18 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	if (c->n_requests >= self->lim.max_requests)
 		return s_error(self, c, m->id, "too_many_requests",
 		    "too many unfinished requests on this connection");
+	/* The share first: one client (or token) never takes the queue
+	 * from the others. */
+	if (self->lim.max_client_jobs
+	    && c->share->open + n > self->lim.max_client_jobs) {
+		snprintf(why, sizeof why,
+		    "this %s's share of the job queue is full: %zu jobs "
+		    "unfinished + %zu > %zu; retry when some have ended",
+		    c->share->keyed ? "token" : "connection", c->share->open,
+		    n, self->lim.max_client_jobs);
+		self->st.share_full++;
+		return s_error(self, c, m->id, "queue_full", why);
+	}
 	if (self->st.queued + n > self->lim.max_queued_jobs)
 		return s_error(self, c, m->id, "queue_full",
 		    "the gateway's job queue is full; retry later");
@@ -702,6 +757,7 @@ gw_broker_client_new_on(
 	if (!c)
 		return NULL;
 	c->user = user;
+	c->share = &c->own;
 	c->send = send;
 	c->send_ctx = ctx;
 	sl_list_init(&c->requests);
@@ -739,10 +795,46 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 		self->st.cancelled += f.cancelled;
 		s_request_free(self, r);
 	}
+	if (c->share->keyed && !--c->share->refs) {
+		sl_list_remove(&c->share->link);
+		free(c->share);
+	}
 	sl_list_remove(&c->link);
 	self->st.clients--;
 	free(c);
 	*client_p = NULL;
+}
+
+int
+gw_broker_client_share(
+    gw_broker_t *self, gw_client_t *client, const uint8_t *key, size_t len)
+{
+	gw_share_t *sh = NULL;
+
+	if (client->n_requests || client->share->keyed || !len
+	    || len > GW_BROKER_SHARE_KEY)
+		return SL_EINVAL;
+	for (sl_list_t *e = self->shares.next; e != &self->shares;
+	     e = e->next) {
+		gw_share_t *x = sl_container_of(e, gw_share_t, link);
+
+		if (x->key_len == len && !memcmp(x->key, key, len)) {
+			sh = x;
+			break;
+		}
+	}
+	if (!sh) {
+		sh = calloc(1, sizeof *sh);
+		if (!sh)
+			return SL_ENOMEM;
+		memcpy(sh->key, key, len);
+		sh->key_len = len;
+		sh->keyed = true;
+		sl_list_push_back(&self->shares, &sh->link);
+	}
+	sh->refs++;
+	client->share = sh;
+	return 0;
 }
 
 void
@@ -797,6 +889,7 @@ s_take_back(gw_broker_t *self, gw_job_t *job, bool crashed)
 		    job->seq, job->attempts);
 		self->st.poisoned++;
 		r->n_failed++;
+		r->client->share->open--;
 		s_item_error(self, r, job->seq, "worker_lost",
 		    "the item's worker died twice in a row running it");
 		free(job);
@@ -836,9 +929,10 @@ s_worker_remove(
 
 static void
 s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
-    const sl_msg_ready_t *m)
+    const char *key, const sl_msg_ready_t *m)
 {
 	gw_worker_t *w = s_worker_find(self, rid, rid_len);
+	char id[48];
 
 	/* READY from a known worker means it restarted and holds nothing:
 	 * what it had died with it. */
@@ -851,7 +945,8 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 	}
 	memcpy(w->rid, rid, rid_len);
 	w->rid_len = rid_len;
-	sl_rid_name(rid, rid_len, w->name, sizeof w->name);
+	snprintf(w->name, sizeof w->name, "w%" PRIu64, ++self->next_label);
+	snprintf(w->key, sizeof w->key, "%s", key);
 	w->capacity = m->capacity;
 	sl_list_init(&w->jobs);
 	for (size_t i = 0; i < m->n_tasks; i++) {
@@ -866,6 +961,11 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 	    "worker=%s capacity=%u tasks=%zu pid=%u host=%.*s", w->name,
 	    w->capacity, w->n_tasks, m->pid, (int) m->host.len,
 	    m->host.ptr ? m->host.ptr : "");
+	if (SL_LOG_DEBUG <= sl_log_level()) {
+		sl_rid_name(rid, rid_len, id, sizeof id);
+		SL_DEBUG("WRK-ID", "worker=%s id=%s key=%.8s", w->name, id,
+		    w->key[0] ? w->key : "-");
+	}
 }
 
 static gw_job_t *
@@ -921,6 +1021,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 				.cpu_us = m->cpu_us };
 
 			r->n_ok++;
+			r->client->share->open--;
 			self->st.items_ok++;
 			s_send_req(self, r, &f);
 		} else {
@@ -944,6 +1045,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 				sl_utf8_clean(msg);
 			}
 			r->n_failed++;
+			r->client->share->open--;
 			self->st.items_failed++;
 			s_item_error(self, r, job->seq, code, msg);
 		}
@@ -959,31 +1061,74 @@ void
 gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
     size_t rid_len, const void *data, size_t len)
 {
-	gw_worker_t *w;
+	gw_broker_on_worker_frame_from(self, rid, rid_len, NULL, data, len);
+}
+
+/* An unregistered sender has no label; its routing id is logged at
+ * debug level only. */
+static void
+s_log_unregistered(const uint8_t *rid, size_t rid_len)
+{
+	char id[48];
+
+	if (SL_LOG_DEBUG > sl_log_level())
+		return;
+	sl_rid_name(rid, rid_len, id, sizeof id);
+	SL_DEBUG("WRK-ID", "worker=unregistered id=%s", id);
+}
+
+/* Is key (NULL: no CURVE) the one w registered with? */
+static bool
+s_key_is(const gw_worker_t *w, const char *key)
+{
+	return !strncmp(w->key, key ? key : "", sizeof w->key);
+}
+
+void
+gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
+    size_t rid_len, const char *key, const void *data, size_t len)
+{
+	gw_worker_t *w = s_worker_find(self, rid, rid_len);
 	const char *why;
 	sl_msg_t m;
-	char name[48];
 	int rc;
 
 	sl_msg_init(&m);
+	/* A routing id is bound to the key it registered with. Another key
+	 * under it means ZeroMQ now routes that id to another connection:
+	 * without HANDOVER (CURVE) only once the worker's own is gone. So
+	 * the worker is gone, and nothing more may be sent under its id. */
+	if (w && !s_key_is(w, key)) {
+		self->st.hijacks++;
+		SL_WARN("WRK-HIJACK",
+		    "worker=%s: a message under its routing id from another "
+		    "CURVE key (%.8s...), dropped; its jobs go back",
+		    w->name, key ? key : "-");
+		/* Not counted as a crash: a stranger must not be able to
+		 * make items end as worker_lost. */
+		s_worker_remove(self, w, "id_taken", false);
+		s_dispatch(self);
+		goto out;
+	}
 	rc = sl_proto_decode(data, len, &m, &why);
 	if (rc) {
-		sl_rid_name(rid, rid_len, name, sizeof name);
 		self->st.bad_frames++;
 		SL_WARN("WRK-BADMSG", "worker=%s bytes=%zu err=%s why=\"%s\"",
-		    name, len, sl_strerror(rc), why);
+		    w ? w->name : "unregistered", len, sl_strerror(rc), why);
+		if (!w)
+			s_log_unregistered(rid, rid_len);
 		goto out;
 	}
 	if (m.type == SL_MSG_READY && rid_len <= GW_MAX_RID)
-		s_on_ready(self, rid, rid_len, &m.u.ready);
+		s_on_ready(self, rid, rid_len, key ? key : "", &m.u.ready);
 	w = s_worker_find(self, rid, rid_len);
 	if (!w) {
 		/* e.g. a worker we declared dead, or from before a gateway
 		 * restart: it re-registers when it notices our silence. */
-		sl_rid_name(rid, rid_len, name, sizeof name);
 		self->st.stale++;
-		SL_INFO("WRK-UNKNOWN", "worker=%s type=%s dropped", name,
+		SL_INFO("WRK-UNKNOWN", "worker=unregistered type=%s dropped",
 		    sl_proto_type_name(m.type));
+		s_log_unregistered(rid, rid_len);
 		goto out;
 	}
 	/* Any message proves the worker alive. */
@@ -1078,6 +1223,43 @@ gw_broker_drain(gw_broker_t *self)
 {
 	self->draining = true;
 	self->st.draining = true;
+}
+
+/* A worker that will take jobs of task (now, or when it has credit). */
+static bool
+s_task_served(const gw_broker_t *self, const char *task)
+{
+	for (sl_list_t *e = self->workers.next; e != &self->workers;
+	     e = e->next) {
+		const gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+
+		if (!w->draining && s_worker_runs(w, task))
+			return true;
+	}
+	return false;
+}
+
+bool
+gw_broker_can_progress(const gw_broker_t *self)
+{
+	for (sl_list_t *e = self->clients.next; e != &self->clients;
+	     e = e->next) {
+		const gw_client_t *c = sl_container_of(e, gw_client_t, link);
+
+		for (sl_list_t *q = c->requests.next; q != &c->requests;
+		     q = q->next) {
+			const gw_request_t *r
+			    = sl_container_of(q, gw_request_t, client_link);
+
+			/* Orphaned jobs (job->req NULL) do not count: their
+			 * results would be dropped anyway. */
+			if (r->n_running
+			    || (!sl_list_empty(&r->queue)
+			        && s_task_served(self, r->task)))
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---- dispatch ------------------------------------------------------------
@@ -1178,6 +1360,12 @@ s_dispatch(gw_broker_t *self)
 		s_activate(self, r); /* to the tail, if it has more */
 		s_send_job(self, w, job);
 	}
+}
+
+void
+gw_broker_note_hijack(gw_broker_t *self)
+{
+	self->st.hijacks++;
 }
 
 void

@@ -57,6 +57,9 @@ typedef struct gw_broker_limits {
 	size_t max_item_bytes;  /* one item packed as msgpack; 0: no limit */
 	size_t max_requests;    /* unfinished requests per client */
 	size_t max_queued_jobs; /* jobs waiting for a worker, all clients */
+	size_t max_client_jobs; /* unfinished jobs of one client (or of
+	                         * one share: gw_broker_client_share);
+	                         * 0: no limit */
 	int64_t hb_ivl_us;      /* PING workers this often; 0: never */
 	unsigned hb_liveness;   /* silent intervals before a worker is dead */
 	size_t max_subscriptions; /* channels one client may watch */
@@ -85,7 +88,10 @@ typedef struct gw_broker_stats {
 	uint64_t items_failed;  /* item errors reported by workers */
 	uint64_t accepted;      /* requests accepted */
 	uint64_t refused;       /* client frames answered with an error */
+	uint64_t share_full;    /* submits refused: over max_client_jobs */
 	uint64_t hb_missed;     /* workers declared dead for silence */
+	uint64_t hijacks;       /* frames under a routing id bound to
+	                           another CURVE key (workers, producers) */
 	size_t subscriptions;   /* (client, channel) pairs, all clients */
 	size_t channels;        /* channels watched or notified */
 	uint64_t notified;      /* frames sent to a channel's subscribers */
@@ -107,6 +113,19 @@ gw_client_t *gw_broker_client_new(gw_broker_t *self, void *user);
  * WebSocket clients and producers share one broker. NULL on ENOMEM. */
 gw_client_t *gw_broker_client_new_on(
     gw_broker_t *self, gw_broker_send_fn send, void *ctx, void *user);
+/* Longest key of a share (a token's SHA-256 digest). */
+#define GW_BROKER_SHARE_KEY 32
+
+/*
+ * Count client's unfinished jobs together with those of every other
+ * client given the same key (1..GW_BROKER_SHARE_KEY bytes), e.g. all
+ * connections of one token, against max_client_jobs. Call it right after
+ * the client is made, before its first request. 0, or SL_EINVAL (already
+ * has requests or a share, bad len) or SL_ENOMEM.
+ */
+int gw_broker_client_share(
+    gw_broker_t *self, gw_client_t *client, const uint8_t *key, size_t len);
+
 /* The client is gone: its queued jobs are dropped, results of its running
  * jobs will be discarded. Sets *client_p = NULL; NULL-safe. */
 void gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p);
@@ -118,9 +137,19 @@ void gw_broker_on_client_msg(
 void gw_broker_client_error(
     gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err);
 
-/* One frame from a worker, still untrusted bytes. */
+/* One frame from a worker, still untrusted bytes, on an endpoint without
+ * CURVE. */
 void gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
     size_t rid_len, const void *data, size_t len);
+/* The same, from the peer whose ZAP User-Id (its CURVE key) is key, or
+ * NULL without CURVE. A worker's routing id is bound to the key it sent
+ * READY with: a frame under that id from another key is dropped
+ * (WRK-HIJACK, counted in hijacks) and the worker is removed, since
+ * ZeroMQ only routes its id to another connection once its own is gone. */
+void gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
+    size_t rid_len, const char *key, const void *data, size_t len);
+/* A transport saw a routing-id takeover (producers): count it. */
+void gw_broker_note_hijack(gw_broker_t *self);
 
 /* Slow reader: while paused, no new job of this client's requests is
  * dispatched (results of running ones still arrive). */
@@ -133,6 +162,12 @@ void gw_broker_tick(gw_broker_t *self, int64_t now_us);
 
 /* Shutting down: refuse new requests (shutting_down), finish the rest. */
 void gw_broker_drain(gw_broker_t *self);
+
+/* Can an unfinished request still end by its workers: some job of one is
+ * held by a worker, or is queued for a task that a worker which is not
+ * draining runs? false also when no request is left. A draining gateway
+ * stops waiting when this is false (nothing would come of the wait). */
+bool gw_broker_can_progress(const gw_broker_t *self);
 
 void gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out);
 

@@ -10,12 +10,17 @@
 #include "gw_broker.h"
 #include "gw_http.h"
 #include "gw_metrics.h"
+#include "gw_prod.h"
 #include "gw_ws.h"
 #include "sl_clock.h"
+#include "sl_log.h"
 
 #define GW_HTTP_BODY_MAX 65536   /* the metrics fit in a fraction */
 #define GW_HTTP_STALE_US 5000000 /* a loop whose timer is older is stuck */
 
+/* Per transaction: lws frees it when the transaction ends (it rebinds the
+ * connection to protocols[0], HTTP_DROP_PROTOCOL) or the connection
+ * closes (CLOSED_HTTP); buf is freed at both edges. */
 typedef struct gw_http_pss {
 	char *buf;  /* LWS_PRE + body, malloc'd in HTTP, freed after write */
 	size_t len; /* body bytes */
@@ -65,8 +70,10 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	char *p = buf, *end = buf + cap;
 	gw_broker_stats_t st;
 	gw_auth_stats_t au;
+	gw_prod_stats_t ps;
 
 	gw_broker_stats(env->broker, &st);
+	gw_prod_stats(env->prod, &ps);
 	gw_auth_stats(env->auth, &au);
 	GAUGE("connections", "Open WebSocket connections.", env->n_conns);
 	COUNTER("connections_total", "WebSocket connections accepted.",
@@ -74,6 +81,14 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	COUNTER("connections_refused_total",
 	    "WebSocket upgrades refused with 503: over --max-connections.",
 	    env->refused_conns);
+	COUNTER("connections_refused_address_total",
+	    "WebSocket upgrades refused with 429: over "
+	    "--max-connections-per-address.",
+	    env->refused_addr);
+	COUNTER("queue_share_refused_total",
+	    "Requests refused with queue_full: over the connection's (or "
+	    "token's) --max-queued-per-client.",
+	    st.share_full);
 	COUNTER("slow_clients_closed_total",
 	    "Connections closed with 1008: outgoing queue over its byte cap.",
 	    env->slow_closed);
@@ -88,9 +103,28 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    "sluice_clients_denied_total{reason=\"origin\"} %llu\n",
 	    (unsigned long long) au.denied_token,
 	    (unsigned long long) au.denied_origin);
+	gw_metrics_put(&p, end,
+	    "# HELP sluice_ws_protocol_errors_total RFC 6455 violations "
+	    "answered by the gateway, by kind.\n"
+	    "# TYPE sluice_ws_protocol_errors_total counter\n"
+	    "sluice_ws_protocol_errors_total{kind=\"version\"} %llu\n"
+	    "sluice_ws_protocol_errors_total{kind=\"key\"} %llu\n"
+	    "sluice_ws_protocol_errors_total{kind=\"close_code\"} %llu\n",
+	    (unsigned long long) env->hs.bad_version,
+	    (unsigned long long) env->hs.bad_key,
+	    (unsigned long long) env->hs.bad_close);
+	COUNTER("h2c_upgrades_ignored_total",
+	    "Upgrade: h2c requests answered as HTTP/1.1 instead.",
+	    env->hs.h2c_ignored);
 	GAUGE("client_queued_bytes",
 	    "Bytes queued to clients, not yet written.",
 	    gw_ws_queued_bytes(env));
+	GAUGE("producer_queued_bytes",
+	    "Bytes queued to producers beyond what ZeroMQ holds.",
+	    ps.queued_bytes);
+	COUNTER("slow_producers_cut_total",
+	    "Producers cut: queue over --max-producer-out-bytes.",
+	    ps.slow_cut);
 	GAUGE("requests", "Unfinished requests.", st.requests);
 	COUNTER("requests_accepted_total", "Requests accepted.", st.accepted);
 	COUNTER("frames_refused_total",
@@ -133,6 +167,10 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    st.stale);
 	COUNTER("worker_frames_bad_total",
 	    "Worker frames that failed to decode.", st.bad_frames);
+	COUNTER("routing_id_hijacks_total",
+	    "Frames dropped: a worker's or producer's routing id used by "
+	    "another CURVE key.",
+	    st.hijacks);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
 	    "Result at the gateway to written to the client socket "
 	    "(producers: handed to ZeroMQ).",
@@ -190,6 +228,56 @@ s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
 	return status;
 }
 
+/* The request methods lws 4.1.6 parses (lws_http_get_uri_and_method),
+ * other than GET and HEAD, with their names for the log. */
+static const struct {
+	enum lws_token_indexes token;
+	const char *name;
+} s_refused[] = {
+	{ WSI_TOKEN_POST_URI, "POST" },
+	{ WSI_TOKEN_PUT_URI, "PUT" },
+	{ WSI_TOKEN_PATCH_URI, "PATCH" },
+	{ WSI_TOKEN_DELETE_URI, "DELETE" },
+	{ WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
+	{ WSI_TOKEN_CONNECT, "CONNECT" },
+};
+
+int
+gw_http_filter_method(struct lws *wsi)
+{
+	static const char body[] = "method not allowed: GET or HEAD\n";
+	uint8_t buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+	                             *end = buf + sizeof buf - 1;
+	const char *method = "?";
+	char peer[64] = "?";
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)
+	    || lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI))
+		return 0;
+	for (size_t i = 0; i < sizeof s_refused / sizeof s_refused[0]; i++)
+		if (lws_hdr_total_length(wsi, s_refused[i].token))
+			method = s_refused[i].name;
+	lws_get_peer_simple(wsi, peer, sizeof peer);
+	SL_INFO("HTTP-METHOD", "peer=%s method=%s status=405", peer, method);
+	/* Whatever body follows is never read: the connection closes after
+	 * the answer (lws shuts down the sending side and drains the rest
+	 * until the peer closes, so the answer is not lost to a reset). */
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
+	        "text/plain; charset=utf-8", sizeof body - 1, &p, end)
+	    || lws_add_http_header_by_name(wsi,
+	        (const unsigned char *) "allow:",
+	        (const unsigned char *) "GET, HEAD", 9, &p, end)
+	    || lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+	        (const unsigned char *) "close", 5, &p, end)
+	    || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+	        (const unsigned char *) "no-store", 8, &p, end)
+	    || lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	memcpy(start, body, sizeof body - 1);
+	lws_write(wsi, start, sizeof body - 1, LWS_WRITE_HTTP_FINAL);
+	return -1;
+}
+
 int
 gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -207,6 +295,10 @@ gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		/* A WebSocket asking for this subprotocol by name would skip
 		 * the WebSocket protocol's checks: never upgrade here. */
 		return -1;
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+		/* lws asks protocols[0] (gw_ws) first; here too in case a
+		 * connection is still bound to us. */
+		return gw_http_filter_method(wsi);
 	case LWS_CALLBACK_HTTP:
 		env = lws_context_user(lws_get_context(wsi));
 		/* The full path: `in` has only what follows the mountpoint,
@@ -229,6 +321,12 @@ gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		        (const unsigned char *) "no-store", 8, &p, end)
 		    || lws_finalize_write_http_header(wsi, start, &p, end))
 			return 1;
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI)) {
+			/* HEAD: the headers (with the body's length) only */
+			free(pss->buf);
+			pss->buf = NULL;
+			return lws_http_transaction_completed(wsi) ? -1 : 0;
+		}
 		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -241,6 +339,15 @@ gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		free(pss->buf);
 		pss->buf = NULL;
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	case LWS_CALLBACK_HTTP_BODY:
+		return 0; /* a GET with a body: ignored */
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		/* lws's default would end the transaction now, before
+		 * WRITEABLE sends our body (and pss with its buffer would go).
+		 * WRITEABLE ends it instead; lws discards whatever body is
+		 * still to come. */
+		return 0;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL: /* transaction over */
 	case LWS_CALLBACK_CLOSED_HTTP:
 		free(pss->buf);
 		pss->buf = NULL;

@@ -6,6 +6,7 @@
  * is fine for the tens of producers this is for (a hash table is the
  * next step if that ever changes).
  */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +24,28 @@
 #include "sl_proto.h"
 
 #define GW_PROD_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
+#define GW_PROD_MAX_KEY 64  /* a ZAP User-Id we bind to (a Z85 key is 40) */
+
+/* One encoded frame waiting for its producer's pipe to have room. */
+typedef struct gw_pframe {
+	sl_list_t link;    /* in producer->out */
+	int64_t t_item_us; /* an item frame's hand-over by the broker; 0: other */
+	size_t len;
+	uint8_t data[];
+} gw_pframe_t;
 
 typedef struct gw_producer {
 	sl_list_t link; /* in prod->producers */
 	uint8_t rid[GW_PROD_MAX_RID];
 	size_t rid_len;
-	char name[48];       /* printable rid, for logs */
-	gw_client_t *client; /* its broker client */
-	int64_t last_us;     /* monotonic, last frame from it */
-	bool failed;         /* a send failed: forget it on the next tick */
+	char name[24]; /* its label for logs (p1, p2...), never the rid */
+	char key[GW_PROD_MAX_KEY + 1]; /* its CURVE key (User-Id); "": none */
+	gw_client_t *client;           /* its broker client */
+	int64_t last_us;               /* monotonic, last frame from it */
+	bool failed;      /* gone or cut: forget it on the next tick */
+	sl_list_t out;    /* gw_pframe_t that ZeroMQ had no room for */
+	size_t out_bytes; /* their bytes */
+	bool paused;      /* we hold its jobs back: out_bytes was high */
 } gw_producer_t;
 
 struct gw_prod {
@@ -40,11 +54,164 @@ struct gw_prod {
 	gw_prod_limits_t lim; /* copied */
 	sl_list_t producers;  /* gw_producer_t */
 	size_t n_producers;
-	msgpack_sbuffer sb; /* scratch for encoding, reused */
+	uint64_t next_label; /* of the next producer: p1, p2... */
+	msgpack_sbuffer sb;  /* scratch for encoding, reused */
+	size_t n_backlogged; /* producers with queued frames */
+	gw_prod_stats_t st;
 	gw_hist_t *forward; /* borrowed, NULL: item frames are not timed */
 };
 
-/* gw_broker_send_fn: one frame to one producer, as msgpack. */
+/* An item frame (t_item_us: when the broker handed it over; 0: another
+ * frame) is now ZeroMQ's: out of the gateway, for the forward delay. */
+static void
+s_forwarded(gw_prod_t *self, int64_t t_item_us)
+{
+	if (t_item_us && self->forward)
+		gw_hist_observe_us(
+		    self->forward, sl_clock_mono_us() - t_item_us);
+}
+
+/* Drop p's queue (it is gone, cut or forgotten). */
+static void
+s_out_clear(gw_prod_t *self, gw_producer_t *p)
+{
+	sl_list_t *e;
+
+	if (sl_list_empty(&p->out))
+		return;
+	while ((e = sl_list_first(&p->out))) {
+		sl_list_remove(e);
+		free(sl_container_of(e, gw_pframe_t, link));
+	}
+	self->st.queued_bytes -= p->out_bytes;
+	p->out_bytes = 0;
+	self->n_backlogged--;
+}
+
+/* p could not be reached: forget it on the next tick (we may be inside a
+ * broker call), and let none of its jobs start meanwhile. */
+static void
+s_fail(gw_prod_t *self, gw_producer_t *p)
+{
+	s_out_clear(self, p);
+	p->failed = true;
+	gw_broker_client_pause(self->broker, p->client, true);
+}
+
+/* A send's outcome other than success: gone (EHOSTUNREACH) or another
+ * error fails p; SL_EFULL is for the caller to queue. */
+static void
+s_send_failed(gw_prod_t *self, gw_producer_t *p, int rc)
+{
+	SL_INFO("PRD-GONE", "producer=%s reason=%s", p->name,
+	    rc == SL_ENOTFOUND ? "disconnected" : sl_strerror(rc));
+	s_fail(self, p);
+}
+
+/*
+ * Hand p's queued frames to ZeroMQ until its pipe is full again. With
+ * may_resume (never from inside a broker call: resuming dispatches), a
+ * producer whose queue went below a quarter of the cap gets its jobs
+ * dispatched again.
+ */
+static void
+s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
+{
+	sl_list_t *e;
+
+	while (!p->failed && (e = sl_list_first(&p->out))) {
+		gw_pframe_t *f = sl_container_of(e, gw_pframe_t, link);
+		int rc = gw_zmq_send(
+		    self->zsock, p->rid, p->rid_len, f->data, f->len);
+
+		if (rc == SL_EFULL)
+			break;
+		if (rc) {
+			s_send_failed(self, p, rc);
+			return;
+		}
+		sl_list_remove(e);
+		p->out_bytes -= f->len;
+		self->st.queued_bytes -= f->len;
+		s_forwarded(self, f->t_item_us);
+		free(f);
+		if (sl_list_empty(&p->out))
+			self->n_backlogged--;
+	}
+	if (may_resume && p->paused && !p->failed
+	    && p->out_bytes <= self->lim.max_out_bytes / 4) {
+		p->paused = false;
+		gw_broker_client_pause(self->broker, p->client, false);
+	}
+}
+
+/* Retry every producer with queued frames; keep retrying while any has. */
+static void
+s_flush_all(gw_prod_t *self)
+{
+	for (sl_list_t *e = self->producers.next;
+	     self->n_backlogged && e != &self->producers; e = e->next) {
+		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
+
+		if (!sl_list_empty(&p->out))
+			s_flush(self, p, true);
+	}
+	if (self->n_backlogged)
+		gw_zmq_wake_after(self->zsock, GW_PROD_RETRY_US);
+}
+
+/* gw_zmq's wake (fd or retry timer): some pipe may have room again. */
+static void
+s_wake(void *user)
+{
+	s_flush_all(user);
+}
+
+/* Keep a copy of the frame for p; cut p if its queue passes the cap.
+ * Inside a broker call: may pause p, never resume it. */
+static int
+s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len,
+    int64_t t_item_us)
+{
+	gw_pframe_t *f = malloc(sizeof *f + len);
+
+	if (!f) {
+		SL_ERR(
+		    "PRD-ENOMEM", "producer=%s frame dropped; cut", p->name);
+		s_fail(self, p);
+		return -1;
+	}
+	f->len = len;
+	f->t_item_us = t_item_us;
+	memcpy(f->data, data, len);
+	if (sl_list_empty(&p->out)) {
+		self->n_backlogged++;
+		gw_zmq_wake_after(self->zsock, GW_PROD_RETRY_US);
+	}
+	sl_list_push_back(&p->out, &f->link);
+	p->out_bytes += len;
+	self->st.queued_bytes += len;
+	if (p->out_bytes > self->lim.max_out_bytes) {
+		/* It asks (pings, submits) faster than it reads: results
+		 * are held back already, so only its own requests fill
+		 * this. Bounded memory beats keeping it. */
+		SL_WARN("PRD-SLOW",
+		    "producer=%s queued=%zu bytes over "
+		    "--max-producer-out-bytes=%zu; cut",
+		    p->name, p->out_bytes, self->lim.max_out_bytes);
+		self->st.slow_cut++;
+		s_fail(self, p);
+		return -1;
+	}
+	if (!p->paused && p->out_bytes > self->lim.max_out_bytes / 2) {
+		p->paused = true;
+		gw_broker_client_pause(self->broker, p->client, true);
+	}
+	return 0;
+}
+
+/* gw_broker_send_fn: one frame to one producer, as msgpack; in order
+ * behind anything still queued for it. */
 static int
 s_send(void *ctx, void *client_user, const gw_out_t *frame)
 {
@@ -67,21 +234,22 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 		    sl_strerror(rc));
 		return -1;
 	}
+	if (!sl_list_empty(&p->out))
+		s_flush(self, p, false);
+	if (p->failed)
+		return -1;
+	if (!sl_list_empty(&p->out))
+		return s_enqueue(self, p, self->sb.data, self->sb.size, t0);
 	rc = gw_zmq_send(
 	    self->zsock, p->rid, p->rid_len, self->sb.data, self->sb.size);
-	if (!rc) {
-		if (t0)
-			gw_hist_observe_us(
-			    self->forward, sl_clock_mono_us() - t0);
-		return 0;
+	if (rc == SL_EFULL)
+		return s_enqueue(self, p, self->sb.data, self->sb.size, t0);
+	if (rc) {
+		s_send_failed(self, p, rc);
+		return -1;
 	}
-	/* Gone, or not reading: forget it on the next tick (we are inside
-	 * a broker call), and let none of its jobs start meanwhile. */
-	SL_INFO("PRD-GONE", "producer=%s reason=%s", p->name,
-	    rc == SL_EFULL ? "not_reading" : "disconnected");
-	p->failed = true;
-	gw_broker_client_pause(self->broker, p->client, true);
-	return -1;
+	s_forwarded(self, t0);
+	return 0;
 }
 
 static gw_producer_t *
@@ -98,9 +266,11 @@ s_find(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 }
 
 static gw_producer_t *
-s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
+s_producer_new(
+    gw_prod_t *self, const uint8_t *rid, size_t rid_len, const char *key)
 {
 	gw_producer_t *p;
+	char id[48];
 
 	if (!rid_len || rid_len > GW_PROD_MAX_RID)
 		return NULL;
@@ -109,7 +279,9 @@ s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 		return NULL;
 	memcpy(p->rid, rid, rid_len);
 	p->rid_len = rid_len;
-	sl_rid_name(rid, rid_len, p->name, sizeof p->name);
+	sl_list_init(&p->out);
+	snprintf(p->name, sizeof p->name, "p%" PRIu64, ++self->next_label);
+	snprintf(p->key, sizeof p->key, "%s", key ? key : "");
 	p->client = gw_broker_client_new_on(self->broker, s_send, self, p);
 	if (!p->client) {
 		free(p);
@@ -119,6 +291,11 @@ s_producer_new(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 	self->n_producers++;
 	SL_INFO("PRD-NEW", "producer=%s producers=%zu", p->name,
 	    self->n_producers);
+	if (SL_LOG_DEBUG <= sl_log_level()) {
+		sl_rid_name(rid, rid_len, id, sizeof id);
+		SL_DEBUG("PRD-ID", "producer=%s id=%s key=%.8s", p->name, id,
+		    p->key[0] ? p->key : "-");
+	}
 	return p;
 }
 
@@ -129,6 +306,7 @@ s_producer_destroy(gw_prod_t *self, gw_producer_t **p_p)
 	gw_producer_t *p = *p_p;
 
 	gw_broker_client_destroy(self->broker, &p->client);
+	s_out_clear(self, p);
 	sl_list_remove(&p->link);
 	self->n_producers--;
 	free(p);
@@ -142,15 +320,30 @@ s_on_frame(void *user, const uint8_t *rid, size_t rid_len, const void *data,
 {
 	gw_prod_t *self = user;
 	gw_producer_t *p = s_find(self, rid, rid_len);
+	const char *key = gw_zmq_peer_key(self->zsock);
 	gw_cmsg_t msg;
 	gw_cerr_t err;
 
+	/* A routing id is bound to the CURVE key its first frame came with.
+	 * Another key under it: ZeroMQ (no HANDOVER with CURVE) routes the
+	 * id to a new connection only once the producer's own is gone, so
+	 * the producer is forgotten (its requests cancelled: its results
+	 * would reach the newcomer) and the frame dropped. */
+	if (p && strncmp(p->key, key ? key : "", sizeof p->key)) {
+		SL_WARN("PRD-HIJACK",
+		    "producer=%s: a frame under its routing id from another "
+		    "CURVE key (%.8s...), dropped; its requests are cancelled",
+		    p->name, key ? key : "-");
+		gw_broker_note_hijack(self->broker);
+		s_producer_destroy(self, &p);
+		return;
+	}
 	/* A producer we failed to reach is talking again (it reconnected):
 	 * what it had asked for is gone; it starts afresh. */
 	if (p && p->failed)
 		s_producer_destroy(self, &p);
 	if (!p)
-		p = s_producer_new(self, rid, rid_len);
+		p = s_producer_new(self, rid, rid_len, key);
 	if (!p) {
 		SL_ERR("PRD-ENOMEM", "frame from a new producer dropped");
 		return;
@@ -171,16 +364,19 @@ typedef struct s_setup_arg {
 } s_setup_arg_t;
 
 /* Before bind: a socket option applies to the connections made after it
- * is set, so ZMQ_SNDHWM set later would leave every producer at the
- * default of 1000 frames. Results wait here for a producer that reads
- * late; past this many it counts as not reading (EAGAIN). */
+ * is set. Both directions hold few frames: ZeroMQ counts frames, not
+ * bytes, so at its default of 1000 frames of up to 1 MiB one producer
+ * could make it hold a gigabyte. Output that does not fit (EAGAIN) waits
+ * in our own queue, counted in bytes; input waits in the producer's TCP
+ * buffers until we read it. */
 static int
 s_setup(void *sock, const void *setup_arg)
 {
 	const s_setup_arg_t *a = setup_arg;
-	int hwm = GW_PROD_SNDHWM;
+	int sndhwm = GW_PROD_SNDHWM, rcvhwm = GW_PROD_RCVHWM;
 
-	if (zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm))
+	if (zmq_setsockopt(sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm)
+	    || zmq_setsockopt(sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm))
 		return -1;
 	return a->setup ? a->setup(sock, a->arg) : 0;
 }
@@ -202,10 +398,11 @@ gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
 	self->lim = *limits;
 	sl_list_init(&self->producers);
 	msgpack_sbuffer_init(&self->sb);
-	self->zsock = gw_zmq_new_ex(zctx, endpoint, limits->max_frame,
-	    s_setup, &arg, s_on_frame, self, err, errlen);
+	self->zsock = gw_zmq_new_ex(zctx, endpoint, limits->max_frame, s_setup,
+	    &arg, s_on_frame, self, err, errlen);
 	if (!self->zsock)
 		goto fail;
+	gw_zmq_set_wake(self->zsock, s_wake);
 	return self;
 fail:
 	gw_prod_destroy(&self);
@@ -227,8 +424,10 @@ gw_prod_attach(gw_prod_t *self, struct lws_context *ctx, struct lws_vhost *vh)
 void
 gw_prod_tick(gw_prod_t *self, int64_t now_us)
 {
-	sl_list_t *e = self->producers.next;
+	sl_list_t *e;
 
+	s_flush_all(self);
+	e = self->producers.next;
 	while (e != &self->producers) {
 		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
 
@@ -249,6 +448,14 @@ size_t
 gw_prod_count(const gw_prod_t *self)
 {
 	return self->n_producers;
+}
+
+void
+gw_prod_stats(const gw_prod_t *self, gw_prod_stats_t *out)
+{
+	static const gw_prod_stats_t none = { 0 };
+
+	*out = self ? self->st : none;
 }
 
 void

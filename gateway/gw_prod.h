@@ -10,9 +10,20 @@
  * Liveness (docs/PROTOCOL.md §3): any frame from a producer counts as a
  * sign of life; a producer silent for timeout is forgotten and its
  * unfinished requests are cancelled, so one that waits for long requests
- * pings. A send that fails (the peer is gone, or more than GW_PROD_SNDHWM
- * frames wait for it: it does not read) also forgets it, on the next
+ * pings. A send that finds the peer gone also forgets it, on the next
  * tick: never from inside the broker's own call.
+ *
+ * Slow readers: ZeroMQ holds at most GW_PROD_SNDHWM frames for a producer;
+ * what does not fit waits here, in a per-producer queue counted in bytes,
+ * and is retried when the socket's fd wakes (a pipe got room) and every
+ * few milliseconds. Above half of max_out_bytes none of the producer's
+ * jobs is dispatched (backpressure, as for WebSocket clients), below a
+ * quarter they resume. Past max_out_bytes (a producer that does not read
+ * but keeps asking, e.g. pings) it is cut: its queue is dropped, its
+ * requests cancelled, PRD-SLOW logged. libzmq 4.3.4 cannot disconnect one
+ * peer of a ROUTER, so "cut" means forgotten: what ZeroMQ already holds
+ * for it (at most GW_PROD_SNDHWM frames) may still reach it, and a frame
+ * it sends afterwards starts it afresh, with an empty queue.
  *
  * lws service thread only.
  */
@@ -27,16 +38,30 @@
 #include "gw_broker.h"
 #include "gw_metrics.h"
 
-/* Frames that may wait for one producer before it counts as not reading. */
-#define GW_PROD_SNDHWM 100000
+/* Frames ZeroMQ may hold for one producer, each way (ZMQ_SNDHWM,
+ * ZMQ_RCVHWM): small, so that memory is counted in gw_prod's own queue
+ * (bytes, capped) and not in libzmq's pipes (frames of up to max_frame
+ * bytes each, uncapped in bytes). */
+#define GW_PROD_SNDHWM 16
+#define GW_PROD_RCVHWM 16
+
+/* While a producer's queue is not empty, retry it this often even if the
+ * fd does not wake (a send may have consumed the wake-up). */
+#define GW_PROD_RETRY_US 5000
 
 typedef struct gw_prod gw_prod_t;
 
 typedef struct gw_prod_limits {
-	int64_t max_frame;  /* bytes in one frame (ZMQ_MAXMSGSIZE) */
-	size_t max_items;   /* items in one request */
-	int64_t timeout_us; /* forget a producer silent this long */
+	int64_t max_frame;    /* bytes in one frame (ZMQ_MAXMSGSIZE) */
+	size_t max_items;     /* items in one request */
+	int64_t timeout_us;   /* forget a producer silent this long */
+	size_t max_out_bytes; /* bytes queued to one producer: cut past it */
 } gw_prod_limits_t;
+
+typedef struct gw_prod_stats {
+	size_t queued_bytes; /* waiting in producers' queues, all producers */
+	uint64_t slow_cut;   /* producers cut: queue over max_out_bytes */
+} gw_prod_stats_t;
 
 /*
  * Bind a ROUTER on endpoint for broker's producers; setup (may be NULL)
@@ -57,11 +82,15 @@ void gw_prod_set_forward_hist(gw_prod_t *self, gw_hist_t *hist);
 int gw_prod_attach(
     gw_prod_t *self, struct lws_context *ctx, struct lws_vhost *vh);
 
-/* Forget silent and failed producers. Call every 100 ms or so. */
+/* Forget silent and failed producers, retry queued frames. Call every
+ * 100 ms or so. */
 void gw_prod_tick(gw_prod_t *self, int64_t now_us);
 
 /* Producers currently known. */
 size_t gw_prod_count(const gw_prod_t *self);
+
+/* Counters for /metrics; self may be NULL (all zero). */
+void gw_prod_stats(const gw_prod_t *self, gw_prod_stats_t *out);
 
 /* Forget every producer (cancelling its requests), close the socket;
  * after lws_context_destroy(), before the broker goes. NULL-safe. */

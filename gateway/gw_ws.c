@@ -8,6 +8,8 @@
 
 #include "gw_auth.h"
 #include "gw_cproto.h"
+#include "gw_http.h"
+#include "gw_hs.h"
 #include "gw_pproto.h"
 #include "gw_ws.h"
 #include "sl_clock.h"
@@ -37,6 +39,8 @@ typedef struct gw_ws_pss {
 	gw_client_t *client; /* owned by the broker, released in CLOSED */
 	uint64_t conn;       /* id for logs */
 	bool mp;             /* sluice.msgpack.v1: binary msgpack frames */
+	gw_addr_key_t addr;  /* the peer's address, as counted */
+	bool addr_counted;   /* ... in env->addrs */
 	char *rx;            /* the message being reassembled */
 	size_t rx_len, rx_cap;
 	bool rx_in_msg; /* a message has started and not ended */
@@ -82,6 +86,7 @@ gw_ws_env_init(gw_ws_env_t *env)
 void
 gw_ws_env_fini(gw_ws_env_t *env)
 {
+	gw_addr_destroy(&env->addrs);
 	free(env->scratch);
 	env->scratch = NULL;
 	env->scratch_cap = 0;
@@ -458,6 +463,61 @@ s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 	return 0;
 }
 
+/* The upgrade's TCP peer (of the network connection under an HTTP/2
+ * stream). */
+static int
+s_peer_key(struct lws *wsi, gw_addr_key_t *key)
+{
+	return gw_addr_key_of_fd(
+	    lws_get_socket_fd(lws_get_network_wsi(wsi)), key);
+}
+
+/* Over --max-connections-per-address: refuse with 429 (-1), else 0. */
+static int
+s_addr_full(gw_ws_env_t *env, struct lws *wsi)
+{
+	gw_addr_key_t key;
+	char text[64];
+	size_t open;
+
+	if (!env->addrs || s_peer_key(wsi, &key))
+		return 0;
+	open = gw_addr_count(env->addrs, &key);
+	if (open < env->max_conns_per_addr)
+		return 0;
+	env->refused_addr++;
+	gw_addr_key_str(&key, text, sizeof text);
+	SL_NOTICE("CLI-ADDRFULL", "addr=%s open=%zu limit=%zu", text, open,
+	    env->max_conns_per_addr);
+	return gw_auth_refuse_ex(wsi, 429, "retry-after: 5\r\n",
+	    "too many connections from this address");
+}
+
+/* ESTABLISHED: count the address, make the broker's client, share its
+ * job quota with the other connections of its token. 0, or -1 with
+ * nothing left to undo. */
+static int
+s_established(gw_ws_env_t *env, gw_ws_pss_t *pss, struct lws *wsi)
+{
+	uint8_t id[GW_AUTH_ID_LEN];
+
+	if (env->addrs && !s_peer_key(wsi, &pss->addr)) {
+		if (gw_addr_add(env->addrs, &pss->addr))
+			return -1;
+		pss->addr_counted = true;
+	}
+	pss->client = gw_broker_client_new(env->broker, pss);
+	if (pss->client && gw_auth_token_id(env->auth, wsi, id)
+	    && gw_broker_client_share(env->broker, pss->client, id, sizeof id))
+		gw_broker_client_destroy(env->broker, &pss->client);
+	if (pss->client)
+		return 0;
+	if (pss->addr_counted)
+		gw_addr_release(env->addrs, &pss->addr);
+	pss->addr_counted = false;
+	return -1;
+}
+
 int
 gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -470,6 +530,11 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		/* The upgrade has not been answered yet: over the limit, the
 		 * client gets a plain HTTP 503 instead of a WebSocket. */
 		env = lws_context_user(lws_get_context(wsi));
+		/* RFC 6455's version and key rules (426 / 400). */
+		if (gw_hs_filter(wsi, &env->hs))
+			return -1;
+		if (s_addr_full(env, wsi))
+			return -1; /* 429 written */
 		if (env->n_conns >= env->max_conns) {
 			env->refused_conns++;
 			SL_NOTICE("CLI-REFUSED", "open=%zu limit=%zu",
@@ -490,8 +555,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		pss->mp = lws_get_protocol(wsi)->id == GW_WS_PROTO_MSGPACK;
 		sl_list_init(&pss->out);
 		sl_list_init(&pss->link);
-		pss->client = gw_broker_client_new(env->broker, pss);
-		if (!pss->client) {
+		if (s_established(env, pss, wsi)) {
 			pss->env = NULL; /* nothing for CLOSED to undo */
 			return -1;
 		}
@@ -501,6 +565,15 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		SL_INFO("CLI-OPEN", "conn=%" PRIu64 " protocol=%s", pss->conn,
 		    pss->mp ? GW_WS_MSGPACK : "json");
 		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* Before any protocol is chosen: lands on protocols[0]. */
+		env = lws_context_user(lws_get_context(wsi));
+		return gw_hs_confirm_upgrade(in, &env->hs);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (!pss->env)
+			return 0;
+		return gw_hs_peer_close(
+		    wsi, in, len, pss->conn, &pss->env->hs);
 	case LWS_CALLBACK_RECEIVE:
 		return s_receive(pss, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -510,12 +583,18 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return 0;
 		sl_list_remove(&pss->link);
 		pss->env->n_conns--;
+		if (pss->addr_counted)
+			gw_addr_release(pss->env->addrs, &pss->addr);
 		gw_broker_client_destroy(pss->env->broker, &pss->client);
 		s_out_free_all(pss);
 		free(pss->rx);
 		pss->rx = NULL;
 		SL_INFO("CLI-CLOSE", "conn=%" PRIu64, pss->conn);
 		return 0;
+	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+		/* Every plain HTTP request, before lws picks a mount: only
+		 * GET and HEAD go on. */
+		return gw_http_filter_method(wsi);
 	default:
 		/* Plain HTTP on the same port (404 for now). */
 		return lws_callback_http_dummy(wsi, reason, user, in, len);

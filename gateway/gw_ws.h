@@ -27,7 +27,9 @@
 #include <libwebsockets.h>
 #include <msgpack.h>
 
+#include "gw_addr.h"
 #include "gw_broker.h"
+#include "gw_hs.h"
 #include "gw_metrics.h"
 #include "sl_list.h"
 
@@ -35,6 +37,7 @@
  * pointer. */
 typedef struct gw_ws_env {
 	gw_broker_t *broker;  /* borrowed */
+	struct gw_prod *prod; /* borrowed, for /metrics; NULL: none */
 	struct gw_auth *auth; /* borrowed; NULL: everyone may connect */
 	size_t max_frame;     /* bytes in one client message */
 	size_t max_items;     /* items in one submit */
@@ -47,9 +50,15 @@ typedef struct gw_ws_env {
 	size_t n_conns;
 	size_t max_conns;        /* open connections; more get HTTP 503 */
 	uint64_t refused_conns;  /* upgrades refused: over max_conns */
+	gw_addr_t *addrs;        /* open connections per address; owned
+	                          * (freed by gw_ws_env_fini); NULL: no
+	                          * per-address limit */
+	size_t max_conns_per_addr; /* more from one address get HTTP 429 */
+	uint64_t refused_addr;     /* upgrades refused: over that */
 	uint64_t conns_total;    /* connections ever established */
 	uint64_t slow_closed;    /* closed with 1008: over the byte cap */
 	uint64_t stall_closed;   /* closed with 1008: no reading progress */
+	gw_hs_stats_t hs;        /* RFC 6455 refusals (gw_hs) */
 	gw_hist_t forward_delay; /* result at the gateway -> written */
 	int64_t last_tick_us;    /* the loop's timer last ran (healthz) */
 	char *scratch;           /* serialising and batching frames; owned */

@@ -24,7 +24,10 @@ struct gw_zmq {
 	int drain_pending;          /* sul is scheduled */
 	gw_zmq_frame_cb cb;
 	void *user;
-	char endpoint[128]; /* for logs */
+	const char *peer_key;     /* User-Id of the message in cb, or NULL */
+	void (*wake)(void *user); /* fd woke: full pipes may have room */
+	lws_sorted_usec_list_t wake_sul; /* gw_zmq_wake_after */
+	char endpoint[128];              /* for logs */
 };
 
 static void s_drain(gw_zmq_t *self);
@@ -94,9 +97,13 @@ s_recv_one(gw_zmq_t *self)
 			    self->endpoint);
 			s_skip_rest(self->sock);
 		} else {
+			/* With CURVE, the ZAP handler's User-Id (the peer's
+			 * public key) rides on every message: NULL without. */
+			self->peer_key = zmq_msg_gets(&body, "User-Id");
 			self->cb(self->user, zmq_msg_data(&rid),
 			    zmq_msg_size(&rid), zmq_msg_data(&body),
 			    zmq_msg_size(&body));
+			self->peer_key = NULL;
 		}
 	}
 	zmq_msg_close(&body);
@@ -139,7 +146,8 @@ gw_zmq_new_ex(void *zctx, const char *endpoint, int64_t max_msg,
     gw_zmq_frame_cb cb, void *user, char *err, size_t errlen)
 {
 	gw_zmq_t *self = calloc(1, sizeof *self);
-	int one = 1, zero = 0;
+	int one = 1, zero = 0, curve = 0;
+	size_t sz = sizeof curve;
 
 	if (!self) {
 		snprintf(err, errlen, "out of memory");
@@ -152,16 +160,25 @@ gw_zmq_new_ex(void *zctx, const char *endpoint, int64_t max_msg,
 	if (!self->sock)
 		goto fail;
 	/* MANDATORY: a send to a vanished peer fails (EHOSTUNREACH) instead
-	 * of vanishing silently. HANDOVER: a restarted worker reusing its
-	 * routing id takes over from its dead predecessor. */
+	 * of vanishing silently. */
 	if (zmq_setsockopt(self->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one)
-	    || zmq_setsockopt(
-	        self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one)
 	    || zmq_setsockopt(self->sock, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_setsockopt(
 	        self->sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg))
 		goto fail;
 	if (setup && setup(self->sock, setup_arg))
+		goto fail;
+	/* HANDOVER lets a restarted peer reusing its routing id take over
+	 * from its dead predecessor, but also lets anyone who knows an id
+	 * take over a live peer's traffic. With CURVE, ids are bound to keys
+	 * (gw_zmq_peer_key) and a second connection under a live id is left
+	 * unheard by ZeroMQ instead; without CURVE the endpoint is open to
+	 * anyone anyway (docs/SECURITY.md). */
+	if (zmq_getsockopt(self->sock, ZMQ_CURVE_SERVER, &curve, &sz))
+		goto fail;
+	if (!curve
+	    && zmq_setsockopt(
+	        self->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one))
 		goto fail;
 	if (zmq_bind(self->sock, endpoint))
 		goto fail;
@@ -216,6 +233,28 @@ gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 }
 
 void
+gw_zmq_set_wake(gw_zmq_t *self, void (*wake)(void *user))
+{
+	self->wake = wake;
+}
+
+static void
+s_wake_cb(lws_sorted_usec_list_t *sul)
+{
+	gw_zmq_t *self = lws_container_of(sul, gw_zmq_t, wake_sul);
+
+	if (self->wake)
+		self->wake(self->user);
+}
+
+void
+gw_zmq_wake_after(gw_zmq_t *self, int64_t us)
+{
+	if (self->ctx)
+		lws_sul_schedule(self->ctx, 0, &self->wake_sul, s_wake_cb, us);
+}
+
+void
 gw_zmq_destroy(gw_zmq_t **self_p)
 {
 	gw_zmq_t *self = self_p ? *self_p : NULL;
@@ -241,13 +280,19 @@ gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return -1; /* no WebSocket may ask for this protocol */
 	case LWS_CALLBACK_RAW_RX_FILE:
-		if (self)
-			s_drain(self);
+		if (!self)
+			return 0;
+		s_drain(self);
+		/* The fd also wakes when a peer's pipe gets room again (the
+		 * drain's ZMQ_EVENTS processed that command): retry there. */
+		if (self->wake)
+			self->wake(self->user);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		/* At context destroy: leave the loop before it goes away. */
 		if (self) {
 			lws_sul_cancel(&self->sul);
+			lws_sul_cancel(&self->wake_sul);
 			self->drain_pending = 0;
 			self->ctx = NULL;
 			self->wsi = NULL;
@@ -256,6 +301,12 @@ gw_zmq_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	default:
 		return 0;
 	}
+}
+
+const char *
+gw_zmq_peer_key(const gw_zmq_t *self)
+{
+	return self->peer_key;
 }
 
 void *

@@ -50,8 +50,24 @@ int gw_zmq_attach(
 int gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len);
 
+/* Call wake(user) on every wake-up of the socket's fd, after ZeroMQ has
+ * processed its commands: a peer's pipe that was full (SL_EFULL) may have
+ * room again. Not called for the drains that sends schedule, so a wake
+ * that only retries sends cannot wake itself again. NULL: none. */
+void gw_zmq_set_wake(gw_zmq_t *self, void (*wake)(void *user));
+
+/* Call wake(user) once after us microseconds too (a send may have
+ * consumed the fd's wake-up); a pending call is moved. Nothing before
+ * gw_zmq_attach or after the lws context goes. */
+void gw_zmq_wake_after(gw_zmq_t *self, int64_t us);
+
 /* Close the socket, after lws_context_destroy(); NULL-safe. */
 void gw_zmq_destroy(gw_zmq_t **self_p);
+
+/* Inside the frame callback only: the sender's identity from ZAP (its
+ * Z85 CURVE public key, see sl_zap.h), or NULL on an endpoint without
+ * CURVE. Borrowed, valid until the callback returns. */
+const char *gw_zmq_peer_key(const gw_zmq_t *self);
 
 /* The ROUTER itself, for options a user of the socket needs beyond
  * gw_zmq_new's (e.g. ZMQ_SNDHWM); borrowed. */

@@ -34,13 +34,16 @@ typedef struct gw_cfg {
 	const char *workers;
 	const char *producers; /* "none": no producers endpoint */
 	long long producer_timeout_ms;
+	long long max_producer_out;
 	long long max_frame;
 	long long max_items;
 	long long max_item_bytes;
 	long long max_conns;
+	long long max_conns_per_addr;
 	long long max_requests;
 	long long max_subs;
 	long long max_queued;
+	long long max_queued_per_client;
 	long long max_out;
 	long long out_high;
 	long long out_low;
@@ -85,6 +88,11 @@ static const sl_opt_t s_opts[] = {
 	    "15000", 500, 86400000, NULL,
 	    offsetof(gw_cfg_t, producer_timeout_ms),
 	    "forget a producer silent this long, cancelling its requests" },
+	{ "max-producer-out-bytes", "SLUICE_MAX_PRODUCER_OUT_BYTES",
+	    SL_OPT_INT, "67108864", 64 * KIB, 4096 * MIB, NULL,
+	    offsetof(gw_cfg_t, max_producer_out),
+	    "bytes queued to one producer before it is cut as too slow (its "
+	    "jobs wait above half of it)" },
 	{ "max-frame-bytes", "SLUICE_MAX_FRAME_BYTES", SL_OPT_INT, "1048576",
 	    1 * KIB, 64 * MIB, NULL, offsetof(gw_cfg_t, max_frame),
 	    "largest client message or worker frame, in bytes" },
@@ -96,6 +104,11 @@ static const sl_opt_t s_opts[] = {
 	{ "max-connections", "SLUICE_MAX_CONNECTIONS", SL_OPT_INT, "1024", 1,
 	    1000000, NULL, offsetof(gw_cfg_t, max_conns),
 	    "open WebSocket connections; more are refused with HTTP 503" },
+	{ "max-connections-per-address", "SLUICE_MAX_CONNECTIONS_PER_ADDRESS",
+	    SL_OPT_INT, "256", 1, 1000000, NULL,
+	    offsetof(gw_cfg_t, max_conns_per_addr),
+	    "open WebSocket connections from one IPv4 address or IPv6 /64; "
+	    "more get HTTP 429" },
 	{ "max-requests", "SLUICE_MAX_REQUESTS", SL_OPT_INT, "64", 1, 100000,
 	    NULL, offsetof(gw_cfg_t, max_requests),
 	    "unfinished requests per connection" },
@@ -105,6 +118,11 @@ static const sl_opt_t s_opts[] = {
 	{ "max-queued-jobs", "SLUICE_MAX_QUEUED_JOBS", SL_OPT_INT, "100000", 1,
 	    100000000, NULL, offsetof(gw_cfg_t, max_queued),
 	    "jobs waiting for a worker, over all clients" },
+	{ "max-queued-per-client", "SLUICE_MAX_QUEUED_PER_CLIENT", SL_OPT_INT,
+	    "20000", 1, 100000000, NULL,
+	    offsetof(gw_cfg_t, max_queued_per_client),
+	    "unfinished jobs (queued or running) of one connection, or of "
+	    "all connections of one token; more get queue_full" },
 	{ "max-out-bytes", "SLUICE_MAX_OUT_BYTES", SL_OPT_INT, "8388608",
 	    64 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, max_out),
 	    "bytes queued to one client before it is closed as too slow" },
@@ -480,11 +498,21 @@ s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
 	return gw_zmq_send(*(gw_zmq_t **) ctx, rid, rid_len, data, len);
 }
 
+/* What the workers socket's frame callback needs; lives in main(). */
+typedef struct s_workers {
+	gw_broker_t *broker;
+	gw_zmq_t *zsock;
+} s_workers_t;
+
+/* A worker's frame, with the CURVE key it came from (NULL without). */
 static void
 s_worker_frame(void *user, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len)
 {
-	gw_broker_on_worker_frame(user, rid, rid_len, data, len);
+	s_workers_t *wk = user;
+
+	gw_broker_on_worker_frame_from(
+	    wk->broker, rid, rid_len, gw_zmq_peer_key(wk->zsock), data, len);
 }
 
 int
@@ -524,6 +552,7 @@ main(int argc, char **argv)
 	sl_curve_keypair_t curve_kp;
 	sl_zap_t *zap = NULL;
 	gw_zmq_t *zsock = NULL;
+	s_workers_t wk = { NULL, NULL };
 	gw_prod_t *prod = NULL;
 	void *zctx = NULL;
 	struct sigaction sa;
@@ -598,6 +627,7 @@ main(int argc, char **argv)
 	lim.max_requests = (size_t) cfg.max_requests;
 	lim.max_subscriptions = (size_t) cfg.max_subs;
 	lim.max_queued_jobs = (size_t) cfg.max_queued;
+	lim.max_client_jobs = (size_t) cfg.max_queued_per_client;
 	lim.hb_ivl_us = cfg.hb_ivl_ms * 1000;
 	lim.hb_liveness = (unsigned) cfg.hb_liveness;
 	ops.client_send = gw_ws_client_send;
@@ -620,17 +650,19 @@ main(int argc, char **argv)
 		    "can connect may register as a worker and read jobs (see "
 		    "docs/SECURITY.md)",
 		    cfg.workers);
+	wk.broker = broker;
 	zsock = gw_zmq_new_ex(zctx, cfg.workers, cfg.max_frame,
-	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, broker,
-	    err, sizeof err);
+	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, &wk, err,
+	    sizeof err);
 	if (!zsock) {
 		SL_ERR("GW-START", "%s", err);
 		goto out;
 	}
+	wk.zsock = zsock;
 	if (strcmp(cfg.producers, "none")) {
-		gw_prod_limits_t plim
-		    = { cfg.max_frame, (size_t) cfg.max_items,
-			      cfg.producer_timeout_ms * 1000 };
+		gw_prod_limits_t plim = { cfg.max_frame,
+			(size_t) cfg.max_items, cfg.producer_timeout_ms * 1000,
+			(size_t) cfg.max_producer_out };
 
 		bool curve = zap && s_set(cfg.curve_producers_file);
 
@@ -650,15 +682,22 @@ main(int argc, char **argv)
 		gw_prod_set_forward_hist(prod, &env.forward_delay);
 	}
 	env.broker = broker;
+	env.prod = prod;
 	env.auth = auth;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
 	env.max_conns = (size_t) cfg.max_conns;
+	env.max_conns_per_addr = (size_t) cfg.max_conns_per_addr;
 	env.max_out_bytes = (size_t) cfg.max_out;
 	env.out_high = (size_t) cfg.out_high;
 	env.out_low = (size_t) cfg.out_low;
 	env.stall_us = cfg.stall_ms * 1000;
 	gw_ws_env_init(&env);
+	env.addrs = gw_addr_new((size_t) cfg.max_conns);
+	if (!env.addrs) {
+		SL_ERR("GW-START", "out of memory");
+		goto out;
+	}
 	keepalive.secs_since_valid_ping = (uint16_t) cfg.ws_ping;
 	keepalive.secs_since_valid_hangup = (uint16_t) cfg.ws_hangup;
 
@@ -739,13 +778,19 @@ main(int argc, char **argv)
 			deadline = now + cfg.drain_ms * 1000;
 		}
 		gw_broker_stats(broker, &st);
+		/* Waiting is pointless once no unfinished request can end by
+		 * its workers (none left that runs its task): say so now. */
 		if (!closing
-		    && (!st.requests || now >= deadline || s_stop > 1)) {
+		    && (!st.requests || now >= deadline || s_stop > 1
+		        || !gw_broker_can_progress(broker))) {
 			SL_NOTICE("GW-CLOSE",
 			    "closing %zu connection%s, %zu "
-			    "request%s unfinished",
+			    "request%s unfinished%s",
 			    env.n_conns, env.n_conns == 1 ? "" : "s",
-			    st.requests, st.requests == 1 ? "" : "s");
+			    st.requests, st.requests == 1 ? "" : "s",
+			    st.requests && now < deadline && s_stop < 2
+			        ? " (no worker can run them)"
+			        : "");
 			gw_ws_close_all(&env, LWS_CLOSE_STATUS_GOINGAWAY,
 			    "server shutting down");
 			closing = true;

@@ -22,6 +22,7 @@ import base64
 import ctypes
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -308,6 +309,26 @@ async def wait_log(proc, text, timeout=10):
               f"{proc.name} {proc.pid} logged no {text!r} within "
               f"{scaled(timeout):.1f} s")
         await asyncio.sleep(0.05)
+
+
+def worker_labels(gw, w):
+    """The gateway's labels (w1, w2...) for worker process w, one per
+    registration, oldest first. The gateway logs routing ids only at debug
+    level (WRK-ID); its WRK-READY line names the worker's pid instead."""
+    return re.findall(rf"WRK-READY worker=(\S+) .*\bpid={w.pid}\b", gw.log())
+
+
+async def wait_registered(gw, w, count=1, timeout=10):
+    """Wait until worker process w has registered count times with gw;
+    return its latest label."""
+    deadline = time.monotonic() + scaled(timeout)
+    while len(worker_labels(gw, w)) < count:
+        check(time.monotonic() < deadline,
+              f"worker {w.pid} registered {len(worker_labels(gw, w))} times "
+              f"with gateway {gw.pid}, want {count}, within "
+              f"{scaled(timeout):.1f} s")
+        await asyncio.sleep(0.05)
+    return worker_labels(gw, w)[-1]
 
 
 def rss_kib(pid):

@@ -15,7 +15,8 @@ import time
 
 import websockets
 
-from harness import Client, check, check_request, run, scaled, wait_log
+from harness import (Client, check, check_request, run, scaled, wait_log,
+                     wait_registered, worker_labels)
 
 TOK_A = "e2e-token-alpha-0123456789"
 TOK_B = "e2e-token-bravo+/=9876543210"  # needs percent-encoding in a URL
@@ -251,17 +252,17 @@ async def curve_workers(h):
     line = await wait_log(gw, "WRK-DENIED")
     check(f"key={bad_pub[:8]}..." in line and bad_pub not in line,
           f"denial line: {line}")
-    h.worker(gw, 1, "--id", "good", *curve, "--curve-secret-file", ok_sec)
-    await wait_log(gw, "WRK-READY worker=good")
+    good = h.worker(gw, 1, "--id", "good", *curve, "--curve-secret-file",
+                    ok_sec)
+    await wait_registered(gw, good)
     c = await connect(h, gw)
     await echo_works(c, 5)
     # the others stay out: for three heartbeat intervals, one worker only
     for _ in range(30):
         check(await workers_count(c) == 1, "an unlisted worker registered")
         await asyncio.sleep(0.1)
-    log = gw.log()
-    check("WRK-READY worker=bad" not in log and "WRK-READY worker=plain"
-          not in log, "a denied worker registered")
+    check(not worker_labels(gw, bad) and not worker_labels(gw, plain),
+          "a denied worker registered")
     check(bad.running() and plain.running(), "a denied worker exited")
     # each says what to check: the gateway never answered it
     line = await wait_log(plain, "never answered")
@@ -270,11 +271,11 @@ async def curve_workers(h):
     check("allow-list" in line, f"CURVE worker's hint: {line}")
     # a worker with the wrong server key cannot even finish the handshake
     other_pub, _ = keypair(h, "other")
-    h.worker(gw, 1, "--id", "wrongsrv", "--curve-server-key", other_pub,
-             "--curve-secret-file", ok_sec)
+    wrongsrv = h.worker(gw, 1, "--id", "wrongsrv", "--curve-server-key",
+                        other_pub, "--curve-secret-file", ok_sec)
     await asyncio.sleep(scaled(1.5))
     check(await workers_count(c) == 1, "a worker with a wrong server key in")
-    check("WRK-READY worker=wrongsrv" not in gw.log(), "wrongsrv registered")
+    check(not worker_labels(gw, wrongsrv), "wrongsrv registered")
 
 
 async def curve_misconfiguration_fails_closed(h):
@@ -341,11 +342,14 @@ async def listener_binds_only_the_address_given(h):
           r.stderr, f"exit {r.returncode}: {r.stderr[-300:]}")
 
 
-def _producer(endpoint, server_pub=None, keys=None):
-    """A DEALER to the producers endpoint, with CURVE keys if given."""
+def _producer(endpoint, server_pub=None, keys=None, rid=None):
+    """A DEALER to the producers endpoint, with CURVE keys and a routing id
+    if given."""
     import zmq
     sock = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    if rid:
+        sock.setsockopt(zmq.ROUTING_ID, rid)
     if server_pub:
         pub, sec = keys
         sock.curve_serverkey = server_pub.encode()
@@ -414,6 +418,89 @@ async def curve_producers(h):
     await wait_log(gw, "PRD-DENIED")
 
 
+def _listen(sock, frame, seconds):
+    """Send frame (msgpack) now and again (a worker's heartbeat) for
+    seconds; return every frame that came back, decoded."""
+    import msgpack
+    import zmq
+    got, end, next_send = [], time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        if time.monotonic() >= next_send:
+            try:
+                sock.send(msgpack.packb(frame), zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+            next_send = time.monotonic() + 0.2
+        if sock.poll(50):
+            got.append(msgpack.unpackb(sock.recv()))
+    return got
+
+
+async def curve_routing_ids_are_bound_to_keys(h):
+    """With CURVE, another allowed key reusing a registered worker's (or a
+    producer's) routing id takes over nothing: no job, no result, no
+    heartbeat of the victim reaches it. Before, ZMQ_ROUTER_HANDOVER gave
+    the newcomer the victim's connection, and its READY its jobs."""
+    import zmq
+    gw_pub, gw_sec = keypair(h, "gateway")
+    ok_pub, ok_sec = keypair(h, "victim")
+    thief = zmq.curve_keypair()
+    p_ok, p_thief = zmq.curve_keypair(), zmq.curve_keypair()
+    clients = os.path.join(h.tmpdir, "clients")
+    producers = os.path.join(h.tmpdir, "producers")
+    with open(clients, "w") as f:
+        f.write(f"{ok_pub} victim\n{thief[0].decode()} also-allowed\n")
+    with open(producers, "w") as f:
+        f.write(f"{p_ok[0].decode()} a\n{p_thief[0].decode()} b\n")
+    gw = await h.gateway("--curve-secret-file", gw_sec,
+                         "--curve-clients-file", clients,
+                         "--curve-producers-file", producers)
+    victim = h.worker(gw, 2, "--id", "victim", "--curve-server-key", gw_pub,
+                      "--curve-secret-file", ok_sec)
+    await wait_registered(gw, victim)
+    c = await connect(h, gw)
+    mark = c.mark()
+    ms = int(300 * scaled(1))
+    await c.submit("v1", "sleep", [ms] * 12)
+    await c.wait_frame(lambda f: f.get("type") == "result", mark,
+                       what="a first result")
+    loop = asyncio.get_running_loop()
+    # The thief: an allowed key, the victim's routing id, a READY.
+    sock = _producer(gw.endpoint, gw_pub, thief, rid=b"victim")
+    ready = [1, "READY", {"capacity": 8, "tasks": ["sleep", "echo"],
+                          "pid": 1, "host": "thief"}]
+    got = await loop.run_in_executor(None, _listen, sock, ready, scaled(2))
+    check(not got, f"the thief got the victim's traffic: {got[:5]}")
+    frames = await c.collect("v1", mark, timeout=30)
+    check(check_request(frames, 12) == [ms] * 12, f"{frames}")
+    check(len(worker_labels(gw, victim)) == 1, "the victim was replaced")
+    check(await workers_count(c) == 1, "the thief registered")
+    got = await loop.run_in_executor(None, _listen, sock, ready, 0.5)
+    check(not got, f"the thief got traffic: {got[:5]}")
+    sock.close()
+    # Producers: the thief's ping under a submitter's id gets neither a
+    # pong nor the submitter's results.
+    owner = _producer(gw.producers, gw_pub, p_ok, rid=b"backend")
+    first = await loop.run_in_executor(None, _ask, owner, {
+        "type": "submit", "id": "p1", "task": "sleep",
+        "items": [ms] * 6}, scaled(5))
+    check(first and first[0].get("type") == "accepted", f"{first}")
+    pthief = _producer(gw.producers, gw_pub, p_thief, rid=b"backend")
+    got = await loop.run_in_executor(None, _listen, pthief, {"type": "ping"},
+                                     scaled(2))
+    check(not got, f"the producer thief got {got[:5]}")
+    seen, deadline = first, time.monotonic() + scaled(20)
+    while seen[-1].get("type") != "done":  # the owner pings until done
+        check(time.monotonic() < deadline, f"no done: {seen}")
+        more = await loop.run_in_executor(None, _ask, owner, {"type": "ping"},
+                                          scaled(5))
+        check(more, f"the owner heard nothing more: {seen}")
+        seen += [f for f in more if f.get("type") != "pong"]
+    check(sum(f.get("type") == "result" for f in seen) == 6, f"{seen}")
+    owner.close()
+    pthief.close()
+
+
 def denied_tokens(port):
     st, body = http_get(port, "/metrics")
     check(st == 200, f"/metrics: {st}")
@@ -437,8 +524,8 @@ async def sighup_reloads_tokens_and_keys(h):
                          gw_sec, "--curve-clients-file", clients)
     curve = ("--curve-server-key", gw_pub)
     h.worker(gw, 1, "--id", "first", *curve, "--curve-secret-file", first_sec)
-    h.worker(gw, 1, "--id", "second", *curve, "--curve-secret-file",
-             second_sec)
+    second = h.worker(gw, 1, "--id", "second", *curve, "--curve-secret-file",
+                      second_sec)
     await wait_log(gw, "WRK-DENIED")
     a = await connect(h, gw, headers={"Authorization": "Bearer " + TOK_A})
     await echo_works(a)
@@ -459,7 +546,7 @@ async def sighup_reloads_tokens_and_keys(h):
     # an open connection is not cut by the reload
     await echo_works(a)
     # the denied worker gets in on its next try
-    await wait_log(gw, "WRK-READY worker=second", timeout=20)
+    await wait_registered(gw, second, timeout=20)
     check(await workers_count(b) == 2, "second worker not registered")
     # counters go on from where they were
     check(await asyncio.to_thread(denied_tokens, gw.port) == denied + 1,
@@ -485,6 +572,7 @@ def _free():
 if __name__ == "__main__":
     run([tokens_gate_the_handshake, origin_allow_list,
          origin_and_token_together, tls_listener, curve_workers,
-         curve_producers, curve_misconfiguration_fails_closed,
+         curve_producers, curve_routing_ids_are_bound_to_keys,
+         curve_misconfiguration_fails_closed,
          insecure_binds_are_warned_about, sighup_reloads_tokens_and_keys,
          listener_binds_only_the_address_given])

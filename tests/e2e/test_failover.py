@@ -8,7 +8,8 @@ import re
 import signal
 import time
 
-from harness import check, check_request, run, scaled, wait_log, wait_pong
+from harness import (check, check_request, run, scaled, wait_log, wait_pong,
+                     wait_registered)
 
 HB = ("--hb-interval-ms", "200")  # both sides: a silent peer is dead in 0.6 s
 
@@ -82,12 +83,13 @@ async def three_workers_mid_request(h):
 async def killed_worker_items_run_elsewhere(h):
     gw, workers, c, mark = await three_workers_mid_request(h)
     victim = workers[1]
+    label = await wait_registered(gw, victim)
     victim.kill()  # SIGKILL while it holds a job: nothing is said
     frames = await c.collect("f1", mark, timeout=30)
     check(check_request(frames, 20) == [300] * 20, f"{frames}")
     done = frames[-1][0]
     check(done["ok"] == 20 and done["failed"] == 0, f"{done}")
-    line = await wait_log(gw, "WRK-GONE worker=w1 ")
+    line = await wait_log(gw, f"WRK-GONE worker={label} ")
     check("reason=bye" not in line, f"a killed worker said bye: {line}")
     pong = await wait_pong(c, lambda p: p["workers"] == 2, what="2 workers")
     check(pong["running"] == 0 and pong["queued"] == 0, f"{pong}")
@@ -96,11 +98,12 @@ async def killed_worker_items_run_elsewhere(h):
 async def stopped_worker_is_dropped_and_comes_back(h):
     gw, workers, c, mark = await three_workers_mid_request(h)
     victim = workers[1]
+    label = await wait_registered(gw, victim)
     os.kill(victim.pid, signal.SIGSTOP)  # hangs: silent, connection open
     try:
         frames = await c.collect("f1", mark, timeout=30)
         check(check_request(frames, 20) == [300] * 20, f"{frames}")
-        line = await wait_log(gw, "WRK-GONE worker=w1 reason=silent")
+        line = await wait_log(gw, f"WRK-GONE worker={label} reason=silent")
         pong = await wait_pong(c, lambda p: p["workers"] == 2,
                                what="2 workers")
         check(pong["running"] == 0 and pong["queued"] == 0,
@@ -223,7 +226,8 @@ async def stopping_worker_finishes_its_job(h):
     await stopping  # exit 0
     frames2 = await c.collect("d2", mark)
     check(check_request(frames2, 3) == [500] * 3, f"{frames2}")
-    gone = await wait_log(gw, "WRK-GONE worker=w1 reason=bye")
+    gone = await wait_log(gw, f"WRK-GONE worker={await wait_registered(gw, w1)}"
+                              f" reason=bye")
     check("requeued=0" in gone, f"w1 left jobs behind: {gone}")
     stop = await wait_log(w1, "WRK-STOP")
     check(re.search(r"\bjobs=1\b", stop),
@@ -245,6 +249,7 @@ async def stale_result_from_before_a_reconnect_is_dropped(h):
     await h.wait_workers(gw, 1)
     c = await h.client(gw)
     mark = c.mark()
+    label = await wait_registered(gw, w)
     ms = int(6000 * scaled(1))
     t0 = await c.submit("z1", "sleep", [ms])
     await wait_pong(c, lambda p: p["running"] == 1, what="the job running")
@@ -260,11 +265,8 @@ async def stale_result_from_before_a_reconnect_is_dropped(h):
         finally:
             os.kill(gw.pid, signal.SIGCONT)
         # The gateway requeues the job and sends it to the same worker.
-        await wait_log(gw, "WRK-GONE worker=w0 ")
-        deadline = time.monotonic() + scaled(10)
-        while gw.log().count("WRK-READY worker=w0 ") < 2:
-            check(time.monotonic() < deadline, "w0 did not register again")
-            await asyncio.sleep(0.05)
+        await wait_log(gw, f"WRK-GONE worker={label} ")
+        await wait_registered(gw, w, count=2)  # w0 registers again
         await wait_pong(c, lambda p: p["running"] == 1, what="the job resent")
         check(time.monotonic() - t0 < ms / 1000 - 1,
               "too slow: the first run's sleep is nearly over")
@@ -276,8 +278,45 @@ async def stale_result_from_before_a_reconnect_is_dropped(h):
           f"{[f for f, _ in frames]}")
 
 
+async def restarted_gateway_never_hands_on_an_old_jobs_result(h):
+    """A worker still running a job of a gateway that died (a task that does
+    not poll for cancellation: here its thread is stopped) registers with
+    the gateway started in its place. The old job's RESULT must never pass
+    for the new gateway's job: job ids differ between gateway processes
+    (random start), and the worker drops results of jobs from a previous
+    connection (JOB-OLD). Before, both gateways numbered from 1 and client B
+    got client A's outcome for its own item, then lost its own result."""
+    gw = await gateway(h)
+    w = worker(h, gw, "w0")
+    await h.wait_workers(gw, 1)
+    a = await h.client(gw)
+    await a.submit("a1", "sleep", [int(8000 * scaled(1))])
+    await wait_pong(a, lambda p: p["running"] == 1, what="A's job running")
+    tids = compute_threads(w.pid)
+    check(len(tids) == 1, f"compute threads of a 1-thread worker: {tids}")
+    freeze_thread(tids[0])  # A's job cannot end, nor see its cancel
+    try:
+        gw.kill()
+        await a.wait_closed()
+        await wait_log(w, "GW-SILENT")
+        gw2 = await gateway(h, port=gw.port, endpoint=gw.endpoint)
+        await h.wait_workers(gw2, 1, timeout=20)
+        b = await h.client(gw2)
+        mark = b.mark()
+        await b.submit("b1", "sleep", [11, 22, 33, 44])
+        # B's first job waits on the worker behind A's stopped one.
+        await wait_pong(b, lambda p: p["running"] == 1, what="B's job sent")
+    finally:
+        thaw_thread(tids[0])  # A's job ends now (as cancelled)
+    frames = await b.collect("b1", mark, timeout=20)
+    check(check_request(frames, 4) == [11, 22, 33, 44],
+          f"client B got another job's outcome: {[f for f, _ in frames]}")
+    await wait_log(w, "JOB-OLD")
+
+
 run([killed_worker_items_run_elsewhere,
      stopped_worker_is_dropped_and_comes_back,
      poison_item_ends_as_worker_lost, workers_return_after_gateway_restart,
      request_waits_for_a_worker, stopping_worker_finishes_its_job,
-     stale_result_from_before_a_reconnect_is_dropped])
+     stale_result_from_before_a_reconnect_is_dropped,
+     restarted_gateway_never_hands_on_an_old_jobs_result])

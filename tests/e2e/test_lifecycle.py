@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import time
 
 from harness import check, check_request, free_port, run, scaled, wait_log
 
@@ -222,6 +223,32 @@ async def sigterm_with_clients_and_work_exits_cleanly(h):
     # The worker outlives its gateway and still stops cleanly (stop_all).
 
 
+async def drain_without_a_worker_ends_at_once(h):
+    """SIGTERM with a request that no worker is left to run: waiting out
+    --drain-ms (30 s here) would help nobody, so clients hear 1001 now."""
+    gw = await h.gateway("--drain-ms", "30000")
+    c = await h.client(gw)
+    mark = c.mark()
+    await c.submit("d1", "echo", [1, 2])
+    acc, _ = await c.wait_frame(lambda f: f["type"] == "accepted", mark,
+                                what="accepted")
+    check(acc["workers"] == 0, f"{acc}")
+    t0 = time.monotonic()
+    os.kill(gw.pid, signal.SIGTERM)
+    await c.wait_closed(timeout=10)
+    check(c.ws.close_code == 1001, f"closed with {c.ws.close_code} "
+                                   f"{c.ws.close_reason!r}, want 1001")
+    waited = time.monotonic() - t0
+    check(waited < scaled(10), f"clients told after {waited:.1f} s")
+    await wait_log(gw, "no worker can run them")
+    deadline = time.monotonic() + scaled(10)
+    while gw.running():
+        check(time.monotonic() < deadline, "gateway still draining")
+        await asyncio.sleep(0.02)
+    check(gw.popen.returncode == 0, f"exit {gw.popen.returncode}")
+    gw.stopped = True
+
+
 async def sigint_stops_both(h):
     gw = await h.gateway()
     w = h.worker(gw, 2)
@@ -239,4 +266,5 @@ run([worker_started_first_connects_later, request_waits_for_first_worker,
      not_found_page_has_its_stylesheet, options_come_from_the_environment,
      client_leaving_mid_request_harms_no_one, stopping_a_busy_worker_loses_no_item,
      a_crashed_workers_items_run_elsewhere,
-     sigterm_with_clients_and_work_exits_cleanly, sigint_stops_both])
+     sigterm_with_clients_and_work_exits_cleanly,
+     drain_without_a_worker_ends_at_once, sigint_stops_both])

@@ -10,8 +10,8 @@ import time
 import json
 import signal
 
-from harness import (Proc, check, check_request, run, scaled, wait_log,
-                     child_env, metric)
+from harness import (Proc, check, check_request, metric, run, scaled,
+                     wait_log, child_env)
 
 try:
     import msgpack
@@ -30,12 +30,14 @@ _zctx = zmq.asyncio.Context.instance()
 class Producer:
     """A DEALER on the producers endpoint; every frame one msgpack map."""
 
-    def __init__(self, gw, rcvhwm=None):
+    def __init__(self, gw, rcvhwm=None, rcvbuf=None):
         check(gw.producers, "gateway without a producers endpoint")
         self.sock = _zctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         if rcvhwm is not None:
             self.sock.setsockopt(zmq.RCVHWM, rcvhwm)
+        if rcvbuf is not None:
+            self.sock.setsockopt(zmq.RCVBUF, rcvbuf)
         self.sock.connect(gw.producers)
         self.frames = []  # (frame, monotonic arrival)
 
@@ -253,7 +255,8 @@ async def python_producer_is_served_by_c_workers(h):
 
 async def producer_reading_late_loses_nothing(h):
     """Results wait at the gateway for a producer that reads late, up to
-    100000 frames (PROTOCOL.md §3), not ZeroMQ's default of 1000."""
+    --max-producer-out-bytes (64 MiB, PROTOCOL.md §3), not ZeroMQ's
+    default of 1000 frames."""
     gw = await h.start(workers=[2])
     p = Producer(gw, rcvhwm=100)  # little room on our side: it waits there
     reqs, n = 16, 1000  # 16,000 results of ~1 kB: more than TCP buffers
@@ -275,6 +278,69 @@ async def producer_reading_late_loses_nothing(h):
               f"late{r}: {len(frames)} frames, last {done}")
     check("PRD-GONE" not in gw.log(), "the gateway dropped the late reader")
     p.close()
+
+
+def vm_hwm_kib(pid):
+    """Peak resident set size of a live process in KiB (VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for pid {pid}")
+
+
+async def producer_that_never_reads_is_cut(h):
+    """A producer that sends 1 MB pings and never reads: the gateway keeps
+    at most --max-producer-out-bytes (64 MiB) queued for it plus a few
+    frames in ZeroMQ, cuts it (PRD-SLOW, counted), and serves everybody
+    else. Before the byte cap, 800 pongs of 1 MB (800 MB) piled up in
+    ZeroMQ's 100000-frame queue."""
+    # ASan keeps freed memory in quarantine (256 MB by default): keep it
+    # small here, so the peak below measures what the gateway holds.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    gw = await h.gateway(env={"ASAN_OPTIONS": (asan + ":" if asan else "")
+                              + "quarantine_size_mb=8"})
+    h.worker(gw, 1)
+    await h.wait_workers(gw, 1)
+    base = vm_hwm_kib(gw.pid)
+    # little room on our side too, or this process would hold the pongs
+    bad = Producer(gw, rcvhwm=1, rcvbuf=65536)
+    ping = msgpack.packb({"type": "ping", "data": b"p" * 1000000})
+    n, sent_mb = 800, 0
+    deadline = time.monotonic() + scaled(60)
+    for _ in range(n):
+        check(time.monotonic() < deadline, f"only {sent_mb} pings sent")
+        await asyncio.wait_for(bad.sock.send(ping), scaled(30))
+        sent_mb += 1
+    # the gateway has read (and answered) every ping: one more round trip
+    # from a well-behaved producer proves it
+    good = Producer(gw)
+    await good.send({"type": "submit", "id": "g1", "task": "echo",
+                     "items": [1, "two", 3]})
+    check(check_request(await good.collect("g1"), 3) == [1, "two", 3],
+          "the other producer")
+    c = await h.client(gw)
+    pong, _ = await c.ping()
+    check(pong["type"] == "pong", f"{pong}")
+    grown_mb = (vm_hwm_kib(gw.pid) - base) / 1024
+    print(f"     gateway peak RSS +{grown_mb:.0f} MiB for {sent_mb} MB of "
+          f"pings; {gw.log().count('PRD-SLOW')} cuts")
+    # 64 MiB queued + 16 frames in each ZeroMQ pipe + socket buffers and
+    # allocator slack, against 800 MB without the cap
+    check(grown_mb < 320, f"gateway peak RSS grew by {grown_mb:.0f} MiB "
+                          f"for {sent_mb} MB of pings never read")
+    line = await wait_log(gw, "PRD-SLOW")
+    check("--max-producer-out-bytes=67108864" in line, line)
+    cut = await metric(gw.port, "sluice_slow_producers_cut_total")
+    check(cut >= 1, f"sluice_slow_producers_cut_total {cut}")
+    bad.close()
+    # the cut producer's queue is gone: nothing stays queued for it once
+    # ZeroMQ reports nothing more from it
+    deadline = time.monotonic() + scaled(10)
+    while await metric(gw.port, "sluice_producer_queued_bytes") > 0:
+        check(time.monotonic() < deadline, "bytes still queued to producers")
+        await asyncio.sleep(0.1)
+    good.close()
 
 
 def submit_bin(h):
@@ -402,6 +468,7 @@ TESTS = [producer_request_runs_on_c_workers,
          python_worker_serves_a_task_the_c_workers_lack,
          python_producer_is_served_by_c_workers,
          producer_reading_late_loses_nothing,
+         producer_that_never_reads_is_cut,
          sluice_submit_prints_results_and_exit_codes,
          sluice_submit_results_stream,
          sluice_submit_timeout_and_sigint_cancel,

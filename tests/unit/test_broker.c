@@ -58,6 +58,7 @@ typedef struct fake {
 	size_t n_pongs;               /* PONG frames sent to workers */
 	char pong_rids[MAX_SENT][32]; /* ...and the worker each went to */
 	int users[8];                 /* addresses serve as client handles */
+	const char *key; /* CURVE key worker frames come from; NULL: none */
 } fake_t;
 
 /* ---- the fake transport --------------------------------------------------
@@ -239,8 +240,12 @@ teardown(void **state)
 static void
 s_worker_frame(fake_t *f, const char *rid, msgpack_sbuffer *sb)
 {
-	gw_broker_on_worker_frame(
-	    f->b, (const uint8_t *) rid, strlen(rid), sb->data, sb->size);
+	if (f->key)
+		gw_broker_on_worker_frame_from(f->b, (const uint8_t *) rid,
+		    strlen(rid), f->key, sb->data, sb->size);
+	else
+		gw_broker_on_worker_frame(f->b, (const uint8_t *) rid,
+		    strlen(rid), sb->data, sb->size);
 	msgpack_sbuffer_destroy(sb);
 }
 
@@ -611,6 +616,72 @@ test_broker_ready_with_capacity_two_gets_exactly_two_jobs(void **state)
 	s_send_text(f, c, "{\"type\":\"ping\"}");
 	s_submit(f, c, "r2", "sum", "[20]");
 	assert_int_equal(f->n_jobs, 2);
+}
+
+static void
+test_broker_job_ids_start_at_a_random_value_below_2_to_the_52(void **state)
+{
+	fake_t *f = *state;
+	uint64_t first[4];
+
+	/* A restarted gateway must not number its jobs as the old one did:
+	 * a worker may still answer one of the old jobs (PROTOCOL.md §2). */
+	for (size_t i = 0; i < SL_N(first); i++) {
+		gw_client_t *c;
+
+		s_rebuild(f, &s_limits);
+		c = s_client(f, 0);
+		s_submit(f, c, "r1", "sum", "[1,2]");
+		s_ready(f, "w1", 2);
+		assert_int_equal(f->n_jobs, 2);
+		first[i] = f->jobs[0].job;
+		assert_true(first[i] >= 1 && first[i] <= (UINT64_C(1) << 52));
+		assert_true(f->jobs[1].job == first[i] + 1);
+	}
+	/* Four equal draws out of 2^52: a fixed start, not chance. */
+	assert_false(first[0] == first[1] && first[1] == first[2]
+	    && first[2] == first[3]);
+}
+
+static void
+test_broker_a_routing_id_is_bound_to_its_workers_curve_key(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+	gw_broker_stats_t st;
+	size_t frames;
+
+	f->key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r1", "sum", "[5]");
+	assert_int_equal(f->n_jobs, 1);
+	frames = f->n_frames;
+	/* Another key under w1's id: ZeroMQ only routes it there once w1's
+	 * own connection is gone. Its forged result is dropped, w1 is gone
+	 * and its job goes back to the queue; nothing reaches the client. */
+	f->key = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+	s_result(f, "w1", f->jobs[0].job, "666");
+	assert_int_equal(f->n_frames, frames);
+	st = s_stats(f);
+	assert_int_equal(st.hijacks, 1);
+	assert_int_equal(st.workers, 0);
+	assert_int_equal(st.queued, 1);
+	assert_int_equal(st.results, 0);
+	/* The other key may register under the id, now free, like any
+	 * allowed worker: it gets the job afresh, under a new id. */
+	s_ready(f, "w1", 1);
+	assert_int_equal(f->n_jobs, 2);
+	assert_true(s_resent(f, 1, 0));
+	/* The first key's late frames are now the stranger's. */
+	f->key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	s_result(f, "w1", f->jobs[1].job, "5");
+	assert_int_equal(f->n_frames, frames);
+	assert_int_equal(s_stats(f).hijacks, 2);
+	/* The same key again is the same worker, as without CURVE. */
+	s_ready(f, "w1", 1);
+	s_result(f, "w1", f->jobs[2].job, "5");
+	s_assert_result(f, frames, 0, "r1", 0, "5");
+	assert_int_equal(s_stats(f).hijacks, 2);
 }
 
 static void
@@ -1172,6 +1243,74 @@ test_broker_queue_full_is_refused_and_counts_only_waiting_jobs(void **state)
 	s_assert_frame(f, 3, 0, "accepted", "r4");
 	s_submit(f, c, "r5", "sum", "[1]");
 	s_assert_error(f, 4, 0, "r5", "queue_full");
+}
+
+/* One client's unfinished jobs (queued or running) stop at
+ * max_client_jobs; another client still gets in, and the share frees up
+ * as items end. */
+static void
+test_broker_one_client_cannot_take_the_whole_queue(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	gw_client_t *a, *b;
+
+	lim.max_queued_jobs = 10;
+	lim.max_client_jobs = 4;
+	s_rebuild(f, &lim);
+	a = s_client(f, 0);
+	b = s_client(f, 1);
+	s_submit(f, a, "r1", "sum", "[1,2,3]");
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	s_submit(f, a, "r2", "sum", "[1,2]");
+	s_assert_error(f, 1, 0, "r2", "queue_full");
+	assert_non_null(strstr(s_fstr(f, 1, "message"), "connection's share"));
+	assert_int_equal(s_stats(f).share_full, 1);
+	s_submit(f, b, "r1", "sum", "[1,2,3,4]");
+	s_assert_frame(f, 2, 1, "accepted", "r1");
+	/* Running jobs still count; a result frees one place. */
+	s_ready(f, "w1", 1);
+	s_submit(f, a, "r3", "sum", "[1,2]");
+	s_assert_error(f, 3, 0, "r3", "queue_full");
+	s_result(f, "w1", f->jobs[0].job, "1");
+	s_submit(f, a, "r4", "sum", "[1]");
+	s_assert_frame(f, f->n_frames - 1, 0, "accepted", "r4");
+}
+
+/* Clients given the same key (one token's connections) share one quota;
+ * it outlives a client that leaves, and comes back as its items go. */
+static void
+test_broker_clients_of_one_key_share_their_quota(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	const uint8_t key[] = "token-a", other[] = "token-b";
+	gw_client_t *a1, *a2, *b;
+
+	lim.max_client_jobs = 4;
+	s_rebuild(f, &lim);
+	a1 = s_client(f, 0);
+	a2 = s_client(f, 1);
+	b = s_client(f, 2);
+	assert_int_equal(gw_broker_client_share(f->b, a1, key, sizeof key), 0);
+	assert_int_equal(gw_broker_client_share(f->b, a2, key, sizeof key), 0);
+	assert_int_equal(
+	    gw_broker_client_share(f->b, b, other, sizeof other), 0);
+	assert_int_equal(
+	    gw_broker_client_share(f->b, b, other, sizeof other), SL_EINVAL);
+	s_submit(f, a1, "r1", "sum", "[1,2,3]");
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	s_submit(f, a2, "r1", "sum", "[1,2]");
+	s_assert_error(f, 1, 1, "r1", "queue_full");
+	assert_non_null(strstr(s_fstr(f, 1, "message"), "token's share"));
+	s_submit(f, b, "r1", "sum", "[1,2,3,4]");
+	s_assert_frame(f, 2, 2, "accepted", "r1");
+	/* a1 leaves: its items are dropped, a2 gets the whole quota. */
+	gw_broker_client_destroy(f->b, &a1);
+	s_submit(f, a2, "r2", "sum", "[1,2,3,4]");
+	s_assert_frame(f, f->n_frames - 1, 1, "accepted", "r2");
+	assert_int_equal(
+	    gw_broker_client_share(f->b, a2, other, sizeof other), SL_EINVAL);
 }
 
 /*
@@ -2099,6 +2238,38 @@ test_broker_drain_refuses_new_submits_and_finishes_running_ones(void **state)
 	assert_int_equal(s_stats(f).requests, 0);
 }
 
+static void
+test_broker_can_progress_only_while_a_worker_can_end_a_request(void **state)
+{
+	fake_t *f = *state;
+	gw_client_t *c = s_client(f, 0);
+
+	assert_false(gw_broker_can_progress(f->b)); /* nothing to finish */
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	assert_false(gw_broker_can_progress(f->b)); /* no worker at all */
+	{
+		const char *tasks[] = { "echo" };
+
+		s_ready_tasks(f, "w0", 1, tasks, 1); /* not r1's task */
+	}
+	assert_false(gw_broker_can_progress(f->b));
+	s_ready(f, "w1", 1);
+	assert_int_equal(f->n_jobs, 1);
+	assert_true(
+	    gw_broker_can_progress(f->b)); /* one running, one queued */
+	s_worker_empty(f, "w1", SL_MSG_DRAIN);
+	assert_true(gw_broker_can_progress(f->b)); /* its job may still end */
+	s_answer_all(f, 0);
+	/* item 1 waits, and the only worker for it is draining */
+	assert_int_equal(s_stats(f).queued, 1);
+	assert_false(gw_broker_can_progress(f->b));
+	s_ready(f, "w2", 1);
+	assert_true(gw_broker_can_progress(f->b));
+	s_answer_all(f, 1);
+	assert_int_equal(s_stats(f).requests, 0);
+	assert_false(gw_broker_can_progress(f->b));
+}
+
 
 /* ---- notify channels ----------------------------------------------------- */
 
@@ -2371,6 +2542,12 @@ main(void)
 		    test_broker_a_result_returns_credit_and_the_next_job_follows,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_broker_job_ids_start_at_a_random_value_below_2_to_the_52,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_a_routing_id_is_bound_to_its_workers_curve_key,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_broker_jobs_go_to_the_worker_with_most_free_credit,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -2433,6 +2610,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_broker_queue_full_is_refused_and_counts_only_waiting_jobs,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_one_client_cannot_take_the_whole_queue, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_clients_of_one_key_share_their_quota, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were,
 		    setup, teardown),
@@ -2518,17 +2701,25 @@ main(void)
 		    test_broker_drain_refuses_new_submits_and_finishes_running_ones,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_broker_can_progress_only_while_a_worker_can_end_a_request,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_broker_ping_reports_running_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_watchers_get_a_requests_frames_marked_with_its_channel, setup, teardown),
+		    test_broker_watchers_get_a_requests_frames_marked_with_its_channel,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_a_watcher_joining_late_sees_only_what_follows, setup, teardown),
+		    test_broker_a_watcher_joining_late_sees_only_what_follows,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_subscriptions_are_bounded_per_client_and_idempotent, setup, teardown),
+		    test_broker_subscriptions_are_bounded_per_client_and_idempotent,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_a_closed_watcher_leaves_no_subscription_behind, setup, teardown),
+		    test_broker_a_closed_watcher_leaves_no_subscription_behind,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_broker_an_owner_closing_ends_its_channel_too, setup, teardown),
+		    test_broker_an_owner_closing_ends_its_channel_too, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_an_unwatched_owner_closing_frees_its_channel,
 		    setup, teardown),

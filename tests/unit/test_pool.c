@@ -37,6 +37,7 @@ typedef struct result {
 	char *value; /* ok: canonical JSON text; malloc'd */
 	char code[SL_PROTO_MAX_NAME + 1];
 	uint64_t cpu_us;
+	uint64_t gen; /* the connection generation sent with it */
 } result_t;
 
 static int
@@ -75,6 +76,9 @@ teardown(void **state)
 	return 0;
 }
 
+/* The generation s_push gives a job: a function of its id. */
+#define S_GEN(job) ((job) *1000 + 7)
+
 /* Queue job id running task on the item (JSON text), as cp_io does. */
 static void
 s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
@@ -98,6 +102,7 @@ s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
 	assert_int_equal(w->msg.u.job.job, job);
 	w->task = cp_task_find(w->msg.u.job.task.ptr, w->msg.u.job.task.len);
 	assert_non_null(w->task);
+	w->gen = S_GEN(job);
 	cp_pool_push(f->pool, &w);
 	assert_null(w);
 }
@@ -118,6 +123,13 @@ s_recv(fixture_t *f, long timeout_ms, result_t *r)
 	assert_true(rc >= 0);
 	if (rc == 0)
 		return false;
+	/* First the job's connection generation, then the frame. */
+	zmq_msg_init(&msg);
+	assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
+	assert_int_equal(zmq_msg_size(&msg), sizeof r->gen);
+	memcpy(&r->gen, zmq_msg_data(&msg), sizeof r->gen);
+	assert_true(zmq_msg_more(&msg));
+	zmq_msg_close(&msg);
 	zmq_msg_init(&msg);
 	assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
 	assert_false(zmq_msg_more(&msg));
@@ -293,6 +305,23 @@ test_pool_many_jobs_each_come_back_exactly_once(void **state)
 		assert_int_equal(seen[j], 1);
 	assert_false(s_recv(f, 100, &r));
 	s_wait_load(f, 0);
+}
+
+static void
+test_pool_results_carry_their_jobs_connection_generation(void **state)
+{
+	fixture_t *f = *state;
+	result_t r;
+
+	/* cp_io drops a result whose generation is not its current one:
+	 * each result must carry its own job's, not another's. */
+	s_push(f, 3, "echo", "1");
+	s_push(f, 9, "echo", "2");
+	for (int i = 0; i < 2; i++) {
+		r = s_expect(f);
+		assert_int_equal(r.gen, S_GEN(r.job));
+		free(r.value);
+	}
 }
 
 /* ---- load and cancel ---------------------------------------------------- */
@@ -541,6 +570,9 @@ main(void)
 		cmocka_unit_test(
 		    test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint),
 		cmocka_unit_test(test_pool_work_new_copies_the_frame),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_results_carry_their_jobs_connection_generation,
+		    setup, teardown),
 	};
 
 	sl_log_setup("test", SL_LOG_DEBUG);
