@@ -36,6 +36,9 @@ class DevSh:
             "SLUICE_PRODUCERS": f"tcp://127.0.0.1:{free_port()}",
             "SLUICE_THREADS": "1",
         })
+        # CI=true makes dev.sh configure again; the build under test is
+        # configured already (and other tests may be running from it).
+        env.pop("CI", None)
         with open(self.log_path, "wb") as log:
             self.popen = subprocess.Popen(
                 ["sh", DEV_SH, "run"], stdin=subprocess.DEVNULL,
