@@ -578,7 +578,8 @@ sl_json_bad_offset(const char *text, size_t len)
 		END
 	} st
 	    = VALUE;
-	unsigned char objects[SL_JSON_SCAN_DEPTH / 8]; /* bit set: object */
+	unsigned char objects[SL_JSON_SCAN_DEPTH / 8]
+	    = { 0 }; /* bit: object */
 	size_t depth = 0, i = 0;
 
 	while (i < len) {
