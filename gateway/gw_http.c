@@ -116,6 +116,14 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	COUNTER("h2c_upgrades_ignored_total",
 	    "Upgrade: h2c requests answered as HTTP/1.1 instead.",
 	    env->hs.h2c_ignored);
+	GAUGE("buffered_bytes",
+	    "Bytes of unfinished client messages and queued output, all "
+	    "connections (--max-buffered-bytes).",
+	    env->buffered);
+	COUNTER("buffer_cap_closed_total",
+	    "Connections closed because they held the most when the total "
+	    "reached --max-buffered-bytes.",
+	    env->bufcap_closed);
 	GAUGE("client_queued_bytes",
 	    "Bytes queued to clients, not yet written.",
 	    gw_ws_queued_bytes(env));

@@ -46,6 +46,7 @@ typedef struct gw_ws_pss {
 	bool rx_in_msg; /* a message has started and not ended */
 	bool rx_binary; /* ... and it is binary */
 	bool rx_drop;   /* ... and it is over max_frame: discarding */
+	bool in_message; /* s_message runs on rx: keep it until it returns */
 	sl_list_t out;  /* gw_ws_out_t waiting for WRITEABLE */
 	size_t out_bytes;
 	int64_t progress_us; /* last write, or when the queue last filled */
@@ -71,7 +72,26 @@ s_out_free_all(gw_ws_pss_t *pss)
 		sl_list_remove(e);
 		free(sl_container_of(e, gw_ws_out_t, link));
 	}
+	pss->env->buffered -= pss->out_bytes;
 	pss->out_bytes = 0;
+}
+
+/* Drop the receive buffer (and any message in it). */
+static void
+s_rx_free(gw_ws_pss_t *pss)
+{
+	pss->env->buffered -= pss->rx_cap;
+	free(pss->rx);
+	pss->rx = NULL;
+	pss->rx_cap = 0;
+	pss->rx_len = 0;
+}
+
+/* Bytes a connection holds: its receive buffer and its out queue. */
+static size_t
+s_held(const gw_ws_pss_t *pss)
+{
+	return pss->rx_cap + pss->out_bytes;
 }
 
 void
@@ -118,11 +138,52 @@ s_close(gw_ws_pss_t *pss, uint16_t status, const char *reason, bool flush)
 	pss->flush_first = flush;
 	pss->close_status = status;
 	snprintf(pss->close_reason, sizeof pss->close_reason, "%s", reason);
+	/* What it sends from now on is dropped: its message too (unless
+	 * that message is being acted on: s_receive frees it after). */
+	if (!pss->in_message)
+		s_rx_free(pss);
 	if (!flush)
 		s_out_free_all(pss);
 	lws_set_timeout(
 	    pss->wsi, PENDING_TIMEOUT_USER_REASON_BASE, flush ? 3 : 2);
 	lws_callback_on_writable(pss->wsi);
+}
+
+/*
+ * Over max_buffered (all receive buffers and out queues together): close
+ * the connections holding the most, one after another, until the total
+ * fits; their buffers go at once. 1009 when what it holds is mostly a
+ * message it is sending, 1008 when it is output it does not read.
+ */
+static void
+s_buffer_cap(gw_ws_env_t *env)
+{
+	while (env->buffered > env->max_buffered) {
+		gw_ws_pss_t *big = NULL;
+		bool in;
+
+		for (sl_list_t *e = env->conns.next; e != &env->conns;
+		     e = e->next) {
+			gw_ws_pss_t *p = sl_container_of(e, gw_ws_pss_t, link);
+
+			if (!p->closing && (!big || s_held(p) > s_held(big)))
+				big = p;
+		}
+		if (!big || !s_held(big))
+			return; /* what is left belongs to closing ones */
+		in = big->rx_in_msg && big->rx_cap >= big->out_bytes;
+		SL_WARN("CLI-BUFCAP",
+		    "conn=%" PRIu64 " held=%zu (%s) total=%zu limit=%zu",
+		    big->conn, s_held(big), in ? "incoming" : "outgoing",
+		    env->buffered, env->max_buffered);
+		env->bufcap_closed++;
+		s_close(big,
+		    in ? LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE
+		       : LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		    in ? "gateway memory cap: partial message dropped"
+		       : "gateway memory cap: outgoing queue dropped",
+		    false);
+	}
 }
 
 void
@@ -250,6 +311,10 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		pss->progress_us = sl_clock_mono_us();
 	sl_list_push_back(&pss->out, &m->link);
 	pss->out_bytes += m->len;
+	pss->env->buffered += m->len;
+	s_buffer_cap(pss->env);
+	if (pss->closing)
+		return SL_EFULL; /* it was the biggest: dropped with it */
 	if (!pss->paused && pss->out_bytes > pss->env->out_high) {
 		pss->paused = true;
 		gw_broker_client_pause(pss->env->broker, pss->client, true);
@@ -349,6 +414,7 @@ s_write_batch(gw_ws_pss_t *pss)
 			    &env->forward_delay, now - m->t_item_us);
 		sl_list_remove(&m->link);
 		pss->out_bytes -= m->len;
+		env->buffered -= m->len;
 		free(m);
 	}
 	return 0;
@@ -422,6 +488,8 @@ s_message(gw_ws_pss_t *pss)
 static int
 s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 {
+	if (pss->closing)
+		return 0; /* its close is on the way: nothing more counts */
 	if (!pss->rx_in_msg) {
 		pss->rx_in_msg = true;
 		pss->rx_binary = lws_frame_is_binary(pss->wsi);
@@ -443,7 +511,11 @@ s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 			if (!p)
 				return -1;
 			pss->rx = p;
+			pss->env->buffered += cap - pss->rx_cap;
 			pss->rx_cap = cap;
+			s_buffer_cap(pss->env);
+			if (pss->closing)
+				return 0; /* it held the most: closed, 1009 */
 		}
 		if (!pss->rx_drop) {
 			memcpy(pss->rx + pss->rx_len, in, len);
@@ -454,12 +526,11 @@ s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 	    || lws_remaining_packet_payload(pss->wsi))
 		return 0;
 	pss->rx_in_msg = false;
+	pss->in_message = true;
 	s_message(pss);
-	if (pss->rx_cap > GW_WS_RX_KEEP) {
-		free(pss->rx);
-		pss->rx = NULL;
-		pss->rx_cap = 0;
-	}
+	pss->in_message = false;
+	if (pss->closing || pss->rx_cap > GW_WS_RX_KEEP)
+		s_rx_free(pss);
 	return 0;
 }
 
@@ -587,8 +658,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			gw_addr_release(pss->env->addrs, &pss->addr);
 		gw_broker_client_destroy(pss->env->broker, &pss->client);
 		s_out_free_all(pss);
-		free(pss->rx);
-		pss->rx = NULL;
+		s_rx_free(pss);
 		SL_INFO("CLI-CLOSE", "conn=%" PRIu64, pss->conn);
 		return 0;
 	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:

@@ -16,7 +16,11 @@
  * bytes the broker stops dispatching the client's jobs, below out_low it
  * resumes; computed results are always kept. Only past max_out_bytes, or
  * with output queued and no write progress for stall_us, is a connection
- * closed with 1008 (its queue dropped). lws service thread only.
+ * closed with 1008 (its queue dropped). All connections together hold at
+ * most max_buffered bytes of receive buffers and out queues: past it the
+ * connection holding the most is closed (1009 for an unfinished message,
+ * 1008 for unread output) and its buffers freed at once. lws service
+ * thread only.
  */
 #ifndef GW_WS_H
 #define GW_WS_H
@@ -58,6 +62,9 @@ typedef struct gw_ws_env {
 	uint64_t conns_total;    /* connections ever established */
 	uint64_t slow_closed;    /* closed with 1008: over the byte cap */
 	uint64_t stall_closed;   /* closed with 1008: no reading progress */
+	size_t buffered;         /* receive buffers + out queues, all conns */
+	size_t max_buffered;     /* over it, the biggest holders are closed */
+	uint64_t bufcap_closed;  /* closed for that (1009 or 1008) */
 	gw_hs_stats_t hs;        /* RFC 6455 refusals (gw_hs) */
 	gw_hist_t forward_delay; /* result at the gateway -> written */
 	int64_t last_tick_us;    /* the loop's timer last ran (healthz) */

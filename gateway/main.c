@@ -45,6 +45,7 @@ typedef struct gw_cfg {
 	long long max_queued;
 	long long max_queued_per_client;
 	long long max_out;
+	long long max_buffered;
 	long long out_high;
 	long long out_low;
 	long long stall_ms;
@@ -126,6 +127,11 @@ static const sl_opt_t s_opts[] = {
 	{ "max-out-bytes", "SLUICE_MAX_OUT_BYTES", SL_OPT_INT, "8388608",
 	    64 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, max_out),
 	    "bytes queued to one client before it is closed as too slow" },
+	{ "max-buffered-bytes", "SLUICE_MAX_BUFFERED_BYTES", SL_OPT_INT,
+	    "536870912", 1 * MIB, 1024 * 1024 * MIB, NULL,
+	    offsetof(gw_cfg_t, max_buffered),
+	    "bytes of unfinished client messages and queued output over all "
+	    "connections; past it the biggest holders are closed" },
 	{ "out-high-bytes", "SLUICE_OUT_HIGH_BYTES", SL_OPT_INT, "1048576",
 	    4 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, out_high),
 	    "bytes queued to one client above which its jobs wait" },
@@ -609,6 +615,11 @@ main(int argc, char **argv)
 	        | (cfg.log_level >= SL_LOG_DEBUG ? LLL_NOTICE : 0),
 	    s_lws_log);
 	sl_cfg_log(s_opts, N_OPTS, &cfg);
+	if (cfg.max_queued_per_client < cfg.max_items)
+		SL_WARN("GW-LIMITS",
+		    "--max-queued-per-client %lld is below --max-items %lld: "
+		    "a request with more items than that is always refused",
+		    cfg.max_queued_per_client, cfg.max_items);
 	auth = s_auth_new(&cfg, err, sizeof err);
 	if (!auth) {
 		SL_ERR("GW-START", "client authentication: %s", err);
@@ -689,6 +700,7 @@ main(int argc, char **argv)
 	env.max_conns = (size_t) cfg.max_conns;
 	env.max_conns_per_addr = (size_t) cfg.max_conns_per_addr;
 	env.max_out_bytes = (size_t) cfg.max_out;
+	env.max_buffered = (size_t) cfg.max_buffered;
 	env.out_high = (size_t) cfg.out_high;
 	env.out_low = (size_t) cfg.out_low;
 	env.stall_us = cfg.stall_ms * 1000;

@@ -9,13 +9,15 @@ and workers on loopback."""
 
 import asyncio
 import base64
+import json
 import os
 import socket
 import time
 
 import websockets
 
-from harness import Client, check, metric, run, scaled, wait_log
+from harness import (Client, check, metric, read_to_eof, run, scaled, wait_log,
+                     ws_frame, ws_handshake, ws_parse)
 
 TOK_A = "shared-limits-token-alpha-0123"
 TOK_B = "shared-limits-token-bravo-4567"
@@ -146,6 +148,139 @@ async def one_token_shares_one_quota(h):
           "another token's client refused")
 
 
+def has_pong(data):
+    return any(op == 1 and b'"pong"' in p for op, p in ws_parse(data)[0])
+
+
+def drain(sock, timeout, until=None):
+    """Read what sock has within timeout (or until until(bytes read)):
+    (bytes, closed)."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while until is None or not until(data):
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data, True
+            data += chunk
+        return data, False
+    except socket.timeout:
+        return data, False
+    except ConnectionResetError:
+        return data, True
+
+
+def send_or_closed(sock, data):
+    """sendall, or False if the gateway has closed the connection."""
+    sock.setblocking(True)
+    try:
+        sock.sendall(data)
+        return True
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+
+
+async def buffer_cap_closes_the_biggest_holders(h):
+    cap = 4 << 20
+    gw = await h.start("--max-buffered-bytes", str(cap),
+                       "--max-frame-bytes", str(1 << 20))
+    # Small holders: a ping cut in two fragments, the end held back.
+    small_text = '{"type":"ping","data":"' + "s" * 100000 + '"}'
+    smalls = []
+    for _ in range(4):
+        sock, _ = await asyncio.to_thread(ws_handshake, gw.port)
+        check(await asyncio.to_thread(send_or_closed, sock,
+                                      ws_frame(small_text[:-10], fin=False)),
+              "small holder closed while sending")
+        smalls.append(sock)
+    # Big holders: 700 kB of an unfinished message each (a 1 MiB buffer
+    # in the gateway); 8 of them would hold 8 MiB, twice the cap.
+    bigs = []
+    for _ in range(8):
+        sock, _ = await asyncio.to_thread(ws_handshake, gw.port)
+        await asyncio.to_thread(send_or_closed, sock,
+                                ws_frame("b" * 700000, fin=False))
+        bigs.append(sock)
+    # The gateway reads everything, then holds at most the cap.
+    deadline = time.monotonic() + scaled(10)
+    while await metric(gw.port, "sluice_buffer_cap_closed_total") < 5:
+        check(time.monotonic() < deadline, "biggest holders not closed")
+        await asyncio.sleep(0.1)
+    held = await metric(gw.port, "sluice_buffered_bytes")
+    check(held <= cap, f"{held} bytes buffered, cap {cap}")
+    closed, seen_1009, open_bigs = 0, 0, 0
+    for sock in bigs:
+        data, eof = await asyncio.to_thread(drain, sock, scaled(1))
+        frames, _ = ws_parse(data)
+        codes = [int.from_bytes(p[:2], "big") for op, p in frames if op == 8]
+        check(codes in ([], [1009]), f"big holder closed with {codes}")
+        if eof or codes:
+            # A close with our unread bytes still in the gateway's socket
+            # may reach us as a reset before the close frame: count it.
+            closed += 1
+            seen_1009 += bool(codes)
+        else:
+            open_bigs += 1
+        sock.close()
+    check(closed >= 5 and open_bigs <= 3 and seen_1009 >= 1,
+          f"{closed} big holders closed ({seen_1009} close frames 1009 "
+          f"seen), {open_bigs} open")
+    # The small holders were never the biggest: they finish their ping.
+    for sock in smalls:
+        check(await asyncio.to_thread(send_or_closed, sock,
+                                      ws_frame(small_text[-10:], opcode=0)),
+              "a small holder was closed")
+        data, _ = await asyncio.to_thread(drain, sock, scaled(5), has_pong)
+        check(has_pong(data), f"small holder got no pong: {data[:200]!r}")
+        sock.close()
+    line = await wait_log(gw, "CLI-BUFCAP")
+    check("incoming" in line, f"log: {line}")
+    c = await h.client(gw)
+    check(await c.run("echo", [1, 2, 3]) == [1, 2, 3], "fresh client")
+    deadline = time.monotonic() + scaled(10)
+    while await metric(gw.port, "sluice_buffered_bytes") > 65536:
+        check(time.monotonic() < deadline, "buffers not given back")
+        await asyncio.sleep(0.1)
+
+
+async def buffer_cap_closes_a_big_out_queue_with_1008(h):
+    mib = 1 << 20
+    # Per connection, A could queue 8 MiB before --max-out-bytes and 30 s
+    # before --stall-ms; the total cap (1 MiB) comes first.
+    gw = await h.start("--max-buffered-bytes", str(mib), "--max-out-bytes",
+                       str(8 * mib), "--out-high-bytes", str(4 * mib),
+                       "--out-low-bytes", str(mib), "--stall-ms", "30000",
+                       workers=[2])
+    b = await h.client(gw)
+    sock, _ = await asyncio.to_thread(ws_handshake, gw.port, rcvbuf=4096)
+    loop = asyncio.get_running_loop()
+    # Control characters are escaped as \u0001: 6 bytes of JSON out for
+    # each byte in, so A is owed ~32 MB it never reads.
+    item = "\x01" * 1365
+    try:
+        for k in range(32):
+            msg = json.dumps({"type": "submit", "id": f"a{k}", "task": "echo",
+                              "items": [item] * 125})
+            await loop.sock_sendall(sock, ws_frame(msg))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # already closed
+    line = await wait_log(gw, "CLI-BUFCAP", timeout=20)
+    check("outgoing" in line, f"log: {line}")
+    check(await metric(gw.port, "sluice_buffer_cap_closed_total") >= 1,
+          "not counted")
+    data, _ = await read_to_eof(sock, timeout=20)
+    sock.close()
+    closes = [p for op, p in ws_parse(data)[0] if op == 8]
+    check(not closes or (int.from_bytes(closes[0][:2], "big") == 1008
+                         and b"memory cap" in closes[0]),
+          f"close frame {closes[:1]}, want 1008 memory cap")
+    check(await b.run("echo", [4, 5]) == [4, 5], "the other client")
+    check(await metric(gw.port, "sluice_buffered_bytes") <= mib,
+          "over the cap after the close")
+
+
 if __name__ == "__main__":
     run([one_address_cannot_lock_out_another,
-         one_connection_cannot_fill_the_queue, one_token_shares_one_quota])
+         one_connection_cannot_fill_the_queue, one_token_shares_one_quota,
+         buffer_cap_closes_the_biggest_holders,
+         buffer_cap_closes_a_big_out_queue_with_1008])
