@@ -487,10 +487,12 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 		long timeout_ms;
 
 		if (*stop && !drain_end) {
+			size_t load = cp_pool_load(io.pool);
+
 			SL_NOTICE("WRK-DRAIN",
-			    "finishing %zu jobs, up to "
+			    "finishing %zu job%s, up to "
 			    "%" PRId64 " ms",
-			    cp_pool_load(io.pool), cfg->drain_us / 1000);
+			    load, load == 1 ? "" : "s", cfg->drain_us / 1000);
 			s_send_empty(&io, SL_MSG_DRAIN);
 			drain_end = now + cfg->drain_us;
 		}

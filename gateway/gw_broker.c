@@ -762,7 +762,8 @@ gw_broker_on_client_msg(
 			.server_us = sl_clock_wall_us(),
 			.workers = self->st.workers,
 			.queued = self->st.queued,
-			.running = self->st.running };
+			.running = self->st.running,
+			.draining = self->draining };
 
 		s_send(client, &f);
 		break;

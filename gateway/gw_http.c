@@ -182,7 +182,8 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    "another CURVE key.",
 	    st.hijacks);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
-	    "Result at the gateway to written to the client socket.",
+	    "Result at the gateway to written to the client socket "
+	    "(producers: handed to ZeroMQ).",
 	    &env->forward_delay);
 	gw_metrics_hist(&p, end, "sluice_item_latency_seconds",
 	    "Request accepted to the item's result at the gateway.",
@@ -220,9 +221,9 @@ s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
 			    body, cap, "not ready: no workers registered\n");
 		} else {
 			n = snprintf(body, cap,
-			    "ready: %zu workers, %zu free "
+			    "ready: %zu worker%s, %zu free "
 			    "credit\n",
-			    st.workers,
+			    st.workers, st.workers == 1 ? "" : "s",
 			    st.capacity > st.running ? st.capacity - st.running
 			                             : 0);
 		}

@@ -28,7 +28,8 @@
 
 /* One encoded frame waiting for its producer's pipe to have room. */
 typedef struct gw_pframe {
-	sl_list_t link; /* in producer->out */
+	sl_list_t link;    /* in producer->out */
+	int64_t t_item_us; /* an item frame's hand-over by the broker; 0: other */
 	size_t len;
 	uint8_t data[];
 } gw_pframe_t;
@@ -58,7 +59,18 @@ struct gw_prod {
 	size_t n_backlogged; /* producers with queued frames */
 	int64_t retry_us;    /* next retry of queued frames (backoff) */
 	gw_prod_stats_t st;
+	gw_hist_t *forward; /* borrowed, NULL: item frames are not timed */
 };
+
+/* An item frame (t_item_us: when the broker handed it over; 0: another
+ * frame) is now ZeroMQ's: out of the gateway, for the forward delay. */
+static void
+s_forwarded(gw_prod_t *self, int64_t t_item_us)
+{
+	if (t_item_us && self->forward)
+		gw_hist_observe_us(
+		    self->forward, sl_clock_mono_us() - t_item_us);
+}
 
 /* Drop p's queue (it is gone, cut or forgotten). */
 static void
@@ -124,6 +136,7 @@ s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
 		sl_list_remove(e);
 		p->out_bytes -= f->len;
 		self->st.queued_bytes -= f->len;
+		s_forwarded(self, f->t_item_us);
 		free(f);
 		if (sl_list_empty(&p->out))
 			self->n_backlogged--;
@@ -177,7 +190,8 @@ s_wake(void *user)
 /* Keep a copy of the frame for p; cut p if its queue passes the cap.
  * Inside a broker call: may pause p, never resume it. */
 static int
-s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len)
+s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len,
+    int64_t t_item_us)
 {
 	gw_pframe_t *f = malloc(sizeof *f + len);
 
@@ -188,6 +202,7 @@ s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len)
 		return -1;
 	}
 	f->len = len;
+	f->t_item_us = t_item_us;
 	memcpy(f->data, data, len);
 	if (sl_list_empty(&p->out)) {
 		self->n_backlogged++;
@@ -223,6 +238,12 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 {
 	gw_prod_t *self = ctx;
 	gw_producer_t *p = client_user;
+	/* A producer's frame is out of the gateway once ZeroMQ has it. */
+	int64_t t0 = self->forward
+	        && (frame->type == GW_OUT_RESULT
+	            || frame->type == GW_OUT_ITEM_ERROR)
+	    ? sl_clock_mono_us()
+	    : 0;
 	int rc;
 
 	if (p->failed)
@@ -239,15 +260,16 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 	if (p->failed)
 		return -1;
 	if (!sl_list_empty(&p->out))
-		return s_enqueue(self, p, self->sb.data, self->sb.size);
+		return s_enqueue(self, p, self->sb.data, self->sb.size, t0);
 	rc = gw_zmq_send(
 	    self->zsock, p->rid, p->rid_len, self->sb.data, self->sb.size);
 	if (rc == SL_EFULL)
-		return s_enqueue(self, p, self->sb.data, self->sb.size);
+		return s_enqueue(self, p, self->sb.data, self->sb.size, t0);
 	if (rc) {
 		s_send_failed(self, p, rc);
 		return -1;
 	}
+	s_forwarded(self, t0);
 	return 0;
 }
 
@@ -406,6 +428,12 @@ gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
 fail:
 	gw_prod_destroy(&self);
 	return NULL;
+}
+
+void
+gw_prod_set_forward_hist(gw_prod_t *self, gw_hist_t *hist)
+{
+	self->forward = hist;
 }
 
 int

@@ -36,6 +36,7 @@
 #include <libwebsockets.h>
 
 #include "gw_broker.h"
+#include "gw_metrics.h"
 
 /* Frames ZeroMQ may hold for one producer, each way (ZMQ_SNDHWM,
  * ZMQ_RCVHWM): small, so that memory is counted in gw_prod's own queue
@@ -73,6 +74,11 @@ gw_prod_t *gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
     const gw_prod_limits_t *limits,
     int (*setup)(void *sock, const void *setup_arg), const void *setup_arg,
     char *err, size_t errlen);
+
+/* Time item frames (results, item errors) from the broker to ZeroMQ into
+ * hist (sluice_forward_delay_seconds, shared with the WebSocket clients);
+ * NULL: not timed. hist must outlive self. */
+void gw_prod_set_forward_hist(gw_prod_t *self, gw_hist_t *hist);
 
 /* Join the lws loop (protocol "zmq" must be in vh's table). */
 int gw_prod_attach(

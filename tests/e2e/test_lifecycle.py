@@ -4,6 +4,7 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import time
 
 from harness import (check, check_request, free_port, run, scaled, wait_log,
@@ -132,6 +133,68 @@ async def bad_options_are_refused(h):
     check(not wrong, "\n".join(wrong))
 
 
+async def option_rules_name_the_rule_broken(h):
+    cases = [  # (args, what the message must say, what it must not)
+        (["--ws-ping-secs", "30", "--ws-hangup-secs", "30"],
+         ["--ws-hangup-secs (30)", "--ws-ping-secs (30)"], "out-"),
+        (["--out-low-bytes", "1048576"],
+         ["--out-low-bytes (1048576)", "--out-high-bytes (1048576)"], "ws-"),
+        (["--out-high-bytes", "8388608"],
+         ["--out-high-bytes (8388608)", "--max-out-bytes (8388608)"], "low"),
+    ]
+    wrong = []
+    for args, want, not_named in cases:
+        r = h.run_cli(h.gateway_bin, *args, "--producers", "none")
+        if (r.returncode != 2 or not all(w in r.stderr for w in want)
+                or not_named in r.stderr):
+            wrong.append(f"{args}: exit {r.returncode}, {r.stderr!r}; want "
+                         f"{want}, no {not_named!r}")
+    check(not wrong, "\n".join(wrong))
+
+
+async def port_in_use_is_named(h):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = h.run_cli(h.gateway_bin, "--listen", f"127.0.0.1:{port}",
+                      "--workers", f"tcp://127.0.0.1:{free_port()}",
+                      "--producers", "none")
+    check(r.returncode == 1 and f"127.0.0.1 port {port} is already in use"
+          in r.stderr, f"exit {r.returncode}: {r.stderr[-600:]!r}")
+
+
+async def http_get(port, path):
+    """(status line, body) of a GET on the gateway's port."""
+    rd, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Connection: close\r\n\r\n".encode())
+    data = await asyncio.wait_for(rd.read(), scaled(10))
+    w.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode().split("\r\n")[0], body.decode("utf-8", "replace")
+
+
+async def counts_are_spelled_right(h):
+    gw = await h.gateway()
+    w = h.worker(gw, None)  # 0: one thread per core
+    await h.wait_workers(gw, 1)
+    line = await wait_log(w, "CFG")
+    cores = os.sysconf("SC_NPROCESSORS_ONLN")
+    check(f" threads={cores} " in line, f"want threads={cores}: {line}")
+    status, body = await http_get(gw.port, "/readyz")
+    check(status.endswith("200 OK") and body.startswith("ready: 1 worker,"),
+          f"{status}: {body!r}")
+
+
+async def not_found_page_has_its_stylesheet(h):
+    gw = await h.gateway()
+    status, body = await http_get(gw.port, "/no-such-page")
+    check(" 404" in status and 'href="/error.css"' in body, f"{status} {body!r}")
+    status, body = await http_get(gw.port, "/error.css")
+    check(status.endswith("200 OK") and "body" in body, f"{status} {body!r}")
+
+
 async def options_come_from_the_environment(h):
     # The command line wins over the environment.
     gw = await h.gateway("--max-requests", "3", env={"SLUICE_MAX_ITEMS": "2",
@@ -248,7 +311,9 @@ async def sigint_stops_both(h):
 run([worker_started_first_connects_later,
      worker_ignores_message_types_it_does_not_know,
      request_waits_for_first_worker,
-     help_and_version, bad_options_are_refused, options_come_from_the_environment,
+     help_and_version, bad_options_are_refused, option_rules_name_the_rule_broken,
+     port_in_use_is_named, counts_are_spelled_right,
+     not_found_page_has_its_stylesheet, options_come_from_the_environment,
      client_leaving_mid_request_harms_no_one, stopping_a_busy_worker_loses_no_item,
      a_crashed_workers_items_run_elsewhere,
      sigterm_with_clients_and_work_exits_cleanly,

@@ -86,6 +86,19 @@ async def producer_request_runs_on_c_workers(h):
     p.close()
 
 
+async def forward_delay_counts_producers_results(h):
+    gw = await h.start(workers=[2])
+    before = await metric(gw.port, "sluice_forward_delay_seconds_count")
+    p = Producer(gw)
+    await p.send({"type": "submit", "id": "f1", "task": "echo",
+                  "items": list(range(5))})
+    check(check_request(await p.collect("f1"), 5) == list(range(5)), "echo")
+    after = await metric(gw.port, "sluice_forward_delay_seconds_count")
+    check(after - before == 5, f"forward delay counted {after - before} of a "
+                               f"producer's 5 results")
+    p.close()
+
+
 async def producer_errors_use_the_client_codes(h):
     gw = await h.start(workers=[1])
     p = Producer(gw)
@@ -499,6 +512,7 @@ async def sluice_submit_draws_a_bar_on_a_terminal(h):
 
 TESTS = [producer_request_runs_on_c_workers,
          producer_errors_use_the_client_codes,
+         forward_delay_counts_producers_results,
          producer_cancel_and_silence_end_its_requests,
          pinging_producer_keeps_its_request,
          big_producer_does_not_starve_a_browser,
