@@ -399,11 +399,31 @@ s_tls_setup(const gw_cfg_t *cfg, struct lws_context_creation_info *ci)
 	return 0;
 }
 
-/* gw_zmq_new_ex's setup: CURVE server, ZAP domain "workers". */
+/* What the workers endpoint's CURVE setup needs. */
+typedef struct s_workers_setup {
+	const sl_curve_keypair_t *kp;
+	int hb_ivl_ms;     /* ZMTP heartbeat interval */
+	int hb_timeout_ms; /* ... and how long a silent connection lives */
+} s_workers_setup_t;
+
+/*
+ * gw_zmq_new_ex's setup: CURVE server, ZAP domain "workers". With CURVE
+ * there is no ZMQ_ROUTER_HANDOVER (gw_zmq.c): a worker restarted under
+ * the same routing id is not heard while its old connection lives, so
+ * ZMTP heartbeats close the connection of a hung worker (its process
+ * stopped, its TCP connection open) as our own heartbeats forget it.
+ */
 static int
-s_workers_curve(void *sock, const void *kp)
+s_workers_curve(void *sock, const void *arg)
 {
-	return sl_curve_server_setup(sock, kp, "workers");
+	const s_workers_setup_t *a = arg;
+
+	if (zmq_setsockopt(
+	        sock, ZMQ_HEARTBEAT_IVL, &a->hb_ivl_ms, sizeof a->hb_ivl_ms)
+	    || zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &a->hb_timeout_ms,
+	        sizeof a->hb_timeout_ms))
+		return -1;
+	return sl_curve_server_setup(sock, a->kp, "workers");
 }
 
 /* The same for the producers endpoint, ZAP domain "producers". */
@@ -579,6 +599,7 @@ main(int argc, char **argv)
 	sl_zap_t *zap = NULL;
 	gw_zmq_t *zsock = NULL;
 	s_workers_t wk = { NULL, NULL };
+	s_workers_setup_t wsetup = { &curve_kp, 0, 0 };
 	gw_prod_t *prod = NULL;
 	void *zctx = NULL;
 	struct sigaction sa;
@@ -690,8 +711,10 @@ main(int argc, char **argv)
 		    "docs/SECURITY.md)",
 		    cfg.workers);
 	wk.broker = broker;
+	wsetup.hb_ivl_ms = (int) cfg.hb_ivl_ms;
+	wsetup.hb_timeout_ms = (int) (cfg.hb_ivl_ms * cfg.hb_liveness);
 	zsock = gw_zmq_new_ex(zctx, cfg.workers, cfg.max_frame,
-	    zap ? s_workers_curve : NULL, &curve_kp, s_worker_frame, &wk, err,
+	    zap ? s_workers_curve : NULL, &wsetup, s_worker_frame, &wk, err,
 	    sizeof err);
 	if (!zsock) {
 		SL_ERR("GW-START", "%s", err);

@@ -501,6 +501,34 @@ async def curve_routing_ids_are_bound_to_keys(h):
     pthief.close()
 
 
+async def curve_worker_restarted_under_its_id_gets_in(h):
+    """With CURVE (no HANDOVER), a worker started under the routing id of a
+    hung one (stopped process, connection open) registers once the
+    gateway's heartbeats have closed the hung one's connection; before
+    ZMTP heartbeats, never while the hung process lived."""
+    gw_pub, gw_sec = keypair(h, "gateway")
+    w_pub, w_sec = keypair(h, "worker")
+    clients = os.path.join(h.tmpdir, "clients")
+    with open(clients, "w") as f:
+        f.write(f"{w_pub} worker\n")
+    hb = ("--hb-interval-ms", "200")
+    gw = await h.gateway(*hb, "--curve-secret-file", gw_sec,
+                         "--curve-clients-file", clients)
+    args = (*hb, "--id", "fixed", "--curve-server-key", gw_pub,
+            "--curve-secret-file", w_sec)
+    hung = h.worker(gw, 1, *args)
+    label = await wait_registered(gw, hung)
+    os.kill(hung.pid, signal.SIGSTOP)
+    try:
+        await wait_log(gw, f"WRK-GONE worker={label} reason=silent")
+        fresh = h.worker(gw, 1, *args)
+        await wait_registered(gw, fresh, timeout=15)
+        c = await connect(h, gw)
+        await echo_works(c)
+    finally:
+        hung.kill()  # SIGKILL works on a stopped process
+
+
 def denied_tokens(port):
     st, body = http_get(port, "/metrics")
     check(st == 200, f"/metrics: {st}")
@@ -573,6 +601,7 @@ if __name__ == "__main__":
     run([tokens_gate_the_handshake, origin_allow_list,
          origin_and_token_together, tls_listener, curve_workers,
          curve_producers, curve_routing_ids_are_bound_to_keys,
+         curve_worker_restarted_under_its_id_gets_in,
          curve_misconfiguration_fails_closed,
          insecure_binds_are_warned_about, sighup_reloads_tokens_and_keys,
          listener_binds_only_the_address_given])
