@@ -401,3 +401,276 @@ sl_json_mp_check(const msgpack_object *o, unsigned max_depth, const char **why)
 
 	return s_check(o, max_depth, why ? why : &dummy);
 }
+
+/* ---- sl_json_bad_offset: a JSON syntax scanner that only finds where ---- */
+
+#define SL_JSON_SCAN_DEPTH 4096 /* deeper than any parser here accepts */
+
+/* One scanned token: *i moves past it. Returns 0, 1 when the byte at *i
+ * is invalid, or 2 when the text ends inside the token. */
+static int
+s_scan_utf8(const unsigned char *s, size_t len, size_t *i)
+{
+	unsigned c = s[*i], n, lo = 0x80, hi = 0xbf;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 1;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 2;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 3;
+	else
+		return 1;
+	/* the second byte's range excludes overlong forms, surrogates and
+	 * code points past U+10FFFF */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	for (unsigned k = 1; k <= n; k++) {
+		if (*i + k >= len)
+			return 2;
+		if (s[*i + k] < (k == 1 ? lo : 0x80)
+		    || s[*i + k] > (k == 1 ? hi : 0xbf)) {
+			*i += k;
+			return 1;
+		}
+	}
+	*i += n + 1;
+	return 0;
+}
+
+static int
+s_scan_string(const unsigned char *s, size_t len, size_t *i)
+{
+	for (++*i; *i < len;) {
+		unsigned c = s[*i];
+
+		if (c == '"') {
+			++*i;
+			return 0;
+		}
+		if (c < 0x20)
+			return 1;
+		if (c >= 0x80) {
+			int rc = s_scan_utf8(s, len, i);
+
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (c != '\\') {
+			++*i;
+			continue;
+		}
+		if (++*i >= len)
+			return 2;
+		if (s[*i] == 'u') {
+			for (int k = 0; k < 4; k++) {
+				if (++*i >= len)
+					return 2;
+				if (!strchr("0123456789abcdefABCDEF", s[*i]))
+					return 1;
+			}
+		} else if (!strchr("\"\\/bfnrt", s[*i]) || !s[*i]) {
+			return 1;
+		}
+		++*i;
+	}
+	return 2;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+s_scan_number(const unsigned char *s, size_t len, size_t *i)
+{
+	enum { SIGN, INT0, INT, DOT, FRAC, E, ESIGN, EXP } st = SIGN;
+
+	if (s[*i] == '-')
+		++*i; /* the first digit comes next */
+	for (; *i < len; ++*i) {
+		unsigned c = s[*i];
+		bool digit = c >= '0' && c <= '9';
+
+		switch (st) {
+		case SIGN:
+			if (!digit)
+				return 1;
+			st = c == '0' ? INT0 : INT;
+			continue;
+		case INT0:
+		case INT:
+			if (digit && st == INT)
+				continue;
+			if (c == '.') {
+				st = DOT;
+				continue;
+			}
+			if (c == 'e' || c == 'E') {
+				st = E;
+				continue;
+			}
+			return 0; /* the number ends here */
+		case DOT:
+		case FRAC:
+			if (digit) {
+				st = FRAC;
+				continue;
+			}
+			if (st == DOT)
+				return 1;
+			if (c == 'e' || c == 'E') {
+				st = E;
+				continue;
+			}
+			return 0;
+		case E:
+			if (c == '+' || c == '-') {
+				st = ESIGN;
+				continue;
+			}
+			/* fall through */
+		case ESIGN:
+		case EXP:
+			if (digit) {
+				st = EXP;
+				continue;
+			}
+			return st == EXP ? 0 : 1;
+		}
+	}
+	/* at the end of the text: complete or cut short */
+	return st == INT0 || st == INT || st == FRAC || st == EXP ? 0 : 2;
+}
+
+static int
+s_scan_literal(const unsigned char *s, size_t len, size_t *i)
+{
+	const char *lit = s[*i] == 't' ? "true"
+	    : s[*i] == 'f'             ? "false"
+	                               : "null";
+
+	for (; *lit; lit++, ++*i) {
+		if (*i >= len)
+			return 2;
+		if (s[*i] != (unsigned char) *lit)
+			return 1;
+	}
+	return 0;
+}
+
+size_t
+sl_json_bad_offset(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *) text;
+	/* what may come next */
+	enum {
+		VALUE,
+		FIRST_IN_ARRAY,
+		KEY,
+		FIRST_KEY,
+		COLON,
+		NEXT,
+		END
+	} st
+	    = VALUE;
+	unsigned char objects[SL_JSON_SCAN_DEPTH / 8]
+	    = { 0 }; /* bit: object */
+	size_t depth = 0, i = 0;
+
+	while (i < len) {
+		unsigned c = s[i];
+		int rc = 0;
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			i++;
+			continue;
+		}
+		switch (st) {
+		case END:
+			return i;
+		case COLON:
+			if (c != ':')
+				return i;
+			i++;
+			st = VALUE;
+			continue;
+		case NEXT: {
+			bool obj = objects[(depth - 1) / 8]
+			    & (1u << ((depth - 1) % 8));
+
+			if (c == ',') {
+				i++;
+				st = obj ? KEY : VALUE;
+				continue;
+			}
+			if (c != (obj ? '}' : ']'))
+				return i;
+			i++;
+			st = --depth ? NEXT : END;
+			continue;
+		}
+		case FIRST_KEY:
+		case KEY:
+			if (c == '}' && st == FIRST_KEY) {
+				i++;
+				st = --depth ? NEXT : END;
+				continue;
+			}
+			if (c != '"')
+				return i;
+			rc = s_scan_string(s, len, &i);
+			if (rc)
+				return rc == 1 ? i : len;
+			st = COLON;
+			continue;
+		case FIRST_IN_ARRAY:
+			if (c == ']') {
+				i++;
+				st = --depth ? NEXT : END;
+				continue;
+			}
+			/* fall through */
+		case VALUE:
+			if (c == '{' || c == '[') {
+				if (depth == SL_JSON_SCAN_DEPTH)
+					return SIZE_MAX; /* jansson will say */
+				if (c == '{')
+					objects[depth / 8]
+					    |= (unsigned char) (1u
+					        << (depth % 8));
+				else
+					objects[depth / 8]
+					    &= (unsigned char) ~(
+					        1u << (depth % 8));
+				depth++;
+				i++;
+				st = c == '{' ? FIRST_KEY : FIRST_IN_ARRAY;
+				continue;
+			}
+			if (c == '"')
+				rc = s_scan_string(s, len, &i);
+			else if (c == '-' || (c >= '0' && c <= '9'))
+				rc = s_scan_number(s, len, &i);
+			else if (c == 't' || c == 'f' || c == 'n')
+				rc = s_scan_literal(s, len, &i);
+			else
+				return i;
+			if (rc)
+				return rc == 1 ? i : len;
+			/* jansson 2.14 skips one NUL byte right after a number
+			 * or a literal (its lexer puts the byte back, and a
+			 * NUL in its look-ahead buffer reads as "take the
+			 * next"); anywhere else a NUL is invalid, for both */
+			if (c != '"' && i < len && !s[i])
+				i++;
+			st = depth ? NEXT : END;
+			continue;
+		}
+	}
+	return st == END ? SIZE_MAX : len;
+}

@@ -40,6 +40,18 @@ int sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why);
 int sl_json_mp_check(
     const msgpack_object *o, unsigned max_depth, const char **why);
 
+/*
+ * Where text (len bytes) stops being JSON (RFC 8259): the offset of the
+ * first byte that no valid JSON text can have there, len if the text
+ * ends too early, or SIZE_MAX if it is syntactically valid (what jansson
+ * may still refuse for other reasons: duplicate keys, \u0000, depth).
+ * One NUL byte right after a number or literal is skipped, as jansson
+ * does; any other NUL is invalid.
+ * For error messages: jansson's own position points past the token it
+ * was reading ("not..." -> 3), this points at the 'o'. Any thread.
+ */
+size_t sl_json_bad_offset(const char *text, size_t len);
+
 /* s holds len bytes of well-formed UTF-8 (no overlong forms, surrogates
  * or code points past U+10FFFF; NUL is allowed). */
 bool sl_utf8_valid(const char *s, size_t len);

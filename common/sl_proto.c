@@ -391,6 +391,7 @@ static const struct {
 	{ "PONG", SL_MSG_PONG },
 	{ "CANCEL", SL_MSG_CANCEL },
 	{ "DRAIN", SL_MSG_DRAIN },
+	{ "REGISTERED", SL_MSG_REGISTERED },
 };
 
 const char *
@@ -461,6 +462,11 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 			return s_get_uint(body, "job", UINT64_MAX,
 			    &m->u.cancel.job, why,
 			    "CANCEL.job must be an unsigned integer");
+		case SL_MSG_REGISTERED:
+			return s_get_str(body, "worker", SL_PROTO_MAX_NAME,
+			    false, &m->u.registered.worker, why,
+			    "REGISTERED.worker must be a string of at most 32 "
+			    "bytes");
 		case SL_MSG_BYE:
 		case SL_MSG_PING:
 		case SL_MSG_PONG:
@@ -577,6 +583,16 @@ sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job)
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	return s_done(s_begin(&pk, "CANCEL", 1) || s_key(&pk, "job")
 	    || msgpack_pack_uint64(&pk, job));
+}
+
+int
+sl_proto_encode_registered(msgpack_sbuffer *sb, const char *label)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "REGISTERED", 1) || s_key(&pk, "worker")
+	    || msgpack_pack_str_with_body(&pk, label, strlen(label)));
 }
 
 int

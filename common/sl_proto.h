@@ -33,14 +33,15 @@
 #define SL_PROTO_MAX_CAPACITY 4096 /* jobs one worker may hold at once */
 
 typedef enum {
-	SL_MSG_READY = 1, /* worker -> gateway: register, with capacity */
-	SL_MSG_JOB,       /* gateway -> worker: run one item */
-	SL_MSG_RESULT,    /* worker -> gateway: one item's outcome */
-	SL_MSG_BYE,       /* worker -> gateway: leaving, requeue my jobs */
-	SL_MSG_PING,      /* either way: heartbeat; answer with PONG */
-	SL_MSG_PONG,      /* either way: answer to PING */
-	SL_MSG_CANCEL,    /* gateway -> worker: stop this job, if running */
-	SL_MSG_DRAIN,     /* worker -> gateway: send me no more jobs */
+	SL_MSG_READY = 1,  /* worker -> gateway: register, with capacity */
+	SL_MSG_JOB,        /* gateway -> worker: run one item */
+	SL_MSG_RESULT,     /* worker -> gateway: one item's outcome */
+	SL_MSG_BYE,        /* worker -> gateway: leaving, requeue my jobs */
+	SL_MSG_PING,       /* either way: heartbeat; answer with PONG */
+	SL_MSG_PONG,       /* either way: answer to PING */
+	SL_MSG_CANCEL,     /* gateway -> worker: stop this job, if running */
+	SL_MSG_DRAIN,      /* worker -> gateway: send me no more jobs */
+	SL_MSG_REGISTERED, /* gateway -> worker: your READY was accepted */
 } sl_msg_type_t;
 
 /* A borrowed byte string inside a decoded frame; not NUL-terminated. */
@@ -77,6 +78,11 @@ typedef struct sl_msg_cancel {
 	uint64_t job; /* id from the JOB */
 } sl_msg_cancel_t;
 
+typedef struct sl_msg_registered {
+	sl_str_t worker; /* the gateway's label for the worker (its logs);
+	                    optional: len 0 if absent */
+} sl_msg_registered_t;
+
 typedef struct sl_msg {
 	sl_msg_type_t type;
 	union {
@@ -84,6 +90,7 @@ typedef struct sl_msg {
 		sl_msg_job_t job;
 		sl_msg_result_t result;
 		sl_msg_cancel_t cancel;
+		sl_msg_registered_t registered;
 	} u;
 	msgpack_unpacked unpacked; /* owns the objects item/value point to */
 } sl_msg_t;
@@ -104,7 +111,8 @@ int sl_proto_check(const void *data, size_t len, unsigned max_depth);
  * Decode one frame into m (cleared first). Strings and objects in m point
  * into data and m's zone: keep data alive while m is used. Returns 0,
  * SL_EPROTO, SL_EVERSION, SL_ETYPE or SL_ETOOBIG; *why (if non-NULL) gets
- * a static reason for logs.
+ * a static reason for logs. SL_ETYPE means a well-formed frame of a type
+ * this build does not know (a newer peer's): receivers drop it quietly.
  */
 int sl_proto_decode(
     const void *data, size_t len, sl_msg_t *m, const char **why);
@@ -127,6 +135,8 @@ int sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
 int sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
     const char *code, const char *message, uint64_t cpu_us, int64_t t_done_us);
 int sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job);
+/* REGISTERED, naming the worker as the gateway's logs do (label). */
+int sl_proto_encode_registered(msgpack_sbuffer *sb, const char *label);
 /* A message without fields: BYE, PING, PONG, DRAIN. */
 int sl_proto_encode_empty(msgpack_sbuffer *sb, sl_msg_type_t type);
 

@@ -41,6 +41,7 @@ typedef struct cp_io {
 	int64_t backoff_us; /* next reconnect delay */
 	bool gw_seen;       /* the gateway spoke since we (re)connected */
 	bool gw_ever;       /* ... or ever, since we started */
+	bool registered; /* the gateway said REGISTERED since we connected */
 	uint64_t gen;       /* connection generation: +1 at each reconnect */
 	uint64_t jobs;      /* counters for the closing log line */
 	uint64_t results;
@@ -92,6 +93,25 @@ s_refuse(cp_io_t *self, uint64_t job, const char *code, const char *msg)
 		s_send(self, self->sb.data, self->sb.size);
 }
 
+/* The gateway accepted our READY: say so once per connection, with the
+ * label its logs use for us. */
+static void
+s_on_registered(cp_io_t *self, const sl_msg_registered_t *m)
+{
+	char label[SL_PROTO_MAX_NAME + 1] = "-";
+
+	if (self->registered) {
+		SL_DEBUG("WRK-REGISTERED", "again; ignored");
+		return;
+	}
+	self->registered = true;
+	if (m->worker.len)
+		sl_rid_name((const uint8_t *) m->worker.ptr, m->worker.len,
+		    label, sizeof label);
+	SL_NOTICE("WRK-REGISTERED", "gateway=%s threads=%u as=%s",
+	    self->cfg->gateway, self->cfg->threads, label);
+}
+
 static void
 s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 {
@@ -106,6 +126,12 @@ s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 		return;
 	}
 	rc = sl_proto_decode(w->frame, w->len, &w->msg, &why);
+	if (rc == SL_ETYPE) {
+		/* A newer gateway's message: ignoring it keeps us working. */
+		SL_DEBUG(
+		    "IO-UNKNOWN", "bytes=%zu: unknown type, ignored", len);
+		goto out;
+	}
 	if (rc) {
 		SL_WARN("IO-BADMSG", "bytes=%zu err=%s why=\"%s\"", len,
 		    sl_strerror(rc), why);
@@ -138,6 +164,9 @@ s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 		s_send_empty(self, SL_MSG_PONG);
 		break;
 	case SL_MSG_PONG:
+		break;
+	case SL_MSG_REGISTERED:
+		s_on_registered(self, &w->msg.u.registered);
 		break;
 	default:
 		SL_WARN("IO-BADMSG", "type=%s is not for a worker",
@@ -255,6 +284,7 @@ s_connect(cp_io_t *self)
 	self->gw_expiry = sl_clock_mono_us()
 	    + self->cfg->hb_ivl_us * (int64_t) self->cfg->hb_liveness;
 	self->gw_seen = false;
+	self->registered = false;
 	return 0;
 }
 
@@ -457,10 +487,12 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 		long timeout_ms;
 
 		if (*stop && !drain_end) {
+			size_t load = cp_pool_load(io.pool);
+
 			SL_NOTICE("WRK-DRAIN",
-			    "finishing %zu jobs, up to "
+			    "finishing %zu job%s, up to "
 			    "%" PRId64 " ms",
-			    cp_pool_load(io.pool), cfg->drain_us / 1000);
+			    load, load == 1 ? "" : "s", cfg->drain_us / 1000);
 			s_send_empty(&io, SL_MSG_DRAIN);
 			drain_end = now + cfg->drain_us;
 		}

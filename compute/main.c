@@ -248,12 +248,14 @@ main(int argc, char **argv)
 	}
 	sl_log_setup("cp", cfg.log_level);
 	sl_log_set_format(cfg.log_format);
-	sl_cfg_log(s_opts, N_OPTS, &cfg);
+	/* 0 means one per core: log the count the pool really gets. */
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	if (!cfg.threads)
+		cfg.threads = cores > 0 ? (cores < 1024 ? cores : 1024) : 1;
+	sl_cfg_log(s_opts, N_OPTS, &cfg);
 	io.gateway = cfg.gateway;
 	io.id = strcmp(cfg.id, "auto") ? cfg.id : NULL;
-	io.threads = cfg.threads ? (unsigned) cfg.threads
-	                         : (unsigned) (cores > 0 ? cores : 1);
+	io.threads = (unsigned) cfg.threads;
 	io.hb_ivl_us = cfg.hb_ivl_ms * 1000;
 	io.hb_liveness = (unsigned) cfg.hb_liveness;
 	io.drain_us = cfg.drain_ms * 1000;

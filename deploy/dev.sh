@@ -1,44 +1,54 @@
 #!/bin/sh
 # sluice developer entry point: the README's two commands live here.
 #
-#   deploy/dev.sh run    install what is missing, build, start a gateway on
-#                        127.0.0.1:8080 and one worker with a thread per core;
-#                        Ctrl-C stops both
+#   deploy/dev.sh run    install what running needs and is missing, build,
+#                        start a gateway on 127.0.0.1:8080 and one worker
+#                        with a thread per core; Ctrl-C drains and stops both
 #   deploy/dev.sh test   install what is missing, build, run every test
 #                        (ctest), then build again with ASan+UBSan into
 #                        ./build-asan and run the suite there (without
 #                        compose, bench and fuzz); both ctest summaries
 #                        are printed, the sanitized one last
-#   deploy/dev.sh deps   only install the missing Debian packages
+#   deploy/dev.sh deps   only install the missing Debian packages (all)
 #   deploy/dev.sh build  only configure and build (into ./build)
 #
 # Environment: BUILD_DIR (default ./build), ASAN_BUILD_DIR (default
 # ./build-asan; SLUICE_ASAN=0 skips that pass); CI=true turns warnings
-# into errors; SLUICE_LISTEN / SLUICE_WORKERS change the addresses for `run`.
+# into errors; for `run`: SLUICE_LISTEN (WebSocket/HTTP, 127.0.0.1:8080),
+# SLUICE_WORKERS (tcp://127.0.0.1:5555), SLUICE_PRODUCERS
+# (tcp://127.0.0.1:5556, or none) and SLUICE_THREADS (the worker's compute
+# threads, 0: one per core); other SLUICE_* options reach both programs.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 
-# Debian 12 packages: build, run, test (mmdebstrap: the compose test builds
-# the Docker base image with deploy/base-image.sh; Docker itself comes with
+# Debian 12 packages. RUN_PKGS: what building and running needs.
+# TEST_PKGS: what the tests add (cmocka: unit tests; python3-*: e2e tests;
+# openssl: their TLS certificates; mmdebstrap: the compose test builds the
+# Docker base image with deploy/base-image.sh, Docker itself comes with
 # the machine; chromium: the demo page's test runs it headless; clang and
 # libclang-rt-14-dev: the libFuzzer targets, tests/fuzz; valgrind: the
 # valgrind.e2e test, and profiling, docs/BENCHMARKS.md). Profiling also
 # wants linux-perf.
-PKGS="cmake make gcc libc6-dev pkg-config
-libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
-libcmocka-dev python3 python3-websockets python3-zmq python3-msgpack mmdebstrap
-chromium openssl clang libclang-rt-14-dev valgrind"
+RUN_PKGS="cmake make gcc libc6-dev pkg-config
+libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
+TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
+python3-msgpack mmdebstrap chromium openssl clang libclang-rt-14-dev valgrind"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
+		grep -q 'install ok installed'
+}
+
+# deps PACKAGE...: install those of them that are missing (apt only then)
 deps() {
 	missing=""
-	for p in $PKGS; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'install ok installed' || missing="$missing $p"
+	for p in "$@"; do
+		installed "$p" || missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0
 	say "installing:$missing"
@@ -50,37 +60,161 @@ deps() {
 		--no-install-recommends $missing
 }
 
-# build [DIR [extra cmake args...]]
+# build [DIR [extra cmake args...]]: configure when DIR is new, when
+# there are extra arguments or with CI=true (an existing build keeps its
+# settings, e.g. -DSLUICE_WERROR=ON; `cmake --build` reconfigures by
+# itself when a CMakeLists.txt changed), then build.
 build() {
 	dir=${1:-$build}
 	[ $# -gt 0 ] && shift
 	werror=OFF
 	[ "${CI:-}" = true ] && werror=ON
-	cmake -S "$top" -B "$dir" -DSLUICE_WERROR=$werror "$@" >/dev/null
+	if [ ! -f "$dir/CMakeCache.txt" ] || [ $# -gt 0 ] ||
+		[ "${CI:-}" = true ]; then
+		cmake -S "$top" -B "$dir" -DSLUICE_WERROR=$werror "$@" >/dev/null
+	fi
 	cmake --build "$dir" -j "$(nproc)"
+}
+
+# A tenth of a second. A Ctrl-C kills the sleep too (it shares our
+# process group): that is no failure (set -e).
+nap() { sleep 0.1 || true; }
+
+# build, for run and build: without cmocka (a test package) there are no
+# unit tests to build, so the tests are left out.
+build_programs() {
+	if installed libcmocka-dev; then
+		build
+	else
+		build "$build" -DBUILD_TESTING=OFF
+	fi
+}
+
+# run's children: 1 while alive (a zombie counts as gone)
+alive() {
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
+		! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+# reap PID: wait for a child that has ended, set rc to its exit status
+reap() {
+	rc=0
+	wait "$1" 2>/dev/null || rc=$?
+	# a trap can interrupt wait (> 128) just as the child ends: once more
+	if [ "$rc" -gt 128 ] && [ "$rc" -ne 255 ]; then
+		r=0
+		wait "$1" 2>/dev/null || r=$?
+		[ "$r" -eq 127 ] || rc=$r
+	fi
+}
+
+# The first INT/TERM/HUP: the gateway drains (refuses new requests, lets
+# running ones finish for up to its --drain-ms, then closes clients with
+# 1001); the worker keeps computing meanwhile and gets TERM once the
+# gateway has exited. Another signal: the gateway skips the rest of its
+# drain. The children run in their own sessions (setsid), so a terminal's
+# Ctrl-C (SIGINT to the whole foreground process group) reaches this
+# script alone, which signals each child itself.
+on_signal() {
+	stops=$((stops + 1))
+	if [ "$stops" -eq 1 ]; then
+		say "stopping: the gateway drains running requests first" \
+			"(Ctrl-C again: stop now)"
+	else
+		say "stopping now"
+	fi
+	if alive "$gw"; then kill -TERM "$gw" 2>/dev/null || true; fi
 }
 
 run() {
 	listen=${SLUICE_LISTEN:-127.0.0.1:8080}
 	workers=${SLUICE_WORKERS:-tcp://127.0.0.1:5555}
-	"$build/gateway/sluice-gateway" --listen "$listen" --workers "$workers" &
+	producers=${SLUICE_PRODUCERS:-tcp://127.0.0.1:5556}
+	threads=${SLUICE_THREADS:-0}
+	gw="" cp="" tl="" stops=0
+	logdir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-dev.XXXXXX")
+	trap on_signal INT TERM HUP
+	# The gateway's log goes to a file (shown here by tail) so that the
+	# banner waits for its GW-UP line: a failed start (port in use) ends
+	# with its error and a non-zero status instead. GW-UP is a notice:
+	# quieter log levels become notice for the gateway.
+	gwlevel=${SLUICE_LOG_LEVEL:-notice}
+	case $gwlevel in err | warn) gwlevel=notice ;; esac
+	SLUICE_LOG_LEVEL=$gwlevel setsid "$build/gateway/sluice-gateway" \
+		--listen "$listen" --workers "$workers" \
+		--producers "$producers" >"$logdir/gateway.log" 2>&1 &
 	gw=$!
-	SLUICE_GATEWAY=$workers "$build/compute/sluice-compute" &
+	setsid tail -s 0.1 -n +1 -f --pid="$gw" "$logdir/gateway.log" >&2 &
+	tl=$!
+	waited=0
+	while alive "$gw" && [ "$stops" -eq 0 ] &&
+		! grep -q 'GW-UP' "$logdir/gateway.log"; do
+		if [ "$waited" -ge 300 ]; then # 30 s
+			say "the gateway did not start within 30 s"
+			kill -TERM "$gw" 2>/dev/null || true
+			break
+		fi
+		nap
+		waited=$((waited + 1))
+	done
+	if ! alive "$gw" || [ "$stops" -gt 0 ] ||
+		! grep -q 'GW-UP' "$logdir/gateway.log"; then
+		while alive "$gw"; do nap; done
+		reap "$gw"
+		wait "$tl" 2>/dev/null || true
+		rm -rf "$logdir"
+		say "the gateway did not start (exit status $rc): nothing runs"
+		[ "$rc" -ne 0 ] || rc=1
+		exit "$rc"
+	fi
+	SLUICE_GATEWAY=$workers SLUICE_THREADS=$threads \
+		setsid "$build/compute/sluice-compute" &
 	cp=$!
-	trap 'kill -TERM $cp $gw 2>/dev/null || true' INT TERM
-	say "gateway pid $gw on ws://$listen/, worker pid $cp ($(nproc) threads); Ctrl-C stops"
-	wait $gw || true
-	kill -TERM $cp 2>/dev/null || true
-	wait $cp || true
+	n=$threads
+	[ "$n" != 0 ] || n="$(nproc) (one per core)"
+	say "up: gateway pid $gw on ws://$listen/ (demo page http://$listen/)," \
+		"producers $producers; worker pid $cp, threads $n;" \
+		"Ctrl-C drains and stops"
+	# Poll rather than wait: either child may end first, and a signal
+	# must be handled at once.
+	cprc=""
+	while alive "$gw"; do
+		if [ -z "$cprc" ] && ! alive "$cp"; then
+			reap "$cp"
+			cprc=$rc
+			say "the worker exited (status $cprc); stopping the gateway"
+			[ "$stops" -gt 0 ] || on_signal
+		fi
+		nap
+	done
+	reap "$gw"
+	gwrc=$rc
+	if [ -z "$cprc" ]; then
+		kill -TERM "$cp" 2>/dev/null || true
+		while alive "$cp"; do nap; done
+		reap "$cp"
+		cprc=$rc
+	fi
+	wait "$tl" 2>/dev/null || true
+	rm -rf "$logdir"
+	say "gateway exited $gwrc, worker exited $cprc"
+	# 0 only when both stopped cleanly; else the first failure's status
+	[ "$gwrc" -eq 0 ] || exit "$gwrc"
+	exit "$cprc"
 }
 
 case "${1:-}" in
-deps) deps ;;
-build) deps && build ;;
-run) deps && build && run ;;
+deps) deps $RUN_PKGS $TEST_PKGS ;;
+build) deps $RUN_PKGS && build_programs ;;
+run)
+	deps $RUN_PKGS
+	build_programs
+	run
+	;;
 test)
-	deps
-	build
+	deps $RUN_PKGS $TEST_PKGS
+	# (a build made by `run` without cmocka had the tests off)
+	build "$build" -DBUILD_TESTING=ON
 	status=0
 	(cd "$build" && ctest --output-on-failure) || status=$?
 	if [ "${SLUICE_ASAN:-1}" != 0 ]; then
@@ -100,7 +234,7 @@ test)
 	exit $status
 	;;
 *)
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

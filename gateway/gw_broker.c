@@ -19,6 +19,7 @@
 #include <msgpack.h>
 
 #include "gw_broker.h"
+#include "gw_pproto.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_json.h"
@@ -76,6 +77,7 @@ struct gw_request {
 	size_t n_failed;     /* item errors forwarded */
 	int64_t t_start_us;  /* monotonic, at accept */
 	int64_t deadline_us; /* monotonic; 0: no timeout_ms */
+	int64_t unserved_us; /* monotonic: since then no worker runs task */
 	bool timing;         /* results carry the worker's timings */
 	gw_chan_t *chan;     /* notify channel (counted), or NULL */
 };
@@ -539,6 +541,39 @@ s_request_end(
 	s_request_progress(self, r, open);
 }
 
+/*
+ * r's queued items waited unknown_task_us for a worker that runs r's task
+ * and none came: each ends as item error unknown_task (running ones go
+ * on; with none running, done follows).
+ */
+static void
+s_request_end_unserved(gw_broker_t *self, gw_request_t *r, int64_t now_us)
+{
+	char msg[SL_PROTO_MAX_NAME + 80];
+	size_t n = 0;
+	sl_list_t *e;
+
+	snprintf(msg, sizeof msg,
+	    "no registered worker runs task %s (waited %lld ms)", r->task,
+	    (long long) (now_us - r->unserved_us) / 1000);
+	s_deactivate(self, r); /* its queue empties: off the turn list */
+	while ((e = sl_list_first(&r->queue))) {
+		gw_job_t *job = sl_container_of(e, gw_job_t, link);
+
+		sl_list_remove(e);
+		self->st.queued--;
+		r->n_failed++;
+		r->client->share->open--;
+		n++;
+		s_item_error(self, r, job->seq, "unknown_task", msg);
+		free(job);
+	}
+	self->st.unknown_task += n;
+	SL_INFO("REQ-NOTASK", "req=%s task=%s items=%zu waited_ms=%lld", r->id,
+	    r->task, n, (long long) (now_us - r->unserved_us) / 1000);
+	s_request_progress(self, r, 0);
+}
+
 static bool
 s_worker_runs(const gw_worker_t *w, const char *task)
 {
@@ -673,6 +708,10 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 		    rc == SL_EFULL ? "item_too_large" : "bad_item", why);
 	}
 	r->t_start_us = sl_clock_mono_us();
+	/* Only with no worker at all (see above): the wait for one that
+	 * runs the task starts now. */
+	if (!s_task_known(self, r->task))
+		r->unserved_us = r->t_start_us;
 	if (m->timeout_ms)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
 	r->timing = m->timing;
@@ -723,7 +762,8 @@ gw_broker_on_client_msg(
 			.server_us = sl_clock_wall_us(),
 			.workers = self->st.workers,
 			.queued = self->st.queued,
-			.running = self->st.running };
+			.running = self->st.running,
+			.draining = self->draining };
 
 		s_send(client, &f);
 		break;
@@ -965,6 +1005,13 @@ s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
 		SL_DEBUG("WRK-ID", "worker=%s id=%s key=%.8s", w->name, id,
 		    w->key[0] ? w->key : "-");
 	}
+	/* Tell it (PROTOCOL.md §2): a worker that never hears this is
+	 * talking to something that is not a gateway that accepts it. A
+	 * failed send shows again at the next PING. */
+	msgpack_sbuffer_clear(&self->sb);
+	if (!sl_proto_encode_registered(&self->sb, w->name))
+		self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
+		    self->sb.data, self->sb.size);
 }
 
 static gw_job_t *
@@ -1076,6 +1123,41 @@ s_log_unregistered(const uint8_t *rid, size_t rid_len)
 	SL_DEBUG("WRK-ID", "worker=unregistered id=%s", id);
 }
 
+/*
+ * A frame from an unregistered sender that failed to decode as a worker
+ * frame: if it is a producer's (a msgpack map with a type, PROTOCOL.md
+ * §3), someone pointed a producer such as sluice-submit at the workers
+ * endpoint. Answer it in its own protocol with error wrong_endpoint
+ * instead of leaving it to wait. Returns true if it was one.
+ */
+static bool
+s_answer_producer(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
+    const void *data, size_t len)
+{
+	gw_cmsg_t msg;
+	gw_cerr_t err;
+	gw_out_t f;
+
+	if (!gw_pproto_parse(data, len, self->lim.max_items, &msg, &err)) {
+		gw_cerr_set(&err, msg.id, "wrong_endpoint", "-");
+		gw_cmsg_clear(&msg);
+	} else if (!strcmp(err.code, "bad_msgpack")
+	    || !strcmp(err.code, "bad_message")) {
+		return false; /* not a producer's either */
+	}
+	err.code = "wrong_endpoint";
+	snprintf(err.message, sizeof err.message,
+	    "this is the gateway's workers endpoint; producers connect to "
+	    "its producers endpoint (--producers, default "
+	    "tcp://127.0.0.1:5556)");
+	f = gw_out_error(&err);
+	msgpack_sbuffer_clear(&self->sb);
+	if (!gw_pproto_encode(&f, &self->sb))
+		self->ops.worker_send(
+		    self->ops.ctx, rid, rid_len, self->sb.data, self->sb.size);
+	return true;
+}
+
 /* Is key (NULL: no CURVE) the one w registered with? */
 static bool
 s_key_is(const gw_worker_t *w, const char *key)
@@ -1110,6 +1192,15 @@ gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
 		goto out;
 	}
 	rc = sl_proto_decode(data, len, &m, &why);
+	if (rc && !w && s_answer_producer(self, rid, rid_len, data, len)) {
+		self->st.bad_frames++;
+		SL_WARN("WRK-BADMSG",
+		    "worker=unregistered bytes=%zu: a producer's frame on the "
+		    "workers endpoint; answered wrong_endpoint",
+		    len);
+		s_log_unregistered(rid, rid_len);
+		goto out;
+	}
 	if (rc) {
 		self->st.bad_frames++;
 		SL_WARN("WRK-BADMSG", "worker=%s bytes=%zu err=%s why=\"%s\"",
@@ -1166,6 +1257,23 @@ out:
 /* ---- timers --------------------------------------------------------------
  */
 
+/* r's queued items wait for a worker that runs its task: from when none
+ * does, they get unknown_task_us, then end as unknown_task. */
+static void
+s_check_unserved(gw_broker_t *self, gw_request_t *r, int64_t now_us)
+{
+	if (!self->lim.unknown_task_us)
+		return;
+	if (sl_list_empty(&r->queue) || s_task_known(self, r->task)) {
+		r->unserved_us = 0;
+		return;
+	}
+	if (!r->unserved_us)
+		r->unserved_us = now_us;
+	else if (now_us - r->unserved_us >= self->lim.unknown_task_us)
+		s_request_end_unserved(self, r, now_us);
+}
+
 void
 gw_broker_tick(gw_broker_t *self, int64_t now_us)
 {
@@ -1185,6 +1293,8 @@ gw_broker_tick(gw_broker_t *self, int64_t now_us)
 				SL_INFO("REQ-TIMEOUT", "req=%s", r->id);
 				s_request_end(self, r, "timeout",
 				    "the request's timeout_ms passed");
+			} else {
+				s_check_unserved(self, r, now_us);
 			}
 		}
 	}

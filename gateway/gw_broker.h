@@ -63,6 +63,10 @@ typedef struct gw_broker_limits {
 	int64_t hb_ivl_us;      /* PING workers this often; 0: never */
 	unsigned hb_liveness;   /* silent intervals before a worker is dead */
 	size_t max_subscriptions; /* channels one client may watch */
+	/* Queued items of a task that no registered worker runs end as
+	 * unknown_task after this long (a worker with the task may still
+	 * arrive); 0: they wait for one forever. */
+	int64_t unknown_task_us;
 } gw_broker_limits_t;
 
 /* A job whose worker died (crash, silence) this many times in a row ends
@@ -83,6 +87,7 @@ typedef struct gw_broker_stats {
 	uint64_t workers_lost;  /* workers declared dead (silence, crash) */
 	uint64_t poisoned;      /* jobs ended as worker_lost */
 	uint64_t timeouts;      /* items ended by a request's timeout_ms */
+	uint64_t unknown_task;  /* items ended: no worker ran their task */
 	uint64_t cancelled;     /* items ended by cancel or disconnect */
 	uint64_t items_ok;      /* results forwarded */
 	uint64_t items_failed;  /* item errors reported by workers */
@@ -156,7 +161,8 @@ void gw_broker_note_hijack(gw_broker_t *self);
 void gw_broker_client_pause(
     gw_broker_t *self, gw_client_t *client, bool paused);
 
-/* Timers: heartbeats, silent workers, request timeouts. Call it often
+/* Timers: heartbeats, silent workers, request timeouts, items waiting
+ * for a task no worker runs (unknown_task_us). Call it often
  * (every 100 ms or so) with the monotonic clock. */
 void gw_broker_tick(gw_broker_t *self, int64_t now_us);
 

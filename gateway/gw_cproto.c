@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -215,9 +216,14 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 	 * trailing garbage are all refused. */
 	root = json_loadb(
 	    text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-	if (!root)
+	if (!root) {
+		/* jansson's position is past the token it was reading */
+		size_t at = sl_json_bad_offset(text, len);
+
 		return gw_cerr_set(err, NULL, "bad_json",
-		    "invalid JSON at byte %d: %s", jerr.position, jerr.text);
+		    "invalid JSON at byte %zu: %s",
+		    at != SIZE_MAX ? at : (size_t) jerr.position, jerr.text);
+	}
 	out->root = root;
 	if (!json_is_object(root)) {
 		gw_cmsg_clear(out);
@@ -361,6 +367,9 @@ gw_out_json(const gw_out_t *f, json_t **out)
 		    && s_set_int(o, "workers", (int64_t) f->workers)
 		    && s_set_int(o, "queued", (int64_t) f->queued)
 		    && s_set_int(o, "running", (int64_t) f->running);
+		/* Only while shutting down: a page can show the drain. */
+		if (ok && f->draining)
+			ok = !json_object_set_new(o, "draining", json_true());
 		if (ok && (f->value.json || f->value.mp))
 			rc = s_set_value(o, "data", &f->value);
 		break;

@@ -123,7 +123,7 @@ typedef enum {
 	GW_OUT_ITEM_ERROR,   /* id, seq, code, message */
 	GW_OUT_DONE,         /* id, ok, failed, cancelled, elapsed_ms */
 	GW_OUT_ERROR,        /* code, message; id or channel if known */
-	GW_OUT_PONG,         /* data, server_us, workers, queued, running */
+	GW_OUT_PONG, /* data, server_us, workers, queued, running, draining */
 	GW_OUT_SUBSCRIBED,   /* channel, subscriptions */
 	GW_OUT_UNSUBSCRIBED, /* channel, subscriptions */
 } gw_out_type_t;
@@ -144,7 +144,8 @@ typedef struct gw_out {
 	size_t items, workers, ok, failed, cancelled, queued, running;
 	size_t subscriptions;
 	int64_t elapsed_ms, server_us;
-	bool timing; /* RESULT: add t_done_us and cpu_us */
+	bool timing;   /* RESULT: add t_done_us and cpu_us */
+	bool draining; /* PONG: the gateway is shutting down (sent if true) */
 	int64_t t_done_us;
 	uint64_t cpu_us;
 	/* 0, or a number several sends of one identical frame share (a

@@ -150,11 +150,13 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    "sluice_items_total{outcome=\"failed\"} %llu\n"
 	    "sluice_items_total{outcome=\"timeout\"} %llu\n"
 	    "sluice_items_total{outcome=\"worker_lost\"} %llu\n"
-	    "sluice_items_total{outcome=\"cancelled\"} %llu\n",
+	    "sluice_items_total{outcome=\"cancelled\"} %llu\n"
+	    "sluice_items_total{outcome=\"unknown_task\"} %llu\n",
 	    (unsigned long long) st.items_ok,
 	    (unsigned long long) st.items_failed,
 	    (unsigned long long) st.timeouts, (unsigned long long) st.poisoned,
-	    (unsigned long long) st.cancelled);
+	    (unsigned long long) st.cancelled,
+	    (unsigned long long) st.unknown_task);
 	GAUGE("queued_jobs", "Jobs waiting for a worker.", st.queued);
 	GAUGE("running_jobs", "Jobs held by workers.", st.running);
 	GAUGE("workers", "Registered workers.", st.workers);
@@ -180,7 +182,8 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    "another CURVE key.",
 	    st.hijacks);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
-	    "Result at the gateway to written to the client socket.",
+	    "Result at the gateway to written to the client socket "
+	    "(producers: handed to ZeroMQ).",
 	    &env->forward_delay);
 	gw_metrics_hist(&p, end, "sluice_item_latency_seconds",
 	    "Request accepted to the item's result at the gateway.",
@@ -218,9 +221,9 @@ s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
 			    body, cap, "not ready: no workers registered\n");
 		} else {
 			n = snprintf(body, cap,
-			    "ready: %zu workers, %zu free "
+			    "ready: %zu worker%s, %zu free "
 			    "credit\n",
-			    st.workers,
+			    st.workers, st.workers == 1 ? "" : "s",
 			    st.capacity > st.running ? st.capacity - st.running
 			                             : 0);
 		}

@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "gw_listen.h"
 #include "sl_err.h"
@@ -141,5 +143,63 @@ gw_listen_check(const char *host, int port, char *err, size_t errlen)
 		snprintf(err, errlen, "nothing listens on port %d", port);
 		rc = SL_EINVAL;
 	}
+	return rc;
+}
+
+int
+gw_listen_probe(const char *host, int port, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+	struct sockaddr_in *s4 = (void *) &sa;
+	struct sockaddr_in6 *s6 = (void *) &sa;
+	socklen_t len;
+	int fd, on = 1, off = 0, rc = 0;
+
+	memset(&sa, 0, sizeof sa);
+	if (s_any(host)) {
+		/* lws binds the wildcard as a dual-stack IPv6 socket */
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_any;
+		s6->sin6_port = htons((uint16_t) port);
+		len = sizeof *s6;
+	} else if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t) port);
+		len = sizeof *s4;
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t) port);
+		len = sizeof *s6;
+	} else {
+		return 0; /* an interface name */
+	}
+	fd = socket(sa.ss_family, SOCK_STREAM, 0);
+	if (fd < 0 && s_any(host)) { /* no IPv6 here: lws uses IPv4 then */
+		memset(&sa, 0, sizeof sa);
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_ANY);
+		s4->sin_port = htons((uint16_t) port);
+		len = sizeof *s4;
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+	}
+	if (fd < 0)
+		return 0; /* cannot try: lws will say what fails */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (sa.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+	if (bind(fd, (struct sockaddr *) &sa, len)) {
+		int e = errno;
+
+		if (e == EADDRINUSE)
+			snprintf(err, errlen,
+			    "address %s port %d is already in use (another "
+			    "program, or another gateway, listens there)",
+			    s_any(host) ? "*" : host, port);
+		else
+			snprintf(err, errlen, "cannot bind %s port %d: %s",
+			    s_any(host) ? "*" : host, port, strerror(e));
+		rc = SL_EINVAL;
+	}
+	close(fd);
 	return rc;
 }

@@ -32,4 +32,14 @@ int gw_listen_iface(const char *host, char *ifname, size_t ifname_len,
  */
 int gw_listen_check(const char *host, int port, char *err, size_t errlen);
 
+/*
+ * Before lws tries: can host:port be bound? lws reports a port in use
+ * only as "ERROR on binding fd ... (-1 98)", so the gateway asks first and
+ * says it plainly. Binds a throwaway socket (SO_REUSEADDR, as lws does)
+ * and closes it. 0 when the bind worked or cannot be tried here (an
+ * interface name: lws will say); SL_EINVAL with err "address HOST port
+ * PORT is already in use (...)" or the bind's error otherwise.
+ */
+int gw_listen_probe(const char *host, int port, char *err, size_t errlen);
+
 #endif

@@ -209,7 +209,7 @@ gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb)
 		n += 3 + (f->cancelled != 0);
 		break;
 	case GW_OUT_PONG:
-		n += 4 + has_value;
+		n += 4 + has_value + f->draining;
 		break;
 	case GW_OUT_SUBSCRIBED:
 	case GW_OUT_UNSUBSCRIBED:
@@ -253,6 +253,9 @@ gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb)
 		    || s_kv_int(&pk, "workers", (int64_t) f->workers)
 		    || s_kv_int(&pk, "queued", (int64_t) f->queued)
 		    || s_kv_int(&pk, "running", (int64_t) f->running);
+		if (!bad && f->draining)
+			bad = msgpack_pack_str_with_body(&pk, "draining", 8)
+			    || msgpack_pack_true(&pk);
 		if (!bad && has_value)
 			bad = s_kv_value(&pk, "data", &f->value);
 		break;

@@ -28,7 +28,8 @@
 
 /* One encoded frame waiting for its producer's pipe to have room. */
 typedef struct gw_pframe {
-	sl_list_t link; /* in producer->out */
+	sl_list_t link;    /* in producer->out */
+	int64_t t_item_us; /* an item frame's hand-over by the broker; 0: other */
 	size_t len;
 	uint8_t data[];
 } gw_pframe_t;
@@ -56,8 +57,20 @@ struct gw_prod {
 	uint64_t next_label; /* of the next producer: p1, p2... */
 	msgpack_sbuffer sb;  /* scratch for encoding, reused */
 	size_t n_backlogged; /* producers with queued frames */
+	int64_t retry_us;    /* next retry of queued frames (backoff) */
 	gw_prod_stats_t st;
+	gw_hist_t *forward; /* borrowed, NULL: item frames are not timed */
 };
+
+/* An item frame (t_item_us: when the broker handed it over; 0: another
+ * frame) is now ZeroMQ's: out of the gateway, for the forward delay. */
+static void
+s_forwarded(gw_prod_t *self, int64_t t_item_us)
+{
+	if (t_item_us && self->forward)
+		gw_hist_observe_us(
+		    self->forward, sl_clock_mono_us() - t_item_us);
+}
 
 /* Drop p's queue (it is gone, cut or forgotten). */
 static void
@@ -102,9 +115,10 @@ s_send_failed(gw_prod_t *self, gw_producer_t *p, int rc)
  * producer whose queue went below a quarter of the cap gets its jobs
  * dispatched again.
  */
-static void
+static size_t
 s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
 {
+	size_t sent = 0;
 	sl_list_t *e;
 
 	while (!p->failed && (e = sl_list_first(&p->out))) {
@@ -116,11 +130,13 @@ s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
 			break;
 		if (rc) {
 			s_send_failed(self, p, rc);
-			return;
+			return sent;
 		}
+		sent++;
 		sl_list_remove(e);
 		p->out_bytes -= f->len;
 		self->st.queued_bytes -= f->len;
+		s_forwarded(self, f->t_item_us);
 		free(f);
 		if (sl_list_empty(&p->out))
 			self->n_backlogged--;
@@ -130,21 +146,38 @@ s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
 		p->paused = false;
 		gw_broker_client_pause(self->broker, p->client, false);
 	}
+	return sent;
 }
 
-/* Retry every producer with queued frames; keep retrying while any has. */
+/*
+ * Retry every producer with queued frames; keep retrying while any has.
+ * The fd's wake-up cannot be relied on: the command that says a pipe has
+ * room is often taken by our own next ZeroMQ call. So: while retries move
+ * frames, retry on the next loop turn; when one moves nothing, back off
+ * (GW_PROD_RETRY_MIN_US, doubling up to GW_PROD_RETRY_MAX_US), so that a
+ * producer that does not read costs a few wake-ups a second.
+ */
 static void
 s_flush_all(gw_prod_t *self)
 {
+	size_t sent = 0;
+
 	for (sl_list_t *e = self->producers.next;
 	     self->n_backlogged && e != &self->producers; e = e->next) {
 		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
 
 		if (!sl_list_empty(&p->out))
-			s_flush(self, p, true);
+			sent += s_flush(self, p, true);
 	}
-	if (self->n_backlogged)
-		gw_zmq_wake_after(self->zsock, GW_PROD_RETRY_US);
+	if (!self->n_backlogged)
+		return;
+	if (sent)
+		self->retry_us = 0;
+	else if (self->retry_us < GW_PROD_RETRY_MIN_US)
+		self->retry_us = GW_PROD_RETRY_MIN_US;
+	else if (self->retry_us < GW_PROD_RETRY_MAX_US)
+		self->retry_us *= 2;
+	gw_zmq_wake_after(self->zsock, self->retry_us ? self->retry_us : 1);
 }
 
 /* gw_zmq's wake (fd or retry timer): some pipe may have room again. */
@@ -157,7 +190,8 @@ s_wake(void *user)
 /* Keep a copy of the frame for p; cut p if its queue passes the cap.
  * Inside a broker call: may pause p, never resume it. */
 static int
-s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len)
+s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len,
+    int64_t t_item_us)
 {
 	gw_pframe_t *f = malloc(sizeof *f + len);
 
@@ -168,10 +202,12 @@ s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len)
 		return -1;
 	}
 	f->len = len;
+	f->t_item_us = t_item_us;
 	memcpy(f->data, data, len);
 	if (sl_list_empty(&p->out)) {
 		self->n_backlogged++;
-		gw_zmq_wake_after(self->zsock, GW_PROD_RETRY_US);
+		self->retry_us = GW_PROD_RETRY_MIN_US;
+		gw_zmq_wake_after(self->zsock, self->retry_us);
 	}
 	sl_list_push_back(&p->out, &f->link);
 	p->out_bytes += len;
@@ -202,6 +238,12 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 {
 	gw_prod_t *self = ctx;
 	gw_producer_t *p = client_user;
+	/* A producer's frame is out of the gateway once ZeroMQ has it. */
+	int64_t t0 = self->forward
+	        && (frame->type == GW_OUT_RESULT
+	            || frame->type == GW_OUT_ITEM_ERROR)
+	    ? sl_clock_mono_us()
+	    : 0;
 	int rc;
 
 	if (p->failed)
@@ -218,15 +260,16 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 	if (p->failed)
 		return -1;
 	if (!sl_list_empty(&p->out))
-		return s_enqueue(self, p, self->sb.data, self->sb.size);
+		return s_enqueue(self, p, self->sb.data, self->sb.size, t0);
 	rc = gw_zmq_send(
 	    self->zsock, p->rid, p->rid_len, self->sb.data, self->sb.size);
 	if (rc == SL_EFULL)
-		return s_enqueue(self, p, self->sb.data, self->sb.size);
+		return s_enqueue(self, p, self->sb.data, self->sb.size, t0);
 	if (rc) {
 		s_send_failed(self, p, rc);
 		return -1;
 	}
+	s_forwarded(self, t0);
 	return 0;
 }
 
@@ -385,6 +428,12 @@ gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
 fail:
 	gw_prod_destroy(&self);
 	return NULL;
+}
+
+void
+gw_prod_set_forward_hist(gw_prod_t *self, gw_hist_t *hist)
+{
+	self->forward = hist;
 }
 
 int

@@ -15,12 +15,12 @@
  *
  * Slow readers: ZeroMQ holds at most GW_PROD_SNDHWM frames for a producer;
  * what does not fit waits here, in a per-producer queue counted in bytes,
- * and is retried when the socket's fd wakes (a pipe got room) and every
- * few milliseconds. Above half of max_out_bytes none of the producer's
- * jobs is dispatched (backpressure, as for WebSocket clients), below a
- * quarter they resume. Past max_out_bytes (a producer that does not read
- * but keeps asking, e.g. pings) it is cut: its queue is dropped, its
- * requests cancelled, PRD-SLOW logged. libzmq 4.3.4 cannot disconnect one
+ * and is retried when the socket's fd wakes (a pipe got room) and on a
+ * timer that backs off while nothing moves. Above half of max_out_bytes none
+ * of the producer's jobs is dispatched (backpressure, as for WebSocket
+ * clients), below a quarter they resume. Past max_out_bytes (a producer that
+ * does not read but keeps asking, e.g. pings) it is cut: its queue is dropped,
+ * its requests cancelled, PRD-SLOW logged. libzmq 4.3.4 cannot disconnect one
  * peer of a ROUTER, so "cut" means forgotten: what ZeroMQ already holds
  * for it (at most GW_PROD_SNDHWM frames) may still reach it, and a frame
  * it sends afterwards starts it afresh, with an empty queue.
@@ -36,6 +36,7 @@
 #include <libwebsockets.h>
 
 #include "gw_broker.h"
+#include "gw_metrics.h"
 
 /* Frames ZeroMQ may hold for one producer, each way (ZMQ_SNDHWM,
  * ZMQ_RCVHWM): small, so that memory is counted in gw_prod's own queue
@@ -44,9 +45,11 @@
 #define GW_PROD_SNDHWM 16
 #define GW_PROD_RCVHWM 16
 
-/* While a producer's queue is not empty, retry it this often even if the
- * fd does not wake (a send may have consumed the wake-up). */
-#define GW_PROD_RETRY_US 5000
+/* While a producer's queue is not empty, it is retried at once after a
+ * retry that moved frames, else after 1 ms doubling up to 50 ms (the fd's
+ * wake-up may have been consumed by a send). */
+#define GW_PROD_RETRY_MIN_US 1000
+#define GW_PROD_RETRY_MAX_US 50000
 
 typedef struct gw_prod gw_prod_t;
 
@@ -71,6 +74,11 @@ gw_prod_t *gw_prod_new(gw_broker_t *broker, void *zctx, const char *endpoint,
     const gw_prod_limits_t *limits,
     int (*setup)(void *sock, const void *setup_arg), const void *setup_arg,
     char *err, size_t errlen);
+
+/* Time item frames (results, item errors) from the broker to ZeroMQ into
+ * hist (sluice_forward_delay_seconds, shared with the WebSocket clients);
+ * NULL: not timed. hist must outlive self. */
+void gw_prod_set_forward_hist(gw_prod_t *self, gw_hist_t *hist);
 
 /* Join the lws loop (protocol "zmq" must be in vh's table). */
 int gw_prod_attach(

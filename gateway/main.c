@@ -45,6 +45,7 @@ typedef struct gw_cfg {
 	long long max_subs;
 	long long max_queued;
 	long long max_queued_per_client;
+	long long unknown_task_ms;
 	long long max_out;
 	long long max_buffered;
 	long long out_high;
@@ -126,6 +127,10 @@ static const sl_opt_t s_opts[] = {
 	    offsetof(gw_cfg_t, max_queued_per_client),
 	    "unfinished jobs (queued or running) of one connection, or of "
 	    "all connections of one token; more get queue_full" },
+	{ "unknown-task-ms", "SLUICE_UNKNOWN_TASK_MS", SL_OPT_INT, "10000", 0,
+	    86400000, NULL, offsetof(gw_cfg_t, unknown_task_ms),
+	    "end queued items of a task no registered worker runs after this "
+	    "long, as unknown_task (0: wait forever)" },
 	{ "max-out-bytes", "SLUICE_MAX_OUT_BYTES", SL_OPT_INT, "8388608",
 	    64 * KIB, 1024 * MIB, NULL, offsetof(gw_cfg_t, max_out),
 	    "bytes queued to one client before it is closed as too slow" },
@@ -467,7 +472,8 @@ s_reload_policy(const gw_cfg_t *cfg, gw_ws_env_t *env, gw_auth_t **auth,
 	    && s_curve_allow(zap, "producers", cfg->curve_producers_file,
 	        "PRD-DENIED", kp, err, sizeof err))
 		SL_ERR("GW-RELOAD",
-		    "producers' allow-list not reloaded, the old one stays: %s",
+		    "producers' allow-list not reloaded, the old one stays: "
+		    "%s",
 		    err);
 }
 
@@ -589,12 +595,26 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluice-gateway: %s\n", err);
 		return 2;
 	}
-	if (cfg.ws_hangup <= cfg.ws_ping || cfg.out_low >= cfg.out_high
-	    || cfg.out_high >= cfg.max_out) {
+	/* Rules between options: name the one broken, with both values. */
+	if (cfg.ws_hangup <= cfg.ws_ping) {
 		fprintf(stderr,
-		    "sluice-gateway: need --ws-hangup-secs > "
-		    "--ws-ping-secs and --out-low-bytes < "
-		    "--out-high-bytes < --max-out-bytes\n");
+		    "sluice-gateway: --ws-hangup-secs (%lld) must be greater "
+		    "than --ws-ping-secs (%lld)\n",
+		    cfg.ws_hangup, cfg.ws_ping);
+		return 2;
+	}
+	if (cfg.out_low >= cfg.out_high) {
+		fprintf(stderr,
+		    "sluice-gateway: --out-low-bytes (%lld) must be less than "
+		    "--out-high-bytes (%lld)\n",
+		    cfg.out_low, cfg.out_high);
+		return 2;
+	}
+	if (cfg.out_high >= cfg.max_out) {
+		fprintf(stderr,
+		    "sluice-gateway: --out-high-bytes (%lld) must be less "
+		    "than --max-out-bytes (%lld)\n",
+		    cfg.out_high, cfg.max_out);
 		return 2;
 	}
 	if (s_find_www(cfg.www, www, sizeof www)) {
@@ -646,6 +666,7 @@ main(int argc, char **argv)
 	lim.max_subscriptions = (size_t) cfg.max_subs;
 	lim.max_queued_jobs = (size_t) cfg.max_queued;
 	lim.max_client_jobs = (size_t) cfg.max_queued_per_client;
+	lim.unknown_task_us = cfg.unknown_task_ms * 1000;
 	lim.hb_ivl_us = cfg.hb_ivl_ms * 1000;
 	lim.hb_liveness = (unsigned) cfg.hb_liveness;
 	ops.client_send = gw_ws_client_send;
@@ -697,6 +718,7 @@ main(int argc, char **argv)
 			SL_ERR("GW-START", "%s", err);
 			goto out;
 		}
+		gw_prod_set_forward_hist(prod, &env.forward_delay);
 	}
 	/* The ZeroMQ sockets are open: what is left for clients? */
 	fd_open = gw_fds_count_open();
@@ -752,6 +774,10 @@ main(int argc, char **argv)
 	ci.port = port;
 	if (gw_listen_iface(
 	        host, ifname, sizeof ifname, &ci.iface, err, sizeof err)) {
+		SL_ERR("GW-START", "--listen %s: %s", cfg.listen, err);
+		goto out;
+	}
+	if (gw_listen_probe(host, port, err, sizeof err)) {
 		SL_ERR("GW-START", "--listen %s: %s", cfg.listen, err);
 		goto out;
 	}
@@ -836,9 +862,10 @@ main(int argc, char **argv)
 		    && (!st.requests || now >= deadline || s_stop > 1
 		        || !gw_broker_can_progress(broker))) {
 			SL_NOTICE("GW-CLOSE",
-			    "closing %zu connections, %zu "
-			    "requests unfinished%s",
-			    env.n_conns, st.requests,
+			    "closing %zu connection%s, %zu "
+			    "request%s unfinished%s",
+			    env.n_conns, env.n_conns == 1 ? "" : "s",
+			    st.requests, st.requests == 1 ? "" : "s",
 			    st.requests && now < deadline && s_stop < 2
 			        ? " (no worker can run them)"
 			        : "");

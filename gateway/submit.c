@@ -8,6 +8,7 @@
  *
  * Exit status: 0 every item ok, 1 some items failed, 2 bad usage, 3 the
  * request was refused or the gateway did not answer, 4 --timeout passed,
+ * 5 --gateway is a gateway's workers endpoint (it answers wrong_endpoint),
  * 130 interrupted. It lives in gateway/ because it speaks the gateway's
  * producer protocol and shares common/ (sl_cfg, sl_json, sl_proto).
  * One thread.
@@ -40,8 +41,21 @@ enum {
 	EXIT_USAGE = 2,
 	EXIT_REFUSED = 3,
 	EXIT_TIMEOUT = 4,
+	EXIT_WRONG_ENDPOINT = 5,
 	EXIT_INTERRUPTED = 130,
 };
+
+/* After --help's option list (sl_cfg prints that part). */
+static const char s_exit_help[]
+    = "Exit status:\n"
+      "  0    every item ended ok\n"
+      "  1    some items failed (their errors are printed as JSON lines)\n"
+      "  2    bad usage\n"
+      "  3    the request was refused, or the gateway did not answer\n"
+      "  4    --timeout passed (the request is cancelled)\n"
+      "  5    --gateway is a gateway's workers endpoint, not its producers\n"
+      "       endpoint (5555 vs 5556 by default)\n"
+      "  130  interrupted (the request is cancelled)\n";
 
 typedef struct sub_cfg {
 	const char *gateway;
@@ -54,7 +68,8 @@ typedef struct sub_cfg {
 static const sl_opt_t s_opts[] = {
 	{ "gateway", "SLUICE_PRODUCERS", SL_OPT_STR, "tcp://127.0.0.1:5556", 0,
 	    0, NULL, offsetof(sub_cfg_t, gateway),
-	    "the gateway's producers endpoint" },
+	    "the gateway's producers endpoint (its workers endpoint is "
+	    "refused: exit 5)" },
 	{ "timeout", "SLUICE_SUBMIT_TIMEOUT", SL_OPT_INT, "0", 0, 86400000,
 	    NULL, offsetof(sub_cfg_t, timeout_ms),
 	    "ms until the request is cancelled and we exit 4 (0: never)" },
@@ -82,6 +97,7 @@ s_on_signal(int sig)
 typedef struct sub {
 	void *sock;
 	const char *id;
+	const char *gateway; /* the endpoint, for messages */
 	size_t total, ok, failed;
 	int64_t t0_us, bar_at_us;
 	bool bar;
@@ -162,6 +178,21 @@ s_on_frame(sub_t *s, json_t *f)
 
 	if (!type || strcmp(type, "pong") == 0)
 		return -1;
+	/* Whatever its id (a ping has none): the gateway says we are on its
+	 * workers endpoint, where nothing we send will ever be served. */
+	if (!strcmp(type, "error")
+	    && !strcmp(json_string_value(json_object_get(f, "code"))
+	            ? json_string_value(json_object_get(f, "code"))
+	            : "",
+	        "wrong_endpoint")) {
+		s_draw_bar(s, true);
+		fprintf(stderr,
+		    "sluice-submit: %s is a gateway's workers endpoint; "
+		    "--gateway must be its producers endpoint (default "
+		    "tcp://127.0.0.1:5556, SLUICE_PRODUCERS)\n",
+		    s->gateway);
+		return EXIT_WRONG_ENDPOINT;
+	}
 	if (!id || strcmp(id, s->id))
 		return -1;
 	if (!strcmp(type, "accepted")) {
@@ -268,7 +299,9 @@ s_run(sub_t *s, const sub_cfg_t *cfg, const char *task, json_t *items)
 		if (now - heard > SUB_SILENT_US) {
 			s_draw_bar(s, true);
 			fprintf(stderr,
-			    "sluice-submit: no answer from %s for %lld s\n",
+			    "sluice-submit: no answer from %s for %lld s (is "
+			    "a gateway's producers endpoint there? with "
+			    "CURVE on it, this tool cannot connect)\n",
 			    cfg->gateway, (long long) SUB_SILENT_US / 1000000);
 			return EXIT_REFUSED;
 		}
@@ -325,8 +358,13 @@ main(int argc, char **argv)
 
 	rc = sl_cfg_load_pos(s_opts, N_OPTS, &cfg, argc, argv, &info,
 	    "TASK [ITEM]...", &first, stdout, err, sizeof err);
-	if (rc == SL_CFG_EXIT_OK)
+	if (rc == SL_CFG_EXIT_OK) {
+		for (int i = 1; i < argc; i++)
+			if (!strcmp(argv[i], "--help")
+			    || !strcmp(argv[i], "-h"))
+				fputs(s_exit_help, stdout);
 		return EXIT_OK;
+	}
 	if (rc || first >= argc) {
 		fprintf(stderr, "sluice-submit: %s (see --help)\n",
 		    rc ? err : "TASK missing");
@@ -344,6 +382,7 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	s.id = cfg.id;
+	s.gateway = cfg.gateway;
 	s.bar = cfg.progress == 1 || (cfg.progress == 0 && isatty(2));
 	zctx = zmq_ctx_new();
 	s.sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;

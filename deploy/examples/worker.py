@@ -75,8 +75,11 @@ def handle(sock, frame):
         send(sock, "RESULT", res)
     elif kind == "PING":
         send(sock, "PONG")
+    elif kind == "REGISTERED":
+        print(f"registered as {body.get('worker', '?')}", flush=True)
     # CANCEL: jobs run to completion the moment they arrive, so a CANCEL
-    # always names a job already answered; PONG needs nothing.
+    # always names a job already answered; PONG needs nothing; types we
+    # do not know (a newer gateway's) are ignored.
 
 
 def main():

@@ -32,27 +32,46 @@
   // req.results: {seq, ms (since submit), ok, value | code + message}, in
   // arrival order; req.done: the done frame; req.error: a refusal;
   // req.channel: set when the request is someone else's, watched.
+  // req.endMs: when it ended (ms since submit); req.cancelledSeqs: the
+  // items a cancel ended, which never got a result.
   // watching: the channel subscribed to (kept across reconnects), or null.
+  // draining: the gateway said it is shutting down (pong "draining").
+  // notice: why the gateway closed us (1001), kept in the alert until the
+  // next submit, so reconnection attempts do not wipe it out.
+  // plotSpan: the timeline's width in ms, as last drawn.
   const state = window.sluiceState = {
     url: WS_URL, conn: "connecting", rtt: null, rttMax: null, pongs: 0,
     workers: null, queued: null, running: null, req: null, watching: null,
-    watched: 0,
+    watched: 0, draining: false, notice: null, plotSpan: 0,
   };
 
   let ws = null, backoff = BACKOFF_MIN, retryTimer = 0, pingTimer = 0;
   let unanswered = 0, nextId = 0, plotQueued = false, tickTimer = 0;
 
   const say = (text) => { ui.status.textContent = text; };
-  const warn = (text) => { ui.alert.textContent = text; };
+  const warn = (text) => {
+    ui.alert.textContent = state.notice ? state.notice + (text ? " " + text : "") : text;
+  };
+  const clock = () => new Date().toLocaleTimeString();
   const fmt = (ms) => (ms < 10 ? ms.toFixed(1) : Math.round(ms).toString());
   const running = () => state.req !== null && !state.req.ended;
 
   function setConn(s) {
     state.conn = s;
-    ui.conn.dataset.state = s;
-    ui.conn.textContent = s;
+    if (s !== "open") state.draining = false;
+    ui.conn.dataset.state = state.draining ? "draining" : s;
+    ui.conn.textContent = state.draining ? "open, draining" : s;
     ui.reconnect.disabled = s === "open";
     updateButtons();
+  }
+
+  // The gateway is shutting down: it lets running requests finish and
+  // refuses new ones, then closes every connection with 1001.
+  function setDraining(d) {
+    if (d === state.draining) return;
+    state.draining = d;
+    setConn(state.conn);
+    if (d) say("The gateway is shutting down: running requests may finish, new ones are refused.");
   }
 
   function updateButtons() {
@@ -81,7 +100,7 @@
       backoff = BACKOFF_MIN;
       unanswered = 0;
       setConn("open");
-      warn("");
+      warn(state.notice ? "Reconnected at " + clock() + "." : "");
       say("Connected to " + WS_URL);
       // Subscriptions end with a connection: take ours up again.
       if (state.watching) send({ type: "subscribe", channel: state.watching });
@@ -94,9 +113,17 @@
       onFrame(f, performance.now());
     });
     sock.addEventListener("close", (e) => {
-      lost(sock, sock.opened
+      const why = sock.opened
         ? "Connection lost (close code " + e.code + (e.reason ? ": " + e.reason : "") + ")"
-        : "Cannot connect to " + WS_URL);
+        : "Cannot connect to " + WS_URL;
+      // 1001: the gateway went away on purpose. Keep saying so while
+      // the reconnection attempts come and go.
+      if (sock === ws && e.code === 1001) {
+        state.notice = why + " at " + clock() + ": the gateway shut down.";
+        lost(sock, "");
+      } else {
+        lost(sock, why);
+      }
     });
   }
 
@@ -113,15 +140,17 @@
     setConn("closed");
     state.rtt = state.workers = state.queued = state.running = null;
     for (const el of [ui.rtt, ui.workers, ui.queued, ui.running]) el.textContent = "\u2013";
+    const parts = why ? [why] : [];
     if (running()) {
-      why += state.req.channel
-        ? "; stopped watching request " + state.req.id
-        : "; request " + state.req.id + " ended before its done (the gateway cancels it)";
+      parts.push(state.req.channel
+        ? "Stopped watching request " + state.req.id
+        : "Request " + state.req.id + " ended before its done (the gateway cancels it)");
       endRequest(null);
     }
     const delay = backoff * (0.8 + 0.4 * Math.random());
     backoff = Math.min(backoff * 2, BACKOFF_MAX);
-    warn(why + ". Reconnecting in " + (delay / 1000).toFixed(1) + " s, or press Reconnect.");
+    parts.push("Reconnecting in " + (delay / 1000).toFixed(1) + " s, or press Reconnect.");
+    warn(parts.join(". "));
     retryTimer = setTimeout(connect, delay);
   }
 
@@ -178,6 +207,7 @@
       if (mine && "seq" in f) {
         addResult({ seq: f.seq, ms: now - req.t0, ok: false, code: f.code, message: f.message });
       } else if (mine) {
+        if (f.code === "shutting_down") setDraining(true);
         req.error = { code: f.code, message: f.message };
         endRequest("Request " + f.id + " refused: " + f.code + ": " + f.message, true);
       } else if (f.channel && !("seq" in f)) {
@@ -197,8 +227,11 @@
         ui.summary.textContent = "Done: " + f.ok + " ok, " + f.failed + " failed" +
           (f.cancelled ? ", " + f.cancelled + " cancelled" : "") +
           ", elapsed " + f.elapsed_ms + " ms (gateway: accepted to last item)";
+        if (f.cancelled) showCancelled(req);
         showProgress();
-        endRequest((req.channel ? "Watched request " : "Request ") + f.id + " finished.");
+        endRequest((req.channel ? "Watched request " : "Request ") + f.id +
+          (f.cancelled ? " cancelled: " + f.cancelled + " of " + req.n +
+            " items never finished." : " finished."));
         ping(); // refresh the job counts now rather than within a second
       }
       return;
@@ -208,6 +241,7 @@
 
   function onPong(f, now) {
     unanswered = 0;
+    setDraining(f.draining === true);
     state.pongs++;
     state.workers = f.workers;
     state.queued = f.queued;
@@ -302,6 +336,7 @@
     req.t0 = performance.now();
     state.req = req;
     state.rttMax = state.rtt;
+    state.notice = null;
     warn("");
     say("Submitted " + req.id + ": " + req.task + " on " + req.n + " items");
     resetView();
@@ -347,6 +382,25 @@
     ui.rows.append(tr);
   }
 
+  // The items a cancel ended get a row too: they have no result.
+  function showCancelled(req) {
+    const seen = new Set(req.results.map((r) => r.seq));
+    req.cancelledSeqs = [];
+    for (let seq = 0; seq < req.n; seq++) if (!seen.has(seq)) req.cancelledSeqs.push(seq);
+    for (const seq of req.cancelledSeqs) {
+      if (ui.rows.children.length >= MAX_ROWS) break;
+      const tr = document.createElement("tr");
+      tr.className = "cancelled";
+      for (const [i, text] of [String(seq), "", "", "cancelled: ended before it finished"].entries()) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        td.className = i === 3 ? "value" : i > 0 ? "num" : "";
+        tr.append(td);
+      }
+      ui.rows.append(tr);
+    }
+  }
+
   function showProgress() {
     const req = state.req;
     ui.progress.max = Math.max(req.n, 1);
@@ -358,6 +412,8 @@
 
   function endRequest(message, isError) {
     state.req.ended = true;
+    // the timeline keeps its length when the end comes without results
+    state.req.endMs = performance.now() - state.req.t0;
     if (message) (isError ? warn : say)(message);
     updateButtons();
     schedulePlot();
@@ -404,7 +460,9 @@
     const pw = w - L - R, ph = h - T - B;
     const now = req.ended ? 0 : performance.now() - req.t0;
     const last = req.results.length ? req.results[req.results.length - 1].ms : 0;
-    const span = Math.max(100, last, now, req.done ? req.done.elapsed_ms : 0) * 1.05;
+    const end = req.ended ? req.endMs || 0 : 0;
+    const span = Math.max(100, last, now, end, req.done ? req.done.elapsed_ms : 0) * 1.05;
+    state.plotSpan = span;
     const x = (ms) => L + (ms / span) * pw;
     const y = (seq) => T + ((seq + 0.5) / req.n) * ph;
     // axis, ticks, labels
@@ -422,11 +480,16 @@
     g.textAlign = "right";
     const every = req.n <= 12 ? 1 : req.n - 1; // label each row, or the ends
     for (let seq = 0; seq < req.n; seq += every) g.fillText("seq " + seq, L - 6, y(seq) + 4);
-    // "now" while running
-    if (now) {
+    // "now" while running; where it ended, when that was not its done
+    if (now || (end && !req.done) || (req.cancelledSeqs && req.cancelledSeqs.length)) {
+      const at = now || end;
       g.setLineDash([4, 4]);
-      g.beginPath(); g.moveTo(x(now), T); g.lineTo(x(now), T + ph); g.stroke();
+      g.beginPath(); g.moveTo(x(at), T); g.lineTo(x(at), T + ph); g.stroke();
       g.setLineDash([]);
+      if (!now) {
+        g.textAlign = "right";
+        g.fillText(req.done ? "cancelled" : "connection lost", x(at) - 4, T + 10);
+      }
     }
     // one dot per item (a cross for an error), and a rug on the axis
     const r = Math.max(1.5, Math.min(6, ph / req.n / 2.5));
@@ -440,6 +503,11 @@
         g.moveTo(px + r, py - r); g.lineTo(px - r, py + r); g.stroke();
       }
       g.beginPath(); g.moveTo(px, T + ph - 6); g.lineTo(px, T + ph); g.stroke();
+    }
+    // a cancelled item: an open circle where the request ended
+    g.strokeStyle = ink;
+    for (const seq of req.cancelledSeqs || []) {
+      g.beginPath(); g.arc(x(end), y(seq), r, 0, 2 * Math.PI); g.stroke();
     }
   }
 

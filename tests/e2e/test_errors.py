@@ -202,5 +202,21 @@ async def deep_json_is_refused_and_the_gateway_carries_on(h):
         check(await c.run("echo", [1]) == [1], "connection unusable")
 
 
+async def bad_json_names_the_first_invalid_byte(h):
+    gw = await h.start(workers=[1])
+    c = await h.client(gw)
+    wrong = []
+    for text, at in [("not json", 1), ('{"a":}', 5), ('{"type":"ping"} {}', 16),
+                     ('[1,]', 3), ('{"type":"ping"', 14), ("", 0)]:
+        mark = c.mark()
+        await c.send(text)
+        err, _ = await c.wait_frame(lambda f: f["type"] == "error", mark,
+                                    what=f"error for {text!r}")
+        if err["code"] != "bad_json" or f"at byte {at}:" not in err["message"]:
+            wrong.append(f"{text!r}: {err}, want bad_json at byte {at}")
+    check(not wrong, "\n".join(wrong))
+
+
 run([every_refusal_has_its_code, a_bad_item_fails_alone,
-     deep_json_is_refused_and_the_gateway_carries_on])
+     deep_json_is_refused_and_the_gateway_carries_on,
+     bad_json_names_the_first_invalid_byte])

@@ -4,9 +4,11 @@ import asyncio
 import os
 import re
 import signal
+import socket
 import time
 
-from harness import check, check_request, free_port, run, scaled, wait_log
+from harness import (check, check_request, free_port, run, scaled, wait_log,
+                     wait_registered)
 
 
 async def worker_started_first_connects_later(h):
@@ -18,6 +20,53 @@ async def worker_started_first_connects_later(h):
     await h.wait_workers(gw, 1)
     c = await h.client(gw)
     check(await c.run("echo", ["hi"]) == ["hi"], "echo")
+    # The gateway acknowledges READY (REGISTERED): the worker says once
+    # where it registered, under the label the gateway's log uses for it.
+    label = await wait_registered(gw, w)
+    line = await wait_log(w, "WRK-REGISTERED")
+    check(line.startswith("N: ") and f"gateway={endpoint} " in line
+          and "threads=1 " in line and line.endswith(f"as={label}"),
+          f"registration line: {line}")
+    check(w.log().count("WRK-REGISTERED") == 1, f"more than once:\n{w.log()}")
+
+
+async def worker_ignores_message_types_it_does_not_know(h):
+    """A newer gateway may send types this worker does not know: it drops
+    them quietly (debug level) and carries on. A fake gateway here."""
+    import msgpack
+    import zmq
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    sock = zmq.Context.instance().socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(endpoint)
+    try:
+        w = h.worker(endpoint, 1)
+        loop = asyncio.get_running_loop()
+
+        def recv(kind, timeout):
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                if sock.poll(50):
+                    rid, data = sock.recv_multipart()
+                    frame = msgpack.unpackb(data)
+                    if frame[1] == kind:
+                        return rid, frame
+            raise AssertionError(f"no {kind} from the worker")
+
+        rid, _ = await loop.run_in_executor(None, recv, "READY", scaled(10))
+        for frame in ([1, "HELLO", {"from": "the future"}],
+                      [1, "REGISTERED", {"worker": "w1", "extra": [1]}],
+                      [1, "JOB", {"job": 5, "task": "echo", "item": "a"}]):
+            sock.send_multipart([rid, msgpack.packb(frame)])
+        _, res = await loop.run_in_executor(None, recv, "RESULT", scaled(10))
+        check(res[2].get("job") == 5 and res[2].get("value") == "a",
+              f"{res}")
+        await wait_log(w, "WRK-REGISTERED")
+        check("IO-BADMSG" not in w.log(),
+              f"an unknown type was treated as an error:\n{w.log()}")
+        await h.stop(w)
+    finally:
+        sock.close()
 
 
 async def request_waits_for_first_worker(h):
@@ -82,6 +131,68 @@ async def bad_options_are_refused(h):
             wrong.append(f"{what}: exit {r.returncode}, stderr {r.stderr!r}, "
                          f"want non-zero and a message naming {option}")
     check(not wrong, "\n".join(wrong))
+
+
+async def option_rules_name_the_rule_broken(h):
+    cases = [  # (args, what the message must say, what it must not)
+        (["--ws-ping-secs", "30", "--ws-hangup-secs", "30"],
+         ["--ws-hangup-secs (30)", "--ws-ping-secs (30)"], "out-"),
+        (["--out-low-bytes", "1048576"],
+         ["--out-low-bytes (1048576)", "--out-high-bytes (1048576)"], "ws-"),
+        (["--out-high-bytes", "8388608"],
+         ["--out-high-bytes (8388608)", "--max-out-bytes (8388608)"], "low"),
+    ]
+    wrong = []
+    for args, want, not_named in cases:
+        r = h.run_cli(h.gateway_bin, *args, "--producers", "none")
+        if (r.returncode != 2 or not all(w in r.stderr for w in want)
+                or not_named in r.stderr):
+            wrong.append(f"{args}: exit {r.returncode}, {r.stderr!r}; want "
+                         f"{want}, no {not_named!r}")
+    check(not wrong, "\n".join(wrong))
+
+
+async def port_in_use_is_named(h):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = h.run_cli(h.gateway_bin, "--listen", f"127.0.0.1:{port}",
+                      "--workers", f"tcp://127.0.0.1:{free_port()}",
+                      "--producers", "none")
+    check(r.returncode == 1 and f"127.0.0.1 port {port} is already in use"
+          in r.stderr, f"exit {r.returncode}: {r.stderr[-600:]!r}")
+
+
+async def http_get(port, path):
+    """(status line, body) of a GET on the gateway's port."""
+    rd, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Connection: close\r\n\r\n".encode())
+    data = await asyncio.wait_for(rd.read(), scaled(10))
+    w.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode().split("\r\n")[0], body.decode("utf-8", "replace")
+
+
+async def counts_are_spelled_right(h):
+    gw = await h.gateway()
+    w = h.worker(gw, None)  # 0: one thread per core
+    await h.wait_workers(gw, 1)
+    line = await wait_log(w, "CFG")
+    cores = os.sysconf("SC_NPROCESSORS_ONLN")
+    check(f" threads={cores} " in line, f"want threads={cores}: {line}")
+    status, body = await http_get(gw.port, "/readyz")
+    check(status.endswith("200 OK") and body.startswith("ready: 1 worker,"),
+          f"{status}: {body!r}")
+
+
+async def not_found_page_has_its_stylesheet(h):
+    gw = await h.gateway()
+    status, body = await http_get(gw.port, "/no-such-page")
+    check(" 404" in status and 'href="/error.css"' in body, f"{status} {body!r}")
+    status, body = await http_get(gw.port, "/error.css")
+    check(status.endswith("200 OK") and "body" in body, f"{status} {body!r}")
 
 
 async def options_come_from_the_environment(h):
@@ -197,8 +308,12 @@ async def sigint_stops_both(h):
     await h.stop(gw, signal.SIGINT)
 
 
-run([worker_started_first_connects_later, request_waits_for_first_worker,
-     help_and_version, bad_options_are_refused, options_come_from_the_environment,
+run([worker_started_first_connects_later,
+     worker_ignores_message_types_it_does_not_know,
+     request_waits_for_first_worker,
+     help_and_version, bad_options_are_refused, option_rules_name_the_rule_broken,
+     port_in_use_is_named, counts_are_spelled_right,
+     not_found_page_has_its_stylesheet, options_come_from_the_environment,
      client_leaving_mid_request_harms_no_one, stopping_a_busy_worker_loses_no_item,
      a_crashed_workers_items_run_elsewhere,
      sigterm_with_clients_and_work_exits_cleanly,

@@ -86,6 +86,19 @@ async def producer_request_runs_on_c_workers(h):
     p.close()
 
 
+async def forward_delay_counts_producers_results(h):
+    gw = await h.start(workers=[2])
+    before = await metric(gw.port, "sluice_forward_delay_seconds_count")
+    p = Producer(gw)
+    await p.send({"type": "submit", "id": "f1", "task": "echo",
+                  "items": list(range(5))})
+    check(check_request(await p.collect("f1"), 5) == list(range(5)), "echo")
+    after = await metric(gw.port, "sluice_forward_delay_seconds_count")
+    check(after - before == 5, f"forward delay counted {after - before} of a "
+                               f"producer's 5 results")
+    p.close()
+
+
 async def producer_errors_use_the_client_codes(h):
     gw = await h.start(workers=[1])
     p = Producer(gw)
@@ -209,6 +222,7 @@ async def python_worker_serves_a_task_the_c_workers_lack(h):
               h._log_path("pyworker"))
     h.procs.append(pw)
     await h.wait_workers(gw, 2)
+    await wait_log(pw, "registered as w")  # REGISTERED reached it
     c = await h.client(gw)
     out = await c.run("upper", ["abc", "Straße", 7])
     check(out[:2] == ["ABC", "STRASSE"], f"{out}")
@@ -244,7 +258,9 @@ async def producer_reading_late_loses_nothing(h):
     """Results wait at the gateway for a producer that reads late, up to
     --max-producer-out-bytes (64 MiB, PROTOCOL.md §3), not ZeroMQ's
     default of 1000 frames."""
-    gw = await h.start(workers=[2])
+    # It does not ping while it reads (slowly: collect() rescans every
+    # frame), so it must not be forgotten for silence meanwhile.
+    gw = await h.start("--producer-timeout-ms", "600000", workers=[2])
     p = Producer(gw, rcvhwm=100)  # little room on our side: it waits there
     reqs, n = 16, 1000  # 16,000 results of ~1 kB: more than TCP buffers
     for r in range(reqs):
@@ -268,6 +284,28 @@ async def producer_reading_late_loses_nothing(h):
               and done["type"] == "done" and done["ok"] == n,
               f"late{r}: {len(frames)} frames, last {done}")
     check("PRD-GONE" not in gw.log(), "the gateway dropped the late reader")
+    p.close()
+
+
+async def producer_reading_slowly_is_held_back_not_cut(h):
+    """Results for a producer that does not read for a while: above half
+    of --max-producer-out-bytes its jobs wait (backpressure), so its queue
+    never passes the cap; once it reads, everything arrives."""
+    gw = await h.start("--max-producer-out-bytes", "1048576", workers=[2])
+    p = Producer(gw, rcvhwm=1, rcvbuf=65536)
+    reqs, n, item = 8, 20, "x" * 50000  # 8 MB of results, cap 1 MiB
+    for r in range(reqs):
+        await p.send({"type": "submit", "id": f"bp{r}", "task": "echo",
+                      "items": [item] * n})
+    await wait_log(gw, "CLI-PAUSE", timeout=20)
+    await asyncio.sleep(0.5)  # still not reading: nothing is cut
+    check("PRD-SLOW" not in gw.log(), "a producer held back was cut")
+    for r in range(reqs):
+        frames = await p.collect(f"bp{r}", timeout=30)
+        check(check_request(frames, n) == [item] * n, f"bp{r}")
+    check("PRD-SLOW" not in gw.log() and "PRD-GONE" not in gw.log(),
+          "the slow producer was dropped")
+    await wait_log(gw, "CLI-RESUME")
     p.close()
 
 
@@ -379,6 +417,29 @@ async def sluice_submit_prints_results_and_exit_codes(h):
     check(r.returncode == 0 and "TASK [ITEM]..." in r.stdout, r.stdout)
 
 
+async def sluice_submit_at_the_workers_endpoint_fails_fast(h):
+    """The gateway answers a producer's frame on its workers endpoint with
+    error wrong_endpoint; sluice-submit says so and exits 5 at once
+    (before, it waited 15 s in silence and exited 3)."""
+    gw = await h.start(workers=[1])
+    t0 = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        submit_bin(h), "--gateway", gw.endpoint, "echo", "1",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=child_env())
+    rc, out, err = await finish(proc)
+    check(rc == 5 and "workers endpoint" in err and "5556" in err
+          and not out, f"exit {rc} after {time.monotonic() - t0:.1f} s: "
+                       f"{out!r} {err!r}")
+    await wait_log(gw, "answered wrong_endpoint")
+    # the workers endpoint still serves its workers
+    c = await h.client(gw)
+    check(await c.run("echo", [7]) == [7], "echo after the stray producer")
+    r = h.run_cli(submit_bin(h), "--help")
+    check(r.returncode == 0 and "Exit status:" in r.stdout
+          and "\n  5 " in r.stdout, r.stdout)
+
+
 async def sluice_submit_results_stream(h):
     gw = await h.start(workers=[1])
     proc = await spawn_submit(h, gw, "sleep", "400", "400", "400")
@@ -451,6 +512,7 @@ async def sluice_submit_draws_a_bar_on_a_terminal(h):
 
 TESTS = [producer_request_runs_on_c_workers,
          producer_errors_use_the_client_codes,
+         forward_delay_counts_producers_results,
          producer_cancel_and_silence_end_its_requests,
          pinging_producer_keeps_its_request,
          big_producer_does_not_starve_a_browser,
@@ -459,7 +521,9 @@ TESTS = [producer_request_runs_on_c_workers,
          python_producer_is_served_by_c_workers,
          producer_reading_late_loses_nothing,
          producer_that_never_reads_is_cut,
+         producer_reading_slowly_is_held_back_not_cut,
          sluice_submit_prints_results_and_exit_codes,
+         sluice_submit_at_the_workers_endpoint_fails_fast,
          sluice_submit_results_stream,
          sluice_submit_timeout_and_sigint_cancel,
          sluice_submit_draws_a_bar_on_a_terminal]

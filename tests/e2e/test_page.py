@@ -409,6 +409,14 @@ async def page_shows_errors_and_cancels(h):
         check("cancelled" in await b.text("summary") and
               f"{done['cancelled']} cancelled" in await b.text("count"),
               "cancel not shown")
+        # Each cancelled item has its row, and the status says cancelled.
+        rows = await b.js("[...document.querySelectorAll('#rows tr.cancelled')]"
+                          ".map(r => r.textContent)")
+        check(len(rows) == done["cancelled"]
+              and all("cancelled" in r for r in rows),
+              f"cancelled rows: {rows}, done {done}")
+        status = await b.text("status")
+        check("cancelled" in status, f"status after a cancel: {status!r}")
         check(not await b.js("document.getElementById('submit').disabled"),
               "submit still disabled")
         check(not b.problems(), f"console: {b.problems()}")
@@ -440,6 +448,61 @@ async def page_reconnects_after_gateway_restart(h):
         check((await b.state())["req"]["done"]["ok"] == 3, "echo failed")
         await b.screenshot("page-reconnect.png")
         # While the gateway was down, connecting failed: that is logged.
+        check(not b.problems(allow=[r"WebSocket connection to .* failed"]),
+              f"console: {b.problems()}")
+
+
+async def page_shows_a_drain_and_keeps_the_shutdown_notice(h):
+    gw = await start(h)
+    async with Browser(h.tmpdir) as b:
+        await b.open(gw)
+        await b.select("task", "sleep")
+        await b.type_into("items", "[1500,1500]")
+        await b.click("submit")
+        await b.wait_js("sluiceState.req.results.length >= 1", timeout=20,
+                        what="the first result")
+        os.kill(gw.pid, signal.SIGTERM)  # it drains: the request finishes
+        await b.wait_js("sluiceState.draining === true", what="the drain")
+        conn, status = await b.text("conn"), await b.text("status")
+        check("draining" in conn and "shutting down" in status,
+              f"drain not shown: connection {conn!r}, status {status!r}")
+        await b.wait_js("sluiceState.req.done", timeout=20,
+                        what="done during the drain")
+        await b.wait_js("sluiceState.conn === 'closed'", what="the 1001 close")
+        # Reconnection attempts fail meanwhile (0.5 s, then 1 s, ...):
+        # the reason the gateway gave stays in the alert.
+        await asyncio.sleep(scaled(2))
+        alert = await b.text("alert")
+        check("1001" in alert and "shutting down" in alert
+              and "Reconnecting" in alert, f"alert: {alert!r}")
+        gw.popen.wait(timeout=scaled(10))
+        gw.stopped = True
+        check(gw.popen.returncode == 0, f"gateway exited {gw.popen.returncode}")
+        h.procs[-1].kill()  # its worker: the next gateway gets its own
+        # The next gateway on the same port: the page reconnects.
+        gw2 = await h.gateway(port=gw.port)
+        h.worker(gw2, 1)
+        await b.wait_js("sluiceState.conn === 'open' && sluiceState.workers"
+                        " === 1", timeout=20, what="reconnected")
+        check("1001" in await b.text("alert"), "notice gone on reconnect")
+        # A request cut off by a lost connection keeps its timeline.
+        await b.type_into("items", "[3000,3000]")
+        await b.click("submit")
+        await b.wait_js("sluiceState.req && !sluiceState.req.ended"
+                        " && performance.now() - sluiceState.req.t0 > 1000",
+                        what="1 s into the request")
+        gw2.kill()
+        await b.wait_js("sluiceState.req.ended && sluiceState.conn !== 'open'",
+                        what="the request ended by the lost connection")
+        check("1001" not in await b.text("alert"),
+              "the old notice outlived a new submit")
+        await asyncio.sleep(0.3)  # a frame or two: the plot is redrawn
+        st = await b.state()
+        req = st["req"]
+        check(req["endMs"] >= 1000 and st["plotSpan"] >= req["endMs"],
+              f"timeline collapsed: span {st['plotSpan']} ms, request ended "
+              f"at {req['endMs']} ms")
+        await b.screenshot("page-lost.png")
         check(not b.problems(allow=[r"WebSocket connection to .* failed"]),
               f"console: {b.problems()}")
 
@@ -511,4 +574,5 @@ async def page_watches_a_channel(h):
 
 
 run([page_streams_results_as_they_arrive, page_shows_errors_and_cancels,
-     page_reconnects_after_gateway_restart, page_watches_a_channel])
+     page_reconnects_after_gateway_restart,
+     page_shows_a_drain_and_keeps_the_shutdown_notice, page_watches_a_channel])

@@ -5,7 +5,9 @@
  * Checks the contract besides memory safety: a refusal carries a code and
  * an error frame that serialises as JSON; an accepted submit has 1..max
  * items and each item either packs to msgpack (as gw_broker does) or is
- * refused as nested too deeply. Single threaded; run by tests/fuzz/run.sh.
+ * refused as nested too deeply. sl_json_bad_offset (where bad_json says
+ * the text fails) stays within the text and never calls invalid what
+ * jansson parsed. Single threaded; run by tests/fuzz/run.sh.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,13 +48,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gw_cmsg_t m;
 	gw_cerr_t err;
 	json_t *item;
-	size_t i;
+	size_t i, at = sl_json_bad_offset((const char *) data, size);
 
+	if (at != SIZE_MAX && at > size)
+		abort();
 	if (gw_cmsg_parse(
 	        (const char *) data, size, FUZZ_MAX_ITEMS, &m, &err)) {
 		s_error_frame_serialises(&err);
+		/* any other code comes after jansson parsed the text */
+		if (strcmp(err.code, "bad_json") && at != SIZE_MAX)
+			abort();
 		return 0;
 	}
+	if (at != SIZE_MAX)
+		abort();
 	if (m.type == GW_CMSG_SUBMIT) {
 		size_t n = json_array_size(m.items);
 

@@ -31,6 +31,7 @@ put("proto", "result_err", mp([1, "RESULT", {"job": 9, "ok": False,
                                              "message": "nope"}]))
 put("proto", "job", mp([1, "JOB", {"job": 1, "task": "echo", "item": [1, {"k": "v"}]}]))
 put("proto", "cancel", mp([1, "CANCEL", {"job": 3}]))
+put("proto", "registered", mp([1, "REGISTERED", {"worker": "w1"}]))
 for t in ("PING", "PONG", "BYE", "DRAIN"):
     put("proto", t.lower(), mp([1, t, {}]))
 put("proto", "version2", mp([2, "PING", {}]))

@@ -59,6 +59,8 @@ typedef struct fake {
 	char pong_rids[MAX_SENT][32]; /* ...and the worker each went to */
 	int users[8];                 /* addresses serve as client handles */
 	const char *key; /* CURVE key worker frames come from; NULL: none */
+	size_t n_registered;           /* REGISTERED frames sent */
+	char registered[MAX_SENT][64]; /* ...each as "rid label" */
 } fake_t;
 
 /* ---- the fake transport --------------------------------------------------
@@ -148,6 +150,16 @@ s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
 		assert_true(f->n_pings < MAX_SENT);
 		memcpy(f->ping_rids[f->n_pings], rid, rid_len);
 		f->ping_rids[f->n_pings++][rid_len] = '\0';
+		sl_msg_clear(&m);
+		return 0;
+	}
+	if (m.type == SL_MSG_REGISTERED) {
+		f->n_jobs--;
+		assert_true(f->n_registered < MAX_SENT);
+		snprintf(f->registered[f->n_registered++], 64, "%.*s %.*s",
+		    (int) rid_len, (const char *) rid,
+		    (int) m.u.registered.worker.len,
+		    m.u.registered.worker.ptr);
 		sl_msg_clear(&m);
 		return 0;
 	}
@@ -644,6 +656,54 @@ test_broker_job_ids_start_at_a_random_value_below_2_to_the_52(void **state)
 }
 
 static void
+test_broker_ready_is_answered_with_registered_and_the_label(void **state)
+{
+	fake_t *f = *state;
+
+	s_ready(f, "alpha", 1);
+	s_ready(f, "beta", 2);
+	assert_int_equal(f->n_registered, 2);
+	assert_string_equal(f->registered[0], "alpha w1");
+	assert_string_equal(f->registered[1], "beta w2");
+	/* a restarted worker (READY again) is told again, as a new worker */
+	s_ready(f, "alpha", 1);
+	assert_int_equal(f->n_registered, 3);
+	assert_string_equal(f->registered[2], "alpha w3");
+	assert_int_equal(f->n_jobs, 0);
+}
+
+static void
+test_broker_a_producers_frame_on_the_workers_endpoint_is_answered(void **state)
+{
+	fake_t *f = *state;
+	const char *const frames[] = {
+		/* a producer's: answered (wrong_endpoint) */
+		"{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+		"\"items\":[1]}",
+		"{\"type\":\"nosuch\"}",
+		/* nobody's: dropped unanswered */
+		"[1,\"HELLO\",{}]",
+		"{\"no_type\":1}",
+		"[1,\"JOB\",{}]",
+	};
+
+	/* The answer is counted here, not decoded (it is a producer-protocol
+	 * map, which e2e.open_queue reads through sluice-submit). */
+	snprintf(f->fail_rid, sizeof f->fail_rid, "prod");
+	f->fail_rc = SL_ENOTFOUND;
+	for (size_t i = 0; i < SL_N(frames); i++) {
+		msgpack_sbuffer sb;
+
+		msgpack_sbuffer_init(&sb);
+		sl_test_pack_json(&sb, frames[i]);
+		s_worker_frame(f, "prod", &sb);
+		assert_int_equal(f->n_refused, i < 2 ? i + 1 : 2);
+	}
+	assert_int_equal(s_stats(f).bad_frames, SL_N(frames));
+	assert_int_equal(s_stats(f).workers, 0);
+}
+
+static void
 test_broker_a_routing_id_is_bound_to_its_workers_curve_key(void **state)
 {
 	fake_t *f = *state;
@@ -1013,7 +1073,8 @@ test_broker_failed_send_removes_the_worker_and_requeues(void **state)
 	s_ready(f, "gone", 4); /* most credit: picked first */
 	s_ready(f, "w2", 1);
 	s_submit(f, c, "r1", "sum", "[5]");
-	assert_int_equal(f->n_refused, 1);
+	/* its REGISTERED, then the JOB: only the JOB's failure removes it */
+	assert_int_equal(f->n_refused, 2);
 	assert_int_equal(f->n_jobs, 1);
 	s_assert_job(f, 0, "w2", "5");
 	st = s_stats(f);
@@ -1037,7 +1098,7 @@ test_broker_failed_send_to_the_only_worker_keeps_the_job_queued(void **state)
 	f->fail_rc = SL_ESYS;
 	s_ready(f, "gone", 2);
 	s_submit(f, c, "r1", "sum", "[1,2]");
-	assert_int_equal(f->n_refused, 1);
+	assert_int_equal(f->n_refused, 2); /* REGISTERED, then the JOB */
 	st = s_stats(f);
 	assert_int_equal(st.workers, 0);
 	assert_int_equal(st.capacity, 0);
@@ -1175,6 +1236,82 @@ test_broker_unknown_task_is_refused_when_workers_run_other_tasks(void **state)
 	s_submit(f, c, "r1", "echo", "[1]"); /* the id is free again */
 	s_assert_frame(f, 1, 0, "accepted", "r1");
 	assert_int_equal(f->n_jobs, 1);
+}
+
+/* Queued items of a task no worker runs end as unknown_task after
+ * unknown_task_us: with no worker at all, with workers of other tasks only,
+ * and after the last worker of the task left. */
+static void
+test_broker_items_no_worker_runs_end_as_unknown_task_in_time(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	const char *tasks[] = { "echo" };
+	gw_client_t *c;
+	int64_t t0;
+
+	lim.unknown_task_us = 1000000;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	t0 = sl_clock_mono_us();
+	s_submit(f, c, "r1", "sum", "[1,2]"); /* no worker yet: accepted */
+	s_assert_frame(f, 0, 0, "accepted", "r1");
+	s_ready_tasks(f, "w0", 1, tasks, 1); /* runs echo only */
+	gw_broker_tick(f->b, t0 + 500000);
+	assert_int_equal(f->n_frames, 1); /* still in time */
+	gw_broker_tick(f->b, sl_clock_mono_us() + 1000001);
+	assert_int_equal(f->n_frames, 4);
+	s_assert_item_error(f, 1, 0, "r1", 0, "unknown_task");
+	s_assert_item_error(f, 2, 0, "r1", 1, "unknown_task");
+	s_assert_done(f, 3, 0, "r1", 0, 2);
+	assert_int_equal(s_stats(f).unknown_task, 2);
+	assert_int_equal(s_stats(f).queued, 0);
+	assert_int_equal(s_stats(f).requests, 0);
+	/* its worker leaves holding an item: the others wait for the next
+	 * one from then on, and end in time when none comes */
+	s_ready(f, "w1", 1);
+	s_submit(f, c, "r2", "sum", "[3,4]");
+	assert_int_equal(f->n_jobs, 1);
+	s_bye(f, "w1");
+	t0 = sl_clock_mono_us();
+	gw_broker_tick(f->b, t0);
+	gw_broker_tick(f->b, t0 + 900000);
+	assert_int_equal(s_stats(f).queued, 2);
+	gw_broker_tick(f->b, t0 + 1000000);
+	assert_int_equal(s_stats(f).queued, 0);
+	assert_int_equal(s_stats(f).unknown_task, 4);
+	assert_int_equal(s_stats(f).requests, 0);
+}
+
+/* A worker with the task that arrives in time runs the items; 0 waits
+ * forever. */
+static void
+test_broker_worker_arriving_in_time_runs_items_of_a_new_task(void **state)
+{
+	fake_t *f = *state;
+	gw_broker_limits_t lim = s_limits;
+	gw_client_t *c;
+	int64_t t0;
+
+	lim.unknown_task_us = 1000000;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	t0 = sl_clock_mono_us();
+	s_submit(f, c, "r1", "sum", "[1,2]");
+	gw_broker_tick(f->b, t0 + 900000);
+	s_ready(f, "w1", 1); /* runs sum */
+	assert_int_equal(f->n_jobs, 1);
+	gw_broker_tick(f->b, t0 + 5000000); /* one still queued: served */
+	assert_int_equal(s_stats(f).unknown_task, 0);
+	s_answer_all(f, 0);
+	s_assert_done(f, f->n_frames - 1, 0, "r1", 2, 0);
+	lim.unknown_task_us = 0;
+	s_rebuild(f, &lim);
+	c = s_client(f, 0);
+	s_submit(f, c, "r2", "sum", "[1]");
+	gw_broker_tick(f->b, sl_clock_mono_us() + 3600 * 1000000LL);
+	assert_int_equal(s_stats(f).queued, 1);
+	assert_int_equal(s_stats(f).unknown_task, 0);
 }
 
 static void
@@ -2548,6 +2685,12 @@ main(void)
 		    test_broker_a_routing_id_is_bound_to_its_workers_curve_key,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_broker_ready_is_answered_with_registered_and_the_label,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_a_producers_frame_on_the_workers_endpoint_is_answered,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_broker_jobs_go_to_the_worker_with_most_free_credit,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -2600,6 +2743,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_unknown_task_is_refused_when_workers_run_other_tasks,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_items_no_worker_runs_end_as_unknown_task_in_time,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_broker_worker_arriving_in_time_runs_items_of_a_new_task,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_broker_duplicate_id_is_refused_while_the_first_runs,

@@ -687,6 +687,13 @@ test_cproto_pong_echoes_data_when_given(void **state)
 	    "{\"queued\":0,\"running\":0,\"server_us\":1,"
 	    "\"type\":\"pong\",\"workers\":0}");
 	json_decref(f);
+	/* a draining gateway says so; otherwise the key is absent */
+	f = s_json((gw_out_t) {
+	    .type = GW_OUT_PONG, .server_us = 1, .draining = true });
+	sl_test_assert_json(f,
+	    "{\"draining\":true,\"queued\":0,\"running\":0,"
+	    "\"server_us\":1,\"type\":\"pong\",\"workers\":0}");
+	json_decref(f);
 }
 
 static void

@@ -491,6 +491,93 @@ test_json_utf8_clean_replaces_what_is_not_utf8(void **state)
 	}
 }
 
+/* Where a text stops being JSON: the first byte no JSON text can have
+ * there, its length when cut short, SIZE_MAX when it is valid. */
+static void
+test_json_bad_offset_points_at_the_first_invalid_byte(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t want;
+	} rows[] = {
+		{ "not json", 1 },
+		{ "nul", 3 },
+		{ "null", SIZE_MAX },
+		{ " \t\r\n{}", SIZE_MAX },
+		{ "{\"type\":\"ping\"}", SIZE_MAX },
+		{ "{\"a\":[1,-2.5e+3,true,false,null,\"\\u00e9\\n\"]}",
+		    SIZE_MAX },
+		{ "", 0 },
+		{ "   ", 3 },
+		{ "{", 1 },
+		{ "{\"a\":}", 5 },
+		{ "{\"a\" 1}", 5 },
+		{ "{\"a\":1,}", 7 },
+		{ "{,}", 1 },
+		{ "[1,]", 3 },
+		{ "[1 2]", 3 },
+		{ "[1]]", 3 },
+		{ "{}x", 2 },
+		{ "{\"a\":1]", 6 },
+		{ "[01]", 2 },
+		{ "[-]", 2 },
+		{ "[1.]", 3 },
+		{ "[1e]", 3 },
+		{ "[.5]", 1 },
+		{ "[+1]", 1 },
+		{ "[tru]", 4 },
+		{ "[True]", 1 },
+		{ "\"ab\\x\"", 4 },
+		{ "\"\\u12G4\"", 5 },
+		{ "\"a\nb\"", 2 },
+		{ "\"abc", 4 },
+		{ "\"\xc3\xa9\"", SIZE_MAX },
+		{ "\"\xff\"", 1 },
+		{ "\"\xe0\x80\x80\"", 2 }, /* overlong */
+		{ "\"\xed\xa0\x80\"", 2 }, /* surrogate */
+		{ "\"\xc3(\"", 2 },
+		{ "\"\xe2\x82", 3 }, /* cut short */
+		{ "[[[[", 4 },
+		{ "1", SIZE_MAX },
+		{ "12 3", 3 },
+	};
+
+	(void) state;
+	/* NUL bytes: jansson skips one right after a number or literal */
+	assert_int_equal(sl_json_bad_offset("3\0", 2), SIZE_MAX);
+	assert_int_equal(sl_json_bad_offset("3\0x", 3), 2);
+	assert_int_equal(sl_json_bad_offset("[true\0]", 7), SIZE_MAX);
+	assert_int_equal(sl_json_bad_offset("[3\0\0]", 5), 3);
+	assert_int_equal(sl_json_bad_offset("[1]\0", 4), 3);
+	assert_int_equal(sl_json_bad_offset("\"a\0\"", 4), 2);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		size_t got
+		    = sl_json_bad_offset(rows[i].text, strlen(rows[i].text));
+
+		if (got != rows[i].want)
+			fail_msg("row %zu %s: got %zu, want %zu", i,
+			    rows[i].text, got, rows[i].want);
+	}
+}
+
+/* Nesting deeper than the scanner's stack is not called invalid. */
+static void
+test_json_bad_offset_survives_deep_nesting(void **state)
+{
+	size_t n = 100000;
+	char *s = malloc(n);
+
+	(void) state;
+	assert_non_null(s);
+	memset(s, '[', n);
+	assert_int_equal(sl_json_bad_offset(s, n), SIZE_MAX);
+	s[n / 2] = 'x';
+	assert_int_equal(sl_json_bad_offset(s, n), SIZE_MAX);
+	s[10] = 'x';
+	assert_int_equal(sl_json_bad_offset(s, n), 10);
+	free(s);
+}
+
 int
 main(void)
 {
@@ -524,7 +611,11 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_json_mp_check_bounds_nesting, setup, teardown),
-		cmocka_unit_test(test_json_utf8_clean_replaces_what_is_not_utf8),
+		cmocka_unit_test(
+		    test_json_utf8_clean_replaces_what_is_not_utf8),
+		cmocka_unit_test(
+		    test_json_bad_offset_points_at_the_first_invalid_byte),
+		cmocka_unit_test(test_json_bad_offset_survives_deep_nesting),
 	};
 
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);

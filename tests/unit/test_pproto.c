@@ -299,6 +299,11 @@ test_pproto_encode_gives_the_frame_as_a_map(void **state)
 	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_PONG, .server_us = 9 },
 	    "{\"queued\":0,\"running\":0,\"server_us\":9,\"type\":\"pong\","
 	    "\"workers\":0}");
+	s_assert_encodes(
+	    &(gw_out_t) {
+	        .type = GW_OUT_PONG, .server_us = 9, .draining = true },
+	    "{\"draining\":true,\"queued\":0,\"running\":0,\"server_us\":9,"
+	    "\"type\":\"pong\",\"workers\":0}");
 	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_SUBSCRIBED,
 	                     .channel = "c",
 	                     .subscriptions = 1 },

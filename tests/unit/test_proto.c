@@ -269,6 +269,24 @@ test_proto_bye_round_trips(void **state)
 }
 
 static void
+test_proto_registered_round_trips_and_its_label_is_optional(void **state)
+{
+	fixture_t *f = *state;
+
+	assert_int_equal(sl_proto_encode_registered(&f->sb, "w12"), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.type, SL_MSG_REGISTERED);
+	assert_int_equal(f->m.u.registered.worker.len, 3);
+	assert_memory_equal(f->m.u.registered.worker.ptr, "w12", 3);
+	msgpack_sbuffer_clear(&f->sb);
+	sl_test_pack_json(&f->sb, "[1,\"REGISTERED\",{}]");
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.u.registered.worker.len, 0);
+}
+
+static void
 test_proto_unknown_body_keys_are_ignored(void **state)
 {
 	fixture_t *f = *state;
@@ -314,6 +332,8 @@ test_proto_type_names_match_the_wire(void **state)
 	assert_string_equal(sl_proto_type_name(SL_MSG_JOB), "JOB");
 	assert_string_equal(sl_proto_type_name(SL_MSG_RESULT), "RESULT");
 	assert_string_equal(sl_proto_type_name(SL_MSG_BYE), "BYE");
+	assert_string_equal(
+	    sl_proto_type_name(SL_MSG_REGISTERED), "REGISTERED");
 	assert_string_equal(sl_proto_type_name((sl_msg_type_t) 99), "?");
 }
 
@@ -435,6 +455,12 @@ static const bad_frame_t s_bad_frames[] = {
 	JSON("empty type", "[1,\"\",{}]", SL_ETYPE),
 	JSON("type prefix", "[1,\"BY\",{}]", SL_ETYPE),
 	JSON("type with NUL", "[1,\"BYE\\u0000\",{}]", SL_ETYPE),
+	JSON("REGISTERED worker not a string",
+	    "[1,\"REGISTERED\",{\"worker\":1}]", SL_EPROTO),
+	JSON("REGISTERED worker over 32 bytes",
+	    "[1,\"REGISTERED\",{\"worker\":"
+	    "\"123456789012345678901234567890123\"}]",
+	    SL_EPROTO),
 	JSON("type not a string", "[1,4,{}]", SL_EPROTO),
 	RAW("type as bin", "\x93\x01\xc4\x03" BYE3 "\x80", SL_EPROTO),
 	/* shape */
@@ -859,6 +885,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proto_bye_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proto_registered_round_trips_and_its_label_is_optional,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proto_unknown_body_keys_are_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(
