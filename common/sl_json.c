@@ -156,15 +156,17 @@ s_from_mp(const msgpack_object *o, json_t **out, const char **why)
 		j = json_object();
 		for (uint32_t i = 0; j && i < o->via.map.size; i++) {
 			const msgpack_object *k = &o->via.map.ptr[i].key;
+			const char *kp;
 
-			const char *kp = k->via.str.size ? k->via.str.ptr : "";
-
+			/* The type first: another key's via holds no size. */
 			if (k->type != MSGPACK_OBJECT_STR
-			    || memchr(kp, '\0', k->via.str.size)) {
+			    || memchr(k->via.str.size ? k->via.str.ptr : "",
+			        '\0', k->via.str.size)) {
 				*why = "map key is not a string";
 				json_decref(j);
 				return SL_EPROTO;
 			}
+			kp = k->via.str.size ? k->via.str.ptr : "";
 			if ((rc = s_from_mp(
 			         &o->via.map.ptr[i].val, &v, why))) {
 				json_decref(j);

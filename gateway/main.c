@@ -795,6 +795,11 @@ main(int argc, char **argv)
 
 	memset(&ci, 0, sizeof ci);
 	ci.port = port;
+	/* Configuration errors first: they say more than a busy port. */
+	if (s_tls_setup(&cfg, &ci)) {
+		SL_ERR("GW-START", "--tls-cert and --tls-key go together");
+		goto out;
+	}
 	if (gw_listen_iface(
 	        host, ifname, sizeof ifname, &ci.iface, err, sizeof err)) {
 		SL_ERR("GW-START", "--listen %s: %s", cfg.listen, err);
@@ -813,10 +818,6 @@ main(int argc, char **argv)
 	ci.retry_and_idle_policy = &keepalive;
 	ci.options
 	    |= LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
-	if (s_tls_setup(&cfg, &ci)) {
-		SL_ERR("GW-START", "--tls-cert and --tls-key go together");
-		goto out;
-	}
 	s_ctx = lws_create_context(&ci);
 	if (!s_ctx) {
 		SL_ERR("GW-START", "cannot listen on %s", cfg.listen);
