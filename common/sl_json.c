@@ -355,7 +355,8 @@ s_check(const msgpack_object *o, unsigned depth, const char **why)
 		if (!depth)
 			return SL_ETOOBIG;
 		for (uint32_t i = 0; i < o->via.array.size; i++)
-			if ((rc = s_check(&o->via.array.ptr[i], depth - 1, why)))
+			if ((rc = s_check(
+			         &o->via.array.ptr[i], depth - 1, why)))
 				return rc;
 		return 0;
 	case MSGPACK_OBJECT_MAP: {
@@ -368,7 +369,8 @@ s_check(const msgpack_object *o, unsigned depth, const char **why)
 
 			if (k->type != MSGPACK_OBJECT_STR
 			    || (k->via.str.size
-			        && memchr(k->via.str.ptr, '\0', k->via.str.size))) {
+			        && memchr(
+			            k->via.str.ptr, '\0', k->via.str.size))) {
 				*why = "map key is not a string";
 				return SL_EPROTO;
 			}

@@ -42,8 +42,8 @@ typedef struct cp_io {
 	bool gw_seen;       /* the gateway spoke since we (re)connected */
 	bool gw_ever;       /* ... or ever, since we started */
 	bool registered; /* the gateway said REGISTERED since we connected */
-	uint64_t gen;       /* connection generation: +1 at each reconnect */
-	uint64_t jobs;      /* counters for the closing log line */
+	uint64_t gen;    /* connection generation: +1 at each reconnect */
+	uint64_t jobs;   /* counters for the closing log line */
 	uint64_t results;
 	uint64_t old; /* results of jobs from a previous connection */
 	uint64_t reconnects;
@@ -367,13 +367,13 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	    self->cfg->gateway, self->cfg->hb_liveness,
 	    self->backoff_us / 1000,
 	    self->gw_ever ? ""
-	    /* A gateway that never answered is often one we cannot
-	     * talk to at all: say what to check. */
-	    : self->cfg->curve_server_key
-	    ? "; it never answered: is it up at that address, with "
-	      "this server key, and our public key in its allow-list?"
-	    : "; it never answered: is it up at that address, and "
-	      "without CURVE (else set --curve-server-key)?");
+	        /* A gateway that never answered is often one we cannot
+	         * talk to at all: say what to check. */
+	        : self->cfg->curve_server_key
+	        ? "; it never answered: is it up at that address, with "
+	          "this server key, and our public key in its allow-list?"
+	        : "; it never answered: is it up at that address, and "
+	          "without CURVE (else set --curve-server-key)?");
 	cp_pool_cancel_all(self->pool);
 	zmq_setsockopt(self->dealer, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_close(self->dealer);

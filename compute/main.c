@@ -281,7 +281,8 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	rc = cp_io_run(&io, &s_stop) ? 1 : 0;
-	sl_log_flush(true); /* the pool's threads have ended: counts are final */
+	sl_log_flush(
+	    true); /* the pool's threads have ended: counts are final */
 	cp_tasks_destroy(&tasks);
 	return rc;
 }

@@ -41,8 +41,8 @@ typedef struct gw_worker gw_worker_t;
 /* A notify channel: who watches it, and how many requests notify it. */
 typedef struct gw_chan {
 	char name[GW_CPROTO_MAX_CHANNEL + 1]; /* first: the tree's key */
-	sl_list_t subs;     /* gw_sub_t, by chan_link */
-	size_t n_requests;  /* unfinished requests with notify = name */
+	sl_list_t subs;                       /* gw_sub_t, by chan_link */
+	size_t n_requests; /* unfinished requests with notify = name */
 } gw_chan_t;
 
 /* One client watching one channel; on both their lists. */
@@ -94,8 +94,8 @@ typedef struct gw_share {
 } gw_share_t;
 
 struct gw_client {
-	sl_list_t link;         /* in broker->clients */
-	gw_share_t *share;      /* &own, or a keyed one (counted) */
+	sl_list_t link;    /* in broker->clients */
+	gw_share_t *share; /* &own, or a keyed one (counted) */
 	gw_share_t own;
 	void *user;             /* the transport's handle */
 	gw_broker_send_fn send; /* the transport: WebSocket or producers */
@@ -115,9 +115,9 @@ struct gw_worker {
 	                  is what another peer would need to pose as it */
 	char key[GW_MAX_KEY + 1]; /* its CURVE key (ZAP User-Id); "": none */
 	uint32_t capacity;        /* jobs it may hold */
-	bool draining;     /* said DRAIN: no more jobs for it */
-	int64_t expiry_us; /* dead if silent until then (monotonic) */
-	sl_list_t jobs;    /* gw_job_t it holds */
+	bool draining;            /* said DRAIN: no more jobs for it */
+	int64_t expiry_us;        /* dead if silent until then (monotonic) */
+	sl_list_t jobs;           /* gw_job_t it holds */
 	size_t n_jobs;
 	size_t n_tasks;
 	char tasks[SL_PROTO_MAX_TASKS][SL_PROTO_MAX_NAME + 1];
@@ -202,7 +202,8 @@ s_send_watchers(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
 	f->serial = ++self->next_serial; /* one encoding for all watchers */
 	for (sl_list_t *e = r->chan->subs.next; e != &r->chan->subs;
 	     e = e->next) {
-		if (!s_send(sl_container_of(e, gw_sub_t, chan_link)->client, f))
+		if (!s_send(
+		        sl_container_of(e, gw_sub_t, chan_link)->client, f))
 			self->st.notified++;
 	}
 	f->channel = NULL;
@@ -333,7 +334,8 @@ s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
 static int
 s_chan_cmp(const void *a, const void *b)
 {
-	return strcmp(((const gw_chan_t *) a)->name, ((const gw_chan_t *) b)->name);
+	return strcmp(
+	    ((const gw_chan_t *) a)->name, ((const gw_chan_t *) b)->name);
 }
 
 /* The channel called name, made if new; NULL on ENOMEM. */
@@ -601,8 +603,8 @@ s_task_known(const gw_broker_t *self, const char *task)
  * SL_ENOMEM, with why naming the item's index.
  */
 static int
-s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m,
-    char *why, size_t whylen)
+s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m, char *why,
+    size_t whylen)
 {
 	msgpack_packer pk;
 
@@ -613,8 +615,9 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m,
 
 		msgpack_sbuffer_clear(&self->sb);
 		if (m->mp_items)
-			rc = msgpack_pack_object(&pk, m->mp_items[i]) ? SL_ENOMEM
-			                                              : 0;
+			rc = msgpack_pack_object(&pk, m->mp_items[i])
+			    ? SL_ENOMEM
+			    : 0;
 		else
 			rc = sl_json_to_mp(json_array_get(m->items, i), &pk,
 			    SL_PROTO_MAX_ITEM_DEPTH);
@@ -656,7 +659,8 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 {
 	size_t n = m->n_items;
 	size_t workers = self->st.workers;
-	gw_out_t f = { .type = GW_OUT_ACCEPTED, .items = n, .workers = workers };
+	gw_out_t f
+	    = { .type = GW_OUT_ACCEPTED, .items = n, .workers = workers };
 	gw_request_t *r;
 	char why[160];
 	int rc;
@@ -826,7 +830,8 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 			.ok = r->n_ok,
 			.failed = r->n_failed,
 			.cancelled = r->n_items - r->n_ok - r->n_failed,
-			.elapsed_ms = (sl_clock_mono_us() - r->t_start_us) / 1000 };
+			.elapsed_ms
+			= (sl_clock_mono_us() - r->t_start_us) / 1000 };
 
 		/* Its watchers learn that it ended: its items were
 		 * cancelled with their submitter. */
@@ -1075,7 +1080,7 @@ s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 				snprintf(code, sizeof code, "bad_result");
 				snprintf(msg, sizeof msg,
 				    "the worker's value has no JSON form: %s",
-				    rc == SL_ETOOBIG   ? "nested too deeply"
+				    rc == SL_ETOOBIG      ? "nested too deeply"
 				        : rc == SL_ENOMEM ? "out of memory"
 				                          : why);
 			} else {

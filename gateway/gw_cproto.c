@@ -91,8 +91,8 @@ s_check_submit(
 		    "submit needs \"id\": a string of 1..%d bytes",
 		    GW_CPROTO_MAX_ID);
 	if (f->task.kind != GW_F_STR
-	    || !s_valid_chars(f->task.s, f->task.len, GW_CPROTO_MAX_TASK,
-	        S_TASK_CHARS))
+	    || !s_valid_chars(
+	        f->task.s, f->task.len, GW_CPROTO_MAX_TASK, S_TASK_CHARS))
 		return gw_cerr_set(err, id, "bad_message",
 		    "submit needs \"task\": a name of 1..32 characters "
 		    "[a-z0-9_.-]");
@@ -131,8 +131,8 @@ s_is(const gw_field_t *f, const char *s)
 }
 
 int
-gw_cmsg_check(const gw_fields_t *f, size_t max_items, gw_cmsg_t *m,
-    gw_cerr_t *err)
+gw_cmsg_check(
+    const gw_fields_t *f, size_t max_items, gw_cmsg_t *m, gw_cerr_t *err)
 {
 	const char *id = NULL;
 
@@ -166,10 +166,11 @@ gw_cmsg_check(const gw_fields_t *f, size_t max_items, gw_cmsg_t *m,
 		return 0;
 	}
 	if (s_is(&f->type, "subscribe") || s_is(&f->type, "unsubscribe")) {
-		if (s_check_channel(&f->channel, "channel", id, m->channel, err))
+		if (s_check_channel(
+		        &f->channel, "channel", id, m->channel, err))
 			return -1;
 		m->type = s_is(&f->type, "subscribe") ? GW_CMSG_SUBSCRIBE
-		                                       : GW_CMSG_UNSUBSCRIBE;
+		                                      : GW_CMSG_UNSUBSCRIBE;
 		return 0;
 	}
 	return gw_cerr_set(err, id, "unknown_type",

@@ -45,12 +45,12 @@ typedef struct gw_value {
 
 typedef struct gw_cmsg {
 	gw_cmsg_type_t type;
-	char id[GW_CPROTO_MAX_ID + 1]; /* SUBMIT, CANCEL; PING: or "" */
-	char task[GW_CPROTO_MAX_TASK + 1];      /* SUBMIT */
+	char id[GW_CPROTO_MAX_ID + 1];     /* SUBMIT, CANCEL; PING: or "" */
+	char task[GW_CPROTO_MAX_TASK + 1]; /* SUBMIT */
 	char channel[GW_CPROTO_MAX_CHANNEL + 1]; /* (UN)SUBSCRIBE; SUBMIT:
 	                                            notify, or "" */
-	size_t n_items;     /* SUBMIT: 1..max_items */
-	const json_t *items; /* SUBMIT from JSON: the array */
+	size_t n_items;                          /* SUBMIT: 1..max_items */
+	const json_t *items;            /* SUBMIT from JSON: the array */
 	const msgpack_object *mp_items; /* SUBMIT from msgpack: n_items
 	                                   objects, each with a JSON form */
 	gw_value_t data;    /* PING: payload to echo; may be empty */
@@ -99,8 +99,8 @@ typedef struct gw_fields {
  * typed fields from f (items and data are the caller's to set). Returns 0,
  * or -1 with err filled.
  */
-int gw_cmsg_check(const gw_fields_t *f, size_t max_items, gw_cmsg_t *out,
-    gw_cerr_t *err);
+int gw_cmsg_check(
+    const gw_fields_t *f, size_t max_items, gw_cmsg_t *out, gw_cerr_t *err);
 
 /*
  * Parse one complete JSON text frame. Returns 0 with *out filled (caller

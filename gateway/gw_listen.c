@@ -58,8 +58,8 @@ gw_listen_iface(const char *host, char *ifname, size_t ifname_len,
 	}
 	freeifaddrs(ifs);
 	if (rc)
-		snprintf(err, errlen, "no network interface has address %s",
-		    host);
+		snprintf(
+		    err, errlen, "no network interface has address %s", host);
 	return rc;
 }
 
@@ -75,8 +75,8 @@ s_is(const struct sockaddr_storage *sa, const char *host)
 	if (sa->ss_family == AF_INET)
 		return inet_pton(AF_INET, host, &v4) == 1
 		    && ((const struct sockaddr_in *) (const void *) sa)
-		            ->sin_addr.s_addr
-		        == v4.s_addr;
+		           ->sin_addr.s_addr
+		    == v4.s_addr;
 	if (sa->ss_family != AF_INET6)
 		return false;
 	v6 = ((const struct sockaddr_in6 *) (const void *) sa)->sin6_addr;

@@ -17,9 +17,9 @@
 
 /*
  * The iface for lws from a --listen host: NULL into *iface for "", "*",
- * "0.0.0.0" and "::" (every address); an IPv6 address as it is; an IPv4 address as the name
- * of the interface holding it, written into ifname. 0, or SL_EINVAL with
- * err filled (no interface has that address).
+ * "0.0.0.0" and "::" (every address); an IPv6 address as it is; an IPv4
+ * address as the name of the interface holding it, written into ifname. 0, or
+ * SL_EINVAL with err filled (no interface has that address).
  */
 int gw_listen_iface(const char *host, char *ifname, size_t ifname_len,
     const char **iface, char *err, size_t errlen);

@@ -46,15 +46,25 @@ s_field(const msgpack_object *o)
 }
 
 /* The keys a client frame may have; others are ignored, as in JSON. */
-enum { K_TYPE, K_ID, K_TASK, K_ITEMS, K_TIMEOUT, K_TIMING, K_CHANNEL,
-	K_NOTIFY, K_DATA, K_COUNT };
+enum {
+	K_TYPE,
+	K_ID,
+	K_TASK,
+	K_ITEMS,
+	K_TIMEOUT,
+	K_TIMING,
+	K_CHANNEL,
+	K_NOTIFY,
+	K_DATA,
+	K_COUNT
+};
 static const char *const s_keys[K_COUNT] = { "type", "id", "task", "items",
 	"timeout_ms", "timing", "channel", "notify", "data" };
 
 /* Find the known fields of map o; their values in v[K_*] (or NULL). */
 static int
-s_fields(const msgpack_object *o, const msgpack_object *v[K_COUNT],
-    gw_cerr_t *err)
+s_fields(
+    const msgpack_object *o, const msgpack_object *v[K_COUNT], gw_cerr_t *err)
 {
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object *k = &o->via.map.ptr[i].key;
@@ -64,8 +74,8 @@ s_fields(const msgpack_object *o, const msgpack_object *v[K_COUNT],
 			    "map keys must be strings");
 		for (int j = 0; j < K_COUNT; j++) {
 			if (k->via.str.size != strlen(s_keys[j])
-			    || memcmp(k->via.str.ptr, s_keys[j],
-			        k->via.str.size))
+			    || memcmp(
+			        k->via.str.ptr, s_keys[j], k->via.str.size))
 				continue;
 			/* JSON refuses repeated keys; so do we, for the ones
 			 * that mean something. */
@@ -136,7 +146,7 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 				gw_cerr_set(err, out->id,
 				    rc == SL_ENOMEM ? "internal" : "bad_item",
 				    "item %zu: %s", i,
-				    rc == SL_ETOOBIG   ? "nested too deeply"
+				    rc == SL_ETOOBIG      ? "nested too deeply"
 				        : rc == SL_ENOMEM ? "out of memory"
 				                          : why);
 				goto fail;
@@ -179,7 +189,8 @@ s_kv_value(msgpack_packer *pk, const char *k, const gw_value_t *v)
 	/* A JSON client's ping data echoed to itself never gets here; kept
 	 * for completeness of the encoder. */
 	if (v->json)
-		return sl_json_to_mp(v->json, pk, GW_PPROTO_MAX_DEPTH) ? -1 : 0;
+		return sl_json_to_mp(v->json, pk, GW_PPROTO_MAX_DEPTH) ? -1
+		                                                       : 0;
 	return msgpack_pack_nil(pk);
 }
 
@@ -246,7 +257,8 @@ gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb)
 		    || s_kv_int(&pk, "failed", (int64_t) f->failed)
 		    || s_kv_int(&pk, "elapsed_ms", f->elapsed_ms);
 		if (!bad && f->cancelled)
-			bad = s_kv_int(&pk, "cancelled", (int64_t) f->cancelled);
+			bad = s_kv_int(
+			    &pk, "cancelled", (int64_t) f->cancelled);
 		break;
 	case GW_OUT_PONG:
 		bad = s_kv_int(&pk, "server_us", f->server_us)

@@ -28,8 +28,9 @@
 
 /* One encoded frame waiting for its producer's pipe to have room. */
 typedef struct gw_pframe {
-	sl_list_t link;    /* in producer->out */
-	int64_t t_item_us; /* an item frame's hand-over by the broker; 0: other */
+	sl_list_t link; /* in producer->out */
+	int64_t
+	    t_item_us; /* an item frame's hand-over by the broker; 0: other */
 	size_t len;
 	uint8_t data[];
 } gw_pframe_t;

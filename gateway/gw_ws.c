@@ -43,11 +43,11 @@ typedef struct gw_ws_pss {
 	bool addr_counted;   /* ... in env->addrs */
 	char *rx;            /* the message being reassembled */
 	size_t rx_len, rx_cap;
-	bool rx_in_msg; /* a message has started and not ended */
-	bool rx_binary; /* ... and it is binary */
-	bool rx_drop;   /* ... and it is over max_frame: discarding */
+	bool rx_in_msg;  /* a message has started and not ended */
+	bool rx_binary;  /* ... and it is binary */
+	bool rx_drop;    /* ... and it is over max_frame: discarding */
 	bool in_message; /* s_message runs on rx: keep it until it returns */
-	sl_list_t out;  /* gw_ws_out_t waiting for WRITEABLE */
+	sl_list_t out;   /* gw_ws_out_t waiting for WRITEABLE */
 	size_t out_bytes;
 	int64_t progress_us; /* last write, or when the queue last filled */
 	bool paused;         /* over out_high: the broker holds its jobs */
@@ -284,7 +284,8 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		return SL_EFULL;
 	n = s_encode(pss, frame, &data);
 	if (!n) {
-		SL_ERR("CLI-ENCODE", "conn=%" PRIu64 " frame %s dropped: "
+		SL_ERR("CLI-ENCODE",
+		    "conn=%" PRIu64 " frame %s dropped: "
 		    "could not encode it (out of memory?)",
 		    pss->conn, gw_out_type_name(frame->type));
 		return SL_ENOMEM;
@@ -303,8 +304,8 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 	memcpy(m->buf + LWS_PRE, data, n);
 	m->len = n;
 	/* Item frames (result, item error): time their way out. */
-	m->t_item_us = frame->type == GW_OUT_RESULT
-	        || frame->type == GW_OUT_ITEM_ERROR
+	m->t_item_us
+	    = frame->type == GW_OUT_RESULT || frame->type == GW_OUT_ITEM_ERROR
 	    ? sl_clock_mono_us()
 	    : 0;
 	if (!pss->out_bytes)
@@ -473,10 +474,10 @@ s_message(gw_ws_pss_t *pss)
 		gw_broker_client_error(b, pss->client, &err);
 		return;
 	}
-	rc = pss->mp ? gw_pproto_parse(pss->rx, pss->rx_len,
-	                   pss->env->max_items, &msg, &err)
-	             : gw_cmsg_parse(pss->rx, pss->rx_len,
-	                   pss->env->max_items, &msg, &err);
+	rc = pss->mp ? gw_pproto_parse(
+	         pss->rx, pss->rx_len, pss->env->max_items, &msg, &err)
+	             : gw_cmsg_parse(pss->rx, pss->rx_len, pss->env->max_items,
+	                 &msg, &err);
 	if (rc) {
 		gw_broker_client_error(b, pss->client, &err);
 	} else {

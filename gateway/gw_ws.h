@@ -4,8 +4,8 @@
  * Two subprotocols share this code: "sluice" (JSON text frames; also
  * what a client asking for no subprotocol gets) and "sluice.msgpack.v1"
  * (the same messages as binary msgpack maps, gw_pproto, never converted
- * to JSON). Receives data frames, reassembling fragments up to max_frame bytes (a
- * larger frame is discarded as it arrives and answered with too_large, so
+ * to JSON). Receives data frames, reassembling fragments up to max_frame bytes
+ * (a larger frame is discarded as it arrives and answered with too_large, so
  * memory stays bounded), parses them with gw_cproto and hands them to the
  * broker. Sends what the broker queues through a per-connection list of
  * ready-to-write frames (LWS_PRE headroom included, so each frame is
@@ -52,16 +52,16 @@ typedef struct gw_ws_env {
 	uint64_t next_conn;   /* connection ids for logs */
 	sl_list_t conns;      /* gw_ws_pss_t, open connections */
 	size_t n_conns;
-	size_t max_conns;        /* open connections; more get HTTP 503 */
-	uint64_t refused_conns;  /* upgrades refused: over max_conns */
-	gw_addr_t *addrs;        /* open connections per address; owned
-	                          * (freed by gw_ws_env_fini); NULL: no
-	                          * per-address limit */
+	size_t max_conns;          /* open connections; more get HTTP 503 */
+	uint64_t refused_conns;    /* upgrades refused: over max_conns */
+	gw_addr_t *addrs;          /* open connections per address; owned
+	                            * (freed by gw_ws_env_fini); NULL: no
+	                            * per-address limit */
 	size_t max_conns_per_addr; /* more from one address get HTTP 429 */
 	uint64_t refused_addr;     /* upgrades refused: over that */
-	uint64_t conns_total;    /* connections ever established */
-	uint64_t slow_closed;    /* closed with 1008: over the byte cap */
-	uint64_t stall_closed;   /* closed with 1008: no reading progress */
+	uint64_t conns_total;      /* connections ever established */
+	uint64_t slow_closed;      /* closed with 1008: over the byte cap */
+	uint64_t stall_closed;     /* closed with 1008: no reading progress */
 	size_t buffered;         /* receive buffers + out queues, all conns */
 	size_t max_buffered;     /* over it, the biggest holders are closed */
 	uint64_t bufcap_closed;  /* closed for that (1009 or 1008) */

@@ -61,8 +61,9 @@ typedef struct sub_cfg {
 	const char *gateway;
 	long long timeout_ms; /* 0: none */
 	const char *id;
-	const char *notify; /* channel watchers see it on; "none": no channel */
-	int progress;       /* auto,yes,no */
+	const char
+	    *notify;  /* channel watchers see it on; "none": no channel */
+	int progress; /* auto,yes,no */
 } sub_cfg_t;
 
 static const sl_opt_t s_opts[] = {
@@ -276,8 +277,8 @@ s_run(sub_t *s, const sub_cfg_t *cfg, const char *task, json_t *items)
 
 	s->t0_us = now;
 	if (s_send(s,
-	        json_pack("{s:s, s:s, s:s, s:o, s:s*}", "type", "submit",
-	            "id", s->id, "task", task, "items", items, "notify",
+	        json_pack("{s:s, s:s, s:s, s:o, s:s*}", "type", "submit", "id",
+	            s->id, "task", task, "items", items, "notify",
 	            strcmp(cfg->notify, "none") ? cfg->notify : NULL))) {
 		fprintf(stderr, "sluice-submit: cannot send the request\n");
 		return EXIT_REFUSED;

@@ -32,9 +32,9 @@ typedef struct sent_job {
 
 /* One frame the broker queued for a client. */
 typedef struct sent_frame {
-	void *user;    /* the client's transport handle */
-	json_t *frame; /* our own reference */
-	bool other;    /* came through the second transport (producers) */
+	void *user;      /* the client's transport handle */
+	json_t *frame;   /* our own reference */
+	bool other;      /* came through the second transport (producers) */
 	uint64_t serial; /* gw_out_t.serial: shared by a fan-out's copies */
 } sent_frame_t;
 
@@ -2407,8 +2407,8 @@ test_broker_can_progress_only_while_a_worker_can_end_a_request(void **state)
 	assert_false(gw_broker_can_progress(f->b));
 }
 
-
-/* ---- notify channels ----------------------------------------------------- */
+/* ---- notify channels -----------------------------------------------------
+ */
 
 /* Frame i has "channel": ch, or none when ch is NULL. */
 static void
@@ -2497,8 +2497,7 @@ test_broker_a_watcher_joining_late_sees_only_what_follows(void **state)
 }
 
 static void
-test_broker_subscriptions_are_bounded_per_client_and_idempotent(
-    void **state)
+test_broker_subscriptions_are_bounded_per_client_and_idempotent(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = s_client(f, 0);

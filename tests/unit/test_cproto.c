@@ -15,8 +15,7 @@
 
 #define ID64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 /* 64 characters, every kind a channel name may hold */
-#define CH64                                                                  \
-	"AZaz09_.:-0123456789abcdef0123456789abcdef0123456789abcdef012345"
+#define CH64 "AZaz09_.:-0123456789abcdef0123456789abcdef0123456789abcdef012345"
 #define NAME32 "abcdefghijklmnopqrstuvwxyz012345"
 
 typedef struct parse_row {
@@ -222,13 +221,13 @@ static const parse_row_t s_rows[] = {
 	    "{\"type\":\"subscribe\",\"channel\":\"a/b\"}", "bad_message",
 	    NULL),
 	REFUSED("subscribe to a non-ASCII channel",
-	    "{\"type\":\"subscribe\",\"channel\":\"\\u00e9\"}",
-	    "bad_message", NULL),
+	    "{\"type\":\"subscribe\",\"channel\":\"\\u00e9\"}", "bad_message",
+	    NULL),
 	REFUSED("subscribe to a 65-byte channel",
 	    "{\"type\":\"subscribe\",\"channel\":\"" ID64 "x\"}",
 	    "bad_message", NULL),
-	REFUSED("subscribe to a number", "{\"type\":\"subscribe\",\"channel\":7}",
-	    "bad_message", NULL),
+	REFUSED("subscribe to a number",
+	    "{\"type\":\"subscribe\",\"channel\":7}", "bad_message", NULL),
 	REFUSED("unsubscribe without channel",
 	    "{\"type\":\"unsubscribe\",\"id\":\"u\"}", "bad_message", "u"),
 	REFUSED("submit with an empty notify",
@@ -267,8 +266,8 @@ test_cproto_parse_gives_each_frame_its_outcome(void **state)
 		sl_assert_row_str(t->name, m.id, t->id ? t->id : "");
 		if (m.type == GW_CMSG_SUBMIT) {
 			sl_assert_row_int(t->name, json_is_array(m.items), 1);
-			sl_assert_row_int(t->name,
-			    m.n_items == json_array_size(m.items), 1);
+			sl_assert_row_int(
+			    t->name, m.n_items == json_array_size(m.items), 1);
 			sl_assert_row_int(t->name, m.task[0] != '\0', 1);
 		}
 		gw_cmsg_clear(&m);
@@ -544,10 +543,8 @@ test_cproto_frames_have_the_documented_fields(void **state)
 	json_t *f;
 
 	(void) state;
-	f = s_json((gw_out_t) { .type = GW_OUT_ACCEPTED,
-	    .id = "r1",
-	    .items = 3,
-	    .workers = 2 });
+	f = s_json((gw_out_t) {
+	    .type = GW_OUT_ACCEPTED, .id = "r1", .items = 3, .workers = 2 });
 	sl_test_assert_json(f,
 	    "{\"id\":\"r1\",\"items\":3,\"type\":\"accepted\",\"workers\":2}");
 	json_decref(f);
@@ -644,16 +641,15 @@ test_cproto_frames_have_the_documented_fields(void **state)
 	    "\"message\":\"no\",\"type\":\"error\"}");
 	json_decref(f);
 
-	f = s_json((gw_out_t) { .type = GW_OUT_SUBSCRIBED,
-	    .channel = "c.1",
-	    .subscriptions = 2 });
+	f = s_json((gw_out_t) {
+	    .type = GW_OUT_SUBSCRIBED, .channel = "c.1", .subscriptions = 2 });
 	sl_test_assert_json(f,
 	    "{\"channel\":\"c.1\",\"subscriptions\":2,"
 	    "\"type\":\"subscribed\"}");
 	json_decref(f);
 
-	f = s_json((gw_out_t) { .type = GW_OUT_UNSUBSCRIBED,
-	    .channel = "c.1" });
+	f = s_json(
+	    (gw_out_t) { .type = GW_OUT_UNSUBSCRIBED, .channel = "c.1" });
 	sl_test_assert_json(f,
 	    "{\"channel\":\"c.1\",\"subscriptions\":0,"
 	    "\"type\":\"unsubscribed\"}");
@@ -699,8 +695,8 @@ test_cproto_pong_echoes_data_when_given(void **state)
 static void
 test_cproto_unicode_ids_survive_into_frames(void **state)
 {
-	json_t *f = s_json((gw_out_t) { .type = GW_OUT_DONE,
-	    .id = "r\xc3\xa9" });
+	json_t *f
+	    = s_json((gw_out_t) { .type = GW_OUT_DONE, .id = "r\xc3\xa9" });
 
 	(void) state;
 	sl_test_assert_json(f,
@@ -733,7 +729,8 @@ main(void)
 		    test_cproto_parse_gives_each_frame_its_outcome),
 		cmocka_unit_test(
 		    test_cproto_a_value_without_json_form_is_an_error_not_a_frame),
-		cmocka_unit_test(test_cproto_subscribe_and_notify_carry_channels),
+		cmocka_unit_test(
+		    test_cproto_subscribe_and_notify_carry_channels),
 		cmocka_unit_test(
 		    test_cproto_submit_fields_point_into_the_message),
 		cmocka_unit_test(

@@ -399,7 +399,8 @@ test_json_mp_check_agrees_with_from_mp_on_every_row(void **state)
 		sl_assert_row_int(t->name,
 		    sl_json_mp_check(&f->u.data, 32, &why), t->expect);
 		if (t->expect && (!why || !*why)) {
-			print_error("row \"%s\": refused without why\n", t->name);
+			print_error(
+			    "row \"%s\": refused without why\n", t->name);
 			fail();
 		}
 	}
@@ -416,8 +417,8 @@ s_pack_map(msgpack_sbuffer *sb, unsigned n, bool dup)
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
 	for (unsigned i = 0; i < n; i++) {
-		int len = snprintf(key, sizeof key, "k%u",
-		    dup && i == n - 1 ? 0 : i);
+		int len = snprintf(
+		    key, sizeof key, "k%u", dup && i == n - 1 ? 0 : i);
 
 		msgpack_pack_str_with_body(&pk, key, (size_t) len);
 		msgpack_pack_int(&pk, (int) i);
@@ -438,7 +439,8 @@ test_json_mp_check_finds_repeated_keys_in_small_and_large_maps(void **state)
 		snprintf(row, sizeof row, "%u keys", n);
 		s_pack_map(&sb, n, false);
 		s_unpack(f, sb.data, sb.size);
-		sl_assert_row_int(row, sl_json_mp_check(&f->u.data, 4, NULL), 0);
+		sl_assert_row_int(
+		    row, sl_json_mp_check(&f->u.data, 4, NULL), 0);
 		s_pack_map(&sb, n, true);
 		s_unpack(f, sb.data, sb.size);
 		sl_assert_row_int(
@@ -468,13 +470,13 @@ test_json_utf8_clean_replaces_what_is_not_utf8(void **state)
 		const char *in, *out;
 	} rows[] = {
 		{ "plain", "plain" },
-		{ "caf\xc3\xa9", "caf\xc3\xa9" },       /* valid: kept */
-		{ "caf\xc3", "caf?" },                  /* cut off */
-		{ "\xe2\x98", "??" },                   /* cut off, 3-byte */
-		{ "a\xffz", "a?z" },                    /* never valid */
-		{ "\xc0\xaf", "??" },                   /* overlong */
-		{ "\xed\xa0\x80", "???" },              /* a surrogate */
-		{ "\xf4\x90\x80\x80", "????" },         /* past U+10FFFF */
+		{ "caf\xc3\xa9", "caf\xc3\xa9" }, /* valid: kept */
+		{ "caf\xc3", "caf?" },            /* cut off */
+		{ "\xe2\x98", "??" },             /* cut off, 3-byte */
+		{ "a\xffz", "a?z" },              /* never valid */
+		{ "\xc0\xaf", "??" },             /* overlong */
+		{ "\xed\xa0\x80", "???" },        /* a surrogate */
+		{ "\xf4\x90\x80\x80", "????" },   /* past U+10FFFF */
 		{ "\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!" },
 	};
 	char buf[32];
@@ -484,7 +486,8 @@ test_json_utf8_clean_replaces_what_is_not_utf8(void **state)
 		snprintf(buf, sizeof buf, "%s", rows[i].in);
 		sl_utf8_clean(buf);
 		sl_assert_row_str(rows[i].in, buf, rows[i].out);
-		sl_assert_row_int(rows[i].in, sl_utf8_valid(buf, strlen(buf)), 1);
+		sl_assert_row_int(
+		    rows[i].in, sl_utf8_valid(buf, strlen(buf)), 1);
 		sl_assert_row_int(rows[i].in,
 		    sl_utf8_valid(rows[i].in, strlen(rows[i].in)),
 		    !strcmp(rows[i].in, rows[i].out));

@@ -103,11 +103,13 @@ static const row_t s_rows[] = {
 	    "data\xcb\x7f\xf8\0\0\0\0\0\0",
 	    GW_CMSG_PING, NULL),
 	R_NO("type as bin", "\x81\xa4type\xc4\x04ping", "bad_message", NULL),
-	R_NO("id not UTF-8", "\x82\xa4type\xa6"
-	                     "cancel\xa2id\xa2r\xff",
+	R_NO("id not UTF-8",
+	    "\x82\xa4type\xa6"
+	    "cancel\xa2id\xa2r\xff",
 	    "bad_message", NULL),
-	R_NO("id with NUL", "\x82\xa4type\xa6"
-	                    "cancel\xa2id\xa2r\x00",
+	R_NO("id with NUL",
+	    "\x82\xa4type\xa6"
+	    "cancel\xa2id\xa2r\x00",
 	    "bad_message", NULL),
 	R_NO("timeout_ms above INT64_MAX",
 	    "\x85\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
@@ -340,12 +342,17 @@ test_pproto_ping_data_stays_msgpack(void **state)
 	assert_int_equal(m.type, GW_CMSG_PING);
 	assert_null(m.data.json);
 	assert_non_null(m.data.mp);
-	f = (gw_out_t) { .type = GW_OUT_PONG, .value = m.data, .server_us = 1 };
+	f = (gw_out_t) {
+		.type = GW_OUT_PONG, .value = m.data, .server_us = 1
+	};
 	msgpack_sbuffer_init(&sb);
 	assert_int_equal(gw_pproto_encode(&f, &sb), 0);
 	/* the pong's last pair is the data, byte for byte */
 	assert_true(sb.size > 8);
-	assert_memory_equal(sb.data + sb.size - 8, "\xa4" "data\xc4\x01\xff", 8);
+	assert_memory_equal(sb.data + sb.size - 8,
+	    "\xa4"
+	    "data\xc4\x01\xff",
+	    8);
 	msgpack_sbuffer_destroy(&sb);
 	gw_cmsg_clear(&m);
 }
