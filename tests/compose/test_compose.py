@@ -313,7 +313,8 @@ async def wait_workers(d, n, timeout=60):
         status, body = await aget(d.url("/readyz"))
         check(m.get("sluice_workers") == n and (
             status == 503 and "no workers" in body if n == 0
-            else status == 200 and f"{n} workers" in body),
+            else status == 200
+            and f"{n} worker{'' if n == 1 else 's'}," in body),
             f"sluice_workers {m.get('sluice_workers')}, /readyz {status} {body.strip()!r}")
         return m
     return await wait_until(probe, timeout, f"{n} workers in /metrics and /readyz")
