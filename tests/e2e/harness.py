@@ -384,20 +384,20 @@ def rss_kib(pid):
 
 # ---- raw WebSocket, for clients that misbehave below a library's level ----
 
-def ws_handshake(port, host="127.0.0.1", timeout=10, rcvbuf=None):
-    """A TCP socket that has done the WebSocket opening handshake (RFC 6455)
-    by hand, now non-blocking, plus any bytes that came after the 101
-    response; rcvbuf: its SO_RCVBUF, set before it connects (a small one
-    makes a client that does not read fill up quickly). It blocks: in a
-    test, await asyncio.to_thread(ws_handshake, port)."""
-    if rcvbuf is None:
-        sock = socket.create_connection((host, port), timeout=scaled(timeout))
-    else:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+def ws_upgrade(port, host="127.0.0.1", timeout=10, rcvbuf=None, source=None):
+    """Send a WebSocket opening handshake (RFC 6455) by hand, from source
+    address source if given; rcvbuf: the socket's SO_RCVBUF, set before it
+    connects. Returns (status, socket or None, head, rest): after a 101 the
+    socket stays open for the caller, with rest the bytes that came after
+    the response; otherwise it is closed. It blocks."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:
+            sock.bind((source, 0))
         sock.settimeout(scaled(timeout))
         sock.connect((host, port))
-    try:
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall((f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\n"
                       f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -409,10 +409,24 @@ def ws_handshake(port, host="127.0.0.1", timeout=10, rcvbuf=None):
             check(chunk, f"connection closed during the handshake: {buf!r}")
             buf += chunk
         head, rest = buf.split(b"\r\n\r\n", 1)
-        check(head.startswith(b"HTTP/1.1 101"), f"handshake refused: {head!r}")
+        check(head.startswith(b"HTTP/1.1 "), f"no HTTP answer: {head!r}")
+        status = int(head.split(b" ", 2)[1])
     except BaseException:
         sock.close()
         raise
+    if status != 101:
+        sock.close()
+        return status, None, head, rest
+    return status, sock, head, rest
+
+
+def ws_handshake(port, host="127.0.0.1", timeout=10, rcvbuf=None):
+    """A TCP socket that has done the WebSocket opening handshake, now
+    non-blocking, plus any bytes that came after the 101 response (a small
+    rcvbuf makes a client that does not read fill up quickly). It blocks:
+    in a test, await asyncio.to_thread(ws_handshake, port)."""
+    status, sock, head, rest = ws_upgrade(port, host, timeout, rcvbuf)
+    check(status == 101, f"handshake refused: {head!r}")
     sock.setblocking(False)
     return sock, rest
 

@@ -8,16 +8,14 @@ socket to 127.0.0.2 (loopback answers all of 127.0.0.0/8). Real gateway
 and workers on loopback."""
 
 import asyncio
-import base64
 import json
-import os
 import socket
 import time
 
 import websockets
 
 from harness import (Client, check, metric, read_to_eof, run, scaled, wait_log,
-                     ws_frame, ws_handshake, ws_parse)
+                     ws_frame, ws_handshake, ws_parse, ws_upgrade)
 
 TOK_A = "shared-limits-token-alpha-0123"
 TOK_B = "shared-limits-token-bravo-4567"
@@ -25,28 +23,10 @@ TOK_B = "shared-limits-token-bravo-4567"
 
 def upgrade_from(src, port, timeout=10):
     """A WebSocket upgrade from source address src. Returns (status,
-    socket or None): the socket stays open after a 101, for the caller to
-    close."""
-    sock = socket.create_connection(("127.0.0.1", port),
-                                    timeout=scaled(timeout),
-                                    source_address=(src, 0))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                  f"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                  f"Sec-WebSocket-Key: {key}\r\n"
-                  f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        buf += chunk
-    check(buf.startswith(b"HTTP/1.1 "), f"no HTTP answer: {buf!r}")
-    status = int(buf.split(b" ", 2)[1])
-    if status != 101:
-        sock.close()
-        return status, None, buf
-    return status, sock, buf
+    socket or None, the response as far as read): the socket stays open
+    after a 101, for the caller to close."""
+    status, sock, head, rest = ws_upgrade(port, timeout=timeout, source=src)
+    return status, sock, head + b"\r\n\r\n" + rest
 
 
 async def one_address_cannot_lock_out_another(h):
