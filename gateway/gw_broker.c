@@ -514,6 +514,31 @@ s_request_progress(gw_broker_t *self, gw_request_t *r, size_t cancelled)
 	s_request_free(self, r);
 }
 
+/* End every queued item of r as an item error code (msg): r leaves the
+ * turn list, each item counts as failed and leaves its client's share.
+ * How many. */
+static size_t
+s_end_queued(
+    gw_broker_t *self, gw_request_t *r, const char *code, const char *msg)
+{
+	size_t n = 0;
+	sl_list_t *e;
+
+	s_deactivate(self, r);
+	while ((e = sl_list_first(&r->queue))) {
+		gw_job_t *job = sl_container_of(e, gw_job_t, link);
+
+		sl_list_remove(e);
+		self->st.queued--;
+		r->n_failed++;
+		r->client->share->open--;
+		n++;
+		s_item_error(self, r, job->seq, code, msg);
+		free(job);
+	}
+	return n;
+}
+
 /* End every unfinished item of r now: as item errors (timeout) or, with
  * code NULL, as cancelled. Then done, and r is freed. */
 static void
@@ -521,19 +546,9 @@ s_request_end(
     gw_broker_t *self, gw_request_t *r, const char *code, const char *msg)
 {
 	size_t open = r->n_items - r->n_ok - r->n_failed;
-	sl_list_t *e;
 
 	if (code) {
-		while ((e = sl_list_first(&r->queue))) {
-			gw_job_t *job = sl_container_of(e, gw_job_t, link);
-
-			sl_list_remove(e);
-			self->st.queued--;
-			r->n_failed++;
-			r->client->share->open--;
-			s_item_error(self, r, job->seq, code, msg);
-			free(job);
-		}
+		s_end_queued(self, r, code, msg);
 		s_release_running(self, r, code, msg);
 		self->st.timeouts += open;
 		open = 0;
@@ -552,24 +567,12 @@ static void
 s_request_end_unserved(gw_broker_t *self, gw_request_t *r, int64_t now_us)
 {
 	char msg[SL_PROTO_MAX_NAME + 80];
-	size_t n = 0;
-	sl_list_t *e;
+	size_t n;
 
 	snprintf(msg, sizeof msg,
 	    "no registered worker runs task %s (waited %lld ms)", r->task,
 	    (long long) (now_us - r->unserved_us) / 1000);
-	s_deactivate(self, r); /* its queue empties: off the turn list */
-	while ((e = sl_list_first(&r->queue))) {
-		gw_job_t *job = sl_container_of(e, gw_job_t, link);
-
-		sl_list_remove(e);
-		self->st.queued--;
-		r->n_failed++;
-		r->client->share->open--;
-		n++;
-		s_item_error(self, r, job->seq, "unknown_task", msg);
-		free(job);
-	}
+	n = s_end_queued(self, r, "unknown_task", msg);
 	self->st.unknown_task += n;
 	SL_INFO("REQ-NOTASK", "req=%s task=%s items=%zu waited_ms=%lld", r->id,
 	    r->task, n, (long long) (now_us - r->unserved_us) / 1000);
