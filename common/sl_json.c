@@ -477,7 +477,9 @@ s_scan_string(const unsigned char *s, size_t len, size_t *i)
 			for (int k = 0; k < 4; k++) {
 				if (++*i >= len)
 					return 2;
-				if (!strchr("0123456789abcdefABCDEF", s[*i]))
+				if (!s[*i]
+				    || !strchr(
+				        "0123456789abcdefABCDEF", s[*i]))
 					return 1;
 			}
 		} else if (!strchr("\"\\/bfnrt", s[*i]) || !s[*i]) {

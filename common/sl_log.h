@@ -23,7 +23,7 @@
  *
  * so a flood of bad frames or refused upgrades costs a few lines a second,
  * not one each. ERR (rare, and each matters) and DEBUG (asked for) are
- * never limited.
+ * never limited, except ERR lines written with sl_log_emit_limited.
  *
  * The component, level and format are process-wide state outside main():
  * set once at start, before threads exist. The rate limiter's table is
@@ -51,6 +51,12 @@ enum {
 void sl_log_set_format(int format);
 int sl_log_level(void);
 void sl_log_emit(int level, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* sl_log_emit, rate-limited at ERR too: for lines a peer can cause at
+ * will whatever their severity (lws' own errors, e.g. one per request
+ * with oversized headers). The caller checks the level first. */
+void sl_log_emit_limited(int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define SL_LOG_RATE_MAX 10            /* lines per id per window */

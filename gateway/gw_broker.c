@@ -514,14 +514,17 @@ s_request_progress(gw_broker_t *self, gw_request_t *r, size_t cancelled)
 	s_request_free(self, r);
 }
 
-/* End each of r's queued jobs as item error code; returns how many. */
+/* End every queued item of r as an item error code (msg): r leaves the
+ * turn list, each item counts as failed and leaves its client's share.
+ * How many. */
 static size_t
-s_fail_queued(
+s_end_queued(
     gw_broker_t *self, gw_request_t *r, const char *code, const char *msg)
 {
 	size_t n = 0;
 	sl_list_t *e;
 
+	s_deactivate(self, r);
 	while ((e = sl_list_first(&r->queue))) {
 		gw_job_t *job = sl_container_of(e, gw_job_t, link);
 
@@ -545,7 +548,7 @@ s_request_end(
 	size_t open = r->n_items - r->n_ok - r->n_failed;
 
 	if (code) {
-		s_fail_queued(self, r, code, msg);
+		s_end_queued(self, r, code, msg);
 		s_release_running(self, r, code, msg);
 		self->st.timeouts += open;
 		open = 0;
@@ -569,8 +572,7 @@ s_request_end_unserved(gw_broker_t *self, gw_request_t *r, int64_t now_us)
 	snprintf(msg, sizeof msg,
 	    "no registered worker runs task %s (waited %lld ms)", r->task,
 	    (long long) (now_us - r->unserved_us) / 1000);
-	s_deactivate(self, r); /* its queue empties: off the turn list */
-	n = s_fail_queued(self, r, "unknown_task", msg);
+	n = s_end_queued(self, r, "unknown_task", msg);
 	self->st.unknown_task += n;
 	SL_INFO("REQ-NOTASK", "req=%s task=%s items=%zu waited_ms=%lld", r->id,
 	    r->task, n, (long long) (now_us - r->unserved_us) / 1000);

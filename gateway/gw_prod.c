@@ -156,18 +156,20 @@ s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
  * room is often taken by our own next ZeroMQ call. So: while retries move
  * frames, retry on the next loop turn; when one moves nothing, back off
  * (GW_PROD_RETRY_MIN_US, doubling up to GW_PROD_RETRY_MAX_US), so that a
- * producer that does not read costs a few wake-ups a second.
+ * producer that does not read costs a few wake-ups a second. A paused
+ * producer is visited even with an empty queue: s_send may have emptied
+ * it from inside a broker call, where it could not resume it.
  */
 static void
 s_flush_all(gw_prod_t *self)
 {
 	size_t sent = 0;
 
-	for (sl_list_t *e = self->producers.next;
-	     self->n_backlogged && e != &self->producers; e = e->next) {
+	for (sl_list_t *e = self->producers.next; e != &self->producers;
+	     e = e->next) {
 		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
 
-		if (!sl_list_empty(&p->out))
+		if (!sl_list_empty(&p->out) || p->paused)
 			sent += s_flush(self, p, true);
 	}
 	if (!self->n_backlogged)

@@ -150,28 +150,52 @@ s_close(gw_ws_pss_t *pss, uint16_t status, const char *reason, bool flush)
 }
 
 /*
- * Over max_buffered (all receive buffers and out queues together): close
- * the connections holding the most, one after another, until the total
- * fits; their buffers go at once. 1009 when what it holds is mostly a
- * message it is sending, 1008 when it is output it does not read.
+ * Bytes of p that go without closing anything: the receive buffer of the
+ * message being acted on (s_message runs: the broker may be sending to
+ * any connection), which s_receive frees as soon as s_message returns if
+ * p is closing or the buffer is over GW_WS_RX_KEEP. The message was
+ * admitted under the cap; closing connections for it is pointless.
+ */
+static size_t
+s_going(const gw_ws_pss_t *p)
+{
+	return p->in_message && (p->closing || p->rx_cap > GW_WS_RX_KEEP)
+	    ? p->rx_cap
+	    : 0;
+}
+
+/*
+ * Over max_buffered (all receive buffers and out queues together, less
+ * what goes anyway, s_going): close the connections holding the most, one
+ * after another, until the total fits; their buffers go at once. 1009
+ * when what it holds is mostly a message it is sending, 1008 when it is
+ * output it does not read.
  */
 static void
 s_buffer_cap(gw_ws_env_t *env)
 {
-	while (env->buffered > env->max_buffered) {
+	for (;;) {
 		gw_ws_pss_t *big = NULL;
+		size_t going = 0;
 		bool in;
 
 		for (sl_list_t *e = env->conns.next; e != &env->conns;
 		     e = e->next) {
 			gw_ws_pss_t *p = sl_container_of(e, gw_ws_pss_t, link);
 
-			if (!p->closing && (!big || s_held(p) > s_held(big)))
+			going += s_going(p);
+			if (!p->closing
+			    && (!big
+			        || s_held(p) - s_going(p)
+			            > s_held(big) - s_going(big)))
 				big = p;
 		}
-		if (!big || !s_held(big))
+		if (env->buffered - going <= env->max_buffered)
+			return;
+		if (!big || !(s_held(big) - s_going(big)))
 			return; /* what is left belongs to closing ones */
-		in = big->rx_in_msg && big->rx_cap >= big->out_bytes;
+		in = (big->rx_in_msg || big->in_message)
+		    && big->rx_cap >= big->out_bytes;
 		SL_WARN("CLI-BUFCAP",
 		    "conn=%" PRIu64 " held=%zu (%s) total=%zu limit=%zu",
 		    big->conn, s_held(big), in ? "incoming" : "outgoing",

@@ -278,7 +278,11 @@ s_lws_log(int level, const char *line)
 		l = SL_LOG_DEBUG;
 	}
 
-	sl_log(l, "LWS", "%s", line);
+	/* A peer can make lws log an error per connection at will (e.g.
+	 * "Ran out of header data space" for oversized headers): its lines
+	 * are rate-limited at every level, errors included. */
+	if (l <= sl_log_level())
+		sl_log_emit_limited(l, "LWS", "%s", line);
 }
 
 /* The demo page's directory: as configured, or found beside the binary

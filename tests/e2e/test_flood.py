@@ -267,6 +267,42 @@ async def a_flood_of_bad_frames_and_refusals_logs_a_bounded_number_of_lines(h):
           f"{len(gw.log().splitlines())} log lines in all")
 
 
+LOG_FLOOD_BIG_HEADERS = 300  # requests over lws' header space
+
+
+async def oversized_headers_log_a_bounded_number_of_lines(h):
+    """lws logs "Ran out of header data space" at error level for each
+    request whose headers do not fit: one line per request, at will and
+    unauthenticated. lws' lines are rate-limited at every level."""
+    gw = await h.start()
+    t0 = time.monotonic()
+    for _ in range(LOG_FLOOD_BIG_HEADERS):
+        r, w = await asyncio.open_connection("127.0.0.1", gw.port)
+        w.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 8000
+                + b"\r\n\r\n")
+        try:
+            await asyncio.wait_for(r.read(100), scaled(10))
+        except (ConnectionError, asyncio.TimeoutError):
+            pass
+        w.close()
+    deadline = time.monotonic() + scaled(20)
+    while True:
+        lines, suppressed = log_events(gw, "LWS")
+        if suppressed:
+            break
+        check(time.monotonic() < deadline,
+              f"nothing suppressed: {len(lines)} LWS lines for "
+              f"{LOG_FLOOD_BIG_HEADERS} requests")
+        await asyncio.sleep(0.1)
+    elapsed = time.monotonic() - t0
+    bound = (LOG_RATE + 1) * (int(elapsed) + 2)
+    print(f"flood: LWS: {LOG_FLOOD_BIG_HEADERS} requests in {elapsed:.1f} s: "
+          f"{len(lines)} lines, {suppressed} suppressed")
+    check(len(lines) <= bound,
+          f"LWS: {len(lines)} lines in {elapsed:.1f} s (bound {bound})")
+    await healthz(gw.port)  # still served
+
+
 FD_LIMIT = 256        # the gateway's RLIMIT_NOFILE, soft and hard
 FD_CLIENTS_MAX = 400  # more idle clients than that could ever hold
 CPU_SHARE_MAX = 0.25  # of one core while idle clients sit (spinning: ~1)
@@ -397,5 +433,6 @@ run([connections_over_the_limit_get_503,
      few_descriptors_lower_the_connection_limit_and_nothing_spins,
      connections_past_the_descriptor_limit_are_shed_not_spun_on,
      a_flood_of_bad_frames_and_refusals_logs_a_bounded_number_of_lines,
+     oversized_headers_log_a_bounded_number_of_lines,
      flood_leaves_the_gateway_responsive_and_its_memory_bounded],
     test_timeout=240)

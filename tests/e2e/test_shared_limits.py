@@ -234,13 +234,16 @@ async def buffer_cap_closes_a_big_out_queue_with_1008(h):
     b = await h.client(gw)
     sock, _ = await asyncio.to_thread(ws_handshake, gw.port, rcvbuf=4096)
     loop = asyncio.get_running_loop()
-    # Control characters are escaped as \u0001: 6 bytes of JSON out for
-    # each byte in, so A is owed ~32 MB it never reads.
+    # Control characters are escaped as \u0001: 6 bytes of JSON each, so
+    # A is owed ~13 MB it never reads. Each message is ~200 kB: its
+    # receive buffer (256 KiB) stays well below the cap, so what passes
+    # the cap is A's output (a message about the size of the cap would
+    # pass it incoming).
     item = "\x01" * 1365
     try:
-        for k in range(32):
+        for k in range(64):
             msg = json.dumps({"type": "submit", "id": f"a{k}", "task": "echo",
-                              "items": [item] * 125})
+                              "items": [item] * 25})
             await loop.sock_sendall(sock, ws_frame(msg))
     except (BrokenPipeError, ConnectionResetError):
         pass  # already closed
@@ -259,8 +262,58 @@ async def buffer_cap_closes_a_big_out_queue_with_1008(h):
           "over the cap after the close")
 
 
+async def buffer_cap_spares_everyone_for_a_message_being_acted_on(h):
+    """A message's receive buffer is freed as soon as it has been acted on:
+    frames the broker sends meanwhile (here to a watcher of the request's
+    channel) must not close connections for it. Before, the submitter was
+    closed ("outgoing queue dropped", 1008) the moment the watcher's copy
+    of its accepted frame passed the cap, though its 1 MiB buffer was about
+    to be freed; had that not been enough, the cap went on to the next
+    holder, since a closed submitter's buffer still counted."""
+    w_held, a_held = 1 << 19, 1 << 20  # the gateway's rx buffers: 2^n
+    # The two buffers plus the submitter's own accepted frame fit; the
+    # watcher's copy of it does not.
+    cap = w_held + a_held + 100
+    gw = await h.start("--max-buffered-bytes", str(cap),
+                       "--max-frame-bytes", str(1 << 20))
+    w, _ = await asyncio.to_thread(ws_handshake, gw.port)
+    check(await asyncio.to_thread(
+        send_or_closed, w, ws_frame('{"type":"subscribe","channel":"ch"}')),
+        "watcher closed")
+    data, _ = await asyncio.to_thread(
+        drain, w, scaled(5), lambda d: b'"subscribed"' in d)
+    check(b'"subscribed"' in data, f"not subscribed: {data[:200]!r}")
+    # the watcher holds an unfinished message: a 512 KiB buffer
+    check(await asyncio.to_thread(send_or_closed, w,
+                                  ws_frame("w" * 300000, fin=False)),
+          "watcher closed while sending")
+    deadline = time.monotonic() + scaled(10)
+    while await metric(gw.port, "sluice_buffered_bytes") < w_held:
+        check(time.monotonic() < deadline, "watcher's fragment not read")
+        await asyncio.sleep(0.05)
+    # the submitter's message: ~600 kB, a 1 MiB buffer
+    a, _ = await asyncio.to_thread(ws_handshake, gw.port)
+    msg = json.dumps({"type": "submit", "id": "a1", "task": "echo",
+                      "notify": "ch", "items": ["x" * 1000] * 600})
+    check(await asyncio.to_thread(send_or_closed, a, ws_frame(msg)),
+          "submitter closed while sending")
+    data, closed = await asyncio.to_thread(
+        drain, a, scaled(5), lambda d: b'"accepted"' in d)
+    check(b'"accepted"' in data and not closed,
+          f"submitter: {data[:200]!r} closed={closed}")
+    data, closed = await asyncio.to_thread(
+        drain, w, scaled(5), lambda d: b'"accepted"' in d)
+    check(b'"accepted"' in data and b'"ch"' in data and not closed,
+          f"watcher: {data[:200]!r} closed={closed}")
+    check(await metric(gw.port, "sluice_buffer_cap_closed_total") == 0,
+          "connections closed by the memory cap")
+    a.close()
+    w.close()
+
+
 if __name__ == "__main__":
     run([one_address_cannot_lock_out_another,
          one_connection_cannot_fill_the_queue, one_token_shares_one_quota,
          buffer_cap_closes_the_biggest_holders,
-         buffer_cap_closes_a_big_out_queue_with_1008])
+         buffer_cap_closes_a_big_out_queue_with_1008,
+         buffer_cap_spares_everyone_for_a_message_being_acted_on])

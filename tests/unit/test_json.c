@@ -553,6 +553,8 @@ test_json_bad_offset_points_at_the_first_invalid_byte(void **state)
 	assert_int_equal(sl_json_bad_offset("[3\0\0]", 5), 3);
 	assert_int_equal(sl_json_bad_offset("[1]\0", 4), 3);
 	assert_int_equal(sl_json_bad_offset("\"a\0\"", 4), 2);
+	/* a NUL is no hex digit either (strchr finds the terminator) */
+	assert_int_equal(sl_json_bad_offset("\"\\u00\0a\"", 8), 5);
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		size_t got
 		    = sl_json_bad_offset(rows[i].text, strlen(rows[i].text));

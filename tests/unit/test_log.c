@@ -147,6 +147,23 @@ test_log_never_limits_err_or_debug(void **state)
 }
 
 static void
+test_log_limited_lines_are_limited_at_err_too(void **state)
+{
+	capture_t c;
+	char *out;
+
+	(void) state;
+	capture_start(&c);
+	for (int i = 0; i < 50; i++)
+		sl_log_emit_limited(SL_LOG_ERR, "T-PEER", "n=%d", i);
+	sl_log_flush(true);
+	out = capture_end(&c);
+	assert_int_equal(count(out, "E: "), SL_LOG_RATE_MAX + 1);
+	assert_int_equal(count(out, " t T-PEER 40 more suppressed"), 1);
+	free(out);
+}
+
+static void
 test_log_limits_each_id_apart(void **state)
 {
 	capture_t c;
@@ -287,6 +304,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_log_never_limits_err_or_debug, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_log_limited_lines_are_limited_at_err_too, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_log_limits_each_id_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(

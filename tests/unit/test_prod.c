@@ -15,6 +15,7 @@
 #include "gw_zmq.h"
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_proto.h"
 
 #define MAX_SENT 64
 
@@ -202,6 +203,44 @@ s_ping(const char *rid, const char *data)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* A submit of one item of task "sum" from producer rid. */
+static void
+s_submit(const char *rid, const char *id)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 4);
+	msgpack_pack_str_with_body(&pk, "type", 4);
+	msgpack_pack_str_with_body(&pk, "submit", 6);
+	msgpack_pack_str_with_body(&pk, "id", 2);
+	msgpack_pack_str_with_body(&pk, id, strlen(id));
+	msgpack_pack_str_with_body(&pk, "task", 4);
+	msgpack_pack_str_with_body(&pk, "sum", 3);
+	msgpack_pack_str_with_body(&pk, "items", 5);
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_int(&pk, 1);
+	s_z.cb(s_z.user, (const uint8_t *) rid, strlen(rid), sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/* READY from worker "w" that runs "sum", one job at a time. */
+static void
+s_worker_ready(fixture_t *f)
+{
+	const char *tasks[] = { "sum" };
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(
+	    sl_proto_encode_ready(&sb, 1, 100, "test", tasks, 1), 0);
+	gw_broker_on_worker_frame(
+	    f->broker, (const uint8_t *) "w", 1, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static gw_prod_stats_t
 s_stats(fixture_t *f)
 {
@@ -290,6 +329,37 @@ test_prod_a_vanished_producer_is_forgotten_with_its_queue(void **state)
 	assert_int_equal(gw_prod_count(f->prod), 0);
 }
 
+static void
+test_prod_a_held_back_producer_resumes_when_a_send_empties_its_queue(
+    void **state)
+{
+	fixture_t *f = *state;
+	gw_broker_stats_t bst;
+	char big[251];
+
+	memset(big, 'x', 250);
+	big[250] = '\0';
+	/* two unread big pongs: over half the 1000-byte cap, held back */
+	s_z.send_rc = SL_EFULL;
+	s_ping("p1", big);
+	s_ping("p1", big);
+	assert_true(s_stats(f).queued_bytes > 500);
+	/* it reads again; its next ping's pong takes the queue along */
+	s_z.send_rc = 0;
+	s_ping("p1", "c");
+	assert_int_equal(s_stats(f).queued_bytes, 0);
+	assert_string_equal(s_z.sent[s_z.n_sent - 1], "c");
+	/* the loop's retries and ticks come and go */
+	s_z.wake(s_z.user);
+	gw_prod_tick(f->prod, 0);
+	/* nothing is queued for it any more: its jobs run */
+	s_worker_ready(f);
+	s_submit("p1", "r1");
+	gw_broker_stats(f->broker, &bst);
+	assert_int_equal(bst.queued, 0);
+	assert_int_equal(bst.running, 1);
+}
+
 int
 main(void)
 {
@@ -302,6 +372,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_prod_a_vanished_producer_is_forgotten_with_its_queue,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_prod_a_held_back_producer_resumes_when_a_send_empties_its_queue,
 		    setup, teardown),
 	};
 
