@@ -403,6 +403,40 @@ s_tls_setup(const gw_cfg_t *cfg, struct lws_context_creation_info *ci)
 	return 0;
 }
 
+/* Rules between options: each lo must be less than its hi. */
+static const struct s_rule {
+	const char *lo, *hi;   /* the options' names */
+	size_t lo_off, hi_off; /* their long long fields in gw_cfg_t */
+} s_rules[] = {
+	{ "--ws-ping-secs", "--ws-hangup-secs", offsetof(gw_cfg_t, ws_ping),
+	    offsetof(gw_cfg_t, ws_hangup) },
+	{ "--out-low-bytes", "--out-high-bytes", offsetof(gw_cfg_t, out_low),
+	    offsetof(gw_cfg_t, out_high) },
+	{ "--out-high-bytes", "--max-out-bytes", offsetof(gw_cfg_t, out_high),
+	    offsetof(gw_cfg_t, max_out) },
+};
+
+/* Name the first rule cfg breaks, with both values; -1 if one is. */
+static int
+s_check_rules(const gw_cfg_t *cfg)
+{
+	for (size_t i = 0; i < sizeof s_rules / sizeof s_rules[0]; i++) {
+		const struct s_rule *r = &s_rules[i];
+		long long lo, hi;
+
+		memcpy(&lo, (const char *) cfg + r->lo_off, sizeof lo);
+		memcpy(&hi, (const char *) cfg + r->hi_off, sizeof hi);
+		if (lo >= hi) {
+			fprintf(stderr,
+			    "sluice-gateway: %s (%lld) must be less than %s "
+			    "(%lld)\n",
+			    r->lo, lo, r->hi, hi);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* What the workers endpoint's CURVE setup needs. */
 typedef struct s_workers_setup {
 	const sl_curve_keypair_t *kp;
@@ -620,28 +654,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluice-gateway: %s\n", err);
 		return 2;
 	}
-	/* Rules between options: name the one broken, with both values. */
-	if (cfg.ws_hangup <= cfg.ws_ping) {
-		fprintf(stderr,
-		    "sluice-gateway: --ws-hangup-secs (%lld) must be greater "
-		    "than --ws-ping-secs (%lld)\n",
-		    cfg.ws_hangup, cfg.ws_ping);
+	if (s_check_rules(&cfg))
 		return 2;
-	}
-	if (cfg.out_low >= cfg.out_high) {
-		fprintf(stderr,
-		    "sluice-gateway: --out-low-bytes (%lld) must be less than "
-		    "--out-high-bytes (%lld)\n",
-		    cfg.out_low, cfg.out_high);
-		return 2;
-	}
-	if (cfg.out_high >= cfg.max_out) {
-		fprintf(stderr,
-		    "sluice-gateway: --out-high-bytes (%lld) must be less "
-		    "than --max-out-bytes (%lld)\n",
-		    cfg.out_high, cfg.max_out);
-		return 2;
-	}
 	if (s_find_www(cfg.www, www, sizeof www)) {
 		fprintf(stderr,
 		    "sluice-gateway: --www: no readable page directory "
