@@ -12,11 +12,14 @@ DIE_WITH_US=""
 command -v setpriv >/dev/null 2>&1 && DIE_WITH_US="setpriv --pdeathsig KILL"
 GW_PID="" GW_PORT="" GW_ZMQ="" WORKER_PIDS="" PYSRV_PID="" PYSRV_PORT=""
 
+# free_port [N]: N (default 1) different free loopback ports, one a line
+# (all held open until printed, so the kernel cannot give one out twice).
 free_port() {
-	"$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+	"$PY" -c 'import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))' "${1:-1}"
 }
 
 # Is this PID still running (a zombie child counts as gone)?
@@ -88,8 +91,9 @@ start_sluice() {
 	shift
 	nw=${shape%x*}
 	nt=${shape#*x}
-	GW_PORT=$(free_port)
-	GW_ZMQ="tcp://127.0.0.1:$(free_port)"
+	ports=$(free_port 2)
+	GW_PORT=$(echo "$ports" | sed -n 1p)
+	GW_ZMQ="tcp://127.0.0.1:$(echo "$ports" | sed -n 2p)"
 	# --producers none: the default port would collide between runs.
 	# Every bench client comes from 127.0.0.1 (the idle scenario opens
 	# 10,000 connections): no per-address cap (default 256) here.
