@@ -29,13 +29,15 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 # openssl: their TLS certificates; mmdebstrap: the compose test builds the
 # Docker base image with deploy/base-image.sh, Docker itself comes with
 # the machine; chromium: the demo page's test runs it headless; clang and
-# libclang-rt-14-dev: the libFuzzer targets, tests/fuzz; valgrind: the
+# libclang-rt-14-dev: the libFuzzer targets, tests/fuzz; clang-format: the
+# lint.format test (the tree is formatted as .clang-format says); valgrind: the
 # valgrind.e2e test, and profiling, docs/BENCHMARKS.md). Profiling also
 # wants linux-perf.
 RUN_PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
 TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
-python3-msgpack mmdebstrap chromium openssl clang libclang-rt-14-dev valgrind"
+python3-msgpack mmdebstrap chromium openssl clang clang-format
+libclang-rt-14-dev valgrind"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -220,7 +222,7 @@ test)
 	if [ "${SLUICE_ASAN:-1}" != 0 ]; then
 		# Second pass: the same suite under ASan+UBSan (leaks fail the
 		# programs' exit code). Compose and bench measure deployment
-		# and speed, fuzz is sanitized already, and valgrind must not
+		# and speed, fuzz is sanitized already, lint reads sources only, and valgrind must not
 		# run sanitized binaries. ASan is slower: stretch the bounds.
 		say "sanitizer pass: ASan+UBSan in $asan_build"
 		build "$asan_build" -DSLUICE_SANITIZER=address,undefined
@@ -228,7 +230,7 @@ test)
 			SLUICE_TEST_TIME_SCALE=3 \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			ctest --output-on-failure -LE 'compose|bench|fuzz|valgrind') ||
+			ctest --output-on-failure -LE 'compose|bench|fuzz|valgrind|lint') ||
 			status=$?
 	fi
 	exit $status

@@ -327,7 +327,10 @@ s_send_ping(bn_conn_t *c, int64_t now)
 		/* {"type": "ping", "data": uint64 n} */
 		uint8_t *o = c->tx + LWS_PRE;
 
-		memcpy(o, "\x82\xa4type\xa4ping\xa4" "data\xcf", 17);
+		memcpy(o,
+		    "\x82\xa4type\xa4ping\xa4"
+		    "data\xcf",
+		    17);
 		for (int i = 0; i < 8; i++)
 			o[17 + i] = (uint8_t) (n >> (56 - 8 * i));
 		len = 25;

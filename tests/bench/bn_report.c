@@ -194,7 +194,7 @@ s_print_json(const bn_run_t *run, const bn_derived_t *d, FILE *out)
 	    json_pack("{s:f, s:f, s:f, s:s, s:I, s:I}", "cpu_pct",
 	        d->bench_cpu_pct, "cpu_us_per_result", d->bench_us_per_result,
 	        "ceiling_results_per_cpu_s", d->bench_ceiling, "parser",
-	        p->msgpack                      ? "msgpack"
+	        p->msgpack                        ? "msgpack"
 	            : p->parser == BN_PARSER_FAST ? "fast"
 	                                          : "jansson",
 	        "fallback_parses", (json_int_t) c->fallback_parses, "unparsed",
@@ -313,7 +313,7 @@ s_print_table(const bn_run_t *run, const bn_derived_t *d, FILE *out)
 	    "  bench            CPU %.0f%% of a core, %.2f us per result "
 	    "(%s parser; ceiling ~%.0f results/s per CPU-second)\n",
 	    d->bench_cpu_pct, d->bench_us_per_result,
-	    p->msgpack                      ? "msgpack"
+	    p->msgpack                        ? "msgpack"
 	        : p->parser == BN_PARSER_FAST ? "fast"
 	                                      : "jansson",
 	    d->bench_ceiling);

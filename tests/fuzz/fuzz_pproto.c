@@ -72,8 +72,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < m.n_items; i++) {
 			msgpack_sbuffer_clear(&sb);
 			if (msgpack_pack_object(&pk, m.mp_items[i])
-			    || sl_proto_check(sb.data, sb.size,
-			        SL_PROTO_MAX_ITEM_DEPTH + 1))
+			    || sl_proto_check(
+			        sb.data, sb.size, SL_PROTO_MAX_ITEM_DEPTH + 1))
 				abort();
 			f = (gw_out_t) { .type = GW_OUT_RESULT,
 				.id = m.id,
