@@ -148,21 +148,18 @@ static const sl_opt_t s_opts[] = {
 	{ "stall-ms", "SLUICE_STALL_MS", SL_OPT_INT, "30000", 100, 3600000,
 	    NULL, offsetof(gw_cfg_t, stall_ms),
 	    "close a client whose queued output made no progress this long" },
-	{ "hb-interval-ms", "SLUICE_HB_INTERVAL_MS", SL_OPT_INT, "1000", 50,
-	    60000, NULL, offsetof(gw_cfg_t, hb_ivl_ms),
-	    "heartbeat interval with workers" },
-	{ "hb-liveness", "SLUICE_HB_LIVENESS", SL_OPT_INT, "3", 2, 100, NULL,
-	    offsetof(gw_cfg_t, hb_liveness),
-	    "silent heartbeat intervals before a worker is declared dead" },
+	SL_CFG_OPT_HB_INTERVAL_MS(
+	    gw_cfg_t, hb_ivl_ms, "heartbeat interval with workers"),
+	SL_CFG_OPT_HB_LIVENESS(gw_cfg_t, hb_liveness,
+	    "silent heartbeat intervals before a worker is declared dead"),
 	{ "ws-ping-secs", "SLUICE_WS_PING_SECS", SL_OPT_INT, "20", 1, 3600,
 	    NULL, offsetof(gw_cfg_t, ws_ping),
 	    "WebSocket ping after this many seconds without a pong" },
 	{ "ws-hangup-secs", "SLUICE_WS_HANGUP_SECS", SL_OPT_INT, "30", 2, 7200,
 	    NULL, offsetof(gw_cfg_t, ws_hangup),
 	    "close a WebSocket client silent this long (> ws-ping-secs)" },
-	{ "drain-ms", "SLUICE_DRAIN_MS", SL_OPT_INT, "10000", 0, 3600000, NULL,
-	    offsetof(gw_cfg_t, drain_ms),
-	    "on SIGTERM, time to finish running requests before closing" },
+	SL_CFG_OPT_DRAIN_MS(gw_cfg_t, drain_ms,
+	    "on SIGTERM, time to finish running requests before closing"),
 	{ "www", "SLUICE_WWW", SL_OPT_STR, "auto", 0, 0, NULL,
 	    offsetof(gw_cfg_t, www),
 	    "directory of the demo page (auto: www/ beside the binary, or "
@@ -192,10 +189,9 @@ static const sl_opt_t s_opts[] = {
 	    "PEM certificate (chain) for wss:// and https:// (none: plain)" },
 	{ "tls-key", "SLUICE_TLS_KEY", SL_OPT_STR, "none", 0, 0, NULL,
 	    offsetof(gw_cfg_t, tls_key), "PEM private key of --tls-cert" },
-	{ "curve-secret-file", "SLUICE_CURVE_SECRET_FILE", SL_OPT_STR, "none",
-	    0, 0, NULL, offsetof(gw_cfg_t, curve_secret_file),
+	SL_CFG_OPT_CURVE_SECRET_FILE(gw_cfg_t, curve_secret_file,
 	    "file with the gateway's CURVE secret key (Z85): encrypts the "
-	    "workers endpoint (none: plain ZeroMQ)" },
+	    "workers endpoint (none: plain ZeroMQ)"),
 	{ "curve-clients-file", "SLUICE_CURVE_CLIENTS_FILE", SL_OPT_STR,
 	    "none", 0, 0, NULL, offsetof(gw_cfg_t, curve_clients_file),
 	    "workers allowed with CURVE: one Z85 public key per line, "
@@ -204,12 +200,7 @@ static const sl_opt_t s_opts[] = {
 	    "none", 0, 0, NULL, offsetof(gw_cfg_t, curve_producers_file),
 	    "producers allowed with CURVE, same format (needs the two "
 	    "above; none: the producers endpoint stays plain)" },
-	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
-	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
-	    "least severe log level printed" },
-	{ "log-format", "SLUICE_LOG_FORMAT", SL_OPT_ENUM, "text", 0, 0,
-	    SL_LOG_FORMAT_NAMES, offsetof(gw_cfg_t, log_format),
-	    "log lines as text or as one JSON object each" },
+	SL_CFG_OPTS_LOG(gw_cfg_t, log_level, log_format),
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
