@@ -34,7 +34,7 @@
 #include "gw_addr.h"
 #include "gw_broker.h"
 #include "gw_hs.h"
-#include "gw_metrics.h"
+#include "gw_hist.h"
 #include "sl_list.h"
 
 /* What the protocols (WebSocket, HTTP) need; the lws context's user
