@@ -222,8 +222,9 @@ test)
 	if [ "${SLUICE_ASAN:-1}" != 0 ]; then
 		# Second pass: the same suite under ASan+UBSan (leaks fail the
 		# programs' exit code). Compose and bench measure deployment
-		# and speed, fuzz is sanitized already, lint reads sources only, and valgrind must not
-		# run sanitized binaries. ASan is slower: stretch the bounds.
+		# and speed, fuzz is sanitized already, lint reads sources
+		# only, and valgrind must not run sanitized binaries. ASan is
+		# slower: stretch the bounds.
 		say "sanitizer pass: ASan+UBSan in $asan_build"
 		build "$asan_build" -DSLUICE_SANITIZER=address,undefined
 		(cd "$asan_build" &&
