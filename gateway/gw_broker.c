@@ -27,8 +27,7 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 
-#define GW_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
-#define GW_MAX_KEY 64  /* a ZAP User-Id we bind to (a Z85 key is 40) */
+#define GW_MAX_KEY 64 /* a ZAP User-Id we bind to (a Z85 key is 40) */
 /* Job ids start at a random value in 1..2^52 (PROTOCOL.md §2): a
  * restarted gateway's ids never meet the old ones that workers may still
  * answer, and every id stays exact as a JSON number (a double) should one
@@ -109,7 +108,7 @@ struct gw_client {
 
 struct gw_worker {
 	sl_list_t link; /* in broker->workers */
-	uint8_t rid[GW_MAX_RID];
+	uint8_t rid[SL_PROTO_MAX_RID];
 	size_t rid_len;
 	char name[24]; /* its label for logs (w1, w2...): never the rid, which
 	                  is what another peer would need to pose as it */
@@ -1217,7 +1216,7 @@ gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
 			s_log_unregistered(rid, rid_len);
 		goto out;
 	}
-	if (m.type == SL_MSG_READY && rid_len <= GW_MAX_RID)
+	if (m.type == SL_MSG_READY && rid_len <= SL_PROTO_MAX_RID)
 		s_on_ready(self, rid, rid_len, key ? key : "", &m.u.ready);
 	w = s_worker_find(self, rid, rid_len);
 	if (!w) {

@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "gw_cproto.h"
-#include "gw_metrics.h"
+#include "gw_hist.h"
 
 typedef struct gw_broker gw_broker_t;
 typedef struct gw_client gw_client_t;

@@ -35,9 +35,6 @@ gw_cerr_set(
 	return -1;
 }
 
-_Static_assert(GW_CPROTO_MAX_TASK == SL_PROTO_MAX_NAME,
-    "a task name a client may send is one a worker may register");
-
 /* s (len bytes) is 1..max of the characters in set. */
 static bool
 s_valid_chars(const char *s, size_t len, size_t max, const char *set)
@@ -50,7 +47,6 @@ s_valid_chars(const char *s, size_t len, size_t max, const char *set)
 	return true;
 }
 
-#define S_TASK_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_.-"
 #define S_CHANNEL_CHARS                                                       \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
 
@@ -91,8 +87,7 @@ s_check_submit(
 		    "submit needs \"id\": a string of 1..%d bytes",
 		    GW_CPROTO_MAX_ID);
 	if (f->task.kind != GW_F_STR
-	    || !s_valid_chars(
-	        f->task.s, f->task.len, GW_CPROTO_MAX_TASK, S_TASK_CHARS))
+	    || !sl_proto_task_name_ok(f->task.s, f->task.len))
 		return gw_cerr_set(err, id, "bad_message",
 		    "submit needs \"task\": a name of 1..32 characters "
 		    "[a-z0-9_.-]");

@@ -24,9 +24,10 @@
 #include <jansson.h>
 #include <msgpack.h>
 
+#include "sl_proto.h" /* SL_PROTO_MAX_NAME: the task-name rule */
+
 #define GW_CPROTO_MAX_ID 64      /* bytes in a client's request id */
 #define GW_CPROTO_MAX_CHANNEL 64 /* bytes in a notify channel's name */
-#define GW_CPROTO_MAX_TASK 32    /* bytes in a task name (SL_PROTO_MAX_NAME) */
 #define GW_CPROTO_MAX_TIMEOUT_MS 86400000 /* a day */
 
 typedef enum {
@@ -45,8 +46,8 @@ typedef struct gw_value {
 
 typedef struct gw_cmsg {
 	gw_cmsg_type_t type;
-	char id[GW_CPROTO_MAX_ID + 1];     /* SUBMIT, CANCEL; PING: or "" */
-	char task[GW_CPROTO_MAX_TASK + 1]; /* SUBMIT */
+	char id[GW_CPROTO_MAX_ID + 1];    /* SUBMIT, CANCEL; PING: or "" */
+	char task[SL_PROTO_MAX_NAME + 1]; /* SUBMIT */
 	char channel[GW_CPROTO_MAX_CHANNEL + 1]; /* (UN)SUBSCRIBE; SUBMIT:
 	                                            notify, or "" */
 	size_t n_items;                          /* SUBMIT: 1..max_items */
