@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "gw_auth.h"
 #include "gw_policy.h"
 #include "gw_cproto.h"
