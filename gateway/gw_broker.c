@@ -27,8 +27,7 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 
-#define GW_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
-#define GW_MAX_KEY 64  /* a ZAP User-Id we bind to (a Z85 key is 40) */
+#define GW_MAX_KEY 64 /* a ZAP User-Id we bind to (a Z85 key is 40) */
 /* Job ids start at a random value in 1..2^52 (PROTOCOL.md §2): a
  * restarted gateway's ids never meet the old ones that workers may still
  * answer, and every id stays exact as a JSON number (a double) should one
@@ -109,7 +108,7 @@ struct gw_client {
 
 struct gw_worker {
 	sl_list_t link; /* in broker->workers */
-	uint8_t rid[GW_MAX_RID];
+	uint8_t rid[SL_PROTO_MAX_RID];
 	size_t rid_len;
 	char name[24]; /* its label for logs (w1, w2...): never the rid, which
 	                  is what another peer would need to pose as it */
@@ -600,44 +599,26 @@ s_task_known(const gw_broker_t *self, const char *task)
 
 /*
  * Build every job of a submit before accepting it (all or nothing): one
- * per item, packed to msgpack once. JSON items are packed here; msgpack
- * items (already checked at the edge) are copied as they are. Returns 0,
- * or SL_ETOOBIG (nested too deeply), SL_EFULL (over max_item_bytes) or
- * SL_ENOMEM, with why naming the item's index.
+ * per item, from the item as the edge packed it. Returns 0, or SL_EFULL
+ * (over max_item_bytes) or SL_ENOMEM, with why naming the item's index.
  */
 static int
 s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m, char *why,
     size_t whylen)
 {
-	msgpack_packer pk;
-
-	msgpack_packer_init(&pk, &self->sb, msgpack_sbuffer_write);
 	for (size_t i = 0; i < m->n_items; i++) {
+		size_t len;
+		const char *item = gw_cmsg_item(m, i, &len);
 		gw_job_t *job;
-		int rc;
 
-		msgpack_sbuffer_clear(&self->sb);
-		if (m->mp_items)
-			rc = msgpack_pack_object(&pk, m->mp_items[i])
-			    ? SL_ENOMEM
-			    : 0;
-		else
-			rc = sl_json_to_mp(json_array_get(m->items, i), &pk,
-			    SL_PROTO_MAX_ITEM_DEPTH);
-		if (rc) {
-			snprintf(why, whylen, "item %zu: %s", i,
-			    rc == SL_ETOOBIG ? "nested too deeply"
-			                     : "out of memory");
-			return rc;
-		}
 		if (self->lim.max_item_bytes
-		    && self->sb.size > self->lim.max_item_bytes) {
+		    && len > self->lim.max_item_bytes) {
 			snprintf(why, whylen,
 			    "item %zu: %zu bytes packed, the limit is %zu", i,
-			    self->sb.size, self->lim.max_item_bytes);
+			    len, self->lim.max_item_bytes);
 			return SL_EFULL;
 		}
-		job = malloc(sizeof *job + self->sb.size);
+		job = malloc(sizeof *job + len);
 		if (!job) {
 			snprintf(why, whylen, "out of memory");
 			return SL_ENOMEM;
@@ -647,8 +628,8 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m, char *why,
 		job->worker = NULL;
 		job->seq = (uint32_t) i;
 		job->attempts = 0;
-		job->item_len = self->sb.size;
-		memcpy(job->item, self->sb.data, self->sb.size);
+		job->item_len = len;
+		memcpy(job->item, item, len);
 		sl_list_push_back(&r->queue, &job->link);
 		r->n_items++;
 		r->client->share->open++;
@@ -712,7 +693,7 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	if (rc) {
 		s_request_free(self, r);
 		return s_error(self, c, m->id,
-		    rc == SL_EFULL ? "item_too_large" : "bad_item", why);
+		    rc == SL_EFULL ? "item_too_large" : "internal", why);
 	}
 	r->t_start_us = sl_clock_mono_us();
 	/* Only with no worker at all (see above): the wait for one that
@@ -1217,7 +1198,7 @@ gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
 			s_log_unregistered(rid, rid_len);
 		goto out;
 	}
-	if (m.type == SL_MSG_READY && rid_len <= GW_MAX_RID)
+	if (m.type == SL_MSG_READY && rid_len <= SL_PROTO_MAX_RID)
 		s_on_ready(self, rid, rid_len, key ? key : "", &m.u.ready);
 	w = s_worker_find(self, rid, rid_len);
 	if (!w) {
