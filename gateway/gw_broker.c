@@ -26,6 +26,7 @@
 #include "sl_list.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "sl_utf8.h"
 
 #define GW_MAX_KEY 64 /* a ZAP User-Id we bind to (a Z85 key is 40) */
 /* Job ids start at a random value in 1..2^52 (PROTOCOL.md §2): a
@@ -39,8 +40,8 @@ typedef struct gw_worker gw_worker_t;
 
 /* A notify channel: who watches it, and how many requests notify it. */
 typedef struct gw_chan {
-	char name[GW_CPROTO_MAX_CHANNEL + 1]; /* first: the tree's key */
-	sl_list_t subs;                       /* gw_sub_t, by chan_link */
+	char name[GW_CMSG_MAX_CHANNEL + 1]; /* first: the tree's key */
+	sl_list_t subs;                     /* gw_sub_t, by chan_link */
 	size_t n_requests; /* unfinished requests with notify = name */
 } gw_chan_t;
 
@@ -67,7 +68,7 @@ struct gw_request {
 	sl_list_t client_link; /* in client->requests */
 	sl_list_t active_link; /* in broker->active while queue non-empty */
 	gw_client_t *client;   /* owner */
-	char id[GW_CPROTO_MAX_ID + 1];
+	char id[GW_CMSG_MAX_ID + 1];
 	char task[SL_PROTO_MAX_NAME + 1];
 	sl_list_t queue;     /* gw_job_t waiting for a worker, seq order */
 	size_t n_items;      /* jobs created */
@@ -232,7 +233,7 @@ s_item_error(gw_broker_t *self, gw_request_t *r, uint32_t seq,
 
 void
 gw_broker_client_error(
-    gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err)
+    gw_broker_t *self, gw_client_t *client, const gw_cmsg_err_t *err)
 {
 	SL_INFO("CLI-BADMSG", "code=%s id=%s msg=\"%s\"", err->code,
 	    err->id[0] ? err->id : "-", err->message);
@@ -246,9 +247,9 @@ static void
 s_error(gw_broker_t *self, gw_client_t *c, const char *id, const char *code,
     const char *msg)
 {
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
-	gw_cerr_set(&err, id, code, "%s", msg);
+	gw_cmsg_err_set(&err, id, code, "%s", msg);
 	gw_broker_client_error(self, c, &err);
 }
 
@@ -401,9 +402,9 @@ static void
 s_chan_error(gw_broker_t *self, gw_client_t *c, const char *channel,
     const char *code, const char *msg)
 {
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
-	gw_cerr_set(&err, NULL, code, "%s", msg);
+	gw_cmsg_err_set(&err, NULL, code, "%s", msg);
 	snprintf(err.channel, sizeof err.channel, "%s", channel);
 	gw_broker_client_error(self, c, &err);
 }
@@ -1124,11 +1125,11 @@ s_answer_producer(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len)
 {
 	gw_cmsg_t msg;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 	gw_out_t f;
 
 	if (!gw_pproto_parse(data, len, self->lim.max_items, &msg, &err)) {
-		gw_cerr_set(&err, msg.id, "wrong_endpoint", "-");
+		gw_cmsg_err_set(&err, msg.id, "wrong_endpoint", "-");
 		gw_cmsg_clear(&msg);
 	} else if (!strcmp(err.code, "bad_msgpack")
 	    || !strcmp(err.code, "bad_message")) {

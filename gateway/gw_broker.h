@@ -26,7 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "gw_hist.h"
 
 typedef struct gw_broker gw_broker_t;
@@ -135,12 +136,12 @@ int gw_broker_client_share(
  * jobs will be discarded. Sets *client_p = NULL; NULL-safe. */
 void gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p);
 
-/* A validated client message (see gw_cproto.h). */
+/* A validated client message (see gw_cmsg.h). */
 void gw_broker_on_client_msg(
     gw_broker_t *self, gw_client_t *client, const gw_cmsg_t *msg);
 /* A client frame that failed to parse: answer with an error frame. */
 void gw_broker_client_error(
-    gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err);
+    gw_broker_t *self, gw_client_t *client, const gw_cmsg_err_t *err);
 
 /* One frame from a worker, still untrusted bytes, on an endpoint without
  * CURVE. */
