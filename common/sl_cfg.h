@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "sl_log.h" /* SL_LOG_*_NAMES for SL_CFG_OPTS_LOG */
+
 typedef enum {
 	SL_OPT_INT,  /* stored as long long, checked against min..max */
 	SL_OPT_STR,  /* stored as const char * (borrowed: argv, environ or def)
@@ -35,6 +37,44 @@ typedef struct sl_opt {
 	size_t offset;       /* offsetof() the field in the caller's struct */
 	const char *help;    /* one line for --help */
 } sl_opt_t;
+
+/*
+ * Rows that sluice-gateway and sluice-compute both offer: flag, variable,
+ * type, default and range are spelled here once, so the two programs can
+ * never disagree on them (an operator sets SLUICE_HB_INTERVAL_MS for both).
+ * T is the caller's config struct and F its field; where the value means
+ * something different on each side, the caller's HELP says what.
+ */
+#define SL_CFG_OPT_HB_INTERVAL_MS(T, F, HELP)                                 \
+	{                                                                     \
+		"hb-interval-ms", "SLUICE_HB_INTERVAL_MS", SL_OPT_INT,        \
+		    "1000", 50, 60000, NULL, offsetof(T, F), HELP             \
+	}
+#define SL_CFG_OPT_HB_LIVENESS(T, F, HELP)                                    \
+	{                                                                     \
+		"hb-liveness", "SLUICE_HB_LIVENESS", SL_OPT_INT, "3", 2, 100, \
+		    NULL, offsetof(T, F), HELP                                \
+	}
+#define SL_CFG_OPT_DRAIN_MS(T, F, HELP)                                       \
+	{                                                                     \
+		"drain-ms", "SLUICE_DRAIN_MS", SL_OPT_INT, "10000", 0,        \
+		    3600000, NULL, offsetof(T, F), HELP                       \
+	}
+#define SL_CFG_OPT_CURVE_SECRET_FILE(T, F, HELP)                              \
+	{                                                                     \
+		"curve-secret-file", "SLUICE_CURVE_SECRET_FILE", SL_OPT_STR,  \
+		    "none", 0, 0, NULL, offsetof(T, F), HELP                  \
+	}
+/* --log-level and --log-format (sl_log), the same in every program. */
+#define SL_CFG_OPTS_LOG(T, LEVEL, FORMAT)                                     \
+	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,       \
+		SL_LOG_LEVEL_NAMES, offsetof(T, LEVEL),                       \
+		"least severe log level printed" },                           \
+	{                                                                     \
+		"log-format", "SLUICE_LOG_FORMAT", SL_OPT_ENUM, "text", 0, 0, \
+		    SL_LOG_FORMAT_NAMES, offsetof(T, FORMAT),                 \
+		    "log lines as text or as one JSON object each"            \
+	}
 
 typedef struct sl_cfg_info {
 	const char *prog;    /* "sluice-gateway" */

@@ -12,15 +12,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <jansson.h>
 #include <msgpack.h>
+
+/* jansson's value, only declared: code that checks msgpack values (the
+ * broker's job path) needs no jansson header. */
+struct json_t;
 
 /*
  * Pack a JSON value. Objects become maps, arrays arrays, integers int64,
  * reals float64. Nesting deeper than max_depth is refused (SL_ETOOBIG).
  * Returns 0, SL_ETOOBIG or SL_ENOMEM.
  */
-int sl_json_to_mp(const json_t *j, msgpack_packer *pk, unsigned max_depth);
+int sl_json_to_mp(
+    const struct json_t *j, msgpack_packer *pk, unsigned max_depth);
 
 /*
  * Build a JSON value from a msgpack object; *out is a new reference the
@@ -28,7 +32,8 @@ int sl_json_to_mp(const json_t *j, msgpack_packer *pk, unsigned max_depth);
  * ext, NaN/Inf, integers above INT64_MAX, non-string and duplicate map
  * keys are refused. Returns 0, SL_EPROTO (with *why) or SL_ENOMEM.
  */
-int sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why);
+int sl_json_from_mp(
+    const msgpack_object *o, struct json_t **out, const char **why);
 
 /*
  * Whether sl_json_from_mp would accept o, without building anything: the

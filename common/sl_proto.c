@@ -211,6 +211,19 @@ sl_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
 }
 
 bool
+sl_proto_task_name_ok(const char *s, size_t len)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_.-";
+
+	if (!len || len > SL_PROTO_MAX_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!s[i] || !strchr(chars, s[i]))
+			return false;
+	return true;
+}
+
+bool
 sl_str_eq(sl_str_t s, const char *c)
 {
 	size_t n = strlen(c);

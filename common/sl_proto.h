@@ -29,6 +29,7 @@
 #define SL_PROTO_MAX_ITEM_DEPTH 12 /* an item or value inside a frame */
 #define SL_PROTO_MAX_TASKS 64      /* task names in one READY */
 #define SL_PROTO_MAX_NAME 32       /* bytes in a task name */
+#define SL_PROTO_MAX_RID 255       /* ZeroMQ routing ids are 1..255 bytes */
 #define SL_PROTO_MAX_TEXT 256      /* bytes in host, code, message */
 #define SL_PROTO_MAX_CAPACITY 4096 /* jobs one worker may hold at once */
 
@@ -143,6 +144,13 @@ int sl_proto_encode_empty(msgpack_sbuffer *sb, sl_msg_type_t type);
 /* A ZeroMQ routing id in printable form for logs: as text when it is
  * printable ASCII (w-host-pid-rand), else hex; cut to fit outlen. */
 void sl_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen);
+
+/*
+ * The task-name rule, for every side that accepts one (a client's submit,
+ * a producer's, a plugin's task table): 1..SL_PROTO_MAX_NAME of [a-z0-9_.-].
+ * s is len bytes, not NUL-terminated; a NUL byte in it is refused.
+ */
+bool sl_proto_task_name_ok(const char *s, size_t len);
 
 /* True if s equals the NUL-terminated c. */
 bool sl_str_eq(sl_str_t s, const char *c);

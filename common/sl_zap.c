@@ -18,6 +18,7 @@
 #include "sl_clock.h"
 #include "sl_curve.h"
 #include "sl_err.h"
+#include "sl_lines.h"
 #include "sl_log.h"
 #include "sl_zap.h"
 
@@ -249,44 +250,44 @@ s_parse_line(char *s, sl_zap_key_t *k, char *why, size_t whylen)
 	return 0;
 }
 
+/* The keys of one allow-list file, as it is read. */
+typedef struct sl_zap_list {
+	sl_zap_key_t *keys;
+	size_t n;
+} sl_zap_list_t;
+
+/* sl_lines_fn: one "KEY [name]" line into the list. */
+static int
+s_add_key_line(void *arg, char *s, size_t len, char *why, size_t whylen)
+{
+	sl_zap_list_t *l = arg;
+	sl_zap_key_t *k = realloc(l->keys, (l->n + 1) * sizeof *k);
+	int rc;
+
+	(void) len;
+	if (!k) {
+		snprintf(why, whylen, "out of memory");
+		return SL_ENOMEM;
+	}
+	l->keys = k;
+	if ((rc = s_parse_line(s, &l->keys[l->n], why, whylen)))
+		return rc;
+	l->n++;
+	return 0;
+}
+
 int
 sl_zap_allow_file(sl_zap_t *self, const char *domain, const char *path,
     const char *deny_id, size_t *n_keys, char *err, size_t errlen)
 {
-	sl_zap_key_t *keys = NULL, *k;
+	sl_zap_list_t list = { NULL, 0 };
 	sl_zap_domain_t *d, *v;
-	size_t n = 0;
-	char line[256], why[96];
-	FILE *f = fopen(path, "r");
-	int lineno = 0, rc = 0;
+	int rc;
 
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return SL_EINVAL;
-	}
-	while (fgets(line, sizeof line, f)) {
-		char *s = line, *e = line + strlen(line);
-
-		lineno++;
-		while (*s && isspace((unsigned char) *s))
-			s++;
-		while (e > s && isspace((unsigned char) e[-1]))
-			*--e = '\0';
-		if (!*s || *s == '#')
-			continue;
-		k = realloc(keys, (n + 1) * sizeof *keys);
-		if (!k) {
-			rc = SL_ENOMEM;
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-		keys = k;
-		if ((rc = s_parse_line(s, &keys[n], why, sizeof why))) {
-			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
-			goto out;
-		}
-		n++;
-	}
+	/* A key, a name and room for white space around them. */
+	rc = sl_lines_read(path, 254, s_add_key_line, &list, err, errlen);
+	if (rc)
+		goto out;
 	pthread_mutex_lock(&self->lock);
 	d = s_domain_find_locked(self, domain, strlen(domain));
 	if (!d) {
@@ -304,15 +305,14 @@ sl_zap_allow_file(sl_zap_t *self, const char *domain, const char *path,
 	}
 	snprintf(d->deny_id, sizeof d->deny_id, "%s", deny_id);
 	free(d->keys);
-	d->keys = keys;
-	d->n_keys = n;
-	keys = NULL;
+	d->keys = list.keys;
+	d->n_keys = list.n;
+	list.keys = NULL;
 	pthread_mutex_unlock(&self->lock);
 	if (n_keys)
-		*n_keys = n;
+		*n_keys = d->n_keys;
 out:
-	free(keys);
-	fclose(f);
+	free(list.keys);
 	return rc;
 }
 

@@ -231,15 +231,6 @@ cp_tasks_new(void)
 	return self;
 }
 
-static bool
-s_valid_name(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	return n && n <= 32
-	    && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
 int
 cp_tasks_load_plugin(
     cp_tasks_t *self, const char *path, char *err, size_t errlen)
@@ -273,7 +264,9 @@ cp_tasks_load_plugin(
 	for (size_t i = 0; i < n; i++) {
 		const cp_task_t *t = &table[i];
 
-		if (!s_valid_name(t->name) || !t->run || !t->help
+		if (!t->name
+		    || !sl_proto_task_name_ok(t->name, strlen(t->name))
+		    || !t->run || !t->help
 		    || cp_tasks_find(self, t->name, strlen(t->name))
 		    || self->n + (n - i) > CP_TASKS_MAX) {
 			snprintf(err, errlen,

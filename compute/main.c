@@ -43,15 +43,12 @@ static const sl_opt_t s_opts[] = {
 	    offsetof(cp_cfg_t, id),
 	    "worker id on the wire and in logs, unique per gateway (auto: "
 	    "w-HOST-PID-RANDOM)" },
-	{ "hb-interval-ms", "SLUICE_HB_INTERVAL_MS", SL_OPT_INT, "1000", 50,
-	    60000, NULL, offsetof(cp_cfg_t, hb_ivl_ms),
-	    "heartbeat interval with the gateway" },
-	{ "hb-liveness", "SLUICE_HB_LIVENESS", SL_OPT_INT, "3", 2, 100, NULL,
-	    offsetof(cp_cfg_t, hb_liveness),
-	    "silent heartbeat intervals before reconnecting" },
-	{ "drain-ms", "SLUICE_DRAIN_MS", SL_OPT_INT, "10000", 0, 3600000, NULL,
-	    offsetof(cp_cfg_t, drain_ms),
-	    "on SIGTERM, time to finish running jobs before leaving" },
+	SL_CFG_OPT_HB_INTERVAL_MS(
+	    cp_cfg_t, hb_ivl_ms, "heartbeat interval with the gateway"),
+	SL_CFG_OPT_HB_LIVENESS(cp_cfg_t, hb_liveness,
+	    "silent heartbeat intervals before reconnecting"),
+	SL_CFG_OPT_DRAIN_MS(cp_cfg_t, drain_ms,
+	    "on SIGTERM, time to finish running jobs before leaving"),
 	{ "reconnect-max-ms", "SLUICE_RECONNECT_MAX_MS", SL_OPT_INT, "5000",
 	    250, 600000, NULL, offsetof(cp_cfg_t, backoff_max_ms),
 	    "longest delay between reconnection attempts" },
@@ -71,21 +68,15 @@ static const sl_opt_t s_opts[] = {
 	    0, NULL, offsetof(cp_cfg_t, curve_server_key),
 	    "the gateway's CURVE public key (Z85): encrypt and authenticate "
 	    "the connection (none: plain ZeroMQ)" },
-	{ "curve-secret-file", "SLUICE_CURVE_SECRET_FILE", SL_OPT_STR, "none",
-	    0, 0, NULL, offsetof(cp_cfg_t, curve_secret_file),
+	SL_CFG_OPT_CURVE_SECRET_FILE(cp_cfg_t, curve_secret_file,
 	    "file with this worker's CURVE secret key (Z85); its public key "
-	    "must be in the gateway's --curve-clients-file" },
+	    "must be in the gateway's --curve-clients-file"),
 	{ "gen-keypair", NULL, SL_OPT_BOOL, "no", 0, 0, NULL,
 	    offsetof(cp_cfg_t, gen_keypair),
 	    "print a new CURVE key pair and exit; with --curve-secret-file, "
 	    "write the secret there (mode 0600, never overwritten) and print "
 	    "the public key" },
-	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
-	    SL_LOG_LEVEL_NAMES, offsetof(cp_cfg_t, log_level),
-	    "least severe log level printed" },
-	{ "log-format", "SLUICE_LOG_FORMAT", SL_OPT_ENUM, "text", 0, 0,
-	    SL_LOG_FORMAT_NAMES, offsetof(cp_cfg_t, log_format),
-	    "log lines as text or as one JSON object each" },
+	SL_CFG_OPTS_LOG(cp_cfg_t, log_level, log_format),
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 

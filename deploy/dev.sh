@@ -31,13 +31,17 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 # the machine; chromium: the demo page's test runs it headless; clang and
 # libclang-rt-14-dev: the libFuzzer targets, tests/fuzz; clang-format: the
 # lint.format test (the tree is formatted as .clang-format says); valgrind: the
-# valgrind.e2e test, and profiling, docs/BENCHMARKS.md). Profiling also
-# wants linux-perf.
+# valgrind.e2e test, and profiling, docs/BENCHMARKS.md; prometheus: its
+# promtool, which the ops test runs on deploy/prometheus/ and the live
+# /metrics; the tests need no Prometheus server, but under systemd the
+# package starts one on :9090: `systemctl disable --now prometheus` if
+# unwanted; python3-yaml: the ops test reads the rule files). Profiling
+# also wants linux-perf.
 RUN_PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
 TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
 python3-msgpack mmdebstrap chromium openssl clang clang-format
-libclang-rt-14-dev valgrind"
+libclang-rt-14-dev valgrind prometheus python3-yaml"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -222,8 +226,9 @@ test)
 	if [ "${SLUICE_ASAN:-1}" != 0 ]; then
 		# Second pass: the same suite under ASan+UBSan (leaks fail the
 		# programs' exit code). Compose and bench measure deployment
-		# and speed, fuzz is sanitized already, lint reads sources only, and valgrind must not
-		# run sanitized binaries. ASan is slower: stretch the bounds.
+		# and speed, fuzz is sanitized already, lint reads sources
+		# only, and valgrind must not run sanitized binaries. ASan is
+		# slower: stretch the bounds.
 		say "sanitizer pass: ASan+UBSan in $asan_build"
 		build "$asan_build" -DSLUICE_SANITIZER=address,undefined
 		(cd "$asan_build" &&

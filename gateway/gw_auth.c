@@ -3,7 +3,6 @@
  * the main thread; lws service thread afterwards.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "gw_auth.h"
 #include "sl_err.h"
+#include "sl_lines.h"
 #include "sl_log.h"
 
 #define GW_AUTH_DIGEST 32 /* SHA-256 */
@@ -158,40 +158,20 @@ gw_auth_add_tokens(gw_auth_t *self, const char *csv, char *err, size_t errlen)
 	return 0;
 }
 
+/* sl_lines_fn: one line of a token file. */
+static int
+s_add_token_line(void *self, char *tok, size_t len, char *why, size_t whylen)
+{
+	return s_add_token(self, tok, len, why, whylen);
+}
+
 int
 gw_auth_load_tokens_file(
     gw_auth_t *self, const char *path, char *err, size_t errlen)
 {
-	char line[GW_AUTH_TOKEN_MAX + 64], why[160];
-	FILE *f = fopen(path, "r");
-	int lineno = 0, rc = 0;
-
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return SL_EINVAL;
-	}
-	while (fgets(line, sizeof line, f)) {
-		size_t len = strlen(line);
-		const char *tok;
-
-		lineno++;
-		if (len == sizeof line - 1 && line[len - 1] != '\n') {
-			snprintf(
-			    err, errlen, "%s:%d: line too long", path, lineno);
-			rc = SL_EINVAL;
-			break;
-		}
-		tok = s_trim(line, line + len, &len);
-		if (!len || tok[0] == '#')
-			continue;
-		if ((rc = s_add_token(self, tok, len, why, sizeof why))) {
-			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
-			break;
-		}
-	}
-	OPENSSL_cleanse(line, sizeof line);
-	fclose(f);
-	return rc;
+	/* Room for a token and some white space around it. */
+	return sl_lines_read(
+	    path, GW_AUTH_TOKEN_MAX + 62, s_add_token_line, self, err, errlen);
 }
 
 /* Lower case, without one trailing '/'; out has GW_AUTH_ORIGIN_MAX. */

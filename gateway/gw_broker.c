@@ -1,12 +1,13 @@
 /*
- * gw_broker: the gateway's requests, jobs, workers and credit (see
- * gw_broker.h for the rules). lws service thread only.
+ * gw_broker: the gateway's requests, jobs and dispatch (see gw_broker.h
+ * for the rules). lws service thread only.
  *
- * Ownership: the broker owns clients and workers; a client owns its
- * requests; a request owns its queued jobs; a worker owns the jobs it
- * holds (job->req may then be NULL: the request ended early, the result
- * will be dropped). Every job is on exactly one list: its request's queue
- * or its worker's list.
+ * Ownership: the broker owns clients and every job; a client owns its
+ * requests; a request owns its queued jobs. A job a worker holds is linked
+ * on that worker's list in gw_workers (job->req may then be NULL: the
+ * request ended early, the result will be dropped) and comes back through
+ * s_on_job_result or s_on_job_lost. Every job is on exactly one list: its
+ * request's queue or its worker's.
  */
 #include <inttypes.h>
 #include <search.h>
@@ -16,10 +17,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <msgpack.h>
-
 #include "gw_broker.h"
-#include "gw_pproto.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_json.h"
@@ -118,7 +116,6 @@ struct gw_broker {
 	bool draining; /* shutting down: refuse new requests */
 	uint64_t next_job;
 	uint64_t next_serial; /* gw_out_t.serial of a fan-out */
-	msgpack_sbuffer sb;   /* scratch for encoding, reused */
 	gw_broker_stats_t st;
 };
 
@@ -150,7 +147,6 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	sl_list_init(&self->active);
 	sl_list_init(&self->shares);
 	self->next_job = s_first_job_id();
-	msgpack_sbuffer_init(&self->sb);
 	gw_hist_init_latency(&self->st.item_latency);
 	return self;
 }
@@ -566,44 +562,26 @@ s_n_workers(const gw_broker_t *self)
 
 /*
  * Build every job of a submit before accepting it (all or nothing): one
- * per item, packed to msgpack once. JSON items are packed here; msgpack
- * items (already checked at the edge) are copied as they are. Returns 0,
- * or SL_ETOOBIG (nested too deeply), SL_EFULL (over max_item_bytes) or
- * SL_ENOMEM, with why naming the item's index.
+ * per item, from the item as the edge packed it. Returns 0, or SL_EFULL
+ * (over max_item_bytes) or SL_ENOMEM, with why naming the item's index.
  */
 static int
 s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m, char *why,
     size_t whylen)
 {
-	msgpack_packer pk;
-
-	msgpack_packer_init(&pk, &self->sb, msgpack_sbuffer_write);
 	for (size_t i = 0; i < m->n_items; i++) {
+		size_t len;
+		const char *item = gw_cmsg_item(m, i, &len);
 		gw_job_t *job;
-		int rc;
 
-		msgpack_sbuffer_clear(&self->sb);
-		if (m->mp_items)
-			rc = msgpack_pack_object(&pk, m->mp_items[i])
-			    ? SL_ENOMEM
-			    : 0;
-		else
-			rc = sl_json_to_mp(json_array_get(m->items, i), &pk,
-			    SL_PROTO_MAX_ITEM_DEPTH);
-		if (rc) {
-			snprintf(why, whylen, "item %zu: %s", i,
-			    rc == SL_ETOOBIG ? "nested too deeply"
-			                     : "out of memory");
-			return rc;
-		}
 		if (self->lim.max_item_bytes
-		    && self->sb.size > self->lim.max_item_bytes) {
+		    && len > self->lim.max_item_bytes) {
 			snprintf(why, whylen,
 			    "item %zu: %zu bytes packed, the limit is %zu", i,
-			    self->sb.size, self->lim.max_item_bytes);
+			    len, self->lim.max_item_bytes);
 			return SL_EFULL;
 		}
-		job = malloc(sizeof *job + self->sb.size);
+		job = malloc(sizeof *job + len);
 		if (!job) {
 			snprintf(why, whylen, "out of memory");
 			return SL_ENOMEM;
@@ -613,8 +591,8 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m, char *why,
 		job->req = r;
 		job->seq = (uint32_t) i;
 		job->attempts = 0;
-		job->item_len = self->sb.size;
-		memcpy(job->item, self->sb.data, self->sb.size);
+		job->item_len = len;
+		memcpy(job->item, item, len);
 		sl_list_push_back(&r->queue, &job->wj.link);
 		r->n_items++;
 		r->client->share->open++;
@@ -678,7 +656,7 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	if (rc) {
 		s_request_free(self, r);
 		return s_error(self, c, m->id,
-		    rc == SL_EFULL ? "item_too_large" : "bad_item", why);
+		    rc == SL_EFULL ? "item_too_large" : "internal", why);
 	}
 	r->t_start_us = sl_clock_mono_us();
 	/* Only with no worker at all (see above): the wait for one that
@@ -1172,7 +1150,6 @@ gw_broker_destroy(gw_broker_t **self_p)
 
 		gw_broker_client_destroy(self, &c);
 	}
-	msgpack_sbuffer_destroy(&self->sb);
 	free(self);
 	*self_p = NULL;
 }

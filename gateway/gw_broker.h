@@ -1,5 +1,5 @@
 /*
- * gw_broker: requests, jobs, workers and credit: the gateway's logic.
+ * gw_broker: requests, jobs and dispatch: the gateway's logic.
  *
  * A submitted request becomes one job per item. Jobs wait in their
  * request's queue; active requests take turns (round-robin), so a large
@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #include "gw_cproto.h"
-#include "gw_metrics.h"
+#include "gw_hist.h"
 #include "gw_workers.h"
 
 typedef struct gw_broker gw_broker_t;

@@ -6,7 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "gw_cproto.h"
 #include "sl_err.h"
@@ -35,9 +38,6 @@ gw_cerr_set(
 	return -1;
 }
 
-_Static_assert(GW_CPROTO_MAX_TASK == SL_PROTO_MAX_NAME,
-    "a task name a client may send is one a worker may register");
-
 /* s (len bytes) is 1..max of the characters in set. */
 static bool
 s_valid_chars(const char *s, size_t len, size_t max, const char *set)
@@ -50,7 +50,6 @@ s_valid_chars(const char *s, size_t len, size_t max, const char *set)
 	return true;
 }
 
-#define S_TASK_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_.-"
 #define S_CHANNEL_CHARS                                                       \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
 
@@ -91,8 +90,7 @@ s_check_submit(
 		    "submit needs \"id\": a string of 1..%d bytes",
 		    GW_CPROTO_MAX_ID);
 	if (f->task.kind != GW_F_STR
-	    || !s_valid_chars(
-	        f->task.s, f->task.len, GW_CPROTO_MAX_TASK, S_TASK_CHARS))
+	    || !sl_proto_task_name_ok(f->task.s, f->task.len))
 		return gw_cerr_set(err, id, "bad_message",
 		    "submit needs \"task\": a name of 1..32 characters "
 		    "[a-z0-9_.-]");
@@ -204,6 +202,15 @@ s_field(const json_t *v)
 	return f;
 }
 
+/* gw_cmsg_pack_fn for a JSON array of items. */
+static int
+s_pack_json(const void *items, size_t i, msgpack_packer *pk, const char **why)
+{
+	(void) why; /* every JSON value has a msgpack form */
+	return sl_json_to_mp(
+	    json_array_get(items, i), pk, SL_PROTO_MAX_ITEM_DEPTH);
+}
+
 int
 gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
     gw_cerr_t *err)
@@ -243,9 +250,13 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 		gw_cmsg_clear(out);
 		return -1;
 	}
-	if (out->type == GW_CMSG_SUBMIT)
-		out->items = json_object_get(root, "items");
-	else if (out->type == GW_CMSG_PING)
+	if (out->type == GW_CMSG_SUBMIT
+	    && gw_cmsg_pack_items(
+	        out, s_pack_json, json_object_get(root, "items"), err)) {
+		gw_cmsg_clear(out);
+		return -1;
+	}
+	if (out->type == GW_CMSG_PING)
 		out->data.json = json_object_get(root, "data");
 	return 0;
 }
@@ -256,7 +267,44 @@ gw_cmsg_clear(gw_cmsg_t *m)
 	json_decref(m->root);
 	if (m->has_unpacked)
 		msgpack_unpacked_destroy(&m->unpacked);
+	msgpack_sbuffer_destroy(&m->items);
+	free(m->item_end);
 	memset(m, 0, sizeof *m);
+}
+
+const char *
+gw_cmsg_item(const gw_cmsg_t *m, size_t i, size_t *len)
+{
+	size_t start = i ? m->item_end[i - 1] : 0;
+
+	*len = m->item_end[i] - start;
+	return m->items.data + start;
+}
+
+int
+gw_cmsg_pack_items(
+    gw_cmsg_t *m, gw_cmsg_pack_fn pack, const void *items, gw_cerr_t *err)
+{
+	msgpack_packer pk;
+	const char *why = "";
+	int rc;
+
+	msgpack_sbuffer_init(&m->items);
+	msgpack_packer_init(&pk, &m->items, msgpack_sbuffer_write);
+	m->item_end = malloc(m->n_items * sizeof *m->item_end);
+	if (!m->item_end)
+		return gw_cerr_set(err, m->id, "internal", "out of memory");
+	for (size_t i = 0; i < m->n_items; i++) {
+		if ((rc = pack(items, i, &pk, &why)))
+			return gw_cerr_set(err, m->id,
+			    rc == SL_ENOMEM ? "internal" : "bad_item",
+			    "item %zu: %s", i,
+			    rc == SL_ETOOBIG      ? "nested too deeply"
+			        : rc == SL_ENOMEM ? "out of memory"
+			                          : why);
+		m->item_end[i] = m->items.size;
+	}
+	return 0;
 }
 
 gw_out_t

@@ -8,8 +8,11 @@
  * unacceptable becomes a gw_cerr_t with a stable code (docs/PROTOCOL.md
  * lists them) and a readable message.
  *
- * Free values (items, ping data, results) keep the form they came in:
- * JSON values from JSON clients, msgpack objects from msgpack clients and
+ * Items become msgpack here, at the edge: a submit carries them packed as
+ * workers receive them, whatever the transport, so the broker and the job
+ * path never see JSON (nor include jansson: json_t is only declared).
+ * Other free values (ping data, results) keep the form they came in: JSON
+ * values from JSON clients, msgpack objects from msgpack clients and
  * workers. Frames to clients are typed gw_out_t records that each
  * transport encodes itself, so a msgpack client's path never goes through
  * JSON. No state; lws service thread (and unit tests).
@@ -21,12 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
 #include <msgpack.h>
+
+#include "sl_proto.h" /* SL_PROTO_MAX_NAME: the task-name rule */
+
+struct json_t; /* jansson's value: only JSON transports look inside */
 
 #define GW_CPROTO_MAX_ID 64      /* bytes in a client's request id */
 #define GW_CPROTO_MAX_CHANNEL 64 /* bytes in a notify channel's name */
-#define GW_CPROTO_MAX_TASK 32    /* bytes in a task name (SL_PROTO_MAX_NAME) */
 #define GW_CPROTO_MAX_TIMEOUT_MS 86400000 /* a day */
 
 typedef enum {
@@ -39,25 +44,26 @@ typedef enum {
 
 /* A value as its transport decoded it: at most one of the two is set. */
 typedef struct gw_value {
-	const json_t *json;
+	const struct json_t *json;
 	const msgpack_object *mp;
 } gw_value_t;
 
 typedef struct gw_cmsg {
 	gw_cmsg_type_t type;
-	char id[GW_CPROTO_MAX_ID + 1];     /* SUBMIT, CANCEL; PING: or "" */
-	char task[GW_CPROTO_MAX_TASK + 1]; /* SUBMIT */
+	char id[GW_CPROTO_MAX_ID + 1];    /* SUBMIT, CANCEL; PING: or "" */
+	char task[SL_PROTO_MAX_NAME + 1]; /* SUBMIT */
 	char channel[GW_CPROTO_MAX_CHANNEL + 1]; /* (UN)SUBSCRIBE; SUBMIT:
 	                                            notify, or "" */
 	size_t n_items;                          /* SUBMIT: 1..max_items */
-	const json_t *items;            /* SUBMIT from JSON: the array */
-	const msgpack_object *mp_items; /* SUBMIT from msgpack: n_items
-	                                   objects, each with a JSON form */
+	/* SUBMIT: the items packed as msgpack one after the other, each
+	 * with a JSON form; gw_cmsg_item() finds item i. */
+	msgpack_sbuffer items;
+	size_t *item_end;   /* item i ends at this offset in items.data */
 	gw_value_t data;    /* PING: payload to echo; may be empty */
 	int64_t timeout_ms; /* SUBMIT: end unfinished items after; 0: none */
 	bool timing;        /* SUBMIT: results carry the worker's timings */
 	/* Own what the borrowed pointers above point into. */
-	json_t *root;
+	struct json_t *root;
 	msgpack_unpacked unpacked;
 	bool has_unpacked;
 } gw_cmsg_t;
@@ -110,6 +116,26 @@ int gw_cmsg_parse(const char *text, size_t len, size_t max_items,
     gw_cmsg_t *out, gw_cerr_t *err);
 /* Free what a parse left in m; m is zeroed. */
 void gw_cmsg_clear(gw_cmsg_t *m);
+
+/* Item i (< n_items) of a submit: its msgpack bytes, *len of them,
+ * borrowed from m. */
+const char *gw_cmsg_item(const gw_cmsg_t *m, size_t i, size_t *len);
+
+/*
+ * Item i of the transport's own form (items) packed into pk, 0, or
+ * SL_ETOOBIG (nested too deeply), SL_EPROTO (no JSON form; *why says
+ * why) or SL_ENOMEM.
+ */
+typedef int (*gw_cmsg_pack_fn)(
+    const void *items, size_t i, msgpack_packer *pk, const char **why);
+
+/*
+ * Pack a checked submit's n_items items into m->items at the edge, the
+ * same way for every transport. 0, or -1 with err filled (bad_item, or
+ * internal when out of memory) naming the item's index.
+ */
+int gw_cmsg_pack_items(
+    gw_cmsg_t *m, gw_cmsg_pack_fn pack, const void *items, gw_cerr_t *err);
 
 /* Fill err; id may be NULL. Returns -1 so callers can return it. */
 int gw_cerr_set(gw_cerr_t *err, const char *id, const char *code,
@@ -165,6 +191,6 @@ const char *gw_out_type_name(gw_out_type_t t);
  * (a value without JSON form; the broker checks values before, so only a
  * caller's bug) or SL_ENOMEM.
  */
-int gw_out_json(const gw_out_t *f, json_t **out);
+int gw_out_json(const gw_out_t *f, struct json_t **out);
 
 #endif

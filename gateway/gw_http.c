@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gw_auth.h"
+#include "gw_policy.h"
 #include "gw_broker.h"
 #include "gw_http.h"
 #include "gw_metrics.h"
@@ -69,12 +70,12 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	const gw_ws_env_t *env = envp;
 	char *p = buf, *end = buf + cap;
 	gw_broker_stats_t st;
-	gw_auth_stats_t au;
+	gw_policy_stats_t au;
 	gw_prod_stats_t ps;
 
 	gw_broker_stats(env->broker, &st);
 	gw_prod_stats(env->prod, &ps);
-	gw_auth_stats(env->auth, &au);
+	gw_policy_stats(env->policy, &au);
 	GAUGE("connections", "Open WebSocket connections.", env->n_conns);
 	COUNTER("connections_total", "WebSocket connections accepted.",
 	    env->conns_total);
@@ -317,7 +318,7 @@ gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		snprintf(path, sizeof path, "%.*s", ulen, uri);
 		if (!strcmp(path, "/metrics")
-		    && gw_auth_filter_http(env->auth, wsi))
+		    && gw_auth_filter_http(gw_policy_auth(env->policy), wsi))
 			return -1; /* 401 written */
 		pss->buf = malloc(LWS_PRE + GW_HTTP_BODY_MAX);
 		if (!pss->buf)

@@ -1,10 +1,8 @@
 /*
- * gw_metrics: Prometheus histograms and the /metrics text exposition.
- *
- * A histogram is a fixed array of cumulative-by-render buckets; observing
- * costs a short linear scan and no allocation. Rendering writes the whole
- * exposition into a caller's buffer from the broker's and the connections'
- * counters. lws service thread only.
+ * gw_metrics: writers of the Prometheus text exposition (version 0.0.4):
+ * one counter or gauge, a histogram (gw_hist), any formatted line, into
+ * a caller's buffer that is cut, never overrun, when full. No state; any
+ * thread (the gateway calls it from the lws service thread).
  */
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
@@ -12,23 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GW_HIST_MAX_BUCKETS 16
-
-typedef struct gw_hist {
-	size_t n_bounds;                      /* finite upper bounds used */
-	const double *bounds;                 /* seconds, ascending; static */
-	uint64_t counts[GW_HIST_MAX_BUCKETS]; /* per bucket, not cumulative */
-	uint64_t inf;                         /* above the last bound */
-	double sum;                           /* seconds */
-	uint64_t count;
-} gw_hist_t;
-
-/* Buckets for the forward delay (µs scale) and item latency (s scale). */
-void gw_hist_init_forward(gw_hist_t *h);
-void gw_hist_init_latency(gw_hist_t *h);
-
-/* Record one observation of us microseconds. */
-void gw_hist_observe_us(gw_hist_t *h, int64_t us);
+#include "gw_hist.h"
 
 /* snprintf at *p, advancing it; output past end is cut, never overrun. */
 void gw_metrics_put(char **p, const char *end, const char *fmt, ...)

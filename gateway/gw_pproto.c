@@ -88,6 +88,22 @@ s_fields(
 	return 0;
 }
 
+/*
+ * gw_cmsg_pack_fn for msgpack items: each is repacked as it is, but a
+ * JSON client may watch the request, so only the values a JSON client
+ * could have sent are accepted.
+ */
+static int
+s_pack_mp(const void *items, size_t i, msgpack_packer *pk, const char **why)
+{
+	const msgpack_object *o = (const msgpack_object *) items + i;
+	int rc = sl_json_mp_check(o, SL_PROTO_MAX_ITEM_DEPTH, why);
+
+	if (!rc && msgpack_pack_object(pk, *o))
+		rc = SL_ENOMEM;
+	return rc;
+}
+
 #define S_FIELD(v) ((v) ? s_field(v) : (gw_field_t) { 0 })
 
 int
@@ -95,10 +111,8 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
     gw_cerr_t *err)
 {
 	const msgpack_object *v[K_COUNT] = { 0 };
-	const char *why = "";
 	gw_fields_t f;
 	size_t off = 0;
-	int rc;
 
 	memset(out, 0, sizeof *out);
 	/* msgpack-c allocates what a container header claims before it
@@ -133,26 +147,12 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 	f.notify = S_FIELD(v[K_NOTIFY]);
 	if (gw_cmsg_check(&f, max_items, out, err))
 		goto fail;
-	if (out->type == GW_CMSG_PING) {
+	if (out->type == GW_CMSG_PING)
 		out->data.mp = v[K_DATA];
-	} else if (out->type == GW_CMSG_SUBMIT) {
-		out->mp_items = v[K_ITEMS]->via.array.ptr;
-		/* Items stay msgpack, but a JSON client may watch them: the
-		 * same values a JSON client could have sent. */
-		for (size_t i = 0; i < out->n_items; i++) {
-			rc = sl_json_mp_check(
-			    &out->mp_items[i], SL_PROTO_MAX_ITEM_DEPTH, &why);
-			if (rc) {
-				gw_cerr_set(err, out->id,
-				    rc == SL_ENOMEM ? "internal" : "bad_item",
-				    "item %zu: %s", i,
-				    rc == SL_ETOOBIG      ? "nested too deeply"
-				        : rc == SL_ENOMEM ? "out of memory"
-				                          : why);
-				goto fail;
-			}
-		}
-	}
+	else if (out->type == GW_CMSG_SUBMIT
+	    && gw_cmsg_pack_items(
+	        out, s_pack_mp, v[K_ITEMS]->via.array.ptr, err))
+		goto fail;
 	return 0;
 fail:
 	gw_cmsg_clear(out);

@@ -10,11 +10,11 @@
  * msgpack-c sees them; the map's fields are then checked by the rules of
  * every client frame (gw_cmsg_check), so all transports accept the same
  * requests and refuse the rest with the same codes, plus bad_msgpack.
- * Items and ping data stay msgpack objects: nothing is converted to JSON
- * (items must still have a JSON form, sl_json_mp_check, since a JSON
- * client may watch the request). Out: a gw_out_t is packed as one map;
- * values are copied as msgpack. No state; lws service thread (and unit
- * tests).
+ * Items and ping data stay msgpack: nothing is converted to JSON (items
+ * are repacked for workers as they are and must still have a JSON form,
+ * sl_json_mp_check, since a JSON client may watch the request). Out: a
+ * gw_out_t is packed as one map; values are copied as msgpack. No state;
+ * lws service thread (and unit tests).
  */
 #ifndef GW_PPROTO_H
 #define GW_PPROTO_H

@@ -23,8 +23,7 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 
-#define GW_PROD_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
-#define GW_PROD_MAX_KEY 64  /* a ZAP User-Id we bind to (a Z85 key is 40) */
+#define GW_PROD_MAX_KEY 64 /* a ZAP User-Id we bind to (a Z85 key is 40) */
 
 /* One encoded frame waiting for its producer's pipe to have room. */
 typedef struct gw_pframe {
@@ -37,7 +36,7 @@ typedef struct gw_pframe {
 
 typedef struct gw_producer {
 	sl_list_t link; /* in prod->producers */
-	uint8_t rid[GW_PROD_MAX_RID];
+	uint8_t rid[SL_PROTO_MAX_RID];
 	size_t rid_len;
 	char name[24]; /* its label for logs (p1, p2...), never the rid */
 	char key[GW_PROD_MAX_KEY + 1]; /* its CURVE key (User-Id); "": none */
@@ -296,7 +295,7 @@ s_producer_new(
 	gw_producer_t *p;
 	char id[48];
 
-	if (!rid_len || rid_len > GW_PROD_MAX_RID)
+	if (!rid_len || rid_len > SL_PROTO_MAX_RID)
 		return NULL;
 	p = calloc(1, sizeof *p);
 	if (!p)

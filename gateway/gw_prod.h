@@ -36,7 +36,7 @@
 #include <libwebsockets.h>
 
 #include "gw_broker.h"
-#include "gw_metrics.h"
+#include "gw_hist.h"
 
 /* Frames ZeroMQ may hold for one producer, each way (ZMQ_SNDHWM,
  * ZMQ_RCVHWM): small, so that memory is counted in gw_prod's own queue

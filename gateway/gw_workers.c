@@ -23,12 +23,11 @@
 #include "sl_err.h"
 #include "sl_log.h"
 
-#define GW_WORKERS_MAX_RID 255 /* ZeroMQ routing ids are 1..255 bytes */
-#define GW_WORKERS_MAX_KEY 64  /* a ZAP User-Id we bind to (Z85 key: 40) */
+#define GW_WORKERS_MAX_KEY 64 /* a ZAP User-Id we bind to (Z85 key: 40) */
 
 typedef struct gw_worker {
 	sl_list_t link; /* in workers->workers */
-	uint8_t rid[GW_WORKERS_MAX_RID];
+	uint8_t rid[SL_PROTO_MAX_RID];
 	size_t rid_len;
 	char name[24]; /* its label for logs (w1, w2...): never the rid, which
 	                  is what another peer would need to pose as it */
@@ -358,7 +357,7 @@ gw_workers_on_frame(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 		s_on_bad_frame(self, w, rid, rid_len, data, len, rc, why);
 		goto out;
 	}
-	if (m.type == SL_MSG_READY && rid_len <= GW_WORKERS_MAX_RID)
+	if (m.type == SL_MSG_READY && rid_len <= SL_PROTO_MAX_RID)
 		s_on_ready(self, rid, rid_len, key ? key : "", &m.u.ready);
 	w = s_find(self, rid, rid_len);
 	if (!w) {

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "gw_auth.h"
+#include "gw_policy.h"
 #include "gw_cproto.h"
 #include "gw_http.h"
 #include "gw_hs.h"
@@ -603,7 +606,8 @@ s_established(gw_ws_env_t *env, gw_ws_pss_t *pss, struct lws *wsi)
 		pss->addr_counted = true;
 	}
 	pss->client = gw_broker_client_new(env->broker, pss);
-	if (pss->client && gw_auth_token_id(env->auth, wsi, id)
+	if (pss->client
+	    && gw_auth_token_id(gw_policy_auth(env->policy), wsi, id)
 	    && gw_broker_client_share(env->broker, pss->client, id, sizeof id))
 		gw_broker_client_destroy(env->broker, &pss->client);
 	if (pss->client)
@@ -641,7 +645,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		/* Tokens and Origin, before the 101: a refusal is an HTTP
 		 * status, written by gw_auth. */
-		return gw_auth_filter_ws(env->auth, wsi);
+		return gw_auth_filter_ws(gw_policy_auth(env->policy), wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		env = lws_context_user(lws_get_context(wsi));
 		memset(pss, 0, sizeof *pss);

@@ -34,17 +34,17 @@
 #include "gw_addr.h"
 #include "gw_broker.h"
 #include "gw_hs.h"
-#include "gw_metrics.h"
+#include "gw_hist.h"
 #include "sl_list.h"
 
 /* What the protocols (WebSocket, HTTP) need; the lws context's user
  * pointer. */
 typedef struct gw_ws_env {
-	gw_broker_t *broker;  /* borrowed */
-	struct gw_prod *prod; /* borrowed, for /metrics; NULL: none */
-	struct gw_auth *auth; /* borrowed; NULL: everyone may connect */
-	size_t max_frame;     /* bytes in one client message */
-	size_t max_items;     /* items in one submit */
+	gw_broker_t *broker;      /* borrowed */
+	struct gw_prod *prod;     /* borrowed, for /metrics; NULL: none */
+	struct gw_policy *policy; /* borrowed; NULL: everyone may connect */
+	size_t max_frame;         /* bytes in one client message */
+	size_t max_items;         /* items in one submit */
 	size_t out_high;      /* queued bytes that pause the client's jobs */
 	size_t out_low;       /* ... and that resume them */
 	size_t max_out_bytes; /* queued bytes before a client is cut off */

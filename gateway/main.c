@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "gw_auth.h"
+#include "gw_policy.h"
 #include "gw_broker.h"
 #include "gw_fds.h"
 #include "gw_http.h"
@@ -29,7 +30,6 @@
 #include "sl_curve.h"
 #include "sl_err.h"
 #include "sl_log.h"
-#include "sl_zap.h"
 
 typedef struct gw_cfg {
 	const char *listen;
@@ -149,21 +149,18 @@ static const sl_opt_t s_opts[] = {
 	{ "stall-ms", "SLUICE_STALL_MS", SL_OPT_INT, "30000", 100, 3600000,
 	    NULL, offsetof(gw_cfg_t, stall_ms),
 	    "close a client whose queued output made no progress this long" },
-	{ "hb-interval-ms", "SLUICE_HB_INTERVAL_MS", SL_OPT_INT, "1000", 50,
-	    60000, NULL, offsetof(gw_cfg_t, hb_ivl_ms),
-	    "heartbeat interval with workers" },
-	{ "hb-liveness", "SLUICE_HB_LIVENESS", SL_OPT_INT, "3", 2, 100, NULL,
-	    offsetof(gw_cfg_t, hb_liveness),
-	    "silent heartbeat intervals before a worker is declared dead" },
+	SL_CFG_OPT_HB_INTERVAL_MS(
+	    gw_cfg_t, hb_ivl_ms, "heartbeat interval with workers"),
+	SL_CFG_OPT_HB_LIVENESS(gw_cfg_t, hb_liveness,
+	    "silent heartbeat intervals before a worker is declared dead"),
 	{ "ws-ping-secs", "SLUICE_WS_PING_SECS", SL_OPT_INT, "20", 1, 3600,
 	    NULL, offsetof(gw_cfg_t, ws_ping),
 	    "WebSocket ping after this many seconds without a pong" },
 	{ "ws-hangup-secs", "SLUICE_WS_HANGUP_SECS", SL_OPT_INT, "30", 2, 7200,
 	    NULL, offsetof(gw_cfg_t, ws_hangup),
 	    "close a WebSocket client silent this long (> ws-ping-secs)" },
-	{ "drain-ms", "SLUICE_DRAIN_MS", SL_OPT_INT, "10000", 0, 3600000, NULL,
-	    offsetof(gw_cfg_t, drain_ms),
-	    "on SIGTERM, time to finish running requests before closing" },
+	SL_CFG_OPT_DRAIN_MS(gw_cfg_t, drain_ms,
+	    "on SIGTERM, time to finish running requests before closing"),
 	{ "www", "SLUICE_WWW", SL_OPT_STR, "auto", 0, 0, NULL,
 	    offsetof(gw_cfg_t, www),
 	    "directory of the demo page (auto: www/ beside the binary, or "
@@ -193,10 +190,9 @@ static const sl_opt_t s_opts[] = {
 	    "PEM certificate (chain) for wss:// and https:// (none: plain)" },
 	{ "tls-key", "SLUICE_TLS_KEY", SL_OPT_STR, "none", 0, 0, NULL,
 	    offsetof(gw_cfg_t, tls_key), "PEM private key of --tls-cert" },
-	{ "curve-secret-file", "SLUICE_CURVE_SECRET_FILE", SL_OPT_STR, "none",
-	    0, 0, NULL, offsetof(gw_cfg_t, curve_secret_file),
+	SL_CFG_OPT_CURVE_SECRET_FILE(gw_cfg_t, curve_secret_file,
 	    "file with the gateway's CURVE secret key (Z85): encrypts the "
-	    "workers endpoint (none: plain ZeroMQ)" },
+	    "workers endpoint (none: plain ZeroMQ)"),
 	{ "curve-clients-file", "SLUICE_CURVE_CLIENTS_FILE", SL_OPT_STR,
 	    "none", 0, 0, NULL, offsetof(gw_cfg_t, curve_clients_file),
 	    "workers allowed with CURVE: one Z85 public key per line, "
@@ -205,12 +201,7 @@ static const sl_opt_t s_opts[] = {
 	    "none", 0, 0, NULL, offsetof(gw_cfg_t, curve_producers_file),
 	    "producers allowed with CURVE, same format (needs the two "
 	    "above; none: the producers endpoint stays plain)" },
-	{ "log-level", "SLUICE_LOG_LEVEL", SL_OPT_ENUM, "notice", 0, 0,
-	    SL_LOG_LEVEL_NAMES, offsetof(gw_cfg_t, log_level),
-	    "least severe log level printed" },
-	{ "log-format", "SLUICE_LOG_FORMAT", SL_OPT_ENUM, "text", 0, 0,
-	    SL_LOG_FORMAT_NAMES, offsetof(gw_cfg_t, log_format),
-	    "log lines as text or as one JSON object each" },
+	SL_CFG_OPTS_LOG(gw_cfg_t, log_level, log_format),
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
@@ -355,41 +346,24 @@ s_set(const char *v)
 	return strcmp(v, "none") != 0;
 }
 
-/* The WebSocket side's policy from the options; NULL with err on a bad
- * token file or list. */
-static gw_auth_t *
-s_auth_new(const gw_cfg_t *cfg, char *err, size_t errlen)
+/* NULL for an option's "none". */
+static const char *
+s_opt(const char *v)
 {
-	gw_auth_t *auth = gw_auth_new();
-	char why[200];
-	int rc = 0;
+	return s_set(v) ? v : NULL;
+}
 
-	if (!auth) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (s_set(cfg->tokens_file))
-		rc = gw_auth_load_tokens_file(
-		    auth, cfg->tokens_file, why, sizeof why);
-	if (!rc && s_set(cfg->tokens))
-		rc = gw_auth_add_tokens(auth, cfg->tokens, why, sizeof why);
-	if (!rc && strcmp(cfg->allow_origins, "any"))
-		rc = gw_auth_add_origins(
-		    auth, cfg->allow_origins, why, sizeof why);
-	if (rc) {
-		snprintf(err, errlen, "%s", why);
-		gw_auth_destroy(&auth);
-		return NULL;
-	}
-	if ((s_set(cfg->tokens_file) || s_set(cfg->tokens))
-	    && !gw_auth_n_tokens(auth)) {
-		snprintf(err, errlen, "tokens configured, but none found");
-		gw_auth_destroy(&auth);
-		return NULL;
-	}
-	gw_auth_set_allow_no_origin(auth, cfg->allow_no_origin);
-	gw_auth_set_metrics_token(auth, cfg->metrics_token);
-	return auth;
+/* Tokens, origins and CURVE from the options (gw_policy). */
+static gw_policy_t *
+s_policy_new(const gw_cfg_t *cfg, void *zctx, char *err, size_t errlen)
+{
+	gw_policy_cfg_t pc = { s_opt(cfg->tokens_file), s_opt(cfg->tokens),
+		strcmp(cfg->allow_origins, "any") ? cfg->allow_origins : NULL,
+		cfg->allow_no_origin, cfg->metrics_token,
+		s_opt(cfg->curve_secret_file), s_opt(cfg->curve_clients_file),
+		s_opt(cfg->curve_producers_file) };
+
+	return gw_policy_new(&pc, zctx, err, errlen);
 }
 
 /* TLS on the listener: both files or neither. */
@@ -447,110 +421,6 @@ s_producers_curve(void *sock, const void *kp)
 	return sl_curve_server_setup(sock, kp, "producers");
 }
 
-/* Give one ZAP domain (an endpoint) its allow-list and say so. */
-static int
-s_curve_allow(sl_zap_t *zap, const char *domain, const char *file,
-    const char *deny_id, const sl_curve_keypair_t *kp, char *err,
-    size_t errlen)
-{
-	size_t n = 0;
-
-	if (sl_zap_allow_file(zap, domain, file, deny_id, &n, err, errlen))
-		return SL_EINVAL;
-	SL_NOTICE("GW-CURVE",
-	    "%s endpoint: CURVE with server key %s, %zu allowed keys", domain,
-	    kp->public_key, n);
-	return 0;
-}
-
-/*
- * CURVE for the workers endpoint: the key pair from the secret file, and
- * the ZAP handler with the allowed workers' keys. 0 with *zap NULL when
- * CURVE is not configured.
- */
-/*
- * SIGHUP: read the token file, the origins and the CURVE allow-lists
- * again, so that a token or a key is added or revoked without a restart.
- * Whatever fails to load is logged and the policy in force stays. Open
- * connections are not checked again: a revoked token or key ends no
- * session that already passed (close those by restarting).
- */
-static void
-s_reload_policy(const gw_cfg_t *cfg, gw_ws_env_t *env, gw_auth_t **auth,
-    sl_zap_t *zap, const sl_curve_keypair_t *kp)
-{
-	gw_auth_t *fresh;
-	char err[300];
-
-	fresh = s_auth_new(cfg, err, sizeof err);
-	if (!fresh) {
-		SL_ERR("GW-RELOAD",
-		    "tokens and origins not reloaded, the old ones stay: %s",
-		    err);
-	} else {
-		gw_auth_carry_stats(fresh, *auth);
-		env->auth = fresh;
-		gw_auth_destroy(auth);
-		*auth = fresh;
-		SL_NOTICE("GW-RELOAD", "tokens=%zu origins=%zu",
-		    gw_auth_n_tokens(fresh), gw_auth_n_origins(fresh));
-	}
-	if (!zap)
-		return;
-	if (s_curve_allow(zap, "workers", cfg->curve_clients_file,
-	        "WRK-DENIED", kp, err, sizeof err))
-		SL_ERR("GW-RELOAD",
-		    "workers' allow-list not reloaded, the old one stays: %s",
-		    err);
-	if (s_set(cfg->curve_producers_file)
-	    && s_curve_allow(zap, "producers", cfg->curve_producers_file,
-	        "PRD-DENIED", kp, err, sizeof err))
-		SL_ERR("GW-RELOAD",
-		    "producers' allow-list not reloaded, the old one stays: "
-		    "%s",
-		    err);
-}
-
-static int
-s_curve_setup(const gw_cfg_t *cfg, void *zctx, sl_curve_keypair_t *kp,
-    sl_zap_t **zap, char *err, size_t errlen)
-{
-	char why[200];
-	bool loose;
-
-	*zap = NULL;
-	if (!s_set(cfg->curve_secret_file) && !s_set(cfg->curve_clients_file)
-	    && !s_set(cfg->curve_producers_file))
-		return 0;
-	/* Fail closed: CURVE without an allow-list would let any key in. */
-	if (!s_set(cfg->curve_secret_file)
-	    || !s_set(cfg->curve_clients_file)) {
-		snprintf(err, errlen,
-		    "--curve-secret-file and --curve-clients-file go "
-		    "together");
-		return SL_EINVAL;
-	}
-	if (sl_curve_read_secret_file(
-	        cfg->curve_secret_file, kp, &loose, why, sizeof why)) {
-		snprintf(err, errlen, "%s", why);
-		return SL_EINVAL;
-	}
-	if (loose)
-		SL_WARN("GW-INSECURE",
-		    "%s is readable by other users: chmod 600 it",
-		    cfg->curve_secret_file);
-	*zap = sl_zap_new(zctx, err, errlen);
-	if (!*zap
-	    || s_curve_allow(*zap, "workers", cfg->curve_clients_file,
-	        "WRK-DENIED", kp, err, errlen))
-		return SL_EINVAL;
-	if (s_set(cfg->curve_producers_file)
-	    && s_curve_allow(*zap, "producers", cfg->curve_producers_file,
-	        "PRD-DENIED", kp, err, errlen))
-		return SL_EINVAL;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -584,9 +454,8 @@ main(int argc, char **argv)
 	gw_broker_ops_t ops;
 	gw_broker_limits_t lim;
 	gw_broker_t *broker = NULL;
-	gw_auth_t *auth = NULL;
-	sl_curve_keypair_t curve_kp;
-	sl_zap_t *zap = NULL;
+	gw_policy_t *policy = NULL;
+	const sl_curve_keypair_t *curve_kp;
 	gw_workers_t *workers = NULL;
 	gw_workers_events_t wev;
 	gw_prod_t *prod = NULL;
@@ -637,19 +506,6 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "cannot read RLIMIT_NOFILE: %m");
 		goto out;
 	}
-	auth = s_auth_new(&cfg, err, sizeof err);
-	if (!auth) {
-		SL_ERR("GW-START", "client authentication: %s", err);
-		goto out;
-	}
-	if (!gw_auth_n_tokens(auth) && !s_set(cfg.tls_cert)
-	    && !gw_auth_host_is_loopback(host))
-		SL_WARN("GW-INSECURE",
-		    "listen=%s reaches other hosts with neither tokens nor "
-		    "TLS: anyone who can connect may submit work (see "
-		    "docs/SECURITY.md)",
-		    cfg.listen);
-
 	lim.max_items = (size_t) cfg.max_items;
 	lim.max_item_bytes = (size_t) cfg.max_item_bytes;
 	lim.max_requests = (size_t) cfg.max_requests;
@@ -665,12 +521,20 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "out of memory");
 		goto out;
 	}
-	/* The ZAP handler must be bound before the endpoint exists. */
-	if (s_curve_setup(&cfg, zctx, &curve_kp, &zap, err, sizeof err)) {
-		SL_ERR("GW-START", "CURVE: %s", err);
+	policy = s_policy_new(&cfg, zctx, err, sizeof err);
+	if (!policy) {
+		SL_ERR("GW-START", "%s", err);
 		goto out;
 	}
-	if (!zap && !gw_auth_endpoint_is_local(cfg.workers))
+	if (!gw_auth_n_tokens(gw_policy_auth(policy)) && !s_set(cfg.tls_cert)
+	    && !gw_auth_host_is_loopback(host))
+		SL_WARN("GW-INSECURE",
+		    "listen=%s reaches other hosts with neither tokens nor "
+		    "TLS: anyone who can connect may submit work (see "
+		    "docs/SECURITY.md)",
+		    cfg.listen);
+	curve_kp = gw_policy_curve(policy, "workers");
+	if (!curve_kp && !gw_auth_endpoint_is_local(cfg.workers))
 		SL_WARN("GW-INSECURE",
 		    "workers=%s reaches other hosts without CURVE: anyone who "
 		    "can connect may register as a worker and read jobs (see "
@@ -680,7 +544,7 @@ main(int argc, char **argv)
 	workers = gw_workers_new(zctx, cfg.workers,
 	    &(gw_workers_limits_t) { cfg.max_frame, (size_t) cfg.max_items,
 	        cfg.hb_ivl_ms * 1000, (unsigned) cfg.hb_liveness },
-	    zap ? &curve_kp : NULL, &wev, err, sizeof err);
+	    curve_kp, &wev, err, sizeof err);
 	if (!workers) {
 		SL_ERR("GW-START", "%s", err);
 		goto out;
@@ -691,17 +555,17 @@ main(int argc, char **argv)
 			(size_t) cfg.max_items, cfg.producer_timeout_ms * 1000,
 			(size_t) cfg.max_producer_out };
 
-		bool curve = zap && s_set(cfg.curve_producers_file);
+		const sl_curve_keypair_t *pkp
+		    = gw_policy_curve(policy, "producers");
 
-		if (!curve && !gw_auth_endpoint_is_local(cfg.producers))
+		if (!pkp && !gw_auth_endpoint_is_local(cfg.producers))
 			SL_WARN("GW-INSECURE",
 			    "producers=%s reaches other hosts without CURVE: "
 			    "anyone who can connect may submit work (see "
 			    "docs/SECURITY.md)",
 			    cfg.producers);
 		prod = gw_prod_new(broker, zctx, cfg.producers, &plim,
-		    curve ? s_producers_curve : NULL, &curve_kp, err,
-		    sizeof err);
+		    pkp ? s_producers_curve : NULL, pkp, err, sizeof err);
 		if (!prod) {
 			SL_ERR("GW-START", "%s", err);
 			goto out;
@@ -740,7 +604,7 @@ main(int argc, char **argv)
 	}
 	env.broker = broker;
 	env.prod = prod;
-	env.auth = auth;
+	env.policy = policy;
 	env.max_frame = (size_t) cfg.max_frame;
 	env.max_items = (size_t) cfg.max_items;
 	env.max_conns_per_addr = (size_t) cfg.max_conns_per_addr;
@@ -835,7 +699,7 @@ main(int argc, char **argv)
 		gw_fds_shed(s_fds, false); /* after a failed accept() only */
 		if (s_reload) {
 			s_reload = 0;
-			s_reload_policy(&cfg, &env, &auth, zap, &curve_kp);
+			gw_policy_reload(policy);
 		}
 		if (!s_stop)
 			continue;
@@ -880,8 +744,7 @@ out:
 	gw_prod_destroy(&prod);       /* its broker clients, then its socket */
 	gw_workers_destroy(&workers); /* hands held jobs back: broker after */
 	gw_broker_destroy(&broker);
-	gw_auth_destroy(&auth);
-	sl_zap_destroy(&zap); /* shuts the context down: after the sockets */
+	gw_policy_destroy(&policy); /* its ZAP handler shuts zctx down */
 	if (zctx)
 		zmq_ctx_term(zctx);
 	gw_fds_destroy(&s_fds);

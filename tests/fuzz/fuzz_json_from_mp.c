@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <jansson.h>
 #include <msgpack.h>
 
 #include "sl_err.h"

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <jansson.h>
 #include <msgpack.h>
 
 #include "sl_err.h"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <msgpack.h>
 
 #include "gw_cproto.h"
@@ -45,8 +46,6 @@ s_encodes(const gw_out_t *f, bool json)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
 	gw_cmsg_t m;
 	gw_cerr_t err;
 	gw_out_t f;
@@ -62,26 +61,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	switch (m.type) {
 	case GW_CMSG_SUBMIT:
-		if (!m.id[0] || !m.task[0] || !m.mp_items || m.items
+		if (!m.id[0] || !m.task[0] || !m.item_end || m.root
 		    || !m.n_items || m.n_items > FUZZ_MAX_ITEMS)
 			abort();
 		/* Each item is packed for a worker as it came; a watcher
 		 * over JSON must be able to see it as an echo result. */
-		msgpack_sbuffer_init(&sb);
-		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 		for (size_t i = 0; i < m.n_items; i++) {
-			msgpack_sbuffer_clear(&sb);
-			if (msgpack_pack_object(&pk, m.mp_items[i])
-			    || sl_proto_check(
-			        sb.data, sb.size, SL_PROTO_MAX_ITEM_DEPTH + 1))
+			msgpack_unpacked u;
+			size_t len, off = 0;
+			const char *item = gw_cmsg_item(&m, i, &len);
+
+			if (sl_proto_check(
+			        item, len, SL_PROTO_MAX_ITEM_DEPTH + 1))
+				abort();
+			msgpack_unpacked_init(&u);
+			if (msgpack_unpack_next(&u, item, len, &off)
+			        != MSGPACK_UNPACK_SUCCESS
+			    || off != len)
 				abort();
 			f = (gw_out_t) { .type = GW_OUT_RESULT,
 				.id = m.id,
 				.channel = m.channel[0] ? m.channel : NULL,
-				.value.mp = &m.mp_items[i] };
+				.value.mp = &u.data };
 			s_encodes(&f, true);
+			msgpack_unpacked_destroy(&u);
 		}
-		msgpack_sbuffer_destroy(&sb);
 		break;
 	case GW_CMSG_CANCEL:
 		if (!m.id[0])

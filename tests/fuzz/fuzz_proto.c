@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "sl_err.h"
 #include "sl_json.h"
 #include "sl_proto.h"

@@ -1532,8 +1532,9 @@ test_broker_clients_of_one_key_share_their_quota(void **state)
 
 /*
  * An item nested deeper than SL_PROTO_MAX_ITEM_DEPTH is refused as
- * bad_item after the jobs for the items before it were built. Those were
- * never counted as queued, so freeing them must not uncount them.
+ * bad_item at the edge (gw_cmsg_parse packs items), as a transport
+ * answers it: the broker only sends the error, no request or job is
+ * counted.
  */
 static void
 test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were(
@@ -1542,14 +1543,22 @@ test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were(
 	fake_t *f = *state;
 	gw_client_t *c = s_client(f, 0);
 	char items[128] = "[1,2,";
+	char text[256];
 	gw_broker_stats_t st;
+	gw_cmsg_t m;
+	gw_cerr_t err;
 
 	for (int i = 0; i < SL_PROTO_MAX_ITEM_DEPTH + 1; i++)
 		strcat(items, "[");
 	for (int i = 0; i < SL_PROTO_MAX_ITEM_DEPTH + 1; i++)
 		strcat(items, "]");
 	strcat(items, "]");
-	s_submit(f, c, "r1", "sum", items);
+	snprintf(text, sizeof text,
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+	    "\"items\":%s}",
+	    items);
+	assert_int_equal(gw_cmsg_parse(text, strlen(text), 100, &m, &err), -1);
+	gw_broker_client_error(f->b, c, &err);
 	assert_int_equal(f->n_frames, 1);
 	s_assert_error(f, 0, 0, "r1", "bad_item");
 	st = s_stats(f);

@@ -563,6 +563,60 @@ test_cfg_log_never_prints_a_secret(void **state)
 	assert_null(strstr(line, "hunter2"));
 }
 
+/* The rows both programs share: one spelling of flag, variable, default and
+ * range, whichever struct they fill; the caller's help is kept. */
+static void
+test_cfg_shared_rows_have_one_spelling_for_both_programs(void **state)
+{
+	typedef struct {
+		long long hb_ivl_ms, hb_liveness, drain_ms;
+		const char *curve_secret_file;
+		int log_level, log_format;
+	} shared_t;
+	static const sl_opt_t opts[] = {
+		SL_CFG_OPT_HB_INTERVAL_MS(shared_t, hb_ivl_ms, "hb help"),
+		SL_CFG_OPT_HB_LIVENESS(shared_t, hb_liveness, "live help"),
+		SL_CFG_OPT_DRAIN_MS(shared_t, drain_ms, "drain help"),
+		SL_CFG_OPT_CURVE_SECRET_FILE(
+		    shared_t, curve_secret_file, "curve help"),
+		SL_CFG_OPTS_LOG(shared_t, log_level, log_format),
+	};
+	static const char *const env[]
+	    = { "SLUICE_HB_INTERVAL_MS", "SLUICE_HB_LIVENESS",
+		      "SLUICE_DRAIN_MS", "SLUICE_CURVE_SECRET_FILE",
+		      "SLUICE_LOG_LEVEL", "SLUICE_LOG_FORMAT" };
+	fixture_t *f = *state;
+	char *argv[] = { (char *) "sluice-ut", (char *) "--log-format=json",
+		(char *) "--drain-ms", (char *) "0", NULL };
+	shared_t cfg;
+
+	assert_int_equal(SL_N(opts), SL_N(env));
+	for (size_t i = 0; i < SL_N(env); i++) {
+		assert_string_equal(opts[i].env, env[i]);
+		unsetenv(env[i]);
+	}
+	setenv("SLUICE_HB_LIVENESS", "100", 1);
+	assert_int_equal(sl_cfg_load(opts, SL_N(opts), &cfg, 4, argv, &s_info,
+	                     f->out, f->err, sizeof f->err),
+	    SL_CFG_RUN);
+	assert_int_equal(cfg.hb_ivl_ms, 1000);
+	assert_int_equal(cfg.hb_liveness, 100);
+	assert_int_equal(cfg.drain_ms, 0);
+	assert_string_equal(cfg.curve_secret_file, "none");
+	assert_int_equal(cfg.log_level, SL_LOG_NOTICE);
+	assert_int_equal(cfg.log_format, 1); /* json */
+	assert_string_equal(opts[0].help, "hb help");
+
+	setenv("SLUICE_HB_INTERVAL_MS", "49", 1);
+	assert_int_equal(sl_cfg_load(opts, SL_N(opts), &cfg, 1, argv, &s_info,
+	                     f->out, f->err, sizeof f->err),
+	    SL_EINVAL);
+	s_assert_contains(f->err, "SLUICE_HB_INTERVAL_MS: --hb-interval-ms");
+	s_assert_contains(f->err, "50..60000");
+	for (size_t i = 0; i < SL_N(env); i++)
+		unsetenv(env[i]);
+}
+
 int
 main(void)
 {
@@ -619,6 +673,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_cfg_help_shows_the_operands, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cfg_shared_rows_have_one_spelling_for_both_programs,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("cfg", tests, NULL, NULL);

@@ -10,6 +10,7 @@
 
 #include "gw_cproto.h"
 #include "sl_err.h"
+#include "sl_proto.h"
 
 #define MAX_ITEMS 3
 
@@ -258,20 +259,93 @@ test_cproto_parse_gives_each_frame_its_outcome(void **state)
 			sl_assert_row_int(t->name, err.message[0] != '\0', 1);
 			/* nothing is left for the caller to free */
 			sl_assert_row_int(t->name, m.root == NULL, 1);
-			sl_assert_row_int(t->name, m.items == NULL, 1);
+			sl_assert_row_int(t->name, m.items.data == NULL, 1);
+			sl_assert_row_int(t->name, m.item_end == NULL, 1);
 			continue;
 		}
 		sl_assert_row_int(t->name, rc, 0);
 		sl_assert_row_int(t->name, m.type, t->type);
 		sl_assert_row_str(t->name, m.id, t->id ? t->id : "");
 		if (m.type == GW_CMSG_SUBMIT) {
-			sl_assert_row_int(t->name, json_is_array(m.items), 1);
+			const json_t *items = json_object_get(m.root, "items");
+
+			sl_assert_row_int(t->name, json_is_array(items), 1);
 			sl_assert_row_int(
-			    t->name, m.n_items == json_array_size(m.items), 1);
+			    t->name, m.n_items == json_array_size(items), 1);
+			/* each item packed, one after the other */
+			sl_assert_row_int(t->name,
+			    m.item_end[m.n_items - 1] == m.items.size, 1);
 			sl_assert_row_int(t->name, m.task[0] != '\0', 1);
 		}
 		gw_cmsg_clear(&m);
 		sl_assert_row_int(t->name, m.root == NULL, 1);
+	}
+}
+
+/* The packed items of m, unpacked one by one, are the JSON array want. */
+static void
+s_assert_items(const gw_cmsg_t *m, const char *want)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < m->n_items; i++) {
+		msgpack_unpacked u;
+		const char *why = NULL;
+		size_t len, off = 0;
+		const char *item = gw_cmsg_item(m, i, &len);
+		json_t *j = NULL;
+
+		msgpack_unpacked_init(&u);
+		assert_int_equal(msgpack_unpack_next(&u, item, len, &off),
+		    MSGPACK_UNPACK_SUCCESS);
+		assert_int_equal(off, len); /* exactly one object */
+		assert_int_equal(sl_json_from_mp(&u.data, &j, &why), 0);
+		json_array_append_new(arr, j);
+		msgpack_unpacked_destroy(&u);
+	}
+	sl_test_assert_json(arr, want);
+	json_decref(arr);
+}
+
+/*
+ * Items are packed at the edge, as workers receive them: one nested
+ * deeper than SL_PROTO_MAX_ITEM_DEPTH is refused there as bad_item,
+ * naming its index; one at the limit is accepted.
+ */
+static void
+test_cproto_items_nested_too_deeply_are_refused_at_the_edge(void **state)
+{
+	char text[256], items[128];
+	gw_cmsg_t m;
+	gw_cerr_t err;
+
+	(void) state;
+	for (int depth = SL_PROTO_MAX_ITEM_DEPTH;
+	     depth <= SL_PROTO_MAX_ITEM_DEPTH + 1; depth++) {
+		int n = 0;
+
+		n += snprintf(items + n, sizeof items - n, "[1,2,");
+		for (int i = 0; i < depth; i++)
+			n += snprintf(items + n, sizeof items - n, "[");
+		for (int i = 0; i < depth; i++)
+			n += snprintf(items + n, sizeof items - n, "]");
+		snprintf(items + n, sizeof items - n, "]");
+		snprintf(text, sizeof text,
+		    SUBMIT_WITH("\"task\":\"sum\",\"items\":%s"), items);
+		if (depth == SL_PROTO_MAX_ITEM_DEPTH) {
+			assert_int_equal(
+			    gw_cmsg_parse(text, strlen(text), 5, &m, &err), 0);
+			assert_int_equal(m.n_items, 3);
+			gw_cmsg_clear(&m);
+			continue;
+		}
+		assert_int_equal(
+		    gw_cmsg_parse(text, strlen(text), 5, &m, &err), -1);
+		assert_string_equal(err.code, "bad_item");
+		assert_string_equal(err.id, "r1");
+		assert_string_equal(err.message, "item 2: nested too deeply");
+		assert_null(m.root);
+		assert_null(m.items.data);
 	}
 }
 
@@ -289,16 +363,17 @@ test_cproto_submit_fields_point_into_the_message(void **state)
 	assert_int_equal(m.type, GW_CMSG_SUBMIT);
 	assert_string_equal(m.id, "r1");
 	assert_string_equal(m.task, "echo");
-	sl_test_assert_json(m.items, "[1,\"two\",{\"three\":3}]");
 	assert_int_equal(m.n_items, 3);
-	assert_null(m.mp_items);
+	s_assert_items(&m, "[1,\"two\",{\"three\":3}]");
+	assert_false(m.has_unpacked); /* no msgpack frame behind them */
 	assert_string_equal(m.channel, "");
 	assert_null(m.data.json);
 	assert_null(m.data.mp);
 	assert_non_null(m.root);
 	gw_cmsg_clear(&m);
 	assert_null(m.root);
-	assert_null(m.items);
+	assert_null(m.items.data);
+	assert_null(m.item_end);
 	gw_cmsg_clear(&m); /* twice is harmless */
 }
 
@@ -383,7 +458,8 @@ test_cproto_cancel_carries_only_its_id(void **state)
 	assert_int_equal(m.type, GW_CMSG_CANCEL);
 	assert_string_equal(m.id, "job-7");
 	assert_string_equal(m.task, "");
-	assert_null(m.items);
+	assert_null(m.items.data);
+	assert_null(m.item_end);
 	assert_int_equal(m.n_items, 0);
 	assert_null(m.data.json);
 	assert_int_equal(m.timeout_ms, 0);
@@ -733,6 +809,8 @@ main(void)
 		    test_cproto_subscribe_and_notify_carry_channels),
 		cmocka_unit_test(
 		    test_cproto_submit_fields_point_into_the_message),
+		cmocka_unit_test(
+		    test_cproto_items_nested_too_deeply_are_refused_at_the_edge),
 		cmocka_unit_test(
 		    test_cproto_ping_data_is_borrowed_from_the_message),
 		cmocka_unit_test(test_cproto_submit_carries_its_timeout_ms),

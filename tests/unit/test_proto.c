@@ -857,6 +857,45 @@ test_proto_check_counts_depth_from_the_outermost_object(void **state)
 		    rows[i].expect);
 }
 
+/* The task-name rule every side applies: 1..32 of [a-z0-9_.-]. */
+static void
+test_proto_task_name_rule_takes_1_to_32_of_a_z_0_9_dot_dash_underscore(
+    void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		bool ok;
+	} cases[] = {
+		{ "echo", 4, true },
+		{ "a", 1, true },
+		{ "my_task.v2-x", 12, true },
+		{ "abcdefghijklmnopqrstuvwxyz012345", 32, true },
+		{ "abcdefghijklmnopqrstuvwxyz0123456", 33, false },
+		{ "", 0, false },
+		{ "Echo", 4, false },
+		{ "ec ho", 5, false },
+		{ "ec/ho", 5, false },
+		{ "ec:ho", 5, false },
+		{ "ec\0ho", 5, false },
+		{ "\xc3\xa9t\xc3\xa9", 6, false },
+		{ "echo\n", 5, false },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(cases); i++) {
+		if (sl_proto_task_name_ok(cases[i].s, cases[i].len)
+		    != cases[i].ok) {
+			print_error("case %zu: '%.*s' should be %s\n", i,
+			    (int) cases[i].len, cases[i].s,
+			    cases[i].ok ? "accepted" : "refused");
+			fail();
+		}
+	}
+	/* len, not the NUL, bounds the name: a prefix is judged alone. */
+	assert_true(sl_proto_task_name_ok("echo BAD", 4));
+}
+
 int
 main(void)
 {
@@ -915,6 +954,8 @@ main(void)
 		    test_proto_check_refuses_null_and_empty_input),
 		cmocka_unit_test(
 		    test_proto_check_counts_depth_from_the_outermost_object),
+		cmocka_unit_test(
+		    test_proto_task_name_rule_takes_1_to_32_of_a_z_0_9_dot_dash_underscore),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
