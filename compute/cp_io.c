@@ -39,6 +39,7 @@ typedef struct cp_io {
 	int64_t gw_expiry;  /* gateway presumed gone if silent until then */
 	int64_t next_ping;  /* when the gateway gets our next PING */
 	int64_t backoff_us; /* next reconnect delay */
+	int64_t drain_end;  /* 0, or when a drain gives up on running jobs */
 	bool gw_seen;       /* the gateway spoke since we (re)connected */
 	bool gw_ever;       /* ... or ever, since we started */
 	bool registered; /* the gateway said REGISTERED since we connected */
@@ -378,8 +379,7 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	zmq_setsockopt(self->dealer, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_close(self->dealer);
 	self->dealer = NULL;
-	/* delay = backoff +- 20 % */
-	delay = self->backoff_us * (80 + rand() % 41) / 100;
+	delay = cp_io_backoff_jitter(self->backoff_us, (unsigned) rand());
 	/* From now on, results of the jobs we held are old. */
 	self->gen++;
 	for (int64_t end = sl_clock_mono_us() + delay;
@@ -395,9 +395,8 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 			zmq_msg_close(&m);
 		}
 	}
-	self->backoff_us *= 2;
-	if (self->backoff_us > self->cfg->backoff_max_us)
-		self->backoff_us = self->cfg->backoff_max_us;
+	self->backoff_us
+	    = cp_io_backoff_next(self->backoff_us, self->cfg->backoff_max_us);
 	self->reconnects++;
 	if (s_connect(self))
 		return SL_ESYS;
@@ -437,16 +436,27 @@ s_open(cp_io_t *self)
 	return s_connect(self);
 }
 
-int
-cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
+int64_t
+cp_io_backoff_jitter(int64_t backoff_us, unsigned rnd)
 {
-	cp_io_t io = { .cfg = cfg, .backoff_us = CP_BACKOFF_MIN_US, .gen = 1 };
-	int64_t drain_end = 0;
+	return backoff_us * (80 + rnd % 41) / 100;
+}
+
+int64_t
+cp_io_backoff_next(int64_t backoff_us, int64_t max_us)
+{
+	return backoff_us * 2 > max_us ? max_us : backoff_us * 2;
+}
+
+/* Sockets, pool, READY: 0, or an SL_E* code after logging why. */
+static int
+s_start(cp_io_t *io)
+{
+	const cp_io_cfg_t *cfg = io->cfg;
 	sigset_t sigs, old;
 	char err[160];
 	int rc;
 
-	msgpack_sbuffer_init(&io.sb);
 	srand((unsigned) (getpid() ^ sl_clock_mono_us()));
 	/* ZeroMQ starts its own threads with the first socket: they must not
 	 * take our SIGTERM, or the poll below would not be interrupted. */
@@ -454,51 +464,104 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
-	io.zctx = zmq_ctx_new();
-	rc = io.zctx ? s_open(&io) : SL_ESYS;
+	io->zctx = zmq_ctx_new();
+	rc = io->zctx ? s_open(io) : SL_ESYS;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		SL_ERR("IO-START", "gateway=%s: %s", cfg->gateway,
 		    zmq_strerror(errno));
-		rc = SL_ESYS;
-		goto out;
+		return SL_ESYS;
 	}
-	io.pool = cp_pool_new(
-	    io.zctx, CP_RESULTS_EP, cfg->threads, err, sizeof err);
-	if (!io.pool) {
+	io->pool = cp_pool_new(
+	    io->zctx, CP_RESULTS_EP, cfg->threads, err, sizeof err);
+	if (!io->pool) {
 		SL_ERR("IO-START", "%s", err);
-		rc = SL_ESYS;
-		goto out;
+		return SL_ESYS;
 	}
-	if ((rc = s_send_ready(&io)))
-		goto out;
+	if ((rc = s_send_ready(io)))
+		return rc;
 	/* Our routing id is what another peer would need to pose as us on
 	 * an endpoint without CURVE: at debug level only (SECURITY.md). */
 	SL_NOTICE("WRK-UP", "pid=%ld gateway=%s threads=%u", (long) getpid(),
 	    cfg->gateway, cfg->threads);
-	SL_DEBUG("WRK-ID", "id=%s", io.id);
-	io.next_ping = sl_clock_mono_us() + cfg->hb_ivl_us;
+	SL_DEBUG("WRK-ID", "id=%s", io->id);
+	io->next_ping = sl_clock_mono_us() + cfg->hb_ivl_us;
+	return 0;
+}
+
+/* On the first stop request, say DRAIN; true once the drain is over:
+ * nothing runs, its time is up, or a second request came. */
+static bool
+s_drain_over(cp_io_t *io, volatile sig_atomic_t *stop, int64_t now)
+{
+	if (*stop && !io->drain_end) {
+		size_t load = cp_pool_load(io->pool);
+
+		SL_NOTICE("WRK-DRAIN",
+		    "finishing %zu job%s, up to "
+		    "%" PRId64 " ms",
+		    load, load == 1 ? "" : "s", io->cfg->drain_us / 1000);
+		s_send_empty(io, SL_MSG_DRAIN);
+		io->drain_end = now + io->cfg->drain_us;
+	}
+	return io->drain_end
+	    && (!cp_pool_load(io->pool) || now >= io->drain_end || *stop > 1);
+}
+
+/* Wait for results or gateway frames until the next PING is due, and
+ * handle them: 0, or SL_ESYS after logging why. */
+static int
+s_poll(cp_io_t *io, int64_t now)
+{
+	zmq_pollitem_t items[] = {
+		{ io->pull, 0, ZMQ_POLLIN, 0 },
+		{ io->dealer, 0, ZMQ_POLLIN, 0 },
+	};
+	long timeout_ms = (long) ((io->next_ping - now) / 1000) + 1;
+
+	if (io->drain_end && timeout_ms > 20)
+		timeout_ms = 20; /* watch the pool empty */
+	if (zmq_poll(items, 2, timeout_ms) < 0) {
+		if (errno == EINTR)
+			return 0; /* a signal: the caller checks *stop */
+		SL_ERR("IO-POLL", "%s", zmq_strerror(errno));
+		return SL_ESYS;
+	}
+	/* Results first: they are what clients are waiting for. */
+	if (items[0].revents & ZMQ_POLLIN)
+		s_forward_results(io);
+	if (items[1].revents & ZMQ_POLLIN)
+		s_drain_gateway(io);
+	return 0;
+}
+
+/* Forward what finished during the drain, then BYE: the gateway requeues
+ * anything we still hold, and drops results that the stopping tasks
+ * produce after it. */
+static void
+s_leave(cp_io_t *io)
+{
+	s_forward_results(io);
+	s_send_empty(io, SL_MSG_BYE);
+	SL_NOTICE("WRK-STOP",
+	    "pid=%ld jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
+	    " reconnects=%" PRIu64,
+	    (long) getpid(), io->jobs, io->results, io->old, io->reconnects);
+}
+
+int
+cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
+{
+	cp_io_t io = { .cfg = cfg, .backoff_us = CP_BACKOFF_MIN_US, .gen = 1 };
+	int rc;
+
+	msgpack_sbuffer_init(&io.sb);
+	if ((rc = s_start(&io)))
+		goto out;
 	for (;;) {
-		zmq_pollitem_t items[] = {
-			{ io.pull, 0, ZMQ_POLLIN, 0 },
-			{ io.dealer, 0, ZMQ_POLLIN, 0 },
-		};
 		int64_t now = sl_clock_mono_us();
-		long timeout_ms;
 
-		if (*stop && !drain_end) {
-			size_t load = cp_pool_load(io.pool);
-
-			SL_NOTICE("WRK-DRAIN",
-			    "finishing %zu job%s, up to "
-			    "%" PRId64 " ms",
-			    load, load == 1 ? "" : "s", cfg->drain_us / 1000);
-			s_send_empty(&io, SL_MSG_DRAIN);
-			drain_end = now + cfg->drain_us;
-		}
-		if (drain_end
-		    && (!cp_pool_load(io.pool) || now >= drain_end
-		        || *stop > 1))
+		if (s_drain_over(&io, stop, now))
 			break;
 		if (now >= io.next_ping) {
 			s_send_empty(&io, SL_MSG_PING);
@@ -506,36 +569,14 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 			sl_log_flush(false); /* suppressed-line counts */
 			io.next_ping = now + cfg->hb_ivl_us;
 		}
-		if (now >= io.gw_expiry && !drain_end) {
-			if ((rc = s_reconnect(&io, stop)))
-				break;
-			continue;
-		}
-		timeout_ms = (long) ((io.next_ping - now) / 1000) + 1;
-		if (drain_end && timeout_ms > 20)
-			timeout_ms = 20; /* watch the pool empty */
-		if (zmq_poll(items, 2, timeout_ms) < 0) {
-			if (errno == EINTR)
-				continue; /* a signal: check *stop */
-			SL_ERR("IO-POLL", "%s", zmq_strerror(errno));
-			rc = SL_ESYS;
+		if (now >= io.gw_expiry && !io.drain_end)
+			rc = s_reconnect(&io, stop);
+		else
+			rc = s_poll(&io, now);
+		if (rc)
 			break;
-		}
-		/* Results first: they are what clients are waiting for. */
-		if (items[0].revents & ZMQ_POLLIN)
-			s_forward_results(&io);
-		if (items[1].revents & ZMQ_POLLIN)
-			s_drain_gateway(&io);
 	}
-	/* Forward what finished during the drain, then BYE: the gateway
-	 * requeues anything we still hold, and drops results that the
-	 * stopping tasks produce after it. */
-	s_forward_results(&io);
-	s_send_empty(&io, SL_MSG_BYE);
-	SL_NOTICE("WRK-STOP",
-	    "pid=%ld jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
-	    " reconnects=%" PRIu64,
-	    (long) getpid(), io.jobs, io.results, io.old, io.reconnects);
+	s_leave(&io);
 out:
 	cp_pool_destroy(&io.pool);
 	if (io.pull)

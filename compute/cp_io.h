@@ -47,6 +47,15 @@ int cp_io_check_health(
     const char *health_file, int64_t stale_us, char *why, size_t whylen);
 
 /*
+ * The reconnect delay rule (zguide ppworker, plus jitter so a fleet of
+ * workers does not reconnect in lockstep): the first delay is 250 ms, each
+ * next one twice the last, capped; the wait is that delay +- 20 %, the
+ * point picked by rnd % 41 (0: -20 %, 40: +20 %).
+ */
+int64_t cp_io_backoff_jitter(int64_t backoff_us, unsigned rnd);
+int64_t cp_io_backoff_next(int64_t backoff_us, int64_t max_us);
+
+/*
  * Serve jobs until stopped: *stop == 1 drains (DRAIN: no new jobs; finish
  * the running ones for up to drain_us; BYE), *stop >= 2 stops at once.
  * A signal handler sets it; the signal also interrupts the poll. Returns 0

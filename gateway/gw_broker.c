@@ -24,6 +24,7 @@
 #include "sl_list.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "sl_utf8.h"
 
 /* Job ids start at a random value in 1..2^52 (PROTOCOL.md §2): a
  * restarted gateway's ids never meet the old ones that workers may still
@@ -35,8 +36,8 @@ typedef struct gw_request gw_request_t;
 
 /* A notify channel: who watches it, and how many requests notify it. */
 typedef struct gw_chan {
-	char name[GW_CPROTO_MAX_CHANNEL + 1]; /* first: the tree's key */
-	sl_list_t subs;                       /* gw_sub_t, by chan_link */
+	char name[GW_CMSG_MAX_CHANNEL + 1]; /* first: the tree's key */
+	sl_list_t subs;                     /* gw_sub_t, by chan_link */
 	size_t n_requests; /* unfinished requests with notify = name */
 } gw_chan_t;
 
@@ -64,7 +65,7 @@ struct gw_request {
 	sl_list_t client_link; /* in client->requests */
 	sl_list_t active_link; /* in broker->active while queue non-empty */
 	gw_client_t *client;   /* owner */
-	char id[GW_CPROTO_MAX_ID + 1];
+	char id[GW_CMSG_MAX_ID + 1];
 	char task[SL_PROTO_MAX_NAME + 1];
 	sl_list_t queue;     /* gw_job_t waiting for a worker, seq order */
 	size_t n_items;      /* jobs created */
@@ -205,7 +206,7 @@ s_item_error(gw_broker_t *self, gw_request_t *r, uint32_t seq,
 
 void
 gw_broker_client_error(
-    gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err)
+    gw_broker_t *self, gw_client_t *client, const gw_cmsg_err_t *err)
 {
 	SL_INFO("CLI-BADMSG", "code=%s id=%s msg=\"%s\"", err->code,
 	    err->id[0] ? err->id : "-", err->message);
@@ -219,9 +220,9 @@ static void
 s_error(gw_broker_t *self, gw_client_t *c, const char *id, const char *code,
     const char *msg)
 {
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
-	gw_cerr_set(&err, id, code, "%s", msg);
+	gw_cmsg_err_set(&err, id, code, "%s", msg);
 	gw_broker_client_error(self, c, &err);
 }
 
@@ -367,9 +368,9 @@ static void
 s_chan_error(gw_broker_t *self, gw_client_t *c, const char *channel,
     const char *code, const char *msg)
 {
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
-	gw_cerr_set(&err, NULL, code, "%s", msg);
+	gw_cmsg_err_set(&err, NULL, code, "%s", msg);
 	snprintf(err.channel, sizeof err.channel, "%s", channel);
 	gw_broker_client_error(self, c, &err);
 }

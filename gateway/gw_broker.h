@@ -28,7 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "gw_hist.h"
 #include "gw_workers.h"
 
@@ -145,12 +146,12 @@ int gw_broker_client_share(
  * jobs will be discarded. Sets *client_p = NULL; NULL-safe. */
 void gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p);
 
-/* A validated client message (see gw_cproto.h). */
+/* A validated client message (see gw_cmsg.h). */
 void gw_broker_on_client_msg(
     gw_broker_t *self, gw_client_t *client, const gw_cmsg_t *msg);
 /* A client frame that failed to parse: answer with an error frame. */
 void gw_broker_client_error(
-    gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err);
+    gw_broker_t *self, gw_client_t *client, const gw_cmsg_err_t *err);
 
 /* A transport saw a routing-id takeover (producers): count it. */
 void gw_broker_note_hijack(gw_broker_t *self);

@@ -7,12 +7,8 @@
 #include <string.h>
 
 #include "gw_auth.h"
-#include "gw_policy.h"
-#include "gw_broker.h"
 #include "gw_http.h"
 #include "gw_metrics.h"
-#include "gw_prod.h"
-#include "gw_ws.h"
 #include "sl_clock.h"
 #include "sl_log.h"
 
@@ -27,10 +23,13 @@ typedef struct gw_http_pss {
 	size_t len; /* body bytes */
 } gw_http_pss_t;
 
-size_t
-gw_http_pss_size(void)
+void
+gw_http_protocol(const gw_http_src_t *src, struct lws_protocols *out)
 {
-	return sizeof(gw_http_pss_t);
+	const struct lws_protocols p = { "sluice-http", gw_http_callback,
+		sizeof(gw_http_pss_t), 0, 0, (void *) src, 0 };
+
+	*out = p;
 }
 
 const struct lws_http_mount *
@@ -58,93 +57,96 @@ gw_http_mounts(struct lws_http_mount m[4], const char *www_dir)
 	return &m[0];
 }
 
+/* One sample of a counter or gauge "sluice_<name>", at p before end. */
 #define COUNTER(name, help, v)                                                \
-	gw_metrics_value(                                                     \
-	    &p, end, "sluice_" name, "counter", help, (double) (v))
+	gw_metrics_value(p, end, "sluice_" name, "counter", help, (double) (v))
 #define GAUGE(name, help, v)                                                  \
-	gw_metrics_value(&p, end, "sluice_" name, "gauge", help, (double) (v))
+	gw_metrics_value(p, end, "sluice_" name, "gauge", help, (double) (v))
 
-size_t
-gw_http_render_metrics(const void *envp, char *buf, size_t cap)
+/* The WebSocket clients: connections, refusals, closes, buffers. */
+static void
+s_metrics_clients(char **pp, const char *end, const gw_http_stats_t *st)
 {
-	const gw_ws_env_t *env = envp;
-	char *p = buf, *end = buf + cap;
-	gw_broker_stats_t st;
-	gw_policy_stats_t au;
-	gw_prod_stats_t ps;
+	const gw_ws_stats_t *ws = &st->ws;
+	char **p = pp;
 
-	gw_broker_stats(env->broker, &st);
-	gw_prod_stats(env->prod, &ps);
-	gw_policy_stats(env->policy, &au);
-	GAUGE("connections", "Open WebSocket connections.", env->n_conns);
+	GAUGE("connections", "Open WebSocket connections.", ws->conns);
 	COUNTER("connections_total", "WebSocket connections accepted.",
-	    env->conns_total);
+	    ws->conns_total);
 	COUNTER("connections_refused_total",
 	    "WebSocket upgrades refused with 503: over --max-connections.",
-	    env->refused_conns);
+	    ws->refused_conns);
 	COUNTER("connections_refused_address_total",
 	    "WebSocket upgrades refused with 429: over "
 	    "--max-connections-per-address.",
-	    env->refused_addr);
+	    ws->refused_addr);
 	COUNTER("queue_share_refused_total",
 	    "Requests refused with queue_full: over the connection's (or "
 	    "token's) --max-queued-per-client.",
-	    st.share_full);
+	    st->broker.share_full);
 	COUNTER("slow_clients_closed_total",
 	    "Connections closed with 1008: outgoing queue over its byte cap.",
-	    env->slow_closed);
+	    ws->slow_closed);
 	COUNTER("stalled_clients_closed_total",
 	    "Connections closed with 1008: no reading progress.",
-	    env->stall_closed);
-	gw_metrics_put(&p, end,
+	    ws->stall_closed);
+	gw_metrics_put(p, end,
 	    "# HELP sluice_clients_denied_total WebSocket handshakes and "
 	    "/metrics requests refused, by reason.\n"
 	    "# TYPE sluice_clients_denied_total counter\n"
 	    "sluice_clients_denied_total{reason=\"token\"} %llu\n"
 	    "sluice_clients_denied_total{reason=\"origin\"} %llu\n",
-	    (unsigned long long) au.denied_token,
-	    (unsigned long long) au.denied_origin);
-	gw_metrics_put(&p, end,
+	    (unsigned long long) st->policy.denied_token,
+	    (unsigned long long) st->policy.denied_origin);
+	gw_metrics_put(p, end,
 	    "# HELP sluice_ws_protocol_errors_total RFC 6455 violations "
 	    "answered by the gateway, by kind.\n"
 	    "# TYPE sluice_ws_protocol_errors_total counter\n"
 	    "sluice_ws_protocol_errors_total{kind=\"version\"} %llu\n"
 	    "sluice_ws_protocol_errors_total{kind=\"key\"} %llu\n"
 	    "sluice_ws_protocol_errors_total{kind=\"close_code\"} %llu\n",
-	    (unsigned long long) env->hs.bad_version,
-	    (unsigned long long) env->hs.bad_key,
-	    (unsigned long long) env->hs.bad_close);
+	    (unsigned long long) ws->hs.bad_version,
+	    (unsigned long long) ws->hs.bad_key,
+	    (unsigned long long) ws->hs.bad_close);
 	COUNTER("h2c_upgrades_ignored_total",
 	    "Upgrade: h2c requests answered as HTTP/1.1 instead.",
-	    env->hs.h2c_ignored);
+	    ws->hs.h2c_ignored);
 	GAUGE("buffered_bytes",
 	    "Bytes of unfinished client messages and queued output, all "
 	    "connections (--max-buffered-bytes).",
-	    env->buffered);
+	    ws->buffered);
 	COUNTER("buffer_cap_closed_total",
 	    "Connections closed because they held the most when the total "
 	    "reached --max-buffered-bytes.",
-	    env->bufcap_closed);
+	    ws->bufcap_closed);
 	GAUGE("client_queued_bytes",
-	    "Bytes queued to clients, not yet written.",
-	    gw_ws_queued_bytes(env));
+	    "Bytes queued to clients, not yet written.", ws->queued_bytes);
+}
+
+/* Producers, then requests and their items (the broker). */
+static void
+s_metrics_requests(char **pp, const char *end, const gw_http_stats_t *st)
+{
+	const gw_broker_stats_t *b = &st->broker;
+	char **p = pp;
+
 	GAUGE("producer_queued_bytes",
 	    "Bytes queued to producers beyond what ZeroMQ holds.",
-	    ps.queued_bytes);
+	    st->prod.queued_bytes);
 	COUNTER("slow_producers_cut_total",
 	    "Producers cut: queue over --max-producer-out-bytes.",
-	    ps.slow_cut);
-	GAUGE("requests", "Unfinished requests.", st.requests);
-	COUNTER("requests_accepted_total", "Requests accepted.", st.accepted);
+	    st->prod.slow_cut);
+	GAUGE("requests", "Unfinished requests.", b->requests);
+	COUNTER("requests_accepted_total", "Requests accepted.", b->accepted);
 	COUNTER("frames_refused_total",
-	    "Client frames answered with a request-level error.", st.refused);
+	    "Client frames answered with a request-level error.", b->refused);
 	GAUGE("subscriptions",
 	    "Notify channels watched, summed over connections.",
-	    st.subscriptions);
-	GAUGE("channels", "Notify channels watched or notified.", st.channels);
+	    b->subscriptions);
+	GAUGE("channels", "Notify channels watched or notified.", b->channels);
 	COUNTER("notified_frames_total",
-	    "Request frames copied to a channel's subscribers.", st.notified);
-	gw_metrics_put(&p, end,
+	    "Request frames copied to a channel's subscribers.", b->notified);
+	gw_metrics_put(p, end,
 	    "# HELP sluice_items_total Items ended, by outcome.\n"
 	    "# TYPE sluice_items_total counter\n"
 	    "sluice_items_total{outcome=\"ok\"} %llu\n"
@@ -153,59 +155,74 @@ gw_http_render_metrics(const void *envp, char *buf, size_t cap)
 	    "sluice_items_total{outcome=\"worker_lost\"} %llu\n"
 	    "sluice_items_total{outcome=\"cancelled\"} %llu\n"
 	    "sluice_items_total{outcome=\"unknown_task\"} %llu\n",
-	    (unsigned long long) st.items_ok,
-	    (unsigned long long) st.items_failed,
-	    (unsigned long long) st.timeouts, (unsigned long long) st.poisoned,
-	    (unsigned long long) st.cancelled,
-	    (unsigned long long) st.unknown_task);
-	GAUGE("queued_jobs", "Jobs waiting for a worker.", st.queued);
-	GAUGE("running_jobs", "Jobs held by workers.", st.running);
-	GAUGE("workers", "Registered workers.", st.workers);
+	    (unsigned long long) b->items_ok,
+	    (unsigned long long) b->items_failed,
+	    (unsigned long long) b->timeouts, (unsigned long long) b->poisoned,
+	    (unsigned long long) b->cancelled,
+	    (unsigned long long) b->unknown_task);
+	GAUGE("queued_jobs", "Jobs waiting for a worker.", b->queued);
+	GAUGE("running_jobs", "Jobs held by workers.", b->running);
+}
+
+/* Workers: registry, credit, losses, bad frames. */
+static void
+s_metrics_workers(char **pp, const char *end, const gw_broker_stats_t *b)
+{
+	char **p = pp;
+
+	GAUGE("workers", "Registered workers.", b->workers);
 	GAUGE("worker_capacity", "Jobs all registered workers may hold.",
-	    st.capacity);
+	    b->capacity);
 	GAUGE("worker_free_credit", "Jobs workers could take now.",
-	    st.capacity > st.running ? st.capacity - st.running : 0);
+	    b->capacity > b->running ? b->capacity - b->running : 0);
 	COUNTER("workers_lost_total",
 	    "Workers declared dead (crash, silence, unreachable).",
-	    st.workers_lost);
+	    b->workers_lost);
 	COUNTER("heartbeats_missed_total",
 	    "Workers declared dead for missing their heartbeats.",
-	    st.hb_missed);
+	    b->hb_missed);
 	COUNTER("jobs_requeued_total", "Jobs given back to the queue.",
-	    st.requeued);
+	    b->requeued);
 	COUNTER("results_stale_total",
 	    "Worker results dropped: duplicate, late or for an ended request.",
-	    st.stale);
+	    b->stale);
 	COUNTER("worker_frames_bad_total",
-	    "Worker frames that failed to decode.", st.bad_frames);
+	    "Worker frames that failed to decode.", b->bad_frames);
 	COUNTER("routing_id_hijacks_total",
 	    "Frames dropped: a worker's or producer's routing id used by "
 	    "another CURVE key.",
-	    st.hijacks);
+	    b->hijacks);
+}
+
+size_t
+gw_http_render_metrics(const gw_http_stats_t *st, char *buf, size_t cap)
+{
+	char *p = buf, *end = buf + cap;
+
+	s_metrics_clients(&p, end, st);
+	s_metrics_requests(&p, end, st);
+	s_metrics_workers(&p, end, &st->broker);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
 	    "Result at the gateway to written to the client socket "
 	    "(producers: handed to ZeroMQ).",
-	    &env->forward_delay);
+	    &st->forward);
 	gw_metrics_hist(&p, end, "sluice_item_latency_seconds",
 	    "Request accepted to the item's result at the gateway.",
-	    &st.item_latency);
+	    &st->broker.item_latency);
 	return (size_t) (p - buf);
 }
 
-/* Build the body for path; returns the HTTP status. */
-static int
-s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
-    size_t *len, const char **type)
+int
+gw_http_route(const gw_http_stats_t *st, int64_t now_us, const char *path,
+    char *body, size_t cap, size_t *len, const char **type)
 {
-	gw_broker_stats_t st;
+	const gw_broker_stats_t *b = &st->broker;
 	/* Before the first tick (the first 100 ms) the loop is fresh, not
 	 * stuck: last_tick_us is still 0. */
-	int64_t age
-	    = env->last_tick_us ? sl_clock_mono_us() - env->last_tick_us : 0;
+	int64_t age = st->last_tick_us ? now_us - st->last_tick_us : 0;
 	int status = HTTP_STATUS_OK, n;
 
 	*type = "text/plain; charset=utf-8";
-	gw_broker_stats(env->broker, &st);
 	if (!strcmp(path, "/healthz")) {
 		if (age > GW_HTTP_STALE_US)
 			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
@@ -213,10 +230,10 @@ s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
 		    status == HTTP_STATUS_OK ? "ok" : "stuck",
 		    (long long) (age / 1000));
 	} else if (!strcmp(path, "/readyz")) {
-		if (st.draining) {
+		if (b->draining) {
 			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 			n = snprintf(body, cap, "not ready: shutting down\n");
-		} else if (!st.workers) {
+		} else if (!b->workers) {
 			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 			n = snprintf(
 			    body, cap, "not ready: no workers registered\n");
@@ -224,13 +241,13 @@ s_route(const gw_ws_env_t *env, const char *path, char *body, size_t cap,
 			n = snprintf(body, cap,
 			    "ready: %zu worker%s, %zu free "
 			    "credit\n",
-			    st.workers, st.workers == 1 ? "" : "s",
-			    st.capacity > st.running ? st.capacity - st.running
+			    b->workers, b->workers == 1 ? "" : "s",
+			    b->capacity > b->running ? b->capacity - b->running
 			                             : 0);
 		}
 	} else if (!strcmp(path, "/metrics")) {
 		*type = "text/plain; version=0.0.4; charset=utf-8";
-		n = (int) gw_http_render_metrics(env, body, cap);
+		n = (int) gw_http_render_metrics(st, body, cap);
 	} else {
 		status = HTTP_STATUS_NOT_FOUND;
 		n = snprintf(body, cap, "not found\n");
@@ -296,7 +313,8 @@ gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	gw_http_pss_t *pss = user;
 	uint8_t hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
 	                            *end = hdr + sizeof hdr - 1;
-	const gw_ws_env_t *env;
+	const gw_http_src_t *src;
+	gw_http_stats_t st;
 	const char *type;
 	char *uri, path[32];
 	int ulen, status;
@@ -311,20 +329,21 @@ gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		 * connection is still bound to us. */
 		return gw_http_filter_method(wsi);
 	case LWS_CALLBACK_HTTP:
-		env = lws_context_user(lws_get_context(wsi));
+		src = lws_get_protocol(wsi)->user;
 		/* The full path: `in` has only what follows the mountpoint,
 		 * and HEAD keeps its URI in another token. */
 		if (lws_http_get_uri_and_method(wsi, &uri, &ulen) < 0)
 			return -1;
 		snprintf(path, sizeof path, "%.*s", ulen, uri);
 		if (!strcmp(path, "/metrics")
-		    && gw_auth_filter_http(gw_policy_auth(env->policy), wsi))
+		    && gw_auth_filter_http(gw_policy_auth(src->policy), wsi))
 			return -1; /* 401 written */
 		pss->buf = malloc(LWS_PRE + GW_HTTP_BODY_MAX);
 		if (!pss->buf)
 			return -1;
-		status = s_route(env, path, pss->buf + LWS_PRE,
-		    GW_HTTP_BODY_MAX, &pss->len, &type);
+		src->stats(src->user, &st);
+		status = gw_http_route(&st, sl_clock_mono_us(), path,
+		    pss->buf + LWS_PRE, GW_HTTP_BODY_MAX, &pss->len, &type);
 		if (lws_add_http_common_headers(
 		        wsi, (unsigned) status, type, pss->len, &p, end)
 		    || lws_add_http_header_by_token(wsi,

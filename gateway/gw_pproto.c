@@ -10,33 +10,33 @@
 #include "sl_proto.h"
 
 /* A msgpack value as gw_cmsg_check sees it. */
-static gw_field_t
+static gw_cmsg_field_t
 s_field(const msgpack_object *o)
 {
-	gw_field_t f = { .kind = GW_F_OTHER };
+	gw_cmsg_field_t f = { .kind = GW_CMSG_F_OTHER };
 
 	switch (o->type) {
 	case MSGPACK_OBJECT_STR:
-		f.kind = GW_F_STR;
+		f.kind = GW_CMSG_F_STR;
 		f.s = o->via.str.size ? o->via.str.ptr : "";
 		f.len = o->via.str.size;
 		break;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		if (o->via.u64 <= INT64_MAX) {
-			f.kind = GW_F_INT;
+			f.kind = GW_CMSG_F_INT;
 			f.i = (int64_t) o->via.u64;
 		}
 		break;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		f.kind = GW_F_INT;
+		f.kind = GW_CMSG_F_INT;
 		f.i = o->via.i64;
 		break;
 	case MSGPACK_OBJECT_BOOLEAN:
-		f.kind = GW_F_BOOL;
+		f.kind = GW_CMSG_F_BOOL;
 		f.b = o->via.boolean;
 		break;
 	case MSGPACK_OBJECT_ARRAY:
-		f.kind = GW_F_ARRAY;
+		f.kind = GW_CMSG_F_ARRAY;
 		f.len = o->via.array.size;
 		break;
 	default:
@@ -63,14 +63,14 @@ static const char *const s_keys[K_COUNT] = { "type", "id", "task", "items",
 
 /* Find the known fields of map o; their values in v[K_*] (or NULL). */
 static int
-s_fields(
-    const msgpack_object *o, const msgpack_object *v[K_COUNT], gw_cerr_t *err)
+s_fields(const msgpack_object *o, const msgpack_object *v[K_COUNT],
+    gw_cmsg_err_t *err)
 {
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object *k = &o->via.map.ptr[i].key;
 
 		if (k->type != MSGPACK_OBJECT_STR)
-			return gw_cerr_set(err, NULL, "bad_message",
+			return gw_cmsg_err_set(err, NULL, "bad_message",
 			    "map keys must be strings");
 		for (int j = 0; j < K_COUNT; j++) {
 			if (k->via.str.size != strlen(s_keys[j])
@@ -80,8 +80,9 @@ s_fields(
 			/* JSON refuses repeated keys; so do we, for the ones
 			 * that mean something. */
 			if (v[j])
-				return gw_cerr_set(err, NULL, "bad_message",
-				    "key \"%s\" appears twice", s_keys[j]);
+				return gw_cmsg_err_set(err, NULL,
+				    "bad_message", "key \"%s\" appears twice",
+				    s_keys[j]);
 			v[j] = &o->via.map.ptr[i].val;
 		}
 	}
@@ -104,21 +105,21 @@ s_pack_mp(const void *items, size_t i, msgpack_packer *pk, const char **why)
 	return rc;
 }
 
-#define S_FIELD(v) ((v) ? s_field(v) : (gw_field_t) { 0 })
+#define S_FIELD(v) ((v) ? s_field(v) : (gw_cmsg_field_t) { 0 })
 
 int
 gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
-    gw_cerr_t *err)
+    gw_cmsg_err_t *err)
 {
 	const msgpack_object *v[K_COUNT] = { 0 };
-	gw_fields_t f;
+	gw_cmsg_fields_t f;
 	size_t off = 0;
 
 	memset(out, 0, sizeof *out);
 	/* msgpack-c allocates what a container header claims before it
 	 * reads the elements: walk the bytes first, without allocating. */
 	if (sl_proto_check(data, len, GW_PPROTO_MAX_DEPTH))
-		return gw_cerr_set(err, NULL, "bad_msgpack",
+		return gw_cmsg_err_set(err, NULL, "bad_msgpack",
 		    "not exactly one msgpack object of depth <= %d",
 		    GW_PPROTO_MAX_DEPTH);
 	msgpack_unpacked_init(&out->unpacked);
@@ -127,12 +128,12 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 	        != MSGPACK_UNPACK_SUCCESS
 	    || off != len) {
 		gw_cmsg_clear(out);
-		return gw_cerr_set(
+		return gw_cmsg_err_set(
 		    err, NULL, "bad_msgpack", "undecodable msgpack");
 	}
 	if (out->unpacked.data.type != MSGPACK_OBJECT_MAP) {
 		gw_cmsg_clear(out);
-		return gw_cerr_set(
+		return gw_cmsg_err_set(
 		    err, NULL, "bad_message", "a frame must be a msgpack map");
 	}
 	if (s_fields(&out->unpacked.data, v, err))
@@ -180,7 +181,7 @@ s_kv_int(msgpack_packer *pk, const char *k, int64_t v)
 }
 
 static int
-s_kv_value(msgpack_packer *pk, const char *k, const gw_value_t *v)
+s_kv_value(msgpack_packer *pk, const char *k, const gw_cmsg_value_t *v)
 {
 	if (s_str(pk, k))
 		return -1;

@@ -240,11 +240,11 @@ s_answer_producer(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len)
 {
 	gw_cmsg_t msg;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 	gw_out_t f;
 
 	if (!gw_pproto_parse(data, len, self->lim.max_items, &msg, &err)) {
-		gw_cerr_set(&err, msg.id, "wrong_endpoint", "-");
+		gw_cmsg_err_set(&err, msg.id, "wrong_endpoint", "-");
 		gw_cmsg_clear(&msg);
 	} else if (!strcmp(err.code, "bad_msgpack")
 	    || !strcmp(err.code, "bad_message")) {

@@ -7,12 +7,15 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <msgpack.h>
 
+#include "gw_addr.h"
 #include "gw_auth.h"
-#include "gw_policy.h"
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "gw_http.h"
 #include "gw_hs.h"
+#include "gw_policy.h"
 #include "gw_pproto.h"
 #include "gw_ws.h"
 #include "sl_clock.h"
@@ -28,6 +31,24 @@
 /* An idle connection keeps at most this much receive buffer. */
 #define GW_WS_RX_KEEP 16384
 
+struct gw_ws {
+	gw_broker_t *broker;       /* borrowed */
+	const gw_policy_t *policy; /* borrowed; NULL: everyone may connect */
+	gw_ws_limits_t lim;
+	gw_hist_t *forward; /* borrowed: item frame queued -> written */
+	gw_ws_stats_t st;   /* counters; queued_bytes summed when asked */
+	uint64_t next_conn; /* connection ids for logs */
+	sl_list_t conns;    /* gw_ws_pss_t, open connections */
+	gw_addr_t *addrs;   /* open connections per address; owned */
+	char *scratch;      /* serialising and batching frames; owned */
+	size_t scratch_cap;
+	msgpack_sbuffer sb; /* encoding msgpack frames; owned */
+	/* The gw_out_t.serial whose encoding scratch (JSON) and sb
+	 * (msgpack) hold now, to reuse it for the next watcher; 0: none. */
+	uint64_t json_serial, mp_serial;
+	size_t json_len;
+};
+
 typedef struct gw_ws_out {
 	sl_list_t link;
 	int64_t t_item_us; /* when an item's frame was queued; 0: other */
@@ -36,14 +57,14 @@ typedef struct gw_ws_out {
 } gw_ws_out_t;
 
 typedef struct gw_ws_pss {
-	sl_list_t link; /* in env->conns */
+	sl_list_t link; /* in ws->conns */
 	struct lws *wsi;
-	gw_ws_env_t *env;    /* borrowed from the context */
+	gw_ws_t *ws;         /* borrowed from the protocol */
 	gw_client_t *client; /* owned by the broker, released in CLOSED */
 	uint64_t conn;       /* id for logs */
 	bool mp;             /* sluice.msgpack.v1: binary msgpack frames */
 	gw_addr_key_t addr;  /* the peer's address, as counted */
-	bool addr_counted;   /* ... in env->addrs */
+	bool addr_counted;   /* ... in ws->addrs */
 	char *rx;            /* the message being reassembled */
 	size_t rx_len, rx_cap;
 	bool rx_in_msg;  /* a message has started and not ended */
@@ -60,12 +81,6 @@ typedef struct gw_ws_pss {
 	char close_reason[96];
 } gw_ws_pss_t;
 
-size_t
-gw_ws_pss_size(void)
-{
-	return sizeof(gw_ws_pss_t);
-}
-
 static void
 s_out_free_all(gw_ws_pss_t *pss)
 {
@@ -75,7 +90,7 @@ s_out_free_all(gw_ws_pss_t *pss)
 		sl_list_remove(e);
 		free(sl_container_of(e, gw_ws_out_t, link));
 	}
-	pss->env->buffered -= pss->out_bytes;
+	pss->ws->st.buffered -= pss->out_bytes;
 	pss->out_bytes = 0;
 }
 
@@ -83,7 +98,7 @@ s_out_free_all(gw_ws_pss_t *pss)
 static void
 s_rx_free(gw_ws_pss_t *pss)
 {
-	pss->env->buffered -= pss->rx_cap;
+	pss->ws->st.buffered -= pss->rx_cap;
 	free(pss->rx);
 	pss->rx = NULL;
 	pss->rx_cap = 0;
@@ -97,34 +112,72 @@ s_held(const gw_ws_pss_t *pss)
 	return pss->rx_cap + pss->out_bytes;
 }
 
-void
-gw_ws_env_init(gw_ws_env_t *env)
+gw_ws_t *
+gw_ws_new(gw_broker_t *broker, const gw_policy_t *policy,
+    const gw_ws_limits_t *lim, gw_hist_t *forward)
 {
-	sl_list_init(&env->conns);
-	env->n_conns = 0;
-	gw_hist_init_forward(&env->forward_delay);
-	msgpack_sbuffer_init(&env->sb);
+	gw_ws_t *ws = calloc(1, sizeof *ws);
+
+	if (!ws)
+		return NULL;
+	ws->broker = broker;
+	ws->policy = policy;
+	ws->lim = *lim;
+	ws->forward = forward;
+	sl_list_init(&ws->conns);
+	msgpack_sbuffer_init(&ws->sb);
+	if (lim->max_conns_per_addr) {
+		ws->addrs = gw_addr_new(lim->max_conns);
+		if (!ws->addrs)
+			gw_ws_destroy(&ws);
+	}
+	return ws;
 }
 
 void
-gw_ws_env_fini(gw_ws_env_t *env)
+gw_ws_destroy(gw_ws_t **self_p)
 {
-	gw_addr_destroy(&env->addrs);
-	free(env->scratch);
-	env->scratch = NULL;
-	env->scratch_cap = 0;
-	msgpack_sbuffer_destroy(&env->sb);
+	gw_ws_t *ws = *self_p;
+
+	if (!ws)
+		return;
+	gw_addr_destroy(&ws->addrs);
+	free(ws->scratch);
+	msgpack_sbuffer_destroy(&ws->sb);
+	free(ws);
+	*self_p = NULL;
+}
+
+void
+gw_ws_stats(const gw_ws_t *ws, gw_ws_stats_t *out)
+{
+	*out = ws->st;
+	out->queued_bytes = 0;
+	for (const sl_list_t *e = ws->conns.next; e != &ws->conns; e = e->next)
+		out->queued_bytes
+		    += sl_container_of(e, gw_ws_pss_t, link)->out_bytes;
 }
 
 size_t
-gw_ws_queued_bytes(const gw_ws_env_t *env)
+gw_ws_conns(const gw_ws_t *ws)
 {
-	size_t n = 0;
+	return ws->st.conns;
+}
 
-	for (const sl_list_t *e = env->conns.next; e != &env->conns;
-	     e = e->next)
-		n += sl_container_of(e, gw_ws_pss_t, link)->out_bytes;
-	return n;
+void
+gw_ws_protocols(gw_ws_t *ws, struct lws_protocols out[2])
+{
+	/* rx_buffer_size 512: lws keeps one such buffer per connection;
+	 * larger messages simply arrive in more pieces (reassembled here),
+	 * and idle connections stay cheap. */
+	const struct lws_protocols p[2] = {
+		{ "sluice", gw_ws_callback, sizeof(gw_ws_pss_t), 512,
+		    GW_WS_PROTO_JSON, ws, 0 },
+		{ GW_WS_MSGPACK, gw_ws_callback, sizeof(gw_ws_pss_t), 512,
+		    GW_WS_PROTO_MSGPACK, ws, 0 },
+	};
+
+	memcpy(out, p, sizeof p);
 }
 
 /*
@@ -175,14 +228,14 @@ s_going(const gw_ws_pss_t *p)
  * output it does not read.
  */
 static void
-s_buffer_cap(gw_ws_env_t *env)
+s_buffer_cap(gw_ws_t *ws)
 {
 	for (;;) {
 		gw_ws_pss_t *big = NULL;
 		size_t going = 0;
 		bool in;
 
-		for (sl_list_t *e = env->conns.next; e != &env->conns;
+		for (sl_list_t *e = ws->conns.next; e != &ws->conns;
 		     e = e->next) {
 			gw_ws_pss_t *p = sl_container_of(e, gw_ws_pss_t, link);
 
@@ -193,7 +246,7 @@ s_buffer_cap(gw_ws_env_t *env)
 			            > s_held(big) - s_going(big)))
 				big = p;
 		}
-		if (env->buffered - going <= env->max_buffered)
+		if (ws->st.buffered - going <= ws->lim.max_buffered)
 			return;
 		if (!big || !(s_held(big) - s_going(big)))
 			return; /* what is left belongs to closing ones */
@@ -202,8 +255,8 @@ s_buffer_cap(gw_ws_env_t *env)
 		SL_WARN("CLI-BUFCAP",
 		    "conn=%" PRIu64 " held=%zu (%s) total=%zu limit=%zu",
 		    big->conn, s_held(big), in ? "incoming" : "outgoing",
-		    env->buffered, env->max_buffered);
-		env->bufcap_closed++;
+		    ws->st.buffered, ws->lim.max_buffered);
+		ws->st.bufcap_closed++;
 		s_close(big,
 		    in ? LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE
 		       : LWS_CLOSE_STATUS_POLICY_VIOLATION,
@@ -214,26 +267,26 @@ s_buffer_cap(gw_ws_env_t *env)
 }
 
 void
-gw_ws_close_all(gw_ws_env_t *env, uint16_t status, const char *reason)
+gw_ws_close_all(gw_ws_t *ws, uint16_t status, const char *reason)
 {
-	for (sl_list_t *e = env->conns.next; e != &env->conns; e = e->next)
+	for (sl_list_t *e = ws->conns.next; e != &ws->conns; e = e->next)
 		s_close(sl_container_of(e, gw_ws_pss_t, link), status, reason,
 		    true);
 }
 
 void
-gw_ws_tick(gw_ws_env_t *env, int64_t now_us)
+gw_ws_tick(gw_ws_t *ws, int64_t now_us)
 {
-	for (sl_list_t *e = env->conns.next; e != &env->conns; e = e->next) {
+	for (sl_list_t *e = ws->conns.next; e != &ws->conns; e = e->next) {
 		gw_ws_pss_t *pss = sl_container_of(e, gw_ws_pss_t, link);
 
 		if (pss->closing || !pss->out_bytes
-		    || now_us - pss->progress_us < env->stall_us)
+		    || now_us - pss->progress_us < ws->lim.stall_us)
 			continue;
 		SL_WARN("CLI-STALL",
 		    "conn=%" PRIu64 " queued=%zu idle_ms=%" PRId64, pss->conn,
 		    pss->out_bytes, (now_us - pss->progress_us) / 1000);
-		env->stall_closed++;
+		ws->st.stall_closed++;
 		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: no reading progress", false);
 	}
@@ -242,24 +295,24 @@ gw_ws_tick(gw_ws_env_t *env, int64_t now_us)
 /* Serialise a JSON frame once into the shared scratch buffer; its
  * length, or 0. */
 static size_t
-s_dump_json(gw_ws_env_t *env, const gw_out_t *frame)
+s_dump_json(gw_ws_t *ws, const gw_out_t *frame)
 {
 	json_t *j;
 	size_t n;
 
 	if (gw_out_json(frame, &j))
 		return 0;
-	n = json_dumpb(j, env->scratch, env->scratch_cap, JSON_COMPACT);
-	if (n > env->scratch_cap) { /* rare: a frame larger than any before */
-		char *p = realloc(env->scratch, n);
+	n = json_dumpb(j, ws->scratch, ws->scratch_cap, JSON_COMPACT);
+	if (n > ws->scratch_cap) { /* rare: a frame larger than any before */
+		char *p = realloc(ws->scratch, n);
 
 		if (!p) {
 			json_decref(j);
 			return 0;
 		}
-		env->scratch = p;
-		env->scratch_cap = n;
-		n = json_dumpb(j, env->scratch, n, JSON_COMPACT);
+		ws->scratch = p;
+		ws->scratch_cap = n;
+		n = json_dumpb(j, ws->scratch, n, JSON_COMPACT);
 	}
 	json_decref(j);
 	return n;
@@ -271,31 +324,31 @@ s_dump_json(gw_ws_env_t *env, const gw_out_t *frame)
 static size_t
 s_encode(gw_ws_pss_t *pss, const gw_out_t *frame, const void **out)
 {
-	gw_ws_env_t *env = pss->env;
+	gw_ws_t *ws = pss->ws;
 	size_t n;
 
 	/* A channel's watchers get one frame, encoded once per kind. */
 	if (pss->mp) {
-		if (!frame->serial || frame->serial != env->mp_serial) {
-			env->mp_serial = 0;
-			msgpack_sbuffer_clear(&env->sb);
-			if (gw_pproto_encode(frame, &env->sb))
+		if (!frame->serial || frame->serial != ws->mp_serial) {
+			ws->mp_serial = 0;
+			msgpack_sbuffer_clear(&ws->sb);
+			if (gw_pproto_encode(frame, &ws->sb))
 				return 0;
-			env->mp_serial = frame->serial;
+			ws->mp_serial = frame->serial;
 		}
-		*out = env->sb.data;
-		return env->sb.size;
+		*out = ws->sb.data;
+		return ws->sb.size;
 	}
-	if (!frame->serial || frame->serial != env->json_serial) {
-		env->json_serial = 0;
-		n = s_dump_json(env, frame); /* may move env->scratch */
+	if (!frame->serial || frame->serial != ws->json_serial) {
+		ws->json_serial = 0;
+		n = s_dump_json(ws, frame); /* may move ws->scratch */
 		if (!n)
 			return 0;
-		env->json_serial = frame->serial;
-		env->json_len = n;
+		ws->json_serial = frame->serial;
+		ws->json_len = n;
 	}
-	*out = env->scratch;
-	return env->json_len;
+	*out = ws->scratch;
+	return ws->json_len;
 }
 
 int
@@ -317,10 +370,10 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		    pss->conn, gw_out_type_name(frame->type));
 		return SL_ENOMEM;
 	}
-	if (pss->out_bytes + n > pss->env->max_out_bytes) {
+	if (pss->out_bytes + n > pss->ws->lim.max_out_bytes) {
 		SL_WARN("CLI-SLOW", "conn=%" PRIu64 " queued=%zu limit=%zu",
-		    pss->conn, pss->out_bytes + n, pss->env->max_out_bytes);
-		pss->env->slow_closed++;
+		    pss->conn, pss->out_bytes + n, pss->ws->lim.max_out_bytes);
+		pss->ws->st.slow_closed++;
 		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: outgoing queue over its limit", false);
 		return SL_EFULL;
@@ -339,13 +392,13 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		pss->progress_us = sl_clock_mono_us();
 	sl_list_push_back(&pss->out, &m->link);
 	pss->out_bytes += m->len;
-	pss->env->buffered += m->len;
-	s_buffer_cap(pss->env);
+	pss->ws->st.buffered += m->len;
+	s_buffer_cap(pss->ws);
 	if (pss->closing)
 		return SL_EFULL; /* it was the biggest: dropped with it */
-	if (!pss->paused && pss->out_bytes > pss->env->out_high) {
+	if (!pss->paused && pss->out_bytes > pss->ws->lim.out_high) {
 		pss->paused = true;
-		gw_broker_client_pause(pss->env->broker, pss->client, true);
+		gw_broker_client_pause(pss->ws->broker, pss->client, true);
 	}
 	lws_callback_on_writable(pss->wsi);
 	return 0;
@@ -384,7 +437,7 @@ s_ws_header(uint8_t *h, size_t len, bool binary)
 static int
 s_write_batch(gw_ws_pss_t *pss)
 {
-	gw_ws_env_t *env = pss->env;
+	gw_ws_t *ws = pss->ws;
 	size_t n = 0, bytes = 0, used = LWS_PRE;
 	int64_t now;
 	sl_list_t *e;
@@ -407,25 +460,25 @@ s_write_batch(gw_ws_pss_t *pss)
 		         pss->mp ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
 		    < (int) m->len;
 	} else {
-		if (env->scratch_cap < LWS_PRE + bytes) {
-			char *p = realloc(env->scratch, LWS_PRE + bytes);
+		if (ws->scratch_cap < LWS_PRE + bytes) {
+			char *p = realloc(ws->scratch, LWS_PRE + bytes);
 
 			if (!p)
 				return -1;
-			env->scratch = p;
-			env->scratch_cap = LWS_PRE + bytes;
+			ws->scratch = p;
+			ws->scratch_cap = LWS_PRE + bytes;
 		}
-		env->json_serial = 0; /* scratch is overwritten below */
+		ws->json_serial = 0; /* scratch is overwritten below */
 		e = pss->out.next;
 		for (size_t i = 0; i < n; i++, e = e->next) {
 			gw_ws_out_t *m = sl_container_of(e, gw_ws_out_t, link);
-			uint8_t *dst = (uint8_t *) env->scratch + used;
+			uint8_t *dst = (uint8_t *) ws->scratch + used;
 
 			used += s_ws_header(dst, m->len, pss->mp);
-			memcpy(env->scratch + used, m->buf + LWS_PRE, m->len);
+			memcpy(ws->scratch + used, m->buf + LWS_PRE, m->len);
 			used += m->len;
 		}
-		rc = lws_write(pss->wsi, (uint8_t *) env->scratch + LWS_PRE,
+		rc = lws_write(pss->wsi, (uint8_t *) ws->scratch + LWS_PRE,
 		         used - LWS_PRE, LWS_WRITE_RAW)
 		    < (int) (used - LWS_PRE);
 	}
@@ -437,12 +490,11 @@ s_write_batch(gw_ws_pss_t *pss)
 		gw_ws_out_t *m
 		    = sl_container_of(pss->out.next, gw_ws_out_t, link);
 
-		if (m->t_item_us)
-			gw_hist_observe_us(
-			    &env->forward_delay, now - m->t_item_us);
+		if (m->t_item_us && ws->forward)
+			gw_hist_observe_us(ws->forward, now - m->t_item_us);
 		sl_list_remove(&m->link);
 		pss->out_bytes -= m->len;
-		env->buffered -= m->len;
+		ws->st.buffered -= m->len;
 		free(m);
 	}
 	return 0;
@@ -462,9 +514,9 @@ s_writeable(gw_ws_pss_t *pss)
 		    "CLI-WRITE", "conn=%" PRIu64 " write failed", pss->conn);
 		return -1;
 	}
-	if (pss->paused && pss->out_bytes < pss->env->out_low) {
+	if (pss->paused && pss->out_bytes < pss->ws->lim.out_low) {
 		pss->paused = false;
-		gw_broker_client_pause(pss->env->broker, pss->client, false);
+		gw_broker_client_pause(pss->ws->broker, pss->client, false);
 	}
 	/* More to write, or a close waiting for the queue to empty. */
 	if (!sl_list_empty(&pss->out) || pss->closing)
@@ -476,16 +528,16 @@ s_writeable(gw_ws_pss_t *pss)
 static void
 s_message(gw_ws_pss_t *pss)
 {
-	gw_broker_t *b = pss->env->broker;
+	gw_broker_t *b = pss->ws->broker;
 	gw_cmsg_t msg;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	int rc;
 
 	/* Each subprotocol has one kind of data frame: JSON text, or
 	 * msgpack binary. */
 	if (pss->rx_binary != pss->mp) {
-		gw_cerr_set(&err, NULL,
+		gw_cmsg_err_set(&err, NULL,
 		    pss->mp ? "text_unsupported" : "binary_unsupported",
 		    pss->mp ? "sluice.msgpack.v1 takes binary msgpack "
 		              "frames, not text"
@@ -495,16 +547,16 @@ s_message(gw_ws_pss_t *pss)
 		return;
 	}
 	if (pss->rx_drop) {
-		gw_cerr_set(&err, NULL, "too_large",
+		gw_cmsg_err_set(&err, NULL, "too_large",
 		    "message over the %zu-byte limit was discarded",
-		    pss->env->max_frame);
+		    pss->ws->lim.max_frame);
 		gw_broker_client_error(b, pss->client, &err);
 		return;
 	}
 	rc = pss->mp ? gw_pproto_parse(
-	         pss->rx, pss->rx_len, pss->env->max_items, &msg, &err)
-	             : gw_cmsg_parse(pss->rx, pss->rx_len, pss->env->max_items,
-	                 &msg, &err);
+	         pss->rx, pss->rx_len, pss->ws->lim.max_items, &msg, &err)
+	             : gw_cmsg_parse(pss->rx, pss->rx_len,
+	                 pss->ws->lim.max_items, &msg, &err);
 	if (rc) {
 		gw_broker_client_error(b, pss->client, &err);
 	} else {
@@ -525,7 +577,7 @@ s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 		pss->rx_len = 0;
 	}
 	if (pss->rx_binary == pss->mp && !pss->rx_drop) {
-		if (pss->rx_len + len > pss->env->max_frame) {
+		if (pss->rx_len + len > pss->ws->lim.max_frame) {
 			pss->rx_drop = true;
 		} else if (pss->rx_len + len > pss->rx_cap) {
 			size_t cap = pss->rx_cap ? pss->rx_cap * 2 : 4096;
@@ -533,15 +585,15 @@ s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 
 			while (cap < pss->rx_len + len)
 				cap *= 2;
-			if (cap > pss->env->max_frame)
-				cap = pss->env->max_frame;
+			if (cap > pss->ws->lim.max_frame)
+				cap = pss->ws->lim.max_frame;
 			p = realloc(pss->rx, cap);
 			if (!p)
 				return -1;
 			pss->rx = p;
-			pss->env->buffered += cap - pss->rx_cap;
+			pss->ws->st.buffered += cap - pss->rx_cap;
 			pss->rx_cap = cap;
-			s_buffer_cap(pss->env);
+			s_buffer_cap(pss->ws);
 			if (pss->closing)
 				return 0; /* it held the most: closed, 1009 */
 		}
@@ -573,21 +625,21 @@ s_peer_key(struct lws *wsi, gw_addr_key_t *key)
 
 /* Over --max-connections-per-address: refuse with 429 (-1), else 0. */
 static int
-s_addr_full(gw_ws_env_t *env, struct lws *wsi)
+s_addr_full(gw_ws_t *ws, struct lws *wsi)
 {
 	gw_addr_key_t key;
 	char text[64];
 	size_t open;
 
-	if (!env->addrs || s_peer_key(wsi, &key))
+	if (!ws->addrs || s_peer_key(wsi, &key))
 		return 0;
-	open = gw_addr_count(env->addrs, &key);
-	if (open < env->max_conns_per_addr)
+	open = gw_addr_count(ws->addrs, &key);
+	if (open < ws->lim.max_conns_per_addr)
 		return 0;
-	env->refused_addr++;
+	ws->st.refused_addr++;
 	gw_addr_key_str(&key, text, sizeof text);
 	SL_NOTICE("CLI-ADDRFULL", "addr=%s open=%zu limit=%zu", text, open,
-	    env->max_conns_per_addr);
+	    ws->lim.max_conns_per_addr);
 	return gw_auth_refuse_ex(wsi, 429, "retry-after: 5\r\n",
 	    "too many connections from this address");
 }
@@ -596,24 +648,24 @@ s_addr_full(gw_ws_env_t *env, struct lws *wsi)
  * job quota with the other connections of its token. 0, or -1 with
  * nothing left to undo. */
 static int
-s_established(gw_ws_env_t *env, gw_ws_pss_t *pss, struct lws *wsi)
+s_established(gw_ws_t *ws, gw_ws_pss_t *pss, struct lws *wsi)
 {
 	uint8_t id[GW_AUTH_ID_LEN];
 
-	if (env->addrs && !s_peer_key(wsi, &pss->addr)) {
-		if (gw_addr_add(env->addrs, &pss->addr))
+	if (ws->addrs && !s_peer_key(wsi, &pss->addr)) {
+		if (gw_addr_add(ws->addrs, &pss->addr))
 			return -1;
 		pss->addr_counted = true;
 	}
-	pss->client = gw_broker_client_new(env->broker, pss);
+	pss->client = gw_broker_client_new(ws->broker, pss);
 	if (pss->client
-	    && gw_auth_token_id(gw_policy_auth(env->policy), wsi, id)
-	    && gw_broker_client_share(env->broker, pss->client, id, sizeof id))
-		gw_broker_client_destroy(env->broker, &pss->client);
+	    && gw_auth_token_id(gw_policy_auth(ws->policy), wsi, id)
+	    && gw_broker_client_share(ws->broker, pss->client, id, sizeof id))
+		gw_broker_client_destroy(ws->broker, &pss->client);
 	if (pss->client)
 		return 0;
 	if (pss->addr_counted)
-		gw_addr_release(env->addrs, &pss->addr);
+		gw_addr_release(ws->addrs, &pss->addr);
 	pss->addr_counted = false;
 	return -1;
 }
@@ -623,69 +675,69 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
 	gw_ws_pss_t *pss = user;
-	gw_ws_env_t *env;
+	gw_ws_t *ws;
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* The upgrade has not been answered yet: over the limit, the
 		 * client gets a plain HTTP 503 instead of a WebSocket. */
-		env = lws_context_user(lws_get_context(wsi));
+		ws = lws_get_protocol(wsi)->user;
 		/* RFC 6455's version and key rules (426 / 400). */
-		if (gw_hs_filter(wsi, &env->hs))
+		if (gw_hs_filter(wsi, &ws->st.hs))
 			return -1;
-		if (s_addr_full(env, wsi))
+		if (s_addr_full(ws, wsi))
 			return -1; /* 429 written */
-		if (env->n_conns >= env->max_conns) {
-			env->refused_conns++;
+		if (ws->st.conns >= ws->lim.max_conns) {
+			ws->st.refused_conns++;
 			SL_NOTICE("CLI-REFUSED", "open=%zu limit=%zu",
-			    env->n_conns, env->max_conns);
+			    ws->st.conns, ws->lim.max_conns);
 			return gw_auth_refuse(wsi,
 			    HTTP_STATUS_SERVICE_UNAVAILABLE,
 			    "too many connections");
 		}
 		/* Tokens and Origin, before the 101: a refusal is an HTTP
 		 * status, written by gw_auth. */
-		return gw_auth_filter_ws(gw_policy_auth(env->policy), wsi);
+		return gw_auth_filter_ws(gw_policy_auth(ws->policy), wsi);
 	case LWS_CALLBACK_ESTABLISHED:
-		env = lws_context_user(lws_get_context(wsi));
+		ws = lws_get_protocol(wsi)->user;
 		memset(pss, 0, sizeof *pss);
 		pss->wsi = wsi;
-		pss->env = env;
-		pss->conn = ++env->next_conn;
+		pss->ws = ws;
+		pss->conn = ++ws->next_conn;
 		pss->mp = lws_get_protocol(wsi)->id == GW_WS_PROTO_MSGPACK;
 		sl_list_init(&pss->out);
 		sl_list_init(&pss->link);
-		if (s_established(env, pss, wsi)) {
-			pss->env = NULL; /* nothing for CLOSED to undo */
+		if (s_established(ws, pss, wsi)) {
+			pss->ws = NULL; /* nothing for CLOSED to undo */
 			return -1;
 		}
-		sl_list_push_back(&env->conns, &pss->link);
-		env->n_conns++;
-		env->conns_total++;
+		sl_list_push_back(&ws->conns, &pss->link);
+		ws->st.conns++;
+		ws->st.conns_total++;
 		SL_INFO("CLI-OPEN", "conn=%" PRIu64 " protocol=%s", pss->conn,
 		    pss->mp ? GW_WS_MSGPACK : "json");
 		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/* Before any protocol is chosen: lands on protocols[0]. */
-		env = lws_context_user(lws_get_context(wsi));
-		return gw_hs_confirm_upgrade(in, &env->hs);
+		ws = lws_get_protocol(wsi)->user;
+		return gw_hs_confirm_upgrade(in, &ws->st.hs);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (!pss->env)
+		if (!pss->ws)
 			return 0;
 		return gw_hs_peer_close(
-		    wsi, in, len, pss->conn, &pss->env->hs);
+		    wsi, in, len, pss->conn, &pss->ws->st.hs);
 	case LWS_CALLBACK_RECEIVE:
 		return s_receive(pss, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return s_writeable(pss);
 	case LWS_CALLBACK_CLOSED:
-		if (!pss->env)
+		if (!pss->ws)
 			return 0;
 		sl_list_remove(&pss->link);
-		pss->env->n_conns--;
+		pss->ws->st.conns--;
 		if (pss->addr_counted)
-			gw_addr_release(pss->env->addrs, &pss->addr);
-		gw_broker_client_destroy(pss->env->broker, &pss->client);
+			gw_addr_release(pss->ws->addrs, &pss->addr);
+		gw_broker_client_destroy(pss->ws->broker, &pss->client);
 		s_out_free_all(pss);
 		s_rx_free(pss);
 		SL_INFO("CLI-CLOSE", "conn=%" PRIu64, pss->conn);

@@ -6,7 +6,7 @@
  * (the same messages as binary msgpack maps, gw_pproto, never converted
  * to JSON). Receives data frames, reassembling fragments up to max_frame bytes
  * (a larger frame is discarded as it arrives and answered with too_large, so
- * memory stays bounded), parses them with gw_cproto and hands them to the
+ * memory stays bounded), parses them with gw_cmsg and hands them to the
  * broker. Sends what the broker queues through a per-connection list of
  * ready-to-write frames (LWS_PRE headroom included, so each frame is
  * serialised once and never copied again), several frames per WRITEABLE
@@ -19,8 +19,10 @@
  * closed with 1008 (its queue dropped). All connections together hold at
  * most max_buffered bytes of receive buffers and out queues: past it the
  * connection holding the most is closed (1009 for an unfinished message,
- * 1008 for unread output) and its buffers freed at once. lws service
- * thread only.
+ * 1008 for unread output) and its buffers freed at once.
+ *
+ * Owns its connections' state and counters (typed stats for /metrics);
+ * borrows the broker and the policy. lws service thread only.
  */
 #ifndef GW_WS_H
 #define GW_WS_H
@@ -29,53 +31,40 @@
 #include <stdint.h>
 
 #include <libwebsockets.h>
-#include <msgpack.h>
 
-#include "gw_addr.h"
 #include "gw_broker.h"
-#include "gw_hs.h"
 #include "gw_hist.h"
-#include "sl_list.h"
+#include "gw_hs.h"
 
-/* What the protocols (WebSocket, HTTP) need; the lws context's user
- * pointer. */
-typedef struct gw_ws_env {
-	gw_broker_t *broker;      /* borrowed */
-	struct gw_prod *prod;     /* borrowed, for /metrics; NULL: none */
-	struct gw_policy *policy; /* borrowed; NULL: everyone may connect */
-	size_t max_frame;         /* bytes in one client message */
-	size_t max_items;         /* items in one submit */
-	size_t out_high;      /* queued bytes that pause the client's jobs */
-	size_t out_low;       /* ... and that resume them */
-	size_t max_out_bytes; /* queued bytes before a client is cut off */
-	int64_t stall_us;     /* queued output without progress: cut off */
-	uint64_t next_conn;   /* connection ids for logs */
-	sl_list_t conns;      /* gw_ws_pss_t, open connections */
-	size_t n_conns;
+struct gw_policy;
+typedef struct gw_ws gw_ws_t;
+
+typedef struct gw_ws_limits {
+	size_t max_frame;          /* bytes in one client message */
+	size_t max_items;          /* items in one submit */
+	size_t out_high;           /* queued bytes that pause its jobs */
+	size_t out_low;            /* ... and that resume them */
+	size_t max_out_bytes;      /* queued bytes before it is cut off */
+	int64_t stall_us;          /* queued output without progress: cut */
 	size_t max_conns;          /* open connections; more get HTTP 503 */
-	uint64_t refused_conns;    /* upgrades refused: over max_conns */
-	gw_addr_t *addrs;          /* open connections per address; owned
-	                            * (freed by gw_ws_env_fini); NULL: no
-	                            * per-address limit */
-	size_t max_conns_per_addr; /* more from one address get HTTP 429 */
-	uint64_t refused_addr;     /* upgrades refused: over that */
-	uint64_t conns_total;      /* connections ever established */
-	uint64_t slow_closed;      /* closed with 1008: over the byte cap */
-	uint64_t stall_closed;     /* closed with 1008: no reading progress */
-	size_t buffered;         /* receive buffers + out queues, all conns */
-	size_t max_buffered;     /* over it, the biggest holders are closed */
-	uint64_t bufcap_closed;  /* closed for that (1009 or 1008) */
-	gw_hs_stats_t hs;        /* RFC 6455 refusals (gw_hs) */
-	gw_hist_t forward_delay; /* result at the gateway -> written */
-	int64_t last_tick_us;    /* the loop's timer last ran (healthz) */
-	char *scratch;           /* serialising and batching frames; owned */
-	size_t scratch_cap;
-	msgpack_sbuffer sb; /* encoding msgpack frames; owned */
-	/* The gw_out_t.serial whose encoding scratch (JSON) and sb
-	 * (msgpack) hold now, to reuse it for the next watcher; 0: none. */
-	uint64_t json_serial, mp_serial;
-	size_t json_len;
-} gw_ws_env_t;
+	size_t max_conns_per_addr; /* more from one address get HTTP 429;
+	                            * 0: no per-address limit */
+	size_t max_buffered; /* over it, the biggest holders are closed */
+} gw_ws_limits_t;
+
+/* For /metrics. */
+typedef struct gw_ws_stats {
+	size_t conns;           /* open connections */
+	uint64_t conns_total;   /* connections ever established */
+	uint64_t refused_conns; /* upgrades refused: over max_conns */
+	uint64_t refused_addr;  /* upgrades refused: over per address */
+	uint64_t slow_closed;   /* closed with 1008: over the byte cap */
+	uint64_t stall_closed;  /* closed with 1008: no reading progress */
+	uint64_t bufcap_closed; /* closed: held the most over max_buffered */
+	size_t buffered;        /* receive buffers + out queues, all conns */
+	size_t queued_bytes;    /* out queues alone, all conns */
+	gw_hs_stats_t hs;       /* RFC 6455 refusals (gw_hs) */
+} gw_ws_stats_t;
 
 /* The msgpack subprotocol's name, and the lws protocol ids (struct
  * lws_protocols.id) that tell the two apart. */
@@ -83,30 +72,40 @@ typedef struct gw_ws_env {
 #define GW_WS_PROTO_JSON 0
 #define GW_WS_PROTO_MSGPACK 1
 
-/* Bytes queued to all connections, for /metrics. */
-size_t gw_ws_queued_bytes(const gw_ws_env_t *env);
+/*
+ * The WebSocket side for broker's clients, checked against policy (may be
+ * NULL: everyone may connect; its auth is asked for at each handshake, so
+ * a reload applies to the next one). Item frames' way out is timed into
+ * forward (may be NULL), which like broker and policy must outlive self.
+ * NULL on ENOMEM. Caller owns.
+ */
+gw_ws_t *gw_ws_new(gw_broker_t *broker, const struct gw_policy *policy,
+    const gw_ws_limits_t *lim, gw_hist_t *forward);
 
-/* Prepare env's connection list (the rest the caller fills in); pair
- * with gw_ws_env_fini after the lws context is destroyed. */
-void gw_ws_env_init(gw_ws_env_t *env);
-void gw_ws_env_fini(gw_ws_env_t *env);
+/* After lws_context_destroy() (which closes every connection). NULL-safe;
+ * sets *self_p = NULL. */
+void gw_ws_destroy(gw_ws_t **self_p);
+
+/* The vhost's protocol table entries for both subprotocols, with self as
+ * their user: "sluice" (id GW_WS_PROTO_JSON) must go at index 0, so that
+ * clients asking for no subprotocol land there, then GW_WS_MSGPACK. */
+void gw_ws_protocols(gw_ws_t *self, struct lws_protocols out[2]);
+
+void gw_ws_stats(const gw_ws_t *self, gw_ws_stats_t *out);
+
+/* Open connections (a drain waits for none). */
+size_t gw_ws_conns(const gw_ws_t *self);
 
 /* Timers: cut off connections that made no reading progress. */
-void gw_ws_tick(gw_ws_env_t *env, int64_t now_us);
+void gw_ws_tick(gw_ws_t *self, int64_t now_us);
 
 /* Close every connection with status and reason once its queued frames
  * are written (hard deadline: 3 s). For shutdown. */
-void gw_ws_close_all(gw_ws_env_t *env, uint16_t status, const char *reason);
+void gw_ws_close_all(gw_ws_t *self, uint16_t status, const char *reason);
 
-/* The protocol callback for both subprotocols, in the vhost's protocol
- * table: "sluice" with id GW_WS_PROTO_JSON at index 0 (so that clients
- * asking for no subprotocol land there), GW_WS_MSGPACK with id
- * GW_WS_PROTO_MSGPACK. */
+/* The protocol callback for both subprotocols (see gw_ws_protocols). */
 int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len);
-
-/* Per-connection state size, for the protocol table. */
-size_t gw_ws_pss_size(void);
 
 /* gw_broker_ops_t.client_send: queue frame for the connection user. */
 int gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame);

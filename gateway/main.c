@@ -229,9 +229,13 @@ s_on_signal(int sig)
 /* The periodic timer that drives the broker's and the connections'. */
 typedef struct gw_tick {
 	lws_sorted_usec_list_t sul;
-	gw_ws_env_t *env;
+	gw_broker_t *broker;
 	gw_workers_t *workers;
-	gw_prod_t *prod; /* NULL: no producers endpoint */
+	gw_ws_t *ws;
+	gw_prod_t *prod;      /* NULL: no producers endpoint */
+	gw_policy_t *policy;  /* for /metrics */
+	gw_hist_t forward;    /* result at the gateway -> written */
+	int64_t last_tick_us; /* the timer last ran (healthz) */
 } gw_tick_t;
 
 static void
@@ -240,14 +244,28 @@ s_tick(lws_sorted_usec_list_t *sul)
 	gw_tick_t *t = lws_container_of(sul, gw_tick_t, sul);
 	int64_t now = sl_clock_mono_us();
 
-	t->env->last_tick_us = now;
-	gw_broker_tick(t->env->broker, now);
+	t->last_tick_us = now;
+	gw_broker_tick(t->broker, now);
 	gw_workers_tick(t->workers, now);
-	gw_ws_tick(t->env, now);
+	gw_ws_tick(t->ws, now);
 	if (t->prod)
 		gw_prod_tick(t->prod, now);
 	sl_log_flush(false); /* "N more suppressed" of ended windows */
 	lws_sul_schedule(s_ctx, 0, &t->sul, s_tick, GW_TICK_US);
+}
+
+/* gw_http_src_t.stats: every module's stats for /metrics. */
+static void
+s_http_stats(void *user, gw_http_stats_t *out)
+{
+	const gw_tick_t *t = user;
+
+	gw_broker_stats(t->broker, &out->broker);
+	gw_ws_stats(t->ws, &out->ws);
+	gw_prod_stats(t->prod, &out->prod);
+	gw_policy_stats(t->policy, &out->policy);
+	out->forward = t->forward;
+	out->last_tick_us = t->last_tick_us;
 }
 
 static void
@@ -431,26 +449,16 @@ main(int argc, char **argv)
 	/* Must outlive the vhost: lws keeps the pointer. */
 	lws_retry_bo_t keepalive = { 0 };
 	gw_tick_t tick = { 0 };
+
 	int64_t deadline = 0;
 	bool closing = false;
-	struct lws_protocols protocols[] = {
-		/* rx_buffer_size 512: lws keeps one such buffer per
-		 * connection; larger messages simply arrive in more pieces
-		 * (gw_ws reassembles them), and idle connections stay cheap.
-		 */
-		{ "sluice", gw_ws_callback, gw_ws_pss_size(), 512,
-		    GW_WS_PROTO_JSON, NULL, 0 },
-		{ GW_WS_MSGPACK, gw_ws_callback, gw_ws_pss_size(), 512,
-		    GW_WS_PROTO_MSGPACK, NULL, 0 },
-		{ "sluice-http", gw_http_callback, gw_http_pss_size(), 0, 0,
-		    NULL, 0 },
-		{ "zmq", gw_zmq_callback, 0, 0, 0, NULL, 0 },
-		{ NULL, NULL, 0, 0, 0, NULL, 0 },
-	};
+	struct lws_protocols protocols[5] = { 0 };
+	gw_http_src_t http_src = { s_http_stats, &tick, NULL };
+	gw_ws_limits_t wlim;
 	struct lws_http_mount mounts[4];
 	char www[4096]; /* fits any exe dir (2048) plus a relative path */
 	struct lws_context_creation_info ci;
-	gw_ws_env_t env = { 0 };
+	gw_ws_t *ws = NULL;
 	gw_broker_ops_t ops;
 	gw_broker_limits_t lim;
 	gw_broker_t *broker = NULL;
@@ -506,6 +514,7 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "cannot read RLIMIT_NOFILE: %m");
 		goto out;
 	}
+	gw_hist_init_forward(&tick.forward);
 	lim.max_items = (size_t) cfg.max_items;
 	lim.max_item_bytes = (size_t) cfg.max_item_bytes;
 	lim.max_requests = (size_t) cfg.max_requests;
@@ -570,7 +579,7 @@ main(int argc, char **argv)
 			SL_ERR("GW-START", "%s", err);
 			goto out;
 		}
-		gw_prod_set_forward_hist(prod, &env.forward_delay);
+		gw_prod_set_forward_hist(prod, &tick.forward);
 	}
 	/* The ZeroMQ sockets are open: what is left for clients? */
 	fd_open = gw_fds_count_open();
@@ -587,9 +596,9 @@ main(int argc, char **argv)
 		SL_ERR("GW-START", "cannot open /dev/null: %m");
 		goto out;
 	}
-	env.max_conns = (size_t) cfg.max_conns;
+	wlim.max_conns = (size_t) cfg.max_conns;
 	if (cfg.max_conns > fd_fit) {
-		env.max_conns = (size_t) fd_fit;
+		wlim.max_conns = (size_t) fd_fit;
 		SL_WARN("GW-FDS",
 		    "--max-connections %lld lowered to %ld: open files limit "
 		    "%ld (ulimit -n; was %ld), %ld open, %d kept for workers, "
@@ -602,23 +611,29 @@ main(int argc, char **argv)
 		    "connections",
 		    fd_limit, fd_was, fd_open, fd_fit);
 	}
-	env.broker = broker;
-	env.prod = prod;
-	env.policy = policy;
-	env.max_frame = (size_t) cfg.max_frame;
-	env.max_items = (size_t) cfg.max_items;
-	env.max_conns_per_addr = (size_t) cfg.max_conns_per_addr;
-	env.max_out_bytes = (size_t) cfg.max_out;
-	env.max_buffered = (size_t) cfg.max_buffered;
-	env.out_high = (size_t) cfg.out_high;
-	env.out_low = (size_t) cfg.out_low;
-	env.stall_us = cfg.stall_ms * 1000;
-	gw_ws_env_init(&env);
-	env.addrs = gw_addr_new((size_t) cfg.max_conns);
-	if (!env.addrs) {
+	wlim.max_frame = (size_t) cfg.max_frame;
+	wlim.max_items = (size_t) cfg.max_items;
+	wlim.max_conns_per_addr = (size_t) cfg.max_conns_per_addr;
+	wlim.max_out_bytes = (size_t) cfg.max_out;
+	wlim.max_buffered = (size_t) cfg.max_buffered;
+	wlim.out_high = (size_t) cfg.out_high;
+	wlim.out_low = (size_t) cfg.out_low;
+	wlim.stall_us = cfg.stall_ms * 1000;
+	ws = gw_ws_new(broker, policy, &wlim, &tick.forward);
+	if (!ws) {
 		SL_ERR("GW-START", "out of memory");
 		goto out;
 	}
+	tick.broker = broker;
+	tick.workers = workers;
+	tick.ws = ws;
+	tick.prod = prod;
+	tick.policy = policy;
+	http_src.policy = policy;
+	gw_ws_protocols(ws, &protocols[0]);
+	gw_http_protocol(&http_src, &protocols[2]);
+	protocols[3].name = "zmq";
+	protocols[3].callback = gw_zmq_callback;
 	keepalive.secs_since_valid_ping = (uint16_t) cfg.ws_ping;
 	keepalive.secs_since_valid_hangup = (uint16_t) cfg.ws_hangup;
 
@@ -643,7 +658,6 @@ main(int argc, char **argv)
 	 * equal to the process limit it keeps its direct fd lookup. */
 	ci.fd_limit_per_thread = (unsigned) fd_limit;
 	ci.mounts = gw_http_mounts(mounts, www);
-	ci.user = &env;
 	ci.retry_and_idle_policy = &keepalive;
 	ci.options
 	    |= LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
@@ -682,9 +696,6 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	tick.env = &env;
-	tick.workers = workers;
-	tick.prod = prod;
 	lws_sul_schedule(s_ctx, 0, &tick.sul, s_tick, GW_TICK_US);
 
 	SL_NOTICE("GW-UP", "listen=%s workers=%s producers=%s version=%s",
@@ -718,17 +729,17 @@ main(int argc, char **argv)
 			SL_NOTICE("GW-CLOSE",
 			    "closing %zu connection%s, %zu "
 			    "request%s unfinished%s",
-			    env.n_conns, env.n_conns == 1 ? "" : "s",
+			    gw_ws_conns(ws), gw_ws_conns(ws) == 1 ? "" : "s",
 			    st.requests, st.requests == 1 ? "" : "s",
 			    st.requests && now < deadline && s_stop < 2
 			        ? " (no worker can run them)"
 			        : "");
-			gw_ws_close_all(&env, LWS_CLOSE_STATUS_GOINGAWAY,
+			gw_ws_close_all(ws, LWS_CLOSE_STATUS_GOINGAWAY,
 			    "server shutting down");
 			closing = true;
 			deadline = now + 3500000; /* > the close deadline */
 		}
-		if (closing && (!env.n_conns || now >= deadline))
+		if (closing && (!gw_ws_conns(ws) || now >= deadline))
 			break;
 	}
 	SL_NOTICE("GW-STOP", "shutting down");
@@ -740,7 +751,7 @@ out:
 	if (s_ctx)
 		lws_context_destroy(s_ctx);
 	s_ctx = NULL;
-	gw_ws_env_fini(&env);
+	gw_ws_destroy(&ws);
 	gw_prod_destroy(&prod);       /* its broker clients, then its socket */
 	gw_workers_destroy(&workers); /* hands held jobs back: broker after */
 	gw_broker_destroy(&broker);

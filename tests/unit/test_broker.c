@@ -14,7 +14,8 @@
 #include <time.h>
 
 #include "gw_broker.h"
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "gw_workers.h"
 #include "gw_zmq.h"
 #include "sl_clock.h"
@@ -406,7 +407,7 @@ static void
 s_send_text(fake_t *f, gw_client_t *c, const char *text)
 {
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	if (gw_cmsg_parse(text, strlen(text), 100, &m, &err)) {
 		print_error(
@@ -1546,7 +1547,7 @@ test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were(
 	char text[256];
 	gw_broker_stats_t st;
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	for (int i = 0; i < SL_PROTO_MAX_ITEM_DEPTH + 1; i++)
 		strcat(items, "[");
@@ -1741,7 +1742,7 @@ test_broker_client_error_is_answered_with_an_error_frame(void **state)
 	fake_t *f = *state;
 	gw_client_t *c = s_client(f, 0);
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	assert_int_equal(
 	    gw_cmsg_parse(B("{\"type\":\"x\",\"id\":\"q\"}"), 10, &m, &err),
