@@ -23,6 +23,7 @@
 #include "gw_listen.h"
 #include "gw_prod.h"
 #include "gw_ws.h"
+#include "gw_workers.h"
 #include "gw_zmq.h"
 #include "sl_cfg.h"
 #include "sl_clock.h"
@@ -229,6 +230,7 @@ s_on_signal(int sig)
 typedef struct gw_tick {
 	lws_sorted_usec_list_t sul;
 	gw_broker_t *broker;
+	gw_workers_t *workers;
 	gw_ws_t *ws;
 	gw_prod_t *prod;      /* NULL: no producers endpoint */
 	gw_policy_t *policy;  /* for /metrics */
@@ -244,6 +246,7 @@ s_tick(lws_sorted_usec_list_t *sul)
 
 	t->last_tick_us = now;
 	gw_broker_tick(t->broker, now);
+	gw_workers_tick(t->workers, now);
 	gw_ws_tick(t->ws, now);
 	if (t->prod)
 		gw_prod_tick(t->prod, now);
@@ -429,62 +432,11 @@ s_check_rules(const gw_cfg_t *cfg)
 	return 0;
 }
 
-/* What the workers endpoint's CURVE setup needs. */
-typedef struct s_workers_setup {
-	const sl_curve_keypair_t *kp;
-	int hb_ivl_ms;     /* ZMTP heartbeat interval */
-	int hb_timeout_ms; /* ... and how long a silent connection lives */
-} s_workers_setup_t;
-
-/*
- * gw_zmq_new_ex's setup: CURVE server, ZAP domain "workers". With CURVE
- * there is no ZMQ_ROUTER_HANDOVER (gw_zmq.c): a worker restarted under
- * the same routing id is not heard while its old connection lives, so
- * ZMTP heartbeats close the connection of a hung worker (its process
- * stopped, its TCP connection open) as our own heartbeats forget it.
- */
-static int
-s_workers_curve(void *sock, const void *arg)
-{
-	const s_workers_setup_t *a = arg;
-
-	if (zmq_setsockopt(
-	        sock, ZMQ_HEARTBEAT_IVL, &a->hb_ivl_ms, sizeof a->hb_ivl_ms)
-	    || zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &a->hb_timeout_ms,
-	        sizeof a->hb_timeout_ms))
-		return -1;
-	return sl_curve_server_setup(sock, a->kp, "workers");
-}
-
-/* The same for the producers endpoint, ZAP domain "producers". */
+/* gw_prod's CURVE setup: ZAP domain "producers". */
 static int
 s_producers_curve(void *sock, const void *kp)
 {
 	return sl_curve_server_setup(sock, kp, "producers");
-}
-
-static int
-s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
-    size_t len)
-{
-	return gw_zmq_send(*(gw_zmq_t **) ctx, rid, rid_len, data, len);
-}
-
-/* What the workers socket's frame callback needs; lives in main(). */
-typedef struct s_workers {
-	gw_broker_t *broker;
-	gw_zmq_t *zsock;
-} s_workers_t;
-
-/* A worker's frame, with the CURVE key it came from (NULL without). */
-static void
-s_worker_frame(void *user, const uint8_t *rid, size_t rid_len,
-    const void *data, size_t len)
-{
-	s_workers_t *wk = user;
-
-	gw_broker_on_worker_frame_from(
-	    wk->broker, rid, rid_len, gw_zmq_peer_key(wk->zsock), data, len);
 }
 
 int
@@ -512,9 +464,8 @@ main(int argc, char **argv)
 	gw_broker_t *broker = NULL;
 	gw_policy_t *policy = NULL;
 	const sl_curve_keypair_t *curve_kp;
-	gw_zmq_t *zsock = NULL;
-	s_workers_t wk = { NULL, NULL };
-	s_workers_setup_t wsetup = { NULL, 0, 0 };
+	gw_workers_t *workers = NULL;
+	gw_workers_events_t wev;
 	gw_prod_t *prod = NULL;
 	void *zctx = NULL;
 	struct sigaction sa;
@@ -571,11 +522,8 @@ main(int argc, char **argv)
 	lim.max_queued_jobs = (size_t) cfg.max_queued;
 	lim.max_client_jobs = (size_t) cfg.max_queued_per_client;
 	lim.unknown_task_us = cfg.unknown_task_ms * 1000;
-	lim.hb_ivl_us = cfg.hb_ivl_ms * 1000;
-	lim.hb_liveness = (unsigned) cfg.hb_liveness;
 	ops.client_send = gw_ws_client_send;
-	ops.worker_send = s_worker_send;
-	ops.ctx = &zsock;
+	ops.ctx = NULL; /* gw_ws_client_send finds all in the pss */
 	broker = gw_broker_new(&ops, &lim);
 	zctx = zmq_ctx_new();
 	if (!broker || !zctx) {
@@ -601,18 +549,16 @@ main(int argc, char **argv)
 		    "can connect may register as a worker and read jobs (see "
 		    "docs/SECURITY.md)",
 		    cfg.workers);
-	wk.broker = broker;
-	wsetup.kp = curve_kp;
-	wsetup.hb_ivl_ms = (int) cfg.hb_ivl_ms;
-	wsetup.hb_timeout_ms = (int) (cfg.hb_ivl_ms * cfg.hb_liveness);
-	zsock = gw_zmq_new_ex(zctx, cfg.workers, cfg.max_frame,
-	    curve_kp ? s_workers_curve : NULL, &wsetup, s_worker_frame, &wk,
-	    err, sizeof err);
-	if (!zsock) {
+	gw_broker_workers_events(broker, &wev);
+	workers = gw_workers_new(zctx, cfg.workers,
+	    &(gw_workers_limits_t) { cfg.max_frame, (size_t) cfg.max_items,
+	        cfg.hb_ivl_ms * 1000, (unsigned) cfg.hb_liveness },
+	    curve_kp, &wev, err, sizeof err);
+	if (!workers) {
 		SL_ERR("GW-START", "%s", err);
 		goto out;
 	}
-	wk.zsock = zsock;
+	gw_broker_set_workers(broker, &gw_workers_ops, workers);
 	if (strcmp(cfg.producers, "none")) {
 		gw_prod_limits_t plim = { cfg.max_frame,
 			(size_t) cfg.max_items, cfg.producer_timeout_ms * 1000,
@@ -679,6 +625,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	tick.broker = broker;
+	tick.workers = workers;
 	tick.ws = ws;
 	tick.prod = prod;
 	tick.policy = policy;
@@ -730,8 +677,8 @@ main(int argc, char **argv)
 		    "listener on port %d not found: connections cannot be "
 		    "shed when descriptors run out",
 		    port);
-	if (gw_zmq_attach(
-	        zsock, s_ctx, lws_get_vhost_by_name(s_ctx, "default"))) {
+	if (gw_workers_attach(
+	        workers, s_ctx, lws_get_vhost_by_name(s_ctx, "default"))) {
 		SL_ERR("GW-START", "cannot add the ZeroMQ socket to the loop");
 		goto out;
 	}
@@ -805,9 +752,9 @@ out:
 		lws_context_destroy(s_ctx);
 	s_ctx = NULL;
 	gw_ws_destroy(&ws);
-	gw_prod_destroy(&prod); /* its broker clients, then its socket */
+	gw_prod_destroy(&prod);       /* its broker clients, then its socket */
+	gw_workers_destroy(&workers); /* hands held jobs back: broker after */
 	gw_broker_destroy(&broker);
-	gw_zmq_destroy(&zsock);
 	gw_policy_destroy(&policy); /* its ZAP handler shuts zctx down */
 	if (zctx)
 		zmq_ctx_term(zctx);
