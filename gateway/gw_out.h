@@ -3,7 +3,10 @@
  *
  * A frame is a typed gw_out_t record that each transport encodes itself
  * (gw_out_json for JSON clients, gw_pproto_encode for msgpack ones), so a
- * msgpack client's path never goes through JSON. Free values (results,
+ * msgpack client's path never goes through JSON. Which keys a frame of
+ * each type carries, in which order, of which kind and when, is written
+ * once, in gw_out.c's field table; both encoders only walk it
+ * (gw_out_walk), so the two forms cannot drift apart. Free values (results,
  * ping data) keep the form they came in: msgpack objects from workers and
  * msgpack clients, JSON values from JSON clients. No state; lws service
  * thread (and unit tests).
@@ -59,6 +62,22 @@ typedef struct gw_out {
 gw_out_t gw_out_error(const gw_cmsg_err_t *err);
 /* The "type" a frame of this type carries ("error" twice). */
 const char *gw_out_type_name(gw_out_type_t t);
+
+/* What an encoder does with each key of a frame, in wire order. Each
+ * returns 0, or non-zero to stop the walk (gw_out_walk returns it). */
+typedef struct gw_out_visitor {
+	int (*str)(void *ctx, const char *key, const char *s);
+	int (*integer)(void *ctx, const char *key, int64_t i);
+	/* A free value: neither form set means null. */
+	int (*value)(void *ctx, const char *key, const gw_cmsg_value_t *v);
+	int (*yes)(void *ctx, const char *key); /* the literal true */
+} gw_out_visitor_t;
+
+/* The keys f carries: what gw_out_walk visits (a msgpack map's size). */
+size_t gw_out_count(const gw_out_t *f);
+/* Visit f's keys in wire order: 0, or the first non-zero a callback
+ * returned. */
+int gw_out_walk(const gw_out_t *f, const gw_out_visitor_t *v, void *ctx);
 
 /*
  * The frame as a JSON value (a new reference in *out). A msgpack value is

@@ -225,6 +225,105 @@ test_out_a_value_without_json_form_is_an_error_not_a_frame(void **state)
 	msgpack_unpacked_destroy(&v.u);
 }
 
+/* A visitor that writes "key," for every key, in wire order. */
+static int
+s_key(void *ctx, const char *key)
+{
+	strcat(ctx, key);
+	strcat(ctx, ",");
+	return 0;
+}
+
+static int
+s_key_str(void *ctx, const char *key, const char *s)
+{
+	(void) s;
+	return s_key(ctx, key);
+}
+
+static int
+s_key_int(void *ctx, const char *key, int64_t i)
+{
+	(void) i;
+	return s_key(ctx, key);
+}
+
+static int
+s_key_value(void *ctx, const char *key, const gw_cmsg_value_t *v)
+{
+	(void) v;
+	return s_key(ctx, key);
+}
+
+/*
+ * The field table drives both encoders: every frame's keys come in the
+ * order docs/PROTOCOL.md shows (type and id first, channel last),
+ * optional ones only when set, and gw_out_count (a msgpack map's size)
+ * counts exactly the keys the walk visits, which are the JSON frame's.
+ */
+static void
+test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
+{
+	static const gw_out_visitor_t keys = { .str = s_key_str,
+		.integer = s_key_int,
+		.value = s_key_value,
+		.yes = s_key };
+	static const struct {
+		gw_out_type_t type;
+		const char *bare, *full;
+	} rows[] = {
+		{ GW_OUT_ACCEPTED, "type,items,workers,",
+		    "type,id,items,workers,channel," },
+		{ GW_OUT_RESULT, "type,seq,value,",
+		    "type,id,seq,value,t_done_us,cpu_us,channel," },
+		{ GW_OUT_ITEM_ERROR, "type,seq,code,message,",
+		    "type,id,seq,code,message,channel," },
+		{ GW_OUT_DONE, "type,ok,failed,elapsed_ms,",
+		    "type,id,ok,failed,elapsed_ms,cancelled,channel," },
+		{ GW_OUT_ERROR, "type,code,message,",
+		    "type,id,code,message,channel," },
+		{ GW_OUT_PONG, "type,server_us,workers,queued,running,",
+		    "type,id,server_us,workers,queued,running,draining,data,"
+		    "channel," },
+		{ GW_OUT_SUBSCRIBED, "type,subscriptions,",
+		    "type,id,subscriptions,channel," },
+		{ GW_OUT_UNSUBSCRIBED, "type,subscriptions,",
+		    "type,id,subscriptions,channel," },
+		{ 0, "type,", "type,id,channel," },
+	};
+	json_t *data = json_true();
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(rows); i++) {
+		for (int full = 0; full < 2; full++) {
+			gw_out_t f = { .type = rows[i].type,
+				.code = "c",
+				.message = "m",
+				.value.json
+				= rows[i].type == GW_OUT_RESULT || full
+				    ? data
+				    : NULL };
+			char got[256] = "";
+			json_t *j;
+
+			if (full) {
+				f.id = "r1";
+				f.channel = "c";
+				f.timing = f.draining = true;
+				f.cancelled = 1;
+			}
+			assert_int_equal(gw_out_walk(&f, &keys, got), 0);
+			sl_assert_row_str(gw_out_type_name(rows[i].type), got,
+			    full ? rows[i].full : rows[i].bare);
+			j = s_json(f);
+			sl_assert_row_int(gw_out_type_name(rows[i].type),
+			    gw_out_count(&f), json_object_size(j));
+			json_decref(j);
+		}
+	}
+	json_decref(data);
+}
+
 int
 main(void)
 {
@@ -234,6 +333,8 @@ main(void)
 		cmocka_unit_test(test_out_frames_have_the_documented_fields),
 		cmocka_unit_test(test_out_pong_echoes_data_when_given),
 		cmocka_unit_test(test_out_unicode_ids_survive_into_frames),
+		cmocka_unit_test(
+		    test_out_walk_gives_each_type_its_keys_in_wire_order),
 	};
 
 	return cmocka_run_group_tests_name("out", tests, NULL, NULL);
