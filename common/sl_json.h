@@ -57,13 +57,4 @@ int sl_json_mp_check(
  */
 size_t sl_json_bad_offset(const char *text, size_t len);
 
-/* s holds len bytes of well-formed UTF-8 (no overlong forms, surrogates
- * or code points past U+10FFFF; NUL is allowed). */
-bool sl_utf8_valid(const char *s, size_t len);
-
-/* Make the NUL-terminated s well-formed UTF-8 in place: each byte that
- * starts no valid sequence (a cut-off character too) becomes '?'. For
- * text from peers that is passed on, e.g. a worker's error message. */
-void sl_utf8_clean(char *s);
-
 #endif

@@ -214,17 +214,21 @@ sl_log_flush(bool all)
 		s_report(out[i].level, out[i].id, out[i].n);
 }
 
-/* One line; limited: rate-limit it (see sl_log.h) even at ERR. */
-static void
-s_vemit(int level, bool limited, const char *id, const char *fmt, va_list ap)
+void
+sl_log_emit(int level, const char *id, const char *fmt, ...)
 {
+	/* SL_LOG_LIMITED: rate-limit the line (see sl_log.h) even at ERR. */
+	bool limited = level & SL_LOG_LIMITED;
 	char msg[SL_LOG_LINE_MAX];
 	uint64_t report = 0;
-	int report_level = level;
+	int report_level;
 	bool admit;
+	va_list ap;
 
+	level &= ~SL_LOG_LIMITED;
 	if (level < SL_LOG_ERR || level > SL_LOG_DEBUG)
 		level = SL_LOG_ERR;
+	report_level = level;
 	if (level <= SL_LOG_INFO && (limited || level >= SL_LOG_WARN)) {
 		pthread_mutex_lock(&s_rate_lock);
 		admit = s_rate_admit_locked(
@@ -235,27 +239,9 @@ s_vemit(int level, bool limited, const char *id, const char *fmt, va_list ap)
 		if (!admit)
 			return; /* before formatting: a flood costs little */
 	}
+	va_start(ap, fmt);
 	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
 		msg[0] = '\0';
+	va_end(ap);
 	s_write(level, id, msg);
-}
-
-void
-sl_log_emit(int level, const char *id, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	s_vemit(level, false, id, fmt, ap);
-	va_end(ap);
-}
-
-void
-sl_log_emit_limited(int level, const char *id, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	s_vemit(level, true, id, fmt, ap);
-	va_end(ap);
 }

@@ -53,11 +53,13 @@ int sl_log_level(void);
 void sl_log_emit(int level, const char *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* sl_log_emit, rate-limited at ERR too: for lines a peer can cause at
- * will whatever their severity (lws' own errors, e.g. one per request
- * with oversized headers). The caller checks the level first. */
-void sl_log_emit_limited(int level, const char *id, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* A level or-ed with SL_LOG_LIMITED is rate-limited at ERR too: for lines
+ * a peer can cause at will whatever their severity (lws' own errors, e.g.
+ * one per request with oversized headers). */
+#define SL_LOG_LIMITED 0x100
+/* sl_log_emit with SL_LOG_LIMITED. The caller checks the level first. */
+#define sl_log_emit_limited(level, id, ...)                                   \
+	sl_log_emit((level) | SL_LOG_LIMITED, (id), __VA_ARGS__)
 
 #define SL_LOG_RATE_MAX 10            /* lines per id per window */
 #define SL_LOG_RATE_WINDOW_US 1000000 /* one second */

@@ -282,29 +282,11 @@ s_get_str(const msgpack_object_map *map, const char *key, size_t max,
 	return 0;
 }
 
+/* READY.tasks: an array of 1..SL_PROTO_MAX_TASKS names of 1..32 bytes. */
 static int
-s_decode_ready(
-    const msgpack_object_map *b, sl_msg_ready_t *r, const char **why)
+s_decode_tasks(
+    const msgpack_object *tasks, sl_msg_ready_t *r, const char **why)
 {
-	const msgpack_object *tasks = s_field(b, "tasks");
-	uint64_t v;
-	int rc;
-
-	if ((rc = s_get_uint(b, "capacity", SL_PROTO_MAX_CAPACITY, &v, why,
-	         "READY.capacity must be 1..4096")))
-		return rc;
-	if (!v) {
-		*why = "READY.capacity must be 1..4096";
-		return SL_EPROTO;
-	}
-	r->capacity = (uint32_t) v;
-	if ((rc = s_get_uint(b, "pid", UINT32_MAX, &v, why,
-	         "READY.pid must be an unsigned integer")))
-		return rc;
-	r->pid = (uint32_t) v;
-	if ((rc = s_get_str(b, "host", SL_PROTO_MAX_TEXT, false, &r->host, why,
-	         "READY.host must be a string")))
-		return rc;
 	if (!tasks || tasks->type != MSGPACK_OBJECT_ARRAY
 	    || !tasks->via.array.size
 	    || tasks->via.array.size > SL_PROTO_MAX_TASKS) {
@@ -325,6 +307,33 @@ s_decode_ready(
 		r->tasks[i].len = t->via.str.size;
 	}
 	return 0;
+}
+
+static int
+s_decode_ready(
+    const msgpack_object_map *b, sl_msg_ready_t *r, const char **why)
+{
+	static const char bad_capacity[] = "READY.capacity must be 1..4096";
+	uint64_t v;
+	int rc;
+
+	/* 0 fits the type but not the meaning: no capacity, no jobs. */
+	if ((rc = s_get_uint(
+	         b, "capacity", SL_PROTO_MAX_CAPACITY, &v, why, bad_capacity)))
+		return rc;
+	if (!v) {
+		*why = bad_capacity;
+		return SL_EPROTO;
+	}
+	r->capacity = (uint32_t) v;
+	if ((rc = s_get_uint(b, "pid", UINT32_MAX, &v, why,
+	         "READY.pid must be an unsigned integer")))
+		return rc;
+	r->pid = (uint32_t) v;
+	if ((rc = s_get_str(b, "host", SL_PROTO_MAX_TEXT, false, &r->host, why,
+	         "READY.host must be a string")))
+		return rc;
+	return s_decode_tasks(s_field(b, "tasks"), r, why);
 }
 
 static int

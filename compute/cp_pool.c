@@ -73,12 +73,10 @@ cp_work_new(const void *frame, size_t len)
 void
 cp_work_destroy(cp_work_t **work_p)
 {
-	cp_work_t *w = work_p ? *work_p : NULL;
-
-	if (!w)
+	if (!work_p || !*work_p)
 		return;
-	sl_msg_clear(&w->msg);
-	free(w);
+	sl_msg_clear(&(*work_p)->msg);
+	free(*work_p);
 	*work_p = NULL;
 }
 

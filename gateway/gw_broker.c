@@ -1,12 +1,13 @@
 /*
- * gw_broker: the gateway's requests, jobs, workers and credit (see
- * gw_broker.h for the rules). lws service thread only.
+ * gw_broker: the gateway's requests, jobs and dispatch (see gw_broker.h
+ * for the rules). lws service thread only.
  *
- * Ownership: the broker owns clients and workers; a client owns its
- * requests; a request owns its queued jobs; a worker owns the jobs it
- * holds (job->req may then be NULL: the request ended early, the result
- * will be dropped). Every job is on exactly one list: its request's queue
- * or its worker's list.
+ * Ownership: the broker owns clients and every job; a client owns its
+ * requests; a request owns its queued jobs. A job a worker holds is linked
+ * on that worker's list in gw_workers (job->req may then be NULL: the
+ * request ended early, the result will be dropped) and comes back through
+ * s_on_job_result or s_on_job_lost. Every job is on exactly one list: its
+ * request's queue or its worker's.
  */
 #include <inttypes.h>
 #include <search.h>
@@ -16,18 +17,15 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <msgpack.h>
-
 #include "gw_broker.h"
-#include "gw_pproto.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_json.h"
 #include "sl_list.h"
 #include "sl_log.h"
 #include "sl_proto.h"
+#include "sl_utf8.h"
 
-#define GW_MAX_KEY 64 /* a ZAP User-Id we bind to (a Z85 key is 40) */
 /* Job ids start at a random value in 1..2^52 (PROTOCOL.md §2): a
  * restarted gateway's ids never meet the old ones that workers may still
  * answer, and every id stays exact as a JSON number (a double) should one
@@ -35,12 +33,11 @@
 #define GW_JOB_ID_SPAN (UINT64_C(1) << 52)
 
 typedef struct gw_request gw_request_t;
-typedef struct gw_worker gw_worker_t;
 
 /* A notify channel: who watches it, and how many requests notify it. */
 typedef struct gw_chan {
-	char name[GW_CPROTO_MAX_CHANNEL + 1]; /* first: the tree's key */
-	sl_list_t subs;                       /* gw_sub_t, by chan_link */
+	char name[GW_CMSG_MAX_CHANNEL + 1]; /* first: the tree's key */
+	sl_list_t subs;                     /* gw_sub_t, by chan_link */
 	size_t n_requests; /* unfinished requests with notify = name */
 } gw_chan_t;
 
@@ -53,21 +50,22 @@ typedef struct gw_sub {
 } gw_sub_t;
 
 typedef struct gw_job {
-	sl_list_t link;      /* in req->queue or worker->jobs */
-	uint64_t id;         /* unique across gateway processes */
-	gw_request_t *req;   /* NULL once the request has ended */
-	gw_worker_t *worker; /* holder, NULL while queued */
-	uint32_t seq;        /* item index in its request */
-	uint32_t attempts;   /* workers that died holding it, in a row */
-	size_t item_len;     /* bytes in item */
-	uint8_t item[];      /* the item, packed msgpack */
+	/* wj.link: in req->queue, or in its holder's list (gw_workers);
+	 * wj.id: unique across gateway processes; wj.holder: NULL while
+	 * queued. */
+	gw_workers_job_t wj;
+	gw_request_t *req; /* NULL once the request has ended */
+	uint32_t seq;      /* item index in its request */
+	uint32_t attempts; /* workers that died holding it, in a row */
+	size_t item_len;   /* bytes in item */
+	uint8_t item[];    /* the item, packed msgpack */
 } gw_job_t;
 
 struct gw_request {
 	sl_list_t client_link; /* in client->requests */
 	sl_list_t active_link; /* in broker->active while queue non-empty */
 	gw_client_t *client;   /* owner */
-	char id[GW_CPROTO_MAX_ID + 1];
+	char id[GW_CMSG_MAX_ID + 1];
 	char task[SL_PROTO_MAX_NAME + 1];
 	sl_list_t queue;     /* gw_job_t waiting for a worker, seq order */
 	size_t n_items;      /* jobs created */
@@ -106,43 +104,23 @@ struct gw_client {
 	bool paused; /* slow reader: dispatch none of its jobs */
 };
 
-struct gw_worker {
-	sl_list_t link; /* in broker->workers */
-	uint8_t rid[SL_PROTO_MAX_RID];
-	size_t rid_len;
-	char name[24]; /* its label for logs (w1, w2...): never the rid, which
-	                  is what another peer would need to pose as it */
-	char key[GW_MAX_KEY + 1]; /* its CURVE key (ZAP User-Id); "": none */
-	uint32_t capacity;        /* jobs it may hold */
-	bool draining;            /* said DRAIN: no more jobs for it */
-	int64_t expiry_us;        /* dead if silent until then (monotonic) */
-	sl_list_t jobs;           /* gw_job_t it holds */
-	size_t n_jobs;
-	size_t n_tasks;
-	char tasks[SL_PROTO_MAX_TASKS][SL_PROTO_MAX_NAME + 1];
-};
-
 struct gw_broker {
 	gw_broker_ops_t ops;
 	gw_broker_limits_t lim;
-	sl_list_t clients; /* gw_client_t */
-	sl_list_t workers; /* gw_worker_t */
-	sl_list_t active;  /* gw_request_t with queued jobs, in turn order */
-	sl_list_t shares;  /* gw_share_t, keyed */
-	void *chans;       /* gw_chan_t by name: a <search.h> tree (tsearch) */
+	const gw_workers_ops_t *wops; /* the workers (gw_workers_ops) */
+	void *workers;                /* their first argument */
+	sl_list_t clients;            /* gw_client_t */
+	sl_list_t active; /* gw_request_t with queued jobs, in turn order */
+	sl_list_t shares; /* gw_share_t, keyed */
+	void *chans;      /* gw_chan_t by name: a <search.h> tree (tsearch) */
 	size_t n_active;
-	bool draining;        /* shutting down: refuse new requests */
-	int64_t next_ping_us; /* when workers get their next PING */
+	bool draining; /* shutting down: refuse new requests */
 	uint64_t next_job;
-	uint64_t next_label;  /* of the next worker to register: w1, w2... */
 	uint64_t next_serial; /* gw_out_t.serial of a fan-out */
-	msgpack_sbuffer sb;   /* scratch for encoding, reused */
 	gw_broker_stats_t st;
 };
 
 static void s_dispatch(gw_broker_t *self);
-static void s_worker_remove(
-    gw_broker_t *self, gw_worker_t *w, const char *why, bool crashed);
 
 /* The first job id: random in 1..GW_JOB_ID_SPAN. Without getrandom (no
  * entropy yet at boot) the clock and pid still differ between restarts. */
@@ -166,14 +144,10 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 		return NULL;
 	self->ops = *ops;
 	self->lim = *limits;
-	if (!self->lim.hb_liveness)
-		self->lim.hb_liveness = 3;
 	sl_list_init(&self->clients);
-	sl_list_init(&self->workers);
 	sl_list_init(&self->active);
 	sl_list_init(&self->shares);
 	self->next_job = s_first_job_id();
-	msgpack_sbuffer_init(&self->sb);
 	gw_hist_init_latency(&self->st.item_latency);
 	return self;
 }
@@ -232,7 +206,7 @@ s_item_error(gw_broker_t *self, gw_request_t *r, uint32_t seq,
 
 void
 gw_broker_client_error(
-    gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err)
+    gw_broker_t *self, gw_client_t *client, const gw_cmsg_err_t *err)
 {
 	SL_INFO("CLI-BADMSG", "code=%s id=%s msg=\"%s\"", err->code,
 	    err->id[0] ? err->id : "-", err->message);
@@ -246,26 +220,10 @@ static void
 s_error(gw_broker_t *self, gw_client_t *c, const char *id, const char *code,
     const char *msg)
 {
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
-	gw_cerr_set(&err, id, code, "%s", msg);
+	gw_cmsg_err_set(&err, id, code, "%s", msg);
 	gw_broker_client_error(self, c, &err);
-}
-
-/* Encode a field-less message (PING, PONG) or CANCEL and send it. */
-static int
-s_worker_send(
-    gw_broker_t *self, gw_worker_t *w, sl_msg_type_t type, uint64_t job)
-{
-	int rc;
-
-	msgpack_sbuffer_clear(&self->sb);
-	rc = type == SL_MSG_CANCEL ? sl_proto_encode_cancel(&self->sb, job)
-	                           : sl_proto_encode_empty(&self->sb, type);
-	if (!rc)
-		rc = self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
-		    self->sb.data, self->sb.size);
-	return rc;
 }
 
 /* ---- requests ------------------------------------------------------------
@@ -294,34 +252,43 @@ s_deactivate(gw_broker_t *self, gw_request_t *r)
  * dropped) and its worker told to CANCEL it, so the worker is free again
  * within a slice of work. With err_code, each also ends as an item error.
  */
+typedef struct s_release {
+	gw_broker_t *self;
+	gw_request_t *r;
+	const char *code; /* item error to end each with, or NULL */
+	const char *msg;
+} s_release_t;
+
+static bool
+s_release_one(void *arg, gw_workers_job_t *wj)
+{
+	s_release_t *a = arg;
+	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
+	gw_request_t *r = a->r;
+
+	if (job->req != r)
+		return true;
+	job->req = NULL;
+	r->n_running--;
+	a->self->wops->cancel(a->self->workers, wj);
+	if (a->code) {
+		r->n_failed++;
+		r->client->share->open--;
+		s_item_error(a->self, r, job->seq, a->code, a->msg);
+	}
+	return r->n_running > 0;
+}
+
 static void
 s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
     const char *err_msg)
 {
-	/* Held jobs point back at r: walk the workers once. Only requests
+	s_release_t a = { self, r, err_code, err_msg };
+
+	/* Held jobs point back at r: walk the held jobs once. Only requests
 	 * that end early pay for this. */
-	for (sl_list_t *e = self->workers.next;
-	     r->n_running && e != &self->workers; e = e->next) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
-
-		for (sl_list_t *j = w->jobs.next; j != &w->jobs; j = j->next) {
-			gw_job_t *job = sl_container_of(j, gw_job_t, link);
-
-			if (job->req != r)
-				continue;
-			job->req = NULL;
-			r->n_running--;
-			/* A failed send means the worker is gone: the next
-			 * heartbeat finds out and frees the job. */
-			s_worker_send(self, w, SL_MSG_CANCEL, job->id);
-			if (err_code) {
-				r->n_failed++;
-				r->client->share->open--;
-				s_item_error(
-				    self, r, job->seq, err_code, err_msg);
-			}
-		}
-	}
+	if (r->n_running)
+		self->wops->each_job(self->workers, s_release_one, &a);
 }
 
 /* ---- channels -------------------------------------------------------
@@ -401,9 +368,9 @@ static void
 s_chan_error(gw_broker_t *self, gw_client_t *c, const char *channel,
     const char *code, const char *msg)
 {
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
-	gw_cerr_set(&err, NULL, code, "%s", msg);
+	gw_cmsg_err_set(&err, NULL, code, "%s", msg);
 	snprintf(err.channel, sizeof err.channel, "%s", channel);
 	gw_broker_client_error(self, c, &err);
 }
@@ -465,7 +432,7 @@ s_request_free(gw_broker_t *self, gw_request_t *r)
 	s_deactivate(self, r);
 	while ((e = sl_list_first(&r->queue))) {
 		sl_list_remove(e);
-		free(sl_container_of(e, gw_job_t, link));
+		free(sl_container_of(e, gw_job_t, wj.link));
 		self->st.queued--;
 	}
 	s_release_running(self, r, NULL, NULL);
@@ -525,7 +492,7 @@ s_end_queued(
 
 	s_deactivate(self, r);
 	while ((e = sl_list_first(&r->queue))) {
-		gw_job_t *job = sl_container_of(e, gw_job_t, link);
+		gw_job_t *job = sl_container_of(e, gw_job_t, wj.link);
 
 		sl_list_remove(e);
 		self->st.queued--;
@@ -578,23 +545,20 @@ s_request_end_unserved(gw_broker_t *self, gw_request_t *r, int64_t now_us)
 	s_request_progress(self, r, 0);
 }
 
-static bool
-s_worker_runs(const gw_worker_t *w, const char *task)
-{
-	for (size_t i = 0; i < w->n_tasks; i++)
-		if (!strcmp(w->tasks[i], task))
-			return true;
-	return false;
-}
-
+/* Some registered worker runs task. */
 static bool
 s_task_known(const gw_broker_t *self, const char *task)
 {
-	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	     e = e->next)
-		if (s_worker_runs(sl_container_of(e, gw_worker_t, link), task))
-			return true;
-	return false;
+	return self->wops->runs(self->workers, task, false);
+}
+
+static size_t
+s_n_workers(const gw_broker_t *self)
+{
+	gw_workers_stats_t ws;
+
+	self->wops->stats(self->workers, &ws);
+	return ws.workers;
 }
 
 /*
@@ -623,14 +587,14 @@ s_make_jobs(gw_broker_t *self, gw_request_t *r, const gw_cmsg_t *m, char *why,
 			snprintf(why, whylen, "out of memory");
 			return SL_ENOMEM;
 		}
-		job->id = self->next_job++;
+		job->wj.id = self->next_job++;
+		job->wj.holder = NULL;
 		job->req = r;
-		job->worker = NULL;
 		job->seq = (uint32_t) i;
 		job->attempts = 0;
 		job->item_len = len;
 		memcpy(job->item, item, len);
-		sl_list_push_back(&r->queue, &job->link);
+		sl_list_push_back(&r->queue, &job->wj.link);
 		r->n_items++;
 		r->client->share->open++;
 		self->st.queued++;
@@ -642,7 +606,7 @@ static void
 s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 {
 	size_t n = m->n_items;
-	size_t workers = self->st.workers;
+	size_t workers = s_n_workers(self);
 	gw_out_t f
 	    = { .type = GW_OUT_ACCEPTED, .items = n, .workers = workers };
 	gw_request_t *r;
@@ -748,7 +712,7 @@ gw_broker_on_client_msg(
 		gw_out_t f = { .type = GW_OUT_PONG,
 			.value = msg->data,
 			.server_us = sl_clock_wall_us(),
-			.workers = self->st.workers,
+			.workers = s_n_workers(self),
 			.queued = self->st.queued,
 			.running = self->st.running,
 			.draining = self->draining };
@@ -877,35 +841,21 @@ gw_broker_client_pause(gw_broker_t *self, gw_client_t *client, bool paused)
 		s_dispatch(self);
 }
 
-/* ---- workers -------------------------------------------------------------
+/* ---- workers (the events of gw_workers) ---------------------------------
  */
 
-static gw_worker_t *
-s_worker_find(gw_broker_t *self, const uint8_t *rid, size_t rid_len)
-{
-	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	     e = e->next) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
-
-		if (w->rid_len == rid_len && !memcmp(w->rid, rid, rid_len))
-			return w;
-	}
-	return NULL;
-}
-
 /*
- * Take a held job back from its worker. It returns to the front of its
+ * A held job came back from its worker. It returns to the front of its
  * request's queue, unless the worker died holding it for the second time
  * in a row (crashed): then it is a poison item and ends as an error.
  */
 static void
-s_take_back(gw_broker_t *self, gw_job_t *job, bool crashed)
+s_on_job_lost(void *ctx, gw_workers_job_t *wj, bool crashed)
 {
+	gw_broker_t *self = ctx;
+	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
 	gw_request_t *r = job->req;
 
-	sl_list_remove(&job->link);
-	job->worker->n_jobs--;
-	job->worker = NULL;
 	self->st.running--;
 	if (!r) {
 		free(job);
@@ -926,321 +876,111 @@ s_take_back(gw_broker_t *self, gw_job_t *job, bool crashed)
 	}
 	/* A fresh id: a late result of the old attempt (the worker may come
 	 * back under the same routing id) can then never pass for this one. */
-	job->id = self->next_job++;
-	sl_list_push_front(&r->queue, &job->link);
+	job->wj.id = self->next_job++;
+	sl_list_push_front(&r->queue, &job->wj.link);
 	self->st.queued++;
 	self->st.requeued++;
 	s_activate(self, r);
 }
 
-/* Forget a worker; every job it held goes back to its queue. */
+/* A worker's failed item (code and message from the worker, or a value
+ * without a JSON form: why) as an item error to r's client. */
 static void
-s_worker_remove(
-    gw_broker_t *self, gw_worker_t *w, const char *why, bool crashed)
+s_result_error(gw_broker_t *self, gw_request_t *r, gw_job_t *job,
+    const sl_msg_result_t *m, int rc, const char *why)
 {
-	size_t held = w->n_jobs;
-	sl_list_t *e;
-
-	/* Last first: each goes to the front of its queue, so every request
-	 * gets its items back in the order they were sent. */
-	while ((e = sl_list_last(&w->jobs)))
-		s_take_back(self, sl_container_of(e, gw_job_t, link), crashed);
-	self->st.capacity -= w->capacity;
-	self->st.workers--;
-	if (crashed)
-		self->st.workers_lost++;
-	sl_list_remove(&w->link);
-	SL_NOTICE("WRK-GONE", "worker=%s reason=%s requeued=%zu", w->name, why,
-	    held);
-	free(w);
-}
-
-static void
-s_on_ready(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
-    const char *key, const sl_msg_ready_t *m)
-{
-	gw_worker_t *w = s_worker_find(self, rid, rid_len);
-	char id[48];
-
-	/* READY from a known worker means it restarted and holds nothing:
-	 * what it had died with it. */
-	if (w)
-		s_worker_remove(self, w, "re-registered", true);
-	w = calloc(1, sizeof *w);
-	if (!w) {
-		SL_ERR("WRK-ENOMEM", "cannot register a worker");
-		return;
-	}
-	memcpy(w->rid, rid, rid_len);
-	w->rid_len = rid_len;
-	snprintf(w->name, sizeof w->name, "w%" PRIu64, ++self->next_label);
-	snprintf(w->key, sizeof w->key, "%s", key);
-	w->capacity = m->capacity;
-	sl_list_init(&w->jobs);
-	for (size_t i = 0; i < m->n_tasks; i++) {
-		memcpy(w->tasks[i], m->tasks[i].ptr, m->tasks[i].len);
-		w->tasks[i][m->tasks[i].len] = '\0';
-	}
-	w->n_tasks = m->n_tasks;
-	sl_list_push_back(&self->workers, &w->link);
-	self->st.capacity += w->capacity;
-	self->st.workers++;
-	SL_NOTICE("WRK-READY",
-	    "worker=%s capacity=%u tasks=%zu pid=%u host=%.*s", w->name,
-	    w->capacity, w->n_tasks, m->pid, (int) m->host.len,
-	    m->host.ptr ? m->host.ptr : "");
-	if (SL_LOG_DEBUG <= sl_log_level()) {
-		sl_rid_name(rid, rid_len, id, sizeof id);
-		SL_DEBUG("WRK-ID", "worker=%s id=%s key=%.8s", w->name, id,
-		    w->key[0] ? w->key : "-");
-	}
-	/* Tell it (PROTOCOL.md §2): a worker that never hears this is
-	 * talking to something that is not a gateway that accepts it. A
-	 * failed send shows again at the next PING. */
-	msgpack_sbuffer_clear(&self->sb);
-	if (!sl_proto_encode_registered(&self->sb, w->name))
-		self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
-		    self->sb.data, self->sb.size);
-}
-
-static gw_job_t *
-s_worker_job(gw_worker_t *w, uint64_t job_id)
-{
-	for (sl_list_t *e = w->jobs.next; e != &w->jobs; e = e->next) {
-		gw_job_t *job = sl_container_of(e, gw_job_t, link);
-
-		if (job->id == job_id)
-			return job;
-	}
-	return NULL;
-}
-
-static void
-s_on_result(gw_broker_t *self, gw_worker_t *w, const sl_msg_result_t *m)
-{
-	gw_job_t *job = s_worker_job(w, m->job);
-	gw_request_t *r;
-	const char *why = NULL;
 	char code[SL_PROTO_MAX_NAME + 1], msg[SL_PROTO_MAX_TEXT + 1];
+
+	if (m->ok) {
+		snprintf(code, sizeof code, "bad_result");
+		snprintf(msg, sizeof msg,
+		    "the worker's value has no JSON form: %s",
+		    rc == SL_ETOOBIG      ? "nested too deeply"
+		        : rc == SL_ENOMEM ? "out of memory"
+		                          : why);
+	} else {
+		snprintf(
+		    code, sizeof code, "%.*s", (int) m->code.len, m->code.ptr);
+		snprintf(msg, sizeof msg, "%.*s", (int) m->message.len,
+		    m->message.ptr ? m->message.ptr : "");
+		/* Passed on to clients (and watchers) as strings: well-formed
+		 * UTF-8, even if the worker's was not or was cut above. */
+		sl_utf8_clean(code);
+		sl_utf8_clean(msg);
+	}
+	r->n_failed++;
+	r->client->share->open--;
+	self->st.items_failed++;
+	s_item_error(self, r, job->seq, code, msg);
+}
+
+/* A result from the worker that held the job. */
+static void
+s_on_job_result(void *ctx, gw_workers_job_t *wj, const sl_msg_result_t *m)
+{
+	gw_broker_t *self = ctx;
+	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
+	gw_request_t *r = job->req;
+	const char *why = NULL;
 	int rc = 0;
 
-	if (!job) {
-		/* Not held by this worker: a duplicate, or the job was
-		 * requeued and someone else has it. Never forward twice. */
-		self->st.stale++;
-		SL_INFO(
-		    "JOB-STALE", "worker=%s job=%" PRIu64, w->name, m->job);
-		return;
-	}
-	sl_list_remove(&job->link);
-	w->n_jobs--;
 	self->st.running--;
-	r = job->req;
-	if (r) {
-		r->n_running--;
-		gw_hist_observe_us(&self->st.item_latency,
-		    sl_clock_mono_us() - r->t_start_us);
-		/* Values stay msgpack (a msgpack client gets them as the
-		 * worker sent them) but must have a JSON form: checked once,
-		 * here, whoever receives them. */
-		if (m->ok)
-			rc = sl_json_mp_check(
-			    m->value, SL_PROTO_MAX_ITEM_DEPTH, &why);
-		if (m->ok && !rc) {
-			gw_out_t f = { .type = GW_OUT_RESULT,
-				.id = r->id,
-				.seq = job->seq,
-				.value.mp = m->value,
-				.timing = r->timing,
-				.t_done_us = m->t_done_us,
-				.cpu_us = m->cpu_us };
-
-			r->n_ok++;
-			r->client->share->open--;
-			self->st.items_ok++;
-			s_send_req(self, r, &f);
-		} else {
-			if (m->ok) {
-				snprintf(code, sizeof code, "bad_result");
-				snprintf(msg, sizeof msg,
-				    "the worker's value has no JSON form: %s",
-				    rc == SL_ETOOBIG      ? "nested too deeply"
-				        : rc == SL_ENOMEM ? "out of memory"
-				                          : why);
-			} else {
-				snprintf(code, sizeof code, "%.*s",
-				    (int) m->code.len, m->code.ptr);
-				snprintf(msg, sizeof msg, "%.*s",
-				    (int) m->message.len,
-				    m->message.ptr ? m->message.ptr : "");
-				/* Passed on to clients (and watchers) as
-				 * strings: well-formed UTF-8, even if the
-				 * worker's was not or was cut above. */
-				sl_utf8_clean(code);
-				sl_utf8_clean(msg);
-			}
-			r->n_failed++;
-			r->client->share->open--;
-			self->st.items_failed++;
-			s_item_error(self, r, job->seq, code, msg);
-		}
-		self->st.results++;
-		s_request_progress(self, r, 0);
-	} else {
+	if (!r) {
 		self->st.stale++; /* its request ended early */
-	}
-	free(job);
-}
-
-void
-gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
-    size_t rid_len, const void *data, size_t len)
-{
-	gw_broker_on_worker_frame_from(self, rid, rid_len, NULL, data, len);
-}
-
-/* An unregistered sender has no label; its routing id is logged at
- * debug level only. */
-static void
-s_log_unregistered(const uint8_t *rid, size_t rid_len)
-{
-	char id[48];
-
-	if (SL_LOG_DEBUG > sl_log_level())
+		free(job);
 		return;
-	sl_rid_name(rid, rid_len, id, sizeof id);
-	SL_DEBUG("WRK-ID", "worker=unregistered id=%s", id);
-}
-
-/*
- * A frame from an unregistered sender that failed to decode as a worker
- * frame: if it is a producer's (a msgpack map with a type, PROTOCOL.md
- * §3), someone pointed a producer such as sluice-submit at the workers
- * endpoint. Answer it in its own protocol with error wrong_endpoint
- * instead of leaving it to wait. Returns true if it was one.
- */
-static bool
-s_answer_producer(gw_broker_t *self, const uint8_t *rid, size_t rid_len,
-    const void *data, size_t len)
-{
-	gw_cmsg_t msg;
-	gw_cerr_t err;
-	gw_out_t f;
-
-	if (!gw_pproto_parse(data, len, self->lim.max_items, &msg, &err)) {
-		gw_cerr_set(&err, msg.id, "wrong_endpoint", "-");
-		gw_cmsg_clear(&msg);
-	} else if (!strcmp(err.code, "bad_msgpack")
-	    || !strcmp(err.code, "bad_message")) {
-		return false; /* not a producer's either */
 	}
-	err.code = "wrong_endpoint";
-	snprintf(err.message, sizeof err.message,
-	    "this is the gateway's workers endpoint; producers connect to "
-	    "its producers endpoint (--producers, default "
-	    "tcp://127.0.0.1:5556)");
-	f = gw_out_error(&err);
-	msgpack_sbuffer_clear(&self->sb);
-	if (!gw_pproto_encode(&f, &self->sb))
-		self->ops.worker_send(
-		    self->ops.ctx, rid, rid_len, self->sb.data, self->sb.size);
-	return true;
+	r->n_running--;
+	gw_hist_observe_us(
+	    &self->st.item_latency, sl_clock_mono_us() - r->t_start_us);
+	/* Values stay msgpack (a msgpack client gets them as the worker sent
+	 * them) but must have a JSON form: checked once, here, whoever
+	 * receives them. */
+	if (m->ok)
+		rc = sl_json_mp_check(m->value, SL_PROTO_MAX_ITEM_DEPTH, &why);
+	if (m->ok && !rc) {
+		gw_out_t f = { .type = GW_OUT_RESULT,
+			.id = r->id,
+			.seq = job->seq,
+			.value.mp = m->value,
+			.timing = r->timing,
+			.t_done_us = m->t_done_us,
+			.cpu_us = m->cpu_us };
+
+		r->n_ok++;
+		r->client->share->open--;
+		self->st.items_ok++;
+		s_send_req(self, r, &f);
+	} else {
+		s_result_error(self, r, job, m, rc, why);
+	}
+	self->st.results++;
+	free(job);
+	s_request_progress(self, r, 0);
 }
 
-/* Is key (NULL: no CURVE) the one w registered with? */
-static bool
-s_key_is(const gw_worker_t *w, const char *key)
+/* Credit or the workers changed. */
+static void
+s_on_workers_changed(void *ctx)
 {
-	return !strncmp(w->key, key ? key : "", sizeof w->key);
+	s_dispatch(ctx);
 }
 
 void
-gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
-    size_t rid_len, const char *key, const void *data, size_t len)
+gw_broker_workers_events(gw_broker_t *self, gw_workers_events_t *out)
 {
-	gw_worker_t *w = s_worker_find(self, rid, rid_len);
-	const char *why;
-	sl_msg_t m;
-	int rc;
+	out->result = s_on_job_result;
+	out->lost = s_on_job_lost;
+	out->changed = s_on_workers_changed;
+	out->ctx = self;
+}
 
-	sl_msg_init(&m);
-	/* A routing id is bound to the key it registered with. Another key
-	 * under it means ZeroMQ now routes that id to another connection:
-	 * without HANDOVER (CURVE) only once the worker's own is gone. So
-	 * the worker is gone, and nothing more may be sent under its id. */
-	if (w && !s_key_is(w, key)) {
-		self->st.hijacks++;
-		SL_WARN("WRK-HIJACK",
-		    "worker=%s: a message under its routing id from another "
-		    "CURVE key (%.8s...), dropped; its jobs go back",
-		    w->name, key ? key : "-");
-		/* Not counted as a crash: a stranger must not be able to
-		 * make items end as worker_lost. */
-		s_worker_remove(self, w, "id_taken", false);
-		s_dispatch(self);
-		goto out;
-	}
-	rc = sl_proto_decode(data, len, &m, &why);
-	if (rc && !w && s_answer_producer(self, rid, rid_len, data, len)) {
-		self->st.bad_frames++;
-		SL_WARN("WRK-BADMSG",
-		    "worker=unregistered bytes=%zu: a producer's frame on the "
-		    "workers endpoint; answered wrong_endpoint",
-		    len);
-		s_log_unregistered(rid, rid_len);
-		goto out;
-	}
-	if (rc) {
-		self->st.bad_frames++;
-		SL_WARN("WRK-BADMSG", "worker=%s bytes=%zu err=%s why=\"%s\"",
-		    w ? w->name : "unregistered", len, sl_strerror(rc), why);
-		if (!w)
-			s_log_unregistered(rid, rid_len);
-		goto out;
-	}
-	if (m.type == SL_MSG_READY && rid_len <= SL_PROTO_MAX_RID)
-		s_on_ready(self, rid, rid_len, key ? key : "", &m.u.ready);
-	w = s_worker_find(self, rid, rid_len);
-	if (!w) {
-		/* e.g. a worker we declared dead, or from before a gateway
-		 * restart: it re-registers when it notices our silence. */
-		self->st.stale++;
-		SL_INFO("WRK-UNKNOWN", "worker=unregistered type=%s dropped",
-		    sl_proto_type_name(m.type));
-		s_log_unregistered(rid, rid_len);
-		goto out;
-	}
-	/* Any message proves the worker alive. */
-	w->expiry_us = sl_clock_mono_us()
-	    + self->lim.hb_ivl_us * (int64_t) self->lim.hb_liveness;
-	switch (m.type) {
-	case SL_MSG_READY:
-	case SL_MSG_PONG:
-		break;
-	case SL_MSG_PING:
-		if (s_worker_send(self, w, SL_MSG_PONG, 0) == SL_ENOTFOUND)
-			s_worker_remove(self, w, "unreachable", true);
-		break;
-	case SL_MSG_RESULT:
-		s_on_result(self, w, &m.u.result);
-		break;
-	case SL_MSG_DRAIN:
-		SL_NOTICE(
-		    "WRK-DRAIN", "worker=%s running=%zu", w->name, w->n_jobs);
-		w->draining = true;
-		break;
-	case SL_MSG_BYE:
-		s_worker_remove(self, w, "bye", false);
-		break;
-	default:
-		self->st.bad_frames++;
-		SL_WARN("WRK-BADMSG", "worker=%s type=%s is not for a gateway",
-		    w->name, sl_proto_type_name(m.type));
-		goto out;
-	}
-	s_dispatch(self);
-out:
-	sl_msg_clear(&m);
+void
+gw_broker_set_workers(
+    gw_broker_t *self, const gw_workers_ops_t *ops, void *workers)
+{
+	self->wops = ops;
+	self->workers = workers;
 }
 
 /* ---- timers --------------------------------------------------------------
@@ -1287,33 +1027,6 @@ gw_broker_tick(gw_broker_t *self, int64_t now_us)
 			}
 		}
 	}
-	if (!self->lim.hb_ivl_us)
-		return;
-	/* Silent workers are dead (Paranoid Pirate): what they held is
-	 * requeued at once. Then everybody alive gets a PING. */
-	for (e = self->workers.next; e != &self->workers; e = next) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
-
-		next = e->next;
-		if (now_us >= w->expiry_us) {
-			self->st.hb_missed++;
-			s_worker_remove(self, w, "silent", true);
-		}
-	}
-	if (now_us >= self->next_ping_us) {
-		self->next_ping_us = now_us + self->lim.hb_ivl_us;
-		for (e = self->workers.next; e != &self->workers; e = next) {
-			gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
-
-			next = e->next;
-			/* Only a vanished peer is dead now; one whose queue is
-			 * full (SL_EFULL) gets until its expiry to read. */
-			if (s_worker_send(self, w, SL_MSG_PING, 0)
-			    == SL_ENOTFOUND)
-				s_worker_remove(self, w, "unreachable", true);
-		}
-	}
-	s_dispatch(self);
 }
 
 void
@@ -1321,20 +1034,6 @@ gw_broker_drain(gw_broker_t *self)
 {
 	self->draining = true;
 	self->st.draining = true;
-}
-
-/* A worker that will take jobs of task (now, or when it has credit). */
-static bool
-s_task_served(const gw_broker_t *self, const char *task)
-{
-	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	     e = e->next) {
-		const gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
-
-		if (!w->draining && s_worker_runs(w, task))
-			return true;
-	}
-	return false;
 }
 
 bool
@@ -1353,7 +1052,8 @@ gw_broker_can_progress(const gw_broker_t *self)
 			 * results would be dropped anyway. */
 			if (r->n_running
 			    || (!sl_list_empty(&r->queue)
-			        && s_task_served(self, r->task)))
+			        && self->wops->runs(
+			            self->workers, r->task, true)))
 				return true;
 		}
 	}
@@ -1363,67 +1063,21 @@ gw_broker_can_progress(const gw_broker_t *self)
 /* ---- dispatch ------------------------------------------------------------
  */
 
-static bool
-s_has_credit(const gw_worker_t *w)
-{
-	return !w->draining && w->n_jobs < w->capacity;
-}
-
-/* The worker with the most free credit that runs task, or NULL. */
-static gw_worker_t *
-s_pick_worker(gw_broker_t *self, const char *task)
-{
-	gw_worker_t *best = NULL;
-
-	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	     e = e->next) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
-
-		if (s_has_credit(w) && s_worker_runs(w, task)
-		    && (!best
-		        || w->capacity - w->n_jobs
-		            > best->capacity - best->n_jobs))
-			best = w;
-	}
-	return best;
-}
-
-static bool
-s_any_credit(const gw_broker_t *self)
-{
-	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	     e = e->next)
-		if (s_has_credit(sl_container_of(e, gw_worker_t, link)))
-			return true;
-	return false;
-}
-
-/* Hand job to w. On failure w is removed and the job requeued. */
+/* Hand job to w. On failure w is gone and the job back in its queue
+ * (gw_workers_send_job). */
 static void
-s_send_job(gw_broker_t *self, gw_worker_t *w, gw_job_t *job)
+s_send_job(gw_broker_t *self, void *w, gw_job_t *job)
 {
 	gw_request_t *r = job->req;
-	int rc;
 
-	sl_list_push_back(&w->jobs, &job->link);
-	job->worker = w;
-	w->n_jobs++;
+	/* Counted first: a failed send hands it back (s_on_job_lost). */
 	self->st.running++;
 	r->n_running++;
-	msgpack_sbuffer_clear(&self->sb);
-	rc = sl_proto_encode_job(&self->sb, job->id, r->task, strlen(r->task),
-	    job->item, job->item_len);
-	if (!rc)
-		rc = self->ops.worker_send(self->ops.ctx, w->rid, w->rid_len,
-		    self->sb.data, self->sb.size);
-	if (rc) {
-		/* It never reached w: back in the queue, not an attempt. */
-		s_take_back(self, job, false);
-		s_worker_remove(self, w, sl_strerror(rc), true);
+	if (self->wops->send_job(
+	        self->workers, w, &job->wj, r->task, job->item, job->item_len))
 		return;
-	}
 	SL_DEBUG("JOB-SENT", "req=%s seq=%u job=%" PRIu64 " worker=%s", r->id,
-	    job->seq, job->id, w->name);
+	    job->seq, job->wj.id, self->wops->name(w));
 }
 
 /*
@@ -1437,11 +1091,13 @@ s_dispatch(gw_broker_t *self)
 {
 	size_t idle = 0;
 
-	while (self->n_active && idle < self->n_active && s_any_credit(self)) {
+	while (self->n_active && idle < self->n_active
+	    && self->wops->any_credit(self->workers)) {
 		gw_request_t *r = sl_container_of(
 		    sl_list_first(&self->active), gw_request_t, active_link);
-		gw_worker_t *w
-		    = r->client->paused ? NULL : s_pick_worker(self, r->task);
+		void *w = r->client->paused
+		    ? NULL
+		    : self->wops->pick(self->workers, r->task);
 		gw_job_t *job;
 
 		s_deactivate(self, r);
@@ -1452,8 +1108,8 @@ s_dispatch(gw_broker_t *self)
 		}
 		idle = 0;
 		job = sl_container_of(
-		    sl_list_first(&r->queue), gw_job_t, link);
-		sl_list_remove(&job->link);
+		    sl_list_first(&r->queue), gw_job_t, wj.link);
+		sl_list_remove(&job->wj.link);
 		self->st.queued--;
 		s_activate(self, r); /* to the tail, if it has more */
 		s_send_job(self, w, job);
@@ -1469,7 +1125,17 @@ gw_broker_note_hijack(gw_broker_t *self)
 void
 gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out)
 {
+	gw_workers_stats_t ws;
+
 	*out = self->st;
+	self->wops->stats(self->workers, &ws);
+	out->workers = ws.workers;
+	out->capacity = ws.capacity;
+	out->stale += ws.stale;
+	out->bad_frames = ws.bad_frames;
+	out->workers_lost = ws.workers_lost;
+	out->hb_missed = ws.hb_missed;
+	out->hijacks += ws.hijacks;
 }
 
 void
@@ -1485,10 +1151,6 @@ gw_broker_destroy(gw_broker_t **self_p)
 
 		gw_broker_client_destroy(self, &c);
 	}
-	while ((e = sl_list_first(&self->workers)))
-		s_worker_remove(self, sl_container_of(e, gw_worker_t, link),
-		    "shutdown", false);
-	msgpack_sbuffer_destroy(&self->sb);
 	free(self);
 	*self_p = NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * gw_broker: requests, jobs, workers and credit: the gateway's logic.
+ * gw_broker: requests, jobs and dispatch: the gateway's logic.
  *
  * A submitted request becomes one job per item. Jobs wait in their
  * request's queue; active requests take turns (round-robin), so a large
@@ -16,8 +16,10 @@
  * bounded per client and end with it; a channel lives while it has
  * subscribers or unfinished requests.
  *
- * The broker knows neither lws nor ZeroMQ: it sends through gw_broker_ops_t,
- * which makes it testable with plain functions. lws service thread only.
+ * The broker knows neither lws nor ZeroMQ: it sends to clients through
+ * gw_broker_ops_t and reaches workers through gw_workers_ops_t (jobs by
+ * id, task and item bytes; gw_workers speaks the protocol), which makes it
+ * testable with plain functions. lws service thread only.
  */
 #ifndef GW_BROKER_H
 #define GW_BROKER_H
@@ -26,8 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "gw_hist.h"
+#include "gw_workers.h"
 
 typedef struct gw_broker gw_broker_t;
 typedef struct gw_client gw_client_t;
@@ -45,23 +49,17 @@ typedef struct gw_broker_ops {
 	/* The default transport's send (WebSocket clients); clients made
 	 * with gw_broker_client_new_on() carry their own. */
 	gw_broker_send_fn client_send;
-	/* Send one protocol frame to a worker. 0, or SL_ENOTFOUND when the
-	 * worker is gone, or another SL_E* on failure. */
-	int (*worker_send)(void *ctx, const uint8_t *rid, size_t rid_len,
-	    const void *data, size_t len);
-	void *ctx; /* passed to both */
+	void *ctx; /* its first argument */
 } gw_broker_ops_t;
 
 typedef struct gw_broker_limits {
-	size_t max_items;       /* items in one request */
-	size_t max_item_bytes;  /* one item packed as msgpack; 0: no limit */
-	size_t max_requests;    /* unfinished requests per client */
-	size_t max_queued_jobs; /* jobs waiting for a worker, all clients */
-	size_t max_client_jobs; /* unfinished jobs of one client (or of
-	                         * one share: gw_broker_client_share);
-	                         * 0: no limit */
-	int64_t hb_ivl_us;      /* PING workers this often; 0: never */
-	unsigned hb_liveness;   /* silent intervals before a worker is dead */
+	size_t max_items;         /* items in one request */
+	size_t max_item_bytes;    /* one item packed as msgpack; 0: no limit */
+	size_t max_requests;      /* unfinished requests per client */
+	size_t max_queued_jobs;   /* jobs waiting for a worker, all clients */
+	size_t max_client_jobs;   /* unfinished jobs of one client (or of
+	                           * one share: gw_broker_client_share);
+	                           * 0: no limit */
 	size_t max_subscriptions; /* channels one client may watch */
 	/* Queued items of a task that no registered worker runs end as
 	 * unknown_task after this long (a worker with the task may still
@@ -104,11 +102,24 @@ typedef struct gw_broker_stats {
 	gw_hist_t item_latency; /* accept -> result at the gateway */
 } gw_broker_stats_t;
 
-/* Caller owns the broker; ops and limits are copied. NULL on ENOMEM. */
+/* Caller owns the broker; ops and limits are copied. NULL on ENOMEM.
+ * Give it its workers (gw_broker_set_workers) before anything else. */
 gw_broker_t *gw_broker_new(
     const gw_broker_ops_t *ops, const gw_broker_limits_t *limits);
-/* Frees everything, clients and workers included; NULL-safe. */
+/* Frees everything, clients included; NULL-safe. Jobs still held by
+ * workers are the broker's too: destroy the workers (which hands them
+ * back) first. */
 void gw_broker_destroy(gw_broker_t **self_p);
+
+/* The broker's side of gw_workers: fill out with the calls that take a
+ * worker's results, jobs handed back and news of free credit, for
+ * gw_workers_new. */
+void gw_broker_workers_events(gw_broker_t *self, gw_workers_events_t *out);
+/* Reach the workers through ops (gw_workers_ops in the gateway),
+ * workers being their first argument; both must outlive the broker's
+ * use of them. */
+void gw_broker_set_workers(
+    gw_broker_t *self, const gw_workers_ops_t *ops, void *workers);
 
 /* A client of the default transport connected; user is handed back to
  * ops->client_send. NULL on ENOMEM. */
@@ -135,24 +146,13 @@ int gw_broker_client_share(
  * jobs will be discarded. Sets *client_p = NULL; NULL-safe. */
 void gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p);
 
-/* A validated client message (see gw_cproto.h). */
+/* A validated client message (see gw_cmsg.h). */
 void gw_broker_on_client_msg(
     gw_broker_t *self, gw_client_t *client, const gw_cmsg_t *msg);
 /* A client frame that failed to parse: answer with an error frame. */
 void gw_broker_client_error(
-    gw_broker_t *self, gw_client_t *client, const gw_cerr_t *err);
+    gw_broker_t *self, gw_client_t *client, const gw_cmsg_err_t *err);
 
-/* One frame from a worker, still untrusted bytes, on an endpoint without
- * CURVE. */
-void gw_broker_on_worker_frame(gw_broker_t *self, const uint8_t *rid,
-    size_t rid_len, const void *data, size_t len);
-/* The same, from the peer whose ZAP User-Id (its CURVE key) is key, or
- * NULL without CURVE. A worker's routing id is bound to the key it sent
- * READY with: a frame under that id from another key is dropped
- * (WRK-HIJACK, counted in hijacks) and the worker is removed, since
- * ZeroMQ only routes its id to another connection once its own is gone. */
-void gw_broker_on_worker_frame_from(gw_broker_t *self, const uint8_t *rid,
-    size_t rid_len, const char *key, const void *data, size_t len);
 /* A transport saw a routing-id takeover (producers): count it. */
 void gw_broker_note_hijack(gw_broker_t *self);
 
@@ -161,8 +161,9 @@ void gw_broker_note_hijack(gw_broker_t *self);
 void gw_broker_client_pause(
     gw_broker_t *self, gw_client_t *client, bool paused);
 
-/* Timers: heartbeats, silent workers, request timeouts, items waiting
- * for a task no worker runs (unknown_task_us). Call it often
+/* Timers: request timeouts, items waiting for a task no worker runs
+ * (unknown_task_us); the workers' heartbeats are gw_workers_tick's. Call
+ * it often
  * (every 100 ms or so) with the monotonic clock. */
 void gw_broker_tick(gw_broker_t *self, int64_t now_us);
 
@@ -175,6 +176,9 @@ void gw_broker_drain(gw_broker_t *self);
  * stops waiting when this is false (nothing would come of the wait). */
 bool gw_broker_can_progress(const gw_broker_t *self);
 
+/* The broker's counters, with the workers' (gw_workers_stats: workers,
+ * capacity, bad_frames, workers_lost, hb_missed, their part of stale and
+ * hijacks) folded in. */
 void gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out);
 
 #endif

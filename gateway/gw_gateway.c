@@ -20,6 +20,7 @@
 #include "gw_listen.h"
 #include "gw_policy.h"
 #include "gw_prod.h"
+#include "gw_workers.h"
 #include "gw_ws.h"
 #include "gw_zmq.h"
 #include "sl_clock.h"
@@ -30,21 +31,13 @@
 #define GW_TICK_US 100000        /* timers: heartbeats, timeouts, stalls */
 #define GW_CLOSE_WAIT_US 3500000 /* > gw_ws_close_all's hard deadline */
 
-/* What the workers endpoint's CURVE setup needs. */
-typedef struct s_workers_setup {
-	const sl_curve_keypair_t *kp;
-	int hb_ivl_ms;     /* ZMTP heartbeat interval */
-	int hb_timeout_ms; /* ... and how long a silent connection lives */
-} s_workers_setup_t;
-
 struct gw_gateway {
 	const gw_opts_t *opts; /* borrowed */
 	void *zctx;            /* owned; terminated last */
 	gw_broker_t *broker;
-	gw_policy_t *policy; /* owns the ZAP handler in zctx */
-	gw_zmq_t *zsock;     /* the workers endpoint */
-	s_workers_setup_t wsetup;
-	gw_prod_t *prod; /* NULL: no producers endpoint */
+	gw_policy_t *policy;   /* owns the ZAP handler in zctx */
+	gw_workers_t *workers; /* the workers endpoint */
+	gw_prod_t *prod;       /* NULL: no producers endpoint */
 	gw_ws_t *ws;
 	gw_fds_t *fds;
 	long fd_limit, fd_was; /* RLIMIT_NOFILE after and before raising */
@@ -71,6 +64,7 @@ s_tick(lws_sorted_usec_list_t *sul)
 
 	self->last_tick_us = now;
 	gw_broker_tick(self->broker, now);
+	gw_workers_tick(self->workers, now);
 	gw_ws_tick(self->ws, now);
 	if (self->prod)
 		gw_prod_tick(self->prod, now);
@@ -92,49 +86,7 @@ s_http_stats(void *user, gw_http_stats_t *out)
 	out->last_tick_us = self->last_tick_us;
 }
 
-/* ---- the workers endpoint's glue (moving to gw_workers) ---- */
-
-static int
-s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
-    size_t len)
-{
-	gw_gateway_t *self = ctx;
-
-	return gw_zmq_send(self->zsock, rid, rid_len, data, len);
-}
-
-/* A worker's frame, with the CURVE key it came from (NULL without). */
-static void
-s_worker_frame(void *user, const uint8_t *rid, size_t rid_len,
-    const void *data, size_t len)
-{
-	gw_gateway_t *self = user;
-
-	gw_broker_on_worker_frame_from(self->broker, rid, rid_len,
-	    gw_zmq_peer_key(self->zsock), data, len);
-}
-
-/*
- * gw_zmq_new_ex's setup: CURVE server, ZAP domain "workers". With CURVE
- * there is no ZMQ_ROUTER_HANDOVER (gw_zmq.c): a worker restarted under
- * the same routing id is not heard while its old connection lives, so
- * ZMTP heartbeats close the connection of a hung worker (its process
- * stopped, its TCP connection open) as our own heartbeats forget it.
- */
-static int
-s_workers_curve(void *sock, const void *arg)
-{
-	const s_workers_setup_t *a = arg;
-
-	if (zmq_setsockopt(
-	        sock, ZMQ_HEARTBEAT_IVL, &a->hb_ivl_ms, sizeof a->hb_ivl_ms)
-	    || zmq_setsockopt(sock, ZMQ_HEARTBEAT_TIMEOUT, &a->hb_timeout_ms,
-	        sizeof a->hb_timeout_ms))
-		return -1;
-	return sl_curve_server_setup(sock, a->kp, "workers");
-}
-
-/* The same for the producers endpoint, ZAP domain "producers". */
+/* gw_prod's CURVE setup: ZAP domain "producers". */
 static int
 s_producers_curve(void *sock, const void *kp)
 {
@@ -188,14 +140,17 @@ s_start_zmq(gw_gateway_t *self, char *err, size_t errlen)
 		.max_requests = (size_t) o->max_requests,
 		.max_queued_jobs = (size_t) o->max_queued,
 		.max_client_jobs = (size_t) o->max_queued_per_client,
-		.hb_ivl_us = o->hb_ivl_ms * 1000,
-		.hb_liveness = (unsigned) o->hb_liveness,
 		.max_subscriptions = (size_t) o->max_subs,
 		.unknown_task_us = o->unknown_task_ms * 1000,
 	};
-	gw_broker_ops_t ops = { .client_send = gw_ws_client_send,
-		.worker_send = s_worker_send,
-		.ctx = self };
+	/* gw_ws_client_send finds all it needs in the connection */
+	gw_broker_ops_t ops
+	    = { .client_send = gw_ws_client_send, .ctx = NULL };
+	gw_workers_limits_t wlim = { .max_frame = o->max_frame,
+		.max_items = (size_t) o->max_items,
+		.hb_ivl_us = o->hb_ivl_ms * 1000,
+		.hb_liveness = (unsigned) o->hb_liveness };
+	gw_workers_events_t wev;
 	gw_prod_limits_t plim = { .max_frame = o->max_frame,
 		.max_items = (size_t) o->max_items,
 		.timeout_us = o->producer_timeout_ms * 1000,
@@ -210,14 +165,14 @@ s_start_zmq(gw_gateway_t *self, char *err, size_t errlen)
 	}
 	if (s_start_policy(self, err, errlen))
 		return SL_EINVAL;
-	self->wsetup.kp = gw_policy_curve(self->policy, "workers");
-	self->wsetup.hb_ivl_ms = (int) o->hb_ivl_ms;
-	self->wsetup.hb_timeout_ms = (int) (o->hb_ivl_ms * o->hb_liveness);
-	self->zsock = gw_zmq_new_ex(self->zctx, o->workers, o->max_frame,
-	    self->wsetup.kp ? s_workers_curve : NULL, &self->wsetup,
-	    s_worker_frame, self, err, errlen);
-	if (!self->zsock || !gw_opts_str(o->producers))
-		return self->zsock ? 0 : SL_EINVAL;
+	gw_broker_workers_events(self->broker, &wev);
+	self->workers = gw_workers_new(self->zctx, o->workers, &wlim,
+	    gw_policy_curve(self->policy, "workers"), &wev, err, errlen);
+	if (!self->workers)
+		return SL_EINVAL;
+	gw_broker_set_workers(self->broker, &gw_workers_ops, self->workers);
+	if (!gw_opts_str(o->producers))
+		return 0;
 	pkp = gw_policy_curve(self->policy, "producers");
 	if (!pkp && !gw_auth_endpoint_is_local(o->producers))
 		SL_WARN("GW-INSECURE",
@@ -365,7 +320,7 @@ s_start_loop(gw_gateway_t *self, char *err, size_t errlen)
 		    "listener on port %d not found: connections cannot be "
 		    "shed when descriptors run out",
 		    self->opts->port);
-	if (gw_zmq_attach(self->zsock, self->ctx, vh)) {
+	if (gw_workers_attach(self->workers, self->ctx, vh)) {
 		snprintf(
 		    err, errlen, "cannot add the ZeroMQ socket to the loop");
 		return SL_EINVAL;
@@ -500,8 +455,8 @@ gw_gateway_destroy(gw_gateway_t **self_p)
 	self->ctx = NULL;
 	gw_ws_destroy(&self->ws);
 	gw_prod_destroy(&self->prod); /* its broker clients, then socket */
+	gw_workers_destroy(&self->workers); /* hands held jobs back */
 	gw_broker_destroy(&self->broker);
-	gw_zmq_destroy(&self->zsock);
 	gw_policy_destroy(&self->policy); /* its ZAP handler shuts zctx */
 	if (self->zctx)
 		zmq_ctx_term(self->zctx);

@@ -10,33 +10,33 @@
 #include "sl_proto.h"
 
 /* A msgpack value as gw_cmsg_check sees it. */
-static gw_field_t
+static gw_cmsg_field_t
 s_field(const msgpack_object *o)
 {
-	gw_field_t f = { .kind = GW_F_OTHER };
+	gw_cmsg_field_t f = { .kind = GW_CMSG_F_OTHER };
 
 	switch (o->type) {
 	case MSGPACK_OBJECT_STR:
-		f.kind = GW_F_STR;
+		f.kind = GW_CMSG_F_STR;
 		f.s = o->via.str.size ? o->via.str.ptr : "";
 		f.len = o->via.str.size;
 		break;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
 		if (o->via.u64 <= INT64_MAX) {
-			f.kind = GW_F_INT;
+			f.kind = GW_CMSG_F_INT;
 			f.i = (int64_t) o->via.u64;
 		}
 		break;
 	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		f.kind = GW_F_INT;
+		f.kind = GW_CMSG_F_INT;
 		f.i = o->via.i64;
 		break;
 	case MSGPACK_OBJECT_BOOLEAN:
-		f.kind = GW_F_BOOL;
+		f.kind = GW_CMSG_F_BOOL;
 		f.b = o->via.boolean;
 		break;
 	case MSGPACK_OBJECT_ARRAY:
-		f.kind = GW_F_ARRAY;
+		f.kind = GW_CMSG_F_ARRAY;
 		f.len = o->via.array.size;
 		break;
 	default:
@@ -63,14 +63,14 @@ static const char *const s_keys[K_COUNT] = { "type", "id", "task", "items",
 
 /* Find the known fields of map o; their values in v[K_*] (or NULL). */
 static int
-s_fields(
-    const msgpack_object *o, const msgpack_object *v[K_COUNT], gw_cerr_t *err)
+s_fields(const msgpack_object *o, const msgpack_object *v[K_COUNT],
+    gw_cmsg_err_t *err)
 {
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object *k = &o->via.map.ptr[i].key;
 
 		if (k->type != MSGPACK_OBJECT_STR)
-			return gw_cerr_set(err, NULL, "bad_message",
+			return gw_cmsg_err_set(err, NULL, "bad_message",
 			    "map keys must be strings");
 		for (int j = 0; j < K_COUNT; j++) {
 			if (k->via.str.size != strlen(s_keys[j])
@@ -80,8 +80,9 @@ s_fields(
 			/* JSON refuses repeated keys; so do we, for the ones
 			 * that mean something. */
 			if (v[j])
-				return gw_cerr_set(err, NULL, "bad_message",
-				    "key \"%s\" appears twice", s_keys[j]);
+				return gw_cmsg_err_set(err, NULL,
+				    "bad_message", "key \"%s\" appears twice",
+				    s_keys[j]);
 			v[j] = &o->via.map.ptr[i].val;
 		}
 	}
@@ -104,21 +105,21 @@ s_pack_mp(const void *items, size_t i, msgpack_packer *pk, const char **why)
 	return rc;
 }
 
-#define S_FIELD(v) ((v) ? s_field(v) : (gw_field_t) { 0 })
+#define S_FIELD(v) ((v) ? s_field(v) : (gw_cmsg_field_t) { 0 })
 
 int
 gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
-    gw_cerr_t *err)
+    gw_cmsg_err_t *err)
 {
 	const msgpack_object *v[K_COUNT] = { 0 };
-	gw_fields_t f;
+	gw_cmsg_fields_t f;
 	size_t off = 0;
 
 	memset(out, 0, sizeof *out);
 	/* msgpack-c allocates what a container header claims before it
 	 * reads the elements: walk the bytes first, without allocating. */
 	if (sl_proto_check(data, len, GW_PPROTO_MAX_DEPTH))
-		return gw_cerr_set(err, NULL, "bad_msgpack",
+		return gw_cmsg_err_set(err, NULL, "bad_msgpack",
 		    "not exactly one msgpack object of depth <= %d",
 		    GW_PPROTO_MAX_DEPTH);
 	msgpack_unpacked_init(&out->unpacked);
@@ -127,12 +128,12 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 	        != MSGPACK_UNPACK_SUCCESS
 	    || off != len) {
 		gw_cmsg_clear(out);
-		return gw_cerr_set(
+		return gw_cmsg_err_set(
 		    err, NULL, "bad_msgpack", "undecodable msgpack");
 	}
 	if (out->unpacked.data.type != MSGPACK_OBJECT_MAP) {
 		gw_cmsg_clear(out);
-		return gw_cerr_set(
+		return gw_cmsg_err_set(
 		    err, NULL, "bad_message", "a frame must be a msgpack map");
 	}
 	if (s_fields(&out->unpacked.data, v, err))
@@ -161,6 +162,8 @@ fail:
 
 /* ---- out ------------------------------------------------------------ */
 
+/* gw_out_visitor_t callbacks: each packs one key and its value into the
+ * packer ctx; non-zero when msgpack-c could not grow the buffer. */
 static int
 s_str(msgpack_packer *pk, const char *s)
 {
@@ -168,19 +171,25 @@ s_str(msgpack_packer *pk, const char *s)
 }
 
 static int
-s_kv_str(msgpack_packer *pk, const char *k, const char *v)
+s_kv_str(void *pk, const char *k, const char *v)
 {
 	return s_str(pk, k) || s_str(pk, v);
 }
 
 static int
-s_kv_int(msgpack_packer *pk, const char *k, int64_t v)
+s_kv_int(void *pk, const char *k, int64_t v)
 {
 	return s_str(pk, k) || msgpack_pack_int64(pk, v);
 }
 
 static int
-s_kv_value(msgpack_packer *pk, const char *k, const gw_value_t *v)
+s_kv_yes(void *pk, const char *k)
+{
+	return s_str(pk, k) || msgpack_pack_true(pk);
+}
+
+static int
+s_kv_value(void *pk, const char *k, const gw_cmsg_value_t *v)
 {
 	if (s_str(pk, k))
 		return -1;
@@ -194,90 +203,19 @@ s_kv_value(msgpack_packer *pk, const char *k, const gw_value_t *v)
 	return msgpack_pack_nil(pk);
 }
 
+static const gw_out_visitor_t s_mp = { .str = s_kv_str,
+	.integer = s_kv_int,
+	.value = s_kv_value,
+	.yes = s_kv_yes };
+
 int
 gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb)
 {
-	bool has_value = f->value.json || f->value.mp;
 	msgpack_packer pk;
-	uint32_t n = 1 + (f->id != NULL) + (f->channel != NULL);
-	int bad;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	switch (f->type) {
-	case GW_OUT_ACCEPTED:
-		n += 2;
-		break;
-	case GW_OUT_RESULT:
-		n += 2 + (f->timing ? 2 : 0);
-		break;
-	case GW_OUT_ITEM_ERROR:
-		n += 3;
-		break;
-	case GW_OUT_ERROR:
-		n += 2;
-		break;
-	case GW_OUT_DONE:
-		n += 3 + (f->cancelled != 0);
-		break;
-	case GW_OUT_PONG:
-		n += 4 + has_value + f->draining;
-		break;
-	case GW_OUT_SUBSCRIBED:
-	case GW_OUT_UNSUBSCRIBED:
-		n += 1;
-		break;
-	}
-	bad = msgpack_pack_map(&pk, n)
-	    || s_kv_str(&pk, "type", gw_out_type_name(f->type));
-	if (!bad && f->id)
-		bad = s_kv_str(&pk, "id", f->id);
-	if (bad)
+	if (msgpack_pack_map(&pk, (uint32_t) gw_out_count(f))
+	    || gw_out_walk(f, &s_mp, &pk))
 		return SL_ENOMEM;
-	switch (f->type) {
-	case GW_OUT_ACCEPTED:
-		bad = s_kv_int(&pk, "items", (int64_t) f->items)
-		    || s_kv_int(&pk, "workers", (int64_t) f->workers);
-		break;
-	case GW_OUT_RESULT:
-		bad = s_kv_int(&pk, "seq", f->seq)
-		    || s_kv_value(&pk, "value", &f->value);
-		if (!bad && f->timing)
-			bad = s_kv_int(&pk, "t_done_us", f->t_done_us)
-			    || s_kv_int(&pk, "cpu_us", (int64_t) f->cpu_us);
-		break;
-	case GW_OUT_ITEM_ERROR:
-		bad = s_kv_int(&pk, "seq", f->seq);
-		/* fall through */
-	case GW_OUT_ERROR:
-		bad = bad || s_kv_str(&pk, "code", f->code)
-		    || s_kv_str(&pk, "message", f->message);
-		break;
-	case GW_OUT_DONE:
-		bad = s_kv_int(&pk, "ok", (int64_t) f->ok)
-		    || s_kv_int(&pk, "failed", (int64_t) f->failed)
-		    || s_kv_int(&pk, "elapsed_ms", f->elapsed_ms);
-		if (!bad && f->cancelled)
-			bad = s_kv_int(
-			    &pk, "cancelled", (int64_t) f->cancelled);
-		break;
-	case GW_OUT_PONG:
-		bad = s_kv_int(&pk, "server_us", f->server_us)
-		    || s_kv_int(&pk, "workers", (int64_t) f->workers)
-		    || s_kv_int(&pk, "queued", (int64_t) f->queued)
-		    || s_kv_int(&pk, "running", (int64_t) f->running);
-		if (!bad && f->draining)
-			bad = msgpack_pack_str_with_body(&pk, "draining", 8)
-			    || msgpack_pack_true(&pk);
-		if (!bad && has_value)
-			bad = s_kv_value(&pk, "data", &f->value);
-		break;
-	case GW_OUT_SUBSCRIBED:
-	case GW_OUT_UNSUBSCRIBED:
-		bad = s_kv_int(
-		    &pk, "subscriptions", (int64_t) f->subscriptions);
-		break;
-	}
-	if (!bad && f->channel)
-		bad = s_kv_str(&pk, "channel", f->channel);
-	return bad ? SL_ENOMEM : 0;
+	return 0;
 }

@@ -23,7 +23,8 @@
 
 #include <msgpack.h>
 
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 
 #define GW_PPROTO_VERSION 1    /* producer protocol, docs/PROTOCOL.md §3 */
 #define GW_PPROTO_MAX_DEPTH 16 /* nesting of a whole frame */
@@ -39,7 +40,7 @@
  * place): keep data until gw_cmsg_clear.
  */
 int gw_pproto_parse(const void *data, size_t len, size_t max_items,
-    gw_cmsg_t *out, gw_cerr_t *err);
+    gw_cmsg_t *out, gw_cmsg_err_t *err);
 
 /* Append f as one msgpack map to sb. 0 or SL_ENOMEM. */
 int gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb);

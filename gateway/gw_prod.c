@@ -345,7 +345,7 @@ s_on_frame(void *user, const uint8_t *rid, size_t rid_len, const void *data,
 	gw_producer_t *p = s_find(self, rid, rid_len);
 	const char *key = gw_zmq_peer_key(self->zsock);
 	gw_cmsg_t msg;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	/* A routing id is bound to the CURVE key its first frame came with.
 	 * Another key under it: ZeroMQ (no HANDOVER with CURVE) routes the

@@ -11,7 +11,8 @@
 
 #include "gw_addr.h"
 #include "gw_auth.h"
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "gw_http.h"
 #include "gw_hs.h"
 #include "gw_policy.h"
@@ -529,14 +530,14 @@ s_message(gw_ws_pss_t *pss)
 {
 	gw_broker_t *b = pss->ws->broker;
 	gw_cmsg_t msg;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	int rc;
 
 	/* Each subprotocol has one kind of data frame: JSON text, or
 	 * msgpack binary. */
 	if (pss->rx_binary != pss->mp) {
-		gw_cerr_set(&err, NULL,
+		gw_cmsg_err_set(&err, NULL,
 		    pss->mp ? "text_unsupported" : "binary_unsupported",
 		    pss->mp ? "sluice.msgpack.v1 takes binary msgpack "
 		              "frames, not text"
@@ -546,7 +547,7 @@ s_message(gw_ws_pss_t *pss)
 		return;
 	}
 	if (pss->rx_drop) {
-		gw_cerr_set(&err, NULL, "too_large",
+		gw_cmsg_err_set(&err, NULL, "too_large",
 		    "message over the %zu-byte limit was discarded",
 		    pss->ws->lim.max_frame);
 		gw_broker_client_error(b, pss->client, &err);

@@ -6,7 +6,7 @@
  * (the same messages as binary msgpack maps, gw_pproto, never converted
  * to JSON). Receives data frames, reassembling fragments up to max_frame bytes
  * (a larger frame is discarded as it arrives and answered with too_large, so
- * memory stays bounded), parses them with gw_cproto and hands them to the
+ * memory stays bounded), parses them with gw_cmsg and hands them to the
  * broker. Sends what the broker queues through a per-connection list of
  * ready-to-write frames (LWS_PRE headroom included, so each frame is
  * serialised once and never copied again), several frames per WRITEABLE

@@ -17,7 +17,8 @@
 #include <jansson.h>
 #include <msgpack.h>
 
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "sl_err.h"
 #include "sl_json.h"
 #include "sl_proto.h"
@@ -27,7 +28,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
-s_error_frame_serialises(const gw_cerr_t *err)
+s_error_frame_serialises(const gw_cmsg_err_t *err)
 {
 	gw_out_t out = gw_out_error(err);
 	json_t *f = NULL;
@@ -46,7 +47,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 	size_t at = sl_json_bad_offset((const char *) data, size);
 
 	if (at != SIZE_MAX && at > size)

@@ -4,7 +4,7 @@
  *
  * Checks the contract besides memory safety: a refusal carries a code and
  * an error frame that serialises as JSON; an accepted frame is a submit,
- * cancel or ping whose fields are what gw_cproto promises, and whose
+ * cancel or ping whose fields are what gw_cmsg promises, and whose
  * answer frames encode back to msgpack (gw_pproto_encode), as the gateway
  * sends them. Single threaded; run by tests/fuzz/run.sh.
  */
@@ -16,7 +16,8 @@
 #include <jansson.h>
 #include <msgpack.h>
 
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "gw_pproto.h"
 #include "sl_err.h"
 #include "sl_proto.h"
@@ -47,7 +48,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 	gw_out_t f;
 
 	memset(&err, 0, sizeof err);

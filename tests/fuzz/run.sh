@@ -42,7 +42,8 @@ missing() {
 }
 command -v "$cc" >/dev/null 2>&1 || missing "no $cc (apt-get install clang libclang-rt-14-dev)"
 
-common="$top/common/sl_proto.c $top/common/sl_json.c $top/common/sl_err.c"
+common="$top/common/sl_proto.c $top/common/sl_json.c $top/common/sl_utf8.c
+$top/common/sl_err.c"
 # shellcheck disable=SC2046
 flags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fno-omit-frame-pointer
 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
@@ -55,9 +56,9 @@ for t in $targets; do
 	src=$here/fuzz_$t.c
 	[ -f "$src" ] || { echo "fuzz: no target $t" >&2; exit 2; }
 	extra=""
-	[ "$t" = cmsg ] && extra=$top/gateway/gw_cproto.c
+	[ "$t" = cmsg ] && extra="$top/gateway/gw_cmsg.c $top/gateway/gw_out.c"
 	[ "$t" = pproto ] &&
-		extra="$top/gateway/gw_pproto.c $top/gateway/gw_cproto.c"
+		extra="$top/gateway/gw_pproto.c $top/gateway/gw_cmsg.c $top/gateway/gw_out.c"
 	dir=$out/$t
 	mkdir -p "$dir"
 	# shellcheck disable=SC2086

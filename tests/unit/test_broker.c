@@ -14,7 +14,10 @@
 #include <time.h>
 
 #include "gw_broker.h"
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
+#include "gw_workers.h"
+#include "gw_zmq.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -41,6 +44,8 @@ typedef struct sent_frame {
 /* The fake transport, and the broker under test. */
 typedef struct fake {
 	gw_broker_t *b;
+	gw_workers_t *w;          /* real, over the fake gw_zmq below */
+	gw_workers_limits_t wlim; /* its limits */
 	sent_frame_t frames[MAX_SENT];
 	size_t n_frames;
 	sent_job_t jobs[MAX_SENT];
@@ -110,16 +115,53 @@ s_other_send(void *ctx, void *client_user, const gw_out_t *frame)
 	return 0;
 }
 
-static int
-s_worker_send(void *ctx, const uint8_t *rid, size_t rid_len, const void *data,
-    size_t len)
+/* gw_zmq is replaced at the link (-Wl,--wrap): gw_workers is real, and
+ * what it sends to workers lands in the fake below. */
+static fake_t *s_fake; /* the wrapped functions have no context pointer */
+static char s_sock;    /* stands for the gw_zmq_t */
+
+gw_zmq_t *__wrap_gw_zmq_new_ex(void *zctx, const char *endpoint,
+    int64_t max_msg, int (*setup)(void *sock, const void *setup_arg),
+    const void *setup_arg, gw_zmq_frame_cb cb, void *user, char *err,
+    size_t errlen);
+int __wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
+    const void *data, size_t len);
+void __wrap_gw_zmq_destroy(gw_zmq_t **self_p);
+
+gw_zmq_t *
+__wrap_gw_zmq_new_ex(void *zctx, const char *endpoint, int64_t max_msg,
+    int (*setup)(void *sock, const void *setup_arg), const void *setup_arg,
+    gw_zmq_frame_cb cb, void *user, char *err, size_t errlen)
 {
-	fake_t *f = ctx;
+	(void) zctx;
+	(void) endpoint;
+	(void) max_msg;
+	(void) setup;
+	(void) setup_arg;
+	(void) cb; /* frames are fed to gw_workers_on_frame directly */
+	(void) user;
+	(void) err;
+	(void) errlen;
+	return (gw_zmq_t *) &s_sock;
+}
+
+void
+__wrap_gw_zmq_destroy(gw_zmq_t **self_p)
+{
+	*self_p = NULL;
+}
+
+int
+__wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
+    const void *data, size_t len)
+{
+	fake_t *f = s_fake;
 	sent_job_t *j;
 	const char *why = NULL;
 	json_t *item = NULL;
 	sl_msg_t m;
 
+	(void) self;
 	assert_true(rid_len < sizeof j->rid);
 	if (rid_len == strlen(f->fail_rid)
 	    && !memcmp(rid, f->fail_rid, rid_len)) {
@@ -206,29 +248,56 @@ s_fake_free_records(fake_t *f)
 	f->n_refused = 0;
 }
 
+/* The workers go first: they hand the jobs they hold back to the
+ * broker. */
+static void
+s_destroy(fake_t *f)
+{
+	gw_workers_destroy(&f->w);
+	gw_broker_destroy(&f->b);
+}
+
+/* A broker with lim and its workers with f->wlim, wired as in the
+ * gateway. 0 or -1. */
+static int
+s_build(fake_t *f, const gw_broker_limits_t *lim)
+{
+	gw_broker_ops_t ops = { s_client_send, f };
+	gw_workers_events_t ev;
+	char err[64];
+
+	f->b = gw_broker_new(&ops, lim);
+	if (!f->b)
+		return -1;
+	gw_broker_workers_events(f->b, &ev);
+	f->w = gw_workers_new(
+	    NULL, "inproc://test", &f->wlim, NULL, &ev, err, sizeof err);
+	if (!f->w)
+		return -1;
+	gw_broker_set_workers(f->b, &gw_workers_ops, f->w);
+	return 0;
+}
+
 /* Replace the broker with a fresh one using other limits. */
 static void
 s_rebuild(fake_t *f, const gw_broker_limits_t *lim)
 {
-	gw_broker_ops_t ops = { s_client_send, s_worker_send, f };
-
-	gw_broker_destroy(&f->b);
+	s_destroy(f);
 	s_fake_free_records(f);
-	f->b = gw_broker_new(&ops, lim);
-	assert_non_null(f->b);
+	assert_int_equal(s_build(f, lim), 0);
 }
 
 static int
 setup(void **state)
 {
 	fake_t *f = calloc(1, sizeof *f);
-	gw_broker_ops_t ops = { s_client_send, s_worker_send, NULL };
 
 	if (!f)
 		return -1;
-	ops.ctx = f;
-	f->b = gw_broker_new(&ops, &s_limits);
-	if (!f->b) {
+	s_fake = f;
+	f->wlim.max_items = 100;
+	if (s_build(f, &s_limits)) {
+		s_destroy(f);
 		free(f);
 		return -1;
 	}
@@ -241,10 +310,19 @@ teardown(void **state)
 {
 	fake_t *f = *state;
 
-	gw_broker_destroy(&f->b);
+	s_destroy(f);
 	s_fake_free_records(f);
 	free(f);
+	s_fake = NULL;
 	return 0;
+}
+
+/* Both timers, as the gateway's tick runs them. */
+static void
+s_tick(fake_t *f, int64_t now_us)
+{
+	gw_broker_tick(f->b, now_us);
+	gw_workers_tick(f->w, now_us);
 }
 
 /* ---- driving the broker ------------------------------------------------- */
@@ -252,12 +330,8 @@ teardown(void **state)
 static void
 s_worker_frame(fake_t *f, const char *rid, msgpack_sbuffer *sb)
 {
-	if (f->key)
-		gw_broker_on_worker_frame_from(f->b, (const uint8_t *) rid,
-		    strlen(rid), f->key, sb->data, sb->size);
-	else
-		gw_broker_on_worker_frame(f->b, (const uint8_t *) rid,
-		    strlen(rid), sb->data, sb->size);
+	gw_workers_on_frame(f->w, (const uint8_t *) rid, strlen(rid), f->key,
+	    sb->data, sb->size);
 	msgpack_sbuffer_destroy(sb);
 }
 
@@ -333,7 +407,7 @@ static void
 s_send_text(fake_t *f, gw_client_t *c, const char *text)
 {
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	if (gw_cmsg_parse(text, strlen(text), 100, &m, &err)) {
 		print_error(
@@ -371,9 +445,16 @@ static const gw_broker_limits_t s_hb_limits = {
 	.max_items = 100,
 	.max_requests = 4,
 	.max_queued_jobs = 50,
-	.hb_ivl_us = 1000000,
-	.hb_liveness = 3,
 };
+
+/* The broker with s_hb_limits, its workers with heartbeats. */
+static void
+s_rebuild_hb(fake_t *f)
+{
+	f->wlim.hb_ivl_us = 1000000;
+	f->wlim.hb_liveness = 3;
+	s_rebuild(f, &s_hb_limits);
+}
 
 #define HB_EXPIRY_US 3000000 /* hb_ivl_us * hb_liveness */
 
@@ -1257,9 +1338,9 @@ test_broker_items_no_worker_runs_end_as_unknown_task_in_time(void **state)
 	s_submit(f, c, "r1", "sum", "[1,2]"); /* no worker yet: accepted */
 	s_assert_frame(f, 0, 0, "accepted", "r1");
 	s_ready_tasks(f, "w0", 1, tasks, 1); /* runs echo only */
-	gw_broker_tick(f->b, t0 + 500000);
+	s_tick(f, t0 + 500000);
 	assert_int_equal(f->n_frames, 1); /* still in time */
-	gw_broker_tick(f->b, sl_clock_mono_us() + 1000001);
+	s_tick(f, sl_clock_mono_us() + 1000001);
 	assert_int_equal(f->n_frames, 4);
 	s_assert_item_error(f, 1, 0, "r1", 0, "unknown_task");
 	s_assert_item_error(f, 2, 0, "r1", 1, "unknown_task");
@@ -1274,10 +1355,10 @@ test_broker_items_no_worker_runs_end_as_unknown_task_in_time(void **state)
 	assert_int_equal(f->n_jobs, 1);
 	s_bye(f, "w1");
 	t0 = sl_clock_mono_us();
-	gw_broker_tick(f->b, t0);
-	gw_broker_tick(f->b, t0 + 900000);
+	s_tick(f, t0);
+	s_tick(f, t0 + 900000);
 	assert_int_equal(s_stats(f).queued, 2);
-	gw_broker_tick(f->b, t0 + 1000000);
+	s_tick(f, t0 + 1000000);
 	assert_int_equal(s_stats(f).queued, 0);
 	assert_int_equal(s_stats(f).unknown_task, 4);
 	assert_int_equal(s_stats(f).requests, 0);
@@ -1298,10 +1379,10 @@ test_broker_worker_arriving_in_time_runs_items_of_a_new_task(void **state)
 	c = s_client(f, 0);
 	t0 = sl_clock_mono_us();
 	s_submit(f, c, "r1", "sum", "[1,2]");
-	gw_broker_tick(f->b, t0 + 900000);
+	s_tick(f, t0 + 900000);
 	s_ready(f, "w1", 1); /* runs sum */
 	assert_int_equal(f->n_jobs, 1);
-	gw_broker_tick(f->b, t0 + 5000000); /* one still queued: served */
+	s_tick(f, t0 + 5000000); /* one still queued: served */
 	assert_int_equal(s_stats(f).unknown_task, 0);
 	s_answer_all(f, 0);
 	s_assert_done(f, f->n_frames - 1, 0, "r1", 2, 0);
@@ -1309,7 +1390,7 @@ test_broker_worker_arriving_in_time_runs_items_of_a_new_task(void **state)
 	s_rebuild(f, &lim);
 	c = s_client(f, 0);
 	s_submit(f, c, "r2", "sum", "[1]");
-	gw_broker_tick(f->b, sl_clock_mono_us() + 3600 * 1000000LL);
+	s_tick(f, sl_clock_mono_us() + 3600 * 1000000LL);
 	assert_int_equal(s_stats(f).queued, 1);
 	assert_int_equal(s_stats(f).unknown_task, 0);
 }
@@ -1466,7 +1547,7 @@ test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were(
 	char text[256];
 	gw_broker_stats_t st;
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	for (int i = 0; i < SL_PROTO_MAX_ITEM_DEPTH + 1; i++)
 		strcat(items, "[");
@@ -1549,7 +1630,7 @@ test_broker_item_at_max_depth_is_accepted(void **state)
 	s_ready(f, "w1", 1);
 	s_submit(f, c, "r1", "sum", items);
 	s_assert_frame(f, 0, 0, "accepted", "r1");
-	/* and the worker can decode the JOB it gets (s_worker_send) */
+	/* and the worker can decode the JOB it gets (__wrap_gw_zmq_send) */
 	s_assert_job(f, 0, "w1", item);
 }
 
@@ -1661,7 +1742,7 @@ test_broker_client_error_is_answered_with_an_error_frame(void **state)
 	fake_t *f = *state;
 	gw_client_t *c = s_client(f, 0);
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	assert_int_equal(
 	    gw_cmsg_parse(B("{\"type\":\"x\",\"id\":\"q\"}"), 10, &m, &err),
@@ -1682,9 +1763,9 @@ test_broker_malformed_worker_frames_are_counted_and_dropped(void **state)
 
 	s_ready(f, "w1", 1);
 	s_submit(f, c, "r1", "sum", "[1]");
-	gw_broker_on_worker_frame(
-	    f->b, (const uint8_t *) "w1", 2, B("\xdd\x01\x00\x00\x00"));
-	gw_broker_on_worker_frame(f->b, (const uint8_t *) "w1", 2, "", 0);
+	gw_workers_on_frame(
+	    f->w, (const uint8_t *) "w1", 2, NULL, B("\xdd\x01\x00\x00\x00"));
+	gw_workers_on_frame(f->w, (const uint8_t *) "w1", 2, NULL, "", 0);
 	/* a JOB is for workers, not from them */
 	msgpack_sbuffer_init(&sb);
 	assert_int_equal(sl_proto_encode_job(&sb, 1, "sum", 3, B("\x01")), 0);
@@ -1702,8 +1783,8 @@ test_broker_malformed_worker_frames_are_counted_and_dropped(void **state)
 		assert_int_equal(
 		    sl_proto_encode_ready(&sb, 1, 1, "h", tasks, 1), 0);
 	}
-	gw_broker_on_worker_frame(
-	    f->b, long_rid, sizeof long_rid, sb.data, sb.size);
+	gw_workers_on_frame(
+	    f->w, long_rid, sizeof long_rid, NULL, sb.data, sb.size);
 	msgpack_sbuffer_destroy(&sb);
 	assert_int_equal(s_stats(f).workers, 1);
 	/* binary routing ids (as ZeroMQ makes them) work like text ones */
@@ -1714,8 +1795,8 @@ test_broker_malformed_worker_frames_are_counted_and_dropped(void **state)
 		msgpack_sbuffer_init(&sb);
 		assert_int_equal(
 		    sl_proto_encode_ready(&sb, 1, 1, "h", tasks, 1), 0);
-		gw_broker_on_worker_frame(
-		    f->b, rid, sizeof rid, sb.data, sb.size);
+		gw_workers_on_frame(
+		    f->w, rid, sizeof rid, NULL, sb.data, sb.size);
 		msgpack_sbuffer_destroy(&sb);
 	}
 	assert_int_equal(s_stats(f).workers, 2);
@@ -1887,12 +1968,12 @@ test_broker_timeout_ends_every_unfinished_item_as_a_timeout_error(void **state)
 	assert_int_equal(f->n_jobs, 3);
 	assert_int_equal(f->n_frames, 3);
 	/* before the deadline: nothing happens */
-	gw_broker_tick(f->b, t_before + 40000);
+	s_tick(f, t_before + 40000);
 	assert_int_equal(f->n_frames, 3);
 	assert_int_equal(f->n_cancels, 0);
 	assert_int_equal(s_stats(f).timeouts, 0);
 	/* past it: each unfinished item, queued or running, ends once */
-	gw_broker_tick(f->b, t_after + 50000);
+	s_tick(f, t_after + 50000);
 	assert_int_equal(f->n_frames, 3 + 3 + 1);
 	for (size_t i = 3; i < 6; i++) {
 		json_int_t seq;
@@ -1922,7 +2003,7 @@ test_broker_timeout_ends_every_unfinished_item_as_a_timeout_error(void **state)
 	assert_int_equal(f->n_jobs, 4);
 	s_assert_job(f, 3, "w1", "9");
 	/* r2 has no deadline: a tick a day later leaves it alone */
-	gw_broker_tick(f->b, t_after + 86400000000LL);
+	s_tick(f, t_after + 86400000000LL);
 	assert_int_equal(f->n_frames, 7);
 	s_result(f, "w1", f->jobs[3].job, "9");
 	s_assert_result(f, 7, 0, "r2", 0, "9");
@@ -1938,7 +2019,7 @@ test_broker_timeout_of_a_request_no_worker_took(void **state)
 
 	s_submit_timeout(f, c, "r1", "[1,2]", 1000);
 	t_after = sl_clock_mono_us();
-	gw_broker_tick(f->b, t_after + 1000000);
+	s_tick(f, t_after + 1000000);
 	assert_int_equal(f->n_frames, 4);
 	s_assert_item_error(f, 1, 0, "r1", 0, "timeout");
 	s_assert_item_error(f, 2, 0, "r1", 1, "timeout");
@@ -1961,7 +2042,7 @@ test_broker_finished_request_is_not_timed_out_later(void **state)
 	t_after = sl_clock_mono_us();
 	s_answer_all(f, 0);
 	assert_int_equal(f->n_frames, 3);
-	gw_broker_tick(f->b, t_after + 60000);
+	s_tick(f, t_after + 60000);
 	assert_int_equal(f->n_frames, 3);
 	assert_int_equal(s_stats(f).timeouts, 0);
 }
@@ -1975,17 +2056,17 @@ test_broker_tick_pings_every_worker_once_per_interval(void **state)
 	fake_t *f = *state;
 	int64_t t;
 
-	s_rebuild(f, &s_hb_limits);
+	s_rebuild_hb(f);
 	t = sl_clock_mono_us(); /* before the workers were heard */
 	s_ready(f, "w1", 1);
 	s_ready(f, "w2", 1);
-	gw_broker_tick(f->b, t);
+	s_tick(f, t);
 	assert_int_equal(f->n_pings, 2);
 	assert_int_equal(s_pings_to(f, "w1"), 1);
 	assert_int_equal(s_pings_to(f, "w2"), 1);
-	gw_broker_tick(f->b, t + 500000); /* half an interval on: no PING */
+	s_tick(f, t + 500000); /* half an interval on: no PING */
 	assert_int_equal(f->n_pings, 2);
-	gw_broker_tick(f->b, t + 1000000);
+	s_tick(f, t + 1000000);
 	assert_int_equal(f->n_pings, 4);
 	assert_int_equal(s_pings_to(f, "w1"), 2);
 	assert_int_equal(s_pings_to(f, "w2"), 2);
@@ -2023,7 +2104,7 @@ test_broker_silent_worker_is_removed_and_its_jobs_go_to_another(void **state)
 	gw_broker_stats_t st;
 	int64_t t0, t1;
 
-	s_rebuild(f, &s_hb_limits);
+	s_rebuild_hb(f);
 	c = s_client(f, 0);
 	t0 = sl_clock_mono_us();
 	s_ready(f, "w1", 2); /* last heard of between t0 and t1 */
@@ -2033,10 +2114,10 @@ test_broker_silent_worker_is_removed_and_its_jobs_go_to_another(void **state)
 	s_mono_after(t1);
 	s_ready(f, "w2", 2); /* heard of after t1 */
 	/* just before w1 can have expired: nobody is removed */
-	gw_broker_tick(f->b, t0 + HB_EXPIRY_US - 1);
+	s_tick(f, t0 + HB_EXPIRY_US - 1);
 	assert_int_equal(s_stats(f).workers, 2);
 	/* w1 has been silent for three intervals, w2 has not */
-	gw_broker_tick(f->b, t1 + HB_EXPIRY_US);
+	s_tick(f, t1 + HB_EXPIRY_US);
 	st = s_stats(f);
 	assert_int_equal(st.workers, 1);
 	assert_int_equal(st.capacity, 2);
@@ -2067,7 +2148,7 @@ test_broker_worker_that_keeps_sending_is_not_removed(void **state)
 	gw_client_t *c;
 	gw_broker_stats_t st;
 
-	s_rebuild(f, &s_hb_limits);
+	s_rebuild_hb(f);
 	c = s_client(f, 0);
 	s_ready(f, "w1", 1);
 	s_submit(f, c, "r1", "sum", "[1]");
@@ -2099,7 +2180,7 @@ test_broker_worker_that_keeps_sending_is_not_removed(void **state)
 			s_worker_empty(f, "w1", SL_MSG_DRAIN);
 			break;
 		}
-		gw_broker_tick(f->b, t + HB_EXPIRY_US);
+		s_tick(f, t + HB_EXPIRY_US);
 		st = s_stats(f);
 		if (st.workers != 1
 		    || st.workers_lost != (uint64_t) round + 1) {
@@ -2125,8 +2206,8 @@ test_broker_without_heartbeats_tick_never_removes_workers(void **state)
 
 	s_ready(f, "w1", 1);
 	s_submit(f, c, "r1", "sum", "[1]");
-	gw_broker_tick(f->b, sl_clock_mono_us() + 3600 * 1000000LL);
-	gw_broker_tick(f->b, INT64_MAX);
+	s_tick(f, sl_clock_mono_us() + 3600 * 1000000LL);
+	s_tick(f, INT64_MAX);
 	st = s_stats(f);
 	assert_int_equal(st.workers, 1);
 	assert_int_equal(st.workers_lost, 0);
@@ -2148,12 +2229,12 @@ test_broker_job_whose_workers_go_silent_twice_ends_as_worker_lost(void **state)
 	gw_broker_stats_t st;
 	int64_t t;
 
-	s_rebuild(f, &s_hb_limits);
+	s_rebuild_hb(f);
 	c = s_client(f, 0);
 	s_ready(f, "w1", 1);
 	s_submit(f, c, "r1", "sum", "[7,8]");
 	t = sl_clock_mono_us();
-	gw_broker_tick(f->b, t + HB_EXPIRY_US); /* w1 dies holding 7 */
+	s_tick(f, t + HB_EXPIRY_US); /* w1 dies holding 7 */
 	st = s_stats(f);
 	assert_int_equal(st.workers, 0);
 	assert_int_equal(st.workers_lost, 1);
@@ -2164,7 +2245,7 @@ test_broker_job_whose_workers_go_silent_twice_ends_as_worker_lost(void **state)
 	assert_int_equal(f->n_jobs, 2);
 	assert_true(s_resent(f, 1, 0));
 	t = sl_clock_mono_us();
-	gw_broker_tick(f->b, t + HB_EXPIRY_US); /* and dies too */
+	s_tick(f, t + HB_EXPIRY_US); /* and dies too */
 	assert_int_equal(f->n_frames, 2);
 	s_assert_item_error(f, 1, 0, "r1", 0, "worker_lost");
 	st = s_stats(f);
@@ -2191,14 +2272,14 @@ test_broker_job_whose_workers_fail_the_ping_twice_ends_as_worker_lost(
 	gw_broker_stats_t st;
 	int64_t t, t2;
 
-	s_rebuild(f, &s_hb_limits);
+	s_rebuild_hb(f);
 	c = s_client(f, 0);
 	s_ready(f, "w1", 1);
 	s_submit(f, c, "r1", "sum", "[7]");
 	snprintf(f->fail_rid, sizeof f->fail_rid, "w1");
 	f->fail_rc = SL_ENOTFOUND;
 	t = sl_clock_mono_us();
-	gw_broker_tick(f->b, t); /* the PING to w1 fails */
+	s_tick(f, t); /* the PING to w1 fails */
 	assert_int_equal(f->n_refused, 1);
 	st = s_stats(f);
 	assert_int_equal(st.workers, 0);
@@ -2211,7 +2292,7 @@ test_broker_job_whose_workers_fail_the_ping_twice_ends_as_worker_lost(
 	snprintf(f->fail_rid, sizeof f->fail_rid, "w2");
 	t2 = sl_clock_mono_us();
 	s_worker_empty(f, "w2", SL_MSG_PONG); /* alive until t2 + 3 s */
-	gw_broker_tick(f->b, t2 + 1000000);   /* next PING: fails */
+	s_tick(f, t2 + 1000000);              /* next PING: fails */
 	assert_int_equal(f->n_refused, 2);
 	assert_int_equal(f->n_frames, 3);
 	s_assert_item_error(f, 1, 0, "r1", 0, "worker_lost");

@@ -463,37 +463,6 @@ test_json_mp_check_bounds_nesting(void **state)
 	assert_int_equal(sl_json_mp_check(&f->u.data, 0, NULL), 0);
 }
 
-static void
-test_json_utf8_clean_replaces_what_is_not_utf8(void **state)
-{
-	static const struct {
-		const char *in, *out;
-	} rows[] = {
-		{ "plain", "plain" },
-		{ "caf\xc3\xa9", "caf\xc3\xa9" }, /* valid: kept */
-		{ "caf\xc3", "caf?" },            /* cut off */
-		{ "\xe2\x98", "??" },             /* cut off, 3-byte */
-		{ "a\xffz", "a?z" },              /* never valid */
-		{ "\xc0\xaf", "??" },             /* overlong */
-		{ "\xed\xa0\x80", "???" },        /* a surrogate */
-		{ "\xf4\x90\x80\x80", "????" },   /* past U+10FFFF */
-		{ "\xf0\x9f\x98\x80!", "\xf0\x9f\x98\x80!" },
-	};
-	char buf[32];
-
-	(void) state;
-	for (size_t i = 0; i < SL_N(rows); i++) {
-		snprintf(buf, sizeof buf, "%s", rows[i].in);
-		sl_utf8_clean(buf);
-		sl_assert_row_str(rows[i].in, buf, rows[i].out);
-		sl_assert_row_int(
-		    rows[i].in, sl_utf8_valid(buf, strlen(buf)), 1);
-		sl_assert_row_int(rows[i].in,
-		    sl_utf8_valid(rows[i].in, strlen(rows[i].in)),
-		    !strcmp(rows[i].in, rows[i].out));
-	}
-}
-
 /* Where a text stops being JSON: the first byte no JSON text can have
  * there, its length when cut short, SIZE_MAX when it is valid. */
 static void
@@ -616,8 +585,6 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_json_mp_check_bounds_nesting, setup, teardown),
-		cmocka_unit_test(
-		    test_json_utf8_clean_replaces_what_is_not_utf8),
 		cmocka_unit_test(
 		    test_json_bad_offset_points_at_the_first_invalid_byte),
 		cmocka_unit_test(test_json_bad_offset_survives_deep_nesting),

@@ -158,7 +158,7 @@ test_pproto_parse_accepts_or_refuses_each_frame(void **state)
 		const row_t *r = &s_rows[i];
 		msgpack_sbuffer sb;
 		gw_cmsg_t m;
-		gw_cerr_t err;
+		gw_cmsg_err_t err;
 		int rc;
 
 		s_pack(r, &sb);
@@ -210,7 +210,7 @@ test_pproto_items_stay_msgpack_bin_included(void **state)
 	                          "b\xa4task\xa1t\xa5items\x93\xc4\x02\x01\x02"
 	                          "\xff\xcb\x3f\xf8\0\0\0\0\0\0";
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	assert_int_equal(
@@ -260,7 +260,7 @@ test_pproto_encode_gives_the_frame_as_a_map(void **state)
 	/* {"x": [1, "y"]} as a worker sends it */
 	static const char value[] = "\x81\xa1x\x92\x01\xa1y";
 	msgpack_unpacked v;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 	size_t off = 0;
 
 	(void) state;
@@ -323,7 +323,7 @@ test_pproto_encode_gives_the_frame_as_a_map(void **state)
 	    &(gw_out_t) { .type = GW_OUT_UNSUBSCRIBED, .channel = "c" },
 	    "{\"channel\":\"c\",\"subscriptions\":0,"
 	    "\"type\":\"unsubscribed\"}");
-	gw_cerr_set(&err, NULL, "too_many_subscriptions", "m");
+	gw_cmsg_err_set(&err, NULL, "too_many_subscriptions", "m");
 	snprintf(err.channel, sizeof err.channel, "c");
 	{
 		gw_out_t f = gw_out_error(&err);
@@ -342,7 +342,7 @@ test_pproto_ping_data_stays_msgpack(void **state)
 	                          "data\xc4\x01\xff";
 	msgpack_sbuffer sb;
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 	gw_out_t f;
 
 	(void) state;

@@ -6,7 +6,8 @@
  * the frame callback, so producers' frames are injected as if ZeroMQ had
  * received them, and gw_zmq_send records frames or answers SL_EFULL /
  * SL_ENOTFOUND on demand, as a full pipe or a vanished peer would. The
- * broker is real. Single threaded, like the lws service thread.
+ * broker is real; its workers are plain functions. Single threaded, like
+ * the lws service thread.
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
@@ -132,27 +133,96 @@ __wrap_gw_zmq_peer_key(const gw_zmq_t *self)
 /* ---- fixture ------------------------------------------------------------
  */
 
+/* The workers, as plain functions (the broker's gw_workers_ops_t seam):
+ * none until s_worker_ready, then one that runs "sum", one job at a
+ * time. */
+typedef struct fake_workers {
+	bool ready;             /* the worker registered */
+	gw_workers_job_t *held; /* the job it holds, or NULL */
+} fake_workers_t;
+
+static bool
+s_w_runs(const void *self, const char *task, bool ready)
+{
+	(void) ready;
+	return ((const fake_workers_t *) self)->ready && !strcmp(task, "sum");
+}
+
+static bool
+s_w_any_credit(const void *self)
+{
+	const fake_workers_t *w = self;
+
+	return w->ready && !w->held;
+}
+
+static void *
+s_w_pick(void *self, const char *task)
+{
+	return s_w_any_credit(self) && s_w_runs(self, task, true) ? self
+	                                                          : NULL;
+}
+
+static int
+s_w_send_job(void *self, void *worker, gw_workers_job_t *job, const char *task,
+    const void *item, size_t len)
+{
+	fake_workers_t *w = self;
+
+	(void) task;
+	(void) item;
+	(void) len;
+	assert_ptr_equal(worker, self);
+	job->holder = worker;
+	w->held = job;
+	return 0;
+}
+
+static void
+s_w_cancel(void *self, gw_workers_job_t *job)
+{
+	(void) self;
+	(void) job;
+}
+
+static void
+s_w_each_job(
+    void *self, bool (*fn)(void *arg, gw_workers_job_t *job), void *arg)
+{
+	fake_workers_t *w = self;
+
+	if (w->held)
+		fn(arg, w->held);
+}
+
+static void
+s_w_stats(const void *self, gw_workers_stats_t *out)
+{
+	memset(out, 0, sizeof *out);
+	out->workers = ((const fake_workers_t *) self)->ready;
+}
+
+static const char *
+s_w_name(const void *worker)
+{
+	(void) worker;
+	return "w1";
+}
+
+static const gw_workers_ops_t s_fake_workers_ops
+    = { s_w_runs, s_w_any_credit, s_w_pick, s_w_send_job, s_w_cancel,
+	      s_w_each_job, s_w_stats, s_w_name };
+
 typedef struct fixture {
 	gw_broker_t *broker;
 	gw_prod_t *prod;
+	fake_workers_t workers;
 } fixture_t;
-
-static int
-s_no_worker_send(void *ctx, const uint8_t *rid, size_t rid_len,
-    const void *data, size_t len)
-{
-	(void) ctx;
-	(void) rid;
-	(void) rid_len;
-	(void) data;
-	(void) len;
-	return 0;
-}
 
 static int
 setup(void **state)
 {
-	static const gw_broker_ops_t ops = { NULL, s_no_worker_send, NULL };
+	static const gw_broker_ops_t ops = { NULL, NULL };
 	static const gw_broker_limits_t blim
 	    = { .max_items = 10, .max_requests = 4, .max_queued_jobs = 100 };
 	/* no silence timeout; a cap of 1000 bytes */
@@ -164,6 +234,9 @@ setup(void **state)
 	if (!f)
 		return -1;
 	f->broker = gw_broker_new(&ops, &blim);
+	if (f->broker)
+		gw_broker_set_workers(
+		    f->broker, &s_fake_workers_ops, &f->workers);
 	f->prod = gw_prod_new(f->broker, NULL, "inproc://test", &plim, NULL,
 	    NULL, err, sizeof err);
 	if (!f->broker || !f->prod || !s_z.cb || !s_z.wake)
@@ -178,6 +251,13 @@ teardown(void **state)
 	fixture_t *f = *state;
 
 	gw_prod_destroy(&f->prod);
+	/* The worker leaves: the broker frees the job it held. */
+	if (f->workers.held) {
+		gw_workers_events_t ev;
+
+		gw_broker_workers_events(f->broker, &ev);
+		ev.lost(ev.ctx, f->workers.held, false);
+	}
 	gw_broker_destroy(&f->broker);
 	for (size_t i = 0; i < s_z.n_sent; i++)
 		free(s_z.sent[i]);
@@ -226,19 +306,15 @@ s_submit(const char *rid, const char *id)
 	msgpack_sbuffer_destroy(&sb);
 }
 
-/* READY from worker "w" that runs "sum", one job at a time. */
+/* The worker registers: it runs "sum", one job at a time. */
 static void
 s_worker_ready(fixture_t *f)
 {
-	const char *tasks[] = { "sum" };
-	msgpack_sbuffer sb;
+	gw_workers_events_t ev;
 
-	msgpack_sbuffer_init(&sb);
-	assert_int_equal(
-	    sl_proto_encode_ready(&sb, 1, 100, "test", tasks, 1), 0);
-	gw_broker_on_worker_frame(
-	    f->broker, (const uint8_t *) "w", 1, sb.data, sb.size);
-	msgpack_sbuffer_destroy(&sb);
+	f->workers.ready = true;
+	gw_broker_workers_events(f->broker, &ev);
+	ev.changed(ev.ctx);
 }
 
 static gw_prod_stats_t

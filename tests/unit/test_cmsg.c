@@ -1,14 +1,16 @@
 /*
- * test_cproto: the gateway's client protocol (gateway/gw_cproto).
+ * test_cmsg: client messages checked at the edge (gateway/gw_cmsg).
  *
  * One table of client frames, each with the outcome gw_cmsg_parse must
- * give (type, or error code plus the id it echoes); then the frame
- * builders, compared as canonical JSON text; then the promise that error
- * messages stay printable ASCII. Single threaded.
+ * give (type, or error code plus the id it echoes); then what a parsed
+ * message carries (items packed as msgpack); then the promise that error
+ * messages stay printable ASCII (and their frames serialise). Single
+ * threaded.
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
+#include "gw_out.h"
 #include "sl_err.h"
 #include "sl_proto.h"
 
@@ -240,14 +242,14 @@ static const parse_row_t s_rows[] = {
 };
 
 static void
-test_cproto_parse_gives_each_frame_its_outcome(void **state)
+test_cmsg_parse_gives_each_frame_its_outcome(void **state)
 {
 	(void) state;
 	for (size_t i = 0; i < SL_N(s_rows); i++) {
 		const parse_row_t *t = &s_rows[i];
 		size_t len = t->len ? t->len : strlen(t->text);
 		gw_cmsg_t m;
-		gw_cerr_t err;
+		gw_cmsg_err_t err;
 		int rc;
 
 		memset(&err, 0x5a, sizeof err);
@@ -313,11 +315,11 @@ s_assert_items(const gw_cmsg_t *m, const char *want)
  * naming its index; one at the limit is accepted.
  */
 static void
-test_cproto_items_nested_too_deeply_are_refused_at_the_edge(void **state)
+test_cmsg_items_nested_too_deeply_are_refused_at_the_edge(void **state)
 {
 	char text[256], items[128];
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	for (int depth = SL_PROTO_MAX_ITEM_DEPTH;
@@ -350,13 +352,13 @@ test_cproto_items_nested_too_deeply_are_refused_at_the_edge(void **state)
 }
 
 static void
-test_cproto_submit_fields_point_into_the_message(void **state)
+test_cmsg_submit_fields_point_into_the_message(void **state)
 {
 	const char *text
 	    = SUBMIT_WITH("\"task\":\"echo\",\"items\":[1,\"two\","
 	                  "{\"three\":3}]");
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	assert_int_equal(gw_cmsg_parse(text, strlen(text), 10, &m, &err), 0);
@@ -378,11 +380,11 @@ test_cproto_submit_fields_point_into_the_message(void **state)
 }
 
 static void
-test_cproto_ping_data_is_borrowed_from_the_message(void **state)
+test_cmsg_ping_data_is_borrowed_from_the_message(void **state)
 {
 	const char *text = "{\"type\":\"ping\",\"data\":[1,{\"a\":null}]}";
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	assert_int_equal(gw_cmsg_parse(text, strlen(text), 1, &m, &err), 0);
@@ -399,7 +401,7 @@ typedef struct timeout_row {
 } timeout_row_t;
 
 static void
-test_cproto_submit_carries_its_timeout_ms(void **state)
+test_cmsg_submit_carries_its_timeout_ms(void **state)
 {
 	static const timeout_row_t rows[] = {
 		{ "\"task\":\"sum\",\"items\":[1]", 0 },
@@ -413,7 +415,7 @@ test_cproto_submit_carries_its_timeout_ms(void **state)
 	for (size_t i = 0; i < SL_N(rows); i++) {
 		char text[256];
 		gw_cmsg_t m;
-		gw_cerr_t err;
+		gw_cmsg_err_t err;
 
 		snprintf(text, sizeof text,
 		    "{\"type\":\"submit\",\"id\":\"r1\",%s}", rows[i].fields);
@@ -425,13 +427,13 @@ test_cproto_submit_carries_its_timeout_ms(void **state)
 }
 
 static void
-test_cproto_subscribe_and_notify_carry_channels(void **state)
+test_cmsg_subscribe_and_notify_carry_channels(void **state)
 {
 	const char *sub = "{\"type\":\"subscribe\",\"channel\":\"c:1\"}";
 	const char *submit = SUBMIT_WITH(
 	    "\"task\":\"echo\",\"items\":[1],\"notify\":\"watch-me\"");
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	assert_int_equal(gw_cmsg_parse(sub, strlen(sub), 5, &m, &err), 0);
@@ -446,12 +448,12 @@ test_cproto_subscribe_and_notify_carry_channels(void **state)
 }
 
 static void
-test_cproto_cancel_carries_only_its_id(void **state)
+test_cmsg_cancel_carries_only_its_id(void **state)
 {
 	const char *text = "{\"type\":\"cancel\",\"id\":\"job-7\","
 	                   "\"task\":\"sum\",\"items\":[1]}";
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	assert_int_equal(gw_cmsg_parse(text, strlen(text), 5, &m, &err), 0);
@@ -467,12 +469,12 @@ test_cproto_cancel_carries_only_its_id(void **state)
 }
 
 static void
-test_cproto_parse_reads_only_len_bytes(void **state)
+test_cmsg_parse_reads_only_len_bytes(void **state)
 {
 	/* a frame is not NUL-terminated: what follows len is not read */
 	const char text[] = "{\"type\":\"ping\"}GARBAGE";
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	assert_int_equal(gw_cmsg_parse(text, 15, 1, &m, &err), 0);
@@ -482,12 +484,12 @@ test_cproto_parse_reads_only_len_bytes(void **state)
 }
 
 static void
-test_cproto_too_many_items_message_gives_count_and_limit(void **state)
+test_cmsg_too_many_items_message_gives_count_and_limit(void **state)
 {
 	const char *text
 	    = SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3,4,5]");
 	gw_cmsg_t m;
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	assert_int_equal(gw_cmsg_parse(text, strlen(text), 2, &m, &err), -1);
@@ -512,7 +514,7 @@ s_assert_printable(const char *row, const char *s)
 }
 
 static void
-test_cproto_error_messages_stay_printable_ascii(void **state)
+test_cmsg_error_messages_stay_printable_ascii(void **state)
 {
 	static const char *const inputs[] = {
 		"{\"type\":\"ping\", \xc3\xa9}",
@@ -530,7 +532,7 @@ test_cproto_error_messages_stay_printable_ascii(void **state)
 	(void) state;
 	for (size_t i = 0; i < SL_N(inputs); i++) {
 		gw_cmsg_t m;
-		gw_cerr_t err;
+		gw_cmsg_err_t err;
 		gw_out_t out;
 		json_t *frame;
 		char *text;
@@ -550,285 +552,59 @@ test_cproto_error_messages_stay_printable_ascii(void **state)
 }
 
 static void
-test_cproto_cerr_set_replaces_unprintable_bytes(void **state)
+test_cmsg_err_set_replaces_unprintable_bytes(void **state)
 {
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
-	assert_int_equal(gw_cerr_set(&err, "id-1", "bad_json", "a%sb%dc",
+	assert_int_equal(gw_cmsg_err_set(&err, "id-1", "bad_json", "a%sb%dc",
 	                     "\n\t\xc3\xa9\x7f", 7),
 	    -1);
 	assert_string_equal(err.code, "bad_json");
 	assert_string_equal(err.id, "id-1");
 	assert_string_equal(err.message, "a?????b7c");
-	assert_int_equal(gw_cerr_set(&err, NULL, "x", "plain"), -1);
+	assert_int_equal(gw_cmsg_err_set(&err, NULL, "x", "plain"), -1);
 	assert_string_equal(err.id, "");
 	assert_string_equal(err.message, "plain");
 }
 
 static void
-test_cproto_cerr_set_truncates_to_its_buffers(void **state)
+test_cmsg_err_set_truncates_to_its_buffers(void **state)
 {
 	char longer[300];
-	gw_cerr_t err;
+	gw_cmsg_err_t err;
 
 	(void) state;
 	memset(longer, 'm', sizeof longer - 1);
 	longer[sizeof longer - 1] = '\0';
-	gw_cerr_set(&err, longer, "c", "%s", longer);
-	assert_int_equal(strlen(err.id), GW_CPROTO_MAX_ID);
+	gw_cmsg_err_set(&err, longer, "c", "%s", longer);
+	assert_int_equal(strlen(err.id), GW_CMSG_MAX_ID);
 	assert_int_equal(strlen(err.message), sizeof err.message - 1);
-}
-
-/* ---- frame builders ------------------------------------------------------
- */
-
-/* The frame as JSON; fails the test if it does not encode. */
-static json_t *
-s_json(gw_out_t f)
-{
-	json_t *j = NULL;
-
-	assert_int_equal(gw_out_json(&f, &j), 0);
-	assert_non_null(j);
-	return j;
-}
-
-/* A msgpack object unpacked from bytes, for values that come from
- * workers. */
-typedef struct mp_val {
-	msgpack_unpacked u;
-} mp_val_t;
-
-static const msgpack_object *
-s_mp(mp_val_t *v, const char *bytes, size_t len)
-{
-	size_t off = 0;
-
-	msgpack_unpacked_init(&v->u);
-	assert_int_equal(msgpack_unpack_next(&v->u, bytes, len, &off),
-	    MSGPACK_UNPACK_SUCCESS);
-	return &v->u.data;
-}
-
-static void
-test_cproto_frames_have_the_documented_fields(void **state)
-{
-	gw_cerr_t err;
-	mp_val_t v;
-	json_t *f;
-
-	(void) state;
-	f = s_json((gw_out_t) {
-	    .type = GW_OUT_ACCEPTED, .id = "r1", .items = 3, .workers = 2 });
-	sl_test_assert_json(f,
-	    "{\"id\":\"r1\",\"items\":3,\"type\":\"accepted\",\"workers\":2}");
-	json_decref(f);
-
-	/* {"v": [7, "x"]} as a worker sends it */
-	f = s_json((gw_out_t) { .type = GW_OUT_RESULT,
-	    .id = "r1",
-	    .seq = 4,
-	    .value.mp = s_mp(&v, "\x81\xa1v\x92\x07\xa1x", 7) });
-	msgpack_unpacked_destroy(&v.u);
-	sl_test_assert_json(f,
-	    "{\"id\":\"r1\",\"seq\":4,\"type\":\"result\","
-	    "\"value\":{\"v\":[7,\"x\"]}}");
-	json_decref(f);
-
-	f = s_json((gw_out_t) { .type = GW_OUT_RESULT,
-	    .id = "r1",
-	    .seq = UINT32_MAX,
-	    .value.mp = s_mp(&v, "\xc0", 1) });
-	msgpack_unpacked_destroy(&v.u);
-	sl_test_assert_json(f,
-	    "{\"id\":\"r1\",\"seq\":4294967295,\"type\":"
-	    "\"result\",\"value\":null}");
-	json_decref(f);
-
-	/* timing adds the worker's clock and CPU time; bin is base64 */
-	f = s_json((gw_out_t) { .type = GW_OUT_RESULT,
-	    .id = "r1",
-	    .value.mp = s_mp(&v, "\xc4\x02\x00\xff", 4),
-	    .timing = true,
-	    .t_done_us = 1700000000000001,
-	    .cpu_us = 42 });
-	msgpack_unpacked_destroy(&v.u);
-	sl_test_assert_json(f,
-	    "{\"cpu_us\":42,\"id\":\"r1\",\"seq\":0,"
-	    "\"t_done_us\":1700000000000001,\"type\":\"result\","
-	    "\"value\":\"AP8=\"}");
-	json_decref(f);
-
-	f = s_json((gw_out_t) { .type = GW_OUT_ITEM_ERROR,
-	    .id = "r1",
-	    .seq = 2,
-	    .code = "bad_item",
-	    .message = "item must be an integer" });
-	sl_test_assert_json(f,
-	    "{\"code\":\"bad_item\",\"id\":\"r1\","
-	    "\"message\":\"item must be an integer\","
-	    "\"seq\":2,\"type\":\"error\"}");
-	json_decref(f);
-
-	f = s_json((gw_out_t) { .type = GW_OUT_DONE,
-	    .id = "r1",
-	    .ok = 2,
-	    .failed = 1,
-	    .elapsed_ms = 1234 });
-	sl_test_assert_json(f,
-	    "{\"elapsed_ms\":1234,\"failed\":1,\"id\":\"r1\","
-	    "\"ok\":2,\"type\":\"done\"}");
-	json_decref(f);
-
-	/* cancelled appears only when something was cancelled; channel
-	 * only on a watcher's copy */
-	f = s_json((gw_out_t) { .type = GW_OUT_DONE,
-	    .id = "r1",
-	    .channel = "jobs",
-	    .ok = 1,
-	    .cancelled = 3,
-	    .elapsed_ms = 10 });
-	sl_test_assert_json(f,
-	    "{\"cancelled\":3,\"channel\":\"jobs\",\"elapsed_ms\":10,"
-	    "\"failed\":0,\"id\":\"r1\",\"ok\":1,\"type\":\"done\"}");
-	json_decref(f);
-
-	gw_cerr_set(&err, "r7", "unknown_task", "no worker runs \"%s\"", "x");
-	f = s_json(gw_out_error(&err));
-	sl_test_assert_json(f,
-	    "{\"code\":\"unknown_task\",\"id\":\"r7\","
-	    "\"message\":\"no worker runs \\\"x\\\"\","
-	    "\"type\":\"error\"}");
-	json_decref(f);
-
-	gw_cerr_set(&err, NULL, "bad_json", "invalid");
-	f = s_json(gw_out_error(&err));
-	sl_test_assert_json(f,
-	    "{\"code\":\"bad_json\",\"message\":\"invalid\","
-	    "\"type\":\"error\"}");
-	json_decref(f);
-
-	gw_cerr_set(&err, NULL, "not_subscribed", "no");
-	snprintf(err.channel, sizeof err.channel, "c.1");
-	f = s_json(gw_out_error(&err));
-	sl_test_assert_json(f,
-	    "{\"channel\":\"c.1\",\"code\":\"not_subscribed\","
-	    "\"message\":\"no\",\"type\":\"error\"}");
-	json_decref(f);
-
-	f = s_json((gw_out_t) {
-	    .type = GW_OUT_SUBSCRIBED, .channel = "c.1", .subscriptions = 2 });
-	sl_test_assert_json(f,
-	    "{\"channel\":\"c.1\",\"subscriptions\":2,"
-	    "\"type\":\"subscribed\"}");
-	json_decref(f);
-
-	f = s_json(
-	    (gw_out_t) { .type = GW_OUT_UNSUBSCRIBED, .channel = "c.1" });
-	sl_test_assert_json(f,
-	    "{\"channel\":\"c.1\",\"subscriptions\":0,"
-	    "\"type\":\"unsubscribed\"}");
-	json_decref(f);
-}
-
-static void
-test_cproto_pong_echoes_data_when_given(void **state)
-{
-	json_t *data = json_pack("{s:i}", "t", 5);
-	json_t *f;
-
-	(void) state;
-	f = s_json((gw_out_t) { .type = GW_OUT_PONG,
-	    .value.json = data,
-	    .server_us = 1700000000000000,
-	    .workers = 3,
-	    .queued = 12,
-	    .running = 4 });
-	sl_test_assert_json(f,
-	    "{\"data\":{\"t\":5},\"queued\":12,\"running\":4,"
-	    "\"server_us\":1700000000000000,"
-	    "\"type\":\"pong\",\"workers\":3}");
-	json_decref(f);
-	/* the caller's reference is still its own */
-	assert_int_equal(data->refcount, 1);
-	json_decref(data);
-
-	f = s_json((gw_out_t) { .type = GW_OUT_PONG, .server_us = 1 });
-	sl_test_assert_json(f,
-	    "{\"queued\":0,\"running\":0,\"server_us\":1,"
-	    "\"type\":\"pong\",\"workers\":0}");
-	json_decref(f);
-	/* a draining gateway says so; otherwise the key is absent */
-	f = s_json((gw_out_t) {
-	    .type = GW_OUT_PONG, .server_us = 1, .draining = true });
-	sl_test_assert_json(f,
-	    "{\"draining\":true,\"queued\":0,\"running\":0,"
-	    "\"server_us\":1,\"type\":\"pong\",\"workers\":0}");
-	json_decref(f);
-}
-
-static void
-test_cproto_unicode_ids_survive_into_frames(void **state)
-{
-	json_t *f
-	    = s_json((gw_out_t) { .type = GW_OUT_DONE, .id = "r\xc3\xa9" });
-
-	(void) state;
-	sl_test_assert_json(f,
-	    "{\"elapsed_ms\":0,\"failed\":0,\"id\":\"r\xc3\xa9"
-	    "\",\"ok\":0,\"type\":\"done\"}");
-	json_decref(f);
-}
-
-static void
-test_cproto_a_value_without_json_form_is_an_error_not_a_frame(void **state)
-{
-	mp_val_t v;
-	json_t *f = NULL;
-	gw_out_t out = { .type = GW_OUT_RESULT, .id = "r1" };
-
-	(void) state;
-	/* an ext value: the broker checks values first, so this is only
-	 * reached by a caller's mistake, and must not crash */
-	out.value.mp = s_mp(&v, "\xd4\x01\x02", 3);
-	assert_int_equal(gw_out_json(&out, &f), SL_EPROTO);
-	assert_null(f);
-	msgpack_unpacked_destroy(&v.u);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cmsg_parse_gives_each_frame_its_outcome),
 		cmocka_unit_test(
-		    test_cproto_parse_gives_each_frame_its_outcome),
+		    test_cmsg_subscribe_and_notify_carry_channels),
 		cmocka_unit_test(
-		    test_cproto_a_value_without_json_form_is_an_error_not_a_frame),
+		    test_cmsg_submit_fields_point_into_the_message),
 		cmocka_unit_test(
-		    test_cproto_subscribe_and_notify_carry_channels),
+		    test_cmsg_items_nested_too_deeply_are_refused_at_the_edge),
 		cmocka_unit_test(
-		    test_cproto_submit_fields_point_into_the_message),
+		    test_cmsg_ping_data_is_borrowed_from_the_message),
+		cmocka_unit_test(test_cmsg_submit_carries_its_timeout_ms),
+		cmocka_unit_test(test_cmsg_cancel_carries_only_its_id),
+		cmocka_unit_test(test_cmsg_parse_reads_only_len_bytes),
 		cmocka_unit_test(
-		    test_cproto_items_nested_too_deeply_are_refused_at_the_edge),
+		    test_cmsg_too_many_items_message_gives_count_and_limit),
 		cmocka_unit_test(
-		    test_cproto_ping_data_is_borrowed_from_the_message),
-		cmocka_unit_test(test_cproto_submit_carries_its_timeout_ms),
-		cmocka_unit_test(test_cproto_cancel_carries_only_its_id),
-		cmocka_unit_test(test_cproto_parse_reads_only_len_bytes),
-		cmocka_unit_test(
-		    test_cproto_too_many_items_message_gives_count_and_limit),
-		cmocka_unit_test(
-		    test_cproto_error_messages_stay_printable_ascii),
-		cmocka_unit_test(
-		    test_cproto_cerr_set_replaces_unprintable_bytes),
-		cmocka_unit_test(
-		    test_cproto_cerr_set_truncates_to_its_buffers),
-		cmocka_unit_test(
-		    test_cproto_frames_have_the_documented_fields),
-		cmocka_unit_test(test_cproto_pong_echoes_data_when_given),
-		cmocka_unit_test(test_cproto_unicode_ids_survive_into_frames),
+		    test_cmsg_error_messages_stay_printable_ascii),
+		cmocka_unit_test(test_cmsg_err_set_replaces_unprintable_bytes),
+		cmocka_unit_test(test_cmsg_err_set_truncates_to_its_buffers),
 	};
 
-	return cmocka_run_group_tests_name("cproto", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("cmsg", tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
- * gw_cproto: check client frames, encode frames to JSON (see gw_cproto.h).
- * No state; lws service thread.
+ * gw_cmsg: check client frames, parse JSON ones, pack items (see
+ * gw_cmsg.h). No state; lws service thread.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -11,14 +11,15 @@
 
 #include <jansson.h>
 
-#include "gw_cproto.h"
+#include "gw_cmsg.h"
 #include "sl_err.h"
 #include "sl_json.h"
 #include "sl_proto.h"
+#include "sl_utf8.h"
 
 int
-gw_cerr_set(
-    gw_cerr_t *err, const char *id, const char *code, const char *fmt, ...)
+gw_cmsg_err_set(
+    gw_cmsg_err_t *err, const char *id, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -55,7 +56,7 @@ s_valid_chars(const char *s, size_t len, size_t max, const char *set)
 
 /* Copy a checked string field into a NUL-terminated buffer of cap bytes. */
 static void
-s_copy(char *dst, size_t cap, const gw_field_t *f)
+s_copy(char *dst, size_t cap, const gw_cmsg_field_t *f)
 {
 	size_t n = f->len < cap - 1 ? f->len : cap - 1;
 
@@ -65,97 +66,100 @@ s_copy(char *dst, size_t cap, const gw_field_t *f)
 
 /* A channel field (subscribe's channel, submit's notify): 0 or -1. */
 static int
-s_check_channel(const gw_field_t *f, const char *name, const char *id,
-    char *dst, gw_cerr_t *err)
+s_check_channel(const gw_cmsg_field_t *f, const char *name, const char *id,
+    char *dst, gw_cmsg_err_t *err)
 {
-	if (f->kind != GW_F_STR
+	if (f->kind != GW_CMSG_F_STR
 	    || !s_valid_chars(
-	        f->s, f->len, GW_CPROTO_MAX_CHANNEL, S_CHANNEL_CHARS))
-		return gw_cerr_set(err, id, "bad_message",
+	        f->s, f->len, GW_CMSG_MAX_CHANNEL, S_CHANNEL_CHARS))
+		return gw_cmsg_err_set(err, id, "bad_message",
 		    "\"%s\" must be a name of 1..%d characters "
 		    "[A-Za-z0-9_.:-]",
-		    name, GW_CPROTO_MAX_CHANNEL);
-	s_copy(dst, GW_CPROTO_MAX_CHANNEL + 1, f);
+		    name, GW_CMSG_MAX_CHANNEL);
+	s_copy(dst, GW_CMSG_MAX_CHANNEL + 1, f);
 	return 0;
 }
 
 static int
-s_check_submit(
-    const gw_fields_t *f, size_t max_items, gw_cmsg_t *m, gw_cerr_t *err)
+s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
+    gw_cmsg_err_t *err)
 {
 	const char *id = m->id[0] ? m->id : NULL;
 
 	if (!id)
-		return gw_cerr_set(err, NULL, "bad_message",
+		return gw_cmsg_err_set(err, NULL, "bad_message",
 		    "submit needs \"id\": a string of 1..%d bytes",
-		    GW_CPROTO_MAX_ID);
-	if (f->task.kind != GW_F_STR
+		    GW_CMSG_MAX_ID);
+	if (f->task.kind != GW_CMSG_F_STR
 	    || !sl_proto_task_name_ok(f->task.s, f->task.len))
-		return gw_cerr_set(err, id, "bad_message",
+		return gw_cmsg_err_set(err, id, "bad_message",
 		    "submit needs \"task\": a name of 1..32 characters "
 		    "[a-z0-9_.-]");
-	if (f->items.kind != GW_F_ARRAY)
-		return gw_cerr_set(
+	if (f->items.kind != GW_CMSG_F_ARRAY)
+		return gw_cmsg_err_set(
 		    err, id, "bad_items", "\"items\" must be an array");
 	if (!f->items.len)
-		return gw_cerr_set(err, id, "bad_items", "\"items\" is empty");
+		return gw_cmsg_err_set(
+		    err, id, "bad_items", "\"items\" is empty");
 	if (f->items.len > max_items)
-		return gw_cerr_set(err, id, "too_many_items",
+		return gw_cmsg_err_set(err, id, "too_many_items",
 		    "%zu items, the limit is %zu", f->items.len, max_items);
-	if (f->timeout_ms.kind != GW_F_ABSENT
-	    && (f->timeout_ms.kind != GW_F_INT || f->timeout_ms.i < 1
-	        || f->timeout_ms.i > GW_CPROTO_MAX_TIMEOUT_MS))
-		return gw_cerr_set(err, id, "bad_message",
+	if (f->timeout_ms.kind != GW_CMSG_F_ABSENT
+	    && (f->timeout_ms.kind != GW_CMSG_F_INT || f->timeout_ms.i < 1
+	        || f->timeout_ms.i > GW_CMSG_MAX_TIMEOUT_MS))
+		return gw_cmsg_err_set(err, id, "bad_message",
 		    "\"timeout_ms\" must be an integer from 1 to %d",
-		    GW_CPROTO_MAX_TIMEOUT_MS);
-	if (f->timing.kind != GW_F_ABSENT && f->timing.kind != GW_F_BOOL)
-		return gw_cerr_set(err, id, "bad_message",
+		    GW_CMSG_MAX_TIMEOUT_MS);
+	if (f->timing.kind != GW_CMSG_F_ABSENT
+	    && f->timing.kind != GW_CMSG_F_BOOL)
+		return gw_cmsg_err_set(err, id, "bad_message",
 		    "\"timing\" must be true or false");
-	if (f->notify.kind != GW_F_ABSENT
+	if (f->notify.kind != GW_CMSG_F_ABSENT
 	    && s_check_channel(&f->notify, "notify", id, m->channel, err))
 		return -1;
 	s_copy(m->task, sizeof m->task, &f->task);
 	m->n_items = f->items.len;
-	m->timeout_ms = f->timeout_ms.kind == GW_F_INT ? f->timeout_ms.i : 0;
-	m->timing = f->timing.kind == GW_F_BOOL && f->timing.b;
+	m->timeout_ms
+	    = f->timeout_ms.kind == GW_CMSG_F_INT ? f->timeout_ms.i : 0;
+	m->timing = f->timing.kind == GW_CMSG_F_BOOL && f->timing.b;
 	m->type = GW_CMSG_SUBMIT;
 	return 0;
 }
 
 static bool
-s_is(const gw_field_t *f, const char *s)
+s_is(const gw_cmsg_field_t *f, const char *s)
 {
 	return f->len == strlen(s) && !memcmp(f->s, s, f->len);
 }
 
 int
-gw_cmsg_check(
-    const gw_fields_t *f, size_t max_items, gw_cmsg_t *m, gw_cerr_t *err)
+gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
+    gw_cmsg_err_t *err)
 {
 	const char *id = NULL;
 
-	if (f->id.kind != GW_F_ABSENT) {
+	if (f->id.kind != GW_CMSG_F_ABSENT) {
 		/* NUL inside would cut the id short: refuse it. */
-		if (f->id.kind != GW_F_STR || !f->id.len
-		    || f->id.len > GW_CPROTO_MAX_ID
+		if (f->id.kind != GW_CMSG_F_STR || !f->id.len
+		    || f->id.len > GW_CMSG_MAX_ID
 		    || memchr(f->id.s, '\0', f->id.len)
 		    || !sl_utf8_valid(f->id.s, f->id.len))
-			return gw_cerr_set(err, NULL, "bad_message",
+			return gw_cmsg_err_set(err, NULL, "bad_message",
 			    "\"id\" must be a string of 1..%d bytes",
-			    GW_CPROTO_MAX_ID);
+			    GW_CMSG_MAX_ID);
 		s_copy(m->id, sizeof m->id, &f->id);
 		id = m->id;
 	}
-	if (f->type.kind != GW_F_STR)
-		return gw_cerr_set(
+	if (f->type.kind != GW_CMSG_F_STR)
+		return gw_cmsg_err_set(
 		    err, id, "bad_message", "\"type\" must be a string");
 	if (s_is(&f->type, "submit"))
 		return s_check_submit(f, max_items, m, err);
 	if (s_is(&f->type, "cancel")) {
 		if (!id)
-			return gw_cerr_set(err, NULL, "bad_message",
+			return gw_cmsg_err_set(err, NULL, "bad_message",
 			    "cancel needs \"id\": a string of 1..%d bytes",
-			    GW_CPROTO_MAX_ID);
+			    GW_CMSG_MAX_ID);
 		m->type = GW_CMSG_CANCEL;
 		return 0;
 	}
@@ -171,32 +175,32 @@ gw_cmsg_check(
 		                                      : GW_CMSG_UNSUBSCRIBE;
 		return 0;
 	}
-	return gw_cerr_set(err, id, "unknown_type",
+	return gw_cmsg_err_set(err, id, "unknown_type",
 	    "unknown type; expected submit, cancel, ping, subscribe or "
 	    "unsubscribe");
 }
 
 /* A JSON member as gw_cmsg_check sees it. */
-static gw_field_t
+static gw_cmsg_field_t
 s_field(const json_t *v)
 {
-	gw_field_t f = { 0 };
+	gw_cmsg_field_t f = { 0 };
 
 	if (!v)
 		return f;
-	f.kind = GW_F_OTHER;
+	f.kind = GW_CMSG_F_OTHER;
 	if (json_is_string(v)) {
-		f.kind = GW_F_STR;
+		f.kind = GW_CMSG_F_STR;
 		f.s = json_string_value(v);
 		f.len = json_string_length(v);
 	} else if (json_is_integer(v)) {
-		f.kind = GW_F_INT;
+		f.kind = GW_CMSG_F_INT;
 		f.i = json_integer_value(v);
 	} else if (json_is_boolean(v)) {
-		f.kind = GW_F_BOOL;
+		f.kind = GW_CMSG_F_BOOL;
 		f.b = json_is_true(v);
 	} else if (json_is_array(v)) {
-		f.kind = GW_F_ARRAY;
+		f.kind = GW_CMSG_F_ARRAY;
 		f.len = json_array_size(v);
 	}
 	return f;
@@ -213,10 +217,10 @@ s_pack_json(const void *items, size_t i, msgpack_packer *pk, const char **why)
 
 int
 gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
-    gw_cerr_t *err)
+    gw_cmsg_err_t *err)
 {
 	json_error_t jerr;
-	gw_fields_t f;
+	gw_cmsg_fields_t f;
 	json_t *root;
 
 	memset(out, 0, sizeof *out);
@@ -228,14 +232,14 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 		/* jansson's position is past the token it was reading */
 		size_t at = sl_json_bad_offset(text, len);
 
-		return gw_cerr_set(err, NULL, "bad_json",
+		return gw_cmsg_err_set(err, NULL, "bad_json",
 		    "invalid JSON at byte %zu: %s",
 		    at != SIZE_MAX ? at : (size_t) jerr.position, jerr.text);
 	}
 	out->root = root;
 	if (!json_is_object(root)) {
 		gw_cmsg_clear(out);
-		return gw_cerr_set(
+		return gw_cmsg_err_set(
 		    err, NULL, "bad_message", "a frame must be a JSON object");
 	}
 	f.type = s_field(json_object_get(root, "type"));
@@ -283,7 +287,7 @@ gw_cmsg_item(const gw_cmsg_t *m, size_t i, size_t *len)
 
 int
 gw_cmsg_pack_items(
-    gw_cmsg_t *m, gw_cmsg_pack_fn pack, const void *items, gw_cerr_t *err)
+    gw_cmsg_t *m, gw_cmsg_pack_fn pack, const void *items, gw_cmsg_err_t *err)
 {
 	msgpack_packer pk;
 	const char *why = "";
@@ -293,10 +297,11 @@ gw_cmsg_pack_items(
 	msgpack_packer_init(&pk, &m->items, msgpack_sbuffer_write);
 	m->item_end = malloc(m->n_items * sizeof *m->item_end);
 	if (!m->item_end)
-		return gw_cerr_set(err, m->id, "internal", "out of memory");
+		return gw_cmsg_err_set(
+		    err, m->id, "internal", "out of memory");
 	for (size_t i = 0; i < m->n_items; i++) {
 		if ((rc = pack(items, i, &pk, &why)))
-			return gw_cerr_set(err, m->id,
+			return gw_cmsg_err_set(err, m->id,
 			    rc == SL_ENOMEM ? "internal" : "bad_item",
 			    "item %zu: %s", i,
 			    rc == SL_ETOOBIG      ? "nested too deeply"
@@ -304,137 +309,5 @@ gw_cmsg_pack_items(
 			                          : why);
 		m->item_end[i] = m->items.size;
 	}
-	return 0;
-}
-
-gw_out_t
-gw_out_error(const gw_cerr_t *err)
-{
-	return (gw_out_t) {
-		.type = GW_OUT_ERROR,
-		.id = err->id[0] ? err->id : NULL,
-		.channel = err->channel[0] ? err->channel : NULL,
-		.code = err->code,
-		.message = err->message,
-	};
-}
-
-/* obj[key] = integer; false on ENOMEM. */
-static bool
-s_set_int(json_t *obj, const char *key, int64_t v)
-{
-	return !json_object_set_new(obj, key, json_integer((json_int_t) v));
-}
-
-static bool
-s_set_str(json_t *obj, const char *key, const char *v)
-{
-	return !json_object_set_new(obj, key, json_string(v));
-}
-
-/* obj[key] = the value in whichever form it came; 0 or SL_E*. */
-static int
-s_set_value(json_t *obj, const char *key, const gw_value_t *v)
-{
-	json_t *j;
-	const char *why;
-	int rc;
-
-	if (v->json)
-		return json_object_set(obj, key, (json_t *) v->json)
-		    ? SL_ENOMEM
-		    : 0;
-	if ((rc = sl_json_from_mp(v->mp, &j, &why)))
-		return rc;
-	return json_object_set_new(obj, key, j) ? SL_ENOMEM : 0;
-}
-
-static const char *const s_type_names[] = {
-	[GW_OUT_ACCEPTED] = "accepted",
-	[GW_OUT_RESULT] = "result",
-	[GW_OUT_ITEM_ERROR] = "error",
-	[GW_OUT_DONE] = "done",
-	[GW_OUT_ERROR] = "error",
-	[GW_OUT_PONG] = "pong",
-	[GW_OUT_SUBSCRIBED] = "subscribed",
-	[GW_OUT_UNSUBSCRIBED] = "unsubscribed",
-};
-
-const char *
-gw_out_type_name(gw_out_type_t t)
-{
-	return t >= GW_OUT_ACCEPTED && t <= GW_OUT_UNSUBSCRIBED
-	    ? s_type_names[t]
-	    : "?";
-}
-
-int
-gw_out_json(const gw_out_t *f, json_t **out)
-{
-	json_t *o = json_object();
-	bool ok;
-	int rc = 0;
-
-	*out = NULL;
-	if (!o)
-		return SL_ENOMEM;
-	/* Keys in the order docs/PROTOCOL.md shows them. */
-	ok = s_set_str(o, "type", gw_out_type_name(f->type));
-	if (ok && f->id)
-		ok = s_set_str(o, "id", f->id);
-	switch (f->type) {
-	case GW_OUT_ACCEPTED:
-		ok = ok && s_set_int(o, "items", (int64_t) f->items)
-		    && s_set_int(o, "workers", (int64_t) f->workers);
-		break;
-	case GW_OUT_RESULT:
-		ok = ok && s_set_int(o, "seq", f->seq);
-		if (ok && (rc = s_set_value(o, "value", &f->value)))
-			break;
-		if (ok && f->timing)
-			ok = s_set_int(o, "t_done_us", f->t_done_us)
-			    && s_set_int(o, "cpu_us", (int64_t) f->cpu_us);
-		break;
-	case GW_OUT_ITEM_ERROR:
-		ok = ok && s_set_int(o, "seq", f->seq);
-		/* fall through */
-	case GW_OUT_ERROR:
-		ok = ok && s_set_str(o, "code", f->code)
-		    && s_set_str(o, "message", f->message);
-		break;
-	case GW_OUT_DONE:
-		ok = ok && s_set_int(o, "ok", (int64_t) f->ok)
-		    && s_set_int(o, "failed", (int64_t) f->failed)
-		    && s_set_int(o, "elapsed_ms", f->elapsed_ms);
-		/* Only a cancelled request says so: the common frame stays
-		 * small. */
-		if (ok && f->cancelled)
-			ok = s_set_int(o, "cancelled", (int64_t) f->cancelled);
-		break;
-	case GW_OUT_PONG:
-		ok = ok && s_set_int(o, "server_us", f->server_us)
-		    && s_set_int(o, "workers", (int64_t) f->workers)
-		    && s_set_int(o, "queued", (int64_t) f->queued)
-		    && s_set_int(o, "running", (int64_t) f->running);
-		/* Only while shutting down: a page can show the drain. */
-		if (ok && f->draining)
-			ok = !json_object_set_new(o, "draining", json_true());
-		if (ok && (f->value.json || f->value.mp))
-			rc = s_set_value(o, "data", &f->value);
-		break;
-	case GW_OUT_SUBSCRIBED:
-	case GW_OUT_UNSUBSCRIBED:
-		ok = ok
-		    && s_set_int(
-		        o, "subscriptions", (int64_t) f->subscriptions);
-		break;
-	}
-	if (ok && !rc && f->channel)
-		ok = s_set_str(o, "channel", f->channel);
-	if (!ok || rc) {
-		json_decref(o);
-		return rc ? rc : SL_ENOMEM;
-	}
-	*out = o;
 	return 0;
 }

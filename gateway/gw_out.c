@@ -1,0 +1,263 @@
+/*
+ * gw_out: frames to clients, encoded as JSON (see gw_out.h). No state;
+ * lws service thread.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "gw_out.h"
+#include "sl_err.h"
+#include "sl_json.h"
+
+gw_out_t
+gw_out_error(const gw_cmsg_err_t *err)
+{
+	return (gw_out_t) {
+		.type = GW_OUT_ERROR,
+		.id = err->id[0] ? err->id : NULL,
+		.channel = err->channel[0] ? err->channel : NULL,
+		.code = err->code,
+		.message = err->message,
+	};
+}
+
+/* ---- the frames' fields, written once ------------------------------- */
+
+/* How a field is stored in gw_out_t, and so how it is sent. */
+typedef enum {
+	S_TYPE,  /* gw_out_type_name(type) as a string */
+	S_STR,   /* const char * */
+	S_SIZE,  /* size_t, sent as an integer */
+	S_I64,   /* int64_t */
+	S_U32,   /* uint32_t, sent as an integer */
+	S_U64,   /* uint64_t, sent as an int64 */
+	S_VALUE, /* gw_cmsg_value_t */
+	S_FLAG,  /* bool, sent as true and only when set */
+} s_kind_t;
+
+/* When a frame carries the field. */
+typedef enum {
+	S_ALWAYS,
+	S_IF_SET,    /* non-NULL, non-zero, a value present */
+	S_IF_TIMING, /* RESULT with the worker's timings */
+} s_when_t;
+
+typedef struct s_field {
+	const char *key; /* on the wire; NULL ends a table */
+	s_kind_t kind;
+	size_t off; /* where in gw_out_t */
+	s_when_t when;
+} s_field_t;
+
+/* clang-format off */
+/* A field whose key is its member's name; S_KEYED when they differ. */
+#define S_KEYED(key, member, kind, when) \
+	{ key, kind, offsetof(gw_out_t, member), when }
+#define S_F(member, kind, when) S_KEYED(#member, member, kind, when)
+/* Every frame starts with its type and id and ends with its channel; keys
+ * in the order docs/PROTOCOL.md shows them. */
+#define S_HEAD S_F(type, S_TYPE, S_ALWAYS), S_F(id, S_STR, S_IF_SET)
+#define S_TAIL S_F(channel, S_STR, S_IF_SET), { .key = NULL }
+
+static const s_field_t s_accepted[] = { S_HEAD, S_F(items, S_SIZE, S_ALWAYS),
+	S_F(workers, S_SIZE, S_ALWAYS), S_TAIL };
+static const s_field_t s_result[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
+	S_F(value, S_VALUE, S_ALWAYS), S_F(t_done_us, S_I64, S_IF_TIMING),
+	S_F(cpu_us, S_U64, S_IF_TIMING), S_TAIL };
+static const s_field_t s_item_error[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
+	S_F(code, S_STR, S_ALWAYS), S_F(message, S_STR, S_ALWAYS), S_TAIL };
+static const s_field_t s_error[] = { S_HEAD, S_F(code, S_STR, S_ALWAYS),
+	S_F(message, S_STR, S_ALWAYS), S_TAIL };
+/* cancelled only when something was: the common frame stays small */
+static const s_field_t s_done[] = { S_HEAD, S_F(ok, S_SIZE, S_ALWAYS),
+	S_F(failed, S_SIZE, S_ALWAYS), S_F(elapsed_ms, S_I64, S_ALWAYS),
+	S_F(cancelled, S_SIZE, S_IF_SET), S_TAIL };
+/* draining only while shutting down: a page can show the drain */
+static const s_field_t s_pong[] = { S_HEAD, S_F(server_us, S_I64, S_ALWAYS),
+	S_F(workers, S_SIZE, S_ALWAYS), S_F(queued, S_SIZE, S_ALWAYS),
+	S_F(running, S_SIZE, S_ALWAYS), S_F(draining, S_FLAG, S_IF_SET),
+	S_KEYED("data", value, S_VALUE, S_IF_SET), S_TAIL };
+static const s_field_t s_subscribed[] = { S_HEAD,
+	S_F(subscriptions, S_SIZE, S_ALWAYS), S_TAIL };
+static const s_field_t s_unknown[] = { S_HEAD, S_TAIL };
+/* clang-format on */
+
+static const struct {
+	const char *name; /* the frame's "type" */
+	const s_field_t *fields;
+} s_types[] = {
+	[GW_OUT_ACCEPTED] = { "accepted", s_accepted },
+	[GW_OUT_RESULT] = { "result", s_result },
+	[GW_OUT_ITEM_ERROR] = { "error", s_item_error },
+	[GW_OUT_DONE] = { "done", s_done },
+	[GW_OUT_ERROR] = { "error", s_error },
+	[GW_OUT_PONG] = { "pong", s_pong },
+	[GW_OUT_SUBSCRIBED] = { "subscribed", s_subscribed },
+	[GW_OUT_UNSUBSCRIBED] = { "unsubscribed", s_subscribed },
+};
+
+static bool
+s_known(gw_out_type_t t)
+{
+	return t >= GW_OUT_ACCEPTED && t <= GW_OUT_UNSUBSCRIBED;
+}
+
+const char *
+gw_out_type_name(gw_out_type_t t)
+{
+	return s_known(t) ? s_types[t].name : "?";
+}
+
+/* The field's integer (integer kinds only). */
+static int64_t
+s_int(const gw_out_t *f, const s_field_t *d)
+{
+	const char *at = (const char *) f + d->off;
+
+	switch (d->kind) {
+	case S_SIZE:
+		return (int64_t) * (const size_t *) at;
+	case S_I64:
+		return *(const int64_t *) at;
+	case S_U32:
+		return *(const uint32_t *) at;
+	case S_U64:
+		return (int64_t) * (const uint64_t *) at;
+	default:
+		return 0;
+	}
+}
+
+static bool
+s_has(const gw_out_t *f, const s_field_t *d)
+{
+	const void *at = (const char *) f + d->off;
+	const gw_cmsg_value_t *v = at;
+
+	if (d->when == S_ALWAYS)
+		return true;
+	if (d->when == S_IF_TIMING)
+		return f->timing;
+	switch (d->kind) {
+	case S_STR:
+		return *(const char *const *) at != NULL;
+	case S_VALUE:
+		return v->json || v->mp;
+	case S_FLAG:
+		return *(const bool *) at;
+	default:
+		return s_int(f, d) != 0;
+	}
+}
+
+static int
+s_visit(const gw_out_t *f, const s_field_t *d, const gw_out_visitor_t *v,
+    void *ctx)
+{
+	const void *at = (const char *) f + d->off;
+
+	switch (d->kind) {
+	case S_TYPE:
+		return v->str(ctx, d->key, gw_out_type_name(f->type));
+	case S_STR:
+		return v->str(ctx, d->key, *(const char *const *) at);
+	case S_VALUE:
+		return v->value(ctx, d->key, at);
+	case S_FLAG:
+		return v->yes(ctx, d->key);
+	default:
+		return v->integer(ctx, d->key, s_int(f, d));
+	}
+}
+
+static const s_field_t *
+s_fields(const gw_out_t *f)
+{
+	return s_known(f->type) ? s_types[f->type].fields : s_unknown;
+}
+
+size_t
+gw_out_count(const gw_out_t *f)
+{
+	size_t n = 0;
+
+	for (const s_field_t *d = s_fields(f); d->key; d++)
+		n += s_has(f, d);
+	return n;
+}
+
+int
+gw_out_walk(const gw_out_t *f, const gw_out_visitor_t *v, void *ctx)
+{
+	int rc;
+
+	for (const s_field_t *d = s_fields(f); d->key; d++)
+		if (s_has(f, d) && (rc = s_visit(f, d, v, ctx)))
+			return rc;
+	return 0;
+}
+
+/* ---- JSON ----------------------------------------------------------- */
+
+/* Each obj[key] = ...; 0 or SL_E*. */
+static int
+s_json_str(void *obj, const char *key, const char *s)
+{
+	return json_object_set_new(obj, key, json_string(s)) ? SL_ENOMEM : 0;
+}
+
+static int
+s_json_int(void *obj, const char *key, int64_t i)
+{
+	return json_object_set_new(obj, key, json_integer((json_int_t) i))
+	    ? SL_ENOMEM
+	    : 0;
+}
+
+static int
+s_json_yes(void *obj, const char *key)
+{
+	return json_object_set_new(obj, key, json_true()) ? SL_ENOMEM : 0;
+}
+
+/* The value in whichever form it came. */
+static int
+s_json_value(void *obj, const char *key, const gw_cmsg_value_t *v)
+{
+	json_t *j = json_null();
+	const char *why;
+	int rc;
+
+	if (v->json)
+		return json_object_set(obj, key, (json_t *) v->json)
+		    ? SL_ENOMEM
+		    : 0;
+	if (v->mp && (rc = sl_json_from_mp(v->mp, &j, &why)))
+		return rc;
+	return json_object_set_new(obj, key, j) ? SL_ENOMEM : 0;
+}
+
+static const gw_out_visitor_t s_json = { .str = s_json_str,
+	.integer = s_json_int,
+	.value = s_json_value,
+	.yes = s_json_yes };
+
+int
+gw_out_json(const gw_out_t *f, json_t **out)
+{
+	json_t *o = json_object();
+	int rc;
+
+	*out = NULL;
+	if (!o)
+		return SL_ENOMEM;
+	if ((rc = gw_out_walk(f, &s_json, o))) {
+		json_decref(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}

@@ -1,0 +1,445 @@
+/*
+ * test_workers: the workers endpoint (gateway/gw_workers) on real
+ * sockets.
+ *
+ * gw_workers binds its ROUTER on inproc:// and joins a real lws loop
+ * (no listener); a DEALER plays the worker, speaking sl_proto. The upward
+ * events land in plain functions that record them. The loop is served
+ * until what a test waits for has happened, with a deadline. Single
+ * threaded, like the lws service thread.
+ */
+#include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
+
+#include <zmq.h>
+
+#include "gw_workers.h"
+#include "gw_zmq.h"
+#include "sl_clock.h"
+#include "sl_err.h"
+#include "sl_log.h"
+#include "sl_proto.h"
+
+#define ENDPOINT "inproc://test-workers"
+#define MAX_EV 16
+
+/* What the events told us. */
+typedef struct events {
+	gw_workers_job_t *results[MAX_EV]; /* jobs whose result came */
+	uint64_t result_ids[MAX_EV];       /* ...with the job id in it */
+	size_t n_results;
+	gw_workers_job_t *lost[MAX_EV]; /* jobs handed back */
+	bool crashed[MAX_EV];           /* ...and how */
+	size_t n_lost;
+	size_t n_changed;
+} events_t;
+
+typedef struct fixture {
+	void *zctx;
+	struct lws_context *lws;
+	gw_workers_t *w;
+	void *dealer; /* the worker */
+	events_t ev;
+	gw_workers_job_t jobs[4];   /* the jobs' owner is the fixture */
+	lws_sorted_usec_list_t sul; /* wakes the loop every 10 ms */
+} fixture_t;
+
+/* lws_service sleeps until an event: a timer makes sure it returns, as
+ * the gateway's tick does. */
+static void
+s_wake(lws_sorted_usec_list_t *sul)
+{
+	fixture_t *f = lws_container_of(sul, fixture_t, sul);
+
+	lws_sul_schedule(f->lws, 0, &f->sul, s_wake, 10000);
+}
+
+static void
+s_on_result(void *ctx, gw_workers_job_t *job, const sl_msg_result_t *m)
+{
+	events_t *e = ctx;
+
+	assert_true(e->n_results < MAX_EV);
+	assert_null(job->holder);
+	e->result_ids[e->n_results] = m->job;
+	e->results[e->n_results++] = job;
+}
+
+static void
+s_on_lost(void *ctx, gw_workers_job_t *job, bool crashed)
+{
+	events_t *e = ctx;
+
+	assert_true(e->n_lost < MAX_EV);
+	assert_null(job->holder);
+	e->crashed[e->n_lost] = crashed;
+	e->lost[e->n_lost++] = job;
+}
+
+static void
+s_on_changed(void *ctx)
+{
+	((events_t *) ctx)->n_changed++;
+}
+
+static int
+setup(void **state)
+{
+	static const struct lws_protocols protocols[] = {
+		{ "zmq", gw_zmq_callback, 0, 0, 0, NULL, 0 },
+		{ NULL, NULL, 0, 0, 0, NULL, 0 },
+	};
+	/* PING every 100 ms, dead after 300 ms of silence */
+	static const gw_workers_limits_t lim = { 1 << 20, 10, 100000, 3 };
+	struct lws_context_creation_info ci;
+	fixture_t *f = calloc(1, sizeof *f);
+	gw_workers_events_t ev
+	    = { s_on_result, s_on_lost, s_on_changed, NULL };
+	char err[200];
+
+	if (!f)
+		return -1;
+	ev.ctx = &f->ev;
+	f->zctx = zmq_ctx_new();
+	f->w = gw_workers_new(
+	    f->zctx, ENDPOINT, &lim, NULL, &ev, err, sizeof err);
+	if (!f->w)
+		return -1;
+	memset(&ci, 0, sizeof ci);
+	ci.port = CONTEXT_PORT_NO_LISTEN;
+	ci.protocols = protocols;
+	f->lws = lws_create_context(&ci);
+	if (!f->lws
+	    || gw_workers_attach(
+	        f->w, f->lws, lws_get_vhost_by_name(f->lws, "default")))
+		return -1;
+	lws_sul_schedule(f->lws, 0, &f->sul, s_wake, 10000);
+	f->dealer = zmq_socket(f->zctx, ZMQ_DEALER);
+	if (zmq_setsockopt(f->dealer, ZMQ_ROUTING_ID, "wA", 2)
+	    || zmq_connect(f->dealer, ENDPOINT))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture_t *f = *state;
+	int linger = 0;
+
+	zmq_setsockopt(f->dealer, ZMQ_LINGER, &linger, sizeof linger);
+	zmq_close(f->dealer);
+	if (f->lws)
+		lws_sul_cancel(&f->sul);
+	lws_context_destroy(f->lws);
+	gw_workers_destroy(&f->w);
+	zmq_ctx_term(f->zctx);
+	free(f);
+	return 0;
+}
+
+/* ---- the worker's side ---------------------------------------------- */
+
+static void
+s_send(fixture_t *f, msgpack_sbuffer *sb)
+{
+	assert_int_equal(
+	    zmq_send(f->dealer, sb->data, sb->size, 0), (int) sb->size);
+	msgpack_sbuffer_destroy(sb);
+}
+
+static void
+s_ready(fixture_t *f, uint32_t capacity)
+{
+	const char *tasks[] = { "sum", "len" };
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(
+	    sl_proto_encode_ready(&sb, capacity, 7, "host", tasks, 2), 0);
+	s_send(f, &sb);
+}
+
+static void
+s_result(fixture_t *f, uint64_t job)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(
+	    sl_proto_encode_result_ok(&sb, job, "\x01", 1, 1, 2), 0);
+	s_send(f, &sb);
+}
+
+static void
+s_empty(fixture_t *f, sl_msg_type_t type)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_empty(&sb, type), 0);
+	s_send(f, &sb);
+}
+
+/* Serve the gateway's loop until *count reaches want (2 s at most). */
+static void
+s_serve_until(fixture_t *f, const size_t *count, size_t want)
+{
+	int64_t end = sl_clock_mono_us() + 2000000;
+
+	while (*count < want && sl_clock_mono_us() < end)
+		lws_service(f->lws, 0);
+	assert_int_equal(*count, want);
+}
+
+/* The next frame the worker gets, decoded into m (caller clears it);
+ * serves the loop meanwhile, 2 s at most. */
+static void
+s_recv(fixture_t *f, sl_msg_t *m, void *buf, size_t cap)
+{
+	int64_t end = sl_clock_mono_us() + 2000000;
+	const char *why = NULL;
+	int n = -1;
+
+	while (n < 0 && sl_clock_mono_us() < end) {
+		lws_service(f->lws, 0);
+		n = zmq_recv(f->dealer, buf, cap, ZMQ_DONTWAIT);
+	}
+	assert_true(n > 0 && (size_t) n <= cap);
+	sl_msg_init(m);
+	assert_int_equal(sl_proto_decode(buf, (size_t) n, m, &why), 0);
+}
+
+static gw_workers_stats_t
+s_stats(fixture_t *f)
+{
+	gw_workers_stats_t st;
+
+	gw_workers_stats(f->w, &st);
+	return st;
+}
+
+/* Serve the loop until want frames were dropped as stale (2 s at most). */
+static void
+s_serve_until_stale(fixture_t *f, uint64_t want)
+{
+	int64_t end = sl_clock_mono_us() + 2000000;
+
+	while (s_stats(f).stale < want && sl_clock_mono_us() < end)
+		lws_service(f->lws, 0);
+	assert_int_equal(s_stats(f).stale, want);
+}
+
+/* READY, answered with REGISTERED and label w1. */
+static void
+s_register(fixture_t *f, uint32_t capacity)
+{
+	char buf[256];
+	sl_msg_t m;
+
+	s_ready(f, capacity);
+	s_recv(f, &m, buf, sizeof buf);
+	assert_int_equal(m.type, SL_MSG_REGISTERED);
+	assert_true(sl_str_eq(m.u.registered.worker, "w1"));
+	sl_msg_clear(&m);
+	assert_int_equal(s_stats(f).workers, 1);
+	assert_int_equal(s_stats(f).capacity, capacity);
+}
+
+/* Send job id to the worker with credit for "sum"; it gets the JOB. */
+static void
+s_job(fixture_t *f, gw_workers_job_t *job, uint64_t id)
+{
+	void *w = gw_workers_pick(f->w, "sum");
+	char buf[256];
+	sl_msg_t m;
+
+	assert_non_null(w);
+	assert_string_equal(gw_workers_name(w), "w1");
+	job->id = id;
+	assert_int_equal(
+	    gw_workers_send_job(f->w, w, job, "sum", "\x05", 1), 0);
+	assert_ptr_equal(job->holder, w);
+	s_recv(f, &m, buf, sizeof buf);
+	assert_int_equal(m.type, SL_MSG_JOB);
+	assert_int_equal(m.u.job.job, id);
+	assert_true(sl_str_eq(m.u.job.task, "sum"));
+	sl_msg_clear(&m);
+}
+
+/* gw_workers_each_job's fn: count into *arg. */
+static bool
+s_count(void *arg, gw_workers_job_t *job)
+{
+	(void) job;
+	++*(size_t *) arg;
+	return true;
+}
+
+/* ---- tests ---------------------------------------------------------- */
+
+static void
+test_workers_ready_registers_a_worker_and_its_tasks(void **state)
+{
+	fixture_t *f = *state;
+
+	assert_false(gw_workers_runs(f->w, "sum", false));
+	assert_null(gw_workers_pick(f->w, "sum"));
+	s_register(f, 2);
+	assert_true(gw_workers_runs(f->w, "sum", false));
+	assert_true(gw_workers_runs(f->w, "len", true));
+	assert_false(gw_workers_runs(f->w, "other", false));
+	assert_true(gw_workers_any_credit(f->w));
+	assert_true(f->ev.n_changed >= 1);
+}
+
+static void
+test_workers_a_result_comes_up_once_and_frees_the_credit(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *a = &f->jobs[0], *b = &f->jobs[1];
+
+	s_register(f, 1);
+	s_job(f, a, 42);
+	assert_false(gw_workers_any_credit(f->w));
+	assert_null(gw_workers_pick(f->w, "sum"));
+	s_result(f, 42);
+	s_serve_until(f, &f->ev.n_results, 1);
+	assert_ptr_equal(f->ev.results[0], a);
+	assert_int_equal(f->ev.result_ids[0], 42);
+	assert_true(gw_workers_any_credit(f->w));
+	/* the same result again: not held any more, dropped as stale */
+	s_result(f, 42);
+	s_serve_until_stale(f, 1);
+	assert_int_equal(f->ev.n_results, 1);
+	s_job(f, b, 43);
+}
+
+static void
+test_workers_cancel_reaches_the_holder_and_each_job_lists_held_jobs(
+    void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *a = &f->jobs[0], *b = &f->jobs[1];
+	size_t n = 0;
+	char buf[256];
+	sl_msg_t m;
+
+	s_register(f, 2);
+	s_job(f, a, 7);
+	s_job(f, b, 8);
+	gw_workers_each_job(f->w, s_count, &n);
+	assert_int_equal(n, 2);
+	gw_workers_cancel(f->w, a);
+	s_recv(f, &m, buf, sizeof buf);
+	assert_int_equal(m.type, SL_MSG_CANCEL);
+	assert_int_equal(m.u.cancel.job, 7);
+	sl_msg_clear(&m);
+	assert_ptr_equal(a->holder, b->holder);
+	assert_non_null(a->holder);
+}
+
+static void
+test_workers_ping_is_answered_and_silence_loses_the_jobs(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *a = &f->jobs[0];
+	int64_t t = sl_clock_mono_us();
+	char buf[256];
+	sl_msg_t m;
+
+	s_register(f, 2);
+	s_empty(f, SL_MSG_PING);
+	s_recv(f, &m, buf, sizeof buf);
+	assert_int_equal(m.type, SL_MSG_PONG);
+	sl_msg_clear(&m);
+	s_job(f, a, 9);
+	/* the gateway's PING */
+	gw_workers_tick(f->w, t);
+	s_recv(f, &m, buf, sizeof buf);
+	assert_int_equal(m.type, SL_MSG_PING);
+	sl_msg_clear(&m);
+	/* three silent intervals later: dead, its job handed back */
+	gw_workers_tick(f->w, sl_clock_mono_us() + 300000);
+	assert_int_equal(f->ev.n_lost, 1);
+	assert_ptr_equal(f->ev.lost[0], a);
+	assert_true(f->ev.crashed[0]);
+	assert_int_equal(s_stats(f).workers, 0);
+	assert_int_equal(s_stats(f).hb_missed, 1);
+	assert_int_equal(s_stats(f).workers_lost, 1);
+}
+
+static void
+test_workers_bye_hands_jobs_back_without_a_crash(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *a = &f->jobs[0], *b = &f->jobs[1];
+
+	s_register(f, 2);
+	s_job(f, a, 1);
+	s_job(f, b, 2);
+	s_empty(f, SL_MSG_BYE);
+	s_serve_until(f, &f->ev.n_lost, 2);
+	/* last first: the owner puts each at the front of its queue */
+	assert_ptr_equal(f->ev.lost[0], b);
+	assert_ptr_equal(f->ev.lost[1], a);
+	assert_false(f->ev.crashed[0] || f->ev.crashed[1]);
+	assert_int_equal(s_stats(f).workers_lost, 0);
+}
+
+static void
+test_workers_garbage_is_counted_and_dropped(void **state)
+{
+	fixture_t *f = *state;
+	assert_int_equal(zmq_send(f->dealer, "\xc1", 1, 0), 1);
+	s_register(f, 1); /* still heard afterwards */
+	assert_int_equal(s_stats(f).bad_frames, 1);
+	s_job(f, &f->jobs[0], 5);
+}
+
+static void
+test_workers_destroy_hands_held_jobs_back(void **state)
+{
+	fixture_t *f = *state;
+	s_register(f, 1);
+	s_job(f, &f->jobs[0], 3);
+	lws_sul_cancel(&f->sul);
+	lws_context_destroy(f->lws);
+	f->lws = NULL;
+	gw_workers_destroy(&f->w);
+	assert_null(f->w);
+	assert_int_equal(f->ev.n_lost, 1);
+	assert_ptr_equal(f->ev.lost[0], &f->jobs[0]);
+	assert_false(f->ev.crashed[0]);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_workers_ready_registers_a_worker_and_its_tasks, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_a_result_comes_up_once_and_frees_the_credit,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_cancel_reaches_the_holder_and_each_job_lists_held_jobs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_ping_is_answered_and_silence_loses_the_jobs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_bye_hands_jobs_back_without_a_crash, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_garbage_is_counted_and_dropped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_destroy_hands_held_jobs_back, setup,
+		    teardown),
+	};
+
+	sl_log_setup("test", SL_LOG_DEBUG);
+	return cmocka_run_group_tests_name("workers", tests, NULL, NULL);
+}
