@@ -1,7 +1,6 @@
 /*
  * sl_curve: CurveZMQ keys and socket setup (see sl_curve.h).
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -14,6 +13,7 @@
 
 #include "sl_curve.h"
 #include "sl_err.h"
+#include "sl_lines.h"
 
 bool
 sl_curve_key_valid(const char *s)
@@ -31,47 +31,50 @@ sl_curve_keypair_new(sl_curve_keypair_t *out)
 	                                                           : 0;
 }
 
+/* What the first entry of a secret key file was. */
+typedef struct sl_curve_read {
+	sl_curve_keypair_t *out;
+	const char *why; /* NULL: the key is in out */
+} sl_curve_read_t;
+
+/* sl_lines_fn: the first entry is the secret key; the rest is not read. */
+static int
+s_read_key_line(void *arg, char *s, size_t len, char *why, size_t whylen)
+{
+	sl_curve_read_t *r = arg;
+
+	(void) len;
+	(void) why;
+	(void) whylen;
+	if (!sl_curve_key_valid(s)) {
+		r->why = "not a Z85 key (40 characters)";
+		return SL_LINES_STOP;
+	}
+	memcpy(r->out->secret_key, s, SL_CURVE_KEY_LEN);
+	r->why = zmq_curve_public(r->out->public_key, r->out->secret_key)
+	    ? "cannot derive the public key"
+	    : NULL;
+	return SL_LINES_STOP;
+}
+
 int
 sl_curve_read_secret_file(const char *path, sl_curve_keypair_t *out,
     bool *loose, char *err, size_t errlen)
 {
-	char line[256];
+	sl_curve_read_t r = { out, "no key in the file" };
 	struct stat st;
-	FILE *f = fopen(path, "r");
-	int rc = SL_EINVAL;
+	int rc;
 
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	/* A key, and room for white space around it. */
+	rc = sl_lines_read(path, 254, s_read_key_line, &r, err, errlen);
+	if (rc)
+		return rc;
+	if (r.why) {
+		snprintf(err, errlen, "%s: %s", path, r.why);
 		return SL_EINVAL;
 	}
-	*loose = !fstat(fileno(f), &st) && (st.st_mode & 077);
-	snprintf(err, errlen, "%s: no key in the file", path);
-	while (fgets(line, sizeof line, f)) {
-		char *s = line, *e = line + strlen(line);
-
-		while (*s && isspace((unsigned char) *s))
-			s++;
-		while (e > s && isspace((unsigned char) e[-1]))
-			*--e = '\0';
-		if (!*s || *s == '#')
-			continue;
-		if (!sl_curve_key_valid(s)) {
-			snprintf(err, errlen,
-			    "%s: not a Z85 key (40 characters)", path);
-			break;
-		}
-		memcpy(out->secret_key, s, SL_CURVE_KEY_LEN);
-		if (zmq_curve_public(out->public_key, out->secret_key)) {
-			snprintf(err, errlen,
-			    "%s: cannot derive the public key", path);
-			break;
-		}
-		rc = 0;
-		break;
-	}
-	memset(line, 0, sizeof line);
-	fclose(f);
-	return rc;
+	*loose = !stat(path, &st) && (st.st_mode & 077);
+	return 0;
 }
 
 int

@@ -53,7 +53,7 @@ sl_lines_read(const char *path, size_t max_len, sl_lines_fn fn, void *arg,
 		free(line);
 		return SL_EINVAL;
 	}
-	while (fgets(line, (int) cap, f)) {
+	while (!rc && fgets(line, (int) cap, f)) {
 		size_t len = strlen(line);
 
 		lineno++;
@@ -67,13 +67,12 @@ sl_lines_read(const char *path, size_t max_len, sl_lines_fn fn, void *arg,
 		if (!len || entry[0] == '#')
 			continue;
 		why[0] = '\0';
-		if ((rc = fn(arg, entry, len, why, sizeof why))) {
+		rc = fn(arg, entry, len, why, sizeof why);
+		if (rc && rc != SL_LINES_STOP)
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
-			break;
-		}
 	}
 	s_wipe(line, cap);
 	free(line);
 	fclose(f);
-	return rc;
+	return rc == SL_LINES_STOP ? 0 : rc;
 }

@@ -1,6 +1,7 @@
 /*
  * sl_lines: the reader of "one entry per line" files: the gateway's token
- * file (gw_auth) and its CURVE allow-lists (sl_zap).
+ * file (gw_auth), CURVE allow-lists (sl_zap) and CURVE secret key files
+ * (sl_curve, which reads the first entry only).
  *
  * A line is trimmed of surrounding white space (so CRLF files read like
  * LF ones); an empty line, or one that then starts with '#', is skipped;
@@ -20,15 +21,18 @@
 /*
  * Called for each entry: entry is NUL-terminated, len bytes, trimmed, and
  * the caller may write into it (it is the reader's buffer, valid during the
- * call only). Return 0 to go on, or an SL_E* code with the reason in why
- * (without file or line: the reader adds them) to stop the read.
+ * call only). Return 0 to go on, SL_LINES_STOP to end the read there
+ * without an error (a file that holds one entry), or an SL_E* code with
+ * the reason in why (without file or line: the reader adds them).
  */
+#define SL_LINES_STOP 1
 typedef int (*sl_lines_fn)(
     void *arg, char *entry, size_t len, char *why, size_t whylen);
 
 /*
  * Read path, calling fn(arg, ...) for every entry. A line longer than
- * max_len bytes (without its newline) stops the read. Returns 0, or
+ * max_len bytes (without its newline) stops the read. Returns 0 (also
+ * after SL_LINES_STOP), or
  * SL_EINVAL / SL_ENOMEM / fn's code, with err set to one of
  *   "PATH: strerror"          the file cannot be opened,
  *   "PATH:N: line too long"   line N is over max_len,

@@ -2,9 +2,10 @@
  * test_lines: the "one entry per line" reader (common/sl_lines).
  *
  * Each row writes a file (bytes as given: NULs, CR, no final newline),
- * reads it with a callback that records the entries it is handed and
- * refuses the entry "bad", and compares the entries, the return code and
- * the error text. Single threaded; files under /tmp, removed after.
+ * reads it with a callback that records the entries it is handed, ends
+ * the read at the entry "stop" and refuses the entry "bad", and compares the
+ * entries, the return code and the error text. Single threaded; files under
+ * /tmp, removed after.
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
@@ -28,6 +29,8 @@ s_record(void *arg, char *entry, size_t len, char *why, size_t whylen)
 
 	assert_int_equal(len, strlen(entry));
 	s->calls++;
+	if (!strcmp(entry, "stop"))
+		return SL_LINES_STOP;
 	if (!strcmp(entry, "bad")) {
 		snprintf(why, whylen, "bad entry");
 		return s->refuse_rc;
@@ -86,6 +89,8 @@ test_lines_rows_give_entries_codes_and_messages(void **state)
 		      "\n"
 		      "B\n"),
 		    64, SL_EINVAL, "A", ":4: line too long" },
+		{ "the callback ends the read", B("a\n stop\nnever\n"), 8, 0,
+		    "a", NULL },
 		{ "the callback refuses", B("ok\n\n  bad  \nnever\n"), 8,
 		    SL_EINVAL, "ok", ":3: bad entry" },
 	};
