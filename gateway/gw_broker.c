@@ -10,7 +10,6 @@
  * request's queue or its worker's.
  */
 #include <inttypes.h>
-#include <search.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "gw_broker.h"
+#include "gw_notify.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_json.h"
@@ -33,21 +33,6 @@
 #define GW_JOB_ID_SPAN (UINT64_C(1) << 52)
 
 typedef struct gw_request gw_request_t;
-
-/* A notify channel: who watches it, and how many requests notify it. */
-typedef struct gw_chan {
-	char name[GW_CMSG_MAX_CHANNEL + 1]; /* first: the tree's key */
-	sl_list_t subs;                     /* gw_sub_t, by chan_link */
-	size_t n_requests; /* unfinished requests with notify = name */
-} gw_chan_t;
-
-/* One client watching one channel; on both their lists. */
-typedef struct gw_sub {
-	sl_list_t chan_link;   /* in chan->subs */
-	sl_list_t client_link; /* in client->subs */
-	gw_chan_t *chan;
-	gw_client_t *client;
-} gw_sub_t;
 
 typedef struct gw_job {
 	/* wj.link: in req->queue, or in its holder's list (gw_workers);
@@ -67,16 +52,16 @@ struct gw_request {
 	gw_client_t *client;   /* owner */
 	char id[GW_CMSG_MAX_ID + 1];
 	char task[SL_PROTO_MAX_NAME + 1];
-	sl_list_t queue;     /* gw_job_t waiting for a worker, seq order */
-	size_t n_items;      /* jobs created */
-	size_t n_running;    /* jobs held by workers */
-	size_t n_ok;         /* results forwarded */
-	size_t n_failed;     /* item errors forwarded */
-	int64_t t_start_us;  /* monotonic, at accept */
-	int64_t deadline_us; /* monotonic; 0: no timeout_ms */
-	int64_t unserved_us; /* monotonic: since then no worker runs task */
-	bool timing;         /* results carry the worker's timings */
-	gw_chan_t *chan;     /* notify channel (counted), or NULL */
+	sl_list_t queue;        /* gw_job_t waiting for a worker, seq order */
+	size_t n_items;         /* jobs created */
+	size_t n_running;       /* jobs held by workers */
+	size_t n_ok;            /* results forwarded */
+	size_t n_failed;        /* item errors forwarded */
+	int64_t t_start_us;     /* monotonic, at accept */
+	int64_t deadline_us;    /* monotonic; 0: no timeout_ms */
+	int64_t unserved_us;    /* monotonic: since then no worker runs task */
+	bool timing;            /* results carry the worker's timings */
+	gw_notify_chan_t *chan; /* notify channel (held), or NULL */
 };
 
 /* The clients whose unfinished jobs count together against
@@ -99,9 +84,8 @@ struct gw_client {
 	void *send_ctx;         /* first argument of send */
 	sl_list_t requests;     /* gw_request_t, unfinished */
 	size_t n_requests;
-	sl_list_t subs; /* gw_sub_t, by client_link */
-	size_t n_subs;
-	bool paused; /* slow reader: dispatch none of its jobs */
+	gw_notify_watcher_t watch; /* its subscriptions */
+	bool paused;               /* slow reader: dispatch none of its jobs */
 };
 
 struct gw_broker {
@@ -110,13 +94,12 @@ struct gw_broker {
 	const gw_workers_ops_t *wops; /* the workers (gw_workers_ops) */
 	void *workers;                /* their first argument */
 	sl_list_t clients;            /* gw_client_t */
-	sl_list_t active; /* gw_request_t with queued jobs, in turn order */
-	sl_list_t shares; /* gw_share_t, keyed */
-	void *chans;      /* gw_chan_t by name: a <search.h> tree (tsearch) */
+	sl_list_t active;    /* gw_request_t with queued jobs, in turn order */
+	sl_list_t shares;    /* gw_share_t, keyed */
+	gw_notify_t *notify; /* channels and subscriptions */
 	size_t n_active;
 	bool draining; /* shutting down: refuse new requests */
 	uint64_t next_job;
-	uint64_t next_serial; /* gw_out_t.serial of a fan-out */
 	gw_broker_stats_t st;
 };
 
@@ -135,6 +118,9 @@ s_first_job_id(void)
 	return 1 + r % GW_JOB_ID_SPAN;
 }
 
+static int s_notify_send(void *ctx, void *client, const gw_out_t *f);
+static void s_notify_error(void *ctx, void *client, const gw_cmsg_err_t *err);
+
 gw_broker_t *
 gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 {
@@ -144,6 +130,13 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 		return NULL;
 	self->ops = *ops;
 	self->lim = *limits;
+	self->notify = gw_notify_new(
+	    &(gw_notify_ops_t) { s_notify_send, s_notify_error, self },
+	    limits->max_subscriptions);
+	if (!self->notify) {
+		free(self);
+		return NULL;
+	}
 	sl_list_init(&self->clients);
 	sl_list_init(&self->active);
 	sl_list_init(&self->shares);
@@ -163,31 +156,12 @@ s_send(gw_client_t *c, const gw_out_t *f)
 	return c->send(c->send_ctx, c->user, f);
 }
 
-/* A request's frame: to its client, then to its channel's watchers,
- * marked with the channel. A watcher that cannot keep up is the
- * transport's to cut off; it never holds the request back. */
-static void
-s_send_watchers(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
-{
-	if (!r->chan)
-		return;
-	f->channel = r->chan->name;
-	f->serial = ++self->next_serial; /* one encoding for all watchers */
-	for (sl_list_t *e = r->chan->subs.next; e != &r->chan->subs;
-	     e = e->next) {
-		if (!s_send(
-		        sl_container_of(e, gw_sub_t, chan_link)->client, f))
-			self->st.notified++;
-	}
-	f->channel = NULL;
-	f->serial = 0;
-}
-
+/* A request's frame: to its client, then to its channel's watchers. */
 static void
 s_send_req(gw_broker_t *self, gw_request_t *r, gw_out_t *f)
 {
 	s_send(r->client, f);
-	s_send_watchers(self, r, f);
+	gw_notify_fanout(self->notify, r->chan, f);
 }
 
 /* An item of r ended in error: tell its client and watchers. */
@@ -214,6 +188,20 @@ gw_broker_client_error(
 
 	self->st.refused++;
 	s_send(client, &f);
+}
+
+/* gw_notify's way to clients. */
+static int
+s_notify_send(void *ctx, void *client, const gw_out_t *f)
+{
+	(void) ctx;
+	return s_send(client, f);
+}
+
+static void
+s_notify_error(void *ctx, void *client, const gw_cmsg_err_t *err)
+{
+	gw_broker_client_error(ctx, client, err);
 }
 
 static void
@@ -291,135 +279,6 @@ s_release_running(gw_broker_t *self, gw_request_t *r, const char *err_code,
 		self->wops->each_job(self->workers, s_release_one, &a);
 }
 
-/* ---- channels -------------------------------------------------------
- */
-
-/* Channels are looked up at subscribe and at submit with notify (never
- * per result: a request holds its channel), in a balanced tree (glibc's
- * tsearch is a red-black tree): many channels stay cheap. */
-static int
-s_chan_cmp(const void *a, const void *b)
-{
-	return strcmp(
-	    ((const gw_chan_t *) a)->name, ((const gw_chan_t *) b)->name);
-}
-
-/* The channel called name, made if new; NULL on ENOMEM. */
-static gw_chan_t *
-s_chan_get(gw_broker_t *self, const char *name)
-{
-	gw_chan_t *ch = calloc(1, sizeof *ch);
-	void *node;
-
-	if (!ch)
-		return NULL;
-	snprintf(ch->name, sizeof ch->name, "%s", name);
-	node = tsearch(ch, &self->chans, s_chan_cmp);
-	if (!node) {
-		free(ch);
-		return NULL;
-	}
-	if (*(gw_chan_t **) node != ch) { /* it was there already */
-		free(ch);
-		return *(gw_chan_t **) node;
-	}
-	sl_list_init(&ch->subs);
-	self->st.channels++;
-	return ch;
-}
-
-/* Free ch once nobody watches it and no request notifies it. */
-static void
-s_chan_put(gw_broker_t *self, gw_chan_t *ch)
-{
-	if (!sl_list_empty(&ch->subs) || ch->n_requests)
-		return;
-	tdelete(ch, &self->chans, s_chan_cmp);
-	self->st.channels--;
-	free(ch);
-}
-
-static gw_sub_t *
-s_sub_find(gw_client_t *c, const char *name)
-{
-	for (sl_list_t *e = c->subs.next; e != &c->subs; e = e->next) {
-		gw_sub_t *sub = sl_container_of(e, gw_sub_t, client_link);
-
-		if (!strcmp(sub->chan->name, name))
-			return sub;
-	}
-	return NULL;
-}
-
-static void
-s_sub_free(gw_broker_t *self, gw_sub_t *sub)
-{
-	gw_chan_t *ch = sub->chan;
-
-	sl_list_remove(&sub->chan_link);
-	sl_list_remove(&sub->client_link);
-	sub->client->n_subs--;
-	self->st.subscriptions--;
-	free(sub);
-	s_chan_put(self, ch);
-}
-
-static void
-s_chan_error(gw_broker_t *self, gw_client_t *c, const char *channel,
-    const char *code, const char *msg)
-{
-	gw_cmsg_err_t err;
-
-	gw_cmsg_err_set(&err, NULL, code, "%s", msg);
-	snprintf(err.channel, sizeof err.channel, "%s", channel);
-	gw_broker_client_error(self, c, &err);
-}
-
-static void
-s_subscribe(gw_broker_t *self, gw_client_t *c, const char *name)
-{
-	gw_out_t f = { .type = GW_OUT_SUBSCRIBED, .channel = name };
-	gw_sub_t *sub = s_sub_find(c, name);
-
-	if (!sub) {
-		if (c->n_subs >= self->lim.max_subscriptions)
-			return s_chan_error(self, c, name,
-			    "too_many_subscriptions",
-			    "this connection watches as many channels as it "
-			    "may; unsubscribe first");
-		sub = calloc(1, sizeof *sub);
-		if (!sub || !(sub->chan = s_chan_get(self, name))) {
-			free(sub);
-			return s_chan_error(
-			    self, c, name, "internal", "out of memory");
-		}
-		sub->client = c;
-		sl_list_push_back(&sub->chan->subs, &sub->chan_link);
-		sl_list_push_back(&c->subs, &sub->client_link);
-		c->n_subs++;
-		self->st.subscriptions++;
-		SL_INFO("CHAN-SUB", "channel=%s subscriptions=%zu", name,
-		    c->n_subs);
-	}
-	f.subscriptions = c->n_subs;
-	s_send(c, &f);
-}
-
-static void
-s_unsubscribe(gw_broker_t *self, gw_client_t *c, const char *name)
-{
-	gw_out_t f = { .type = GW_OUT_UNSUBSCRIBED, .channel = name };
-	gw_sub_t *sub = s_sub_find(c, name);
-
-	if (!sub)
-		return s_chan_error(self, c, name, "not_subscribed",
-		    "this connection does not watch this channel");
-	s_sub_free(self, sub);
-	SL_INFO("CHAN-UNSUB", "channel=%s subscriptions=%zu", name, c->n_subs);
-	f.subscriptions = c->n_subs;
-	s_send(c, &f);
-}
-
 /* ---- requests -------------------------------------------------------
  */
 
@@ -440,10 +299,8 @@ s_request_free(gw_broker_t *self, gw_request_t *r)
 	sl_list_remove(&r->client_link);
 	r->client->n_requests--;
 	self->st.requests--;
-	if (r->chan) {
-		r->chan->n_requests--;
-		s_chan_put(self, r->chan);
-	}
+	if (r->chan)
+		gw_notify_release(self->notify, r->chan);
 	free(r);
 }
 
@@ -668,13 +525,12 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
 	r->timing = m->timing;
 	if (m->channel[0]) {
-		r->chan = s_chan_get(self, m->channel);
+		r->chan = gw_notify_hold(self->notify, m->channel);
 		if (!r->chan) {
 			s_request_free(self, r);
 			return s_error(
 			    self, c, m->id, "internal", "out of memory");
 		}
-		r->chan->n_requests++;
 	}
 	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu notify=%s", r->id,
 	    r->task, n, m->channel[0] ? m->channel : "-");
@@ -721,10 +577,12 @@ gw_broker_on_client_msg(
 		break;
 	}
 	case GW_CMSG_SUBSCRIBE:
-		s_subscribe(self, client, msg->channel);
+		gw_notify_subscribe(
+		    self->notify, &client->watch, msg->channel);
 		break;
 	case GW_CMSG_UNSUBSCRIBE:
-		s_unsubscribe(self, client, msg->channel);
+		gw_notify_unsubscribe(
+		    self->notify, &client->watch, msg->channel);
 		break;
 	}
 }
@@ -752,7 +610,7 @@ gw_broker_client_new_on(
 	c->send = send;
 	c->send_ctx = ctx;
 	sl_list_init(&c->requests);
-	sl_list_init(&c->subs);
+	gw_notify_watcher_init(&c->watch, c);
 	sl_list_push_back(&self->clients, &c->link);
 	self->st.clients++;
 	return c;
@@ -768,8 +626,7 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 		return;
 	/* Its own subscriptions first: it must not watch its own requests
 	 * end below. */
-	while ((e = sl_list_first(&c->subs)))
-		s_sub_free(self, sl_container_of(e, gw_sub_t, client_link));
+	gw_notify_watcher_fini(self->notify, &c->watch);
 	while ((e = sl_list_first(&c->requests))) {
 		gw_request_t *r
 		    = sl_container_of(e, gw_request_t, client_link);
@@ -783,7 +640,7 @@ gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
 
 		/* Its watchers learn that it ended: its items were
 		 * cancelled with their submitter. */
-		s_send_watchers(self, r, &f);
+		gw_notify_fanout(self->notify, r->chan, &f);
 		self->st.cancelled += f.cancelled;
 		s_request_free(self, r);
 	}
@@ -1126,8 +983,13 @@ void
 gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out)
 {
 	gw_workers_stats_t ws;
+	gw_notify_stats_t ns;
 
 	*out = self->st;
+	gw_notify_stats(self->notify, &ns);
+	out->subscriptions = ns.subscriptions;
+	out->channels = ns.channels;
+	out->notified = ns.notified;
 	self->wops->stats(self->workers, &ws);
 	out->workers = ws.workers;
 	out->capacity = ws.capacity;
@@ -1151,6 +1013,7 @@ gw_broker_destroy(gw_broker_t **self_p)
 
 		gw_broker_client_destroy(self, &c);
 	}
+	gw_notify_destroy(&self->notify);
 	free(self);
 	*self_p = NULL;
 }

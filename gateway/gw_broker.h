@@ -14,7 +14,8 @@
  * frames (accepted, results, item errors, done) goes to every client
  * subscribed to CHANNEL, marked with the channel's name. Subscriptions are
  * bounded per client and end with it; a channel lives while it has
- * subscribers or unfinished requests.
+ * subscribers or unfinished requests (gw_notify keeps channels and
+ * subscriptions; the broker owns one).
  *
  * The broker knows neither lws nor ZeroMQ: it sends to clients through
  * gw_broker_ops_t and reaches workers through gw_workers_ops_t (jobs by
