@@ -1,6 +1,7 @@
 /*
  * sl_json: JSON <-> msgpack (see sl_json.h). No state; any thread.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -97,115 +98,6 @@ s_base64(const void *data, size_t len)
 	return s;
 }
 
-static int
-s_from_mp(const msgpack_object *o, json_t **out, const char **why)
-{
-	json_t *j = NULL, *v;
-	int rc;
-
-	switch (o->type) {
-	case MSGPACK_OBJECT_NIL:
-		j = json_null();
-		break;
-	case MSGPACK_OBJECT_BOOLEAN:
-		j = json_boolean(o->via.boolean);
-		break;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > INT64_MAX) {
-			*why = "integer above INT64_MAX";
-			return SL_EPROTO;
-		}
-		j = json_integer((json_int_t) o->via.u64);
-		break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		j = json_integer((json_int_t) o->via.i64);
-		break;
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		if (!isfinite(o->via.f64)) {
-			*why = "NaN or infinity has no JSON form";
-			return SL_EPROTO;
-		}
-		j = json_real(o->via.f64);
-		break;
-	case MSGPACK_OBJECT_STR:
-		/* An empty string may come with a NULL pointer (msgpack-c). */
-		j = o->via.str.size
-		    ? json_stringn(o->via.str.ptr, o->via.str.size)
-		    : json_string("");
-		if (!j) {
-			*why = "string is not valid UTF-8";
-			return SL_EPROTO;
-		}
-		break;
-	case MSGPACK_OBJECT_BIN:
-		j = s_base64(o->via.bin.ptr, o->via.bin.size);
-		break;
-	case MSGPACK_OBJECT_ARRAY:
-		j = json_array();
-		for (uint32_t i = 0; j && i < o->via.array.size; i++) {
-			if ((rc = s_from_mp(&o->via.array.ptr[i], &v, why))) {
-				json_decref(j);
-				return rc;
-			}
-			if (json_array_append_new(j, v)) {
-				json_decref(j);
-				return SL_ENOMEM;
-			}
-		}
-		break;
-	case MSGPACK_OBJECT_MAP:
-		j = json_object();
-		for (uint32_t i = 0; j && i < o->via.map.size; i++) {
-			const msgpack_object *k = &o->via.map.ptr[i].key;
-			const char *kp;
-
-			/* The type first: another key's via holds no size. */
-			if (k->type != MSGPACK_OBJECT_STR
-			    || memchr(k->via.str.size ? k->via.str.ptr : "",
-			        '\0', k->via.str.size)) {
-				*why = "map key is not a string";
-				json_decref(j);
-				return SL_EPROTO;
-			}
-			kp = k->via.str.size ? k->via.str.ptr : "";
-			if ((rc = s_from_mp(
-			         &o->via.map.ptr[i].val, &v, why))) {
-				json_decref(j);
-				return rc;
-			}
-			if (json_object_setn_new(j, kp, k->via.str.size, v)) {
-				*why = "map key is not valid UTF-8";
-				json_decref(j);
-				return SL_EPROTO;
-			}
-			/* JSON objects have unique keys: a repeated one would
-			 * silently replace the first, so refuse it. */
-			if (json_object_size(j) != (size_t) i + 1) {
-				*why = "duplicate map key";
-				json_decref(j);
-				return SL_EPROTO;
-			}
-		}
-		break;
-	case MSGPACK_OBJECT_EXT:
-		*why = "msgpack ext values have no JSON form";
-		return SL_EPROTO;
-	}
-	if (!j)
-		return SL_ENOMEM;
-	*out = j;
-	return 0;
-}
-
-int
-sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why)
-{
-	const char *dummy;
-
-	return s_from_mp(o, out, why ? why : &dummy);
-}
-
 typedef struct s_key {
 	const char *ptr;
 	size_t len;
@@ -260,81 +152,167 @@ s_dup_keys(const msgpack_object_map *m, bool *dup)
 	return 0;
 }
 
-static int
-s_check(const msgpack_object *o, unsigned depth, const char **why)
-{
-	int rc;
+/* ---- msgpack -> JSON: one walk for the conversion and the check ---- */
 
+/*
+ * The rules of a JSON form live in s_walk and its helpers only: each
+ * value is checked, and built into *out when out is not NULL (a check is
+ * a conversion without output), so sl_json_from_mp and sl_json_mp_check
+ * cannot disagree. On failure *out is untouched and *why is set for
+ * SL_EPROTO.
+ */
+static int s_walk(
+    const msgpack_object *o, unsigned depth, json_t **out, const char **why);
+
+/* Hand over a value built for out; SL_ENOMEM if building it failed. */
+static int
+s_give(json_t **out, json_t *j)
+{
+	if (!j)
+		return SL_ENOMEM;
+	*out = j;
+	return 0;
+}
+
+static int
+s_refuse(const char **why, const char *reason)
+{
+	*why = reason;
+	return SL_EPROTO;
+}
+
+static int
+s_string(const msgpack_object_str *o, json_t **out, const char **why)
+{
+	/* An empty string may come with a NULL pointer (msgpack-c). */
+	const char *s = o->size ? o->ptr : "";
+
+	if (!sl_utf8_valid(s, o->size))
+		return s_refuse(why, "string is not valid UTF-8");
+	return out ? s_give(out, json_stringn(s, o->size)) : 0;
+}
+
+static int
+s_scalar(const msgpack_object *o, json_t **out, const char **why)
+{
 	switch (o->type) {
 	case MSGPACK_OBJECT_NIL:
+		return out ? s_give(out, json_null()) : 0;
 	case MSGPACK_OBJECT_BOOLEAN:
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-	case MSGPACK_OBJECT_BIN:
-		return 0;
+		return out ? s_give(out, json_boolean(o->via.boolean)) : 0;
 	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		if (o->via.u64 > INT64_MAX) {
-			*why = "integer above INT64_MAX";
-			return SL_EPROTO;
-		}
-		return 0;
+		if (o->via.u64 > INT64_MAX)
+			return s_refuse(why, "integer above INT64_MAX");
+		return out ? s_give(out, json_integer((json_int_t) o->via.u64))
+		           : 0;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return out ? s_give(out, json_integer((json_int_t) o->via.i64))
+		           : 0;
 	case MSGPACK_OBJECT_FLOAT32:
 	case MSGPACK_OBJECT_FLOAT64:
-		if (!isfinite(o->via.f64)) {
-			*why = "NaN or infinity has no JSON form";
-			return SL_EPROTO;
-		}
-		return 0;
+		if (!isfinite(o->via.f64))
+			return s_refuse(
+			    why, "NaN or infinity has no JSON form");
+		return out ? s_give(out, json_real(o->via.f64)) : 0;
 	case MSGPACK_OBJECT_STR:
-		if (!sl_utf8_valid(o->via.str.ptr, o->via.str.size)) {
-			*why = "string is not valid UTF-8";
-			return SL_EPROTO;
-		}
-		return 0;
-	case MSGPACK_OBJECT_ARRAY:
-		if (!depth)
-			return SL_ETOOBIG;
-		for (uint32_t i = 0; i < o->via.array.size; i++)
-			if ((rc = s_check(
-			         &o->via.array.ptr[i], depth - 1, why)))
-				return rc;
-		return 0;
-	case MSGPACK_OBJECT_MAP: {
-		bool dup;
-
-		if (!depth)
-			return SL_ETOOBIG;
-		for (uint32_t i = 0; i < o->via.map.size; i++) {
-			const msgpack_object *k = &o->via.map.ptr[i].key;
-
-			if (k->type != MSGPACK_OBJECT_STR
-			    || (k->via.str.size
-			        && memchr(
-			            k->via.str.ptr, '\0', k->via.str.size))) {
-				*why = "map key is not a string";
-				return SL_EPROTO;
-			}
-			if (!sl_utf8_valid(k->via.str.ptr, k->via.str.size)) {
-				*why = "map key is not valid UTF-8";
-				return SL_EPROTO;
-			}
-			if ((rc = s_check(
-			         &o->via.map.ptr[i].val, depth - 1, why)))
-				return rc;
-		}
-		if ((rc = s_dup_keys(&o->via.map, &dup)))
-			return rc;
-		if (dup) {
-			*why = "duplicate map key";
-			return SL_EPROTO;
-		}
-		return 0;
-	}
+		return s_string(&o->via.str, out, why);
+	case MSGPACK_OBJECT_BIN:
+		return out
+		    ? s_give(out, s_base64(o->via.bin.ptr, o->via.bin.size))
+		    : 0;
 	case MSGPACK_OBJECT_EXT:
-		*why = "msgpack ext values have no JSON form";
-		return SL_EPROTO;
+		return s_refuse(why, "msgpack ext values have no JSON form");
+	default:
+		return s_refuse(why, "unknown msgpack type");
 	}
-	*why = "unknown msgpack type";
-	return SL_EPROTO;
+}
+
+static int
+s_walk_array(
+    const msgpack_object *o, unsigned depth, json_t **out, const char **why)
+{
+	json_t *j = out ? json_array() : NULL, *v = NULL;
+	int rc = out && !j ? SL_ENOMEM : 0;
+
+	for (uint32_t i = 0; !rc && i < o->via.array.size; i++) {
+		rc = s_walk(&o->via.array.ptr[i], depth, j ? &v : NULL, why);
+		if (!rc && j && json_array_append_new(j, v))
+			rc = SL_ENOMEM;
+	}
+	if (rc) {
+		json_decref(j);
+		return rc;
+	}
+	return out ? s_give(out, j) : 0;
+}
+
+/* A map key: a string without NUL, well-formed UTF-8. */
+static int
+s_key_ok(const msgpack_object *k, const char **why)
+{
+	/* The type first: another key's via holds no size. */
+	if (k->type != MSGPACK_OBJECT_STR
+	    || (k->via.str.size
+	        && memchr(k->via.str.ptr, '\0', k->via.str.size)))
+		return s_refuse(why, "map key is not a string");
+	if (!sl_utf8_valid(k->via.str.ptr, k->via.str.size))
+		return s_refuse(why, "map key is not valid UTF-8");
+	return 0;
+}
+
+static int
+s_walk_map(
+    const msgpack_object *o, unsigned depth, json_t **out, const char **why)
+{
+	json_t *j = out ? json_object() : NULL, *v = NULL;
+	int rc = out && !j ? SL_ENOMEM : 0;
+	bool dup = false;
+
+	for (uint32_t i = 0; !rc && i < o->via.map.size; i++) {
+		const msgpack_object_kv *kv = &o->via.map.ptr[i];
+
+		if ((rc = s_key_ok(&kv->key, why))
+		    || (rc = s_walk(&kv->val, depth, j ? &v : NULL, why)))
+			break;
+		if (j
+		    && json_object_setn_new(j,
+		        kv->key.via.str.size ? kv->key.via.str.ptr : "",
+		        kv->key.via.str.size, v))
+			rc = SL_ENOMEM;
+	}
+	/* JSON objects have unique keys: a repeated one would silently
+	 * replace the first, so refuse it. */
+	if (!rc && !(rc = s_dup_keys(&o->via.map, &dup)) && dup)
+		rc = s_refuse(why, "duplicate map key");
+	if (rc) {
+		json_decref(j);
+		return rc;
+	}
+	return out ? s_give(out, j) : 0;
+}
+
+static int
+s_walk(const msgpack_object *o, unsigned depth, json_t **out, const char **why)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_ARRAY:
+		return depth ? s_walk_array(o, depth - 1, out, why)
+		             : SL_ETOOBIG;
+	case MSGPACK_OBJECT_MAP:
+		return depth ? s_walk_map(o, depth - 1, out, why) : SL_ETOOBIG;
+	default:
+		return s_scalar(o, out, why);
+	}
+}
+
+int
+sl_json_from_mp(const msgpack_object *o, json_t **out, const char **why)
+{
+	const char *dummy;
+
+	/* No depth limit of its own: what msgpack-c unpacked was bounded
+	 * by sl_proto_check before. */
+	return s_walk(o, UINT_MAX, out, why ? why : &dummy);
 }
 
 int
@@ -342,7 +320,7 @@ sl_json_mp_check(const msgpack_object *o, unsigned max_depth, const char **why)
 {
 	const char *dummy;
 
-	return s_check(o, max_depth, why ? why : &dummy);
+	return s_walk(o, max_depth, NULL, why ? why : &dummy);
 }
 
 /* ---- sl_json_bad_offset: a JSON syntax scanner that only finds where ---- */
@@ -508,114 +486,162 @@ s_scan_literal(const unsigned char *s, size_t len, size_t *i)
 	return 0;
 }
 
+/* What may come next in the text. */
+typedef enum {
+	S_VALUE,
+	S_FIRST_IN_ARRAY,
+	S_KEY,
+	S_FIRST_KEY,
+	S_COLON,
+	S_NEXT,
+	S_END
+} s_expect_t;
+
+typedef struct s_scan {
+	const unsigned char *s;
+	size_t len;
+	size_t i;     /* the byte being read */
+	size_t depth; /* open containers */
+	s_expect_t st;
+	unsigned char objects[SL_JSON_SCAN_DEPTH / 8]; /* bit: an object */
+} s_scan_t;
+
+/* The token scanner's verdict rc (1: invalid at i, 2: cut short): true
+ * when the scan is over, with *at its answer. */
+static bool
+s_verdict(const s_scan_t *sc, int rc, size_t *at)
+{
+	if (rc)
+		*at = rc == 1 ? sc->i : sc->len;
+	return rc != 0;
+}
+
+static bool
+s_in_object(const s_scan_t *sc)
+{
+	return sc->objects[(sc->depth - 1) / 8]
+	    & (1u << ((sc->depth - 1) % 8));
+}
+
+/* The byte at i closed the innermost container. */
+static void
+s_close(s_scan_t *sc)
+{
+	sc->i++;
+	sc->st = --sc->depth ? S_NEXT : S_END;
+}
+
+/* The byte c at i opens a container; false when too deep to follow. */
+static bool
+s_open(s_scan_t *sc, unsigned c)
+{
+	unsigned char bit = (unsigned char) (1u << (sc->depth % 8));
+
+	if (sc->depth == SL_JSON_SCAN_DEPTH)
+		return false;
+	if (c == '{')
+		sc->objects[sc->depth / 8] |= bit;
+	else
+		sc->objects[sc->depth / 8] &= (unsigned char) ~bit;
+	sc->depth++;
+	sc->i++;
+	sc->st = c == '{' ? S_FIRST_KEY : S_FIRST_IN_ARRAY;
+	return true;
+}
+
+/* A value starts at i with c; see s_step. */
+static bool
+s_step_value(s_scan_t *sc, unsigned c, size_t *at)
+{
+	int rc;
+
+	if (c == '{' || c == '[') {
+		if (s_open(sc, c))
+			return false;
+		*at = SIZE_MAX; /* jansson will say */
+		return true;
+	}
+	if (c == '"')
+		rc = s_scan_string(sc->s, sc->len, &sc->i);
+	else if (c == '-' || (c >= '0' && c <= '9'))
+		rc = s_scan_number(sc->s, sc->len, &sc->i);
+	else if (c == 't' || c == 'f' || c == 'n')
+		rc = s_scan_literal(sc->s, sc->len, &sc->i);
+	else
+		rc = 1;
+	if (s_verdict(sc, rc, at))
+		return true;
+	/* jansson 2.14 skips one NUL byte right after a number or a
+	 * literal (its lexer puts the byte back, and a NUL in its look-ahead
+	 * buffer reads as "take the next"); anywhere else a NUL is invalid,
+	 * for both */
+	if (c != '"' && sc->i < sc->len && !sc->s[sc->i])
+		sc->i++;
+	sc->st = sc->depth ? S_NEXT : S_END;
+	return false;
+}
+
+/* Read what starts at i (not white space) as the state allows: true when
+ * the scan is over, with *at its answer. */
+static bool
+s_step(s_scan_t *sc, size_t *at)
+{
+	unsigned c = sc->s[sc->i];
+
+	*at = sc->i; /* unless said otherwise, the byte at i is invalid */
+	switch (sc->st) {
+	case S_END:
+		return true;
+	case S_COLON:
+		sc->i++;
+		sc->st = S_VALUE;
+		return c != ':';
+	case S_NEXT:
+		if (c == ',') {
+			sc->i++;
+			sc->st = s_in_object(sc) ? S_KEY : S_VALUE;
+			return false;
+		}
+		if (c != (s_in_object(sc) ? '}' : ']'))
+			return true;
+		s_close(sc);
+		return false;
+	case S_FIRST_KEY:
+	case S_KEY:
+		if (c == '}' && sc->st == S_FIRST_KEY) {
+			s_close(sc);
+			return false;
+		}
+		if (c != '"')
+			return true;
+		sc->st = S_COLON;
+		return s_verdict(
+		    sc, s_scan_string(sc->s, sc->len, &sc->i), at);
+	case S_FIRST_IN_ARRAY:
+		if (c == ']') {
+			s_close(sc);
+			return false;
+		}
+		/* fall through */
+	case S_VALUE:
+		break;
+	}
+	return s_step_value(sc, c, at);
+}
+
 size_t
 sl_json_bad_offset(const char *text, size_t len)
 {
-	const unsigned char *s = (const unsigned char *) text;
-	/* what may come next */
-	enum {
-		VALUE,
-		FIRST_IN_ARRAY,
-		KEY,
-		FIRST_KEY,
-		COLON,
-		NEXT,
-		END
-	} st
-	    = VALUE;
-	unsigned char objects[SL_JSON_SCAN_DEPTH / 8]
-	    = { 0 }; /* bit: object */
-	size_t depth = 0, i = 0;
+	s_scan_t sc = { .s = (const unsigned char *) text, .len = len };
+	size_t at;
 
-	while (i < len) {
-		unsigned c = s[i];
-		int rc = 0;
+	while (sc.i < len) {
+		unsigned c = sc.s[sc.i];
 
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-			i++;
-			continue;
-		}
-		switch (st) {
-		case END:
-			return i;
-		case COLON:
-			if (c != ':')
-				return i;
-			i++;
-			st = VALUE;
-			continue;
-		case NEXT: {
-			bool obj = objects[(depth - 1) / 8]
-			    & (1u << ((depth - 1) % 8));
-
-			if (c == ',') {
-				i++;
-				st = obj ? KEY : VALUE;
-				continue;
-			}
-			if (c != (obj ? '}' : ']'))
-				return i;
-			i++;
-			st = --depth ? NEXT : END;
-			continue;
-		}
-		case FIRST_KEY:
-		case KEY:
-			if (c == '}' && st == FIRST_KEY) {
-				i++;
-				st = --depth ? NEXT : END;
-				continue;
-			}
-			if (c != '"')
-				return i;
-			rc = s_scan_string(s, len, &i);
-			if (rc)
-				return rc == 1 ? i : len;
-			st = COLON;
-			continue;
-		case FIRST_IN_ARRAY:
-			if (c == ']') {
-				i++;
-				st = --depth ? NEXT : END;
-				continue;
-			}
-			/* fall through */
-		case VALUE:
-			if (c == '{' || c == '[') {
-				if (depth == SL_JSON_SCAN_DEPTH)
-					return SIZE_MAX; /* jansson will say */
-				if (c == '{')
-					objects[depth / 8]
-					    |= (unsigned char) (1u
-					        << (depth % 8));
-				else
-					objects[depth / 8]
-					    &= (unsigned char) ~(
-					        1u << (depth % 8));
-				depth++;
-				i++;
-				st = c == '{' ? FIRST_KEY : FIRST_IN_ARRAY;
-				continue;
-			}
-			if (c == '"')
-				rc = s_scan_string(s, len, &i);
-			else if (c == '-' || (c >= '0' && c <= '9'))
-				rc = s_scan_number(s, len, &i);
-			else if (c == 't' || c == 'f' || c == 'n')
-				rc = s_scan_literal(s, len, &i);
-			else
-				return i;
-			if (rc)
-				return rc == 1 ? i : len;
-			/* jansson 2.14 skips one NUL byte right after a number
-			 * or a literal (its lexer puts the byte back, and a
-			 * NUL in its look-ahead buffer reads as "take the
-			 * next"); anywhere else a NUL is invalid, for both */
-			if (c != '"' && i < len && !s[i])
-				i++;
-			st = depth ? NEXT : END;
-			continue;
-		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			sc.i++;
+		else if (s_step(&sc, &at))
+			return at;
 	}
-	return st == END ? SIZE_MAX : len;
+	return sc.st == S_END ? SIZE_MAX : len;
 }

@@ -203,3 +203,33 @@ gw_listen_probe(const char *host, int port, char *err, size_t errlen)
 	close(fd);
 	return rc;
 }
+
+int
+gw_listen_parse(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *h = s;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (!colon)
+		return SL_EINVAL;
+	p = strtol(colon + 1, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return SL_EINVAL;
+	hl = (size_t) (colon - s);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl >= hostlen)
+		return SL_EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	/* lws takes an address or an interface name, not a host name */
+	if (!strcmp(host, "localhost"))
+		snprintf(host, hostlen, "127.0.0.1");
+	*port = (int) p;
+	return 0;
+}

@@ -16,6 +16,14 @@
 #include <stddef.h>
 
 /*
+ * Split a --listen value HOST:PORT, [IPV6]:PORT or *:PORT into host (the
+ * brackets dropped; "localhost" becomes 127.0.0.1, since lws takes an
+ * address or an interface name, not a host name) and port (1..65535).
+ * 0, or SL_EINVAL.
+ */
+int gw_listen_parse(const char *s, char *host, size_t hostlen, int *port);
+
+/*
  * The iface for lws from a --listen host: NULL into *iface for "", "*",
  * "0.0.0.0" and "::" (every address); an IPv6 address as it is; an IPv4
  * address as the name of the interface holding it, written into ifname. 0, or

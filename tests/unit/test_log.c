@@ -1,7 +1,8 @@
 /*
- * unit.log: sl_log's per-id rate limit. stderr is redirected to a temporary
- * file around the calls; the monotonic clock the windows run on is ours
- * (-Wl,--wrap=sl_clock_mono_us), so no test waits for a real second.
+ * unit.log: sl_log's levels, its text and JSON lines, and its per-id rate
+ * limit. stderr is redirected to a temporary file around the calls; the
+ * monotonic clock the windows run on is ours (-Wl,--wrap=sl_clock_mono_us),
+ * so no test waits for a real second.
  */
 #include "sl_test.h"
 
@@ -295,6 +296,152 @@ test_log_threads_lose_no_count(void **state)
 	free(out);
 }
 
+/* ---- levels and formats ------------------------------------------------ */
+
+static int s_evaluated; /* how often an argument of a log call ran */
+
+static int
+s_arg(void)
+{
+	return ++s_evaluated;
+}
+
+static void
+test_log_level_hides_less_severe_lines_unformatted(void **state)
+{
+	capture_t c;
+	char *out;
+
+	(void) state;
+	sl_log_setup("t", SL_LOG_WARN);
+	assert_int_equal(sl_log_level(), SL_LOG_WARN);
+	s_evaluated = 0;
+	capture_start(&c);
+	SL_ERR("T-E", "n=%d", 1);
+	SL_WARN("T-W", "n=%d", 2);
+	SL_NOTICE("T-N", "n=%d", s_arg());
+	SL_INFO("T-I", "n=%d", s_arg());
+	SL_DEBUG("T-D", "n=%d", s_arg());
+	out = capture_end(&c);
+	assert_int_equal(s_evaluated, 0); /* the level is checked first */
+	assert_int_equal(count(out, "E: "), 1);
+	assert_int_equal(count(out, "W: "), 1);
+	assert_int_equal(count(out, "T-N"), 0);
+	assert_int_equal(count(out, "T-I"), 0);
+	assert_int_equal(count(out, "T-D"), 0);
+	free(out);
+}
+
+/* "L: HH:MM:SS.mmm comp ID msg\n", one line; the message's own trailing
+ * newlines are dropped. */
+static void
+test_log_text_line_has_letter_time_component_id_message(void **state)
+{
+	static const char *const letters[] = { "E", "W", "N", "I", "D" };
+	capture_t c;
+	char *out, *line;
+	int hh, mm, ss, ms, n = 0;
+	char letter[2], comp[8], id[16], msg[32];
+
+	(void) state;
+	capture_start(&c);
+	for (int level = SL_LOG_ERR; level <= SL_LOG_DEBUG; level++)
+		sl_log_emit(level, "T-FMT", "k=%d v=%s\n\n", level, "x y");
+	out = capture_end(&c);
+	line = out;
+	for (int level = SL_LOG_ERR; level <= SL_LOG_DEBUG; level++) {
+		assert_int_equal(
+		    sscanf(line,
+		        "%1[A-Z]: %2d:%2d:%2d.%3d %7s %15s %31[^\n]%n", letter,
+		        &hh, &mm, &ss, &ms, comp, id, msg, &n),
+		    8);
+		assert_string_equal(letter, letters[level]);
+		assert_true(hh < 24 && mm < 60 && ss < 61 && ms < 1000);
+		assert_string_equal(comp, "t");
+		assert_string_equal(id, "T-FMT");
+		assert_true(strncmp(msg, "k=", 2) == 0);
+		assert_string_equal(msg + 3, " v=x y");
+		assert_int_equal(line[n], '\n');
+		line += n + 1;
+	}
+	assert_string_equal(line, ""); /* nothing else, no blank lines */
+	free(out);
+}
+
+static void
+test_log_json_line_is_one_valid_object_with_escaped_message(void **state)
+{
+	capture_t c;
+	json_error_t jerr;
+	json_t *o;
+	char *out;
+
+	(void) state;
+	sl_log_set_format(SL_LOG_JSON);
+	capture_start(&c);
+	SL_WARN("T-JSON", "say \"hi\"\\ tab\there ctl\x01 end\n");
+	out = capture_end(&c);
+	sl_log_set_format(SL_LOG_TEXT);
+	/* one line: its only newline ends it */
+	assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+	o = json_loads(out, 0, &jerr);
+	if (!o) {
+		print_error("not JSON (%s): %s\n", jerr.text, out);
+		fail();
+	}
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "level")), "warn");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "comp")), "t");
+	assert_string_equal(
+	    json_string_value(json_object_get(o, "event")), "T-JSON");
+	assert_string_equal(json_string_value(json_object_get(o, "msg")),
+	    "say \"hi\"\\ tab\there ctl\x01 end");
+	/* "2026-11-26T12:00:01.123Z" */
+	assert_int_equal(
+	    strlen(json_string_value(json_object_get(o, "ts"))), 24);
+	json_decref(o);
+	free(out);
+}
+
+static void
+test_log_long_messages_are_cut_to_one_line(void **state)
+{
+	static char big[5000];
+	capture_t c;
+	char *out;
+
+	(void) state;
+	memset(big, 'x', sizeof big - 1);
+	for (int format = SL_LOG_TEXT; format <= SL_LOG_JSON; format++) {
+		sl_log_set_format(format);
+		capture_start(&c);
+		SL_ERR("T-BIG", "%s", big);
+		out = capture_end(&c);
+		sl_log_set_format(SL_LOG_TEXT);
+		assert_true(strlen(out) >= 1000 && strlen(out) <= 1024);
+		assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+		if (format == SL_LOG_JSON)
+			assert_string_equal(out + strlen(out) - 3, "\"}\n");
+		free(out);
+	}
+}
+
+static void
+test_log_out_of_range_level_is_written_as_error(void **state)
+{
+	capture_t c;
+	char *out;
+
+	(void) state;
+	capture_start(&c);
+	sl_log_emit(42, "T-LVL", "odd");
+	sl_log_emit(-3, "T-LVL", "odd");
+	out = capture_end(&c);
+	assert_int_equal(count(out, "E: "), 2);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -319,6 +466,21 @@ main(void)
 		    test_log_many_ids_are_not_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_log_threads_lose_no_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_log_level_hides_less_severe_lines_unformatted, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_log_text_line_has_letter_time_component_id_message,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_log_json_line_is_one_valid_object_with_escaped_message,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_log_long_messages_are_cut_to_one_line, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_log_out_of_range_level_is_written_as_error, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);

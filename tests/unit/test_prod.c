@@ -14,6 +14,7 @@
 #include "gw_broker.h"
 #include "gw_prod.h"
 #include "gw_zmq.h"
+#include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_proto.h"
@@ -221,14 +222,15 @@ typedef struct fixture {
 	fake_workers_t workers;
 } fixture_t;
 
+/* A broker with fake workers and gw_prod over the fake gw_zmq; a cap of
+ * 1000 bytes, silence forgotten after timeout_us (0: never). */
 static int
-setup(void **state)
+s_setup(void **state, int64_t timeout_us)
 {
 	static const gw_broker_ops_t ops = { NULL, NULL };
 	static const gw_broker_limits_t blim
 	    = { .max_items = 10, .max_requests = 4, .max_queued_jobs = 100 };
-	/* no silence timeout; a cap of 1000 bytes */
-	static const gw_prod_limits_t plim = { 1 << 20, 10, 0, 1000 };
+	const gw_prod_limits_t plim = { 1 << 20, 10, timeout_us, 1000 };
 	fixture_t *f = calloc(1, sizeof *f);
 	char err[200];
 
@@ -245,6 +247,18 @@ setup(void **state)
 		return -1;
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return s_setup(state, 0);
+}
+
+static int
+setup_timeout(void **state)
+{
+	return s_setup(state, 1000000); /* 1 s */
 }
 
 static int
@@ -438,6 +452,47 @@ test_prod_a_held_back_producer_resumes_when_a_send_empties_its_queue(
 	assert_int_equal(bst.running, 1);
 }
 
+/* Silent for longer than the timeout: forgotten on the tick, its
+ * unfinished requests cancelled; any frame counts as a sign of life. */
+static void
+test_prod_a_silent_producer_is_forgotten_and_its_requests_cancelled(
+    void **state)
+{
+	fixture_t *f = *state;
+	int64_t t0 = sl_clock_mono_us();
+	gw_broker_stats_t bst;
+
+	s_submit("p1", "r1"); /* no worker yet: its job waits */
+	s_ping("p2", "alive");
+	gw_broker_stats(f->broker, &bst);
+	assert_int_equal(bst.requests, 1);
+	gw_prod_tick(f->prod, t0 + 500000);
+	assert_int_equal(gw_prod_count(f->prod), 2);
+	gw_prod_tick(f->prod, t0 + 900000);
+	assert_int_equal(gw_prod_count(f->prod), 2); /* not yet 1 s */
+	gw_prod_tick(f->prod, t0 + 3000000);
+	assert_int_equal(gw_prod_count(f->prod), 0); /* both silent */
+	gw_broker_stats(f->broker, &bst);
+	assert_int_equal(bst.requests, 0);
+	assert_int_equal(bst.queued, 0);
+	assert_int_equal(bst.cancelled, 1);
+	/* it comes back: a new start */
+	s_ping("p1", "back");
+	assert_int_equal(gw_prod_count(f->prod), 1);
+	assert_string_equal(s_z.sent[s_z.n_sent - 1], "back");
+}
+
+/* Without a timeout, silence is never held against a producer. */
+static void
+test_prod_without_timeout_silence_is_kept(void **state)
+{
+	fixture_t *f = *state;
+
+	s_ping("p1", "a");
+	gw_prod_tick(f->prod, sl_clock_mono_us() + 86400000000LL);
+	assert_int_equal(gw_prod_count(f->prod), 1);
+}
+
 int
 main(void)
 {
@@ -454,6 +509,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_prod_a_held_back_producer_resumes_when_a_send_empties_its_queue,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_prod_a_silent_producer_is_forgotten_and_its_requests_cancelled,
+		    setup_timeout, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_prod_without_timeout_silence_is_kept, setup,
+		    teardown),
 	};
 
 	sl_log_setup("test", SL_LOG_DEBUG);

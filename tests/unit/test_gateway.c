@@ -1,0 +1,208 @@
+/*
+ * gw_gateway: a whole gateway on free loopback ports in this process.
+ * It starts, answers /healthz and /metrics over a real TCP connection
+ * (from a client thread: the test's main thread runs the loop), stops on
+ * its stop flag; start-up failures name their cause and leak nothing.
+ */
+#include "sl_test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "gw_gateway.h"
+#include "gw_opts.h"
+#include "sl_log.h"
+
+/* A port nothing listens on now (bound to 0, read, closed). */
+static int
+s_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* Options for a gateway on 127.0.0.1:port with both ZeroMQ endpoints
+ * on free ports (ZeroMQ picks them), plus extra arguments. */
+static int
+s_opts(gw_opts_t *o, int port, char **extra, char *err, size_t errlen)
+{
+	static char listen[32];
+	char *argv[16] = { "gw", "--www", "/tmp", "--listen", listen,
+		"--workers", "tcp://127.0.0.1:*", "--producers",
+		"tcp://127.0.0.1:*" };
+	int argc = 9;
+
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	while (extra && *extra)
+		argv[argc++] = *extra++;
+	return gw_opts_load(o, argc, argv, stdout, err, errlen);
+}
+
+typedef struct client {
+	int port;
+	gw_gateway_t *gw;
+	volatile sig_atomic_t *stop;
+	char healthz[4096];
+	char metrics[65536];
+} client_t;
+
+/* GET path over a new connection; the whole response into out. */
+static void
+s_get(int port, const char *path, char *out, size_t cap)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct timeval tv = { 5, 0 };
+	char req[256];
+	size_t got = 0;
+	ssize_t n;
+	int fd = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t) port);
+	for (int i = 0; i < 100; i++) { /* the loop may not turn yet */
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (!connect(fd, (struct sockaddr *) &a, sizeof a))
+			break;
+		close(fd);
+		fd = -1;
+		nanosleep(&(struct timespec) { 0, 20000000 }, NULL);
+	}
+	out[0] = '\0';
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	snprintf(req, sizeof req,
+	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+	    path);
+	if (write(fd, req, strlen(req)) == (ssize_t) strlen(req))
+		while (got + 1 < cap
+		    && (n = read(fd, out + got, cap - 1 - got)) > 0)
+			got += (size_t) n;
+	out[got] = '\0';
+	close(fd);
+}
+
+static void *
+s_client(void *arg)
+{
+	client_t *c = arg;
+
+	s_get(c->port, "/healthz", c->healthz, sizeof c->healthz);
+	s_get(c->port, "/metrics", c->metrics, sizeof c->metrics);
+	*c->stop = 2; /* as a second SIGTERM: no drain wait */
+	gw_gateway_wake(c->gw);
+	return NULL;
+}
+
+static void
+test_gateway_starts_answers_and_stops(void **state)
+{
+	static volatile sig_atomic_t stop, reload;
+	static client_t c;
+	gw_opts_t o;
+	pthread_t th;
+	char err[300];
+
+	(void) state;
+	c.port = s_free_port();
+	assert_int_equal(s_opts(&o, c.port, NULL, err, sizeof err), 0);
+	c.gw = gw_gateway_new(&o, err, sizeof err);
+	if (!c.gw)
+		fail_msg("gw_gateway_new: %s", err);
+	c.stop = &stop;
+	reload = 1; /* a SIGHUP before the first turn: reloaded, reset */
+	assert_int_equal(pthread_create(&th, NULL, s_client, &c), 0);
+	assert_int_equal(gw_gateway_run(c.gw, &stop, &reload), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(reload, 0);
+	gw_gateway_destroy(&c.gw);
+	assert_null(c.gw);
+	assert_non_null(strstr(c.healthz, "HTTP/1.1 200"));
+	assert_non_null(strstr(c.healthz, "ok: loop timer ran"));
+	assert_non_null(strstr(c.metrics, "HTTP/1.1 200"));
+	assert_non_null(strstr(c.metrics, "\nsluice_workers 0\n"));
+	assert_non_null(strstr(c.metrics, "\nsluice_connections 0\n"));
+	gw_gateway_destroy(&c.gw); /* NULL-safe */
+}
+
+/* Table: what is wrong -> the start-up error naming it. */
+static void
+test_gateway_start_failures_name_their_cause(void **state)
+{
+	char *tls_half[] = { "--tls-cert", "/nonexistent/cert.pem", NULL };
+	char *curve_half[]
+	    = { "--curve-secret-file", "/nonexistent/secret", NULL };
+	char *bad_ep[] = { "--workers", "tcp://nonsense", NULL };
+	char *no_prod[] = { "--producers", "none", "--tokens", "short", NULL };
+	const struct {
+		const char *name;
+		char **extra;
+		bool busy;
+		const char *want;
+	} rows[] = {
+		{ "listen port in use", NULL, true, "already in use" },
+		{ "half of TLS", tls_half, false, "go together" },
+		{ "half of CURVE", curve_half, false, "CURVE" },
+		{ "bad workers endpoint", bad_ep, false, "tcp://nonsense" },
+		{ "bad token", no_prod, false, "client authentication" },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(rows); i++) {
+		int port = s_free_port(), fd = -1;
+		gw_gateway_t *gw;
+		gw_opts_t o;
+		char err[300] = "";
+
+		assert_int_equal(
+		    s_opts(&o, port, rows[i].extra, err, sizeof err), 0);
+		if (rows[i].busy) {
+			struct sockaddr_in a = { .sin_family = AF_INET };
+
+			a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			a.sin_port = htons((uint16_t) port);
+			fd = socket(AF_INET, SOCK_STREAM, 0);
+			assert_int_equal(
+			    bind(fd, (struct sockaddr *) &a, sizeof a), 0);
+			assert_int_equal(listen(fd, 1), 0);
+		}
+		gw = gw_gateway_new(&o, err, sizeof err);
+		if (fd >= 0)
+			close(fd);
+		sl_assert_row_int(rows[i].name, gw == NULL, 1);
+		if (!strstr(err, rows[i].want)) {
+			print_error("row \"%s\": error is \"%s\"\n",
+			    rows[i].name, err);
+			fail();
+		}
+		gw_gateway_destroy(&gw);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gateway_starts_answers_and_stops),
+		cmocka_unit_test(test_gateway_start_failures_name_their_cause),
+	};
+
+	sl_log_setup("test", SL_LOG_ERR);
+	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+	return cmocka_run_group_tests_name("gateway", tests, NULL, NULL);
+}
