@@ -332,37 +332,10 @@ sl_json_mp_check(const msgpack_object *o, unsigned max_depth, const char **why)
 static int
 s_scan_utf8(const unsigned char *s, size_t len, size_t *i)
 {
-	unsigned c = s[*i], n, lo = 0x80, hi = 0xbf;
+	size_t bad, n = sl_utf8_seq((const char *) s + *i, len - *i, &bad);
 
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 1;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 2;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 3;
-	else
-		return 1;
-	/* the second byte's range excludes overlong forms, surrogates and
-	 * code points past U+10FFFF */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	for (unsigned k = 1; k <= n; k++) {
-		if (*i + k >= len)
-			return 2;
-		if (s[*i + k] < (k == 1 ? lo : 0x80)
-		    || s[*i + k] > (k == 1 ? hi : 0xbf)) {
-			*i += k;
-			return 1;
-		}
-	}
-	*i += n + 1;
-	return 0;
+	*i += n ? n : bad;
+	return n ? 0 : *i >= len ? 2 : 1;
 }
 
 static int

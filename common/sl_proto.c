@@ -211,16 +211,21 @@ sl_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
 }
 
 bool
-sl_proto_task_name_ok(const char *s, size_t len)
+sl_proto_name_ok(const char *s, size_t len, size_t max, const char *chars)
 {
-	static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_.-";
-
-	if (!len || len > SL_PROTO_MAX_NAME)
+	if (!len || len > max)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!s[i] || !strchr(chars, s[i]))
 			return false;
 	return true;
+}
+
+bool
+sl_proto_task_name_ok(const char *s, size_t len)
+{
+	return sl_proto_name_ok(s, len, SL_PROTO_MAX_NAME,
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.-");
 }
 
 bool

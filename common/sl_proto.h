@@ -152,6 +152,11 @@ void sl_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen);
  */
 bool sl_proto_task_name_ok(const char *s, size_t len);
 
+/* A name on the wire (task, notify channel): s is 1..max bytes, each one of
+ * chars (a NUL byte never is). */
+bool sl_proto_name_ok(
+    const char *s, size_t len, size_t max, const char *chars);
+
 /* True if s equals the NUL-terminated c. */
 bool sl_str_eq(sl_str_t s, const char *c);
 

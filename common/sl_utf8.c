@@ -7,46 +7,56 @@
 
 #include "sl_utf8.h"
 
-/* Bytes of the well-formed UTF-8 sequence at p (at most left bytes), or
- * 0 if there is none. */
-static size_t
-s_utf8_seq(const unsigned char *p, size_t left)
+size_t
+sl_utf8_seq(const char *str, size_t left, size_t *bad)
 {
-	unsigned c = *p, n, cp, min;
+	const unsigned char *s = (const unsigned char *) str;
+	unsigned c = s[0], n, lo = 0x80, hi = 0xbf;
 
+	*bad = 0;
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf)
-		n = 1, cp = c & 0x1f, min = 0x80;
+		n = 1;
 	else if (c >= 0xe0 && c <= 0xef)
-		n = 2, cp = c & 0x0f, min = 0x800;
+		n = 2;
 	else if (c >= 0xf0 && c <= 0xf4)
-		n = 3, cp = c & 0x07, min = 0x10000;
+		n = 3;
 	else
 		return 0;
-	if (left < n + 1)
-		return 0;
-	for (unsigned i = 1; i <= n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
+	/* the second byte's range excludes overlong forms, surrogates and
+	 * code points past U+10FFFF (RFC 3629 section 4) */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	for (unsigned k = 1; k <= n; k++) {
+		if (k >= left) {
+			*bad = left;
 			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (s[k] < (k == 1 ? lo : 0x80)
+		    || s[k] > (k == 1 ? hi : 0xbf)) {
+			*bad = k;
+			return 0;
+		}
 	}
-	if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
 	return n + 1;
 }
 
 bool
 sl_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *) s;
-
 	while (len) {
-		size_t n = s_utf8_seq(p, len);
+		size_t bad, n = sl_utf8_seq(s, len, &bad);
 
 		if (!n)
 			return false;
-		p += n;
+		s += n;
 		len -= n;
 	}
 	return true;
@@ -55,11 +65,10 @@ sl_utf8_valid(const char *s, size_t len)
 void
 sl_utf8_clean(char *s)
 {
-	unsigned char *p = (unsigned char *) s;
 	size_t left = strlen(s);
 
-	while (left) {
-		size_t n = s_utf8_seq(p, left);
+	for (char *p = s; left;) {
+		size_t bad, n = sl_utf8_seq(p, left, &bad);
 
 		if (!n) {
 			*p = '?';

@@ -12,6 +12,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * The well-formed UTF-8 sequence at s (left > 0 bytes): its length, 1..4;
+ * or 0 when there is none, with *bad the offset of the first byte that
+ * cannot belong to it (0: s[0] starts none) or left when the text ends
+ * inside it. For scanners that say where text stops being UTF-8.
+ */
+size_t sl_utf8_seq(const char *s, size_t left, size_t *bad);
+
 /* s holds len bytes of well-formed UTF-8 (no overlong forms, surrogates
  * or code points past U+10FFFF; NUL is allowed). */
 bool sl_utf8_valid(const char *s, size_t len);

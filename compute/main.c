@@ -180,13 +180,48 @@ s_load_tasks(const char *plugins)
 	return tasks;
 }
 
+/* After --help: the built-in tasks, one line each. */
+static void
+s_print_tasks(void)
+{
+	size_t n;
+	const cp_task_t *t = cp_task_all(&n);
+
+	printf("\nTasks:\n");
+	for (size_t i = 0; i < n; i++)
+		printf("  %-8s %s\n", t[i].name, t[i].help);
+}
+
+/* --check-health: the exit status for a container health check. */
+static int
+s_check_health(const cp_cfg_t *cfg)
+{
+	/* Stale after three missed heartbeats, and never under 3 s. */
+	int64_t stale = 3 * cfg->hb_ivl_ms * 1000;
+	char err[256];
+
+	if (!strcmp(cfg->health_file, "none")) {
+		fprintf(stderr,
+		    "sluice-compute: --check-health needs --health-file\n");
+		return 2;
+	}
+	if (cp_io_check_health(cfg->health_file,
+	        stale > 3000000 ? stale : 3000000, err, sizeof err)) {
+		printf("unhealthy: %s", err);
+		return 1;
+	}
+	printf("healthy\n");
+	return 0;
+}
+
+static const sl_cfg_info_t s_info = { "sluice-compute",
+	"worker that runs sluice tasks for a gateway, one job per compute "
+	"thread",
+	SLUICE_VERSION };
+
 int
 main(int argc, char **argv)
 {
-	static const sl_cfg_info_t info = { "sluice-compute",
-		"worker that runs sluice tasks for a gateway, one job per "
-		"compute thread",
-		SLUICE_VERSION };
 	struct sigaction sa;
 	sl_curve_keypair_t kp;
 	cp_io_cfg_t io = { 0 };
@@ -196,17 +231,11 @@ main(int argc, char **argv)
 	long cores;
 	int rc;
 
-	rc = sl_cfg_load(
-	    s_opts, N_OPTS, &cfg, argc, argv, &info, stdout, err, sizeof err);
+	rc = sl_cfg_load(s_opts, N_OPTS, &cfg, argc, argv, &s_info, stdout,
+	    err, sizeof err);
 	if (rc == SL_CFG_EXIT_OK) {
-		if (argc > 1 && strcmp(argv[1], "--version")) {
-			size_t n;
-			const cp_task_t *t = cp_task_all(&n);
-
-			printf("\nTasks:\n");
-			for (size_t i = 0; i < n; i++)
-				printf("  %-8s %s\n", t[i].name, t[i].help);
-		}
+		if (argc > 1 && strcmp(argv[1], "--version"))
+			s_print_tasks();
 		return 0;
 	}
 	if (rc) {
@@ -219,24 +248,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "sluice-compute: --id: at most 100 bytes\n");
 		return 2;
 	}
-	if (cfg.check_health) {
-		/* Stale after three missed heartbeats, and never under 3 s. */
-		int64_t stale = 3 * cfg.hb_ivl_ms * 1000;
-
-		if (!strcmp(cfg.health_file, "none")) {
-			fprintf(stderr,
-			    "sluice-compute: --check-health needs "
-			    "--health-file\n");
-			return 2;
-		}
-		if (cp_io_check_health(cfg.health_file,
-		        stale > 3000000 ? stale : 3000000, err, sizeof err)) {
-			printf("unhealthy: %s", err);
-			return 1;
-		}
-		printf("healthy\n");
-		return 0;
-	}
+	if (cfg.check_health)
+		return s_check_health(&cfg);
 	sl_log_setup("cp", cfg.log_level);
 	sl_log_set_format(cfg.log_format);
 	/* 0 means one per core: log the count the pool really gets. */

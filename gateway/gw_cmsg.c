@@ -39,18 +39,6 @@ gw_cmsg_err_set(
 	return -1;
 }
 
-/* s (len bytes) is 1..max of the characters in set. */
-static bool
-s_valid_chars(const char *s, size_t len, size_t max, const char *set)
-{
-	if (!len || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!s[i] || !strchr(set, s[i]))
-			return false;
-	return true;
-}
-
 #define S_CHANNEL_CHARS                                                       \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
 
@@ -70,7 +58,7 @@ s_check_channel(const gw_cmsg_field_t *f, const char *name, const char *id,
     char *dst, gw_cmsg_err_t *err)
 {
 	if (f->kind != GW_CMSG_F_STR
-	    || !s_valid_chars(
+	    || !sl_proto_name_ok(
 	        f->s, f->len, GW_CMSG_MAX_CHANNEL, S_CHANNEL_CHARS))
 		return gw_cmsg_err_set(err, id, "bad_message",
 		    "\"%s\" must be a name of 1..%d characters "
