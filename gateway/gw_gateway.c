@@ -259,9 +259,8 @@ s_start_ws(gw_gateway_t *self, size_t max_conns)
 	return 0;
 }
 
-/* The lws context on --listen: TLS (both files or neither), the exact
- * interface, a port that is free, then the proof that lws bound only
- * what was asked. */
+/* The lws context on --listen: TLS, the exact interface, a port that is
+ * free, then the proof that lws bound only what was asked. */
 static int
 s_start_lws(gw_gateway_t *self, char *err, size_t errlen)
 {
@@ -272,11 +271,6 @@ s_start_lws(gw_gateway_t *self, char *err, size_t errlen)
 
 	memset(&ci, 0, sizeof ci);
 	ci.port = o->port;
-	/* Configuration errors first: they say more than a busy port. */
-	if (!cert != !gw_opts_str(o->tls_key)) {
-		snprintf(err, errlen, "--tls-cert and --tls-key go together");
-		return SL_EINVAL;
-	}
 	if (cert) {
 		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		ci.ssl_cert_filepath = cert;
@@ -346,6 +340,12 @@ gw_gateway_new(const gw_opts_t *opts, char *err, size_t errlen)
 	}
 	self->opts = opts;
 	gw_hist_init_forward(&self->forward);
+	/* Configuration errors before anything is bound: they say more than
+	 * a busy port, and a gateway that will not run takes no port. */
+	if (!gw_opts_str(opts->tls_cert) != !gw_opts_str(opts->tls_key)) {
+		snprintf(err, errlen, "--tls-cert and --tls-key go together");
+		goto fail;
+	}
 	/* Before ZeroMQ's and lws's first descriptors: both size tables
 	 * from the limit in force when they start. */
 	if (gw_fds_raise_limit(&self->fd_limit, &self->fd_was)) {

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <jansson.h>
 
@@ -260,4 +261,28 @@ gw_out_json(const gw_out_t *f, json_t **out)
 	}
 	*out = o;
 	return 0;
+}
+
+size_t
+gw_out_json_text(const gw_out_t *f, char **buf, size_t *cap)
+{
+	json_t *j;
+	size_t n;
+
+	if (gw_out_json(f, &j))
+		return 0;
+	n = json_dumpb(j, *buf, *cap, JSON_COMPACT);
+	if (n > *cap) { /* rare: a frame larger than any before */
+		char *p = realloc(*buf, n);
+
+		if (!p) {
+			json_decref(j);
+			return 0;
+		}
+		*buf = p;
+		*cap = n;
+		n = json_dumpb(j, *buf, n, JSON_COMPACT);
+	}
+	json_decref(j);
+	return n;
 }

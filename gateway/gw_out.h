@@ -87,4 +87,13 @@ int gw_out_walk(const gw_out_t *f, const gw_out_visitor_t *v, void *ctx);
  */
 int gw_out_json(const gw_out_t *f, struct json_t **out);
 
+/*
+ * The frame as compact JSON text (not NUL-terminated) in *buf, which has
+ * *cap bytes and is grown with realloc when the text needs more (both
+ * may be NULL/0 at first; the caller frees *buf). Its length, or 0 when
+ * it could not be encoded (out of memory, or gw_out_json's SL_EPROTO).
+ * So that a JSON transport needs no jansson of its own.
+ */
+size_t gw_out_json_text(const gw_out_t *f, char **buf, size_t *cap);
+
 #endif

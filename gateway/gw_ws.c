@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <msgpack.h>
 
 #include "gw_addr.h"
@@ -292,32 +291,6 @@ gw_ws_tick(gw_ws_t *ws, int64_t now_us)
 	}
 }
 
-/* Serialise a JSON frame once into the shared scratch buffer; its
- * length, or 0. */
-static size_t
-s_dump_json(gw_ws_t *ws, const gw_out_t *frame)
-{
-	json_t *j;
-	size_t n;
-
-	if (gw_out_json(frame, &j))
-		return 0;
-	n = json_dumpb(j, ws->scratch, ws->scratch_cap, JSON_COMPACT);
-	if (n > ws->scratch_cap) { /* rare: a frame larger than any before */
-		char *p = realloc(ws->scratch, n);
-
-		if (!p) {
-			json_decref(j);
-			return 0;
-		}
-		ws->scratch = p;
-		ws->scratch_cap = n;
-		n = json_dumpb(j, ws->scratch, n, JSON_COMPACT);
-	}
-	json_decref(j);
-	return n;
-}
-
 /* The frame's payload for this connection, JSON text or msgpack, in
  * *out (shared scratch space, valid until the next call); its length,
  * or 0 on ENOMEM. */
@@ -341,7 +314,8 @@ s_encode(gw_ws_pss_t *pss, const gw_out_t *frame, const void **out)
 	}
 	if (!frame->serial || frame->serial != ws->json_serial) {
 		ws->json_serial = 0;
-		n = s_dump_json(ws, frame); /* may move ws->scratch */
+		/* may move ws->scratch */
+		n = gw_out_json_text(frame, &ws->scratch, &ws->scratch_cap);
 		if (!n)
 			return 0;
 		ws->json_serial = frame->serial;

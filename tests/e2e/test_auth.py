@@ -15,8 +15,8 @@ import time
 
 import websockets
 
-from harness import (Client, check, check_request, run, scaled, wait_log,
-                     wait_registered, worker_labels)
+from harness import (Client, check, check_request, free_port, run, scaled,
+                     wait_log, wait_registered, worker_labels)
 
 TOK_A = "e2e-token-alpha-0123456789"
 TOK_B = "e2e-token-bravo+/=9876543210"  # needs percent-encoding in a URL
@@ -211,8 +211,7 @@ async def tls_listener(h):
             asyncio.TimeoutError):
         pass
     # half-configured TLS does not start
-    r = h.run_cli(h.gateway_bin, "--tls-cert", cert, "--listen",
-                  "127.0.0.1:1", "--workers", "tcp://127.0.0.1:1")
+    r = h.run_cli(h.gateway_bin, "--tls-cert", cert, *_free_endpoints())
     check(r.returncode != 0 and "go together" in r.stderr + r.stdout,
           f"--tls-cert alone: {r}")
 
@@ -281,16 +280,15 @@ async def curve_workers(h):
 async def curve_misconfiguration_fails_closed(h):
     _, sec = keypair(h, "gateway")
     # CURVE without an allow-list would admit any key: refused at start
-    r = h.run_cli(h.gateway_bin, "--curve-secret-file", sec, "--listen",
-                  "127.0.0.1:1", "--workers", "tcp://127.0.0.1:1")
+    r = h.run_cli(h.gateway_bin, "--curve-secret-file", sec,
+                  *_free_endpoints())
     check(r.returncode != 0 and "go together" in r.stderr + r.stdout,
           f"secret without clients: {r}")
     bad = os.path.join(h.tmpdir, "clients")
     with open(bad, "w") as f:
         f.write("not-a-key\n")
     r = h.run_cli(h.gateway_bin, "--curve-secret-file", sec,
-                  "--curve-clients-file", bad, "--listen", "127.0.0.1:1",
-                  "--workers", "tcp://127.0.0.1:1")
+                  "--curve-clients-file", bad, *_free_endpoints())
     check(r.returncode != 0 and ":1: not a Z85" in r.stderr + r.stdout,
           f"bad clients file: {r}")
     r = h.run_cli(h.compute_bin, "--curve-server-key", "short")
@@ -298,7 +296,7 @@ async def curve_misconfiguration_fails_closed(h):
 
 
 async def insecure_binds_are_warned_about(h):
-    gw = await h.gateway(endpoint=f"tcp://0.0.0.0:{_free()}")
+    gw = await h.gateway(endpoint=f"tcp://0.0.0.0:{free_port()}")
     await wait_log(gw, "GW-INSECURE workers=tcp://0.0.0.0")
     check("GW-INSECURE listen" not in gw.log(), "loopback listener warned")
     gw2 = await h.gateway("--tokens", TOK_A)
@@ -335,8 +333,8 @@ async def listener_binds_only_the_address_given(h):
     c = await connect(h, gw)
     check((await c.ping())[0]["type"] == "pong", "no pong")
     # an address no interface has: refused at start, never widened
-    r = h.run_cli(h.gateway_bin, "--listen", f"10.255.255.254:{_free()}",
-                  "--workers", f"tcp://127.0.0.1:{_free()}",
+    r = h.run_cli(h.gateway_bin, "--listen", f"10.255.255.254:{free_port()}",
+                  "--workers", f"tcp://127.0.0.1:{free_port()}",
                   "--producers", "none")
     check(r.returncode != 0 and "no network interface has address" in
           r.stderr, f"exit {r.returncode}: {r.stderr[-300:]}")
@@ -591,10 +589,13 @@ async def sighup_reloads_tokens_and_keys(h):
     check(gw.running(), "gateway died on a bad reload")
 
 
-def _free():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_endpoints():
+    """--listen, --workers and --producers on free ports: a gateway that
+    should refuse to start must not take (or find taken) a default port
+    such as the producers' 5556, should it get that far."""
+    return ["--listen", f"127.0.0.1:{free_port()}",
+            "--workers", f"tcp://127.0.0.1:{free_port()}",
+            "--producers", f"tcp://127.0.0.1:{free_port()}"]
 
 
 if __name__ == "__main__":

@@ -324,6 +324,41 @@ test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
 	json_decref(data);
 }
 
+/* The text a JSON client receives, keys in wire order; the buffer grows
+ * when the text needs more, and a frame without JSON form gives 0. */
+static void
+test_out_json_text_grows_its_buffer(void **state)
+{
+	gw_out_t f = { .type = GW_OUT_ACCEPTED,
+		.id = "r1",
+		.items = 3,
+		.workers = 2,
+		.channel = "c" };
+	const char *want = "{\"type\":\"accepted\",\"id\":\"r1\",\"items\":3,"
+	                   "\"workers\":2,\"channel\":\"c\"}";
+	char *buf = NULL;
+	size_t cap = 0, n;
+	mp_val_t v;
+
+	(void) state;
+	n = gw_out_json_text(&f, &buf, &cap);
+	assert_int_equal(n, strlen(want));
+	assert_true(cap >= n);
+	assert_memory_equal(buf, want, n);
+	/* a big enough buffer is kept as it is */
+	buf = realloc(buf, 200);
+	cap = 200;
+	n = gw_out_json_text(&f, &buf, &cap);
+	assert_int_equal(cap, 200);
+	assert_memory_equal(buf, want, n);
+	f = (gw_out_t) { .type = GW_OUT_RESULT,
+		.id = "r1",
+		.value.mp = s_mp(&v, "\xd4\x01\x02", 3) };
+	assert_int_equal(gw_out_json_text(&f, &buf, &cap), 0);
+	msgpack_unpacked_destroy(&v.u);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -335,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_out_unicode_ids_survive_into_frames),
 		cmocka_unit_test(
 		    test_out_walk_gives_each_type_its_keys_in_wire_order),
+		cmocka_unit_test(test_out_json_text_grows_its_buffer),
 	};
 
 	return cmocka_run_group_tests_name("out", tests, NULL, NULL);
