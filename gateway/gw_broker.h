@@ -68,10 +68,6 @@ typedef struct gw_broker_limits {
 	int64_t unknown_task_us;
 } gw_broker_limits_t;
 
-/* A job whose worker died (crash, silence) this many times in a row ends
- * as an item error (worker_lost) instead of being retried forever. */
-#define GW_BROKER_MAX_ATTEMPTS 2
-
 typedef struct gw_broker_stats {
 	size_t workers;         /* registered workers */
 	size_t capacity;        /* sum of their capacities */
@@ -120,7 +116,7 @@ void gw_broker_workers_events(gw_broker_t *self, gw_workers_events_t *out);
  * workers being their first argument; both must outlive the broker's
  * use of them. */
 void gw_broker_set_workers(
-    gw_broker_t *self, const gw_workers_ops_t *ops, void *workers);
+    gw_broker_t *self, const gw_workers_ops_t *ops, gw_workers_t *workers);
 
 /* A client of the default transport connected; user is handed back to
  * ops->client_send. NULL on ENOMEM. */

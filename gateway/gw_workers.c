@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 #include <zmq.h>
@@ -21,9 +23,10 @@
 #include "gw_zmq.h"
 #include "sl_clock.h"
 #include "sl_err.h"
+#include "sl_json.h"
 #include "sl_log.h"
-
-#define GW_WORKERS_MAX_KEY 64 /* a ZAP User-Id we bind to (Z85 key: 40) */
+#include "sl_utf8.h"
+#include "sl_zap.h"
 
 typedef struct gw_worker {
 	sl_list_t link; /* in workers->workers */
@@ -31,7 +34,7 @@ typedef struct gw_worker {
 	size_t rid_len;
 	char name[24]; /* its label for logs (w1, w2...): never the rid, which
 	                  is what another peer would need to pose as it */
-	char key[GW_WORKERS_MAX_KEY
+	char key[SL_ZAP_USER_ID_MAX
 	    + 1];          /* its CURVE key (User-Id); "": none */
 	uint32_t capacity; /* jobs it may hold */
 	bool draining;     /* said DRAIN: no more jobs for it */
@@ -48,10 +51,33 @@ struct gw_workers {
 	gw_workers_limits_t lim; /* copied */
 	sl_list_t workers;       /* gw_worker_t, in registration order */
 	int64_t next_ping_us;    /* when workers get their next PING */
+	uint64_t next_job;       /* id of the next job sent */
 	uint64_t next_label;     /* of the next worker to register: w1... */
 	msgpack_sbuffer sb;      /* scratch for encoding, reused */
 	gw_workers_stats_t st;
 };
+
+/* Job ids start at a random value in 1..2^52 (PROTOCOL.md §2): a
+ * restarted gateway's ids never meet the old ones that workers may still
+ * answer, and every id stays exact as a JSON number (a double) should one
+ * ever be shown to a client: 2^52 more jobs before 2^53. Each send of a
+ * job takes a fresh one, so a late result of an earlier attempt (the
+ * worker may come back under the same routing id) never passes for it. */
+#define GW_WORKERS_JOB_ID_SPAN (UINT64_C(1) << 52)
+
+/* The first job id: random in 1..GW_WORKERS_JOB_ID_SPAN. Without
+ * getrandom (no entropy yet at boot) the clock and pid still differ
+ * between restarts. */
+static uint64_t
+s_first_job_id(void)
+{
+	uint64_t r;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
+		r = (uint64_t) sl_clock_wall_us() * 1000003u
+		    ^ (uint64_t) getpid();
+	return 1 + r % GW_WORKERS_JOB_ID_SPAN;
+}
 
 /* ---- sending -------------------------------------------------------- */
 
@@ -192,6 +218,48 @@ s_on_ready(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 	s_registered(self, w);
 }
 
+/*
+ * Hand job's result up, checked: values stay msgpack (a msgpack client
+ * gets them as the worker sent them) but must have a JSON form, checked
+ * once, here, whoever receives them; a worker's error texts reach clients
+ * (and watchers) as strings, so they are made well-formed UTF-8, even if
+ * the worker's were not or were cut.
+ */
+static void
+s_result_up(
+    gw_workers_t *self, gw_workers_job_t *job, const sl_msg_result_t *m)
+{
+	gw_workers_result_t res
+	    = { m->ok, m->value, "", "", m->cpu_us, m->t_done_us };
+	char code[SL_PROTO_MAX_NAME + 1], msg[SL_PROTO_MAX_TEXT + 1];
+	const char *why = NULL;
+	int rc = m->ok
+	    ? sl_json_mp_check(m->value, SL_PROTO_MAX_ITEM_DEPTH, &why)
+	    : 0;
+
+	if (rc) {
+		res.ok = false;
+		snprintf(code, sizeof code, "bad_result");
+		snprintf(msg, sizeof msg,
+		    "the worker's value has no JSON form: %s",
+		    rc == SL_ETOOBIG      ? "nested too deeply"
+		        : rc == SL_ENOMEM ? "out of memory"
+		                          : why);
+	} else if (!m->ok) {
+		snprintf(
+		    code, sizeof code, "%.*s", (int) m->code.len, m->code.ptr);
+		snprintf(msg, sizeof msg, "%.*s", (int) m->message.len,
+		    m->message.ptr ? m->message.ptr : "");
+		sl_utf8_clean(code);
+		sl_utf8_clean(msg);
+	}
+	if (!res.ok) {
+		res.code = code;
+		res.message = msg;
+	}
+	self->ev.result(self->ev.ctx, job, &res);
+}
+
 static void
 s_on_result(gw_workers_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 {
@@ -204,7 +272,7 @@ s_on_result(gw_workers_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 		sl_list_remove(&job->link);
 		w->n_jobs--;
 		job->holder = NULL;
-		self->ev.result(self->ev.ctx, job, m);
+		s_result_up(self, job, m);
 		return;
 	}
 	/* Not held by this worker: a duplicate, or the job was requeued and
@@ -463,6 +531,7 @@ gw_workers_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
 	sl_list_push_back(&w->jobs, &job->link);
 	job->holder = w;
 	w->n_jobs++;
+	job->id = self->next_job++;
 	msgpack_sbuffer_clear(&self->sb);
 	rc = sl_proto_encode_job(
 	    &self->sb, job->id, task, strlen(task), item, len);
@@ -515,55 +584,12 @@ gw_workers_stats(const gw_workers_t *self, gw_workers_stats_t *out)
 		memset(out, 0, sizeof *out);
 }
 
-/* ---- the table for the broker --------------------------------------- */
-
-static bool
-s_op_runs(const void *self, const char *task, bool ready)
-{
-	return gw_workers_runs(self, task, ready);
-}
-
-static bool
-s_op_any_credit(const void *self)
-{
-	return gw_workers_any_credit(self);
-}
-
-static void *
-s_op_pick(void *self, const char *task)
-{
-	return gw_workers_pick(self, task);
-}
-
-static int
-s_op_send_job(void *self, void *worker, gw_workers_job_t *job,
-    const char *task, const void *item, size_t len)
-{
-	return gw_workers_send_job(self, worker, job, task, item, len);
-}
-
-static void
-s_op_cancel(void *self, gw_workers_job_t *job)
-{
-	gw_workers_cancel(self, job);
-}
-
-static void
-s_op_each_job(
-    void *self, bool (*fn)(void *arg, gw_workers_job_t *job), void *arg)
-{
-	gw_workers_each_job(self, fn, arg);
-}
-
-static void
-s_op_stats(const void *self, gw_workers_stats_t *out)
-{
-	gw_workers_stats(self, out);
-}
+/* ---- the table for the broker ------------------------------------- */
 
 const gw_workers_ops_t gw_workers_ops
-    = { s_op_runs, s_op_any_credit, s_op_pick, s_op_send_job, s_op_cancel,
-	      s_op_each_job, s_op_stats, gw_workers_name };
+    = { gw_workers_runs, gw_workers_any_credit, gw_workers_pick,
+	      gw_workers_send_job, gw_workers_cancel, gw_workers_each_job,
+	      gw_workers_stats, gw_workers_name };
 
 /* ---- life ----------------------------------------------------------- */
 
@@ -625,6 +651,7 @@ gw_workers_new(void *zctx, const char *endpoint,
 	curve.hb_ivl_ms = (int) (self->lim.hb_ivl_us / 1000);
 	curve.hb_timeout_ms = curve.hb_ivl_ms * (int) self->lim.hb_liveness;
 	sl_list_init(&self->workers);
+	self->next_job = s_first_job_id();
 	msgpack_sbuffer_init(&self->sb);
 	self->zsock = gw_zmq_new_ex(zctx, endpoint, limits->max_frame,
 	    kp ? s_curve : NULL, &curve, s_frame, self, err, errlen);

@@ -36,21 +36,32 @@
 
 typedef struct gw_workers gw_workers_t;
 
-/* A job as this module sees it: the caller embeds it in its own job and
- * sets id (unique, fresh for each attempt) before each send. */
+/* A job as this module sees it: the caller embeds it in its own job. */
 typedef struct gw_workers_job {
 	sl_list_t link; /* in its holder's list while held */
-	uint64_t id;    /* echoed by the worker in RESULT */
+	uint64_t id;    /* set by each send, unique across gateway
+	                 * processes; echoed by the worker in RESULT */
 	void *holder;   /* the worker holding it; NULL while not held */
 } gw_workers_job_t;
+
+/* A worker's RESULT as it comes up: checked at the edge. A value without
+ * a JSON form (every client must be able to get it as JSON) comes up as
+ * failed, code bad_result. Everything is borrowed for the call. */
+typedef struct gw_workers_result {
+	bool ok;                     /* value if true, code+message if not */
+	const msgpack_object *value; /* ok: the value, as the worker sent it */
+	const char *code;            /* !ok: UTF-8, at most a name's length */
+	const char *message;         /* !ok: UTF-8, may be "" */
+	uint64_t cpu_us;             /* time the task ran */
+	int64_t t_done_us;           /* wall clock when it finished */
+} gw_workers_result_t;
 
 /* Upward calls, all with ctx first. Never from inside a downward call,
  * except lost (see gw_workers_send_job). */
 typedef struct gw_workers_events {
-	/* A result for job, from its holder; job is no longer held. m and
-	 * all it points to are borrowed for the call. */
+	/* A result for job, from its holder; job is no longer held. */
 	void (*result)(
-	    void *ctx, gw_workers_job_t *job, const sl_msg_result_t *m);
+	    void *ctx, gw_workers_job_t *job, const gw_workers_result_t *res);
 	/* job is no longer held: its worker left (crashed: died, not BYE)
 	 * or could not be sent it. Jobs of one worker come last first. */
 	void (*lost)(void *ctx, gw_workers_job_t *job, bool crashed);
@@ -143,17 +154,20 @@ const char *gw_workers_name(const void *worker);
 /* Counters for /metrics; self may be NULL (all zero). */
 void gw_workers_stats(const gw_workers_t *self, gw_workers_stats_t *out);
 
-/* The same calls behind void pointers: what the broker is given. */
+/* The same calls as a table: what the broker is given. A test may give
+ * its own functions, with its own object behind the gw_workers_t
+ * pointer. */
 typedef struct gw_workers_ops {
-	bool (*runs)(const void *self, const char *task, bool ready);
-	bool (*any_credit)(const void *self);
-	void *(*pick)(void *self, const char *task);
-	int (*send_job)(void *self, void *worker, gw_workers_job_t *job,
-	    const char *task, const void *item, size_t len);
-	void (*cancel)(void *self, gw_workers_job_t *job);
-	void (*each_job)(void *self,
+	bool (*runs)(const gw_workers_t *self, const char *task, bool ready);
+	bool (*any_credit)(const gw_workers_t *self);
+	void *(*pick)(gw_workers_t *self, const char *task);
+	int (*send_job)(gw_workers_t *self, void *worker,
+	    gw_workers_job_t *job, const char *task, const void *item,
+	    size_t len);
+	void (*cancel)(gw_workers_t *self, gw_workers_job_t *job);
+	void (*each_job)(gw_workers_t *self,
 	    bool (*fn)(void *arg, gw_workers_job_t *job), void *arg);
-	void (*stats)(const void *self, gw_workers_stats_t *out);
+	void (*stats)(const gw_workers_t *self, gw_workers_stats_t *out);
 	const char *(*name)(const void *worker);
 } gw_workers_ops_t;
 

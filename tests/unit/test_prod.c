@@ -143,64 +143,66 @@ typedef struct fake_workers {
 } fake_workers_t;
 
 static bool
-s_w_runs(const void *self, const char *task, bool ready)
+s_w_runs(const gw_workers_t *self, const char *task, bool ready)
 {
 	(void) ready;
-	return ((const fake_workers_t *) self)->ready && !strcmp(task, "sum");
+	return ((const fake_workers_t *) (const void *) self)->ready
+	    && !strcmp(task, "sum");
 }
 
 static bool
-s_w_any_credit(const void *self)
+s_w_any_credit(const gw_workers_t *self)
 {
-	const fake_workers_t *w = self;
+	const fake_workers_t *w = (const void *) self;
 
 	return w->ready && !w->held;
 }
 
 static void *
-s_w_pick(void *self, const char *task)
+s_w_pick(gw_workers_t *self, const char *task)
 {
-	return s_w_any_credit(self) && s_w_runs(self, task, true) ? self
-	                                                          : NULL;
+	return s_w_any_credit(self) && s_w_runs(self, task, true)
+	    ? (void *) self
+	    : NULL;
 }
 
 static int
-s_w_send_job(void *self, void *worker, gw_workers_job_t *job, const char *task,
-    const void *item, size_t len)
+s_w_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
+    const char *task, const void *item, size_t len)
 {
-	fake_workers_t *w = self;
+	fake_workers_t *w = (void *) self;
 
 	(void) task;
 	(void) item;
 	(void) len;
-	assert_ptr_equal(worker, self);
+	assert_ptr_equal(worker, (void *) self);
 	job->holder = worker;
 	w->held = job;
 	return 0;
 }
 
 static void
-s_w_cancel(void *self, gw_workers_job_t *job)
+s_w_cancel(gw_workers_t *self, gw_workers_job_t *job)
 {
 	(void) self;
 	(void) job;
 }
 
 static void
-s_w_each_job(
-    void *self, bool (*fn)(void *arg, gw_workers_job_t *job), void *arg)
+s_w_each_job(gw_workers_t *self, bool (*fn)(void *arg, gw_workers_job_t *job),
+    void *arg)
 {
-	fake_workers_t *w = self;
+	fake_workers_t *w = (void *) self;
 
 	if (w->held)
 		fn(arg, w->held);
 }
 
 static void
-s_w_stats(const void *self, gw_workers_stats_t *out)
+s_w_stats(const gw_workers_t *self, gw_workers_stats_t *out)
 {
 	memset(out, 0, sizeof *out);
-	out->workers = ((const fake_workers_t *) self)->ready;
+	out->workers = ((const fake_workers_t *) (const void *) self)->ready;
 }
 
 static const char *
@@ -237,8 +239,8 @@ s_setup(void **state, int64_t timeout_us)
 		return -1;
 	f->broker = gw_broker_new(&ops, &blim);
 	if (f->broker)
-		gw_broker_set_workers(
-		    f->broker, &s_fake_workers_ops, &f->workers);
+		gw_broker_set_workers(f->broker, &s_fake_workers_ops,
+		    (gw_workers_t *) (void *) &f->workers);
 	f->prod = gw_prod_new(f->broker, NULL, "inproc://test", &plim, NULL,
 	    NULL, err, sizeof err);
 	if (!f->broker || !f->prod || !s_z.cb || !s_z.wake)

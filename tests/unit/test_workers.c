@@ -25,7 +25,8 @@
 /* What the events told us. */
 typedef struct events {
 	gw_workers_job_t *results[MAX_EV]; /* jobs whose result came */
-	uint64_t result_ids[MAX_EV];       /* ...with the job id in it */
+	uint64_t result_ids[MAX_EV];       /* ...their ids */
+	char codes[MAX_EV][40];            /* ...and "ok" or the error code */
 	size_t n_results;
 	gw_workers_job_t *lost[MAX_EV]; /* jobs handed back */
 	bool crashed[MAX_EV];           /* ...and how */
@@ -54,13 +55,15 @@ s_wake(lws_sorted_usec_list_t *sul)
 }
 
 static void
-s_on_result(void *ctx, gw_workers_job_t *job, const sl_msg_result_t *m)
+s_on_result(void *ctx, gw_workers_job_t *job, const gw_workers_result_t *res)
 {
 	events_t *e = ctx;
 
 	assert_true(e->n_results < MAX_EV);
 	assert_null(job->holder);
-	e->result_ids[e->n_results] = m->job;
+	e->result_ids[e->n_results] = job->id;
+	snprintf(e->codes[e->n_results], sizeof e->codes[0], "%s",
+	    res->ok ? "ok" : res->code);
 	e->results[e->n_results++] = job;
 }
 
@@ -246,9 +249,10 @@ s_register(fixture_t *f, uint32_t capacity)
 	assert_int_equal(s_stats(f).capacity, capacity);
 }
 
-/* Send job id to the worker with credit for "sum"; it gets the JOB. */
+/* Send job to the worker with credit for "sum"; it gets the JOB, under
+ * the id the send gave the job. */
 static void
-s_job(fixture_t *f, gw_workers_job_t *job, uint64_t id)
+s_job(fixture_t *f, gw_workers_job_t *job)
 {
 	void *w = gw_workers_pick(f->w, "sum");
 	char buf[256];
@@ -256,13 +260,12 @@ s_job(fixture_t *f, gw_workers_job_t *job, uint64_t id)
 
 	assert_non_null(w);
 	assert_string_equal(gw_workers_name(w), "w1");
-	job->id = id;
 	assert_int_equal(
 	    gw_workers_send_job(f->w, w, job, "sum", "\x05", 1), 0);
 	assert_ptr_equal(job->holder, w);
 	s_recv(f, &m, buf, sizeof buf);
 	assert_int_equal(m.type, SL_MSG_JOB);
-	assert_int_equal(m.u.job.job, id);
+	assert_int_equal(m.u.job.job, job->id);
 	assert_true(sl_str_eq(m.u.job.task, "sum"));
 	sl_msg_clear(&m);
 }
@@ -300,19 +303,46 @@ test_workers_a_result_comes_up_once_and_frees_the_credit(void **state)
 	gw_workers_job_t *a = &f->jobs[0], *b = &f->jobs[1];
 
 	s_register(f, 1);
-	s_job(f, a, 42);
+	s_job(f, a);
 	assert_false(gw_workers_any_credit(f->w));
 	assert_null(gw_workers_pick(f->w, "sum"));
-	s_result(f, 42);
+	s_result(f, a->id);
 	s_serve_until(f, &f->ev.n_results, 1);
 	assert_ptr_equal(f->ev.results[0], a);
-	assert_int_equal(f->ev.result_ids[0], 42);
+	assert_int_equal(f->ev.result_ids[0], a->id);
 	assert_true(gw_workers_any_credit(f->w));
 	/* the same result again: not held any more, dropped as stale */
-	s_result(f, 42);
+	s_result(f, a->id);
 	s_serve_until_stale(f, 1);
 	assert_int_equal(f->ev.n_results, 1);
-	s_job(f, b, 43);
+	s_job(f, b);
+}
+
+static void
+test_workers_a_result_is_checked_before_it_comes_up(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *a = &f->jobs[0], *b = &f->jobs[1];
+	msgpack_sbuffer sb;
+
+	s_register(f, 2);
+	s_job(f, a);
+	s_job(f, b);
+	/* NaN has no JSON form: it comes up failed, as bad_result */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_result_ok(
+	                     &sb, a->id, "\xcb\x7f\xf8\0\0\0\0\0\0", 9, 1, 2),
+	    0);
+	s_send(f, &sb);
+	/* a worker's error code reaches clients as UTF-8 */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(
+	    sl_proto_encode_result_err(&sb, b->id, "bad\xff", "m", 1, 2), 0);
+	s_send(f, &sb);
+	s_serve_until(f, &f->ev.n_results, 2);
+	assert_string_equal(f->ev.codes[0], "bad_result");
+	assert_non_null(strstr(f->ev.codes[1], "bad"));
+	assert_null(strchr(f->ev.codes[1], '\xff'));
 }
 
 static void
@@ -326,14 +356,15 @@ test_workers_cancel_reaches_the_holder_and_each_job_lists_held_jobs(
 	sl_msg_t m;
 
 	s_register(f, 2);
-	s_job(f, a, 7);
-	s_job(f, b, 8);
+	s_job(f, a);
+	s_job(f, b);
 	gw_workers_each_job(f->w, s_count, &n);
 	assert_int_equal(n, 2);
 	gw_workers_cancel(f->w, a);
 	s_recv(f, &m, buf, sizeof buf);
 	assert_int_equal(m.type, SL_MSG_CANCEL);
-	assert_int_equal(m.u.cancel.job, 7);
+	assert_int_equal(m.u.cancel.job, a->id);
+	assert_int_equal(b->id, a->id + 1); /* one id per send */
 	sl_msg_clear(&m);
 	assert_ptr_equal(a->holder, b->holder);
 	assert_non_null(a->holder);
@@ -353,7 +384,7 @@ test_workers_ping_is_answered_and_silence_loses_the_jobs(void **state)
 	s_recv(f, &m, buf, sizeof buf);
 	assert_int_equal(m.type, SL_MSG_PONG);
 	sl_msg_clear(&m);
-	s_job(f, a, 9);
+	s_job(f, a);
 	/* the gateway's PING */
 	gw_workers_tick(f->w, t);
 	s_recv(f, &m, buf, sizeof buf);
@@ -376,8 +407,8 @@ test_workers_bye_hands_jobs_back_without_a_crash(void **state)
 	gw_workers_job_t *a = &f->jobs[0], *b = &f->jobs[1];
 
 	s_register(f, 2);
-	s_job(f, a, 1);
-	s_job(f, b, 2);
+	s_job(f, a);
+	s_job(f, b);
 	s_empty(f, SL_MSG_BYE);
 	s_serve_until(f, &f->ev.n_lost, 2);
 	/* last first: the owner puts each at the front of its queue */
@@ -394,7 +425,7 @@ test_workers_garbage_is_counted_and_dropped(void **state)
 	assert_int_equal(zmq_send(f->dealer, "\xc1", 1, 0), 1);
 	s_register(f, 1); /* still heard afterwards */
 	assert_int_equal(s_stats(f).bad_frames, 1);
-	s_job(f, &f->jobs[0], 5);
+	s_job(f, &f->jobs[0]);
 }
 
 static void
@@ -402,7 +433,7 @@ test_workers_destroy_hands_held_jobs_back(void **state)
 {
 	fixture_t *f = *state;
 	s_register(f, 1);
-	s_job(f, &f->jobs[0], 3);
+	s_job(f, &f->jobs[0]);
 	lws_sul_cancel(&f->sul);
 	lws_context_destroy(f->lws);
 	f->lws = NULL;
@@ -423,6 +454,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_workers_a_result_comes_up_once_and_frees_the_credit,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_a_result_is_checked_before_it_comes_up, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_workers_cancel_reaches_the_holder_and_each_job_lists_held_jobs,
 		    setup, teardown),

@@ -29,7 +29,7 @@
 /* ---- no workers ---- */
 
 static bool
-s_w_runs(const void *self, const char *task, bool ready)
+s_w_runs(const gw_workers_t *self, const char *task, bool ready)
 {
 	(void) self;
 	(void) task;
@@ -38,14 +38,14 @@ s_w_runs(const void *self, const char *task, bool ready)
 }
 
 static bool
-s_w_any_credit(const void *self)
+s_w_any_credit(const gw_workers_t *self)
 {
 	(void) self;
 	return false;
 }
 
 static void *
-s_w_pick(void *self, const char *task)
+s_w_pick(gw_workers_t *self, const char *task)
 {
 	(void) self;
 	(void) task;
@@ -53,8 +53,8 @@ s_w_pick(void *self, const char *task)
 }
 
 static int
-s_w_send_job(void *self, void *worker, gw_workers_job_t *job, const char *task,
-    const void *item, size_t len)
+s_w_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
+    const char *task, const void *item, size_t len)
 {
 	(void) self;
 	(void) worker;
@@ -67,15 +67,15 @@ s_w_send_job(void *self, void *worker, gw_workers_job_t *job, const char *task,
 }
 
 static void
-s_w_cancel(void *self, gw_workers_job_t *job)
+s_w_cancel(gw_workers_t *self, gw_workers_job_t *job)
 {
 	(void) self;
 	(void) job;
 }
 
 static void
-s_w_each_job(
-    void *self, bool (*fn)(void *arg, gw_workers_job_t *job), void *arg)
+s_w_each_job(gw_workers_t *self, bool (*fn)(void *arg, gw_workers_job_t *job),
+    void *arg)
 {
 	(void) self;
 	(void) fn;
@@ -83,7 +83,7 @@ s_w_each_job(
 }
 
 static void
-s_w_stats(const void *self, gw_workers_stats_t *out)
+s_w_stats(const gw_workers_t *self, gw_workers_stats_t *out)
 {
 	(void) self;
 	memset(out, 0, sizeof *out);

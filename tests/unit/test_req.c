@@ -1,0 +1,402 @@
+/*
+ * test_req: requests and their jobs (gateway/gw_req).
+ *
+ * The pool is driven without a broker: submits come from gw_cmsg_parse,
+ * the client is one gw_req_owner_t whose frames land in a record, and the
+ * workers are plain functions behind gw_workers_ops_t (one worker that
+ * runs "sum" with a fixed credit). Worker events are called as gw_workers
+ * would. Single threaded, like the lws service thread.
+ */
+#include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
+
+#include "gw_req.h"
+#include "sl_clock.h"
+#include "sl_err.h"
+#include "sl_log.h"
+
+#define MAX_REC 32
+
+/* One frame the client got. */
+typedef struct frame {
+	gw_out_type_t type;
+	char id[16];
+	uint32_t seq;
+	char code[40];
+	size_t ok, failed, cancelled;
+} frame_t;
+
+/* The fake workers: one of capacity cap, running "sum". */
+typedef struct fake_workers {
+	size_t cap;
+	gw_workers_job_t *held[MAX_REC]; /* in the order sent */
+	size_t n_held;
+	uint64_t next_id;
+	uint64_t cancels[MAX_REC]; /* job ids told to CANCEL */
+	size_t n_cancels;
+} fake_workers_t;
+
+typedef struct fixture {
+	gw_req_pool_t *pool;
+	gw_notify_t *notify;
+	gw_req_owner_t owner;
+	size_t open; /* the owner's share */
+	fake_workers_t w;
+	gw_workers_events_t ev;
+	frame_t got[MAX_REC];
+	size_t n_got;
+} fixture_t;
+
+static fake_workers_t *
+s_fw(const gw_workers_t *self)
+{
+	return (fake_workers_t *) (void *) self;
+}
+
+static bool
+s_w_runs(const gw_workers_t *self, const char *task, bool ready)
+{
+	(void) self;
+	(void) ready;
+	return !strcmp(task, "sum");
+}
+
+static bool
+s_w_any_credit(const gw_workers_t *self)
+{
+	return s_fw(self)->n_held < s_fw(self)->cap;
+}
+
+static void *
+s_w_pick(gw_workers_t *self, const char *task)
+{
+	return s_w_any_credit(self) && s_w_runs(self, task, true)
+	    ? (void *) self
+	    : NULL;
+}
+
+static int
+s_w_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
+    const char *task, const void *item, size_t len)
+{
+	fake_workers_t *w = s_fw(self);
+
+	(void) worker;
+	(void) task;
+	(void) item;
+	(void) len;
+	job->id = ++w->next_id;
+	job->holder = w;
+	w->held[w->n_held++] = job;
+	return 0;
+}
+
+static void
+s_w_cancel(gw_workers_t *self, gw_workers_job_t *job)
+{
+	fake_workers_t *w = s_fw(self);
+
+	w->cancels[w->n_cancels++] = job->id;
+}
+
+static void
+s_w_each_job(gw_workers_t *self, bool (*fn)(void *arg, gw_workers_job_t *job),
+    void *arg)
+{
+	fake_workers_t *w = s_fw(self);
+
+	for (size_t i = 0; i < w->n_held; i++)
+		if (!fn(arg, w->held[i]))
+			return;
+}
+
+static void
+s_w_stats(const gw_workers_t *self, gw_workers_stats_t *out)
+{
+	(void) self;
+	memset(out, 0, sizeof *out);
+	out->workers = 1;
+}
+
+static const char *
+s_w_name(const void *worker)
+{
+	(void) worker;
+	return "w1";
+}
+
+static const gw_workers_ops_t s_ops = { s_w_runs, s_w_any_credit, s_w_pick,
+	s_w_send_job, s_w_cancel, s_w_each_job, s_w_stats, s_w_name };
+
+/* Take the job held in slot i back from the fake worker. */
+static gw_workers_job_t *
+s_unhold(fixture_t *f, size_t i)
+{
+	gw_workers_job_t *job = f->w.held[i];
+
+	memmove(&f->w.held[i], &f->w.held[i + 1],
+	    (f->w.n_held - i - 1) * sizeof f->w.held[0]);
+	f->w.n_held--;
+	job->holder = NULL;
+	return job;
+}
+
+/* The worker answers the job in slot i: ok, or failed with code. */
+static void
+s_answer(fixture_t *f, size_t i, const char *code)
+{
+	static const msgpack_object one
+	    = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1 };
+	gw_workers_result_t res = { !code, &one, code ? code : "", "", 1, 2 };
+
+	f->ev.result(f->ev.ctx, s_unhold(f, i), &res);
+}
+
+static int
+s_send(void *ctx, void *user, const gw_out_t *frame)
+{
+	fixture_t *f = ctx;
+	frame_t *g;
+
+	(void) user;
+	assert_true(f->n_got < MAX_REC);
+	g = &f->got[f->n_got++];
+	memset(g, 0, sizeof *g);
+	g->type = frame->type;
+	snprintf(g->id, sizeof g->id, "%s", frame->id ? frame->id : "");
+	snprintf(
+	    g->code, sizeof g->code, "%s", frame->code ? frame->code : "");
+	g->seq = frame->seq;
+	g->ok = frame->ok;
+	g->failed = frame->failed;
+	g->cancelled = frame->cancelled;
+	return 0;
+}
+
+static int
+s_no_send(void *ctx, void *client, const gw_out_t *frame)
+{
+	(void) ctx;
+	(void) client;
+	(void) frame;
+	return 0;
+}
+
+static void
+s_no_error(void *ctx, void *client, const gw_cmsg_err_t *err)
+{
+	(void) ctx;
+	(void) client;
+	(void) err;
+}
+
+static int
+setup(void **state)
+{
+	static const gw_req_limits_t lim = { 0, 0 };
+	fixture_t *f = calloc(1, sizeof *f);
+
+	if (!f)
+		return -1;
+	f->w.cap = 2;
+	f->notify = gw_notify_new(
+	    &(gw_notify_ops_t) { s_no_send, s_no_error, NULL }, 4);
+	f->pool = gw_req_pool_new(&lim, f->notify);
+	if (!f->notify || !f->pool)
+		return -1;
+	gw_req_use_workers(f->pool, &s_ops, (gw_workers_t *) (void *) &f->w);
+	gw_req_workers_events(f->pool, &f->ev);
+	gw_req_owner_init(f->pool, &f->owner, s_send, f, NULL, &f->open);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture_t *f = *state;
+
+	gw_req_owner_fini(f->pool, &f->owner);
+	/* the worker leaves: what it holds comes back (and is freed) */
+	while (f->w.n_held)
+		f->ev.lost(f->ev.ctx, s_unhold(f, f->w.n_held - 1), false);
+	gw_req_pool_destroy(&f->pool);
+	gw_notify_destroy(&f->notify);
+	free(f);
+	return 0;
+}
+
+/* submit of id with n items, parsed as a client's would be. */
+static void
+s_submit(fixture_t *f, const char *id, int n, int timeout_ms)
+{
+	char text[256], items[64] = "[1";
+	gw_cmsg_err_t err;
+	gw_cmsg_t m;
+	char why[160];
+
+	for (int i = 1; i < n; i++)
+		strcat(items, ",1");
+	strcat(items, "]");
+	if (timeout_ms)
+		snprintf(text, sizeof text,
+		    "{\"type\":\"submit\",\"id\":\"%s\",\"task\":\"sum\","
+		    "\"items\":%s,\"timeout_ms\":%d}",
+		    id, items, timeout_ms);
+	else
+		snprintf(text, sizeof text,
+		    "{\"type\":\"submit\",\"id\":\"%s\",\"task\":\"sum\","
+		    "\"items\":%s}",
+		    id, items);
+	assert_int_equal(gw_cmsg_parse(text, strlen(text), 100, &m, &err), 0);
+	assert_int_equal(
+	    gw_req_submit(f->pool, &f->owner, &m, 1, why, sizeof why), 0);
+	gw_cmsg_clear(&m);
+}
+
+static gw_req_stats_t
+s_stats(fixture_t *f)
+{
+	gw_req_stats_t st;
+
+	gw_req_stats(f->pool, &st);
+	return st;
+}
+
+static void
+test_req_submit_is_accepted_and_fills_the_credit(void **state)
+{
+	fixture_t *f = *state;
+
+	s_submit(f, "r1", 3, 0);
+	assert_int_equal(f->n_got, 1);
+	assert_int_equal(f->got[0].type, GW_OUT_ACCEPTED);
+	assert_string_equal(f->got[0].id, "r1");
+	assert_int_equal(f->w.n_held, 2);
+	assert_int_equal(s_stats(f).running, 2);
+	assert_int_equal(s_stats(f).queued, 1);
+	assert_int_equal(f->open, 3);
+	assert_non_null(gw_req_find(&f->owner, "r1"));
+	assert_null(gw_req_find(&f->owner, "r2"));
+	assert_true(gw_req_can_progress(f->pool));
+}
+
+static void
+test_req_results_come_with_their_seq_and_done_follows(void **state)
+{
+	fixture_t *f = *state;
+
+	s_submit(f, "r1", 3, 0);
+	s_answer(f, 0, NULL);     /* seq 0 */
+	f->ev.changed(f->ev.ctx); /* credit: seq 2 goes */
+	s_answer(f, 0, "boom");   /* seq 1 */
+	s_answer(f, 0, NULL);     /* seq 2 */
+	assert_int_equal(f->n_got, 5);
+	assert_int_equal(f->got[1].type, GW_OUT_RESULT);
+	assert_int_equal(f->got[1].seq, 0);
+	assert_int_equal(f->got[2].type, GW_OUT_ITEM_ERROR);
+	assert_int_equal(f->got[2].seq, 1);
+	assert_string_equal(f->got[2].code, "boom");
+	assert_int_equal(f->got[3].type, GW_OUT_RESULT);
+	assert_int_equal(f->got[3].seq, 2);
+	assert_int_equal(f->got[4].type, GW_OUT_DONE);
+	assert_int_equal(f->got[4].ok, 2);
+	assert_int_equal(f->got[4].failed, 1);
+	assert_int_equal(f->open, 0);
+	assert_int_equal(s_stats(f).requests, 0);
+	assert_int_equal(s_stats(f).items_ok, 2);
+	assert_int_equal(s_stats(f).items_failed, 1);
+	assert_false(gw_req_can_progress(f->pool));
+}
+
+static void
+test_req_a_job_lost_twice_by_crashing_workers_ends_as_worker_lost(void **state)
+{
+	fixture_t *f = *state;
+
+	s_submit(f, "r1", 1, 0);
+	f->ev.lost(f->ev.ctx, s_unhold(f, 0), true);
+	assert_int_equal(s_stats(f).requeued, 1);
+	f->ev.changed(f->ev.ctx);
+	assert_int_equal(f->w.n_held, 1); /* sent again */
+	f->ev.lost(f->ev.ctx, s_unhold(f, 0), true);
+	assert_int_equal(f->got[1].type, GW_OUT_ITEM_ERROR);
+	assert_string_equal(f->got[1].code, "worker_lost");
+	assert_int_equal(f->got[2].type, GW_OUT_DONE);
+	assert_int_equal(s_stats(f).poisoned, 1);
+}
+
+static void
+test_req_cancel_tells_the_workers_and_drops_late_results(void **state)
+{
+	fixture_t *f = *state;
+
+	s_submit(f, "r1", 3, 0);
+	gw_req_cancel(f->pool, gw_req_find(&f->owner, "r1"));
+	assert_int_equal(f->w.n_cancels, 2);
+	assert_int_equal(f->got[1].type, GW_OUT_DONE);
+	assert_int_equal(f->got[1].cancelled, 3);
+	assert_int_equal(s_stats(f).cancelled, 3);
+	assert_int_equal(f->open, 0);
+	s_answer(f, 0, NULL); /* late: dropped */
+	assert_int_equal(f->n_got, 2);
+	assert_int_equal(s_stats(f).stale, 1);
+}
+
+static void
+test_req_timeout_ends_every_open_item_as_an_error(void **state)
+{
+	fixture_t *f = *state;
+
+	s_submit(f, "r1", 3, 50);
+	gw_req_tick(f->pool, sl_clock_mono_us() + 100000);
+	assert_int_equal(f->n_got, 5);
+	for (size_t i = 1; i < 4; i++) {
+		assert_int_equal(f->got[i].type, GW_OUT_ITEM_ERROR);
+		assert_string_equal(f->got[i].code, "timeout");
+	}
+	assert_int_equal(f->got[4].type, GW_OUT_DONE);
+	assert_int_equal(f->got[4].failed, 3);
+	assert_int_equal(s_stats(f).timeouts, 3);
+	assert_int_equal(f->w.n_cancels, 2);
+}
+
+static void
+test_req_a_paused_owner_gets_no_jobs_until_it_resumes(void **state)
+{
+	fixture_t *f = *state;
+
+	f->owner.paused = true;
+	s_submit(f, "r1", 1, 0);
+	assert_int_equal(f->w.n_held, 0);
+	f->owner.paused = false;
+	gw_req_dispatch(f->pool);
+	assert_int_equal(f->w.n_held, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_req_submit_is_accepted_and_fills_the_credit, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_results_come_with_their_seq_and_done_follows,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_a_job_lost_twice_by_crashing_workers_ends_as_worker_lost,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_cancel_tells_the_workers_and_drops_late_results,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_timeout_ends_every_open_item_as_an_error, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_a_paused_owner_gets_no_jobs_until_it_resumes,
+		    setup, teardown),
+	};
+
+	sl_log_setup("test", SL_LOG_DEBUG);
+	return cmocka_run_group_tests_name("req", tests, NULL, NULL);
+}
