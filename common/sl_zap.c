@@ -135,7 +135,7 @@ s_run(void *arg)
 
 	for (;;) {
 		zmq_msg_t f[SL_ZAP_FRAMES];
-		char user[SL_ZAP_NAME_MAX] = "";
+		char user[SL_ZAP_USER_ID_MAX + 1] = "";
 		size_t n = 0;
 		int more = 1;
 		bool ok;

@@ -25,6 +25,10 @@
 
 #include <stddef.h>
 
+/* Bytes in a User-Id this handler gives (a Z85 key: 40), without the NUL:
+ * what a server binding peers to their User-Id keeps room for. */
+#define SL_ZAP_USER_ID_MAX 64
+
 typedef struct sl_zap sl_zap_t;
 
 /* Bind the handler in zctx and start its thread. NULL with err filled

@@ -22,8 +22,7 @@
 #include "sl_list.h"
 #include "sl_log.h"
 #include "sl_proto.h"
-
-#define GW_PROD_MAX_KEY 64 /* a ZAP User-Id we bind to (a Z85 key is 40) */
+#include "sl_zap.h"
 
 /* One encoded frame waiting for its producer's pipe to have room. */
 typedef struct gw_pframe {
@@ -39,13 +38,14 @@ typedef struct gw_producer {
 	uint8_t rid[SL_PROTO_MAX_RID];
 	size_t rid_len;
 	char name[24]; /* its label for logs (p1, p2...), never the rid */
-	char key[GW_PROD_MAX_KEY + 1]; /* its CURVE key (User-Id); "": none */
-	gw_client_t *client;           /* its broker client */
-	int64_t last_us;               /* monotonic, last frame from it */
-	bool failed;      /* gone or cut: forget it on the next tick */
-	sl_list_t out;    /* gw_pframe_t that ZeroMQ had no room for */
-	size_t out_bytes; /* their bytes */
-	bool paused;      /* we hold its jobs back: out_bytes was high */
+	char key[SL_ZAP_USER_ID_MAX
+	    + 1];            /* its CURVE key (User-Id); "": none */
+	gw_client_t *client; /* its broker client */
+	int64_t last_us;     /* monotonic, last frame from it */
+	bool failed;         /* gone or cut: forget it on the next tick */
+	sl_list_t out;       /* gw_pframe_t that ZeroMQ had no room for */
+	size_t out_bytes;    /* their bytes */
+	bool paused;         /* we hold its jobs back: out_bytes was high */
 } gw_producer_t;
 
 struct gw_prod {

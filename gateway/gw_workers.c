@@ -26,8 +26,7 @@
 #include "sl_json.h"
 #include "sl_log.h"
 #include "sl_utf8.h"
-
-#define GW_WORKERS_MAX_KEY 64 /* a ZAP User-Id we bind to (Z85 key: 40) */
+#include "sl_zap.h"
 
 typedef struct gw_worker {
 	sl_list_t link; /* in workers->workers */
@@ -35,7 +34,7 @@ typedef struct gw_worker {
 	size_t rid_len;
 	char name[24]; /* its label for logs (w1, w2...): never the rid, which
 	                  is what another peer would need to pose as it */
-	char key[GW_WORKERS_MAX_KEY
+	char key[SL_ZAP_USER_ID_MAX
 	    + 1];          /* its CURVE key (User-Id); "": none */
 	uint32_t capacity; /* jobs it may hold */
 	bool draining;     /* said DRAIN: no more jobs for it */
