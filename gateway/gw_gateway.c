@@ -79,6 +79,7 @@ s_http_stats(void *user, gw_http_stats_t *out)
 	const gw_gateway_t *self = user;
 
 	gw_broker_stats(self->broker, &out->broker);
+	gw_workers_stats(self->workers, &out->workers);
 	gw_ws_stats(self->ws, &out->ws);
 	gw_prod_stats(self->prod, &out->prod);
 	gw_policy_stats(self->policy, &out->policy);

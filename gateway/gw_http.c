@@ -164,30 +164,34 @@ s_metrics_requests(char **pp, const char *end, const gw_http_stats_t *st)
 	GAUGE("running_jobs", "Jobs held by workers.", b->running);
 }
 
-/* Workers: registry, credit, losses, bad frames. */
+/* Workers: registry, credit, losses (gw_workers), and what became of
+ * their jobs and results (the broker's totals, which count the workers'
+ * stale results and both endpoints' hijacks too). */
 static void
-s_metrics_workers(char **pp, const char *end, const gw_broker_stats_t *b)
+s_metrics_workers(char **pp, const char *end, const gw_http_stats_t *st)
 {
+	const gw_workers_stats_t *w = &st->workers;
+	const gw_broker_stats_t *b = &st->broker;
 	char **p = pp;
 
-	GAUGE("workers", "Registered workers.", b->workers);
+	GAUGE("workers", "Registered workers.", w->workers);
 	GAUGE("worker_capacity", "Jobs all registered workers may hold.",
-	    b->capacity);
+	    w->capacity);
 	GAUGE("worker_free_credit", "Jobs workers could take now.",
-	    b->capacity > b->running ? b->capacity - b->running : 0);
+	    w->capacity > b->running ? w->capacity - b->running : 0);
 	COUNTER("workers_lost_total",
 	    "Workers declared dead (crash, silence, unreachable).",
-	    b->workers_lost);
+	    w->workers_lost);
 	COUNTER("heartbeats_missed_total",
 	    "Workers declared dead for missing their heartbeats.",
-	    b->hb_missed);
+	    w->hb_missed);
 	COUNTER("jobs_requeued_total", "Jobs given back to the queue.",
 	    b->requeued);
 	COUNTER("results_stale_total",
 	    "Worker results dropped: duplicate, late or for an ended request.",
 	    b->stale);
 	COUNTER("worker_frames_bad_total",
-	    "Worker frames that failed to decode.", b->bad_frames);
+	    "Worker frames that failed to decode.", w->bad_frames);
 	COUNTER("routing_id_hijacks_total",
 	    "Frames dropped: a worker's or producer's routing id used by "
 	    "another CURVE key.",
@@ -201,7 +205,7 @@ gw_http_render_metrics(const gw_http_stats_t *st, char *buf, size_t cap)
 
 	s_metrics_clients(&p, end, st);
 	s_metrics_requests(&p, end, st);
-	s_metrics_workers(&p, end, &st->broker);
+	s_metrics_workers(&p, end, st);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
 	    "Result at the gateway to written to the client socket "
 	    "(producers: handed to ZeroMQ).",

@@ -134,7 +134,9 @@ test_http_metrics_render_every_module(void **state)
 		"sluice_producer_queued_bytes 512\n",
 		"sluice_slow_producers_cut_total 4\n",
 		"sluice_items_total{outcome=\"unknown_task\"} 13\n",
+		"sluice_workers 2\n",
 		"sluice_worker_free_credit 6\n",
+		"sluice_heartbeats_missed_total 3\n",
 		"sluice_routing_id_hijacks_total 8\n",
 		"# TYPE sluice_forward_delay_seconds histogram\n",
 		"sluice_forward_delay_seconds_count 1\n",
@@ -156,7 +158,9 @@ test_http_metrics_render_every_module(void **state)
 	st.policy.denied_origin = 6;
 	st.broker.share_full = 11;
 	st.broker.unknown_task = 13;
-	st.broker.capacity = 8;
+	st.workers.capacity = 8;
+	st.workers.workers = 2;
+	st.workers.hb_missed = 3;
 	st.broker.running = 2;
 	st.broker.hijacks = 8;
 	st.prod.queued_bytes = 512;
