@@ -5,7 +5,7 @@
  *   GET /readyz   200 with at least one worker registered and not
  *                 draining; 503 with the reason otherwise
  *   GET /metrics  Prometheus text exposition (version 0.0.4)
- *   GET /...      static files of the demo page (a file mount, see main.c)
+ *   GET /...      static files of the demo page (a file mount, gw_http_mounts)
  *   other methods 405 Method Not Allowed on every path, then close
  *
  * The endpoints are lws callback mounts served by protocol "sluice-http";
