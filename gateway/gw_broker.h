@@ -32,6 +32,8 @@
 #include "gw_cmsg.h"
 #include "gw_out.h"
 #include "gw_hist.h"
+#include "gw_notify.h"
+#include "gw_req.h"
 #include "gw_workers.h"
 
 typedef struct gw_broker gw_broker_t;
@@ -69,34 +71,14 @@ typedef struct gw_broker_limits {
 } gw_broker_limits_t;
 
 typedef struct gw_broker_stats {
-	size_t workers;         /* registered workers */
-	size_t capacity;        /* sum of their capacities */
-	size_t running;         /* jobs held by workers */
-	size_t queued;          /* jobs waiting for a worker */
-	size_t requests;        /* unfinished requests */
-	size_t clients;         /* connected clients */
-	uint64_t results;       /* results forwarded (ok or item error) */
-	uint64_t stale;         /* results dropped: duplicate, late, unknown */
-	uint64_t bad_frames;    /* worker frames that failed to decode */
-	uint64_t requeued;      /* jobs given back to the queue by a worker */
-	uint64_t workers_lost;  /* workers declared dead (silence, crash) */
-	uint64_t poisoned;      /* jobs ended as worker_lost */
-	uint64_t timeouts;      /* items ended by a request's timeout_ms */
-	uint64_t unknown_task;  /* items ended: no worker ran their task */
-	uint64_t cancelled;     /* items ended by cancel or disconnect */
-	uint64_t items_ok;      /* results forwarded */
-	uint64_t items_failed;  /* item errors reported by workers */
-	uint64_t accepted;      /* requests accepted */
-	uint64_t refused;       /* client frames answered with an error */
-	uint64_t share_full;    /* submits refused: over max_client_jobs */
-	uint64_t hb_missed;     /* workers declared dead for silence */
-	uint64_t hijacks;       /* frames under a routing id bound to
-	                           another CURVE key (workers, producers) */
-	size_t subscriptions;   /* (client, channel) pairs, all clients */
-	size_t channels;        /* channels watched or notified */
-	uint64_t notified;      /* frames sent to a channel's subscribers */
-	bool draining;          /* refusing new requests (shutdown) */
-	gw_hist_t item_latency; /* accept -> result at the gateway */
+	size_t clients;           /* connected clients */
+	uint64_t refused;         /* client frames answered with an error */
+	uint64_t share_full;      /* submits refused: over max_client_jobs */
+	uint64_t hijacks;         /* routing-id takeovers a transport noted
+	                             (producers; the workers count theirs) */
+	bool draining;            /* refusing new requests (shutdown) */
+	gw_req_stats_t req;       /* requests and jobs (the broker's pool) */
+	gw_notify_stats_t notify; /* channels and subscriptions */
 } gw_broker_stats_t;
 
 /* Caller owns the broker; ops and limits are copied. NULL on ENOMEM.
@@ -173,9 +155,8 @@ void gw_broker_drain(gw_broker_t *self);
  * stops waiting when this is false (nothing would come of the wait). */
 bool gw_broker_can_progress(const gw_broker_t *self);
 
-/* The broker's counters, with the workers' (gw_workers_stats: workers,
- * capacity, bad_frames, workers_lost, hb_missed, their part of stale and
- * hijacks) folded in. */
+/* The broker's counters and those of what it owns (requests, channels);
+ * the workers' are gw_workers_stats. */
 void gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out);
 
 #endif

@@ -30,8 +30,8 @@
 /* What the endpoints report: each module's typed stats, gathered at
  * each request. */
 typedef struct gw_http_stats {
-	gw_broker_stats_t broker;
-	gw_workers_stats_t workers;
+	gw_broker_stats_t broker;   /* with its requests and channels */
+	gw_workers_stats_t workers; /* the workers endpoint */
 	gw_ws_stats_t ws;
 	gw_prod_stats_t prod; /* all zero without producers */
 	gw_policy_stats_t policy;
