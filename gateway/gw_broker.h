@@ -1,21 +1,17 @@
 /*
- * gw_broker: requests, jobs and dispatch: the gateway's logic.
+ * gw_broker: the gateway's front desk: clients, their shares of the job
+ * queue and the client protocol.
  *
- * A submitted request becomes one job per item. Jobs wait in their
- * request's queue; active requests take turns (round-robin), so a large
- * request cannot make a small one wait behind all of it. A job goes only
- * to a worker that runs its task and has free credit (capacity minus jobs
- * it holds): a worker is never sent more than its capacity. Results are
- * forwarded the moment they arrive, tagged with the item's seq; done
- * follows the last one. A result is accepted only from the worker that
- * holds the job, once, so a client sees every item exactly once.
- *
- * A request submitted with notify CHANNEL is also watched: each of its
- * frames (accepted, results, item errors, done) goes to every client
- * subscribed to CHANNEL, marked with the channel's name. Subscriptions are
- * bounded per client and end with it; a channel lives while it has
- * subscribers or unfinished requests (gw_notify keeps channels and
- * subscriptions; the broker owns one).
+ * Each client (a WebSocket connection or a producer, each with its own
+ * transport) sends validated messages here. A submit is refused with a
+ * stable error code when the gateway drains, the id is still running, the
+ * client has too many requests, its share (one connection, or every
+ * connection of one token) or the whole queue is full, or no registered
+ * worker runs the task; otherwise the broker's request pool (gw_req)
+ * takes it: one job per item, requests taking turns for workers with free
+ * credit, results forwarded the moment they arrive, each item exactly
+ * once, done after the last. Cancel, ping and (un)subscribe are answered
+ * here; notify channels are gw_notify's, owned by the broker too.
  *
  * The broker knows neither lws nor ZeroMQ: it sends to clients through
  * gw_broker_ops_t and reaches workers through gw_workers_ops_t (jobs by
