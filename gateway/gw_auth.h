@@ -20,7 +20,7 @@
  * With no tokens and no origins configured every client is allowed.
  * Configured on the main thread before the lws context starts; afterwards
  * used by the lws service thread only, which may swap in a new policy
- * between two services of the loop (SIGHUP: main.c).
+ * between two services of the loop (SIGHUP: gw_policy).
  */
 #ifndef GW_AUTH_H
 #define GW_AUTH_H

@@ -374,49 +374,12 @@ gw_broker_note_hijack(gw_broker_t *self)
 	self->st.hijacks++;
 }
 
-/* The pool's counters into out. */
-static void
-s_req_stats(const gw_broker_t *self, gw_broker_stats_t *out)
-{
-	gw_req_stats_t rs;
-
-	gw_req_stats(self->pool, &rs);
-	out->running = rs.running;
-	out->queued = rs.queued;
-	out->requests = rs.requests;
-	out->accepted = rs.accepted;
-	out->results = rs.results;
-	out->stale = rs.stale;
-	out->requeued = rs.requeued;
-	out->poisoned = rs.poisoned;
-	out->timeouts = rs.timeouts;
-	out->unknown_task = rs.unknown_task;
-	out->cancelled = rs.cancelled;
-	out->items_ok = rs.items_ok;
-	out->items_failed = rs.items_failed;
-	out->item_latency = rs.item_latency;
-}
-
 void
 gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out)
 {
-	gw_workers_stats_t ws;
-	gw_notify_stats_t ns;
-
 	*out = self->st;
-	s_req_stats(self, out);
-	gw_notify_stats(self->notify, &ns);
-	out->subscriptions = ns.subscriptions;
-	out->channels = ns.channels;
-	out->notified = ns.notified;
-	self->wops->stats(self->workers, &ws);
-	out->workers = ws.workers;
-	out->capacity = ws.capacity;
-	out->stale += ws.stale;
-	out->bad_frames = ws.bad_frames;
-	out->workers_lost = ws.workers_lost;
-	out->hb_missed = ws.hb_missed;
-	out->hijacks += ws.hijacks;
+	gw_req_stats(self->pool, &out->req);
+	gw_notify_stats(self->notify, &out->notify);
 }
 
 void

@@ -1,21 +1,17 @@
 /*
- * gw_broker: requests, jobs and dispatch: the gateway's logic.
+ * gw_broker: the gateway's front desk: clients, their shares of the job
+ * queue and the client protocol.
  *
- * A submitted request becomes one job per item. Jobs wait in their
- * request's queue; active requests take turns (round-robin), so a large
- * request cannot make a small one wait behind all of it. A job goes only
- * to a worker that runs its task and has free credit (capacity minus jobs
- * it holds): a worker is never sent more than its capacity. Results are
- * forwarded the moment they arrive, tagged with the item's seq; done
- * follows the last one. A result is accepted only from the worker that
- * holds the job, once, so a client sees every item exactly once.
- *
- * A request submitted with notify CHANNEL is also watched: each of its
- * frames (accepted, results, item errors, done) goes to every client
- * subscribed to CHANNEL, marked with the channel's name. Subscriptions are
- * bounded per client and end with it; a channel lives while it has
- * subscribers or unfinished requests (gw_notify keeps channels and
- * subscriptions; the broker owns one).
+ * Each client (a WebSocket connection or a producer, each with its own
+ * transport) sends validated messages here. A submit is refused with a
+ * stable error code when the gateway drains, the id is still running, the
+ * client has too many requests, its share (one connection, or every
+ * connection of one token) or the whole queue is full, or no registered
+ * worker runs the task; otherwise the broker's request pool (gw_req)
+ * takes it: one job per item, requests taking turns for workers with free
+ * credit, results forwarded the moment they arrive, each item exactly
+ * once, done after the last. Cancel, ping and (un)subscribe are answered
+ * here; notify channels are gw_notify's, owned by the broker too.
  *
  * The broker knows neither lws nor ZeroMQ: it sends to clients through
  * gw_broker_ops_t and reaches workers through gw_workers_ops_t (jobs by
@@ -32,6 +28,8 @@
 #include "gw_cmsg.h"
 #include "gw_out.h"
 #include "gw_hist.h"
+#include "gw_notify.h"
+#include "gw_req.h"
 #include "gw_workers.h"
 
 typedef struct gw_broker gw_broker_t;
@@ -69,34 +67,14 @@ typedef struct gw_broker_limits {
 } gw_broker_limits_t;
 
 typedef struct gw_broker_stats {
-	size_t workers;         /* registered workers */
-	size_t capacity;        /* sum of their capacities */
-	size_t running;         /* jobs held by workers */
-	size_t queued;          /* jobs waiting for a worker */
-	size_t requests;        /* unfinished requests */
-	size_t clients;         /* connected clients */
-	uint64_t results;       /* results forwarded (ok or item error) */
-	uint64_t stale;         /* results dropped: duplicate, late, unknown */
-	uint64_t bad_frames;    /* worker frames that failed to decode */
-	uint64_t requeued;      /* jobs given back to the queue by a worker */
-	uint64_t workers_lost;  /* workers declared dead (silence, crash) */
-	uint64_t poisoned;      /* jobs ended as worker_lost */
-	uint64_t timeouts;      /* items ended by a request's timeout_ms */
-	uint64_t unknown_task;  /* items ended: no worker ran their task */
-	uint64_t cancelled;     /* items ended by cancel or disconnect */
-	uint64_t items_ok;      /* results forwarded */
-	uint64_t items_failed;  /* item errors reported by workers */
-	uint64_t accepted;      /* requests accepted */
-	uint64_t refused;       /* client frames answered with an error */
-	uint64_t share_full;    /* submits refused: over max_client_jobs */
-	uint64_t hb_missed;     /* workers declared dead for silence */
-	uint64_t hijacks;       /* frames under a routing id bound to
-	                           another CURVE key (workers, producers) */
-	size_t subscriptions;   /* (client, channel) pairs, all clients */
-	size_t channels;        /* channels watched or notified */
-	uint64_t notified;      /* frames sent to a channel's subscribers */
-	bool draining;          /* refusing new requests (shutdown) */
-	gw_hist_t item_latency; /* accept -> result at the gateway */
+	size_t clients;           /* connected clients */
+	uint64_t refused;         /* client frames answered with an error */
+	uint64_t share_full;      /* submits refused: over max_client_jobs */
+	uint64_t hijacks;         /* routing-id takeovers a transport noted
+	                             (producers; the workers count theirs) */
+	bool draining;            /* refusing new requests (shutdown) */
+	gw_req_stats_t req;       /* requests and jobs (the broker's pool) */
+	gw_notify_stats_t notify; /* channels and subscriptions */
 } gw_broker_stats_t;
 
 /* Caller owns the broker; ops and limits are copied. NULL on ENOMEM.
@@ -173,9 +151,8 @@ void gw_broker_drain(gw_broker_t *self);
  * stops waiting when this is false (nothing would come of the wait). */
 bool gw_broker_can_progress(const gw_broker_t *self);
 
-/* The broker's counters, with the workers' (gw_workers_stats: workers,
- * capacity, bad_frames, workers_lost, hb_missed, their part of stale and
- * hijacks) folded in. */
+/* The broker's counters and those of what it owns (requests, channels);
+ * the workers' are gw_workers_stats. */
 void gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out);
 
 #endif

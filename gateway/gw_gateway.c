@@ -79,6 +79,7 @@ s_http_stats(void *user, gw_http_stats_t *out)
 	const gw_gateway_t *self = user;
 
 	gw_broker_stats(self->broker, &out->broker);
+	gw_workers_stats(self->workers, &out->workers);
 	gw_ws_stats(self->ws, &out->ws);
 	gw_prod_stats(self->prod, &out->prod);
 	gw_policy_stats(self->policy, &out->policy);
@@ -387,13 +388,13 @@ s_stopping(gw_gateway_t *self, int stop)
 	/* Waiting is pointless once no unfinished request can end by its
 	 * workers (none left that runs its task): say so now. */
 	if (!self->closing
-	    && (!st.requests || now >= self->deadline || stop > 1
+	    && (!st.req.requests || now >= self->deadline || stop > 1
 	        || !gw_broker_can_progress(self->broker))) {
 		SL_NOTICE("GW-CLOSE",
 		    "closing %zu connection%s, %zu request%s unfinished%s",
-		    conns, conns == 1 ? "" : "s", st.requests,
-		    st.requests == 1 ? "" : "s",
-		    st.requests && now < self->deadline && stop < 2
+		    conns, conns == 1 ? "" : "s", st.req.requests,
+		    st.req.requests == 1 ? "" : "s",
+		    st.req.requests && now < self->deadline && stop < 2
 		        ? " (no worker can run them)"
 		        : "");
 		gw_ws_close_all(self->ws, LWS_CLOSE_STATUS_GOINGAWAY,

@@ -128,6 +128,7 @@ static void
 s_metrics_requests(char **pp, const char *end, const gw_http_stats_t *st)
 {
 	const gw_broker_stats_t *b = &st->broker;
+	const gw_req_stats_t *r = &b->req;
 	char **p = pp;
 
 	GAUGE("producer_queued_bytes",
@@ -136,16 +137,18 @@ s_metrics_requests(char **pp, const char *end, const gw_http_stats_t *st)
 	COUNTER("slow_producers_cut_total",
 	    "Producers cut: queue over --max-producer-out-bytes.",
 	    st->prod.slow_cut);
-	GAUGE("requests", "Unfinished requests.", b->requests);
-	COUNTER("requests_accepted_total", "Requests accepted.", b->accepted);
+	GAUGE("requests", "Unfinished requests.", r->requests);
+	COUNTER("requests_accepted_total", "Requests accepted.", r->accepted);
 	COUNTER("frames_refused_total",
 	    "Client frames answered with a request-level error.", b->refused);
 	GAUGE("subscriptions",
 	    "Notify channels watched, summed over connections.",
-	    b->subscriptions);
-	GAUGE("channels", "Notify channels watched or notified.", b->channels);
+	    b->notify.subscriptions);
+	GAUGE("channels", "Notify channels watched or notified.",
+	    b->notify.channels);
 	COUNTER("notified_frames_total",
-	    "Request frames copied to a channel's subscribers.", b->notified);
+	    "Request frames copied to a channel's subscribers.",
+	    b->notify.notified);
 	gw_metrics_put(p, end,
 	    "# HELP sluice_items_total Items ended, by outcome.\n"
 	    "# TYPE sluice_items_total counter\n"
@@ -155,43 +158,46 @@ s_metrics_requests(char **pp, const char *end, const gw_http_stats_t *st)
 	    "sluice_items_total{outcome=\"worker_lost\"} %llu\n"
 	    "sluice_items_total{outcome=\"cancelled\"} %llu\n"
 	    "sluice_items_total{outcome=\"unknown_task\"} %llu\n",
-	    (unsigned long long) b->items_ok,
-	    (unsigned long long) b->items_failed,
-	    (unsigned long long) b->timeouts, (unsigned long long) b->poisoned,
-	    (unsigned long long) b->cancelled,
-	    (unsigned long long) b->unknown_task);
-	GAUGE("queued_jobs", "Jobs waiting for a worker.", b->queued);
-	GAUGE("running_jobs", "Jobs held by workers.", b->running);
+	    (unsigned long long) r->items_ok,
+	    (unsigned long long) r->items_failed,
+	    (unsigned long long) r->timeouts, (unsigned long long) r->poisoned,
+	    (unsigned long long) r->cancelled,
+	    (unsigned long long) r->unknown_task);
+	GAUGE("queued_jobs", "Jobs waiting for a worker.", r->queued);
+	GAUGE("running_jobs", "Jobs held by workers.", r->running);
 }
 
 /* Workers: registry, credit, losses, bad frames. */
 static void
-s_metrics_workers(char **pp, const char *end, const gw_broker_stats_t *b)
+s_metrics_workers(char **pp, const char *end, const gw_http_stats_t *st)
 {
+	const gw_workers_stats_t *w = &st->workers;
+	const gw_broker_stats_t *b = &st->broker;
+	size_t running = b->req.running;
 	char **p = pp;
 
-	GAUGE("workers", "Registered workers.", b->workers);
+	GAUGE("workers", "Registered workers.", w->workers);
 	GAUGE("worker_capacity", "Jobs all registered workers may hold.",
-	    b->capacity);
+	    w->capacity);
 	GAUGE("worker_free_credit", "Jobs workers could take now.",
-	    b->capacity > b->running ? b->capacity - b->running : 0);
+	    w->capacity > running ? w->capacity - running : 0);
 	COUNTER("workers_lost_total",
 	    "Workers declared dead (crash, silence, unreachable).",
-	    b->workers_lost);
+	    w->workers_lost);
 	COUNTER("heartbeats_missed_total",
 	    "Workers declared dead for missing their heartbeats.",
-	    b->hb_missed);
+	    w->hb_missed);
 	COUNTER("jobs_requeued_total", "Jobs given back to the queue.",
-	    b->requeued);
+	    b->req.requeued);
 	COUNTER("results_stale_total",
 	    "Worker results dropped: duplicate, late or for an ended request.",
-	    b->stale);
+	    b->req.stale + w->stale);
 	COUNTER("worker_frames_bad_total",
-	    "Worker frames that failed to decode.", b->bad_frames);
+	    "Worker frames that failed to decode.", w->bad_frames);
 	COUNTER("routing_id_hijacks_total",
 	    "Frames dropped: a worker's or producer's routing id used by "
 	    "another CURVE key.",
-	    b->hijacks);
+	    b->hijacks + w->hijacks);
 }
 
 size_t
@@ -201,14 +207,14 @@ gw_http_render_metrics(const gw_http_stats_t *st, char *buf, size_t cap)
 
 	s_metrics_clients(&p, end, st);
 	s_metrics_requests(&p, end, st);
-	s_metrics_workers(&p, end, &st->broker);
+	s_metrics_workers(&p, end, st);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
 	    "Result at the gateway to written to the client socket "
 	    "(producers: handed to ZeroMQ).",
 	    &st->forward);
 	gw_metrics_hist(&p, end, "sluice_item_latency_seconds",
 	    "Request accepted to the item's result at the gateway.",
-	    &st->broker.item_latency);
+	    &st->broker.req.item_latency);
 	return (size_t) (p - buf);
 }
 
@@ -217,6 +223,7 @@ gw_http_route(const gw_http_stats_t *st, int64_t now_us, const char *path,
     char *body, size_t cap, size_t *len, const char **type)
 {
 	const gw_broker_stats_t *b = &st->broker;
+	const gw_workers_stats_t *w = &st->workers;
 	/* Before the first tick (the first 100 ms) the loop is fresh, not
 	 * stuck: last_tick_us is still 0. */
 	int64_t age = st->last_tick_us ? now_us - st->last_tick_us : 0;
@@ -233,7 +240,7 @@ gw_http_route(const gw_http_stats_t *st, int64_t now_us, const char *path,
 		if (b->draining) {
 			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 			n = snprintf(body, cap, "not ready: shutting down\n");
-		} else if (!b->workers) {
+		} else if (!w->workers) {
 			status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 			n = snprintf(
 			    body, cap, "not ready: no workers registered\n");
@@ -241,9 +248,10 @@ gw_http_route(const gw_http_stats_t *st, int64_t now_us, const char *path,
 			n = snprintf(body, cap,
 			    "ready: %zu worker%s, %zu free "
 			    "credit\n",
-			    b->workers, b->workers == 1 ? "" : "s",
-			    b->capacity > b->running ? b->capacity - b->running
-			                             : 0);
+			    w->workers, w->workers == 1 ? "" : "s",
+			    w->capacity > b->req.running
+			        ? w->capacity - b->req.running
+			        : 0);
 		}
 	} else if (!strcmp(path, "/metrics")) {
 		*type = "text/plain; version=0.0.4; charset=utf-8";

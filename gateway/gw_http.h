@@ -5,7 +5,7 @@
  *   GET /readyz   200 with at least one worker registered and not
  *                 draining; 503 with the reason otherwise
  *   GET /metrics  Prometheus text exposition (version 0.0.4)
- *   GET /...      static files of the demo page (a file mount, see main.c)
+ *   GET /...      static files of the demo page (a file mount, gw_http_mounts)
  *   other methods 405 Method Not Allowed on every path, then close
  *
  * The endpoints are lws callback mounts served by protocol "sluice-http";
@@ -24,12 +24,14 @@
 #include "gw_hist.h"
 #include "gw_policy.h"
 #include "gw_prod.h"
+#include "gw_workers.h"
 #include "gw_ws.h"
 
 /* What the endpoints report: each module's typed stats, gathered at
  * each request. */
 typedef struct gw_http_stats {
-	gw_broker_stats_t broker;
+	gw_broker_stats_t broker;   /* with its requests and channels */
+	gw_workers_stats_t workers; /* the workers endpoint */
 	gw_ws_stats_t ws;
 	gw_prod_stats_t prod; /* all zero without producers */
 	gw_policy_stats_t policy;

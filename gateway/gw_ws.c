@@ -17,6 +17,7 @@
 #include "gw_policy.h"
 #include "gw_pproto.h"
 #include "gw_ws.h"
+#include "gw_wsq.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_list.h"
@@ -26,7 +27,6 @@
  * client leave in one system call instead of one each. */
 #define GW_WS_WRITE_BATCH 64
 #define GW_WS_WRITE_BYTES 65536 /* ... up to this many bytes */
-#define GW_WS_HDR_MAX 10        /* a server's WebSocket frame header */
 /* An idle connection keeps at most this much receive buffer. */
 #define GW_WS_RX_KEEP 16384
 
@@ -48,13 +48,6 @@ struct gw_ws {
 	size_t json_len;
 };
 
-typedef struct gw_ws_out {
-	sl_list_t link;
-	int64_t t_item_us; /* when an item's frame was queued; 0: other */
-	size_t len;        /* payload bytes after the LWS_PRE headroom */
-	uint8_t buf[];     /* LWS_PRE + len */
-} gw_ws_out_t;
-
 typedef struct gw_ws_pss {
 	sl_list_t link; /* in ws->conns */
 	struct lws *wsi;
@@ -70,8 +63,7 @@ typedef struct gw_ws_pss {
 	bool rx_binary;  /* ... and it is binary */
 	bool rx_drop;    /* ... and it is over max_frame: discarding */
 	bool in_message; /* s_message runs on rx: keep it until it returns */
-	sl_list_t out;   /* gw_ws_out_t waiting for WRITEABLE */
-	size_t out_bytes;
+	gw_wsq_t out;    /* frames waiting for WRITEABLE */
 	int64_t progress_us; /* last write, or when the queue last filled */
 	bool paused;         /* over out_high: the broker holds its jobs */
 	bool closing;        /* close sent for; drop further frames */
@@ -83,14 +75,7 @@ typedef struct gw_ws_pss {
 static void
 s_out_free_all(gw_ws_pss_t *pss)
 {
-	sl_list_t *e;
-
-	while ((e = sl_list_first(&pss->out))) {
-		sl_list_remove(e);
-		free(sl_container_of(e, gw_ws_out_t, link));
-	}
-	pss->ws->st.buffered -= pss->out_bytes;
-	pss->out_bytes = 0;
+	pss->ws->st.buffered -= gw_wsq_clear(&pss->out);
 }
 
 /* Drop the receive buffer (and any message in it). */
@@ -108,7 +93,7 @@ s_rx_free(gw_ws_pss_t *pss)
 static size_t
 s_held(const gw_ws_pss_t *pss)
 {
-	return pss->rx_cap + pss->out_bytes;
+	return pss->rx_cap + pss->out.bytes;
 }
 
 gw_ws_t *
@@ -154,7 +139,7 @@ gw_ws_stats(const gw_ws_t *ws, gw_ws_stats_t *out)
 	out->queued_bytes = 0;
 	for (const sl_list_t *e = ws->conns.next; e != &ws->conns; e = e->next)
 		out->queued_bytes
-		    += sl_container_of(e, gw_ws_pss_t, link)->out_bytes;
+		    += sl_container_of(e, gw_ws_pss_t, link)->out.bytes;
 }
 
 size_t
@@ -250,7 +235,7 @@ s_buffer_cap(gw_ws_t *ws)
 		if (!big || !(s_held(big) - s_going(big)))
 			return; /* what is left belongs to closing ones */
 		in = (big->rx_in_msg || big->in_message)
-		    && big->rx_cap >= big->out_bytes;
+		    && big->rx_cap >= big->out.bytes;
 		SL_WARN("CLI-BUFCAP",
 		    "conn=%" PRIu64 " held=%zu (%s) total=%zu limit=%zu",
 		    big->conn, s_held(big), in ? "incoming" : "outgoing",
@@ -279,12 +264,12 @@ gw_ws_tick(gw_ws_t *ws, int64_t now_us)
 	for (sl_list_t *e = ws->conns.next; e != &ws->conns; e = e->next) {
 		gw_ws_pss_t *pss = sl_container_of(e, gw_ws_pss_t, link);
 
-		if (pss->closing || !pss->out_bytes
+		if (pss->closing || !pss->out.bytes
 		    || now_us - pss->progress_us < ws->lim.stall_us)
 			continue;
 		SL_WARN("CLI-STALL",
 		    "conn=%" PRIu64 " queued=%zu idle_ms=%" PRId64, pss->conn,
-		    pss->out_bytes, (now_us - pss->progress_us) / 1000);
+		    pss->out.bytes, (now_us - pss->progress_us) / 1000);
 		ws->st.stall_closed++;
 		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: no reading progress", false);
@@ -330,7 +315,6 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 {
 	gw_ws_pss_t *pss = user;
 	const void *data = NULL;
-	gw_ws_out_t *m;
 	size_t n;
 
 	(void) ctx;
@@ -344,33 +328,28 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		    pss->conn, gw_out_type_name(frame->type));
 		return SL_ENOMEM;
 	}
-	if (pss->out_bytes + n > pss->ws->lim.max_out_bytes) {
+	if (pss->out.bytes + n > pss->ws->lim.max_out_bytes) {
 		SL_WARN("CLI-SLOW", "conn=%" PRIu64 " queued=%zu limit=%zu",
-		    pss->conn, pss->out_bytes + n, pss->ws->lim.max_out_bytes);
+		    pss->conn, pss->out.bytes + n, pss->ws->lim.max_out_bytes);
 		pss->ws->st.slow_closed++;
 		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: outgoing queue over its limit", false);
 		return SL_EFULL;
 	}
-	m = malloc(sizeof *m + LWS_PRE + n);
-	if (!m)
-		return SL_ENOMEM;
-	memcpy(m->buf + LWS_PRE, data, n);
-	m->len = n;
-	/* Item frames (result, item error): time their way out. */
-	m->t_item_us
-	    = frame->type == GW_OUT_RESULT || frame->type == GW_OUT_ITEM_ERROR
-	    ? sl_clock_mono_us()
-	    : 0;
-	if (!pss->out_bytes)
+	if (!pss->out.bytes)
 		pss->progress_us = sl_clock_mono_us();
-	sl_list_push_back(&pss->out, &m->link);
-	pss->out_bytes += m->len;
-	pss->ws->st.buffered += m->len;
+	/* Item frames (result, item error): time their way out. */
+	if (gw_wsq_push(&pss->out, data, n,
+	        frame->type == GW_OUT_RESULT
+	                || frame->type == GW_OUT_ITEM_ERROR
+	            ? sl_clock_mono_us()
+	            : 0))
+		return SL_ENOMEM;
+	pss->ws->st.buffered += n;
 	s_buffer_cap(pss->ws);
 	if (pss->closing)
 		return SL_EFULL; /* it was the biggest: dropped with it */
-	if (!pss->paused && pss->out_bytes > pss->ws->lim.out_high) {
+	if (!pss->paused && pss->out.bytes > pss->ws->lim.out_high) {
 		pss->paused = true;
 		gw_broker_client_pause(pss->ws->broker, pss->client, true);
 	}
@@ -378,122 +357,68 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 	return 0;
 }
 
-/* A server's (unmasked) frame header for len bytes, text or binary; its
- * length. */
-static size_t
-s_ws_header(uint8_t *h, size_t len, bool binary)
-{
-	h[0] = binary ? 0x82 : 0x81; /* FIN, opcode */
-	if (len < 126) {
-		h[1] = (uint8_t) len;
-		return 2;
-	}
-	if (len < 65536) {
-		h[1] = 126;
-		h[2] = (uint8_t) (len >> 8);
-		h[3] = (uint8_t) len;
-		return 4;
-	}
-	h[1] = 127;
-	for (int i = 0; i < 8; i++)
-		h[2 + i] = (uint8_t) ((uint64_t) len >> (56 - 8 * i));
-	return 10;
-}
-
 /*
  * Take the frames that leave together (at least the first; more while
  * they fit GW_WS_WRITE_BATCH / _BYTES), write them, account for them.
  * One frame goes as lws frames it, from its own LWS_PRE headroom; several
- * are framed here into the scratch buffer and leave as one raw write,
- * i.e. one send(). No extension (permessage-deflate) is negotiated on
- * this protocol, so a frame on the wire is exactly header + payload.
+ * are framed into the scratch buffer and leave as one raw write.
  */
 static int
 s_write_batch(gw_ws_pss_t *pss)
 {
 	gw_ws_t *ws = pss->ws;
-	size_t n = 0, bytes = 0, used = LWS_PRE;
-	int64_t now;
-	sl_list_t *e;
-	int rc;
+	size_t wire, len,
+	    n = gw_wsq_batch(
+	        &pss->out, GW_WS_WRITE_BATCH, GW_WS_WRITE_BYTES, &wire);
+	uint8_t *p;
 
-	for (e = pss->out.next; e != &pss->out && n < GW_WS_WRITE_BATCH;
-	     e = e->next) {
-		size_t len = sl_container_of(e, gw_ws_out_t, link)->len;
-
-		if (n && bytes + GW_WS_HDR_MAX + len > GW_WS_WRITE_BYTES)
-			break;
-		bytes += GW_WS_HDR_MAX + len;
-		n++;
-	}
 	if (n == 1) {
-		gw_ws_out_t *m
-		    = sl_container_of(pss->out.next, gw_ws_out_t, link);
-
-		rc = lws_write(pss->wsi, m->buf + LWS_PRE, m->len,
-		         pss->mp ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
-		    < (int) m->len;
+		p = gw_wsq_first(&pss->out, &len);
+		if (lws_write(pss->wsi, p, len,
+		        pss->mp ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
+		    < (int) len)
+			return -1;
 	} else {
-		if (ws->scratch_cap < LWS_PRE + bytes) {
-			char *p = realloc(ws->scratch, LWS_PRE + bytes);
+		if (ws->scratch_cap < LWS_PRE + wire) {
+			char *grown = realloc(ws->scratch, LWS_PRE + wire);
 
-			if (!p)
+			if (!grown)
 				return -1;
-			ws->scratch = p;
-			ws->scratch_cap = LWS_PRE + bytes;
+			ws->scratch = grown;
+			ws->scratch_cap = LWS_PRE + wire;
 		}
 		ws->json_serial = 0; /* scratch is overwritten below */
-		e = pss->out.next;
-		for (size_t i = 0; i < n; i++, e = e->next) {
-			gw_ws_out_t *m = sl_container_of(e, gw_ws_out_t, link);
-			uint8_t *dst = (uint8_t *) ws->scratch + used;
-
-			used += s_ws_header(dst, m->len, pss->mp);
-			memcpy(ws->scratch + used, m->buf + LWS_PRE, m->len);
-			used += m->len;
-		}
-		rc = lws_write(pss->wsi, (uint8_t *) ws->scratch + LWS_PRE,
-		         used - LWS_PRE, LWS_WRITE_RAW)
-		    < (int) (used - LWS_PRE);
+		p = (uint8_t *) ws->scratch + LWS_PRE;
+		len = gw_wsq_frame(&pss->out, n, pss->mp, p);
+		if (lws_write(pss->wsi, p, len, LWS_WRITE_RAW) < (int) len)
+			return -1;
 	}
-	if (rc)
-		return -1;
-	now = sl_clock_mono_us();
-	pss->progress_us = now;
-	while (n--) {
-		gw_ws_out_t *m
-		    = sl_container_of(pss->out.next, gw_ws_out_t, link);
-
-		if (m->t_item_us && ws->forward)
-			gw_hist_observe_us(ws->forward, now - m->t_item_us);
-		sl_list_remove(&m->link);
-		pss->out_bytes -= m->len;
-		ws->st.buffered -= m->len;
-		free(m);
-	}
+	pss->progress_us = sl_clock_mono_us();
+	ws->st.buffered
+	    -= gw_wsq_pop(&pss->out, n, pss->progress_us, ws->forward);
 	return 0;
 }
 
 static int
 s_writeable(gw_ws_pss_t *pss)
 {
-	if (pss->closing && (!pss->flush_first || !pss->out_bytes)) {
+	if (pss->closing && (!pss->flush_first || !pss->out.bytes)) {
 		lws_close_reason(pss->wsi, pss->close_status,
 		    (unsigned char *) pss->close_reason,
 		    strlen(pss->close_reason));
 		return -1;
 	}
-	if (!sl_list_empty(&pss->out) && s_write_batch(pss)) {
+	if (!gw_wsq_empty(&pss->out) && s_write_batch(pss)) {
 		SL_INFO(
 		    "CLI-WRITE", "conn=%" PRIu64 " write failed", pss->conn);
 		return -1;
 	}
-	if (pss->paused && pss->out_bytes < pss->ws->lim.out_low) {
+	if (pss->paused && pss->out.bytes < pss->ws->lim.out_low) {
 		pss->paused = false;
 		gw_broker_client_pause(pss->ws->broker, pss->client, false);
 	}
 	/* More to write, or a close waiting for the queue to empty. */
-	if (!sl_list_empty(&pss->out) || pss->closing)
+	if (!gw_wsq_empty(&pss->out) || pss->closing)
 		lws_callback_on_writable(pss->wsi);
 	return 0;
 }
@@ -679,7 +604,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		pss->ws = ws;
 		pss->conn = ++ws->next_conn;
 		pss->mp = lws_get_protocol(wsi)->id == GW_WS_PROTO_MSGPACK;
-		sl_list_init(&pss->out);
+		gw_wsq_init(&pss->out);
 		sl_list_init(&pss->link);
 		if (s_established(ws, pss, wsi)) {
 			pss->ws = NULL; /* nothing for CLOSED to undo */

@@ -367,12 +367,43 @@ bf_submit(fake_t *f, gw_client_t *c, const char *id, const char *task,
 	bf_send_text(f, c, text);
 }
 
-gw_broker_stats_t
+bf_stats_t
 bf_stats(fake_t *f)
 {
-	gw_broker_stats_t st;
+	gw_broker_stats_t b;
+	gw_workers_stats_t w;
+	const gw_req_stats_t *r = &b.req;
+	bf_stats_t st = { 0 };
 
-	gw_broker_stats(f->b, &st);
+	gw_broker_stats(f->b, &b);
+	gw_workers_stats(f->w, &w);
+	st.workers = w.workers;
+	st.capacity = w.capacity;
+	st.running = r->running;
+	st.queued = r->queued;
+	st.requests = r->requests;
+	st.clients = b.clients;
+	st.results = r->results;
+	st.stale = r->stale + w.stale;
+	st.bad_frames = w.bad_frames;
+	st.requeued = r->requeued;
+	st.workers_lost = w.workers_lost;
+	st.poisoned = r->poisoned;
+	st.timeouts = r->timeouts;
+	st.unknown_task = r->unknown_task;
+	st.cancelled = r->cancelled;
+	st.items_ok = r->items_ok;
+	st.items_failed = r->items_failed;
+	st.accepted = r->accepted;
+	st.refused = b.refused;
+	st.share_full = b.share_full;
+	st.hb_missed = w.hb_missed;
+	st.hijacks = b.hijacks + w.hijacks;
+	st.subscriptions = b.notify.subscriptions;
+	st.channels = b.notify.channels;
+	st.notified = b.notify.notified;
+	st.draining = b.draining;
+	st.item_latency = r->item_latency;
 	return st;
 }
 

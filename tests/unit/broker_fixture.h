@@ -72,6 +72,40 @@ typedef struct fake {
 	char registered[MAX_SENT][64]; /* ...each as "rid label" */
 } fake_t;
 
+/* Every counter a broker test reads, in one flat struct as the broker
+ * once had it: the broker's, its requests' and channels', and the
+ * workers' (stale and hijacks summed). */
+typedef struct bf_stats {
+	size_t workers;         /* registered workers */
+	size_t capacity;        /* sum of their capacities */
+	size_t running;         /* jobs held by workers */
+	size_t queued;          /* jobs waiting for a worker */
+	size_t requests;        /* unfinished requests */
+	size_t clients;         /* connected clients */
+	uint64_t results;       /* results forwarded (ok or item error) */
+	uint64_t stale;         /* results dropped: duplicate, late, unknown */
+	uint64_t bad_frames;    /* worker frames that failed to decode */
+	uint64_t requeued;      /* jobs given back to the queue by a worker */
+	uint64_t workers_lost;  /* workers declared dead (silence, crash) */
+	uint64_t poisoned;      /* jobs ended as worker_lost */
+	uint64_t timeouts;      /* items ended by a request's timeout_ms */
+	uint64_t unknown_task;  /* items ended: no worker ran their task */
+	uint64_t cancelled;     /* items ended by cancel or disconnect */
+	uint64_t items_ok;      /* results forwarded */
+	uint64_t items_failed;  /* item errors reported by workers */
+	uint64_t accepted;      /* requests accepted */
+	uint64_t refused;       /* client frames answered with an error */
+	uint64_t share_full;    /* submits refused: over max_client_jobs */
+	uint64_t hb_missed;     /* workers declared dead for silence */
+	uint64_t hijacks;       /* frames under a routing id bound to
+	                           another CURVE key (workers, producers) */
+	size_t subscriptions;   /* (client, channel) pairs, all clients */
+	size_t channels;        /* channels watched or notified */
+	uint64_t notified;      /* frames sent to a channel's subscribers */
+	bool draining;          /* refusing new requests (shutdown) */
+	gw_hist_t item_latency; /* accept -> result at the gateway */
+} bf_stats_t;
+
 #define HB_EXPIRY_US 3000000 /* hb_ivl_us * hb_liveness */
 
 extern const gw_broker_limits_t bf_limits;
@@ -101,7 +135,7 @@ void bf_send_text(fake_t *f, gw_client_t *c, const char *text);
 /* submit {id, task, items} where items is JSON array text. */
 void bf_submit(fake_t *f, gw_client_t *c, const char *id, const char *task,
     const char *items);
-gw_broker_stats_t bf_stats(fake_t *f);
+bf_stats_t bf_stats(fake_t *f);
 /* The broker with heartbeat limits, its workers with heartbeats. */
 void bf_rebuild_hb(fake_t *f);
 /* A field-less frame from a worker: PING, PONG, DRAIN, BYE. */

@@ -14,7 +14,7 @@ test_broker_submit_with_zero_workers_is_accepted_and_queued(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_submit(f, c, "r1", "sum", "[1,2,3]");
 	assert_int_equal(f->n_frames, 1);
@@ -35,7 +35,7 @@ test_broker_ready_with_capacity_two_gets_exactly_two_jobs(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_submit(f, c, "r1", "sum", "[10,11,12,13,14]");
 	bf_ready(f, "w1", 2);
@@ -60,7 +60,7 @@ test_broker_a_result_returns_credit_and_the_next_job_follows(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_submit(f, c, "r1", "sum", "[10,11,12,13,14]");
 	bf_ready(f, "w1", 2);
@@ -99,7 +99,7 @@ test_broker_results_are_forwarded_in_arrival_order_with_their_seq(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 4);
 	bf_submit(f, c, "r1", "sum", "[\"a\",\"b\",\"c\"]");
@@ -299,7 +299,7 @@ test_broker_request_whose_task_no_worker_runs_does_not_block_others(
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	/* no workers yet: any task is queued */
 	bf_submit(f, c, "r1", "burn", "[1,2]");
@@ -327,7 +327,7 @@ test_broker_unknown_task_is_refused_when_workers_run_other_tasks(void **state)
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
 	const char *tasks[] = { "sum", "echo" };
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready_tasks(f, "w1", 2, tasks, 2);
 	bf_submit(f, c, "r1", "burn", "[1]");
@@ -570,7 +570,7 @@ test_broker_bad_item_is_refused_and_leaves_the_counters_as_they_were(
 	gw_client_t *c = bf_client(f, 0);
 	char items[128] = "[1,2,";
 	char text[256];
-	gw_broker_stats_t st;
+	bf_stats_t st;
 	gw_cmsg_t m;
 	gw_cmsg_err_t err;
 

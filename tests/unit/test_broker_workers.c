@@ -88,7 +88,7 @@ test_broker_a_routing_id_is_bound_to_its_workers_curve_key(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 	size_t frames;
 
 	f->key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
@@ -130,7 +130,7 @@ test_broker_duplicate_result_is_dropped_and_client_sees_the_item_once(
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 2);
 	bf_submit(f, c, "r1", "sum", "[1,2]");
@@ -159,7 +159,7 @@ test_broker_result_from_an_unknown_worker_is_dropped(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 1);
 	bf_submit(f, c, "r1", "sum", "[1]");
@@ -184,7 +184,7 @@ test_broker_bye_requeues_jobs_to_another_worker_exactly_once(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 	int seen[3] = { 0 };
 
 	bf_submit(f, c, "r1", "sum", "[0,1,2]");
@@ -249,7 +249,7 @@ test_broker_ready_again_from_the_same_worker_requeues_its_jobs(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 1);
 	bf_submit(f, c, "r1", "sum", "[7,8]");
@@ -278,7 +278,7 @@ test_broker_failed_send_removes_the_worker_and_requeues(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	snprintf(f->fail_rid, sizeof f->fail_rid, "gone");
 	f->fail_rc = SL_ENOTFOUND;
@@ -304,7 +304,7 @@ test_broker_failed_send_to_the_only_worker_keeps_the_job_queued(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	snprintf(f->fail_rid, sizeof f->fail_rid, "gone");
 	f->fail_rc = SL_ESYS;
@@ -327,7 +327,7 @@ test_broker_worker_leaving_after_its_client_left_frees_the_jobs(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 3);
 	bf_submit(f, c, "r1", "sum", "[1,2,3]");
@@ -348,7 +348,7 @@ test_broker_malformed_worker_frames_are_counted_and_dropped(void **state)
 	gw_client_t *c = bf_client(f, 0);
 	msgpack_sbuffer sb;
 	uint8_t long_rid[300];
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 1);
 	bf_submit(f, c, "r1", "sum", "[1]");
@@ -442,7 +442,7 @@ test_broker_silent_worker_is_removed_and_its_jobs_go_to_another(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c;
-	gw_broker_stats_t st;
+	bf_stats_t st;
 	int64_t t0, t1;
 
 	bf_rebuild_hb(f);
@@ -487,7 +487,7 @@ test_broker_worker_that_keeps_sending_is_not_removed(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c;
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_rebuild_hb(f);
 	c = bf_client(f, 0);
@@ -543,7 +543,7 @@ test_broker_without_heartbeats_tick_never_removes_workers(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 1);
 	bf_submit(f, c, "r1", "sum", "[1]");
@@ -564,7 +564,7 @@ test_broker_job_whose_workers_go_silent_twice_ends_as_worker_lost(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c;
-	gw_broker_stats_t st;
+	bf_stats_t st;
 	int64_t t;
 
 	bf_rebuild_hb(f);
@@ -607,7 +607,7 @@ test_broker_job_whose_workers_fail_the_ping_twice_ends_as_worker_lost(
 {
 	fake_t *f = *state;
 	gw_client_t *c;
-	gw_broker_stats_t st;
+	bf_stats_t st;
 	int64_t t, t2;
 
 	bf_rebuild_hb(f);
@@ -649,7 +649,7 @@ test_broker_job_whose_worker_re_registers_twice_ends_as_worker_lost(
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 1);
 	bf_submit(f, c, "r1", "sum", "[7]");
@@ -677,7 +677,7 @@ test_broker_bye_does_not_count_as_a_death(void **state)
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 1);
 	bf_submit(f, c, "r1", "sum", "[7]");
@@ -708,7 +708,7 @@ test_broker_draining_worker_gets_no_new_jobs_but_its_results_count(
 {
 	fake_t *f = *state;
 	gw_client_t *c = bf_client(f, 0);
-	gw_broker_stats_t st;
+	bf_stats_t st;
 
 	bf_ready(f, "w1", 2);
 	bf_ready(f, "w2", 1);

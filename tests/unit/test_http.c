@@ -29,7 +29,7 @@ s_stats(gw_http_stats_t *st)
 {
 	memset(st, 0, sizeof *st);
 	gw_hist_init_forward(&st->forward);
-	gw_hist_init_latency(&st->broker.item_latency);
+	gw_hist_init_latency(&st->broker.req.item_latency);
 }
 
 /* Table: the loop timer's age -> /healthz status and first word. */
@@ -92,9 +92,9 @@ test_http_readyz_needs_workers_and_no_drain(void **state)
 	(void) state;
 	for (size_t i = 0; i < SL_N(rows); i++) {
 		s_stats(&st);
-		st.broker.workers = rows[i].workers;
-		st.broker.capacity = rows[i].capacity;
-		st.broker.running = rows[i].running;
+		st.workers.workers = rows[i].workers;
+		st.workers.capacity = rows[i].capacity;
+		st.broker.req.running = rows[i].running;
 		st.broker.draining = rows[i].draining;
 		s_get(&st, "/readyz", a);
 		sl_assert_row_int(rows[i].name, a->status, rows[i].status);
@@ -155,15 +155,15 @@ test_http_metrics_render_every_module(void **state)
 	st.policy.denied_token = 5;
 	st.policy.denied_origin = 6;
 	st.broker.share_full = 11;
-	st.broker.unknown_task = 13;
-	st.broker.capacity = 8;
-	st.broker.running = 2;
+	st.broker.req.unknown_task = 13;
+	st.workers.capacity = 8;
+	st.broker.req.running = 2;
 	st.broker.hijacks = 8;
 	st.prod.queued_bytes = 512;
 	st.prod.slow_cut = 4;
 	gw_hist_observe_us(&st.forward, 30);
-	gw_hist_observe_us(&st.broker.item_latency, 3000);
-	gw_hist_observe_us(&st.broker.item_latency, 5000);
+	gw_hist_observe_us(&st.broker.req.item_latency, 3000);
+	gw_hist_observe_us(&st.broker.req.item_latency, 5000);
 	s_get(&st, "/metrics", a);
 	assert_int_equal(a->status, 200);
 	assert_string_equal(

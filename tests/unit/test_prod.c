@@ -448,8 +448,8 @@ test_prod_a_held_back_producer_resumes_when_a_send_empties_its_queue(
 	s_worker_ready(f);
 	s_submit("p1", "r1");
 	gw_broker_stats(f->broker, &bst);
-	assert_int_equal(bst.queued, 0);
-	assert_int_equal(bst.running, 1);
+	assert_int_equal(bst.req.queued, 0);
+	assert_int_equal(bst.req.running, 1);
 }
 
 /* Silent for longer than the timeout: forgotten on the tick, its
@@ -465,7 +465,7 @@ test_prod_a_silent_producer_is_forgotten_and_its_requests_cancelled(
 	s_submit("p1", "r1"); /* no worker yet: its job waits */
 	s_ping("p2", "alive");
 	gw_broker_stats(f->broker, &bst);
-	assert_int_equal(bst.requests, 1);
+	assert_int_equal(bst.req.requests, 1);
 	gw_prod_tick(f->prod, t0 + 500000);
 	assert_int_equal(gw_prod_count(f->prod), 2);
 	gw_prod_tick(f->prod, t0 + 900000);
@@ -473,9 +473,9 @@ test_prod_a_silent_producer_is_forgotten_and_its_requests_cancelled(
 	gw_prod_tick(f->prod, t0 + 3000000);
 	assert_int_equal(gw_prod_count(f->prod), 0); /* both silent */
 	gw_broker_stats(f->broker, &bst);
-	assert_int_equal(bst.requests, 0);
-	assert_int_equal(bst.queued, 0);
-	assert_int_equal(bst.cancelled, 1);
+	assert_int_equal(bst.req.requests, 0);
+	assert_int_equal(bst.req.queued, 0);
+	assert_int_equal(bst.req.cancelled, 1);
 	/* it comes back: a new start */
 	s_ping("p1", "back");
 	assert_int_equal(gw_prod_count(f->prod), 1);
