@@ -315,7 +315,7 @@ s_producer_new(
 	SL_INFO("PRD-NEW", "producer=%s producers=%zu", p->name,
 	    self->n_producers);
 	if (SL_LOG_DEBUG <= sl_log_level()) {
-		sl_rid_name(rid, rid_len, id, sizeof id);
+		sl_proto_rid_name(rid, rid_len, id, sizeof id);
 		SL_DEBUG("PRD-ID", "producer=%s id=%s key=%.8s", p->name, id,
 		    p->key[0] ? p->key : "-");
 	}
