@@ -306,7 +306,7 @@ s_producer_new(
 	SL_INFO("PRD-NEW", "producer=%s producers=%zu", p->peer.name,
 	    self->n_producers);
 	if (SL_LOG_DEBUG <= sl_log_level()) {
-		sl_rid_name(rid, rid_len, id, sizeof id);
+		sl_proto_rid_name(rid, rid_len, id, sizeof id);
 		SL_DEBUG("PRD-ID", "producer=%s id=%s key=%.8s", p->peer.name,
 		    id, p->peer.key[0] ? p->peer.key : "-");
 	}

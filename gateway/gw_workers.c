@@ -163,7 +163,7 @@ s_registered(gw_workers_t *self, gw_worker_t *w)
 	char id[48];
 
 	if (SL_LOG_DEBUG <= sl_log_level()) {
-		sl_rid_name(w->peer.rid, w->peer.rid_len, id, sizeof id);
+		sl_proto_rid_name(w->peer.rid, w->peer.rid_len, id, sizeof id);
 		SL_DEBUG("WRK-ID", "worker=%s id=%s key=%.8s", w->peer.name,
 		    id, w->peer.key[0] ? w->peer.key : "-");
 	}
@@ -279,7 +279,7 @@ s_log_unregistered(const uint8_t *rid, size_t rid_len)
 
 	if (SL_LOG_DEBUG > sl_log_level())
 		return;
-	sl_rid_name(rid, rid_len, id, sizeof id);
+	sl_proto_rid_name(rid, rid_len, id, sizeof id);
 	SL_DEBUG("WRK-ID", "worker=unregistered id=%s", id);
 }
 
@@ -399,7 +399,7 @@ gw_workers_on_frame(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 		self->ev.changed(self->ev.ctx);
 		return;
 	}
-	sl_msg_init(&m);
+	sl_proto_msg_init(&m);
 	rc = sl_proto_decode(data, len, &m, &why);
 	if (rc) {
 		s_on_bad_frame(self, w, rid, rid_len, data, len, rc, why);
@@ -420,7 +420,7 @@ gw_workers_on_frame(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 	if (s_on_msg(self, w, &m))
 		self->ev.changed(self->ev.ctx);
 out:
-	sl_msg_clear(&m);
+	sl_proto_msg_clear(&m);
 }
 
 /* ---- timers --------------------------------------------------------- */
