@@ -76,3 +76,32 @@ sl_lines_read(const char *path, size_t max_len, sl_lines_fn fn, void *arg,
 	fclose(f);
 	return rc == SL_LINES_STOP ? 0 : rc;
 }
+
+int
+sl_lines_csv(
+    const char *csv, sl_lines_fn fn, void *arg, char *err, size_t errlen)
+{
+	size_t size = strlen(csv) + 1;
+	char *copy = malloc(size), *p = copy, *item;
+	int rc = 0;
+
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return SL_ENOMEM;
+	}
+	memcpy(copy, csv, size);
+	while (!rc && p) {
+		size_t len;
+
+		item = p;
+		p = strchr(p, ',');
+		if (p)
+			*p++ = '\0';
+		item = s_trim(item, &len);
+		if (len)
+			rc = fn(arg, item, len, err, errlen);
+	}
+	s_wipe(copy, size);
+	free(copy);
+	return rc == SL_LINES_STOP ? 0 : rc;
+}

@@ -1,7 +1,8 @@
 /*
- * sl_lines: the reader of "one entry per line" files: the gateway's token
- * file (gw_auth), CURVE allow-lists (sl_zap) and CURVE secret key files
- * (sl_curve, which reads the first entry only).
+ * sl_lines: lists of entries, one per line in a file (the gateway's token
+ * file (gw_auth), CURVE allow-lists (sl_zap), CURVE secret key files
+ * (sl_curve, which reads the first entry only)) or comma separated in an
+ * option's value (--tokens, --allow-origins, --plugin).
  *
  * A line is trimmed of surrounding white space (so CRLF files read like
  * LF ones); an empty line, or one that then starts with '#', is skipped;
@@ -40,5 +41,14 @@ typedef int (*sl_lines_fn)(
  */
 int sl_lines_read(const char *path, size_t max_len, sl_lines_fn fn, void *arg,
     char *err, size_t errlen);
+
+/*
+ * The same for a comma separated list: every item, trimmed, empty ones
+ * skipped, is handed to fn (no comments here: '#' may start an item). A
+ * refusal's why is copied to err as it is. Returns 0 (also after
+ * SL_LINES_STOP), SL_ENOMEM, or fn's code.
+ */
+int sl_lines_csv(
+    const char *csv, sl_lines_fn fn, void *arg, char *err, size_t errlen);
 
 #endif

@@ -180,14 +180,14 @@ sl_proto_check(const void *data, size_t len, unsigned max_depth)
  */
 
 void
-sl_msg_init(sl_msg_t *m)
+sl_proto_msg_init(sl_msg_t *m)
 {
 	memset(m, 0, sizeof *m);
 	msgpack_unpacked_init(&m->unpacked);
 }
 
 void
-sl_msg_clear(sl_msg_t *m)
+sl_proto_msg_clear(sl_msg_t *m)
 {
 	msgpack_unpacked_destroy(&m->unpacked);
 	memset(&m->u, 0, sizeof m->u);
@@ -196,7 +196,7 @@ sl_msg_clear(sl_msg_t *m)
 }
 
 void
-sl_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
+sl_proto_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen)
 {
 	size_t i, o = 0;
 	bool text = true;
@@ -229,7 +229,7 @@ sl_proto_task_name_ok(const char *s, size_t len)
 }
 
 bool
-sl_str_eq(sl_str_t s, const char *c)
+sl_proto_str_eq(sl_str_t s, const char *c)
 {
 	size_t n = strlen(c);
 
@@ -441,7 +441,7 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 	if (!why)
 		why = &dummy;
 	*why = "ok";
-	sl_msg_clear(m);
+	sl_proto_msg_clear(m);
 	if (sl_proto_check(data, len, SL_PROTO_MAX_DEPTH)) {
 		*why = "not one well-formed msgpack object of bounded depth";
 		return SL_EPROTO;
@@ -475,7 +475,7 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 		sl_str_t t = { a->via.array.ptr[1].via.str.ptr,
 			a->via.array.ptr[1].via.str.size };
 
-		if (!sl_str_eq(t, s_types[i].name))
+		if (!sl_proto_str_eq(t, s_types[i].name))
 			continue;
 		m->type = s_types[i].type;
 		switch (m->type) {

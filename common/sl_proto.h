@@ -96,11 +96,11 @@ typedef struct sl_msg {
 	msgpack_unpacked unpacked; /* owns the objects item/value point to */
 } sl_msg_t;
 
-/* Prepare m for sl_proto_decode(); pair with sl_msg_clear(). */
-void sl_msg_init(sl_msg_t *m);
+/* Prepare m for sl_proto_decode(); pair with sl_proto_msg_clear(). */
+void sl_proto_msg_init(sl_msg_t *m);
 /* Free what a decode allocated; m may be decoded into again, and needs
  * no other teardown (an initialised, cleared msg holds no memory). */
-void sl_msg_clear(sl_msg_t *m);
+void sl_proto_msg_clear(sl_msg_t *m);
 
 /*
  * Validate msgpack bytes without allocating: exactly one object, nesting
@@ -143,7 +143,8 @@ int sl_proto_encode_empty(msgpack_sbuffer *sb, sl_msg_type_t type);
 
 /* A ZeroMQ routing id in printable form for logs: as text when it is
  * printable ASCII (w-host-pid-rand), else hex; cut to fit outlen. */
-void sl_rid_name(const uint8_t *rid, size_t len, char *out, size_t outlen);
+void sl_proto_rid_name(
+    const uint8_t *rid, size_t len, char *out, size_t outlen);
 
 /*
  * The task-name rule, for every side that accepts one (a client's submit,
@@ -158,6 +159,6 @@ bool sl_proto_name_ok(
     const char *s, size_t len, size_t max, const char *chars);
 
 /* True if s equals the NUL-terminated c. */
-bool sl_str_eq(sl_str_t s, const char *c);
+bool sl_proto_str_eq(sl_str_t s, const char *c);
 
 #endif

@@ -107,8 +107,8 @@ s_on_registered(cp_io_t *self, const sl_msg_registered_t *m)
 	}
 	self->registered = true;
 	if (m->worker.len)
-		sl_rid_name((const uint8_t *) m->worker.ptr, m->worker.len,
-		    label, sizeof label);
+		sl_proto_rid_name((const uint8_t *) m->worker.ptr,
+		    m->worker.len, label, sizeof label);
 	SL_NOTICE("WRK-REGISTERED", "gateway=%s threads=%u as=%s",
 	    self->cfg->gateway, self->cfg->threads, label);
 }
@@ -116,7 +116,7 @@ s_on_registered(cp_io_t *self, const sl_msg_registered_t *m)
 static void
 s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 {
-	cp_work_t *w = cp_work_new(data, len);
+	cp_work_t *w = cp_pool_work_new(data, len);
 	const sl_msg_job_t *job;
 	const char *why;
 	bool found;
@@ -175,7 +175,7 @@ s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 		break;
 	}
 out:
-	cp_work_destroy(&w);
+	cp_pool_work_destroy(&w);
 }
 
 /* Handle every message waiting from the gateway; any proves it alive. */

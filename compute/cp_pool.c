@@ -54,7 +54,7 @@ s_push_socket(void *zctx, const char *endpoint)
 }
 
 cp_work_t *
-cp_work_new(const void *frame, size_t len)
+cp_pool_work_new(const void *frame, size_t len)
 {
 	cp_work_t *w = malloc(sizeof *w + len);
 
@@ -66,16 +66,16 @@ cp_work_new(const void *frame, size_t len)
 	w->gen = 0;
 	w->len = len;
 	memcpy(w->frame, frame, len);
-	sl_msg_init(&w->msg);
+	sl_proto_msg_init(&w->msg);
 	return w;
 }
 
 void
-cp_work_destroy(cp_work_t **work_p)
+cp_pool_work_destroy(cp_work_t **work_p)
 {
 	if (!work_p || !*work_p)
 		return;
-	sl_msg_clear(&(*work_p)->msg);
+	sl_proto_msg_clear(&(*work_p)->msg);
 	free(*work_p);
 	*work_p = NULL;
 }
@@ -153,7 +153,7 @@ s_thread(void *arg)
 		self->running[index] = NULL;
 		self->load--;
 		pthread_mutex_unlock(&self->lock);
-		cp_work_destroy(&w);
+		cp_pool_work_destroy(&w);
 	}
 	zmq_close(push);
 	msgpack_sbuffer_destroy(&sb);
@@ -297,7 +297,7 @@ cp_pool_destroy(cp_pool_t **self_p)
 		cp_work_t *w = self->head;
 
 		self->head = w->next;
-		cp_work_destroy(&w);
+		cp_pool_work_destroy(&w);
 	}
 	pthread_cond_destroy(&self->cond);
 	pthread_mutex_destroy(&self->lock);

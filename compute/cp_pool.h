@@ -30,7 +30,7 @@ typedef struct cp_work {
 	atomic_bool cancel;   /* set by cp_pool_cancel; the task polls it */
 	const cp_task_t *task;
 	uint64_t gen; /* connection generation it came on; echoed with the
-	                 result (cp_io's to set; 0 from cp_work_new) */
+	                 result (cp_io's to set; 0 from cp_pool_work_new) */
 	sl_msg_t msg; /* type SL_MSG_JOB; points into frame */
 	size_t len;
 	uint8_t frame[];
@@ -39,8 +39,8 @@ typedef struct cp_work {
 typedef struct cp_pool cp_pool_t;
 
 /* Copy a frame into a new work item (not yet decoded); NULL on ENOMEM. */
-cp_work_t *cp_work_new(const void *frame, size_t len);
-void cp_work_destroy(cp_work_t **work_p);
+cp_work_t *cp_pool_work_new(const void *frame, size_t len);
+void cp_pool_work_destroy(cp_work_t **work_p);
 
 /*
  * Start threads compute threads whose PUSH sockets connect to results_ep

@@ -12,6 +12,7 @@
 #include "cp_task.h"
 #include "sl_cfg.h"
 #include "sl_curve.h"
+#include "sl_lines.h"
 #include "sl_log.h"
 
 typedef struct cp_cfg {
@@ -149,33 +150,36 @@ s_on_signal(int sig)
 		s_stop++;
 }
 
+/* sl_lines_fn: one --plugin path. */
+static int
+s_load_plugin(void *tasks, char *path, size_t len, char *err, size_t errlen)
+{
+	int rc = cp_tasks_load_plugin(tasks, path, err, errlen);
+
+	(void) len;
+	if (!rc)
+		SL_NOTICE("WRK-PLUGIN", "path=%s tasks=%zu", path,
+		    cp_tasks_count(tasks));
+	return rc;
+}
+
 /* The built-in tasks plus those of every plugin in the comma separated
  * list; NULL (after saying why) if one cannot be loaded. */
 static cp_tasks_t *
 s_load_tasks(const char *plugins)
 {
 	cp_tasks_t *tasks = cp_tasks_new();
-	char err[512], path[1024];
-	const char *p = plugins;
+	char err[512];
 
 	if (!tasks) {
 		fprintf(stderr, "sluice-compute: out of memory\n");
 		return NULL;
 	}
-	while (strcmp(plugins, "none") && *p) {
-		size_t len = strcspn(p, ",");
-
-		snprintf(path, sizeof path, "%.*s", (int) len, p);
-		p += len + (p[len] == ',');
-		if (!len)
-			continue;
-		if (cp_tasks_load_plugin(tasks, path, err, sizeof err)) {
-			fprintf(stderr, "sluice-compute: --plugin: %s\n", err);
-			cp_tasks_destroy(&tasks);
-			return NULL;
-		}
-		SL_NOTICE("WRK-PLUGIN", "path=%s tasks=%zu", path,
-		    cp_tasks_count(tasks));
+	if (strcmp(plugins, "none")
+	    && sl_lines_csv(plugins, s_load_plugin, tasks, err, sizeof err)) {
+		fprintf(stderr, "sluice-compute: --plugin: %s\n", err);
+		cp_tasks_destroy(&tasks);
+		return NULL;
 	}
 	return tasks;
 }

@@ -139,30 +139,17 @@ s_trim(const char *s, const char *end, size_t *len)
 	return s;
 }
 
+/* sl_lines_fn: one token of a list or a file. */
+static int
+s_add_token_entry(void *self, char *tok, size_t len, char *why, size_t whylen)
+{
+	return s_add_token(self, tok, len, why, whylen);
+}
+
 int
 gw_auth_add_tokens(gw_auth_t *self, const char *csv, char *err, size_t errlen)
 {
-	const char *p = csv;
-
-	while (*p) {
-		const char *comma = strchr(p, ',');
-		const char *end = comma ? comma : p + strlen(p);
-		size_t len;
-		const char *tok = s_trim(p, end, &len);
-		int rc;
-
-		if (len && (rc = s_add_token(self, tok, len, err, errlen)))
-			return rc;
-		p = comma ? comma + 1 : end;
-	}
-	return 0;
-}
-
-/* sl_lines_fn: one line of a token file. */
-static int
-s_add_token_line(void *self, char *tok, size_t len, char *why, size_t whylen)
-{
-	return s_add_token(self, tok, len, why, whylen);
+	return sl_lines_csv(csv, s_add_token_entry, self, err, errlen);
 }
 
 int
@@ -170,8 +157,8 @@ gw_auth_load_tokens_file(
     gw_auth_t *self, const char *path, char *err, size_t errlen)
 {
 	/* Room for a token and some white space around it. */
-	return sl_lines_read(
-	    path, GW_AUTH_TOKEN_MAX + 62, s_add_token_line, self, err, errlen);
+	return sl_lines_read(path, GW_AUTH_TOKEN_MAX + 62, s_add_token_entry,
+	    self, err, errlen);
 }
 
 /* Lower case, without one trailing '/'; out has GW_AUTH_ORIGIN_MAX. */
@@ -188,41 +175,38 @@ s_origin_norm(const char *s, size_t len, char *out)
 	return 0;
 }
 
+/* sl_lines_fn: one origin of the list. */
+static int
+s_add_origin_entry(void *arg, char *o, size_t len, char *err, size_t errlen)
+{
+	gw_auth_t *self = arg;
+	char norm[GW_AUTH_ORIGIN_MAX];
+	char **v;
+
+	/* "null" is what sandboxed pages and file:// send. */
+	if (s_origin_norm(o, len, norm)
+	    || (strcmp(norm, "null") && !strstr(norm, "://"))) {
+		snprintf(err, errlen,
+		    "origin '%.*s' is not scheme://host[:port]",
+		    (int) (len > 80 ? 80 : len), o);
+		return SL_EINVAL;
+	}
+	v = realloc(self->origins, (self->n_origins + 1) * sizeof *v);
+	if (!v || !(v[self->n_origins] = strdup(norm))) {
+		if (v)
+			self->origins = v;
+		snprintf(err, errlen, "out of memory");
+		return SL_ENOMEM;
+	}
+	self->origins = v;
+	self->n_origins++;
+	return 0;
+}
+
 int
 gw_auth_add_origins(gw_auth_t *self, const char *csv, char *err, size_t errlen)
 {
-	const char *p = csv;
-
-	while (*p) {
-		const char *comma = strchr(p, ',');
-		const char *end = comma ? comma : p + strlen(p);
-		char norm[GW_AUTH_ORIGIN_MAX];
-		size_t len;
-		const char *o = s_trim(p, end, &len);
-		char **v;
-
-		p = comma ? comma + 1 : end;
-		if (!len)
-			continue;
-		/* "null" is what sandboxed pages and file:// send. */
-		if (s_origin_norm(o, len, norm)
-		    || (strcmp(norm, "null") && !strstr(norm, "://"))) {
-			snprintf(err, errlen,
-			    "origin '%.*s' is not scheme://host[:port]",
-			    (int) (len > 80 ? 80 : len), o);
-			return SL_EINVAL;
-		}
-		v = realloc(self->origins, (self->n_origins + 1) * sizeof *v);
-		if (!v || !(v[self->n_origins] = strdup(norm))) {
-			if (v)
-				self->origins = v;
-			snprintf(err, errlen, "out of memory");
-			return SL_ENOMEM;
-		}
-		self->origins = v;
-		self->n_origins++;
-	}
-	return 0;
+	return sl_lines_csv(csv, s_add_origin_entry, self, err, errlen);
 }
 
 void

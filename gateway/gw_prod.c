@@ -14,6 +14,7 @@
 
 #include <zmq.h>
 
+#include "gw_peer.h"
 #include "gw_pproto.h"
 #include "gw_prod.h"
 #include "gw_zmq.h"
@@ -34,12 +35,7 @@ typedef struct gw_pframe {
 } gw_pframe_t;
 
 typedef struct gw_producer {
-	sl_list_t link; /* in prod->producers */
-	uint8_t rid[SL_PROTO_MAX_RID];
-	size_t rid_len;
-	char name[24]; /* its label for logs (p1, p2...), never the rid */
-	char key[SL_ZAP_USER_ID_MAX
-	    + 1];            /* its CURVE key (User-Id); "": none */
+	gw_peer_t peer;      /* routing id, bound key, label; link in prod */
 	gw_client_t *client; /* its broker client */
 	int64_t last_us;     /* monotonic, last frame from it */
 	bool failed;         /* gone or cut: forget it on the next tick */
@@ -104,7 +100,7 @@ s_fail(gw_prod_t *self, gw_producer_t *p)
 static void
 s_send_failed(gw_prod_t *self, gw_producer_t *p, int rc)
 {
-	SL_INFO("PRD-GONE", "producer=%s reason=%s", p->name,
+	SL_INFO("PRD-GONE", "producer=%s reason=%s", p->peer.name,
 	    rc == SL_ENOTFOUND ? "disconnected" : sl_strerror(rc));
 	s_fail(self, p);
 }
@@ -123,8 +119,8 @@ s_flush(gw_prod_t *self, gw_producer_t *p, bool may_resume)
 
 	while (!p->failed && (e = sl_list_first(&p->out))) {
 		gw_pframe_t *f = sl_container_of(e, gw_pframe_t, link);
-		int rc = gw_zmq_send(
-		    self->zsock, p->rid, p->rid_len, f->data, f->len);
+		int rc = gw_zmq_send(self->zsock, p->peer.rid, p->peer.rid_len,
+		    f->data, f->len);
 
 		if (rc == SL_EFULL)
 			break;
@@ -166,7 +162,8 @@ s_flush_all(gw_prod_t *self)
 
 	for (sl_list_t *e = self->producers.next; e != &self->producers;
 	     e = e->next) {
-		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
+		gw_producer_t *p
+		    = sl_container_of(e, gw_producer_t, peer.link);
 
 		if (!sl_list_empty(&p->out) || p->paused)
 			sent += s_flush(self, p, true);
@@ -198,8 +195,8 @@ s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len,
 	gw_pframe_t *f = malloc(sizeof *f + len);
 
 	if (!f) {
-		SL_ERR(
-		    "PRD-ENOMEM", "producer=%s frame dropped; cut", p->name);
+		SL_ERR("PRD-ENOMEM", "producer=%s frame dropped; cut",
+		    p->peer.name);
 		s_fail(self, p);
 		return -1;
 	}
@@ -221,7 +218,7 @@ s_enqueue(gw_prod_t *self, gw_producer_t *p, const void *data, size_t len,
 		SL_WARN("PRD-SLOW",
 		    "producer=%s queued=%zu bytes over "
 		    "--max-producer-out-bytes=%zu; cut",
-		    p->name, p->out_bytes, self->lim.max_out_bytes);
+		    p->peer.name, p->out_bytes, self->lim.max_out_bytes);
 		self->st.slow_cut++;
 		s_fail(self, p);
 		return -1;
@@ -253,8 +250,8 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 	msgpack_sbuffer_clear(&self->sb);
 	rc = gw_pproto_encode(frame, &self->sb);
 	if (rc) {
-		SL_ERR("PRD-ENCODE", "producer=%s frame dropped: %s", p->name,
-		    sl_strerror(rc));
+		SL_ERR("PRD-ENCODE", "producer=%s frame dropped: %s",
+		    p->peer.name, sl_strerror(rc));
 		return -1;
 	}
 	if (!sl_list_empty(&p->out))
@@ -263,8 +260,8 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 		return -1;
 	if (!sl_list_empty(&p->out))
 		return s_enqueue(self, p, self->sb.data, self->sb.size, t0);
-	rc = gw_zmq_send(
-	    self->zsock, p->rid, p->rid_len, self->sb.data, self->sb.size);
+	rc = gw_zmq_send(self->zsock, p->peer.rid, p->peer.rid_len,
+	    self->sb.data, self->sb.size);
 	if (rc == SL_EFULL)
 		return s_enqueue(self, p, self->sb.data, self->sb.size, t0);
 	if (rc) {
@@ -278,14 +275,9 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 static gw_producer_t *
 s_find(gw_prod_t *self, const uint8_t *rid, size_t rid_len)
 {
-	for (sl_list_t *e = self->producers.next; e != &self->producers;
-	     e = e->next) {
-		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
+	gw_peer_t *p = gw_peer_find(&self->producers, rid, rid_len);
 
-		if (p->rid_len == rid_len && !memcmp(p->rid, rid, rid_len))
-			return p;
-	}
-	return NULL;
+	return p ? sl_container_of(p, gw_producer_t, peer) : NULL;
 }
 
 static gw_producer_t *
@@ -295,29 +287,28 @@ s_producer_new(
 	gw_producer_t *p;
 	char id[48];
 
-	if (!rid_len || rid_len > SL_PROTO_MAX_RID)
-		return NULL;
 	p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
-	memcpy(p->rid, rid, rid_len);
-	p->rid_len = rid_len;
+	if (gw_peer_init(
+	        &p->peer, rid, rid_len, key, 'p', &self->next_label)) {
+		free(p);
+		return NULL;
+	}
 	sl_list_init(&p->out);
-	snprintf(p->name, sizeof p->name, "p%" PRIu64, ++self->next_label);
-	snprintf(p->key, sizeof p->key, "%s", key ? key : "");
 	p->client = gw_broker_client_new_on(self->broker, s_send, self, p);
 	if (!p->client) {
 		free(p);
 		return NULL;
 	}
-	sl_list_push_back(&self->producers, &p->link);
+	sl_list_push_back(&self->producers, &p->peer.link);
 	self->n_producers++;
-	SL_INFO("PRD-NEW", "producer=%s producers=%zu", p->name,
+	SL_INFO("PRD-NEW", "producer=%s producers=%zu", p->peer.name,
 	    self->n_producers);
 	if (SL_LOG_DEBUG <= sl_log_level()) {
-		sl_rid_name(rid, rid_len, id, sizeof id);
-		SL_DEBUG("PRD-ID", "producer=%s id=%s key=%.8s", p->name, id,
-		    p->key[0] ? p->key : "-");
+		sl_proto_rid_name(rid, rid_len, id, sizeof id);
+		SL_DEBUG("PRD-ID", "producer=%s id=%s key=%.8s", p->peer.name,
+		    id, p->peer.key[0] ? p->peer.key : "-");
 	}
 	return p;
 }
@@ -330,7 +321,7 @@ s_producer_destroy(gw_prod_t *self, gw_producer_t **p_p)
 
 	gw_broker_client_destroy(self->broker, &p->client);
 	s_out_clear(self, p);
-	sl_list_remove(&p->link);
+	sl_list_remove(&p->peer.link);
 	self->n_producers--;
 	free(p);
 	*p_p = NULL;
@@ -352,11 +343,11 @@ s_on_frame(void *user, const uint8_t *rid, size_t rid_len, const void *data,
 	 * id to a new connection only once the producer's own is gone, so
 	 * the producer is forgotten (its requests cancelled: its results
 	 * would reach the newcomer) and the frame dropped. */
-	if (p && strncmp(p->key, key ? key : "", sizeof p->key)) {
+	if (p && !gw_peer_key_is(&p->peer, key)) {
 		SL_WARN("PRD-HIJACK",
 		    "producer=%s: a frame under its routing id from another "
 		    "CURVE key (%.8s...), dropped; its requests are cancelled",
-		    p->name, key ? key : "-");
+		    p->peer.name, key ? key : "-");
 		gw_broker_note_hijack(self->broker);
 		s_producer_destroy(self, &p);
 		return;
@@ -452,7 +443,8 @@ gw_prod_tick(gw_prod_t *self, int64_t now_us)
 	s_flush_all(self);
 	e = self->producers.next;
 	while (e != &self->producers) {
-		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
+		gw_producer_t *p
+		    = sl_container_of(e, gw_producer_t, peer.link);
 
 		e = e->next;
 		if (p->failed) {
@@ -461,7 +453,8 @@ gw_prod_tick(gw_prod_t *self, int64_t now_us)
 		    && now_us - p->last_us > self->lim.timeout_us) {
 			SL_INFO("PRD-SILENT",
 			    "producer=%s silent for %lld ms; forgotten",
-			    p->name, (long long) (now_us - p->last_us) / 1000);
+			    p->peer.name,
+			    (long long) (now_us - p->last_us) / 1000);
 			s_producer_destroy(self, &p);
 		}
 	}
@@ -490,7 +483,8 @@ gw_prod_destroy(gw_prod_t **self_p)
 	if (!self)
 		return;
 	while ((e = sl_list_first(&self->producers))) {
-		gw_producer_t *p = sl_container_of(e, gw_producer_t, link);
+		gw_producer_t *p
+		    = sl_container_of(e, gw_producer_t, peer.link);
 
 		s_producer_destroy(self, &p);
 	}

@@ -18,6 +18,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "gw_peer.h"
 #include "gw_pproto.h"
 #include "gw_workers.h"
 #include "gw_zmq.h"
@@ -29,13 +30,7 @@
 #include "sl_zap.h"
 
 typedef struct gw_worker {
-	sl_list_t link; /* in workers->workers */
-	uint8_t rid[SL_PROTO_MAX_RID];
-	size_t rid_len;
-	char name[24]; /* its label for logs (w1, w2...): never the rid, which
-	                  is what another peer would need to pose as it */
-	char key[SL_ZAP_USER_ID_MAX
-	    + 1];          /* its CURVE key (User-Id); "": none */
+	gw_peer_t peer;    /* routing id, bound key, label; link in workers */
 	uint32_t capacity; /* jobs it may hold */
 	bool draining;     /* said DRAIN: no more jobs for it */
 	int64_t expiry_us; /* dead if silent until then (monotonic) */
@@ -97,7 +92,7 @@ s_send(gw_workers_t *self, gw_worker_t *w, sl_msg_type_t type, uint64_t job)
 	msgpack_sbuffer_clear(&self->sb);
 	rc = type == SL_MSG_CANCEL ? sl_proto_encode_cancel(&self->sb, job)
 	                           : sl_proto_encode_empty(&self->sb, type);
-	return rc ? rc : s_send_sb(self, w->rid, w->rid_len);
+	return rc ? rc : s_send_sb(self, w->peer.rid, w->peer.rid_len);
 }
 
 /* ---- the registry --------------------------------------------------- */
@@ -105,14 +100,9 @@ s_send(gw_workers_t *self, gw_worker_t *w, sl_msg_type_t type, uint64_t job)
 static gw_worker_t *
 s_find(gw_workers_t *self, const uint8_t *rid, size_t rid_len)
 {
-	for (sl_list_t *e = self->workers.next; e != &self->workers;
-	     e = e->next) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+	gw_peer_t *p = gw_peer_find(&self->workers, rid, rid_len);
 
-		if (w->rid_len == rid_len && !memcmp(w->rid, rid, rid_len))
-			return w;
-	}
-	return NULL;
+	return p ? sl_container_of(p, gw_worker_t, peer) : NULL;
 }
 
 static bool
@@ -158,9 +148,9 @@ s_remove(gw_workers_t *self, gw_worker_t *w, const char *why, bool crashed)
 	self->st.workers--;
 	if (crashed)
 		self->st.workers_lost++;
-	sl_list_remove(&w->link);
-	SL_NOTICE("WRK-GONE", "worker=%s reason=%s requeued=%zu", w->name, why,
-	    held);
+	sl_list_remove(&w->peer.link);
+	SL_NOTICE("WRK-GONE", "worker=%s reason=%s requeued=%zu", w->peer.name,
+	    why, held);
 	free(w);
 }
 
@@ -173,13 +163,13 @@ s_registered(gw_workers_t *self, gw_worker_t *w)
 	char id[48];
 
 	if (SL_LOG_DEBUG <= sl_log_level()) {
-		sl_rid_name(w->rid, w->rid_len, id, sizeof id);
-		SL_DEBUG("WRK-ID", "worker=%s id=%s key=%.8s", w->name, id,
-		    w->key[0] ? w->key : "-");
+		sl_proto_rid_name(w->peer.rid, w->peer.rid_len, id, sizeof id);
+		SL_DEBUG("WRK-ID", "worker=%s id=%s key=%.8s", w->peer.name,
+		    id, w->peer.key[0] ? w->peer.key : "-");
 	}
 	msgpack_sbuffer_clear(&self->sb);
-	if (!sl_proto_encode_registered(&self->sb, w->name))
-		s_send_sb(self, w->rid, w->rid_len);
+	if (!sl_proto_encode_registered(&self->sb, w->peer.name))
+		s_send_sb(self, w->peer.rid, w->peer.rid_len);
 }
 
 static void
@@ -197,10 +187,7 @@ s_on_ready(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 		SL_ERR("WRK-ENOMEM", "cannot register a worker");
 		return;
 	}
-	memcpy(w->rid, rid, rid_len);
-	w->rid_len = rid_len;
-	snprintf(w->name, sizeof w->name, "w%" PRIu64, ++self->next_label);
-	snprintf(w->key, sizeof w->key, "%s", key);
+	gw_peer_init(&w->peer, rid, rid_len, key, 'w', &self->next_label);
 	w->capacity = m->capacity;
 	sl_list_init(&w->jobs);
 	for (size_t i = 0; i < m->n_tasks; i++) {
@@ -208,11 +195,11 @@ s_on_ready(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 		w->tasks[i][m->tasks[i].len] = '\0';
 	}
 	w->n_tasks = m->n_tasks;
-	sl_list_push_back(&self->workers, &w->link);
+	sl_list_push_back(&self->workers, &w->peer.link);
 	self->st.capacity += w->capacity;
 	self->st.workers++;
 	SL_NOTICE("WRK-READY",
-	    "worker=%s capacity=%u tasks=%zu pid=%u host=%.*s", w->name,
+	    "worker=%s capacity=%u tasks=%zu pid=%u host=%.*s", w->peer.name,
 	    w->capacity, w->n_tasks, m->pid, (int) m->host.len,
 	    m->host.ptr ? m->host.ptr : "");
 	s_registered(self, w);
@@ -278,7 +265,7 @@ s_on_result(gw_workers_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 	/* Not held by this worker: a duplicate, or the job was requeued and
 	 * someone else has it. Never forward twice. */
 	self->st.stale++;
-	SL_INFO("JOB-STALE", "worker=%s job=%" PRIu64, w->name, m->job);
+	SL_INFO("JOB-STALE", "worker=%s job=%" PRIu64, w->peer.name, m->job);
 }
 
 /* ---- frames --------------------------------------------------------- */
@@ -292,7 +279,7 @@ s_log_unregistered(const uint8_t *rid, size_t rid_len)
 
 	if (SL_LOG_DEBUG > sl_log_level())
 		return;
-	sl_rid_name(rid, rid_len, id, sizeof id);
+	sl_proto_rid_name(rid, rid_len, id, sizeof id);
 	SL_DEBUG("WRK-ID", "worker=unregistered id=%s", id);
 }
 
@@ -346,7 +333,7 @@ s_on_bad_frame(gw_workers_t *self, gw_worker_t *w, const uint8_t *rid,
 		return;
 	}
 	SL_WARN("WRK-BADMSG", "worker=%s bytes=%zu err=%s why=\"%s\"",
-	    w ? w->name : "unregistered", len, sl_strerror(rc), why);
+	    w ? w->peer.name : "unregistered", len, sl_strerror(rc), why);
 	if (!w)
 		s_log_unregistered(rid, rid_len);
 }
@@ -371,8 +358,8 @@ s_on_msg(gw_workers_t *self, gw_worker_t *w, const sl_msg_t *m)
 		s_on_result(self, w, &m->u.result);
 		break;
 	case SL_MSG_DRAIN:
-		SL_NOTICE(
-		    "WRK-DRAIN", "worker=%s running=%zu", w->name, w->n_jobs);
+		SL_NOTICE("WRK-DRAIN", "worker=%s running=%zu", w->peer.name,
+		    w->n_jobs);
 		w->draining = true;
 		break;
 	case SL_MSG_BYE:
@@ -381,17 +368,10 @@ s_on_msg(gw_workers_t *self, gw_worker_t *w, const sl_msg_t *m)
 	default:
 		self->st.bad_frames++;
 		SL_WARN("WRK-BADMSG", "worker=%s type=%s is not for a gateway",
-		    w->name, sl_proto_type_name(m->type));
+		    w->peer.name, sl_proto_type_name(m->type));
 		return false;
 	}
 	return true;
-}
-
-/* Is key (NULL: no CURVE) the one w registered with? */
-static bool
-s_key_is(const gw_worker_t *w, const char *key)
-{
-	return !strncmp(w->key, key ? key : "", sizeof w->key);
 }
 
 void
@@ -407,19 +387,19 @@ gw_workers_on_frame(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 	 * under it means ZeroMQ now routes that id to another connection:
 	 * without HANDOVER (CURVE) only once the worker's own is gone. So
 	 * the worker is gone, and nothing more may be sent under its id. */
-	if (w && !s_key_is(w, key)) {
+	if (w && !gw_peer_key_is(&w->peer, key)) {
 		self->st.hijacks++;
 		SL_WARN("WRK-HIJACK",
 		    "worker=%s: a message under its routing id from another "
 		    "CURVE key (%.8s...), dropped; its jobs go back",
-		    w->name, key ? key : "-");
+		    w->peer.name, key ? key : "-");
 		/* Not counted as a crash: a stranger must not be able to
 		 * make items end as worker_lost. */
 		s_remove(self, w, "id_taken", false);
 		self->ev.changed(self->ev.ctx);
 		return;
 	}
-	sl_msg_init(&m);
+	sl_proto_msg_init(&m);
 	rc = sl_proto_decode(data, len, &m, &why);
 	if (rc) {
 		s_on_bad_frame(self, w, rid, rid_len, data, len, rc, why);
@@ -440,7 +420,7 @@ gw_workers_on_frame(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 	if (s_on_msg(self, w, &m))
 		self->ev.changed(self->ev.ctx);
 out:
-	sl_msg_clear(&m);
+	sl_proto_msg_clear(&m);
 }
 
 /* ---- timers --------------------------------------------------------- */
@@ -455,7 +435,7 @@ gw_workers_tick(gw_workers_t *self, int64_t now_us)
 	/* Silent workers are dead (Paranoid Pirate): what they held goes
 	 * back at once. Then everybody alive gets a PING. */
 	for (e = self->workers.next; e != &self->workers; e = next) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+		gw_worker_t *w = sl_container_of(e, gw_worker_t, peer.link);
 
 		next = e->next;
 		if (now_us >= w->expiry_us) {
@@ -466,7 +446,8 @@ gw_workers_tick(gw_workers_t *self, int64_t now_us)
 	if (now_us >= self->next_ping_us) {
 		self->next_ping_us = now_us + self->lim.hb_ivl_us;
 		for (e = self->workers.next; e != &self->workers; e = next) {
-			gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+			gw_worker_t *w
+			    = sl_container_of(e, gw_worker_t, peer.link);
 
 			next = e->next;
 			/* Only a vanished peer is dead now; one whose queue is
@@ -485,7 +466,8 @@ gw_workers_runs(const gw_workers_t *self, const char *task, bool ready)
 {
 	for (sl_list_t *e = self->workers.next; e != &self->workers;
 	     e = e->next) {
-		const gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+		const gw_worker_t *w
+		    = sl_container_of(e, gw_worker_t, peer.link);
 
 		if ((!ready || !w->draining) && s_runs(w, task))
 			return true;
@@ -498,7 +480,7 @@ gw_workers_any_credit(const gw_workers_t *self)
 {
 	for (sl_list_t *e = self->workers.next; e != &self->workers;
 	     e = e->next)
-		if (s_has_credit(sl_container_of(e, gw_worker_t, link)))
+		if (s_has_credit(sl_container_of(e, gw_worker_t, peer.link)))
 			return true;
 	return false;
 }
@@ -510,7 +492,7 @@ gw_workers_pick(gw_workers_t *self, const char *task)
 
 	for (sl_list_t *e = self->workers.next; e != &self->workers;
 	     e = e->next) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+		gw_worker_t *w = sl_container_of(e, gw_worker_t, peer.link);
 
 		if (s_has_credit(w) && s_runs(w, task)
 		    && (!best
@@ -536,7 +518,7 @@ gw_workers_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
 	rc = sl_proto_encode_job(
 	    &self->sb, job->id, task, strlen(task), item, len);
 	if (!rc)
-		rc = s_send_sb(self, w->rid, w->rid_len);
+		rc = s_send_sb(self, w->peer.rid, w->peer.rid_len);
 	if (rc) {
 		/* It never reached w: back to its owner, not an attempt. */
 		s_lose(self, job, false);
@@ -560,7 +542,7 @@ gw_workers_each_job(gw_workers_t *self,
 {
 	for (sl_list_t *e = self->workers.next; e != &self->workers;
 	     e = e->next) {
-		gw_worker_t *w = sl_container_of(e, gw_worker_t, link);
+		gw_worker_t *w = sl_container_of(e, gw_worker_t, peer.link);
 
 		for (sl_list_t *j = w->jobs.next; j != &w->jobs; j = j->next)
 			if (!fn(arg,
@@ -572,7 +554,7 @@ gw_workers_each_job(gw_workers_t *self,
 const char *
 gw_workers_name(const void *worker)
 {
-	return ((const gw_worker_t *) worker)->name;
+	return ((const gw_worker_t *) worker)->peer.name;
 }
 
 void
@@ -676,7 +658,7 @@ gw_workers_destroy(gw_workers_t **self_p)
 	if (!self)
 		return;
 	while ((e = sl_list_first(&self->workers)))
-		s_remove(self, sl_container_of(e, gw_worker_t, link),
+		s_remove(self, sl_container_of(e, gw_worker_t, peer.link),
 		    "shutdown", false);
 	gw_zmq_destroy(&self->zsock);
 	msgpack_sbuffer_destroy(&self->sb);

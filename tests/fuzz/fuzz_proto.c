@@ -28,13 +28,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sl_msg_t m;
 	int rc;
 
-	sl_msg_init(&m);
+	sl_proto_msg_init(&m);
 	rc = sl_proto_decode(data, size, &m, &why);
 	if (rc) {
 		/* refused: a reason for the log, nothing kept */
 		if (!why)
 			abort();
-		sl_msg_clear(&m);
+		sl_proto_msg_clear(&m);
 		return 0;
 	}
 	/* accepted: the validator must agree */
@@ -78,6 +78,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	default:
 		break;
 	}
-	sl_msg_clear(&m);
+	sl_proto_msg_clear(&m);
 	return 0;
 }

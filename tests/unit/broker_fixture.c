@@ -109,7 +109,7 @@ __wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 	memcpy(j->rid, rid, rid_len);
 	j->rid[rid_len] = '\0';
 	/* what a worker would see: the broker must send a valid JOB */
-	sl_msg_init(&m);
+	sl_proto_msg_init(&m);
 	if (sl_proto_decode(data, len, &m, &why)) {
 		print_error("broker sent an undecodable frame: %s\n", why);
 		fail();
@@ -120,7 +120,7 @@ __wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 		memcpy(f->cancel_rids[f->n_cancels], rid, rid_len);
 		f->cancel_rids[f->n_cancels][rid_len] = '\0';
 		f->cancels[f->n_cancels++] = m.u.cancel.job;
-		sl_msg_clear(&m);
+		sl_proto_msg_clear(&m);
 		return 0;
 	}
 	if (m.type == SL_MSG_PING) {
@@ -128,7 +128,7 @@ __wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 		assert_true(f->n_pings < MAX_SENT);
 		memcpy(f->ping_rids[f->n_pings], rid, rid_len);
 		f->ping_rids[f->n_pings++][rid_len] = '\0';
-		sl_msg_clear(&m);
+		sl_proto_msg_clear(&m);
 		return 0;
 	}
 	if (m.type == SL_MSG_REGISTERED) {
@@ -138,7 +138,7 @@ __wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 		    (int) rid_len, (const char *) rid,
 		    (int) m.u.registered.worker.len,
 		    m.u.registered.worker.ptr);
-		sl_msg_clear(&m);
+		sl_proto_msg_clear(&m);
 		return 0;
 	}
 	if (m.type == SL_MSG_PONG) {
@@ -146,7 +146,7 @@ __wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 		assert_true(f->n_pongs < MAX_SENT);
 		memcpy(f->pong_rids[f->n_pongs], rid, rid_len);
 		f->pong_rids[f->n_pongs++][rid_len] = '\0';
-		sl_msg_clear(&m);
+		sl_proto_msg_clear(&m);
 		return 0;
 	}
 	assert_int_equal(m.type, SL_MSG_JOB);
@@ -157,7 +157,7 @@ __wrap_gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 	assert_int_equal(sl_json_from_mp(m.u.job.item, &item, &why), 0);
 	j->item = sl_test_dumps(item);
 	json_decref(item);
-	sl_msg_clear(&m);
+	sl_proto_msg_clear(&m);
 	msgpack_unpacked_destroy(&m.unpacked);
 	return 0;
 }

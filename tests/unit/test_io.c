@@ -69,7 +69,7 @@ setup(void **state)
 	if (!f->tasks)
 		return -1;
 	msgpack_sbuffer_init(&f->sb);
-	sl_msg_init(&f->msg);
+	sl_proto_msg_init(&f->msg);
 	f->cfg.gateway = f->ep;
 	f->cfg.id = "w-ut";
 	f->cfg.threads = 1;
@@ -91,7 +91,7 @@ teardown(void **state)
 		f->stop = 2;
 		pthread_join(f->thread, NULL);
 	}
-	sl_msg_clear(&f->msg);
+	sl_proto_msg_clear(&f->msg);
 	msgpack_sbuffer_destroy(&f->sb);
 	cp_tasks_destroy(&f->tasks);
 	zmq_close(f->router);
@@ -208,7 +208,7 @@ static bool
 s_has_task(const sl_msg_ready_t *r, const char *name)
 {
 	for (size_t i = 0; i < r->n_tasks; i++)
-		if (sl_str_eq(r->tasks[i], name))
+		if (sl_proto_str_eq(r->tasks[i], name))
 			return true;
 	return false;
 }
@@ -259,7 +259,7 @@ test_io_unknown_task_is_refused_at_once(void **state)
 	s_expect(f, SL_MSG_RESULT);
 	assert_int_equal(f->msg.u.result.job, 9);
 	assert_false(f->msg.u.result.ok);
-	assert_true(sl_str_eq(f->msg.u.result.code, "unknown_task"));
+	assert_true(sl_proto_str_eq(f->msg.u.result.code, "unknown_task"));
 	assert_int_equal(s_stop(f, 2), 0);
 }
 

@@ -1,11 +1,12 @@
 /*
- * test_lines: the "one entry per line" reader (common/sl_lines).
+ * test_lines: lists of entries (common/sl_lines): one per line in a file,
+ * or comma separated.
  *
- * Each row writes a file (bytes as given: NULs, CR, no final newline),
- * reads it with a callback that records the entries it is handed, ends
- * the read at the entry "stop" and refuses the entry "bad", and compares the
- * entries, the return code and the error text. Single threaded; files under
- * /tmp, removed after.
+ * Each row writes a file (bytes as given: NULs, CR, no final newline) or
+ * gives a list, reads it with a callback that records the entries it is
+ * handed, ends the read at the entry "stop" and refuses the entry "bad",
+ * and compares the entries, the return code and the error text. Single
+ * threaded; files under /tmp, removed after.
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
@@ -149,6 +150,36 @@ test_lines_missing_file_names_the_path_and_the_reason(void **state)
 	assert_int_equal(seen.calls, 0);
 }
 
+static void
+test_lines_csv_items_are_trimmed_and_empty_ones_skipped(void **state)
+{
+	static const struct {
+		const char *csv;
+		int rc;
+		const char *entries;
+		const char *err;
+	} rows[] = {
+		{ "", 0, "", "" }, { " , ,", 0, "", "" }, { "a", 0, "a", "" },
+		{ " a , b\t,,c,", 0, "a|b|c", "" },
+		{ "#a,b # c", 0, "#a|b # c", "" }, /* no comments in a list */
+		{ "x, stop ,y", 0, "x", "" },
+		{ "x,bad,y", SL_EINVAL, "x", "bad entry" }, /* why, as it is */
+	};
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(rows); i++) {
+		seen_t seen = { .refuse_rc = SL_EINVAL };
+		char err[200] = "";
+
+		sl_assert_row_int(rows[i].csv,
+		    sl_lines_csv(
+		        rows[i].csv, s_record, &seen, err, sizeof err),
+		    rows[i].rc);
+		sl_assert_row_str(rows[i].csv, seen.text, rows[i].entries);
+		sl_assert_row_str(rows[i].csv, err, rows[i].err);
+	}
+}
+
 int
 main(void)
 {
@@ -159,6 +190,8 @@ main(void)
 		    test_lines_callback_code_is_returned_and_stops_the_read),
 		cmocka_unit_test(
 		    test_lines_missing_file_names_the_path_and_the_reason),
+		cmocka_unit_test(
+		    test_lines_csv_items_are_trimmed_and_empty_ones_skipped),
 	};
 
 	return cmocka_run_group_tests_name("lines", tests, NULL, NULL);

@@ -93,7 +93,7 @@ s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
 	assert_int_equal(sl_proto_encode_job(
 	                     &sb, job, task, strlen(task), it.data, it.size),
 	    0);
-	w = cp_work_new(sb.data, sb.size);
+	w = cp_pool_work_new(sb.data, sb.size);
 	assert_non_null(w);
 	msgpack_sbuffer_destroy(&it);
 	msgpack_sbuffer_destroy(&sb);
@@ -133,7 +133,7 @@ s_recv(fixture_t *f, long timeout_ms, result_t *r)
 	zmq_msg_init(&msg);
 	assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
 	assert_false(zmq_msg_more(&msg));
-	sl_msg_init(&m);
+	sl_proto_msg_init(&m);
 	if (sl_proto_decode(
 	        zmq_msg_data(&msg), zmq_msg_size(&msg), &m, &why)) {
 		print_error("pool sent an undecodable frame: %s\n", why);
@@ -155,7 +155,7 @@ s_recv(fixture_t *f, long timeout_ms, result_t *r)
 		memcpy(r->code, m.u.result.code.ptr, m.u.result.code.len);
 		r->code[m.u.result.code.len] = '\0';
 	}
-	sl_msg_clear(&m);
+	sl_proto_msg_clear(&m);
 	zmq_msg_close(&msg);
 	return true;
 }
@@ -521,7 +521,7 @@ static void
 test_pool_work_new_copies_the_frame(void **state)
 {
 	uint8_t frame[] = { 1, 2, 3, 4 };
-	cp_work_t *w = cp_work_new(frame, sizeof frame);
+	cp_work_t *w = cp_pool_work_new(frame, sizeof frame);
 
 	(void) state;
 	assert_non_null(w);
@@ -530,10 +530,10 @@ test_pool_work_new_copies_the_frame(void **state)
 	assert_int_equal(w->frame[0], 1);
 	assert_null(w->task);
 	assert_false(atomic_load(&w->cancel));
-	cp_work_destroy(&w);
+	cp_pool_work_destroy(&w);
 	assert_null(w);
-	cp_work_destroy(&w); /* NULL-safe */
-	cp_work_destroy(NULL);
+	cp_pool_work_destroy(&w); /* NULL-safe */
+	cp_pool_work_destroy(NULL);
 }
 
 int

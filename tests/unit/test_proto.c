@@ -25,7 +25,7 @@ setup(void **state)
 	if (!f)
 		return -1;
 	msgpack_sbuffer_init(&f->sb);
-	sl_msg_init(&f->m);
+	sl_proto_msg_init(&f->m);
 	*state = f;
 	return 0;
 }
@@ -45,7 +45,7 @@ teardown(void **state)
 static void
 s_assert_str(sl_str_t s, const char *want)
 {
-	if (!sl_str_eq(s, want)) {
+	if (!sl_proto_str_eq(s, want)) {
 		print_error("string is \"%.*s\", expected \"%s\"\n",
 		    (int) s.len, s.ptr ? s.ptr : "", want);
 		fail();
@@ -319,7 +319,7 @@ test_proto_message_can_be_decoded_into_again(void **state)
 	assert_int_equal(f->m.type, SL_MSG_BYE);
 	assert_int_equal(f->m.u.job.job, 0);
 	assert_null(f->m.u.job.item);
-	sl_msg_clear(&f->m);
+	sl_proto_msg_clear(&f->m);
 	assert_int_equal(f->m.type, 0);
 	msgpack_sbuffer_destroy(&bye);
 }

@@ -209,7 +209,7 @@ s_recv(fixture_t *f, sl_msg_t *m, void *buf, size_t cap)
 		n = zmq_recv(f->dealer, buf, cap, ZMQ_DONTWAIT);
 	}
 	assert_true(n > 0 && (size_t) n <= cap);
-	sl_msg_init(m);
+	sl_proto_msg_init(m);
 	assert_int_equal(sl_proto_decode(buf, (size_t) n, m, &why), 0);
 }
 
@@ -243,8 +243,8 @@ s_register(fixture_t *f, uint32_t capacity)
 	s_ready(f, capacity);
 	s_recv(f, &m, buf, sizeof buf);
 	assert_int_equal(m.type, SL_MSG_REGISTERED);
-	assert_true(sl_str_eq(m.u.registered.worker, "w1"));
-	sl_msg_clear(&m);
+	assert_true(sl_proto_str_eq(m.u.registered.worker, "w1"));
+	sl_proto_msg_clear(&m);
 	assert_int_equal(s_stats(f).workers, 1);
 	assert_int_equal(s_stats(f).capacity, capacity);
 }
@@ -266,8 +266,8 @@ s_job(fixture_t *f, gw_workers_job_t *job)
 	s_recv(f, &m, buf, sizeof buf);
 	assert_int_equal(m.type, SL_MSG_JOB);
 	assert_int_equal(m.u.job.job, job->id);
-	assert_true(sl_str_eq(m.u.job.task, "sum"));
-	sl_msg_clear(&m);
+	assert_true(sl_proto_str_eq(m.u.job.task, "sum"));
+	sl_proto_msg_clear(&m);
 }
 
 /* gw_workers_each_job's fn: count into *arg. */
@@ -365,7 +365,7 @@ test_workers_cancel_reaches_the_holder_and_each_job_lists_held_jobs(
 	assert_int_equal(m.type, SL_MSG_CANCEL);
 	assert_int_equal(m.u.cancel.job, a->id);
 	assert_int_equal(b->id, a->id + 1); /* one id per send */
-	sl_msg_clear(&m);
+	sl_proto_msg_clear(&m);
 	assert_ptr_equal(a->holder, b->holder);
 	assert_non_null(a->holder);
 }
@@ -383,13 +383,13 @@ test_workers_ping_is_answered_and_silence_loses_the_jobs(void **state)
 	s_empty(f, SL_MSG_PING);
 	s_recv(f, &m, buf, sizeof buf);
 	assert_int_equal(m.type, SL_MSG_PONG);
-	sl_msg_clear(&m);
+	sl_proto_msg_clear(&m);
 	s_job(f, a);
 	/* the gateway's PING */
 	gw_workers_tick(f->w, t);
 	s_recv(f, &m, buf, sizeof buf);
 	assert_int_equal(m.type, SL_MSG_PING);
-	sl_msg_clear(&m);
+	sl_proto_msg_clear(&m);
 	/* three silent intervals later: dead, its job handed back */
 	gw_workers_tick(f->w, sl_clock_mono_us() + 300000);
 	assert_int_equal(f->ev.n_lost, 1);
