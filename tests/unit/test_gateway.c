@@ -168,12 +168,24 @@ test_gateway_start_failures_name_their_cause(void **state)
 	}
 }
 
+/* lws's lines before the gateway exists (self NULL) go to the log;
+ * a failed accept() then has no one to tell, and that is fine. */
+static void
+test_gateway_lws_log_without_a_gateway(void **state)
+{
+	(void) state;
+	gw_gateway_lws_log(NULL, LLL_ERR, "accept: errno 24");
+	gw_gateway_lws_log(NULL, LLL_WARN, "some warning");
+	gw_gateway_lws_log(NULL, LLL_NOTICE, "chatty notice");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gateway_starts_answers_and_stops),
 		cmocka_unit_test(test_gateway_start_failures_name_their_cause),
+		cmocka_unit_test(test_gateway_lws_log_without_a_gateway),
 	};
 
 	sl_log_setup("test", SL_LOG_ERR);
