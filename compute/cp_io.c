@@ -17,7 +17,7 @@
 
 #include "cp_io.h"
 #include "cp_pool.h"
-#include "cp_task.h"
+#include "cp_tasks.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"

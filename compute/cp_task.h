@@ -3,13 +3,12 @@
  *
  * The types are those of the public plugin API (sluice_task.h). Adding a
  * built-in task is one function and one table entry in cp_task.c; a
- * plugin adds its own table at start (cp_tasks_load_plugin). Long tasks
- * check cp_task_stopping() between slices of work so that a worker can
- * stop promptly.
+ * plugin adds its own table at start (cp_tasks). Long tasks check
+ * cp_task_stopping() between slices of work so that a worker can stop
+ * promptly.
  *
  * Tasks run on pool threads: they must be reentrant and use no shared
- * mutable state. A cp_tasks_t is built at start by the main thread and
- * read-only afterwards.
+ * mutable state.
  */
 #ifndef CP_TASK_H
 #define CP_TASK_H
@@ -23,22 +22,6 @@ typedef sluice_task_ctx_t cp_task_ctx_t;
 typedef sluice_task_err_t cp_task_err_t;
 typedef sluice_task_fn cp_task_fn;
 typedef sluice_task_def_t cp_task_t;
-
-/* Every task a worker runs: the built-ins, then those of plugins. */
-typedef struct cp_tasks cp_tasks_t;
-
-/* The built-in tasks; NULL on ENOMEM. Caller owns it. */
-cp_tasks_t *cp_tasks_new(void);
-/* dlopen a plugin and add its tasks (API version, names and duplicates
- * checked). 0, or SL_EINVAL with err filled. */
-int cp_tasks_load_plugin(
-    cp_tasks_t *self, const char *path, char *err, size_t errlen);
-const cp_task_t *cp_tasks_find(
-    const cp_tasks_t *self, const char *name, size_t len);
-size_t cp_tasks_count(const cp_tasks_t *self);
-const cp_task_t *cp_tasks_at(const cp_tasks_t *self, size_t i);
-/* Frees the registry and closes the plugins; NULL-safe. */
-void cp_tasks_destroy(cp_tasks_t **self_p);
 
 /* The task called name (len bytes, not NUL-terminated), or NULL. */
 const cp_task_t *cp_task_find(const char *name, size_t len);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cp_io.h"
-#include "cp_task.h"
+#include "cp_tasks.h"
 #include "sl_cfg.h"
 #include "sl_curve.h"
 #include "sl_lines.h"

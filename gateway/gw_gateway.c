@@ -435,10 +435,30 @@ gw_gateway_wake(gw_gateway_t *self)
 }
 
 void
-gw_gateway_accept_failed(gw_gateway_t *self, int err)
+gw_gateway_lws_log(gw_gateway_t *self, int level, const char *line)
 {
-	if (self && self->fds)
-		gw_fds_accept_failed(self->fds, err);
+	/* lws' notices are chatty (one per partial send): debug for us. */
+	int l = level == LLL_ERR ? SL_LOG_ERR
+	    : level == LLL_WARN  ? SL_LOG_WARN
+	                         : SL_LOG_DEBUG;
+	int err;
+
+	/* A refused handshake is logged once, as CLI-DENIED. */
+	if (strstr(line, "User code denied connection"))
+		l = SL_LOG_DEBUG;
+	/* lws 4.1.6 has no callback for a failed accept(), only this line
+	 * (lib/roles/listen/ops-listen.c); the listener is still readable,
+	 * and gw_fds sheds its queue after this service turn (GW-FDS). */
+	if (sscanf(line, "accept: errno %d", &err) == 1) {
+		if (self && self->fds)
+			gw_fds_accept_failed(self->fds, err);
+		l = SL_LOG_DEBUG;
+	}
+	/* A peer can make lws log an error per connection at will (e.g.
+	 * "Ran out of header data space" for oversized headers): its lines
+	 * are rate-limited at every level, errors included. */
+	if (l <= sl_log_level())
+		sl_log_emit_limited(l, "LWS", "%s", line);
 }
 
 void

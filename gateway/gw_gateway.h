@@ -42,9 +42,11 @@ int gw_gateway_run(gw_gateway_t *self, volatile sig_atomic_t *stop,
 /* Make the loop turn now; async-signal-safe. */
 void gw_gateway_wake(gw_gateway_t *self);
 
-/* lws reported accept() failing with err (see gw_fds); lws's log
- * callback calls it. */
-void gw_gateway_accept_failed(gw_gateway_t *self, int err);
+/* One line lws logs (lws_set_log_level's callback, level an LLL_*):
+ * into sl_log under "LWS", rate-limited; a failed accept() it reports
+ * makes gw_fds shed after this turn. self may be NULL (before the
+ * gateway exists). */
+void gw_gateway_lws_log(gw_gateway_t *self, int level, const char *line);
 
 /* Close everything in order: the lws context (its connections), then the
  * modules, the ZeroMQ context last. NULL-safe; sets *self_p = NULL. */

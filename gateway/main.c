@@ -31,30 +31,11 @@ s_on_signal(int sig)
 	gw_gateway_wake(s_gw); /* the loop reads the flags; async-safe */
 }
 
+/* lws's log lines, into ours (lws passes no user pointer). */
 static void
 s_lws_log(int level, const char *line)
 {
-	/* lws' notices are chatty (one per partial send): debug for us. */
-	int l = level == LLL_ERR ? SL_LOG_ERR
-	    : level == LLL_WARN  ? SL_LOG_WARN
-	                         : SL_LOG_DEBUG;
-	int err;
-
-	/* A refused handshake is logged once, as CLI-DENIED. */
-	if (strstr(line, "User code denied connection"))
-		l = SL_LOG_DEBUG;
-	/* lws 4.1.6 has no callback for a failed accept(), only this line
-	 * (lib/roles/listen/ops-listen.c); the listener is still readable,
-	 * and gw_fds sheds its queue after this service turn (GW-FDS). */
-	if (sscanf(line, "accept: errno %d", &err) == 1) {
-		gw_gateway_accept_failed(s_gw, err);
-		l = SL_LOG_DEBUG;
-	}
-	/* A peer can make lws log an error per connection at will (e.g.
-	 * "Ran out of header data space" for oversized headers): its lines
-	 * are rate-limited at every level, errors included. */
-	if (l <= sl_log_level())
-		sl_log_emit_limited(l, "LWS", "%s", line);
+	gw_gateway_lws_log(s_gw, level, line);
 }
 
 int

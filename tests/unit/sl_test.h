@@ -110,4 +110,18 @@ sl_test_assert_json(const json_t *j, const char *want)
 	free(got);
 }
 
+/* A new file holding len bytes of data (NULs and all): path is a mkstemp
+ * template ("/tmp/sluice-ut-x-XXXXXX") that becomes its name. The caller
+ * unlinks it. */
+static inline void
+sl_test_write_tmp(char *path, const void *data, size_t len)
+{
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
 #endif

@@ -29,18 +29,6 @@ s_fresh_path(char *path)
 	unlink(path);
 }
 
-/* A new file holding text; its path in path. */
-static void
-s_write(char *path, const char *text)
-{
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	assert_int_equal(
-	    write(fd, text, strlen(text)), (ssize_t) strlen(text));
-	close(fd);
-}
-
 static void
 test_curve_key_valid_takes_40_z85_characters_only(void **state)
 {
@@ -125,7 +113,7 @@ test_curve_secret_file_skips_comments_blank_lines_and_crlf(void **state)
 	assert_int_equal(sl_curve_keypair_new(&kp), 0);
 	snprintf(text, sizeof text, "# mine\r\n\r\n   %s  \r\nnot read\n",
 	    kp.secret_key);
-	s_write(path, text);
+	sl_test_write_tmp(path, text, strlen(text));
 	assert_int_equal(
 	    sl_curve_read_secret_file(path, &back, &loose, err, sizeof err),
 	    0);
@@ -155,7 +143,7 @@ test_curve_secret_file_refusals_name_the_file(void **state)
 	for (size_t i = 0; i < SL_N(rows); i++) {
 		char path[] = "/tmp/sluice-ut-curve-XXXXXX";
 
-		s_write(path, rows[i].text);
+		sl_test_write_tmp(path, rows[i].text, strlen(rows[i].text));
 		assert_int_equal(sl_curve_read_secret_file(
 		                     path, &back, &loose, err, sizeof err),
 		    SL_EINVAL);

@@ -22,7 +22,7 @@
 #include <zmq.h>
 
 #include "cp_io.h"
-#include "cp_task.h"
+#include "cp_tasks.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"

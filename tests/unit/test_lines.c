@@ -41,17 +41,6 @@ s_record(void *arg, char *entry, size_t len, char *why, size_t whylen)
 	return 0;
 }
 
-/* Write len bytes of data to a new file; its path into path. */
-static void
-s_write(char *path, const char *data, size_t len)
-{
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t) len);
-	close(fd);
-}
-
 static void
 test_lines_rows_give_entries_codes_and_messages(void **state)
 {
@@ -103,7 +92,7 @@ test_lines_rows_give_entries_codes_and_messages(void **state)
 		seen_t seen = { .refuse_rc = SL_EINVAL };
 		int rc;
 
-		s_write(path, rows[i].data, rows[i].len);
+		sl_test_write_tmp(path, rows[i].data, rows[i].len);
 		rc = sl_lines_read(
 		    path, rows[i].max_len, s_record, &seen, err, sizeof err);
 		unlink(path);
@@ -125,7 +114,7 @@ test_lines_callback_code_is_returned_and_stops_the_read(void **state)
 	seen_t seen = { .refuse_rc = SL_ENOMEM };
 
 	(void) state;
-	s_write(path, B("a\nbad\nc\n"));
+	sl_test_write_tmp(path, B("a\nbad\nc\n"));
 	assert_int_equal(
 	    sl_lines_read(path, 80, s_record, &seen, err, sizeof err),
 	    SL_ENOMEM);

@@ -48,13 +48,9 @@ static const char *
 s_file(files_t *f, const char *text)
 {
 	char *path = f->path[f->n++];
-	int fd;
 
 	snprintf(path, sizeof f->path[0], "/tmp/sluice-ut-pol-XXXXXX");
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (int) strlen(text));
-	close(fd);
+	sl_test_write_tmp(path, text, strlen(text));
 	return path;
 }
 

@@ -19,6 +19,7 @@
 #include "gw_listen.h"
 #include "gw_workers.h"
 #include "gw_ws.h"
+#include "net_fixture.h"
 #include "sl_clock.h"
 #include "sl_log.h"
 
@@ -122,23 +123,6 @@ s_tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(f->lws, 0, &f->sul, s_tick, 10000);
 }
 
-static int
-s_free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *) &a, sizeof a)
-	    || getsockname(fd, (struct sockaddr *) &a, &len))
-		port = -1;
-	else
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* gw_ws with max_conns connections at most. */
 static int
 s_setup(void **state, size_t max_conns)
@@ -168,7 +152,7 @@ s_setup(void **state, size_t max_conns)
 		return -1;
 	gw_broker_set_workers(f->broker, &s_no_workers, NULL);
 	f->ws = gw_ws_new(f->broker, NULL, &wlim, &f->forward);
-	f->port = s_free_port();
+	f->port = nf_free_port();
 	if (!f->ws || f->port < 0)
 		return -1;
 	gw_ws_protocols(f->ws, f->protocols);
@@ -241,14 +225,11 @@ s_serve_read(fixture_t *f, int fd, char *buf, size_t cap, size_t *len)
 static int
 s_upgrade(fixture_t *f, const char *subprotocol, char *resp, size_t cap)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = nf_connect(f->port);
 	char req[512];
 	size_t len = 0;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t) f->port);
-	assert_int_equal(connect(fd, (struct sockaddr *) &a, sizeof a), 0);
+	assert_true(fd >= 0);
 	snprintf(req, sizeof req,
 	    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
 	    "Connection: Upgrade\r\nSec-WebSocket-Key: " KEY "\r\n"

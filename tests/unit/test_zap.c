@@ -27,18 +27,6 @@ typedef struct fixture {
 	char list[64]; /* allow-list path: alice only */
 } fixture_t;
 
-/* A new file holding text; its path in path. */
-static void
-s_write(char *path, const char *text)
-{
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	assert_int_equal(
-	    write(fd, text, strlen(text)), (ssize_t) strlen(text));
-	close(fd);
-}
-
 static int
 setup(void **state)
 {
@@ -55,7 +43,7 @@ setup(void **state)
 		return -1;
 	snprintf(text, sizeof text, "# who\n%s alice\n", f->alice.public_key);
 	snprintf(f->list, sizeof f->list, "/tmp/sluice-ut-zap-XXXXXX");
-	s_write(f->list, text);
+	sl_test_write_tmp(f->list, text, strlen(text));
 	sl_log_setup("ut", SL_LOG_NOTICE);
 	*state = f;
 	return 0;
@@ -236,7 +224,7 @@ test_zap_a_new_list_replaces_the_old_one(void **state)
 	    0);
 	snprintf(text, sizeof text, "%s\n\n%s bob\n", f->server.public_key,
 	    f->bob.public_key);
-	s_write(path, text);
+	sl_test_write_tmp(path, text, strlen(text));
 	assert_int_equal(sl_zap_allow_file(f->zap, "ut", path, "UT-DENIED",
 	                     &n_keys, err, sizeof err),
 	    0);
@@ -280,7 +268,7 @@ test_zap_bad_files_are_refused_and_the_old_list_stays(void **state)
 	for (size_t i = 0; i < SL_N(rows); i++) {
 		char path[] = "/tmp/sluice-ut-zap-XXXXXX";
 
-		s_write(path, rows[i].text);
+		sl_test_write_tmp(path, rows[i].text, strlen(rows[i].text));
 		assert_int_equal(sl_zap_allow_file(f->zap, "ut", path,
 		                     "UT-DENIED", NULL, err, sizeof err),
 		    SL_EINVAL);
