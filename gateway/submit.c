@@ -26,6 +26,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "gw_cmsg.h" /* GW_CMSG_MAX_ID: the gateway's request id limit */
 #include "sl_cfg.h"
 #include "sl_clock.h"
 #include "sl_json.h"
@@ -371,8 +372,9 @@ main(int argc, char **argv)
 		    rc ? err : "TASK missing");
 		return EXIT_USAGE;
 	}
-	if (!*cfg.id || strlen(cfg.id) > 64) {
-		fprintf(stderr, "sluice-submit: --id: 1..64 bytes\n");
+	if (!*cfg.id || strlen(cfg.id) > GW_CMSG_MAX_ID) {
+		fprintf(stderr, "sluice-submit: --id: 1..%d bytes\n",
+		    GW_CMSG_MAX_ID);
 		return EXIT_USAGE;
 	}
 	items = s_items(argc, argv, first + 1);
