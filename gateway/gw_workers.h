@@ -10,14 +10,15 @@
  * hb_liveness intervals is dead (WRK-GONE reason=silent).
  *
  * Credit: a worker holds at most its capacity of jobs. Jobs belong to the
- * caller (the broker), which embeds a gw_workers_job_t in each; while a
- * worker holds one, it is linked on that worker's list here. A result is
- * accepted only from the worker that holds its job, once. Upward, this
- * module reports through gw_workers_events_t (a result for a job, a job
- * handed back by a worker that left, "credit or workers changed");
- * downward, the broker reaches it through gw_workers_ops, a table of
- * typed calls (job, task, item bytes) that tests replace with plain
- * functions.
+ * caller (the broker's request pool, gw_req), which embeds a
+ * gw_workers_job_t in each; while a worker holds one, it is linked on that
+ * worker's list here. Each send gives the job a fresh id (random start,
+ * PROTOCOL.md §2); a result is accepted only from the worker that holds
+ * its job, once, and checked before it goes up. Upward, this module
+ * reports through gw_workers_events_t (a result for a job, a job handed
+ * back by a worker that left, "credit or workers changed"); downward, the
+ * broker reaches it through gw_workers_ops, a table of typed calls (job,
+ * task, item bytes) that tests replace with plain functions.
  *
  * lws service thread only.
  */
