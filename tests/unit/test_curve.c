@@ -15,6 +15,7 @@
 
 #include <zmq.h>
 
+#include "curve_fixture.h"
 #include "sl_curve.h"
 #include "sl_err.h"
 
@@ -158,44 +159,17 @@ test_curve_secret_file_refusals_name_the_file(void **state)
 	    err, "/nonexistent/sluice-key: No such file or directory");
 }
 
-/* A CURVE server (ROUTER) on an ephemeral loopback port, and a DEALER
- * client of it knowing server_key; 0 if one message got through within
- * timeout ms. */
+/* A fresh client that takes server_key for the server's: 0 if its
+ * message reached the server within timeout ms. */
 static int
 s_talk(void *zctx, const sl_curve_keypair_t *server, const char *server_key,
     int timeout)
 {
-	void *srv = zmq_socket(zctx, ZMQ_ROUTER);
-	void *cli = zmq_socket(zctx, ZMQ_DEALER);
 	sl_curve_keypair_t client;
-	char ep[128];
-	size_t eplen = sizeof ep;
-	int zero = 0, rc = -1;
-	char buf[16];
 
-	assert_non_null(srv);
-	assert_non_null(cli);
 	assert_int_equal(sl_curve_keypair_new(&client), 0);
-	assert_int_equal(sl_curve_server_setup(srv, server, "ut"), 0);
-	assert_int_equal(
-	    zmq_setsockopt(srv, ZMQ_LINGER, &zero, sizeof zero), 0);
-	assert_int_equal(
-	    zmq_setsockopt(srv, ZMQ_RCVTIMEO, &timeout, sizeof timeout), 0);
-	assert_int_equal(zmq_bind(srv, "tcp://127.0.0.1:*"), 0);
-	assert_int_equal(
-	    zmq_getsockopt(srv, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
-	assert_int_equal(sl_curve_client_setup(cli, server_key, &client), 0);
-	assert_int_equal(
-	    zmq_setsockopt(cli, ZMQ_LINGER, &zero, sizeof zero), 0);
-	assert_int_equal(zmq_connect(cli, ep), 0);
-	/* Queued until the handshake succeeds; lost if it never does. */
-	assert_int_equal(zmq_send(cli, "hi", 2, ZMQ_DONTWAIT), 2);
-	if (zmq_recv(srv, buf, sizeof buf, 0) > 0 /* routing id */
-	    && zmq_recv(srv, buf, sizeof buf, 0) == 2 && !memcmp(buf, "hi", 2))
-		rc = 0;
-	zmq_close(cli);
-	zmq_close(srv);
-	return rc;
+	return cf_send_one(
+	    zctx, server, "ut", server_key, &client, timeout, NULL, 0);
 }
 
 static void

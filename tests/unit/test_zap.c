@@ -15,6 +15,7 @@
 
 #include <zmq.h>
 
+#include "curve_fixture.h"
 #include "sl_curve.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -61,49 +62,14 @@ teardown(void **state)
 	return 0;
 }
 
-/*
- * A CURVE server on domain and a client with key pair cli: 0 if the
- * client's message arrived within timeout ms (its User-Id into user),
- * -1 if not.
- */
+/* A client with key pair cli on the server's domain: 0 if its message
+ * came through within timeout ms (its User-Id into user), else -1. */
 static int
 s_try(fixture_t *f, const char *domain, const sl_curve_keypair_t *cli,
     int timeout, char *user, size_t userlen)
 {
-	void *srv = zmq_socket(f->zctx, ZMQ_ROUTER);
-	void *dealer = zmq_socket(f->zctx, ZMQ_DEALER);
-	char ep[128];
-	size_t eplen = sizeof ep;
-	int zero = 0, rc = -1;
-	zmq_msg_t m;
-
-	assert_non_null(srv);
-	assert_non_null(dealer);
-	assert_int_equal(sl_curve_server_setup(srv, &f->server, domain), 0);
-	assert_int_equal(
-	    zmq_setsockopt(srv, ZMQ_LINGER, &zero, sizeof zero), 0);
-	assert_int_equal(
-	    zmq_setsockopt(srv, ZMQ_RCVTIMEO, &timeout, sizeof timeout), 0);
-	assert_int_equal(zmq_bind(srv, "tcp://127.0.0.1:*"), 0);
-	assert_int_equal(
-	    zmq_getsockopt(srv, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
-	assert_int_equal(
-	    sl_curve_client_setup(dealer, f->server.public_key, cli), 0);
-	assert_int_equal(
-	    zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof zero), 0);
-	assert_int_equal(zmq_connect(dealer, ep), 0);
-	assert_int_equal(zmq_send(dealer, "hi", 2, ZMQ_DONTWAIT), 2);
-	zmq_msg_init(&m);
-	if (zmq_msg_recv(&m, srv, 0) >= 0) { /* the routing id */
-		const char *uid = zmq_msg_gets(&m, "User-Id");
-
-		snprintf(user, userlen, "%s", uid ? uid : "");
-		rc = 0;
-	}
-	zmq_msg_close(&m);
-	zmq_close(dealer);
-	zmq_close(srv);
-	return rc;
+	return cf_send_one(f->zctx, &f->server, domain, f->server.public_key,
+	    cli, timeout, user, userlen);
 }
 
 /* s_try (1 s) with stderr in a file: what was logged meanwhile, for the
