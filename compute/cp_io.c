@@ -350,6 +350,18 @@ cp_io_check_health(
 	return 0;
 }
 
+/* Random bits from the kernel (ids, jitter): no libc rand() state shared
+ * with the tasks. */
+static uint64_t
+s_random64(void)
+{
+	uint64_t r;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
+		r = (uint64_t) sl_clock_wall_us() ^ (uint64_t) getpid();
+	return r;
+}
+
 /*
  * The gateway has been silent too long: presume it gone. Whatever runs
  * here was requeued on its side, so cancel it; wait a jittered, growing
@@ -379,7 +391,8 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	zmq_setsockopt(self->dealer, ZMQ_LINGER, &zero, sizeof zero);
 	zmq_close(self->dealer);
 	self->dealer = NULL;
-	delay = cp_io_backoff_jitter(self->backoff_us, (unsigned) rand());
+	delay
+	    = cp_io_backoff_jitter(self->backoff_us, (unsigned) s_random64());
 	/* From now on, results of the jobs we held are old. */
 	self->gen++;
 	for (int64_t end = sl_clock_mono_us() + delay;
@@ -401,16 +414,6 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	if (s_connect(self))
 		return SL_ESYS;
 	return s_send_ready(self);
-}
-
-static uint64_t
-s_random64(void)
-{
-	uint64_t r;
-
-	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
-		r = (uint64_t) sl_clock_wall_us() ^ (uint64_t) getpid();
-	return r;
 }
 
 static int
@@ -457,7 +460,6 @@ s_start(cp_io_t *io)
 	char err[160];
 	int rc;
 
-	srand((unsigned) (getpid() ^ sl_clock_mono_us()));
 	/* ZeroMQ starts its own threads with the first socket: they must not
 	 * take our SIGTERM, or the poll below would not be interrupted. */
 	sigemptyset(&sigs);

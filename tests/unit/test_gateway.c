@@ -40,6 +40,9 @@ s_opts(gw_opts_t *o, int port, char **extra, char *err, size_t errlen)
 
 typedef struct client {
 	int port;
+	char upgrade[2048]; /* the WebSocket handshake's answer */
+	uint8_t close[128]; /* the frame that ended the WebSocket */
+	ssize_t close_len;
 	gw_gateway_t *gw;
 	volatile sig_atomic_t *stop;
 	char healthz[4096];
@@ -114,6 +117,72 @@ test_gateway_starts_answers_and_stops(void **state)
 	gw_gateway_destroy(&c.gw); /* NULL-safe */
 }
 
+/* A WebSocket opens, then a first SIGTERM: nothing is running, so the
+ * drain ends at once and the client is told 1001 "going away"; the loop
+ * ends when it has gone. */
+static void *
+s_ws_client(void *arg)
+{
+	static const char req[]
+	    = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+	      "Connection: Upgrade\r\n"
+	      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	      "Sec-WebSocket-Version: 13\r\n\r\n";
+	client_t *c = arg;
+	struct timeval tv = { 5, 0 };
+	size_t got = 0;
+	ssize_t n;
+	int fd = nf_connect(c->port);
+
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		if (write(fd, req, sizeof req - 1) == (ssize_t) sizeof req - 1)
+			while (!strstr(c->upgrade, "\r\n\r\n")
+			    && (n = read(fd, c->upgrade + got,
+			            sizeof c->upgrade - 1 - got))
+			        > 0)
+				got += (size_t) n;
+	}
+	*c->stop = 1; /* as a first SIGTERM: drain */
+	gw_gateway_wake(c->gw);
+	if (fd >= 0) {
+		c->close_len = read(fd, c->close, sizeof c->close);
+		close(fd);
+	}
+	return NULL;
+}
+
+static void
+test_gateway_drain_closes_clients_with_1001(void **state)
+{
+	static volatile sig_atomic_t stop, reload;
+	static client_t c;
+	gw_opts_t o;
+	pthread_t th;
+	char err[300];
+
+	(void) state;
+	memset(&c, 0, sizeof c);
+	c.port = nf_free_port();
+	assert_int_equal(s_opts(&o, c.port, NULL, err, sizeof err), 0);
+	c.gw = gw_gateway_new(&o, err, sizeof err);
+	if (!c.gw)
+		fail_msg("gw_gateway_new: %s", err);
+	c.stop = &stop;
+	assert_int_equal(pthread_create(&th, NULL, s_ws_client, &c), 0);
+	assert_int_equal(gw_gateway_run(c.gw, &stop, &reload), 0);
+	pthread_join(th, NULL);
+	gw_gateway_destroy(&c.gw);
+	assert_non_null(strstr(c.upgrade, "HTTP/1.1 101"));
+	/* a close frame: FIN + opcode 8, status 1001, the reason */
+	assert_true(c.close_len >= 4);
+	assert_int_equal(c.close[0], 0x88);
+	assert_int_equal((c.close[2] << 8) | c.close[3], 1001);
+	assert_int_equal(c.close[1], 2 + strlen("server shutting down"));
+	assert_memory_equal(
+	    c.close + 4, "server shutting down", c.close[1] - 2);
+}
+
 /* Table: what is wrong -> the start-up error naming it. */
 static void
 test_gateway_start_failures_name_their_cause(void **state)
@@ -184,6 +253,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gateway_starts_answers_and_stops),
+		cmocka_unit_test(test_gateway_drain_closes_clients_with_1001),
 		cmocka_unit_test(test_gateway_start_failures_name_their_cause),
 		cmocka_unit_test(test_gateway_lws_log_without_a_gateway),
 	};
