@@ -369,12 +369,6 @@ gw_broker_can_progress(const gw_broker_t *self)
 }
 
 void
-gw_broker_note_hijack(gw_broker_t *self)
-{
-	self->st.hijacks++;
-}
-
-void
 gw_broker_stats(const gw_broker_t *self, gw_broker_stats_t *out)
 {
 	*out = self->st;

@@ -70,8 +70,6 @@ typedef struct gw_broker_stats {
 	size_t clients;           /* connected clients */
 	uint64_t refused;         /* client frames answered with an error */
 	uint64_t share_full;      /* submits refused: over max_client_jobs */
-	uint64_t hijacks;         /* routing-id takeovers a transport noted
-	                             (producers; the workers count theirs) */
 	bool draining;            /* refusing new requests (shutdown) */
 	gw_req_stats_t req;       /* requests and jobs (the broker's pool) */
 	gw_notify_stats_t notify; /* channels and subscriptions */
@@ -127,9 +125,6 @@ void gw_broker_on_client_msg(
 /* A client frame that failed to parse: answer with an error frame. */
 void gw_broker_client_error(
     gw_broker_t *self, gw_client_t *client, const gw_cmsg_err_t *err);
-
-/* A transport saw a routing-id takeover (producers): count it. */
-void gw_broker_note_hijack(gw_broker_t *self);
 
 /* Slow reader: while paused, no new job of this client's requests is
  * dispatched (results of running ones still arrive). */

@@ -197,7 +197,7 @@ s_metrics_workers(char **pp, const char *end, const gw_http_stats_t *st)
 	COUNTER("routing_id_hijacks_total",
 	    "Frames dropped: a worker's or producer's routing id used by "
 	    "another CURVE key.",
-	    b->hijacks + w->hijacks);
+	    st->prod.hijacks + w->hijacks);
 }
 
 size_t

@@ -348,7 +348,7 @@ s_on_frame(void *user, const uint8_t *rid, size_t rid_len, const void *data,
 		    "producer=%s: a frame under its routing id from another "
 		    "CURVE key (%.8s...), dropped; its requests are cancelled",
 		    p->peer.name, key ? key : "-");
-		gw_broker_note_hijack(self->broker);
+		self->st.hijacks++;
 		s_producer_destroy(self, &p);
 		return;
 	}

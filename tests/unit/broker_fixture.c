@@ -398,7 +398,7 @@ bf_stats(fake_t *f)
 	st.refused = b.refused;
 	st.share_full = b.share_full;
 	st.hb_missed = w.hb_missed;
-	st.hijacks = b.hijacks + w.hijacks;
+	st.hijacks = w.hijacks;
 	st.subscriptions = b.notify.subscriptions;
 	st.channels = b.notify.channels;
 	st.notified = b.notify.notified;

@@ -74,7 +74,7 @@ typedef struct fake {
 
 /* Every counter a broker test reads, in one flat struct as the broker
  * once had it: the broker's, its requests' and channels', and the
- * workers' (stale and hijacks summed). */
+ * workers' (stale summed). */
 typedef struct bf_stats {
 	size_t workers;         /* registered workers */
 	size_t capacity;        /* sum of their capacities */

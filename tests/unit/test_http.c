@@ -158,7 +158,7 @@ test_http_metrics_render_every_module(void **state)
 	st.broker.req.unknown_task = 13;
 	st.workers.capacity = 8;
 	st.broker.req.running = 2;
-	st.broker.hijacks = 8;
+	st.prod.hijacks = 8;
 	st.prod.queued_bytes = 512;
 	st.prod.slow_cut = 4;
 	gw_hist_observe_us(&st.forward, 30);
