@@ -30,6 +30,7 @@ typedef struct fake_zmq {
 	char *sent[MAX_SENT]; /* "data" of each frame sent, in order */
 	size_t n_sent;
 	size_t n_wake_after; /* retries asked for */
+	const char *key;     /* CURVE key frames come with; NULL: none */
 } fake_zmq_t;
 
 static fake_zmq_t s_z; /* the wrapped functions have no context pointer */
@@ -123,12 +124,13 @@ __wrap_gw_zmq_destroy(gw_zmq_t **self_p)
 	*self_p = NULL;
 }
 
-/* A plain endpoint: no CURVE key behind any frame. */
+/* The CURVE key behind the frame being handed over (NULL: a plain
+ * endpoint, the default). */
 const char *
 __wrap_gw_zmq_peer_key(const gw_zmq_t *self)
 {
 	(void) self;
-	return NULL;
+	return s_z.key;
 }
 
 /* ---- fixture ------------------------------------------------------------
@@ -493,6 +495,23 @@ test_prod_without_timeout_silence_is_kept(void **state)
 	assert_int_equal(gw_prod_count(f->prod), 1);
 }
 
+static void
+test_prod_a_routing_id_under_another_key_is_a_hijack(void **state)
+{
+	fixture_t *f = *state;
+
+	s_z.key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+	s_ping("p1", "a");
+	assert_int_equal(gw_prod_count(f->prod), 1);
+	/* another key under p1's routing id: dropped, p1 forgotten */
+	s_z.key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf8";
+	s_ping("p1", "b");
+	assert_int_equal(s_stats(f).hijacks, 1);
+	assert_int_equal(gw_prod_count(f->prod), 0);
+	assert_int_equal(s_z.n_sent, 1);
+	assert_string_equal(s_z.sent[0], "a");
+}
+
 int
 main(void)
 {
@@ -508,6 +527,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_prod_a_held_back_producer_resumes_when_a_send_empties_its_queue,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_prod_a_routing_id_under_another_key_is_a_hijack,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_prod_a_silent_producer_is_forgotten_and_its_requests_cancelled,
