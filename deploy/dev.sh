@@ -5,10 +5,12 @@
 #                        start a gateway on 127.0.0.1:8080 and one worker
 #                        with a thread per core; Ctrl-C drains and stops both
 #   deploy/dev.sh test   install what is missing, build, run every test
-#                        (ctest), then build again with ASan+UBSan into
-#                        ./build-asan and run the suite there (without
-#                        compose, bench and fuzz); both ctest summaries
-#                        are printed, the sanitized one last
+#                        (ctest) but the multi-node swarm one (minutes:
+#                        `ctest -L swarm-multi`), then build again with
+#                        ASan+UBSan into ./build-asan and run the suite
+#                        there (without compose, swarm, bench and fuzz);
+#                        both ctest summaries are printed, the sanitized
+#                        one last
 #   deploy/dev.sh deps   only install the missing Debian packages (all)
 #   deploy/dev.sh build  only configure and build (into ./build)
 #
@@ -28,7 +30,8 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 # TEST_PKGS: what the tests add (cmocka: unit tests; python3-*: e2e tests;
 # openssl: their TLS certificates; mmdebstrap: the compose test builds the
 # Docker base image with deploy/base-image.sh, Docker itself comes with
-# the machine; chromium: the demo page's test runs it headless; clang and
+# the machine; iproute2 and iptables: the multi-node swarm test puts
+# Docker daemons in network namespaces joined by a bridge; chromium: the demo page's test runs it headless; clang and
 # libclang-rt-14-dev: the libFuzzer targets, tests/fuzz; clang-format: the
 # lint.format test (the tree is formatted as .clang-format says); valgrind: the
 # valgrind.e2e test, and profiling, docs/BENCHMARKS.md; prometheus: its
@@ -40,7 +43,7 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 RUN_PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
 TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
-python3-msgpack mmdebstrap chromium openssl clang clang-format
+python3-msgpack mmdebstrap iproute2 iptables chromium openssl clang clang-format
 libclang-rt-14-dev valgrind prometheus python3-yaml"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
@@ -222,20 +225,23 @@ test)
 	# (a build made by `run` without cmocka had the tests off)
 	build "$build" -DBUILD_TESTING=ON
 	status=0
-	(cd "$build" && ctest --output-on-failure) || status=$?
+	# The multi-node swarm test takes minutes: run it on its own.
+	(cd "$build" && ctest --output-on-failure -LE '^swarm-multi$') ||
+		status=$?
 	if [ "${SLUICE_ASAN:-1}" != 0 ]; then
 		# Second pass: the same suite under ASan+UBSan (leaks fail the
 		# programs' exit code). Compose and bench measure deployment
 		# and speed, fuzz is sanitized already, lint reads sources
 		# only, and valgrind must not run sanitized binaries. ASan is
-		# slower: stretch the bounds.
+		# slower: stretch the bounds. Swarm tests deployment, like
+		# compose.
 		say "sanitizer pass: ASan+UBSan in $asan_build"
 		build "$asan_build" -DSLUICE_SANITIZER=address,undefined
 		(cd "$asan_build" &&
 			SLUICE_TEST_TIME_SCALE=3 \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			ctest --output-on-failure -LE 'compose|bench|fuzz|valgrind|lint') ||
+			ctest --output-on-failure -LE 'compose|swarm|bench|fuzz|valgrind|lint') ||
 			status=$?
 	fi
 	exit $status
