@@ -157,6 +157,7 @@ class Stack:
         self.port = None
         self.gateways, self.workers = gateways, workers
         self.deployed = False
+        self.env_extra = {}  # more variables for the stack file
 
     def url(self, path="/"):
         return f"http://127.0.0.1:{self.port}{path}"
@@ -175,7 +176,7 @@ class Stack:
                            "SLUICE_GATEWAYS": str(self.gateways),
                            "SLUICE_WORKERS": str(self.workers),
                            "SLUICE_THREADS": "2",
-                           "SLUICE_LOG_LEVEL": "info"}))
+                           "SLUICE_LOG_LEVEL": "info", **self.env_extra}))
 
     async def scale(self, **replicas):
         await arun(["docker", "service", "scale", "-d",
@@ -280,7 +281,7 @@ def protocol_features(top):
     test then requires them (before they land it accepts their absence)."""
     with open(os.path.join(top, "docs", "PROTOCOL.md"), encoding="utf-8") as f:
         doc = f.read()
-    return {"seqs": "`seqs`" in doc, "resume": "unknown_request" in doc}
+    return {"seqs": "`seqs`" in doc, "resume": '"type":"resume"' in doc}
 
 
 class Ledger:
