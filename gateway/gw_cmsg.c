@@ -114,6 +114,62 @@ s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 	return 0;
 }
 
+/* resume: id, token (any string: a wrong one is unknown_request, as
+ * the broker answers), have (optional, at most max_items seqs). */
+static int
+s_check_resume(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
+    gw_cmsg_err_t *err)
+{
+	const char *id = m->id[0] ? m->id : NULL;
+
+	if (!id)
+		return gw_cmsg_err_set(err, NULL, "bad_message",
+		    "resume needs \"id\": a string of 1..%d bytes",
+		    GW_CMSG_MAX_ID);
+	if (f->token.kind != GW_CMSG_F_STR || !f->token.len
+	    || f->token.len > GW_CMSG_MAX_TOKEN)
+		return gw_cmsg_err_set(err, id, "bad_message",
+		    "resume needs \"token\": a string of 1..%d bytes",
+		    GW_CMSG_MAX_TOKEN);
+	if (f->have.kind != GW_CMSG_F_ABSENT
+	    && f->have.kind != GW_CMSG_F_ARRAY)
+		return gw_cmsg_err_set(err, id, "bad_message",
+		    "\"have\" must be an array of seqs");
+	if (f->have.kind == GW_CMSG_F_ARRAY && f->have.len > max_items)
+		return gw_cmsg_err_set(err, id, "too_many_items",
+		    "\"have\" has %zu seqs, a request has at most %zu",
+		    f->have.len, max_items);
+	memcpy(m->token, f->token.s, f->token.len);
+	m->token[f->token.len] = '\0';
+	m->token_len = f->token.len;
+	m->n_have = f->have.kind == GW_CMSG_F_ARRAY ? f->have.len : 0;
+	m->type = GW_CMSG_RESUME;
+	return 0;
+}
+
+int
+gw_cmsg_read_have(gw_cmsg_t *m, const void *arr, gw_cmsg_elem_fn at,
+    size_t max_items, gw_cmsg_err_t *err)
+{
+	if (!m->n_have)
+		return 0;
+	m->have = malloc(m->n_have * sizeof *m->have);
+	if (!m->have)
+		return gw_cmsg_err_set(
+		    err, m->id, "internal", "out of memory");
+	for (size_t i = 0; i < m->n_have; i++) {
+		gw_cmsg_field_t e = at(arr, i);
+
+		if (e.kind != GW_CMSG_F_INT || e.i < 0
+		    || (uint64_t) e.i >= max_items)
+			return gw_cmsg_err_set(err, m->id, "bad_message",
+			    "\"have\"[%zu] must be a seq from 0 to %zu", i,
+			    max_items - 1);
+		m->have[i] = (uint32_t) e.i;
+	}
+	return 0;
+}
+
 static bool
 s_is(const gw_cmsg_field_t *f, const char *s)
 {
@@ -151,6 +207,8 @@ gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 		m->type = GW_CMSG_CANCEL;
 		return 0;
 	}
+	if (s_is(&f->type, "resume"))
+		return s_check_resume(f, max_items, m, err);
 	if (s_is(&f->type, "ping")) {
 		m->type = GW_CMSG_PING;
 		return 0;
@@ -164,8 +222,8 @@ gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 		return 0;
 	}
 	return gw_cmsg_err_set(err, id, "unknown_type",
-	    "unknown type; expected submit, cancel, ping, subscribe or "
-	    "unsubscribe");
+	    "unknown type; expected submit, cancel, resume, ping, subscribe "
+	    "or unsubscribe");
 }
 
 /* A JSON member as gw_cmsg_check sees it. */
@@ -192,6 +250,13 @@ s_field(const json_t *v)
 		f.len = json_array_size(v);
 	}
 	return f;
+}
+
+/* gw_cmsg_elem_fn for a JSON array. */
+static gw_cmsg_field_t
+s_json_elem(const void *arr, size_t i)
+{
+	return s_field(json_array_get(arr, i));
 }
 
 /* gw_cmsg_pack_fn for a JSON array of items. */
@@ -238,6 +303,8 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 	f.timing = s_field(json_object_get(root, "timing"));
 	f.channel = s_field(json_object_get(root, "channel"));
 	f.notify = s_field(json_object_get(root, "notify"));
+	f.token = s_field(json_object_get(root, "token"));
+	f.have = s_field(json_object_get(root, "have"));
 	if (gw_cmsg_check(&f, max_items, out, err)) {
 		gw_cmsg_clear(out);
 		return -1;
@@ -245,6 +312,12 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 	if (out->type == GW_CMSG_SUBMIT
 	    && gw_cmsg_pack_items(
 	        out, s_pack_json, json_object_get(root, "items"), err)) {
+		gw_cmsg_clear(out);
+		return -1;
+	}
+	if (out->type == GW_CMSG_RESUME
+	    && gw_cmsg_read_have(out, json_object_get(root, "have"),
+	        s_json_elem, max_items, err)) {
 		gw_cmsg_clear(out);
 		return -1;
 	}
@@ -261,6 +334,7 @@ gw_cmsg_clear(gw_cmsg_t *m)
 		msgpack_unpacked_destroy(&m->unpacked);
 	msgpack_sbuffer_destroy(&m->items);
 	free(m->item_end);
+	free(m->have);
 	memset(m, 0, sizeof *m);
 }
 

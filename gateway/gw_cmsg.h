@@ -32,6 +32,7 @@ struct json_t; /* jansson's value: only JSON transports look inside */
 #define GW_CMSG_MAX_ID 64               /* bytes in a client's request id */
 #define GW_CMSG_MAX_CHANNEL 64          /* bytes in a notify channel's name */
 #define GW_CMSG_MAX_TIMEOUT_MS 86400000 /* a day */
+#define GW_CMSG_MAX_TOKEN 128           /* bytes in a resume token as sent */
 
 typedef enum {
 	GW_CMSG_SUBMIT = 1,  /* run task on every item */
@@ -39,6 +40,7 @@ typedef enum {
 	GW_CMSG_CANCEL,      /* drop a running request */
 	GW_CMSG_SUBSCRIBE,   /* watch the requests submitted with notify */
 	GW_CMSG_UNSUBSCRIBE, /* ... no longer */
+	GW_CMSG_RESUME,      /* take a request over with its token */
 } gw_cmsg_type_t;
 
 /* A value as its transport decoded it: at most one of the two is set. */
@@ -61,6 +63,10 @@ typedef struct gw_cmsg {
 	gw_cmsg_value_t data; /* PING: payload to echo; may be empty */
 	int64_t timeout_ms;   /* SUBMIT: end unfinished items after; 0: none */
 	bool timing;          /* SUBMIT: results carry the worker's timings */
+	char token[GW_CMSG_MAX_TOKEN + 1]; /* RESUME: as sent */
+	size_t token_len;
+	uint32_t *have; /* RESUME: seqs the client holds (owned), or NULL */
+	size_t n_have;  /* ... how many: at most max_items */
 	/* Own what the borrowed pointers above point into. */
 	struct json_t *root;
 	msgpack_unpacked unpacked;
@@ -97,7 +103,7 @@ typedef struct gw_cmsg_field {
 
 typedef struct gw_cmsg_fields {
 	gw_cmsg_field_t type, id, task, items, timeout_ms, timing, channel,
-	    notify;
+	    notify, token, have;
 } gw_cmsg_fields_t;
 
 /*
@@ -136,6 +142,17 @@ typedef int (*gw_cmsg_pack_fn)(
  */
 int gw_cmsg_pack_items(
     gw_cmsg_t *m, gw_cmsg_pack_fn pack, const void *items, gw_cmsg_err_t *err);
+
+/* Element i of an array field, as gw_cmsg_check sees fields. */
+typedef gw_cmsg_field_t (*gw_cmsg_elem_fn)(const void *arr, size_t i);
+
+/*
+ * A checked RESUME's have (n elements of arr, n <= max_items, read with
+ * at) into m->have: each must be an integer 0..max_items-1. 0, or -1 with
+ * err filled (bad_message naming the element, or internal).
+ */
+int gw_cmsg_read_have(gw_cmsg_t *m, const void *arr, gw_cmsg_elem_fn at,
+    size_t max_items, gw_cmsg_err_t *err);
 
 /* Fill err; id may be NULL. Returns -1 so callers can return it. */
 int gw_cmsg_err_set(gw_cmsg_err_t *err, const char *id, const char *code,

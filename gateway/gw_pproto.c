@@ -45,6 +45,13 @@ s_field(const msgpack_object *o)
 	return f;
 }
 
+/* gw_cmsg_elem_fn for a msgpack array's elements. */
+static gw_cmsg_field_t
+s_elem(const void *arr, size_t i)
+{
+	return s_field((const msgpack_object *) arr + i);
+}
+
 /* The keys a client frame may have; others are ignored, as in JSON. */
 enum {
 	K_TYPE,
@@ -56,10 +63,12 @@ enum {
 	K_CHANNEL,
 	K_NOTIFY,
 	K_DATA,
+	K_TOKEN,
+	K_HAVE,
 	K_COUNT
 };
 static const char *const s_keys[K_COUNT] = { "type", "id", "task", "items",
-	"timeout_ms", "timing", "channel", "notify", "data" };
+	"timeout_ms", "timing", "channel", "notify", "data", "token", "have" };
 
 /* Find the known fields of map o; their values in v[K_*] (or NULL). */
 static int
@@ -146,7 +155,13 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 	f.timing = S_FIELD(v[K_TIMING]);
 	f.channel = S_FIELD(v[K_CHANNEL]);
 	f.notify = S_FIELD(v[K_NOTIFY]);
+	f.token = S_FIELD(v[K_TOKEN]);
+	f.have = S_FIELD(v[K_HAVE]);
 	if (gw_cmsg_check(&f, max_items, out, err))
+		goto fail;
+	if (out->type == GW_CMSG_RESUME && out->n_have
+	    && gw_cmsg_read_have(
+	        out, v[K_HAVE]->via.array.ptr, s_elem, max_items, err))
 		goto fail;
 	if (out->type == GW_CMSG_PING)
 		out->data.mp = v[K_DATA];
