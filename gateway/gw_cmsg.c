@@ -2,8 +2,10 @@
  * gw_cmsg: check client frames, parse JSON ones, pack items (see
  * gw_cmsg.h). No state; lws service thread.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,49 @@ gw_cmsg_err_set(
 	return -1;
 }
 
+/* The one table of a client frame's keys (gw_cmsg_key_t). */
+static const struct {
+	const char *name;
+	size_t off; /* its member of gw_cmsg_fields_t */
+} s_keys[GW_CMSG_K_COUNT] = {
+	[GW_CMSG_K_TYPE] = { "type", offsetof(gw_cmsg_fields_t, type) },
+	[GW_CMSG_K_ID] = { "id", offsetof(gw_cmsg_fields_t, id) },
+	[GW_CMSG_K_TASK] = { "task", offsetof(gw_cmsg_fields_t, task) },
+	[GW_CMSG_K_ITEMS] = { "items", offsetof(gw_cmsg_fields_t, items) },
+	[GW_CMSG_K_TIMEOUT_MS]
+	= { "timeout_ms", offsetof(gw_cmsg_fields_t, timeout_ms) },
+	[GW_CMSG_K_TIMING] = { "timing", offsetof(gw_cmsg_fields_t, timing) },
+	[GW_CMSG_K_CHANNEL]
+	= { "channel", offsetof(gw_cmsg_fields_t, channel) },
+	[GW_CMSG_K_NOTIFY] = { "notify", offsetof(gw_cmsg_fields_t, notify) },
+	[GW_CMSG_K_SEQS] = { "seqs", offsetof(gw_cmsg_fields_t, seqs) },
+	[GW_CMSG_K_TOKEN] = { "token", offsetof(gw_cmsg_fields_t, token) },
+	[GW_CMSG_K_HAVE] = { "have", offsetof(gw_cmsg_fields_t, have) },
+	[GW_CMSG_K_DATA] = { "data", offsetof(gw_cmsg_fields_t, data) },
+};
+
+const char *
+gw_cmsg_key_name(gw_cmsg_key_t k)
+{
+	return s_keys[k].name;
+}
+
+gw_cmsg_key_t
+gw_cmsg_key_find(const char *s, size_t len)
+{
+	for (int k = 0; k < GW_CMSG_K_COUNT; k++)
+		if (strlen(s_keys[k].name) == len
+		    && !memcmp(s_keys[k].name, s, len))
+			return (gw_cmsg_key_t) k;
+	return GW_CMSG_K_COUNT;
+}
+
+gw_cmsg_field_t *
+gw_cmsg_fields_at(gw_cmsg_fields_t *f, gw_cmsg_key_t k)
+{
+	return (gw_cmsg_field_t *) ((char *) f + s_keys[k].off);
+}
+
 #define S_CHANNEL_CHARS                                                       \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
 
@@ -66,6 +111,91 @@ s_check_channel(const gw_cmsg_field_t *f, const char *name, const char *id,
 		    name, GW_CMSG_MAX_CHANNEL);
 	s_copy(dst, GW_CMSG_MAX_CHANNEL + 1, f);
 	return 0;
+}
+
+static int
+s_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* seqs[0..n) all different, or -1 with err naming two equal ones. Sorts
+ * (seq, index) pairs: O(n log n) for the longest array a frame holds. */
+static int
+s_check_distinct(const uint32_t *seqs, size_t n, const char *name,
+    const char *code, const char *id, gw_cmsg_err_t *err)
+{
+	uint64_t *k = malloc(n * sizeof *k);
+
+	if (!k)
+		return gw_cmsg_err_set(err, id, "internal", "out of memory");
+	for (size_t i = 0; i < n; i++)
+		k[i] = (uint64_t) seqs[i] << 32 | (uint32_t) i;
+	qsort(k, n, sizeof *k, s_cmp_u64);
+	for (size_t i = 1; i < n; i++) {
+		if (k[i] >> 32 != k[i - 1] >> 32)
+			continue;
+		gw_cmsg_err_set(err, id, code,
+		    "\"%s\" must be distinct: %s[%u] and %s[%u] are both "
+		    "%u",
+		    name, name, (unsigned) (uint32_t) k[i - 1], name,
+		    (unsigned) (uint32_t) k[i], (unsigned) (k[i] >> 32));
+		free(k);
+		return -1;
+	}
+	free(k);
+	return 0;
+}
+
+int
+gw_cmsg_check_seqs(const gw_cmsg_field_t *f, const char *name, size_t n,
+    bool distinct, const char *code, const char *id, uint32_t **out,
+    gw_cmsg_err_t *err)
+{
+	uint32_t *seqs = NULL;
+
+	if (f->kind != GW_CMSG_F_ARRAY || !f->at)
+		return gw_cmsg_err_set(err, id, code,
+		    "\"%s\" must be an array of integers 0..%" PRIu32, name,
+		    (uint32_t) GW_CMSG_MAX_SEQ);
+	if (n && f->len != n)
+		return gw_cmsg_err_set(err, id, code,
+		    "\"%s\" has %zu elements and \"items\" %zu: one seq "
+		    "per item",
+		    name, f->len, n);
+	if (f->len && !(seqs = malloc(f->len * sizeof *seqs)))
+		return gw_cmsg_err_set(err, id, "internal", "out of memory");
+	for (size_t i = 0; i < f->len; i++) {
+		gw_cmsg_field_t e = f->at(f->arr, i);
+
+		if (e.kind != GW_CMSG_F_INT) {
+			free(seqs);
+			return gw_cmsg_err_set(err, id, code,
+			    "%s[%zu] is not an integer 0..%" PRIu32, name, i,
+			    (uint32_t) GW_CMSG_MAX_SEQ);
+		}
+		if (e.i < 0 || e.i > (int64_t) GW_CMSG_MAX_SEQ) {
+			free(seqs);
+			return gw_cmsg_err_set(err, id, code,
+			    "%s[%zu] is %" PRId64 ", outside 0..%" PRIu32,
+			    name, i, e.i, (uint32_t) GW_CMSG_MAX_SEQ);
+		}
+		seqs[i] = (uint32_t) e.i;
+	}
+	if (distinct && s_check_distinct(seqs, f->len, name, code, id, err)) {
+		free(seqs);
+		return -1;
+	}
+	*out = seqs;
+	return 0;
+}
+
+uint32_t
+gw_cmsg_seq(const gw_cmsg_t *m, size_t i)
+{
+	return m->seqs ? m->seqs[i] : (uint32_t) i;
 }
 
 static int
@@ -105,6 +235,12 @@ s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 	if (f->notify.kind != GW_CMSG_F_ABSENT
 	    && s_check_channel(&f->notify, "notify", id, m->channel, err))
 		return -1;
+	/* Last: the only check that allocates (m->seqs, freed by
+	 * gw_cmsg_clear). */
+	if (f->seqs.kind != GW_CMSG_F_ABSENT
+	    && gw_cmsg_check_seqs(&f->seqs, "seqs", f->items.len, true,
+	        "bad_seqs", id, &m->seqs, err))
+		return -1;
 	s_copy(m->task, sizeof m->task, &f->task);
 	m->n_items = f->items.len;
 	m->timeout_ms
@@ -114,8 +250,8 @@ s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 	return 0;
 }
 
-/* resume: id, token (any string: a wrong one is unknown_request, as
- * the broker answers), have (optional, at most max_items seqs). */
+/* resume: id, token (any string: a wrong one is unknown_request, the
+ * broker's answer), have (optional, at most max_items seqs). */
 static int
 s_check_resume(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
     gw_cmsg_err_t *err)
@@ -131,42 +267,21 @@ s_check_resume(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 		return gw_cmsg_err_set(err, id, "bad_message",
 		    "resume needs \"token\": a string of 1..%d bytes",
 		    GW_CMSG_MAX_TOKEN);
-	if (f->have.kind != GW_CMSG_F_ABSENT
-	    && f->have.kind != GW_CMSG_F_ARRAY)
-		return gw_cmsg_err_set(err, id, "bad_message",
-		    "\"have\" must be an array of seqs");
 	if (f->have.kind == GW_CMSG_F_ARRAY && f->have.len > max_items)
 		return gw_cmsg_err_set(err, id, "too_many_items",
 		    "\"have\" has %zu seqs, a request has at most %zu",
 		    f->have.len, max_items);
+	/* Last: the only check that allocates (m->have, freed by
+	 * gw_cmsg_clear). */
+	if (f->have.kind != GW_CMSG_F_ABSENT
+	    && gw_cmsg_check_seqs(
+	        &f->have, "have", 0, false, "bad_message", id, &m->have, err))
+		return -1;
 	memcpy(m->token, f->token.s, f->token.len);
 	m->token[f->token.len] = '\0';
 	m->token_len = f->token.len;
 	m->n_have = f->have.kind == GW_CMSG_F_ARRAY ? f->have.len : 0;
 	m->type = GW_CMSG_RESUME;
-	return 0;
-}
-
-int
-gw_cmsg_read_have(gw_cmsg_t *m, const void *arr, gw_cmsg_elem_fn at,
-    size_t max_items, gw_cmsg_err_t *err)
-{
-	if (!m->n_have)
-		return 0;
-	m->have = malloc(m->n_have * sizeof *m->have);
-	if (!m->have)
-		return gw_cmsg_err_set(
-		    err, m->id, "internal", "out of memory");
-	for (size_t i = 0; i < m->n_have; i++) {
-		gw_cmsg_field_t e = at(arr, i);
-
-		if (e.kind != GW_CMSG_F_INT || e.i < 0
-		    || (uint64_t) e.i >= max_items)
-			return gw_cmsg_err_set(err, m->id, "bad_message",
-			    "\"have\"[%zu] must be a seq from 0 to %zu", i,
-			    max_items - 1);
-		m->have[i] = (uint32_t) e.i;
-	}
 	return 0;
 }
 
@@ -226,6 +341,15 @@ gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 	    "or unsubscribe");
 }
 
+static gw_cmsg_field_t s_field(const json_t *v);
+
+/* Element i of a JSON array, for gw_cmsg_field_t.at. */
+static gw_cmsg_field_t
+s_field_at(const void *arr, size_t i)
+{
+	return s_field(json_array_get(arr, i));
+}
+
 /* A JSON member as gw_cmsg_check sees it. */
 static gw_cmsg_field_t
 s_field(const json_t *v)
@@ -248,15 +372,10 @@ s_field(const json_t *v)
 	} else if (json_is_array(v)) {
 		f.kind = GW_CMSG_F_ARRAY;
 		f.len = json_array_size(v);
+		f.at = s_field_at;
+		f.arr = v;
 	}
 	return f;
-}
-
-/* gw_cmsg_elem_fn for a JSON array. */
-static gw_cmsg_field_t
-s_json_elem(const void *arr, size_t i)
-{
-	return s_field(json_array_get(arr, i));
 }
 
 /* gw_cmsg_pack_fn for a JSON array of items. */
@@ -295,16 +414,9 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 		return gw_cmsg_err_set(
 		    err, NULL, "bad_message", "a frame must be a JSON object");
 	}
-	f.type = s_field(json_object_get(root, "type"));
-	f.id = s_field(json_object_get(root, "id"));
-	f.task = s_field(json_object_get(root, "task"));
-	f.items = s_field(json_object_get(root, "items"));
-	f.timeout_ms = s_field(json_object_get(root, "timeout_ms"));
-	f.timing = s_field(json_object_get(root, "timing"));
-	f.channel = s_field(json_object_get(root, "channel"));
-	f.notify = s_field(json_object_get(root, "notify"));
-	f.token = s_field(json_object_get(root, "token"));
-	f.have = s_field(json_object_get(root, "have"));
+	for (int k = 0; k < GW_CMSG_K_COUNT; k++)
+		*gw_cmsg_fields_at(&f, k)
+		    = s_field(json_object_get(root, s_keys[k].name));
 	if (gw_cmsg_check(&f, max_items, out, err)) {
 		gw_cmsg_clear(out);
 		return -1;
@@ -312,12 +424,6 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 	if (out->type == GW_CMSG_SUBMIT
 	    && gw_cmsg_pack_items(
 	        out, s_pack_json, json_object_get(root, "items"), err)) {
-		gw_cmsg_clear(out);
-		return -1;
-	}
-	if (out->type == GW_CMSG_RESUME
-	    && gw_cmsg_read_have(out, json_object_get(root, "have"),
-	        s_json_elem, max_items, err)) {
 		gw_cmsg_clear(out);
 		return -1;
 	}
@@ -334,6 +440,7 @@ gw_cmsg_clear(gw_cmsg_t *m)
 		msgpack_unpacked_destroy(&m->unpacked);
 	msgpack_sbuffer_destroy(&m->items);
 	free(m->item_end);
+	free(m->seqs);
 	free(m->have);
 	memset(m, 0, sizeof *m);
 }

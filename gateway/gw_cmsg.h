@@ -32,7 +32,10 @@ struct json_t; /* jansson's value: only JSON transports look inside */
 #define GW_CMSG_MAX_ID 64               /* bytes in a client's request id */
 #define GW_CMSG_MAX_CHANNEL 64          /* bytes in a notify channel's name */
 #define GW_CMSG_MAX_TIMEOUT_MS 86400000 /* a day */
-#define GW_CMSG_MAX_TOKEN 128           /* bytes in a resume token as sent */
+/* The largest seq a submit's seqs may give: a job keeps its seq in 32
+ * bits, and any client language holds that exactly (2^53 in JS). */
+#define GW_CMSG_MAX_SEQ UINT32_MAX
+#define GW_CMSG_MAX_TOKEN 128 /* bytes in a resume token as sent */
 
 typedef enum {
 	GW_CMSG_SUBMIT = 1,  /* run task on every item */
@@ -59,7 +62,10 @@ typedef struct gw_cmsg {
 	/* SUBMIT: the items packed as msgpack one after the other, each
 	 * with a JSON form; gw_cmsg_item() finds item i. */
 	msgpack_sbuffer items;
-	size_t *item_end;     /* item i ends at this offset in items.data */
+	size_t *item_end; /* item i ends at this offset in items.data */
+	/* SUBMIT: the seq item i's result or item error carries: seqs[i],
+	 * or i without seqs (NULL); gw_cmsg_seq() reads it. */
+	uint32_t *seqs;
 	gw_cmsg_value_t data; /* PING: payload to echo; may be empty */
 	int64_t timeout_ms;   /* SUBMIT: end unfinished items after; 0: none */
 	bool timing;          /* SUBMIT: results carry the worker's timings */
@@ -99,12 +105,46 @@ typedef struct gw_cmsg_field {
 	size_t len;    /* STR: bytes; ARRAY: elements */
 	int64_t i;     /* INT (an integer outside int64 is OTHER) */
 	bool b;        /* BOOL */
+	/* ARRAY: element i (< len) of the transport's array arr, as a
+	 * field of its own (NULL where no check reads elements). */
+	struct gw_cmsg_field (*at)(const void *arr, size_t i);
+	const void *arr;
 } gw_cmsg_field_t;
+
+/*
+ * The top-level keys of a client frame. gw_cmsg.c's table gives each its
+ * name and its member of gw_cmsg_fields_t, and both transports look keys
+ * up there: a new field is one value here, one row there, one member.
+ */
+typedef enum {
+	GW_CMSG_K_TYPE,
+	GW_CMSG_K_ID,
+	GW_CMSG_K_TASK,
+	GW_CMSG_K_ITEMS,
+	GW_CMSG_K_TIMEOUT_MS,
+	GW_CMSG_K_TIMING,
+	GW_CMSG_K_CHANNEL,
+	GW_CMSG_K_NOTIFY,
+	GW_CMSG_K_SEQS,
+	GW_CMSG_K_TOKEN,
+	GW_CMSG_K_HAVE,
+	GW_CMSG_K_DATA,
+	GW_CMSG_K_COUNT /* also: not a key of the protocol */
+} gw_cmsg_key_t;
 
 typedef struct gw_cmsg_fields {
 	gw_cmsg_field_t type, id, task, items, timeout_ms, timing, channel,
-	    notify, token, have;
+	    notify, seqs, token, have;
+	gw_cmsg_field_t data; /* PING: unchecked, the transport keeps it */
 } gw_cmsg_fields_t;
+
+/* Key k's name, e.g. "timeout_ms" (static). */
+const char *gw_cmsg_key_name(gw_cmsg_key_t k);
+/* The key whose name is the len bytes at s, or GW_CMSG_K_COUNT for one
+ * the protocol does not know (transports ignore those). */
+gw_cmsg_key_t gw_cmsg_key_find(const char *s, size_t len);
+/* Key k's member of f. */
+gw_cmsg_field_t *gw_cmsg_fields_at(gw_cmsg_fields_t *f, gw_cmsg_key_t k);
 
 /*
  * The rules every client frame obeys, whatever its transport: fill out's
@@ -113,6 +153,21 @@ typedef struct gw_cmsg_fields {
  */
 int gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *out,
     gw_cmsg_err_t *err);
+
+/*
+ * A field that must be an array of integers 0..GW_CMSG_MAX_SEQ (submit's
+ * seqs), n of them when n is not 0, all different when distinct. Fills
+ * *out with a new array (caller frees; NULL for an empty one) and returns
+ * 0, or -1 with err filled: code, with a message naming the field name
+ * and the first offending element; internal when out of memory. id is
+ * echoed (may be NULL).
+ */
+int gw_cmsg_check_seqs(const gw_cmsg_field_t *f, const char *name, size_t n,
+    bool distinct, const char *code, const char *id, uint32_t **out,
+    gw_cmsg_err_t *err);
+
+/* The seq of a submit's item i (< n_items): see gw_cmsg_t.seqs. */
+uint32_t gw_cmsg_seq(const gw_cmsg_t *m, size_t i);
 
 /*
  * Parse one complete JSON text frame. Returns 0 with *out filled (caller
@@ -142,17 +197,6 @@ typedef int (*gw_cmsg_pack_fn)(
  */
 int gw_cmsg_pack_items(
     gw_cmsg_t *m, gw_cmsg_pack_fn pack, const void *items, gw_cmsg_err_t *err);
-
-/* Element i of an array field, as gw_cmsg_check sees fields. */
-typedef gw_cmsg_field_t (*gw_cmsg_elem_fn)(const void *arr, size_t i);
-
-/*
- * A checked RESUME's have (n elements of arr, n <= max_items, read with
- * at) into m->have: each must be an integer 0..max_items-1. 0, or -1 with
- * err filled (bad_message naming the element, or internal).
- */
-int gw_cmsg_read_have(gw_cmsg_t *m, const void *arr, gw_cmsg_elem_fn at,
-    size_t max_items, gw_cmsg_err_t *err);
 
 /* Fill err; id may be NULL. Returns -1 so callers can return it. */
 int gw_cmsg_err_set(gw_cmsg_err_t *err, const char *id, const char *code,

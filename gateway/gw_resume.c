@@ -34,8 +34,9 @@ struct gw_resume {
 	bool finished;       /* detached and done: waits for a resume */
 	int64_t detached_us; /* monotonic; 0: its client is here */
 	char token[GW_RESUME_TOKEN_LEN + 1];
-	size_t n_items; /* items of the request: bits in have */
-	uint8_t have[]; /* bit seq: the resuming client holds it */
+	size_t n_items; /* items of the request: most seqs in have */
+	uint32_t *have; /* seqs the resuming client holds, sorted */
+	size_t n_have;
 };
 
 static int
@@ -72,7 +73,7 @@ gw_resume_token_eq(const gw_resume_t *self, const char *tok, size_t len)
 gw_resume_t *
 gw_resume_new(size_t n_items, int *rc)
 {
-	gw_resume_t *self = calloc(1, sizeof *self + (n_items + 7) / 8);
+	gw_resume_t *self = calloc(1, sizeof *self);
 
 	*rc = self ? s_token_new(self->token) : SL_ENOMEM;
 	if (*rc) {
@@ -104,6 +105,7 @@ gw_resume_destroy(gw_resume_t **self_p, gw_resume_budget_t *b)
 	if (!self)
 		return;
 	s_log_free(self, b);
+	free(self->have);
 	free(self);
 	*self_p = NULL;
 }
@@ -186,10 +188,20 @@ s_add(gw_resume_t *self, gw_resume_budget_t *b, s_rec_t *rec)
 	return 0;
 }
 
+static int
+s_cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Seqs are the client's (submit's seqs): any 32-bit values. */
 static bool
 s_has(const gw_resume_t *self, uint32_t seq)
 {
-	return seq < self->n_items && (self->have[seq / 8] >> (seq % 8)) & 1;
+	return self->n_have
+	    && bsearch(&seq, self->have, self->n_have, sizeof seq, s_cmp_u32);
 }
 
 bool
@@ -296,11 +308,20 @@ size_t
 gw_resume_take(gw_resume_t *self, const uint32_t *have, size_t n_have,
     const char *id, int (*send)(void *ctx, const gw_out_t *f), void *ctx)
 {
-	memset(self->have, 0, (self->n_items + 7) / 8);
-	for (size_t i = 0; i < n_have; i++)
-		if (have[i] < self->n_items)
-			self->have[have[i] / 8]
-			    |= (uint8_t) (1u << (have[i] % 8));
+	uint32_t *copy = NULL;
+
+	/* More seqs than items cannot help (the edge bounds them by
+	 * max_items): keep the first n_items. On ENOMEM the client gets
+	 * some items twice, never one less. */
+	if (n_have > self->n_items)
+		n_have = self->n_items;
+	if (n_have && (copy = malloc(n_have * sizeof *copy))) {
+		memcpy(copy, have, n_have * sizeof *copy);
+		qsort(copy, n_have, sizeof *copy, s_cmp_u32);
+	}
+	free(self->have);
+	self->have = copy;
+	self->n_have = copy ? n_have : 0;
 	self->detached_us = 0;
 	return s_replay(self, id, send, ctx);
 }

@@ -77,10 +77,10 @@ bool gw_resume_finished(const gw_resume_t *self);
 size_t gw_resume_count(const gw_resume_t *self);
 
 /*
- * A client takes the request over, holding have[n_have] (seqs past the
- * request's items are ignored): every record whose seq it lacks is sent
- * with send(ctx, frame) (borrowed for the call), in the order the items
- * finished; later items it holds are not sent either
+ * A client takes the request over, holding have[n_have] (the client's
+ * seqs, any values; at most the request's item count): every record whose seq
+ * it lacks is sent with send(ctx, frame) (borrowed for the call), in the order
+ * the items finished; later items it holds are not sent either
  * (gw_resume_on_item). How many were sent; stops when send returns < 0.
  */
 size_t gw_resume_take(gw_resume_t *self, const uint32_t *have, size_t n_have,

@@ -89,7 +89,7 @@ test_resume_replays_what_the_client_lacks_in_order(void **state)
 		.seq = 1,
 		.code = "boom",
 		.message = "it broke" };
-	uint32_t have[] = { 2, 99 }; /* 99: past the items, ignored */
+	uint32_t have[] = { 99, 2 }; /* 99: not an item's, harmless */
 	got_t g = { 0 };
 	gw_resume_t *rs;
 	gw_out_t f;
