@@ -9,9 +9,9 @@ connections (resume) and dead gateways (resubmission with seqs)."""
 
 from .client import (CLOSED, CONNECTED, CONNECTING, DISCONNECTED,
                      MSGPACK_SUBPROTOCOL, Client, Result, SluiceError,
-                     SluiceUnavailable, Stream, Subscription, connect)
+                     SluiceUnreachable, Stream, Subscription, connect)
 
 __all__ = ["connect", "Client", "Stream", "Subscription", "Result",
-           "SluiceError", "SluiceUnavailable", "MSGPACK_SUBPROTOCOL",
+           "SluiceError", "SluiceUnreachable", "MSGPACK_SUBPROTOCOL",
            "CONNECTING", "CONNECTED", "DISCONNECTED", "CLOSED"]
 __version__ = "1.0.0"

@@ -10,7 +10,7 @@ What survives what (docs/PROTOCOL.md, revision 6):
   or the resume window passed): the client submits only the missing items,
   with their original `seqs`, on whichever gateway it is connected to;
 * no gateway for `give_up_after` seconds: everything unfinished ends with
-  SluiceUnavailable.
+  SluiceUnreachable.
 Each seq is handed to the application at most once, whatever the gateways
 send; a request's items are kept only until it ends.
 
@@ -46,7 +46,7 @@ CLOSED = "closed"
 class SluiceError(Exception):
     """A refusal by the gateway (an `error` frame without `seq`), or the
     client's own end: `code` is the protocol's error code (`unknown_task`,
-    `too_many_items`, ...), or `unavailable` (no gateway answered for
+    `too_many_items`, ...), or `unreachable` (no gateway answered for
     give_up_after seconds), `unauthorized` (the gateway refused the token),
     `closed` (the client was closed first)."""
 
@@ -57,11 +57,11 @@ class SluiceError(Exception):
         self.frame = frame or {}
 
 
-class SluiceUnavailable(SluiceError):
+class SluiceUnreachable(SluiceError):
     """No gateway of the list could be reached for give_up_after seconds."""
 
     def __init__(self, message):
-        super().__init__("unavailable", message)
+        super().__init__("unreachable", message)
 
 
 class Result:
@@ -427,7 +427,7 @@ class Client:
             left = lost_at + self.give_up_after - time.monotonic()
             if left <= 0:
                 tried = ", ".join(self.urls)
-                self._end(SluiceUnavailable(
+                self._end(SluiceUnreachable(
                     f"no gateway answered for {self.give_up_after:g} s "
                     f"(tried {tried}); last error: {last!r}"))
                 return
@@ -601,14 +601,14 @@ class connect:
     """connect(urls, token=None, **options): a Client, as an async context
     manager (`async with connect(...) as client`) or awaitable (`client =
     await connect(...)`, then `await client.close()`). Entering waits for
-    the first connection and raises SluiceUnavailable if no gateway of
+    the first connection and raises SluiceUnreachable if no gateway of
     urls answers within give_up_after seconds.
 
     urls: a URL or a list of them (ws:// or wss://), tried in turn.
     token: sent as `Authorization: Bearer TOKEN`.
     Options: msgpack (False: speak sluice.msgpack.v1, needs the msgpack
     module), give_up_after (30 s without any gateway ends the client with
-    SluiceUnavailable), connect_timeout (5 s per attempt), backoff_min and
+    SluiceUnreachable), connect_timeout (5 s per attempt), backoff_min and
     backoff_max (0.1 and 5 s: the delay between failed attempts doubles
     from one to the other, +-20 %), on_state (a callable(state, url) told
     of "connecting", "connected", "disconnected" and "closed"),
