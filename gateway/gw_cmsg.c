@@ -2,6 +2,7 @@
  * gw_cmsg: check client frames, parse JSON ones, pack items (see
  * gw_cmsg.h). No state; lws service thread.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -69,6 +70,91 @@ s_check_channel(const gw_cmsg_field_t *f, const char *name, const char *id,
 }
 
 static int
+s_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* seqs[0..n) all different, or -1 with err naming two equal ones. Sorts
+ * (seq, index) pairs: O(n log n) for the longest array a frame holds. */
+static int
+s_check_distinct(const uint32_t *seqs, size_t n, const char *name,
+    const char *code, const char *id, gw_cmsg_err_t *err)
+{
+	uint64_t *k = malloc(n * sizeof *k);
+
+	if (!k)
+		return gw_cmsg_err_set(err, id, "internal", "out of memory");
+	for (size_t i = 0; i < n; i++)
+		k[i] = (uint64_t) seqs[i] << 32 | (uint32_t) i;
+	qsort(k, n, sizeof *k, s_cmp_u64);
+	for (size_t i = 1; i < n; i++) {
+		if (k[i] >> 32 != k[i - 1] >> 32)
+			continue;
+		gw_cmsg_err_set(err, id, code,
+		    "\"%s\" must be distinct: %s[%u] and %s[%u] are both "
+		    "%u",
+		    name, name, (unsigned) (uint32_t) k[i - 1], name,
+		    (unsigned) (uint32_t) k[i], (unsigned) (k[i] >> 32));
+		free(k);
+		return -1;
+	}
+	free(k);
+	return 0;
+}
+
+int
+gw_cmsg_check_seqs(const gw_cmsg_field_t *f, const char *name, size_t n,
+    bool distinct, const char *code, const char *id, uint32_t **out,
+    gw_cmsg_err_t *err)
+{
+	uint32_t *seqs = NULL;
+
+	if (f->kind != GW_CMSG_F_ARRAY || !f->at)
+		return gw_cmsg_err_set(err, id, code,
+		    "\"%s\" must be an array of integers 0..%" PRIu32, name,
+		    (uint32_t) GW_CMSG_MAX_SEQ);
+	if (n && f->len != n)
+		return gw_cmsg_err_set(err, id, code,
+		    "\"%s\" has %zu elements and \"items\" %zu: one seq "
+		    "per item",
+		    name, f->len, n);
+	if (f->len && !(seqs = malloc(f->len * sizeof *seqs)))
+		return gw_cmsg_err_set(err, id, "internal", "out of memory");
+	for (size_t i = 0; i < f->len; i++) {
+		gw_cmsg_field_t e = f->at(f->arr, i);
+
+		if (e.kind != GW_CMSG_F_INT) {
+			free(seqs);
+			return gw_cmsg_err_set(err, id, code,
+			    "%s[%zu] is not an integer 0..%" PRIu32, name, i,
+			    (uint32_t) GW_CMSG_MAX_SEQ);
+		}
+		if (e.i < 0 || e.i > (int64_t) GW_CMSG_MAX_SEQ) {
+			free(seqs);
+			return gw_cmsg_err_set(err, id, code,
+			    "%s[%zu] is %" PRId64 ", outside 0..%" PRIu32,
+			    name, i, e.i, (uint32_t) GW_CMSG_MAX_SEQ);
+		}
+		seqs[i] = (uint32_t) e.i;
+	}
+	if (distinct && s_check_distinct(seqs, f->len, name, code, id, err)) {
+		free(seqs);
+		return -1;
+	}
+	*out = seqs;
+	return 0;
+}
+
+uint32_t
+gw_cmsg_seq(const gw_cmsg_t *m, size_t i)
+{
+	return m->seqs ? m->seqs[i] : (uint32_t) i;
+}
+
+static int
 s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
     gw_cmsg_err_t *err)
 {
@@ -104,6 +190,12 @@ s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 		    "\"timing\" must be true or false");
 	if (f->notify.kind != GW_CMSG_F_ABSENT
 	    && s_check_channel(&f->notify, "notify", id, m->channel, err))
+		return -1;
+	/* Last: the only check that allocates (m->seqs, freed by
+	 * gw_cmsg_clear). */
+	if (f->seqs.kind != GW_CMSG_F_ABSENT
+	    && gw_cmsg_check_seqs(&f->seqs, "seqs", f->items.len, true,
+	        "bad_seqs", id, &m->seqs, err))
 		return -1;
 	s_copy(m->task, sizeof m->task, &f->task);
 	m->n_items = f->items.len;
@@ -168,6 +260,15 @@ gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 	    "unsubscribe");
 }
 
+static gw_cmsg_field_t s_field(const json_t *v);
+
+/* Element i of a JSON array, for gw_cmsg_field_t.at. */
+static gw_cmsg_field_t
+s_field_at(const void *arr, size_t i)
+{
+	return s_field(json_array_get(arr, i));
+}
+
 /* A JSON member as gw_cmsg_check sees it. */
 static gw_cmsg_field_t
 s_field(const json_t *v)
@@ -190,6 +291,8 @@ s_field(const json_t *v)
 	} else if (json_is_array(v)) {
 		f.kind = GW_CMSG_F_ARRAY;
 		f.len = json_array_size(v);
+		f.at = s_field_at;
+		f.arr = v;
 	}
 	return f;
 }
@@ -238,6 +341,7 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 	f.timing = s_field(json_object_get(root, "timing"));
 	f.channel = s_field(json_object_get(root, "channel"));
 	f.notify = s_field(json_object_get(root, "notify"));
+	f.seqs = s_field(json_object_get(root, "seqs"));
 	if (gw_cmsg_check(&f, max_items, out, err)) {
 		gw_cmsg_clear(out);
 		return -1;
@@ -261,6 +365,7 @@ gw_cmsg_clear(gw_cmsg_t *m)
 		msgpack_unpacked_destroy(&m->unpacked);
 	msgpack_sbuffer_destroy(&m->items);
 	free(m->item_end);
+	free(m->seqs);
 	memset(m, 0, sizeof *m);
 }
 

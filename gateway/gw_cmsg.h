@@ -32,6 +32,9 @@ struct json_t; /* jansson's value: only JSON transports look inside */
 #define GW_CMSG_MAX_ID 64               /* bytes in a client's request id */
 #define GW_CMSG_MAX_CHANNEL 64          /* bytes in a notify channel's name */
 #define GW_CMSG_MAX_TIMEOUT_MS 86400000 /* a day */
+/* The largest seq a submit's seqs may give: a job keeps its seq in 32
+ * bits, and any client language holds that exactly (2^53 in JS). */
+#define GW_CMSG_MAX_SEQ UINT32_MAX
 
 typedef enum {
 	GW_CMSG_SUBMIT = 1,  /* run task on every item */
@@ -57,7 +60,10 @@ typedef struct gw_cmsg {
 	/* SUBMIT: the items packed as msgpack one after the other, each
 	 * with a JSON form; gw_cmsg_item() finds item i. */
 	msgpack_sbuffer items;
-	size_t *item_end;     /* item i ends at this offset in items.data */
+	size_t *item_end; /* item i ends at this offset in items.data */
+	/* SUBMIT: the seq item i's result or item error carries: seqs[i],
+	 * or i without seqs (NULL); gw_cmsg_seq() reads it. */
+	uint32_t *seqs;
 	gw_cmsg_value_t data; /* PING: payload to echo; may be empty */
 	int64_t timeout_ms;   /* SUBMIT: end unfinished items after; 0: none */
 	bool timing;          /* SUBMIT: results carry the worker's timings */
@@ -93,11 +99,15 @@ typedef struct gw_cmsg_field {
 	size_t len;    /* STR: bytes; ARRAY: elements */
 	int64_t i;     /* INT (an integer outside int64 is OTHER) */
 	bool b;        /* BOOL */
+	/* ARRAY: element i (< len) of the transport's array arr, as a
+	 * field of its own (NULL where no check reads elements). */
+	struct gw_cmsg_field (*at)(const void *arr, size_t i);
+	const void *arr;
 } gw_cmsg_field_t;
 
 typedef struct gw_cmsg_fields {
 	gw_cmsg_field_t type, id, task, items, timeout_ms, timing, channel,
-	    notify;
+	    notify, seqs;
 } gw_cmsg_fields_t;
 
 /*
@@ -107,6 +117,21 @@ typedef struct gw_cmsg_fields {
  */
 int gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *out,
     gw_cmsg_err_t *err);
+
+/*
+ * A field that must be an array of integers 0..GW_CMSG_MAX_SEQ (submit's
+ * seqs), n of them when n is not 0, all different when distinct. Fills
+ * *out with a new array (caller frees; NULL for an empty one) and returns
+ * 0, or -1 with err filled: code, with a message naming the field name
+ * and the first offending element; internal when out of memory. id is
+ * echoed (may be NULL).
+ */
+int gw_cmsg_check_seqs(const gw_cmsg_field_t *f, const char *name, size_t n,
+    bool distinct, const char *code, const char *id, uint32_t **out,
+    gw_cmsg_err_t *err);
+
+/* The seq of a submit's item i (< n_items): see gw_cmsg_t.seqs. */
+uint32_t gw_cmsg_seq(const gw_cmsg_t *m, size_t i);
 
 /*
  * Parse one complete JSON text frame. Returns 0 with *out filled (caller

@@ -9,6 +9,15 @@
 #include "sl_json.h"
 #include "sl_proto.h"
 
+static gw_cmsg_field_t s_field(const msgpack_object *o);
+
+/* Element i of a msgpack array's elements, for gw_cmsg_field_t.at. */
+static gw_cmsg_field_t
+s_field_at(const void *arr, size_t i)
+{
+	return s_field((const msgpack_object *) arr + i);
+}
+
 /* A msgpack value as gw_cmsg_check sees it. */
 static gw_cmsg_field_t
 s_field(const msgpack_object *o)
@@ -38,6 +47,8 @@ s_field(const msgpack_object *o)
 	case MSGPACK_OBJECT_ARRAY:
 		f.kind = GW_CMSG_F_ARRAY;
 		f.len = o->via.array.size;
+		f.at = s_field_at;
+		f.arr = o->via.array.ptr;
 		break;
 	default:
 		break;
@@ -56,10 +67,11 @@ enum {
 	K_CHANNEL,
 	K_NOTIFY,
 	K_DATA,
+	K_SEQS,
 	K_COUNT
 };
 static const char *const s_keys[K_COUNT] = { "type", "id", "task", "items",
-	"timeout_ms", "timing", "channel", "notify", "data" };
+	"timeout_ms", "timing", "channel", "notify", "data", "seqs" };
 
 /* Find the known fields of map o; their values in v[K_*] (or NULL). */
 static int
@@ -146,6 +158,7 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 	f.timing = S_FIELD(v[K_TIMING]);
 	f.channel = S_FIELD(v[K_CHANNEL]);
 	f.notify = S_FIELD(v[K_NOTIFY]);
+	f.seqs = S_FIELD(v[K_SEQS]);
 	if (gw_cmsg_check(&f, max_items, out, err))
 		goto fail;
 	if (out->type == GW_CMSG_PING)

@@ -25,7 +25,7 @@ typedef struct gw_job {
 	 * wj.holder: NULL while queued. */
 	gw_workers_job_t wj;
 	gw_req_t *req;     /* NULL once the request has ended */
-	uint32_t seq;      /* item index in its request */
+	uint32_t seq;      /* the client's seqs[i] for item i, or i */
 	uint32_t attempts; /* workers that died holding it, in a row */
 	size_t item_len;   /* bytes in item */
 	uint8_t item[];    /* the item, packed msgpack */
@@ -37,7 +37,7 @@ struct gw_req {
 	gw_req_owner_t *owner;
 	char id[GW_CMSG_MAX_ID + 1];
 	char task[SL_PROTO_MAX_NAME + 1];
-	sl_list_t queue;        /* gw_job_t waiting for a worker, seq order */
+	sl_list_t queue;        /* gw_job_t waiting for a worker, in order */
 	size_t n_items;         /* jobs created */
 	size_t n_running;       /* jobs held by workers */
 	size_t n_ok;            /* results forwarded */
@@ -333,7 +333,7 @@ s_make_jobs(gw_req_pool_t *self, gw_req_t *r, const gw_cmsg_t *m, char *why,
 		job->wj.id = 0; /* gw_workers numbers each attempt */
 		job->wj.holder = NULL;
 		job->req = r;
-		job->seq = (uint32_t) i;
+		job->seq = gw_cmsg_seq(m, i);
 		job->attempts = 0;
 		job->item_len = len;
 		memcpy(job->item, item, len);

@@ -239,6 +239,92 @@ static const parse_row_t s_rows[] = {
 	REFUSED("submit with notify not a string",
 	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"notify\":true"),
 	    "bad_message", "r1"),
+	/* seqs: one distinct integer 0..2^32-1 per item */
+	PARSES("submit with seqs",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3],"
+	                "\"seqs\":[5,9,2]"),
+	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("seqs at both ends of the range",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2],"
+	                "\"seqs\":[4294967295,0]"),
+	    GW_CMSG_SUBMIT, "r1"),
+	PARSES("seqs on a cancel are ignored, as unknown fields",
+	    "{\"type\":\"cancel\",\"id\":\"r1\",\"seqs\":\"x\"}",
+	    GW_CMSG_CANCEL, "r1"),
+	REFUSED("seqs shorter than items",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2],\"seqs\":[1]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs longer than items",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"seqs\":[1,2]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs empty",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"seqs\":[]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs longer than the item limit",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3],"
+	                "\"seqs\":[1,2,3,4]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs without items",
+	    SUBMIT_WITH("\"task\":\"sum\",\"seqs\":[1]"), "bad_items", "r1"),
+	REFUSED("seqs with too many items",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3,4],"
+	                "\"seqs\":[1,2,3,4]"),
+	    "too_many_items", "r1"),
+	REFUSED("seqs with a duplicate",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3],"
+	                "\"seqs\":[7,8,7]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs negative",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"seqs\":[-1]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs of 2^32",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":[4294967296]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs of int64 max",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":[9223372036854775807]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs of int64 min",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":[-9223372036854775808]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs beyond int64",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":[18446744073709551616]"),
+	    "bad_json", NULL),
+	REFUSED("seqs a float",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"seqs\":[1.5]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs an integral float",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"seqs\":[1.0]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs a string",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":[\"1\"]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs null",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":[null]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs true",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":[true]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs nested",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":[[1]]"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs not an array",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"seqs\":1"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs an object",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],"
+	                "\"seqs\":{\"0\":1}"),
+	    "bad_seqs", "r1"),
+	REFUSED("seqs null instead of an array",
+	    SUBMIT_WITH("\"task\":\"sum\",\"items\":[1],\"seqs\":null"),
+	    "bad_seqs", "r1"),
 };
 
 static void
@@ -263,6 +349,7 @@ test_cmsg_parse_gives_each_frame_its_outcome(void **state)
 			sl_assert_row_int(t->name, m.root == NULL, 1);
 			sl_assert_row_int(t->name, m.items.data == NULL, 1);
 			sl_assert_row_int(t->name, m.item_end == NULL, 1);
+			sl_assert_row_int(t->name, m.seqs == NULL, 1);
 			continue;
 		}
 		sl_assert_row_int(t->name, rc, 0);
@@ -497,6 +584,158 @@ test_cmsg_too_many_items_message_gives_count_and_limit(void **state)
 	assert_string_equal(err.message, "5 items, the limit is 2");
 }
 
+/* ---- seqs ---------------------------------------------------------- */
+
+typedef struct seqs_row {
+	const char *seqs;    /* the JSON after "seqs": */
+	const char *items;   /* the JSON after "items": */
+	const char *message; /* bad_seqs' message, or NULL: parses */
+	uint32_t want[3];    /* when it parses: each item's seq */
+} seqs_row_t;
+
+/* Every violation has its own message, naming the offending element. */
+static void
+test_cmsg_seqs_give_each_item_its_seq_or_a_clear_error(void **state)
+{
+	static const seqs_row_t rows[] = {
+		{ "[5,9,2]", "[1,2,3]", NULL, { 5, 9, 2 } },
+		{ "[0]", "[1]", NULL, { 0 } },
+		{ "[4294967295,1]", "[1,2]", NULL, { 4294967295u, 1 } },
+		{ "[1]", "[1,2]",
+		    "\"seqs\" has 1 elements and \"items\" 2: one seq per "
+		    "item",
+		    { 0 } },
+		{ "[1,2,1]", "[1,2,3]",
+		    "\"seqs\" must be distinct: seqs[0] and seqs[2] are both "
+		    "1",
+		    { 0 } },
+		{ "[3,0,0]", "[1,2,3]",
+		    "\"seqs\" must be distinct: seqs[1] and seqs[2] are both "
+		    "0",
+		    { 0 } },
+		{ "[1,-1]", "[1,2]", "seqs[1] is -1, outside 0..4294967295",
+		    { 0 } },
+		{ "[4294967296]", "[1]",
+		    "seqs[0] is 4294967296, outside 0..4294967295", { 0 } },
+		{ "[0,0.5]", "[1,2]",
+		    "seqs[1] is not an integer 0..4294967295", { 0 } },
+		{ "[\"0\"]", "[1]", "seqs[0] is not an integer 0..4294967295",
+		    { 0 } },
+		{ "\"0,1\"", "[1,2]",
+		    "\"seqs\" must be an array of integers 0..4294967295",
+		    { 0 } },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(rows); i++) {
+		char text[256];
+		gw_cmsg_t m;
+		gw_cmsg_err_t err;
+		int rc;
+
+		snprintf(text, sizeof text,
+		    SUBMIT_WITH("\"task\":\"sum\",\"items\":%s,\"seqs\":%s"),
+		    rows[i].items, rows[i].seqs);
+		rc = gw_cmsg_parse(text, strlen(text), 3, &m, &err);
+		if (rows[i].message) {
+			sl_assert_row_int(text, rc, -1);
+			sl_assert_row_str(text, err.code, "bad_seqs");
+			sl_assert_row_str(text, err.id, "r1");
+			sl_assert_row_str(text, err.message, rows[i].message);
+			continue;
+		}
+		sl_assert_row_int(text, rc, 0);
+		for (size_t j = 0; j < m.n_items; j++)
+			sl_assert_row_int(
+			    text, gw_cmsg_seq(&m, j), rows[i].want[j]);
+		gw_cmsg_clear(&m);
+		sl_assert_row_int(text, m.seqs == NULL, 1);
+	}
+}
+
+static void
+test_cmsg_without_seqs_each_item_has_its_index(void **state)
+{
+	const char *text = SUBMIT_WITH("\"task\":\"sum\",\"items\":[1,2,3]");
+	gw_cmsg_t m;
+	gw_cmsg_err_t err;
+
+	(void) state;
+	assert_int_equal(gw_cmsg_parse(text, strlen(text), 3, &m, &err), 0);
+	assert_null(m.seqs);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(gw_cmsg_seq(&m, i), i);
+	gw_cmsg_clear(&m);
+}
+
+/* A submit of n items (all 0) with seqs: n..1, then dup (if not -1) at
+ * the end instead of 1, then extra more seqs. Caller frees. */
+static char *
+s_big_submit(size_t n, long long dup, size_t extra)
+{
+	size_t cap = 64 + n * 2 + (n + extra) * 12;
+	char *t = malloc(cap);
+	size_t k = 0;
+
+	assert_non_null(t);
+	k += snprintf(t + k, cap - k,
+	    "{\"type\":\"submit\",\"id\":\"big\",\"task\":\"sum\","
+	    "\"items\":[");
+	for (size_t i = 0; i < n; i++)
+		k += snprintf(t + k, cap - k, i ? ",0" : "0");
+	k += snprintf(t + k, cap - k, "],\"seqs\":[");
+	for (size_t i = 0; i < n + extra; i++) {
+		long long v
+		    = i + 1 == n && dup >= 0 ? dup : (long long) (n - i);
+
+		k += snprintf(t + k, cap - k, i ? ",%lld" : "%lld", v);
+	}
+	snprintf(t + k, cap - k, "]}");
+	return t;
+}
+
+/* seqs as long as the item limit allows, and one longer; a duplicate
+ * found among all of them, whatever its place. */
+static void
+test_cmsg_seqs_up_to_the_item_limit_and_beyond(void **state)
+{
+	const size_t max = 10000;
+	gw_cmsg_t m;
+	gw_cmsg_err_t err;
+	char *t;
+
+	(void) state;
+	t = s_big_submit(max, -1, 0);
+	assert_int_equal(gw_cmsg_parse(t, strlen(t), max, &m, &err), 0);
+	assert_int_equal(m.n_items, max);
+	assert_int_equal(gw_cmsg_seq(&m, 0), max);
+	assert_int_equal(gw_cmsg_seq(&m, max - 1), 1);
+	gw_cmsg_clear(&m);
+	free(t);
+
+	t = s_big_submit(max, -1, 1);
+	assert_int_equal(gw_cmsg_parse(t, strlen(t), max, &m, &err), -1);
+	assert_string_equal(err.code, "bad_seqs");
+	assert_string_equal(err.message,
+	    "\"seqs\" has 10001 elements and \"items\" 10000: one seq per "
+	    "item");
+	free(t);
+
+	t = s_big_submit(max, 10000, 0); /* the last repeats the first */
+	assert_int_equal(gw_cmsg_parse(t, strlen(t), max, &m, &err), -1);
+	assert_string_equal(err.code, "bad_seqs");
+	assert_string_equal(err.message,
+	    "\"seqs\" must be distinct: seqs[0] and seqs[9999] are both "
+	    "10000");
+	assert_null(m.seqs);
+	free(t);
+
+	t = s_big_submit(max + 1, -1, 0);
+	assert_int_equal(gw_cmsg_parse(t, strlen(t), max, &m, &err), -1);
+	assert_string_equal(err.code, "too_many_items");
+	free(t);
+}
+
 /* ---- error messages stay printable ASCII ----------------------------------
  */
 
@@ -604,6 +843,12 @@ main(void)
 		    test_cmsg_error_messages_stay_printable_ascii),
 		cmocka_unit_test(test_cmsg_err_set_replaces_unprintable_bytes),
 		cmocka_unit_test(test_cmsg_err_set_truncates_to_its_buffers),
+		cmocka_unit_test(
+		    test_cmsg_seqs_give_each_item_its_seq_or_a_clear_error),
+		cmocka_unit_test(
+		    test_cmsg_without_seqs_each_item_has_its_index),
+		cmocka_unit_test(
+		    test_cmsg_seqs_up_to_the_item_limit_and_beyond),
 	};
 
 	return cmocka_run_group_tests_name("cmsg", tests, NULL, NULL);

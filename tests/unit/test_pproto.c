@@ -34,6 +34,11 @@ typedef struct row {
 #define R_NO(name, raw, code, id) { name, NULL, B(raw), code, id, 0 }
 /* clang-format on */
 
+/* A submit of items [1, 2] whose "seqs" is the msgpack bytes after it. */
+#define SEQS2(seqs)                                                           \
+	"\x85\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"                      \
+	"echo\xa5items\x92\x01\x02\xa4seqs" seqs
+
 static const row_t s_rows[] = {
 	J_OK("submit",
 	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
@@ -134,6 +139,54 @@ static const row_t s_rows[] = {
 	    "echo\xa5items\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
 	    "\x91\x01",
 	    GW_CMSG_SUBMIT, "r1"),
+	/* seqs: one distinct integer 0..2^32-1 per item, every encoding */
+	J_OK("submit with seqs",
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+	    "\"items\":[1,2,3],\"seqs\":[5,9,2]}",
+	    GW_CMSG_SUBMIT, "r1"),
+	R_OK("seqs uint32 max and 0", SEQS2("\x92\xce\xff\xff\xff\xff\x00"),
+	    GW_CMSG_SUBMIT, "r1"),
+	R_OK("seqs as int8 and int16", SEQS2("\x92\xd0\x05\xd1\x00\x07"),
+	    GW_CMSG_SUBMIT, "r1"),
+	R_NO("seqs 2^32", SEQS2("\x92\x01\xcf\0\0\0\x01\0\0\0\0"), "bad_seqs",
+	    "r1"),
+	R_NO("seqs uint64 max",
+	    SEQS2("\x92\x01\xcf\xff\xff\xff\xff\xff\xff\xff\xff"), "bad_seqs",
+	    "r1"),
+	R_NO("seqs -1", SEQS2("\x92\x01\xff"), "bad_seqs", "r1"),
+	R_NO("seqs int64 min", SEQS2("\x92\x01\xd3\x80\0\0\0\0\0\0\0"),
+	    "bad_seqs", "r1"),
+	R_NO("seqs float32 1.0", SEQS2("\x92\x00\xca\x3f\x80\0\0"), "bad_seqs",
+	    "r1"),
+	R_NO("seqs float64 0.0", SEQS2("\x92\x01\xcb\0\0\0\0\0\0\0\0"),
+	    "bad_seqs", "r1"),
+	R_NO("seqs a str",
+	    SEQS2("\x92\x01\xa1"
+	          "2"),
+	    "bad_seqs", "r1"),
+	R_NO("seqs a bin", SEQS2("\x92\x01\xc4\x01\x02"), "bad_seqs", "r1"),
+	R_NO("seqs nil", SEQS2("\x92\x01\xc0"), "bad_seqs", "r1"),
+	R_NO("seqs true", SEQS2("\x92\x01\xc3"), "bad_seqs", "r1"),
+	R_NO("seqs an ext", SEQS2("\x92\x01\xd4\x01\x00"), "bad_seqs", "r1"),
+	R_NO("seqs nested", SEQS2("\x92\x01\x91\x02"), "bad_seqs", "r1"),
+	R_NO("seqs repeat a seq", SEQS2("\x92\x07\x07"), "bad_seqs", "r1"),
+	R_NO("seqs shorter than items", SEQS2("\x91\x01"), "bad_seqs", "r1"),
+	R_NO("seqs longer than items", SEQS2("\x93\x01\x02\x03"), "bad_seqs",
+	    "r1"),
+	R_NO("seqs empty", SEQS2("\x90"), "bad_seqs", "r1"),
+	R_NO("seqs not an array", SEQS2("\x01"), "bad_seqs", "r1"),
+	R_NO("seqs a map", SEQS2("\x81\x00\x01"), "bad_seqs", "r1"),
+	R_NO("seqs nil instead of an array", SEQS2("\xc0"), "bad_seqs", "r1"),
+	R_NO("seqs claiming 2^32-1 elements", SEQS2("\xdd\xff\xff\xff\xff"),
+	    "bad_msgpack", NULL),
+	R_NO("seqs key twice",
+	    "\x86\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa5items\x91\x01\xa4seqs\x91\x01\xa4seqs\x91\x02",
+	    "bad_message", NULL),
+	R_NO("seqs without items",
+	    "\x84\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa4seqs\x91\x01",
+	    "bad_items", "r1"),
 	R_OK("id as str8",
 	    "\x82\xa4type\xa6"
 	    "cancel\xa2id\xd9\x02r9",
@@ -366,6 +419,84 @@ test_pproto_ping_data_stays_msgpack(void **state)
 	gw_cmsg_clear(&m);
 }
 
+static void
+test_pproto_submit_carries_the_seqs_given(void **state)
+{
+	static const char raw[] = SEQS2("\x92\xce\xff\xff\xff\xff\x09");
+	gw_cmsg_t m;
+	gw_cmsg_err_t err;
+
+	(void) state;
+	assert_int_equal(
+	    gw_pproto_parse(raw, sizeof raw - 1, MAX_ITEMS, &m, &err), 0);
+	assert_int_equal(m.n_items, 2);
+	assert_int_equal(gw_cmsg_seq(&m, 0), UINT32_MAX);
+	assert_int_equal(gw_cmsg_seq(&m, 1), 9);
+	gw_cmsg_clear(&m);
+}
+
+/* A submit of n items with seqs n-1..0, plus extra more; the last seq
+ * repeats the first with dup. */
+static void
+s_pack_big(msgpack_sbuffer *sb, uint32_t n, uint32_t extra, bool dup)
+{
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 5);
+	sl_test_pack_json(sb, "\"type\"");
+	sl_test_pack_json(sb, "\"submit\"");
+	sl_test_pack_json(sb, "\"id\"");
+	sl_test_pack_json(sb, "\"big\"");
+	sl_test_pack_json(sb, "\"task\"");
+	sl_test_pack_json(sb, "\"echo\"");
+	sl_test_pack_json(sb, "\"items\"");
+	msgpack_pack_array(&pk, n);
+	for (uint32_t i = 0; i < n; i++)
+		msgpack_pack_nil(&pk);
+	sl_test_pack_json(sb, "\"seqs\"");
+	msgpack_pack_array(&pk, n + extra);
+	for (uint32_t i = 0; i < n + extra; i++)
+		msgpack_pack_uint32(
+		    &pk, dup && i == n - 1 ? n - 1 : n - 1 - i);
+}
+
+static void
+test_pproto_seqs_up_to_the_item_limit_and_beyond(void **state)
+{
+	const uint32_t max = 10000;
+	msgpack_sbuffer sb;
+	gw_cmsg_t m;
+	gw_cmsg_err_t err;
+
+	(void) state;
+	s_pack_big(&sb, max, 0, false);
+	assert_int_equal(gw_pproto_parse(sb.data, sb.size, max, &m, &err), 0);
+	assert_int_equal(gw_cmsg_seq(&m, 0), max - 1);
+	assert_int_equal(gw_cmsg_seq(&m, max - 1), 0);
+	gw_cmsg_clear(&m);
+	msgpack_sbuffer_destroy(&sb);
+
+	s_pack_big(&sb, max, 1, false);
+	assert_int_equal(gw_pproto_parse(sb.data, sb.size, max, &m, &err), -1);
+	assert_string_equal(err.code, "bad_seqs");
+	msgpack_sbuffer_destroy(&sb);
+
+	s_pack_big(&sb, max, 0, true);
+	assert_int_equal(gw_pproto_parse(sb.data, sb.size, max, &m, &err), -1);
+	assert_string_equal(err.code, "bad_seqs");
+	assert_string_equal(err.message,
+	    "\"seqs\" must be distinct: seqs[0] and seqs[9999] are both "
+	    "9999");
+	msgpack_sbuffer_destroy(&sb);
+
+	s_pack_big(&sb, max + 1, 0, false);
+	assert_int_equal(gw_pproto_parse(sb.data, sb.size, max, &m, &err), -1);
+	assert_string_equal(err.code, "too_many_items");
+	msgpack_sbuffer_destroy(&sb);
+}
+
 int
 main(void)
 {
@@ -375,6 +506,9 @@ main(void)
 		cmocka_unit_test(test_pproto_items_stay_msgpack_bin_included),
 		cmocka_unit_test(test_pproto_ping_data_stays_msgpack),
 		cmocka_unit_test(test_pproto_encode_gives_the_frame_as_a_map),
+		cmocka_unit_test(test_pproto_submit_carries_the_seqs_given),
+		cmocka_unit_test(
+		    test_pproto_seqs_up_to_the_item_limit_and_beyond),
 	};
 
 	return cmocka_run_group_tests_name("pproto", tests, NULL, NULL);

@@ -225,14 +225,25 @@ teardown(void **state)
 	return 0;
 }
 
+/* Submit the JSON frame text, parsed as a client's would be. */
+static void
+s_submit_text(fixture_t *f, const char *text)
+{
+	gw_cmsg_err_t err;
+	gw_cmsg_t m;
+	char why[160];
+
+	assert_int_equal(gw_cmsg_parse(text, strlen(text), 100, &m, &err), 0);
+	assert_int_equal(
+	    gw_req_submit(f->pool, &f->owner, &m, 1, why, sizeof why), 0);
+	gw_cmsg_clear(&m);
+}
+
 /* submit of id with n items, parsed as a client's would be. */
 static void
 s_submit(fixture_t *f, const char *id, int n, int timeout_ms)
 {
 	char text[256], items[64] = "[1";
-	gw_cmsg_err_t err;
-	gw_cmsg_t m;
-	char why[160];
 
 	for (int i = 1; i < n; i++)
 		strcat(items, ",1");
@@ -247,10 +258,7 @@ s_submit(fixture_t *f, const char *id, int n, int timeout_ms)
 		    "{\"type\":\"submit\",\"id\":\"%s\",\"task\":\"sum\","
 		    "\"items\":%s}",
 		    id, items);
-	assert_int_equal(gw_cmsg_parse(text, strlen(text), 100, &m, &err), 0);
-	assert_int_equal(
-	    gw_req_submit(f->pool, &f->owner, &m, 1, why, sizeof why), 0);
-	gw_cmsg_clear(&m);
+	s_submit_text(f, text);
 }
 
 static gw_req_stats_t
@@ -373,6 +381,74 @@ test_req_a_paused_owner_gets_no_jobs_until_it_resumes(void **state)
 	assert_int_equal(f->w.n_held, 1);
 }
 
+/* The client's frame i is of type, for seq, with code ("": none). */
+static void
+s_assert_got(
+    fixture_t *f, size_t i, gw_out_type_t type, uint32_t seq, const char *code)
+{
+	assert_int_equal(f->got[i].type, type);
+	assert_int_equal(f->got[i].seq, seq);
+	assert_string_equal(f->got[i].code, code);
+}
+
+/* With seqs, every result and item error carries the client's seq for
+ * its item instead of the item's index; done counts items as before. */
+static void
+test_req_results_and_item_errors_carry_the_seqs_given(void **state)
+{
+	fixture_t *f = *state;
+
+	s_submit_text(f,
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+	    "\"items\":[1,1,1],\"seqs\":[5,9,2]}");
+	assert_int_equal(f->got[0].type, GW_OUT_ACCEPTED);
+	s_answer(f, 0, NULL);                        /* item 0: seq 5 */
+	f->ev.changed(f->ev.ctx);                    /* credit: item 2 goes */
+	s_answer(f, 0, "boom");                      /* item 1: seq 9 */
+	f->ev.lost(f->ev.ctx, s_unhold(f, 0), true); /* item 2, crashed */
+	f->ev.changed(f->ev.ctx);
+	f->ev.lost(f->ev.ctx, s_unhold(f, 0), true); /* twice: poison */
+	assert_int_equal(f->n_got, 5);
+	s_assert_got(f, 1, GW_OUT_RESULT, 5, "");
+	s_assert_got(f, 2, GW_OUT_ITEM_ERROR, 9, "boom");
+	s_assert_got(f, 3, GW_OUT_ITEM_ERROR, 2, "worker_lost");
+	assert_int_equal(f->got[4].type, GW_OUT_DONE);
+	assert_int_equal(f->got[4].ok, 1);
+	assert_int_equal(f->got[4].failed, 2);
+	assert_int_equal(f->got[4].cancelled, 0);
+	assert_int_equal(f->open, 0);
+	assert_int_equal(s_stats(f).requests, 0);
+}
+
+/* Items ended by the gateway (timeout: queued and running alike) carry
+ * their seqs too, each exactly once. */
+static void
+test_req_timed_out_items_carry_the_seqs_given(void **state)
+{
+	fixture_t *f = *state;
+	bool seen[3] = { false };
+
+	s_submit_text(f,
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+	    "\"items\":[1,1,1],\"seqs\":[4000000000,0,77],"
+	    "\"timeout_ms\":50}");
+	assert_int_equal(f->w.n_held, 2);
+	gw_req_tick(f->pool, sl_clock_mono_us() + 100000);
+	assert_int_equal(f->n_got, 5);
+	for (size_t i = 1; i < 4; i++) {
+		uint32_t seq = f->got[i].seq;
+		size_t k = seq == 4000000000u ? 0 : seq == 0 ? 1 : 2;
+
+		assert_int_equal(f->got[i].type, GW_OUT_ITEM_ERROR);
+		assert_string_equal(f->got[i].code, "timeout");
+		assert_true(seq == 4000000000u || seq == 0 || seq == 77);
+		assert_false(seen[k]);
+		seen[k] = true;
+	}
+	assert_int_equal(f->got[4].type, GW_OUT_DONE);
+	assert_int_equal(f->got[4].failed, 3);
+}
+
 int
 main(void)
 {
@@ -395,6 +471,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_req_a_paused_owner_gets_no_jobs_until_it_resumes,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_results_and_item_errors_carry_the_seqs_given,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_timed_out_items_carry_the_seqs_given, setup,
+		    teardown),
 	};
 
 	sl_log_setup("test", SL_LOG_DEBUG);
