@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,47 @@ gw_cmsg_err_set(
 		if ((unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e)
 			*c = '?';
 	return -1;
+}
+
+/* The one table of a client frame's keys (gw_cmsg_key_t). */
+static const struct {
+	const char *name;
+	size_t off; /* its member of gw_cmsg_fields_t */
+} s_keys[GW_CMSG_K_COUNT] = {
+	[GW_CMSG_K_TYPE] = { "type", offsetof(gw_cmsg_fields_t, type) },
+	[GW_CMSG_K_ID] = { "id", offsetof(gw_cmsg_fields_t, id) },
+	[GW_CMSG_K_TASK] = { "task", offsetof(gw_cmsg_fields_t, task) },
+	[GW_CMSG_K_ITEMS] = { "items", offsetof(gw_cmsg_fields_t, items) },
+	[GW_CMSG_K_TIMEOUT_MS]
+	= { "timeout_ms", offsetof(gw_cmsg_fields_t, timeout_ms) },
+	[GW_CMSG_K_TIMING] = { "timing", offsetof(gw_cmsg_fields_t, timing) },
+	[GW_CMSG_K_CHANNEL]
+	= { "channel", offsetof(gw_cmsg_fields_t, channel) },
+	[GW_CMSG_K_NOTIFY] = { "notify", offsetof(gw_cmsg_fields_t, notify) },
+	[GW_CMSG_K_SEQS] = { "seqs", offsetof(gw_cmsg_fields_t, seqs) },
+	[GW_CMSG_K_DATA] = { "data", offsetof(gw_cmsg_fields_t, data) },
+};
+
+const char *
+gw_cmsg_key_name(gw_cmsg_key_t k)
+{
+	return s_keys[k].name;
+}
+
+gw_cmsg_key_t
+gw_cmsg_key_find(const char *s, size_t len)
+{
+	for (int k = 0; k < GW_CMSG_K_COUNT; k++)
+		if (strlen(s_keys[k].name) == len
+		    && !memcmp(s_keys[k].name, s, len))
+			return (gw_cmsg_key_t) k;
+	return GW_CMSG_K_COUNT;
+}
+
+gw_cmsg_field_t *
+gw_cmsg_fields_at(gw_cmsg_fields_t *f, gw_cmsg_key_t k)
+{
+	return (gw_cmsg_field_t *) ((char *) f + s_keys[k].off);
 }
 
 #define S_CHANNEL_CHARS                                                       \
@@ -333,15 +375,9 @@ gw_cmsg_parse(const char *text, size_t len, size_t max_items, gw_cmsg_t *out,
 		return gw_cmsg_err_set(
 		    err, NULL, "bad_message", "a frame must be a JSON object");
 	}
-	f.type = s_field(json_object_get(root, "type"));
-	f.id = s_field(json_object_get(root, "id"));
-	f.task = s_field(json_object_get(root, "task"));
-	f.items = s_field(json_object_get(root, "items"));
-	f.timeout_ms = s_field(json_object_get(root, "timeout_ms"));
-	f.timing = s_field(json_object_get(root, "timing"));
-	f.channel = s_field(json_object_get(root, "channel"));
-	f.notify = s_field(json_object_get(root, "notify"));
-	f.seqs = s_field(json_object_get(root, "seqs"));
+	for (int k = 0; k < GW_CMSG_K_COUNT; k++)
+		*gw_cmsg_fields_at(&f, k)
+		    = s_field(json_object_get(root, s_keys[k].name));
 	if (gw_cmsg_check(&f, max_items, out, err)) {
 		gw_cmsg_clear(out);
 		return -1;

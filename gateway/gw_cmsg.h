@@ -105,10 +105,38 @@ typedef struct gw_cmsg_field {
 	const void *arr;
 } gw_cmsg_field_t;
 
+/*
+ * The top-level keys of a client frame. gw_cmsg.c's table gives each its
+ * name and its member of gw_cmsg_fields_t, and both transports look keys
+ * up there: a new field is one value here, one row there, one member.
+ */
+typedef enum {
+	GW_CMSG_K_TYPE,
+	GW_CMSG_K_ID,
+	GW_CMSG_K_TASK,
+	GW_CMSG_K_ITEMS,
+	GW_CMSG_K_TIMEOUT_MS,
+	GW_CMSG_K_TIMING,
+	GW_CMSG_K_CHANNEL,
+	GW_CMSG_K_NOTIFY,
+	GW_CMSG_K_SEQS,
+	GW_CMSG_K_DATA,
+	GW_CMSG_K_COUNT /* also: not a key of the protocol */
+} gw_cmsg_key_t;
+
 typedef struct gw_cmsg_fields {
 	gw_cmsg_field_t type, id, task, items, timeout_ms, timing, channel,
 	    notify, seqs;
+	gw_cmsg_field_t data; /* PING: unchecked, the transport keeps it */
 } gw_cmsg_fields_t;
+
+/* Key k's name, e.g. "timeout_ms" (static). */
+const char *gw_cmsg_key_name(gw_cmsg_key_t k);
+/* The key whose name is the len bytes at s, or GW_CMSG_K_COUNT for one
+ * the protocol does not know (transports ignore those). */
+gw_cmsg_key_t gw_cmsg_key_find(const char *s, size_t len);
+/* Key k's member of f. */
+gw_cmsg_field_t *gw_cmsg_fields_at(gw_cmsg_fields_t *f, gw_cmsg_key_t k);
 
 /*
  * The rules every client frame obeys, whatever its transport: fill out's

@@ -56,26 +56,10 @@ s_field(const msgpack_object *o)
 	return f;
 }
 
-/* The keys a client frame may have; others are ignored, as in JSON. */
-enum {
-	K_TYPE,
-	K_ID,
-	K_TASK,
-	K_ITEMS,
-	K_TIMEOUT,
-	K_TIMING,
-	K_CHANNEL,
-	K_NOTIFY,
-	K_DATA,
-	K_SEQS,
-	K_COUNT
-};
-static const char *const s_keys[K_COUNT] = { "type", "id", "task", "items",
-	"timeout_ms", "timing", "channel", "notify", "data", "seqs" };
-
-/* Find the known fields of map o; their values in v[K_*] (or NULL). */
+/* Find the protocol's keys (gw_cmsg_key_t) in map o: their values in
+ * v[key] (or NULL); other keys are ignored, as in JSON. */
 static int
-s_fields(const msgpack_object *o, const msgpack_object *v[K_COUNT],
+s_fields(const msgpack_object *o, const msgpack_object *v[GW_CMSG_K_COUNT],
     gw_cmsg_err_t *err)
 {
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
@@ -84,19 +68,17 @@ s_fields(const msgpack_object *o, const msgpack_object *v[K_COUNT],
 		if (k->type != MSGPACK_OBJECT_STR)
 			return gw_cmsg_err_set(err, NULL, "bad_message",
 			    "map keys must be strings");
-		for (int j = 0; j < K_COUNT; j++) {
-			if (k->via.str.size != strlen(s_keys[j])
-			    || memcmp(
-			        k->via.str.ptr, s_keys[j], k->via.str.size))
-				continue;
-			/* JSON refuses repeated keys; so do we, for the ones
-			 * that mean something. */
-			if (v[j])
-				return gw_cmsg_err_set(err, NULL,
-				    "bad_message", "key \"%s\" appears twice",
-				    s_keys[j]);
-			v[j] = &o->via.map.ptr[i].val;
-		}
+		gw_cmsg_key_t j
+		    = gw_cmsg_key_find(k->via.str.ptr, k->via.str.size);
+
+		if (j == GW_CMSG_K_COUNT)
+			continue;
+		/* JSON refuses repeated keys; so do we, for the ones that
+		 * mean something. */
+		if (v[j])
+			return gw_cmsg_err_set(err, NULL, "bad_message",
+			    "key \"%s\" appears twice", gw_cmsg_key_name(j));
+		v[j] = &o->via.map.ptr[i].val;
 	}
 	return 0;
 }
@@ -123,7 +105,7 @@ int
 gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
     gw_cmsg_err_t *err)
 {
-	const msgpack_object *v[K_COUNT] = { 0 };
+	const msgpack_object *v[GW_CMSG_K_COUNT] = { 0 };
 	gw_cmsg_fields_t f;
 	size_t off = 0;
 
@@ -150,22 +132,15 @@ gw_pproto_parse(const void *data, size_t len, size_t max_items, gw_cmsg_t *out,
 	}
 	if (s_fields(&out->unpacked.data, v, err))
 		goto fail;
-	f.type = S_FIELD(v[K_TYPE]);
-	f.id = S_FIELD(v[K_ID]);
-	f.task = S_FIELD(v[K_TASK]);
-	f.items = S_FIELD(v[K_ITEMS]);
-	f.timeout_ms = S_FIELD(v[K_TIMEOUT]);
-	f.timing = S_FIELD(v[K_TIMING]);
-	f.channel = S_FIELD(v[K_CHANNEL]);
-	f.notify = S_FIELD(v[K_NOTIFY]);
-	f.seqs = S_FIELD(v[K_SEQS]);
+	for (int k = 0; k < GW_CMSG_K_COUNT; k++)
+		*gw_cmsg_fields_at(&f, k) = S_FIELD(v[k]);
 	if (gw_cmsg_check(&f, max_items, out, err))
 		goto fail;
 	if (out->type == GW_CMSG_PING)
-		out->data.mp = v[K_DATA];
+		out->data.mp = v[GW_CMSG_K_DATA];
 	else if (out->type == GW_CMSG_SUBMIT
 	    && gw_cmsg_pack_items(
-	        out, s_pack_mp, v[K_ITEMS]->via.array.ptr, err))
+	        out, s_pack_mp, v[GW_CMSG_K_ITEMS]->via.array.ptr, err))
 		goto fail;
 	return 0;
 fail:

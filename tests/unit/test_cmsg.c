@@ -584,6 +584,35 @@ test_cmsg_too_many_items_message_gives_count_and_limit(void **state)
 	assert_string_equal(err.message, "5 items, the limit is 2");
 }
 
+/* The one key table: every key found by its name and nothing else,
+ * each with a member of its own. */
+static void
+test_cmsg_key_table_names_each_field_once(void **state)
+{
+	gw_cmsg_fields_t f;
+
+	(void) state;
+	memset(&f, 0, sizeof f);
+	for (int k = 0; k < GW_CMSG_K_COUNT; k++) {
+		const char *name = gw_cmsg_key_name(k);
+
+		sl_assert_row_int(
+		    name, gw_cmsg_key_find(name, strlen(name)), k);
+		/* a prefix or a longer name is not the key */
+		sl_assert_row_int(name,
+		    gw_cmsg_key_find(name, strlen(name) - 1), GW_CMSG_K_COUNT);
+		sl_assert_row_int(name, gw_cmsg_fields_at(&f, k)->kind, 0);
+		gw_cmsg_fields_at(&f, k)->kind = GW_CMSG_F_OTHER;
+	}
+	assert_int_equal(f.type.kind, GW_CMSG_F_OTHER);
+	assert_int_equal(f.seqs.kind, GW_CMSG_F_OTHER);
+	assert_int_equal(f.data.kind, GW_CMSG_F_OTHER);
+	assert_int_equal(gw_cmsg_key_find("typex", 5), GW_CMSG_K_COUNT);
+	assert_int_equal(gw_cmsg_key_find("Type", 4), GW_CMSG_K_COUNT);
+	assert_int_equal(gw_cmsg_key_find("", 0), GW_CMSG_K_COUNT);
+	assert_string_equal(gw_cmsg_key_name(GW_CMSG_K_SEQS), "seqs");
+}
+
 /* ---- seqs ---------------------------------------------------------- */
 
 typedef struct seqs_row {
@@ -849,6 +878,7 @@ main(void)
 		    test_cmsg_without_seqs_each_item_has_its_index),
 		cmocka_unit_test(
 		    test_cmsg_seqs_up_to_the_item_limit_and_beyond),
+		cmocka_unit_test(test_cmsg_key_table_names_each_field_once),
 	};
 
 	return cmocka_run_group_tests_name("cmsg", tests, NULL, NULL);
