@@ -5,6 +5,9 @@
  * JSON line the moment it arrives. On a terminal, stderr shows a progress
  * bar (done/total, rate, ETA). --timeout and Ctrl-C send cancel and exit.
  * --notify CHANNEL lets the channel's subscribers watch the request.
+ * --have FILE (what an earlier run printed) submits only the items not
+ * in it, with their seqs, so a run cut short by a lost gateway finishes
+ * on another one with every item exactly once.
  *
  * Exit status: 0 every item ok, 1 some items failed, 2 bad usage, 3 the
  * request was refused or the gateway did not answer, 4 --timeout passed,
@@ -63,8 +66,9 @@ typedef struct sub_cfg {
 	long long timeout_ms; /* 0: none */
 	const char *id;
 	const char
-	    *notify;  /* channel watchers see it on; "none": no channel */
-	int progress; /* auto,yes,no */
+	    *notify;      /* channel watchers see it on; "none": no channel */
+	int progress;     /* auto,yes,no */
+	const char *have; /* an earlier run's output; "none" */
 } sub_cfg_t;
 
 static const sl_opt_t s_opts[] = {
@@ -84,6 +88,11 @@ static const sl_opt_t s_opts[] = {
 	{ "progress", "SLUICE_SUBMIT_PROGRESS", SL_OPT_ENUM, "auto", 0, 0,
 	    "auto,yes,no", offsetof(sub_cfg_t, progress),
 	    "progress bar on stderr (auto: when stderr is a terminal)" },
+	{ "have", "SLUICE_SUBMIT_HAVE", SL_OPT_STR, "none", 0, 0, NULL,
+	    offsetof(sub_cfg_t, have),
+	    "JSON lines an earlier run of the same items printed: their "
+	    "seqs are not submitted again, the others go with their seqs "
+	    "(none: submit every item)" },
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
@@ -269,8 +278,85 @@ s_items(int argc, char **argv, int first)
 	return items;
 }
 
+/* Mark in had[0..n) the seq of each line of fp: 0, or -1 with the
+ * number of the first line that is not one of ours (*lineno). */
 static int
-s_run(sub_t *s, const sub_cfg_t *cfg, const char *task, json_t *items)
+s_read_had(FILE *fp, bool *had, size_t n, size_t *lineno)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	*lineno = 0;
+	while (!rc && getline(&line, &cap, fp) >= 0) {
+		json_t *v;
+		json_int_t k;
+
+		++*lineno;
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		v = json_loads(line, 0, NULL);
+		k = json_is_integer(json_object_get(v, "seq"))
+		    ? json_integer_value(json_object_get(v, "seq"))
+		    : -1;
+		json_decref(v);
+		if (k < 0 || (uint64_t) k >= n)
+			rc = -1;
+		else
+			had[k] = true;
+	}
+	free(line);
+	return rc;
+}
+
+/*
+ * --have: *items becomes the items whose seq no line of path has, *seqs
+ * their seqs (a new array). 0, or EXIT_USAGE after a message.
+ */
+static int
+s_skip_had(const char *path, json_t **items, json_t **seqs)
+{
+	size_t n = json_array_size(*items), lineno;
+	bool *had = calloc(n ? n : 1, sizeof *had);
+	json_t *left = json_array(), *s = json_array();
+	FILE *fp = fopen(path, "r");
+	int rc = EXIT_USAGE;
+
+	if (!fp)
+		fprintf(stderr, "sluice-submit: --have %s: %s\n", path,
+		    strerror(errno));
+	else if (!had || !left || !s)
+		fprintf(stderr, "sluice-submit: out of memory\n");
+	else if (s_read_had(fp, had, n, &lineno))
+		fprintf(stderr,
+		    "sluice-submit: --have %s: line %zu is not a result or "
+		    "item error of these %zu items\n",
+		    path, lineno, n);
+	else
+		rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!had[i]
+		    && (json_array_append(left, json_array_get(*items, i))
+		        || json_array_append_new(s, json_integer(i))))
+			rc = EXIT_USAGE;
+	}
+	if (!rc) {
+		json_decref(*items);
+		*items = left;
+		*seqs = s;
+	} else {
+		json_decref(left);
+		json_decref(s);
+	}
+	if (fp)
+		fclose(fp);
+	free(had);
+	return rc;
+}
+
+static int
+s_run(sub_t *s, const sub_cfg_t *cfg, const char *task, json_t *items,
+    json_t *seqs)
 {
 	int64_t now = sl_clock_mono_us(), heard = now, next_ping = now;
 	int64_t deadline = cfg->timeout_ms ? now + cfg->timeout_ms * 1000 : 0;
@@ -278,9 +364,10 @@ s_run(sub_t *s, const sub_cfg_t *cfg, const char *task, json_t *items)
 
 	s->t0_us = now;
 	if (s_send(s,
-	        json_pack("{s:s, s:s, s:s, s:o, s:s*}", "type", "submit", "id",
-	            s->id, "task", task, "items", items, "notify",
-	            strcmp(cfg->notify, "none") ? cfg->notify : NULL))) {
+	        json_pack("{s:s, s:s, s:s, s:o, s:s*, s:o*}", "type", "submit",
+	            "id", s->id, "task", task, "items", items, "notify",
+	            strcmp(cfg->notify, "none") ? cfg->notify : NULL, "seqs",
+	            seqs))) {
 		fprintf(stderr, "sluice-submit: cannot send the request\n");
 		return EXIT_REFUSED;
 	}
@@ -354,8 +441,8 @@ main(int argc, char **argv)
 	sub_cfg_t cfg;
 	sub_t s = { 0 };
 	char err[256];
-	json_t *items;
-	void *zctx;
+	json_t *items, *seqs = NULL;
+	void *zctx = NULL;
 	int first, rc, linger = 500;
 
 	rc = sl_cfg_load_pos(s_opts, N_OPTS, &cfg, argc, argv, &info,
@@ -378,8 +465,19 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	items = s_items(argc, argv, first + 1);
+	if (items && strcmp(cfg.have, "none")
+	    && s_skip_had(cfg.have, &items, &seqs)) {
+		json_decref(items);
+		return EXIT_USAGE;
+	}
 	if (!items)
 		return EXIT_USAGE;
+	if (!json_array_size(items)) {
+		fprintf(stderr, "sluice-submit: every item is in --have %s\n",
+		    cfg.have);
+		rc = EXIT_OK;
+		goto out;
+	}
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = s_on_signal; /* no SA_RESTART: zmq_poll wakes */
 	sigaction(SIGINT, &sa, NULL);
@@ -394,12 +492,14 @@ main(int argc, char **argv)
 	    || zmq_connect(s.sock, cfg.gateway)) {
 		fprintf(stderr, "sluice-submit: %s: %s\n", cfg.gateway,
 		    zmq_strerror(zmq_errno()));
-		json_decref(items);
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	rc = s_run(&s, &cfg, argv[first], items); /* takes items */
+	rc = s_run(&s, &cfg, argv[first], items, seqs); /* takes both */
+	items = seqs = NULL;
 out:
+	json_decref(items);
+	json_decref(seqs);
 	if (s.sock)
 		zmq_close(s.sock); /* lingers so a cancel still leaves */
 	if (zctx)

@@ -5,11 +5,12 @@ the producers' endpoint; malformed seqs are refused with bad_seqs and the
 connection carries on; a client that lost its gateway (kill -9) submits
 only its missing items, with their original seqs, on another gateway and
 ends with every seq exactly once."""
-import asyncio
+import json
+import os
 
-from harness import check, refusal_mismatch, run, scaled
+from harness import check, refusal_mismatch, run, wait_log
 from test_msgpack_ws import msgpack_client, no_junk
-from test_open_queue import Producer
+from test_open_queue import Producer, finish, spawn_submit
 
 HB = ("--hb-interval-ms", "200")  # both sides: a silent peer is dead in 0.6 s
 
@@ -203,6 +204,44 @@ async def lost_gateway_client_finishes_on_another(h):
     h.clients.remove(ca)  # its gateway is gone
 
 
+async def sluice_submit_have_submits_only_the_missing_items(h):
+    """sluice-submit --have FILE: the seqs an earlier run printed are not
+    submitted again; the others go with their seqs, so their lines carry
+    the seqs of the whole list."""
+    gw = await h.start(workers=(2,))
+    items = ["10", "11", '"twelve"', "13", "[14]"]
+    rc, out, err = await finish(await spawn_submit(h, gw, "echo", *items))
+    check(rc == 0 and len(out.splitlines()) == 5, f"exit {rc}: {out} {err}")
+    first = {json.loads(x)["seq"]: x for x in out.splitlines()}
+    have = os.path.join(h.tmpdir, "have.jsonl")
+    with open(have, "w") as f:
+        f.write(first[1] + "\n\n" + first[3] + "\n")  # a blank line too
+    rc, out, err = await finish(await spawn_submit(
+        h, gw, "--id", "again", "--have", have, "echo", *items))
+    got = {f["seq"]: f["value"] for f in map(json.loads, out.splitlines())}
+    check(rc == 0 and got == {0: 10, 2: "twelve", 4: [14]},
+          f"exit {rc}: {out} {err}")
+    await wait_log(gw, "req=again task=echo items=3")
+    # Everything there already: nothing to submit, exit 0.
+    with open(have, "w") as f:
+        f.write(out + "".join(first[k] + "\n" for k in (1, 3)))
+    rc, out, err = await finish(await spawn_submit(
+        h, gw, "--have", have, "echo", *items))
+    check(rc == 0 and not out and "every item" in err, f"exit {rc}: {err}")
+    # Not this tool's lines, or a seq these items do not have: usage.
+    for text in ("not json\n", '{"seq": 5}\n', '{"seq": -1}\n', "[1]\n"):
+        with open(have, "w") as f:
+            f.write(text)
+        rc, out, err = await finish(await spawn_submit(
+            h, gw, "--have", have, "echo", *items))
+        check(rc == 2 and "line 1" in err and not out,
+              f"{text!r}: exit {rc}: {err}")
+    rc, _, err = await finish(await spawn_submit(
+        h, gw, "--have", have + ".missing", "echo", "1"))
+    check(rc == 2 and "No such file" in err, f"exit {rc}: {err}")
+
+
 if __name__ == "__main__":
     run([results_carry_the_seqs_given, malformed_seqs_are_refused,
-         lost_gateway_client_finishes_on_another])
+         lost_gateway_client_finishes_on_another,
+         sluice_submit_have_submits_only_the_missing_items])
