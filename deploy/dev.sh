@@ -35,13 +35,15 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 # promtool, which the ops test runs on deploy/prometheus/ and the live
 # /metrics; the tests need no Prometheus server, but under systemd the
 # package starts one on :9090: `systemctl disable --now prometheus` if
-# unwanted; python3-yaml: the ops test reads the rule files). Profiling
+# unwanted; python3-yaml: the ops test reads the rule files; nodejs and
+# node-ws: the JavaScript client's tests, tests/clients, run it in Node
+# with Debian's ws). Profiling
 # also wants linux-perf.
 RUN_PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
 TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
 python3-msgpack mmdebstrap chromium openssl clang clang-format
-libclang-rt-14-dev valgrind prometheus python3-yaml"
+libclang-rt-14-dev valgrind prometheus python3-yaml nodejs node-ws"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
