@@ -52,6 +52,33 @@ s_choice_name(const char *choices, int index, char *buf, size_t buflen)
 	return buf;
 }
 
+static const char s_cli[] = "command line";
+
+/* One more value of an SL_OPT_LIST: the command line's first replaces
+ * what the default or the environment gave, its next ones add to it. */
+static int
+s_set_list(const sl_opt_t *o, sl_cfg_list_t *l, const char *value,
+    const char *source, char *err, size_t errlen)
+{
+	int cli = source == s_cli;
+
+	if (!*value) {
+		snprintf(
+		    err, errlen, "%s: --%s: empty value", source, o->name);
+		return SL_EINVAL;
+	}
+	if (!cli || !l->from_cli)
+		l->n = 0;
+	l->from_cli = cli;
+	if (l->n == SL_CFG_LIST_MAX) {
+		snprintf(err, errlen, "%s: --%s: given more than %d times",
+		    source, o->name, SL_CFG_LIST_MAX);
+		return SL_EINVAL;
+	}
+	l->v[l->n++] = value;
+	return 0;
+}
+
 /* Parse one value from one source into cfg; the one validation path. */
 static int
 s_set(const sl_opt_t *o, void *cfg, const char *value, const char *source,
@@ -110,6 +137,10 @@ s_set(const sl_opt_t *o, void *cfg, const char *value, const char *source,
 		}
 		memcpy(base + o->offset, &idx, sizeof idx);
 		return 0;
+	case SL_OPT_LIST:
+		return s_set_list(o,
+		    (sl_cfg_list_t *) (void *) (base + o->offset), value,
+		    source, err, errlen);
 	}
 	snprintf(err, errlen, "--%s: bad option table entry", o->name);
 	return SL_EINVAL;
@@ -210,7 +241,7 @@ sl_cfg_load_pos(const sl_opt_t *opts, size_t n, void *cfg, int argc,
 			    err, errlen, "option --%s needs a value", o->name);
 			return SL_EINVAL;
 		}
-		if ((rc = s_set(o, cfg, value, "command line", err, errlen)))
+		if ((rc = s_set(o, cfg, value, s_cli, err, errlen)))
 			return rc;
 	}
 	return SL_CFG_RUN;
@@ -249,6 +280,9 @@ s_print_help(const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info,
 			fprintf(out, " [%lld..%lld]", o->min, o->max);
 		else if (o->type == SL_OPT_ENUM)
 			fprintf(out, " [%s]", o->choices);
+		else if (o->type == SL_OPT_LIST)
+			fprintf(out, " [may be given up to %d times]",
+			    SL_CFG_LIST_MAX);
 		/* What this environment already says, so that --help in a
 		 * container shows the values in force (secrets hidden). */
 		if (set && *set)
@@ -259,6 +293,18 @@ s_print_help(const sl_opt_t *opts, size_t n, const sl_cfg_info_t *info,
 	fprintf(out,
 	    "  --help     print this help and exit\n"
 	    "  --version  print the version and exit\n");
+}
+
+/* " name=a,b" for the CFG line (cut if it does not fit). */
+static int
+s_list_text(const sl_cfg_list_t *l, const char *name, char *buf, size_t len)
+{
+	int used = snprintf(buf, len, " %s=", name);
+
+	for (size_t i = 0; i < l->n && used > 0 && (size_t) used < len; i++)
+		used += snprintf(buf + used, len - (size_t) used, "%s%s",
+		    i ? "," : "", l->v[i]);
+	return used;
 }
 
 void
@@ -301,6 +347,12 @@ sl_cfg_log(const sl_opt_t *opts, size_t n, const void *cfg)
 			memcpy(&idx, base + o->offset, sizeof idx);
 			rc = snprintf(item, sizeof item, " %s=%s", o->name,
 			    s_choice_name(o->choices, idx, name, sizeof name));
+			break;
+		case SL_OPT_LIST:
+			rc = s_list_text(
+			    (const sl_cfg_list_t *) (const void *) (base
+			        + o->offset),
+			    o->name, item, sizeof item);
 			break;
 		}
 		if (rc <= 0)

@@ -25,7 +25,20 @@ typedef enum {
 	              */
 	SL_OPT_SECRET, /* like SL_OPT_STR, but sl_cfg_log() prints only
 	                  whether it is set (tokens, keys) */
+	SL_OPT_LIST, /* stored as sl_cfg_list_t: the flag may be given several
+	                times (each adds an entry); the default or the
+	                environment give one entry; an entry may itself be
+	                comma separated (the caller splits it, sl_lines_csv) */
 } sl_opt_type_t;
+
+/* An SL_OPT_LIST's value: borrowed strings (argv, environ or default). */
+#define SL_CFG_LIST_MAX 16
+typedef struct sl_cfg_list {
+	const char *v[SL_CFG_LIST_MAX];
+	size_t n;
+	int from_cli; /* entries came from the command line: a later flag
+	                 adds one; otherwise it replaces them */
+} sl_cfg_list_t;
 
 typedef struct sl_opt {
 	const char *name;    /* long flag without "--", e.g. "listen" */

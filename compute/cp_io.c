@@ -10,67 +10,84 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zmq.h>
 
+#include "cp_health.h"
 #include "cp_io.h"
+#include "cp_link.h"
 #include "cp_pool.h"
+#include "cp_resolve.h"
 #include "cp_tasks.h"
 #include "sl_clock.h"
 #include "sl_err.h"
+#include "sl_lines.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 
 #define CP_RESULTS_EP "inproc://sluice-results"
-#define CP_FORWARD_BATCH 256     /* results forwarded per poll wake-up */
-#define CP_BACKOFF_MIN_US 250000 /* first reconnect delay */
+#define CP_FORWARD_BATCH 256 /* results forwarded per poll wake-up */
+#define CP_IO_MAX_LINKS                                                       \
+	64 /* gateways served at once; more are logged                        \
+	      and left out (a hostile DNS answer) */
 
 typedef struct cp_io {
 	const cp_io_cfg_t *cfg;
+	cp_link_opts_t lo; /* what every link shares */
 	void *zctx;
-	void *dealer; /* to the gateway */
-	void *pull;   /* results from the pool */
+	void *pull; /* results from the pool */
 	cp_pool_t *pool;
 	msgpack_sbuffer sb; /* scratch for frames this thread builds */
 	char id[128];       /* routing id */
 	char host[64];      /* for READY */
-	int64_t gw_expiry;  /* gateway presumed gone if silent until then */
-	int64_t next_ping;  /* when the gateway gets our next PING */
-	int64_t backoff_us; /* next reconnect delay */
-	int64_t drain_end;  /* 0, or when a drain gives up on running jobs */
-	bool gw_seen;       /* the gateway spoke since we (re)connected */
-	bool gw_ever;       /* ... or ever, since we started */
-	bool registered; /* the gateway said REGISTERED since we connected */
-	uint64_t gen;    /* connection generation: +1 at each reconnect */
-	uint64_t jobs;   /* counters for the closing log line */
+	cp_link_t *links[CP_IO_MAX_LINKS]; /* one per gateway */
+	size_t n_links;
+	uint64_t last_gen;    /* generations handed out (cp_link.h) */
+	unsigned busy;        /* jobs in the pool whose result is not back */
+	int64_t next_resolve; /* when the specs are resolved again */
+	int64_t next_health;  /* when the health file is rewritten */
+	int64_t drain_end;    /* 0, or when a drain gives up on running jobs */
+	bool resolve_failed;  /* a spec did not resolve this round */
+	uint64_t jobs;        /* counters for the closing log line */
 	uint64_t results;
-	uint64_t old; /* results of jobs from a previous connection */
-	uint64_t reconnects;
+	uint64_t old; /* results of jobs from a closed connection */
 } cp_io_t;
 
-static int
-s_send(cp_io_t *self, const void *data, size_t len)
+/* Random bits from the kernel (ids, jitter): no libc rand() state shared
+ * with the tasks. */
+static uint64_t
+s_random64(void)
 {
-	if (zmq_send(self->dealer, data, len, ZMQ_DONTWAIT) < 0) {
-		SL_WARN("IO-SEND", "to gateway: %s", zmq_strerror(errno));
-		return SL_ESYS;
-	}
-	return 0;
+	uint64_t r;
+
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
+		r = (uint64_t) sl_clock_wall_us() ^ (uint64_t) getpid();
+	return r;
 }
 
 static int
-s_send_empty(cp_io_t *self, sl_msg_type_t type)
+s_send(cp_link_t *l, const void *data, size_t len)
+{
+	int rc = cp_link_send(l, data, len);
+
+	if (rc)
+		SL_WARN("IO-SEND", "to gateway=%s: %s", l->endpoint,
+		    zmq_strerror(errno));
+	return rc;
+}
+
+static int
+s_send_empty(cp_io_t *self, cp_link_t *l, sl_msg_type_t type)
 {
 	msgpack_sbuffer_clear(&self->sb);
 	if (sl_proto_encode_empty(&self->sb, type))
 		return SL_ENOMEM;
-	return s_send(self, self->sb.data, self->sb.size);
+	return s_send(l, self->sb.data, self->sb.size);
 }
 
 static int
-s_send_ready(cp_io_t *self)
+s_send_ready(cp_io_t *self, cp_link_t *l)
 {
 	const char *names[SL_PROTO_MAX_TASKS];
 	size_t n = cp_tasks_count(self->cfg->tasks);
@@ -81,43 +98,66 @@ s_send_ready(cp_io_t *self)
 	if (sl_proto_encode_ready(&self->sb, self->cfg->threads,
 	        (uint32_t) getpid(), self->host, names, n))
 		return SL_ENOMEM;
-	return s_send(self, self->sb.data, self->sb.size);
+	return s_send(l, self->sb.data, self->sb.size);
 }
 
 /* Answer a job that cannot run with an error RESULT at once. */
 static void
-s_refuse(cp_io_t *self, uint64_t job, const char *code, const char *msg)
+s_refuse(cp_io_t *self, cp_link_t *l, uint64_t job, const char *code,
+    const char *msg)
 {
 	msgpack_sbuffer_clear(&self->sb);
 	if (!sl_proto_encode_result_err(
 	        &self->sb, job, code, msg, 0, sl_clock_wall_us()))
-		s_send(self, self->sb.data, self->sb.size);
+		s_send(l, self->sb.data, self->sb.size);
 }
 
 /* The gateway accepted our READY: say so once per connection, with the
  * label its logs use for us. */
 static void
-s_on_registered(cp_io_t *self, const sl_msg_registered_t *m)
+s_on_registered(cp_io_t *self, cp_link_t *l, const sl_msg_registered_t *m)
 {
 	char label[SL_PROTO_MAX_NAME + 1] = "-";
 
-	if (self->registered) {
+	if (l->registered) {
 		SL_DEBUG("WRK-REGISTERED", "again; ignored");
 		return;
 	}
-	self->registered = true;
+	l->registered = true;
 	if (m->worker.len)
 		sl_proto_rid_name((const uint8_t *) m->worker.ptr,
 		    m->worker.len, label, sizeof label);
-	SL_NOTICE("WRK-REGISTERED", "gateway=%s threads=%u as=%s",
-	    self->cfg->gateway, self->cfg->threads, label);
+	SL_NOTICE("WRK-REGISTERED", "gateway=%s threads=%u as=%s", l->endpoint,
+	    self->cfg->threads, label);
+}
+
+/* A JOB from l: run it (the pool owns w from here) or refuse it. */
+static void
+s_on_job(cp_io_t *self, cp_link_t *l, cp_work_t **w_p)
+{
+	cp_work_t *w = *w_p;
+	const sl_msg_job_t *job = &w->msg.u.job;
+
+	w->task
+	    = cp_tasks_find(self->cfg->tasks, job->task.ptr, job->task.len);
+	self->jobs++;
+	if (!w->task) {
+		s_refuse(self, l, job->job, "unknown_task",
+		    "this worker does not run that task");
+		return;
+	}
+	SL_DEBUG("JOB-START", "job=%" PRIu64 " task=%s gateway=%s", job->job,
+	    w->task->name, l->endpoint);
+	w->gen = l->gen;
+	cp_pool_push(self->pool, w_p);
+	self->busy++;
+	l->held++;
 }
 
 static void
-s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
+s_on_gateway_frame(cp_io_t *self, cp_link_t *l, const void *data, size_t len)
 {
 	cp_work_t *w = cp_pool_work_new(data, len);
-	const sl_msg_job_t *job;
 	const char *why;
 	bool found;
 	int rc;
@@ -140,34 +180,23 @@ s_on_gateway_frame(cp_io_t *self, const void *data, size_t len)
 	}
 	switch (w->msg.type) {
 	case SL_MSG_JOB:
-		job = &w->msg.u.job;
-		w->task = cp_tasks_find(
-		    self->cfg->tasks, job->task.ptr, job->task.len);
-		self->jobs++;
-		if (!w->task) {
-			s_refuse(self, job->job, "unknown_task",
-			    "this worker does not run that task");
-			break;
-		}
-		SL_DEBUG("JOB-START", "job=%" PRIu64 " task=%s", job->job,
-		    w->task->name);
-		w->gen = self->gen;
-		cp_pool_push(self->pool, &w);
+		s_on_job(self, l, &w);
 		break;
 	case SL_MSG_CANCEL:
 		/* Not inside the log macro: its arguments are only evaluated
 		 * when debug logging is on. */
-		found = cp_pool_cancel(self->pool, w->msg.u.cancel.job);
+		found = cp_pool_cancel_job(
+		    self->pool, l->gen, w->msg.u.cancel.job);
 		SL_DEBUG("JOB-CANCEL", "job=%" PRIu64 " found=%d",
 		    w->msg.u.cancel.job, found);
 		break;
 	case SL_MSG_PING:
-		s_send_empty(self, SL_MSG_PONG);
+		s_send_empty(self, l, SL_MSG_PONG);
 		break;
 	case SL_MSG_PONG:
 		break;
 	case SL_MSG_REGISTERED:
-		s_on_registered(self, &w->msg.u.registered);
+		s_on_registered(self, l, &w->msg.u.registered);
 		break;
 	default:
 		SL_WARN("IO-BADMSG", "type=%s is not for a worker",
@@ -178,23 +207,21 @@ out:
 	cp_pool_work_destroy(&w);
 }
 
-/* Handle every message waiting from the gateway; any proves it alive. */
+/* Handle every message waiting from one gateway; any proves it alive. */
 static void
-s_drain_gateway(cp_io_t *self)
+s_drain_gateway(cp_io_t *self, cp_link_t *l)
 {
 	zmq_msg_t m;
 
 	for (;;) {
 		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, self->dealer, ZMQ_DONTWAIT) < 0) {
+		if (zmq_msg_recv(&m, l->dealer, ZMQ_DONTWAIT) < 0) {
 			zmq_msg_close(&m);
 			return;
 		}
-		self->gw_expiry = sl_clock_mono_us()
-		    + self->cfg->hb_ivl_us * (int64_t) self->cfg->hb_liveness;
-		self->backoff_us = CP_BACKOFF_MIN_US;
-		self->gw_seen = self->gw_ever = true;
-		s_on_gateway_frame(self, zmq_msg_data(&m), zmq_msg_size(&m));
+		cp_link_heard(l, &self->lo, sl_clock_mono_us());
+		s_on_gateway_frame(
+		    self, l, zmq_msg_data(&m), zmq_msg_size(&m));
 		zmq_msg_close(&m);
 	}
 }
@@ -223,11 +250,21 @@ s_recv_result(cp_io_t *self, uint64_t *gen, zmq_msg_t *m)
 	return 0;
 }
 
+/* The open link whose current connection is gen, or NULL. */
+static cp_link_t *
+s_link_of(cp_io_t *self, uint64_t gen)
+{
+	for (size_t i = 0; i < self->n_links; i++)
+		if (self->links[i]->dealer && self->links[i]->gen == gen)
+			return self->links[i];
+	return NULL;
+}
+
 /*
- * Forward results to the gateway as they are: the pool encoded them. A
- * result of a job that came on a previous connection is dropped: that
- * gateway requeued the job when we left, and the gateway we talk to now
- * (maybe a restarted one) never sent it (PROTOCOL.md §2, "Job ids").
+ * Forward results as they are (the pool encoded them) on the connection
+ * their job came on. A result of a job whose connection is gone is
+ * dropped: that gateway requeued the job when we left, and no gateway we
+ * talk to now sent it (PROTOCOL.md §2, "Job ids").
  */
 static void
 s_forward_results(cp_io_t *self)
@@ -236,20 +273,25 @@ s_forward_results(cp_io_t *self)
 	zmq_msg_t m;
 
 	for (int i = 0; i < CP_FORWARD_BATCH; i++) {
+		cp_link_t *l;
+
 		if (s_recv_result(self, &gen, &m)) {
 			zmq_msg_close(&m);
 			return;
 		}
-		if (gen != self->gen) {
+		if (self->busy)
+			self->busy--;
+		l = s_link_of(self, gen);
+		if (!l) {
 			self->old++;
 			SL_INFO("JOB-OLD",
-			    "a result of connection %" PRIu64 " dropped "
-			    "(now %" PRIu64 ")",
-			    gen, self->gen);
+			    "a result of connection %" PRIu64 " dropped", gen);
 			zmq_msg_close(&m);
 			continue;
 		}
-		if (zmq_msg_send(&m, self->dealer, ZMQ_DONTWAIT) < 0) {
+		if (l->held)
+			l->held--;
+		if (zmq_msg_send(&m, l->dealer, ZMQ_DONTWAIT) < 0) {
 			SL_INFO("IO-SEND", "result dropped: %s",
 			    zmq_strerror(errno));
 			zmq_msg_close(&m);
@@ -258,128 +300,38 @@ s_forward_results(cp_io_t *self)
 	}
 }
 
-/* Open the DEALER, connect, announce READY (queued until connected). */
+/* Connect l as a new connection and say READY (queued until connected):
+ * 0, or SL_ESYS after logging why (l then waits to try again). */
 static int
-s_connect(cp_io_t *self)
+s_open_link(cp_io_t *self, cp_link_t *l, int64_t now)
 {
-	int linger = 1000, ivl = 100, ivl_max = 5000;
-
-	self->dealer = zmq_socket(self->zctx, ZMQ_DEALER);
-	if (!self->dealer)
+	if (cp_link_open(l, self->zctx, &self->lo, ++self->last_gen, now)
+	    || s_send_ready(self, l)) {
+		SL_WARN("IO-START", "gateway=%s: %s", l->endpoint,
+		    zmq_strerror(errno));
+		cp_link_close(l, &self->lo, (unsigned) s_random64(), now);
 		return SL_ESYS;
-	/* LINGER: give BYE a second to leave at shutdown. RECONNECT: back
-	 * off from 100 ms to 5 s while the gateway is away. Messages queue
-	 * until connected, so READY reaches a gateway that starts later. */
-	if (zmq_setsockopt(
-	        self->dealer, ZMQ_ROUTING_ID, self->id, strlen(self->id))
-	    || zmq_setsockopt(self->dealer, ZMQ_LINGER, &linger, sizeof linger)
-	    || zmq_setsockopt(
-	        self->dealer, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl)
-	    || zmq_setsockopt(
-	        self->dealer, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max)
-	    || (self->cfg->curve_server_key
-	        && sl_curve_client_setup(self->dealer,
-	            self->cfg->curve_server_key, self->cfg->curve))
-	    || zmq_connect(self->dealer, self->cfg->gateway))
-		return SL_ESYS;
-	self->gw_expiry = sl_clock_mono_us()
-	    + self->cfg->hb_ivl_us * (int64_t) self->cfg->hb_liveness;
-	self->gw_seen = false;
-	self->registered = false;
-	return 0;
-}
-
-/* Rewrite the health file (atomically: a reader never sees half). */
-static void
-s_write_health(cp_io_t *self, int64_t now)
-{
-	char tmp[4200], text[256];
-	bool ok = self->gw_seen && now < self->gw_expiry;
-	FILE *f;
-	int n;
-
-	if (!self->cfg->health_file)
-		return;
-	n = snprintf(text, sizeof text, "%s gateway=%s id=%s load=%zu\n",
-	    ok ? "ok" : "waiting", self->cfg->gateway, self->id,
-	    cp_pool_load(self->pool));
-	if (n < 0 || (size_t) n >= sizeof text)
-		n = (int) strlen(text);
-	snprintf(tmp, sizeof tmp, "%s.tmp", self->cfg->health_file);
-	f = fopen(tmp, "w");
-	if (!f || fwrite(text, 1, (size_t) n, f) != (size_t) n) {
-		if (f)
-			fclose(f);
-		SL_WARN("IO-HEALTH", "cannot write %s", tmp);
-		return;
-	}
-	if (fclose(f) || rename(tmp, self->cfg->health_file))
-		SL_WARN(
-		    "IO-HEALTH", "cannot replace %s", self->cfg->health_file);
-}
-
-int
-cp_io_check_health(
-    const char *health_file, int64_t stale_us, char *why, size_t whylen)
-{
-	char text[256] = "";
-	struct stat stt;
-	FILE *f = fopen(health_file, "r");
-	int64_t age;
-
-	if (!f || stat(health_file, &stt)) {
-		snprintf(
-		    why, whylen, "%s: %s\n", health_file, strerror(errno));
-		if (f)
-			fclose(f);
-		return SL_EINVAL;
-	}
-	if (!fgets(text, sizeof text, f))
-		text[0] = '\0';
-	fclose(f);
-	age = sl_clock_wall_us() - (int64_t) stt.st_mtime * 1000000;
-	if (age > stale_us) {
-		snprintf(why, whylen, "stale: written %lld s ago\n",
-		    (long long) (age / 1000000));
-		return SL_EINVAL;
-	}
-	if (strncmp(text, "ok ", 3)) {
-		snprintf(why, whylen, "%s", text[0] ? text : "empty\n");
-		return SL_EINVAL;
 	}
 	return 0;
-}
-
-/* Random bits from the kernel (ids, jitter): no libc rand() state shared
- * with the tasks. */
-static uint64_t
-s_random64(void)
-{
-	uint64_t r;
-
-	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t) sizeof r)
-		r = (uint64_t) sl_clock_wall_us() ^ (uint64_t) getpid();
-	return r;
 }
 
 /*
- * The gateway has been silent too long: presume it gone. Whatever runs
- * here was requeued on its side, so cancel it; wait a jittered, growing
- * delay (so a fleet of workers does not reconnect in lockstep), then
- * reopen the socket and register again.
+ * A gateway has been silent too long: presume it gone. What it sent us
+ * was requeued on its side, so cancel it; the other gateways' jobs run
+ * on. Reconnect after a jittered, growing delay (so a fleet of workers
+ * does not reconnect in lockstep).
  */
-static int
-s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
+static void
+s_lost(cp_io_t *self, cp_link_t *l, int64_t now)
 {
-	int zero = 0;
-	int64_t delay;
+	size_t n = cp_pool_cancel_gen(self->pool, l->gen);
 
 	SL_WARN("GW-SILENT",
-	    "gateway=%s silent for %u heartbeats; "
+	    "gateway=%s silent for %u heartbeats; %zu job%s cancelled; "
 	    "reconnecting in ~%" PRId64 " ms%s",
-	    self->cfg->gateway, self->cfg->hb_liveness,
-	    self->backoff_us / 1000,
-	    self->gw_ever ? ""
+	    l->endpoint, self->cfg->hb_liveness, n, n == 1 ? "" : "s",
+	    l->backoff_us / 1000,
+	    l->ever ? ""
 	        /* A gateway that never answered is often one we cannot
 	         * talk to at all: say what to check. */
 	        : self->cfg->curve_server_key
@@ -387,33 +339,119 @@ s_reconnect(cp_io_t *self, volatile sig_atomic_t *stop)
 	          "this server key, and our public key in its allow-list?"
 	        : "; it never answered: is it up at that address, and "
 	          "without CURVE (else set --curve-server-key)?");
-	cp_pool_cancel_all(self->pool);
-	zmq_setsockopt(self->dealer, ZMQ_LINGER, &zero, sizeof zero);
-	zmq_close(self->dealer);
-	self->dealer = NULL;
-	delay
-	    = cp_io_backoff_jitter(self->backoff_us, (unsigned) s_random64());
-	/* From now on, results of the jobs we held are old. */
-	self->gen++;
-	for (int64_t end = sl_clock_mono_us() + delay;
-	     !*stop && sl_clock_mono_us() < end;) {
-		zmq_pollitem_t it = { self->pull, 0, ZMQ_POLLIN, 0 };
-		uint64_t gen;
-		zmq_msg_t m;
+	cp_link_close(l, &self->lo, (unsigned) s_random64(), now);
+}
 
-		/* Results of cancelled jobs still arrive: discard them. */
-		if (zmq_poll(&it, 1, 50) > 0) {
-			if (!s_recv_result(self, &gen, &m))
-				self->old++;
-			zmq_msg_close(&m);
+/* sl_lines_fn via cp_resolve: one resolved endpoint; keep its link or
+ * make one. */
+static int
+s_listed(void *arg, const char *endpoint)
+{
+	cp_io_t *self = arg;
+	cp_link_t *l;
+
+	for (size_t i = 0; i < self->n_links; i++)
+		if (!strcmp(self->links[i]->endpoint, endpoint)) {
+			self->links[i]->listed = true;
+			return 0;
 		}
+	if (self->n_links == CP_IO_MAX_LINKS) {
+		SL_WARN("GW-ADD", "gateway=%s left out: already %d gateways",
+		    endpoint, CP_IO_MAX_LINKS);
+		return 0;
 	}
-	self->backoff_us
-	    = cp_io_backoff_next(self->backoff_us, self->cfg->backoff_max_us);
-	self->reconnects++;
-	if (s_connect(self))
-		return SL_ESYS;
-	return s_send_ready(self);
+	l = cp_link_new(endpoint);
+	if (!l)
+		return SL_ENOMEM;
+	l->listed = true;
+	self->links[self->n_links++] = l;
+	SL_NOTICE(
+	    "GW-ADD", "gateway=%s gateways=%zu", endpoint, self->n_links);
+	return 0;
+}
+
+/* sl_lines_fn: one spec of a --gateway value. */
+static int
+s_resolve_one(void *arg, char *spec, size_t len, char *why, size_t whylen)
+{
+	cp_io_t *self = arg;
+	char err[256];
+	int rc = cp_resolve_spec(spec, s_listed, self, err, sizeof err);
+
+	(void) len;
+	if (rc == SL_EINVAL) /* a malformed spec: refused at start */
+		snprintf(why, whylen, "%s", err);
+	if (rc == SL_ESYS) {
+		SL_WARN("GW-RESOLVE", "%s; trying again in %" PRId64 " ms",
+		    err, self->cfg->resolve_us / 1000);
+		self->resolve_failed = true;
+		return 0;
+	}
+	return rc;
+}
+
+/* Leave a gateway whose address no longer resolves: BYE (it requeues
+ * what we hold, and we cancel it), then forget the link. */
+static void
+s_drop(cp_io_t *self, size_t i)
+{
+	cp_link_t *l = self->links[i];
+	size_t n = l->dealer ? cp_pool_cancel_gen(self->pool, l->gen) : 0;
+
+	if (l->dealer)
+		s_send_empty(self, l, SL_MSG_BYE);
+	SL_NOTICE("GW-DROP",
+	    "gateway=%s no longer resolves; %zu job%s cancelled", l->endpoint,
+	    n, n == 1 ? "" : "s");
+	cp_link_destroy(&self->links[i]);
+	self->links[i] = self->links[--self->n_links];
+}
+
+/* Resolve every spec again: connect to new gateways, leave those that
+ * are gone. A spec that fails to resolve drops nothing this round. */
+static int
+s_resolve(cp_io_t *self)
+{
+	char err[256];
+	int rc = 0;
+
+	self->resolve_failed = false;
+	for (size_t i = 0; i < self->n_links; i++)
+		self->links[i]->listed = false;
+	for (size_t i = 0; i < self->cfg->n_gateways && !rc; i++)
+		rc = sl_lines_csv(self->cfg->gateways[i], s_resolve_one, self,
+		    err, sizeof err);
+	if (rc) {
+		SL_ERR("GW-RESOLVE", "%s", err);
+		return rc;
+	}
+	for (size_t i = self->n_links; i-- > 0;)
+		if (!self->links[i]->listed && !self->resolve_failed)
+			s_drop(self, i);
+	return 0;
+}
+
+/* Rewrite the health file: "ok" while some gateway answers. */
+static void
+s_write_health(cp_io_t *self, int64_t now)
+{
+	char text[512];
+	const char *gw = "-";
+	size_t alive = 0;
+
+	if (!self->cfg->health_file)
+		return;
+	for (size_t i = 0; i < self->n_links; i++)
+		if (self->links[i]->seen && now < self->links[i]->expiry
+		    && !alive++)
+			gw = self->links[i]->endpoint;
+	snprintf(text, sizeof text,
+	    "%s gateway=%s id=%s load=%zu gateways=%zu/%zu\n",
+	    alive ? "ok" : "waiting", gw, self->id, cp_pool_load(self->pool),
+	    alive, self->n_links);
+	if (cp_health_write(self->cfg->health_file, text))
+		SL_WARN("IO-HEALTH", "cannot replace %s: %s",
+		    self->cfg->health_file, strerror(errno));
 }
 
 static int
@@ -436,22 +474,11 @@ s_open(cp_io_t *self)
 	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_bind(self->pull, CP_RESULTS_EP))
 		return SL_ESYS;
-	return s_connect(self);
+	return 0;
 }
 
-int64_t
-cp_io_backoff_jitter(int64_t backoff_us, unsigned rnd)
-{
-	return backoff_us * (80 + rnd % 41) / 100;
-}
-
-int64_t
-cp_io_backoff_next(int64_t backoff_us, int64_t max_us)
-{
-	return backoff_us * 2 > max_us ? max_us : backoff_us * 2;
-}
-
-/* Sockets, pool, READY: 0, or an SL_E* code after logging why. */
+/* Sockets, pool, the first resolution: 0, or an SL_E* code after
+ * logging why. */
 static int
 s_start(cp_io_t *io)
 {
@@ -470,8 +497,7 @@ s_start(cp_io_t *io)
 	rc = io->zctx ? s_open(io) : SL_ESYS;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
-		SL_ERR("IO-START", "gateway=%s: %s", cfg->gateway,
-		    zmq_strerror(errno));
+		SL_ERR("IO-START", "%s", zmq_strerror(errno));
 		return SL_ESYS;
 	}
 	io->pool = cp_pool_new(
@@ -480,14 +506,22 @@ s_start(cp_io_t *io)
 		SL_ERR("IO-START", "%s", err);
 		return SL_ESYS;
 	}
-	if ((rc = s_send_ready(io)))
-		return rc;
+	io->lo = (cp_link_opts_t) { io->id, cfg->hb_ivl_us, cfg->hb_liveness,
+		cfg->backoff_max_us, cfg->curve_server_key, cfg->curve };
+	/* A spec or an endpoint that can never work stops us here; a name
+	 * that does not resolve yet is tried again. */
+	if (s_resolve(io))
+		return SL_EINVAL;
+	for (size_t i = 0; i < io->n_links; i++)
+		if (s_open_link(io, io->links[i], sl_clock_mono_us()))
+			return SL_ESYS;
+	io->next_resolve = sl_clock_mono_us() + cfg->resolve_us;
 	/* Our routing id is what another peer would need to pose as us on
 	 * an endpoint without CURVE: at debug level only (SECURITY.md). */
-	SL_NOTICE("WRK-UP", "pid=%ld gateway=%s threads=%u", (long) getpid(),
-	    cfg->gateway, cfg->threads);
+	SL_NOTICE("WRK-UP", "pid=%ld gateway=%s%s threads=%u", (long) getpid(),
+	    cfg->n_gateways ? cfg->gateways[0] : "-",
+	    cfg->n_gateways > 1 ? ",..." : "", cfg->threads);
 	SL_DEBUG("WRK-ID", "id=%s", io->id);
-	io->next_ping = sl_clock_mono_us() + cfg->hb_ivl_us;
 	return 0;
 }
 
@@ -503,27 +537,73 @@ s_drain_over(cp_io_t *io, volatile sig_atomic_t *stop, int64_t now)
 		    "finishing %zu job%s, up to "
 		    "%" PRId64 " ms",
 		    load, load == 1 ? "" : "s", io->cfg->drain_us / 1000);
-		s_send_empty(io, SL_MSG_DRAIN);
+		for (size_t i = 0; i < io->n_links; i++)
+			if (io->links[i]->dealer)
+				s_send_empty(io, io->links[i], SL_MSG_DRAIN);
 		io->drain_end = now + io->cfg->drain_us;
 	}
 	return io->drain_end
 	    && (!cp_pool_load(io->pool) || now >= io->drain_end || *stop > 1);
 }
 
-/* Wait for results or gateway frames until the next PING is due, and
- * handle them: 0, or SL_ESYS after logging why. */
-static int
-s_poll(cp_io_t *io, int64_t now)
+/* Each gateway's timers (PING, silence, reopen), then the worker's own
+ * (resolution, health file); returns when the next one is due. */
+static int64_t
+s_timers(cp_io_t *io, int64_t now)
 {
-	zmq_pollitem_t items[] = {
-		{ io->pull, 0, ZMQ_POLLIN, 0 },
-		{ io->dealer, 0, ZMQ_POLLIN, 0 },
-	};
-	long timeout_ms = (long) ((io->next_ping - now) / 1000) + 1;
+	int64_t next;
 
+	if (now >= io->next_resolve && !io->drain_end) {
+		s_resolve(io);
+		io->next_resolve = now + io->cfg->resolve_us;
+	}
+	if (now >= io->next_health) {
+		s_write_health(io, now);
+		sl_log_flush(false); /* suppressed-line counts */
+		io->next_health = now + io->cfg->hb_ivl_us;
+	}
+	next = io->next_health;
+	if (!io->drain_end && io->next_resolve < next)
+		next = io->next_resolve;
+	for (size_t i = 0; i < io->n_links; i++) {
+		cp_link_t *l = io->links[i];
+
+		if (cp_link_silent(l, now) && !io->drain_end)
+			s_lost(io, l, now);
+		else if (cp_link_due(l, now) && !io->drain_end)
+			s_open_link(io, l, now);
+		else if (l->dealer && now >= l->next_ping) {
+			s_send_empty(io, l, SL_MSG_PING);
+			l->next_ping = now + io->cfg->hb_ivl_us;
+		}
+		if (cp_link_next_event(l) < next
+		    && (l->dealer || !io->drain_end))
+			next = cp_link_next_event(l);
+	}
+	return next;
+}
+
+/* Wait for results or gateway frames until the next timer, and handle
+ * them: 0, or SL_ESYS after logging why. */
+static int
+s_poll(cp_io_t *io, int64_t now, int64_t next)
+{
+	zmq_pollitem_t items[CP_IO_MAX_LINKS + 1] = {
+		{ io->pull, 0, ZMQ_POLLIN, 0 },
+	};
+	cp_link_t *of[CP_IO_MAX_LINKS + 1] = { NULL };
+	long timeout_ms = next > now ? (long) ((next - now) / 1000) + 1 : 0;
+	int n = 1;
+
+	for (size_t i = 0; i < io->n_links; i++)
+		if (io->links[i]->dealer) {
+			of[n] = io->links[i];
+			items[n++] = (zmq_pollitem_t) { io->links[i]->dealer,
+				0, ZMQ_POLLIN, 0 };
+		}
 	if (io->drain_end && timeout_ms > 20)
 		timeout_ms = 20; /* watch the pool empty */
-	if (zmq_poll(items, 2, timeout_ms) < 0) {
+	if (zmq_poll(items, n, timeout_ms) < 0) {
 		if (errno == EINTR)
 			return 0; /* a signal: the caller checks *stop */
 		SL_ERR("IO-POLL", "%s", zmq_strerror(errno));
@@ -532,59 +612,57 @@ s_poll(cp_io_t *io, int64_t now)
 	/* Results first: they are what clients are waiting for. */
 	if (items[0].revents & ZMQ_POLLIN)
 		s_forward_results(io);
-	if (items[1].revents & ZMQ_POLLIN)
-		s_drain_gateway(io);
+	for (int i = 1; i < n; i++)
+		if (items[i].revents & ZMQ_POLLIN)
+			s_drain_gateway(io, of[i]);
 	return 0;
 }
 
-/* Forward what finished during the drain, then BYE: the gateway requeues
- * anything we still hold, and drops results that the stopping tasks
- * produce after it. */
+/* Forward what finished during the drain, then BYE to every gateway: each
+ * requeues anything we still hold, and drops results that the stopping
+ * tasks produce after it. */
 static void
 s_leave(cp_io_t *io)
 {
+	uint64_t reconnects = 0;
+
 	s_forward_results(io);
-	s_send_empty(io, SL_MSG_BYE);
+	for (size_t i = 0; i < io->n_links; i++) {
+		if (io->links[i]->dealer)
+			s_send_empty(io, io->links[i], SL_MSG_BYE);
+		reconnects += io->links[i]->reconnects;
+	}
 	SL_NOTICE("WRK-STOP",
 	    "pid=%ld jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
 	    " reconnects=%" PRIu64,
-	    (long) getpid(), io->jobs, io->results, io->old, io->reconnects);
+	    (long) getpid(), io->jobs, io->results, io->old, reconnects);
 }
 
 int
 cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 {
-	cp_io_t io = { .cfg = cfg, .backoff_us = CP_BACKOFF_MIN_US, .gen = 1 };
+	cp_io_t io = { .cfg = cfg };
 	int rc;
 
 	msgpack_sbuffer_init(&io.sb);
 	if ((rc = s_start(&io)))
 		goto out;
 	for (;;) {
-		int64_t now = sl_clock_mono_us();
+		int64_t now = sl_clock_mono_us(), next;
 
 		if (s_drain_over(&io, stop, now))
 			break;
-		if (now >= io.next_ping) {
-			s_send_empty(&io, SL_MSG_PING);
-			s_write_health(&io, now);
-			sl_log_flush(false); /* suppressed-line counts */
-			io.next_ping = now + cfg->hb_ivl_us;
-		}
-		if (now >= io.gw_expiry && !io.drain_end)
-			rc = s_reconnect(&io, stop);
-		else
-			rc = s_poll(&io, now);
-		if (rc)
+		next = s_timers(&io, now);
+		if ((rc = s_poll(&io, now, next)))
 			break;
 	}
 	s_leave(&io);
 out:
+	for (size_t i = 0; i < io.n_links; i++)
+		cp_link_destroy(&io.links[i]);
 	cp_pool_destroy(&io.pool);
 	if (io.pull)
 		zmq_close(io.pull);
-	if (io.dealer)
-		zmq_close(io.dealer);
 	if (io.zctx)
 		zmq_ctx_term(io.zctx);
 	msgpack_sbuffer_destroy(&io.sb);

@@ -247,37 +247,58 @@ cp_pool_load(cp_pool_t *self)
 	return n;
 }
 
+/* Does w match: of generation gen (0: any), job id job (all: any)? */
+static bool
+s_matches(const cp_work_t *w, uint64_t gen, uint64_t job, bool all)
+{
+	return (!gen || w->gen == gen) && (all || w->msg.u.job.job == job);
+}
+
+/* Set the cancel flag of the matching jobs, queued or running: how many
+ * (the first only unless all). */
+static size_t
+s_cancel(cp_pool_t *self, uint64_t gen, uint64_t job, bool all)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&self->lock);
+	for (cp_work_t *w = self->head; w && (all || !n); w = w->next)
+		if (s_matches(w, gen, job, all)) {
+			atomic_store(&w->cancel, true);
+			n++;
+		}
+	for (unsigned i = 0; i < self->n_threads && (all || !n); i++)
+		if (self->running[i]
+		    && s_matches(self->running[i], gen, job, all)) {
+			atomic_store(&self->running[i]->cancel, true);
+			n++;
+		}
+	pthread_mutex_unlock(&self->lock);
+	return n;
+}
+
 bool
 cp_pool_cancel(cp_pool_t *self, uint64_t job)
 {
-	bool found = false;
+	return s_cancel(self, 0, job, false) > 0;
+}
 
-	pthread_mutex_lock(&self->lock);
-	for (cp_work_t *w = self->head; w && !found; w = w->next)
-		if (w->msg.u.job.job == job) {
-			atomic_store(&w->cancel, true);
-			found = true;
-		}
-	for (unsigned i = 0; i < self->n_threads && !found; i++)
-		if (self->running[i]
-		    && self->running[i]->msg.u.job.job == job) {
-			atomic_store(&self->running[i]->cancel, true);
-			found = true;
-		}
-	pthread_mutex_unlock(&self->lock);
-	return found;
+bool
+cp_pool_cancel_job(cp_pool_t *self, uint64_t gen, uint64_t job)
+{
+	return s_cancel(self, gen, job, false) > 0;
+}
+
+size_t
+cp_pool_cancel_gen(cp_pool_t *self, uint64_t gen)
+{
+	return s_cancel(self, gen, 0, true);
 }
 
 void
 cp_pool_cancel_all(cp_pool_t *self)
 {
-	pthread_mutex_lock(&self->lock);
-	for (cp_work_t *w = self->head; w; w = w->next)
-		atomic_store(&w->cancel, true);
-	for (unsigned i = 0; i < self->n_threads; i++)
-		if (self->running[i])
-			atomic_store(&self->running[i]->cancel, true);
-	pthread_mutex_unlock(&self->lock);
+	s_cancel(self, 0, 0, true);
 }
 
 void

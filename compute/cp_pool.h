@@ -59,6 +59,14 @@ size_t cp_pool_load(cp_pool_t *self);
  * Returns false if no such job is here (it already finished). */
 bool cp_pool_cancel(cp_pool_t *self, uint64_t job);
 
+/* The same, only if it came on connection gen: job ids are unique per
+ * gateway, not across the gateways a worker serves. */
+bool cp_pool_cancel_job(cp_pool_t *self, uint64_t gen, uint64_t job);
+
+/* Cancel every job that came on connection gen (that gateway is gone):
+ * how many. */
+size_t cp_pool_cancel_gen(cp_pool_t *self, uint64_t gen);
+
 /* Cancel everything queued or running (the gateway is gone). */
 void cp_pool_cancel_all(cp_pool_t *self);
 

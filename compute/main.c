@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cp_health.h"
 #include "cp_io.h"
 #include "cp_tasks.h"
 #include "sl_cfg.h"
@@ -16,7 +17,8 @@
 #include "sl_log.h"
 
 typedef struct cp_cfg {
-	const char *gateway;
+	sl_cfg_list_t gateways;
+	long long resolve_ms;
 	const char *id;
 	long long threads;
 	long long hb_ivl_ms;
@@ -34,9 +36,16 @@ typedef struct cp_cfg {
 } cp_cfg_t;
 
 static const sl_opt_t s_opts[] = {
-	{ "gateway", "SLUICE_GATEWAY", SL_OPT_STR, "tcp://127.0.0.1:5555", 0,
-	    0, NULL, offsetof(cp_cfg_t, gateway),
-	    "the gateway's worker endpoint (ZeroMQ) to connect to" },
+	{ "gateway", "SLUICE_GATEWAY", SL_OPT_LIST, "tcp://127.0.0.1:5555", 0,
+	    0, NULL, offsetof(cp_cfg_t, gateways),
+	    "a gateway's worker endpoint (ZeroMQ) to connect to; give it "
+	    "several times (or comma separated) to serve several gateways; "
+	    "tcp://NAME:PORT connects to every address NAME resolves to "
+	    "(tasks.<service>, a headless Service)" },
+	{ "resolve-ms", "SLUICE_RESOLVE_MS", SL_OPT_INT, "5000", 100, 3600000,
+	    NULL, offsetof(cp_cfg_t, resolve_ms),
+	    "resolve the --gateway names again this often, to follow the "
+	    "gateways as they scale" },
 	{ "threads", "SLUICE_THREADS", SL_OPT_INT, "0", 0, 1024, NULL,
 	    offsetof(cp_cfg_t, threads),
 	    "compute threads, i.e. jobs run at once (0: one per core)" },
@@ -209,7 +218,7 @@ s_check_health(const cp_cfg_t *cfg)
 		    "sluice-compute: --check-health needs --health-file\n");
 		return 2;
 	}
-	if (cp_io_check_health(cfg->health_file,
+	if (cp_health_check(cfg->health_file,
 	        stale > 3000000 ? stale : 3000000, err, sizeof err)) {
 		printf("unhealthy: %s", err);
 		return 1;
@@ -261,7 +270,9 @@ main(int argc, char **argv)
 	if (!cfg.threads)
 		cfg.threads = cores > 0 ? (cores < 1024 ? cores : 1024) : 1;
 	sl_cfg_log(s_opts, N_OPTS, &cfg);
-	io.gateway = cfg.gateway;
+	io.gateways = cfg.gateways.v;
+	io.n_gateways = cfg.gateways.n;
+	io.resolve_us = cfg.resolve_ms * 1000;
 	io.id = strcmp(cfg.id, "auto") ? cfg.id : NULL;
 	io.threads = (unsigned) cfg.threads;
 	io.hb_ivl_us = cfg.hb_ivl_ms * 1000;

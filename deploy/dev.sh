@@ -5,12 +5,10 @@
 #                        start a gateway on 127.0.0.1:8080 and one worker
 #                        with a thread per core; Ctrl-C drains and stops both
 #   deploy/dev.sh test   install what is missing, build, run every test
-#                        (ctest) but the multi-node swarm one (minutes:
-#                        `ctest -L swarm-multi`), then build again with
-#                        ASan+UBSan into ./build-asan and run the suite
-#                        there (without compose, swarm, bench and fuzz);
-#                        both ctest summaries are printed, the sanitized
-#                        one last
+#                        (ctest), then build again with ASan+UBSan into
+#                        ./build-asan and run the suite there (without
+#                        compose, swarm, bench and fuzz); both ctest
+#                        summaries are printed, the sanitized one last
 #   deploy/dev.sh deps   only install the missing Debian packages (all)
 #   deploy/dev.sh build  only configure and build (into ./build)
 #
@@ -31,20 +29,26 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 # openssl: their TLS certificates; mmdebstrap: the compose test builds the
 # Docker base image with deploy/base-image.sh, Docker itself comes with
 # the machine; iproute2 and iptables: the multi-node swarm test puts
-# Docker daemons in network namespaces joined by a bridge; chromium: the demo page's test runs it headless; clang and
+# Docker daemons in network namespaces joined by a bridge; chromium: the
+# demo page's test runs it headless; clang and
 # libclang-rt-14-dev: the libFuzzer targets, tests/fuzz; clang-format: the
 # lint.format test (the tree is formatted as .clang-format says); valgrind: the
 # valgrind.e2e test, and profiling, docs/BENCHMARKS.md; prometheus: its
 # promtool, which the ops test runs on deploy/prometheus/ and the live
 # /metrics; the tests need no Prometheus server, but under systemd the
 # package starts one on :9090: `systemctl disable --now prometheus` if
-# unwanted; python3-yaml: the ops test reads the rule files). Profiling
+# unwanted; python3-yaml: the ops test reads the rule files; nodejs and
+# node-ws: the JavaScript client's tests, tests/clients, run it in Node
+# with Debian's ws; python3-venv and python3-setuptools: the
+# clients.python_pip test installs clients/python with pip into a fresh
+# virtualenv). Profiling
 # also wants linux-perf.
 RUN_PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
 TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
 python3-msgpack mmdebstrap iproute2 iptables chromium openssl clang clang-format
-libclang-rt-14-dev valgrind prometheus python3-yaml"
+libclang-rt-14-dev valgrind prometheus python3-yaml nodejs node-ws
+python3-venv python3-setuptools"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -225,9 +229,7 @@ test)
 	# (a build made by `run` without cmocka had the tests off)
 	build "$build" -DBUILD_TESTING=ON
 	status=0
-	# The multi-node swarm test takes minutes: run it on its own.
-	(cd "$build" && ctest --output-on-failure -LE '^swarm-multi$') ||
-		status=$?
+	(cd "$build" && ctest --output-on-failure) || status=$?
 	if [ "${SLUICE_ASAN:-1}" != 0 ]; then
 		# Second pass: the same suite under ASan+UBSan (leaks fail the
 		# programs' exit code). Compose and bench measure deployment

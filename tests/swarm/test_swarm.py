@@ -105,7 +105,7 @@ def main():
     top = os.path.abspath(args.top)
     version, why = sw.engine_version()
     if not version:
-        sw.no_engine(why)
+        sw.cannot_run("swarm.single", f"no Docker engine ({why})")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # finally: clean up
     features = sw.protocol_features(top)
     say(f"engine {version}; documented: {features}")

@@ -563,6 +563,57 @@ test_cfg_log_never_prints_a_secret(void **state)
 	assert_null(strstr(line, "hunter2"));
 }
 
+/* A list option: the default or the environment give one entry; the
+ * command line replaces it, and each further flag adds one, up to
+ * SL_CFG_LIST_MAX. */
+static void
+test_cfg_a_list_option_may_be_given_several_times(void **state)
+{
+	typedef struct {
+		sl_cfg_list_t gw;
+	} list_t;
+	static const sl_opt_t opts[] = {
+		{ "gw", "SLUICE_UT_GW", SL_OPT_LIST, "tcp://d:1", 0, 0, NULL,
+		    offsetof(list_t, gw), "gateways" },
+	};
+	fixture_t *f = *state;
+	char *argv[SL_CFG_LIST_MAX + 3] = { (char *) "sluice-ut" };
+	list_t cfg;
+
+	assert_int_equal(sl_cfg_load(opts, 1, &cfg, 1, argv, &s_info, f->out,
+	                     f->err, sizeof f->err),
+	    SL_CFG_RUN);
+	assert_int_equal(cfg.gw.n, 1);
+	assert_string_equal(cfg.gw.v[0], "tcp://d:1");
+	setenv("SLUICE_UT_GW", "tcp://e:1,tcp://e:2", 1);
+	assert_int_equal(sl_cfg_load(opts, 1, &cfg, 1, argv, &s_info, f->out,
+	                     f->err, sizeof f->err),
+	    SL_CFG_RUN);
+	assert_int_equal(cfg.gw.n, 1);
+	assert_string_equal(cfg.gw.v[0], "tcp://e:1,tcp://e:2");
+	argv[1] = (char *) "--gw=tcp://a:1";
+	argv[2] = (char *) "--gw";
+	argv[3] = (char *) "tcp://b:1";
+	assert_int_equal(sl_cfg_load(opts, 1, &cfg, 4, argv, &s_info, f->out,
+	                     f->err, sizeof f->err),
+	    SL_CFG_RUN);
+	assert_int_equal(cfg.gw.n, 2); /* the environment's entry is gone */
+	assert_string_equal(cfg.gw.v[0], "tcp://a:1");
+	assert_string_equal(cfg.gw.v[1], "tcp://b:1");
+	unsetenv("SLUICE_UT_GW");
+	for (int i = 1; i <= SL_CFG_LIST_MAX + 1; i++)
+		argv[i] = (char *) "--gw=x";
+	assert_int_equal(sl_cfg_load(opts, 1, &cfg, SL_CFG_LIST_MAX + 2, argv,
+	                     &s_info, f->out, f->err, sizeof f->err),
+	    SL_EINVAL);
+	s_assert_contains(f->err, "--gw: given more than 16 times");
+	argv[1] = (char *) "--gw=";
+	assert_int_equal(sl_cfg_load(opts, 1, &cfg, 2, argv, &s_info, f->out,
+	                     f->err, sizeof f->err),
+	    SL_EINVAL);
+	s_assert_contains(f->err, "empty value");
+}
+
 /* The rows both programs share: one spelling of flag, variable, default and
  * range, whichever struct they fill; the caller's help is kept. */
 static void
@@ -623,6 +674,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_cfg_log_never_prints_a_secret, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cfg_a_list_option_may_be_given_several_times, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_cfg_defaults_are_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(

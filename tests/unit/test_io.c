@@ -8,7 +8,7 @@
  * the built-in tasks; the test stops it through *stop as a signal handler
  * would. The reconnect tests keep the ROUTER silent and time the READYs
  * of the worker's successive connections. The delay rule itself
- * (cp_io_backoff_*) is checked as a table.
+ * (cp_link_backoff_*) is checked as a table.
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
@@ -21,7 +21,9 @@
 
 #include <zmq.h>
 
+#include "cp_health.h"
 #include "cp_io.h"
+#include "cp_link.h"
 #include "cp_tasks.h"
 #include "sl_clock.h"
 #include "sl_err.h"
@@ -33,7 +35,8 @@ typedef struct fixture {
 	void *zctx;
 	void *router;
 	char ep[128];
-	char rid[256]; /* the worker's routing id, from its last frame */
+	const char *gws[1]; /* cfg.gateways: ep */
+	char rid[256];      /* the worker's routing id, from its last frame */
 	size_t rid_len;
 	char frame[4096]; /* the last frame received; msg points into it */
 	sl_msg_t msg;
@@ -70,7 +73,10 @@ setup(void **state)
 		return -1;
 	msgpack_sbuffer_init(&f->sb);
 	sl_proto_msg_init(&f->msg);
-	f->cfg.gateway = f->ep;
+	f->gws[0] = f->ep;
+	f->cfg.gateways = f->gws;
+	f->cfg.n_gateways = 1;
+	f->cfg.resolve_us = 5000000;
 	f->cfg.id = "w-ut";
 	f->cfg.threads = 1;
 	f->cfg.tasks = f->tasks;
@@ -349,7 +355,7 @@ test_io_backoff_rule_is_jittered_by_20_percent_and_capped(void **state)
 
 	(void) state;
 	for (unsigned r = 0; r < 41; r++) {
-		int64_t d = cp_io_backoff_jitter(1000000, r);
+		int64_t d = cp_link_backoff_jitter(1000000, r);
 
 		assert_true(d > prev); /* every r gives its own delay */
 		prev = d;
@@ -358,11 +364,11 @@ test_io_backoff_rule_is_jittered_by_20_percent_and_capped(void **state)
 	}
 	assert_int_equal(lo, 800000);
 	assert_int_equal(hi, 1200000);
-	assert_int_equal(cp_io_backoff_jitter(1000000, 41), 800000);
-	assert_int_equal(cp_io_backoff_jitter(1000000, 20), 1000000);
-	assert_int_equal(cp_io_backoff_next(250000, 5000000), 500000);
-	assert_int_equal(cp_io_backoff_next(4000000, 5000000), 5000000);
-	assert_int_equal(cp_io_backoff_next(5000000, 5000000), 5000000);
+	assert_int_equal(cp_link_backoff_jitter(1000000, 41), 800000);
+	assert_int_equal(cp_link_backoff_jitter(1000000, 20), 1000000);
+	assert_int_equal(cp_link_backoff_next(250000, 5000000), 500000);
+	assert_int_equal(cp_link_backoff_next(4000000, 5000000), 5000000);
+	assert_int_equal(cp_link_backoff_next(5000000, 5000000), 5000000);
 }
 
 static void
@@ -382,47 +388,11 @@ test_io_health_file_says_ok_while_the_gateway_answers(void **state)
 	/* Written at each heartbeat (100 ms); "ok" once the gateway spoke. */
 	for (int i = 0; i < 50 && rc; i++) {
 		s_sleep_ms(100);
-		rc = cp_io_check_health(path, 60000000, why, sizeof why);
+		rc = cp_health_check(path, 60000000, why, sizeof why);
 	}
 	assert_int_equal(rc, 0);
 	assert_int_equal(s_stop(f, 2), 0);
 	unlink(path);
-}
-
-static void
-test_io_check_health_refusals_say_why(void **state)
-{
-	char path[] = "/tmp/sluice-ut-health-XXXXXX", why[300];
-	struct timeval old[2] = { { 1000, 0 }, { 1000, 0 } };
-	int fd = mkstemp(path);
-
-	(void) state;
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "waiting gateway=x id=y load=0\n", 30), 30);
-	close(fd);
-	assert_int_equal(
-	    cp_io_check_health(path, 60000000, why, sizeof why), SL_EINVAL);
-	assert_string_equal(why, "waiting gateway=x id=y load=0\n");
-
-	assert_int_equal(truncate(path, 0), 0);
-	assert_int_equal(
-	    cp_io_check_health(path, 60000000, why, sizeof why), SL_EINVAL);
-	assert_string_equal(why, "empty\n");
-
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "ok gateway=x id=y load=0\n", 25), 25);
-	close(fd);
-	assert_int_equal(
-	    cp_io_check_health(path, 60000000, why, sizeof why), 0);
-	assert_int_equal(utimes(path, old), 0);
-	assert_int_equal(
-	    cp_io_check_health(path, 60000000, why, sizeof why), SL_EINVAL);
-	assert_non_null(strstr(why, "stale: written "));
-	unlink(path);
-	assert_int_equal(
-	    cp_io_check_health(path, 60000000, why, sizeof why), SL_EINVAL);
-	assert_non_null(strstr(why, "No such file or directory"));
 }
 
 static void
@@ -431,7 +401,7 @@ test_io_bad_endpoint_fails_to_start(void **state)
 	fixture_t *f = *state;
 	volatile sig_atomic_t stop = 0;
 
-	f->cfg.gateway = "nonsense://nowhere";
+	f->gws[0] = "nonsense://nowhere";
 	assert_int_equal(cp_io_run(&f->cfg, &stop), SL_ESYS);
 }
 
@@ -441,7 +411,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		    test_io_backoff_rule_is_jittered_by_20_percent_and_capped),
-		cmocka_unit_test(test_io_check_health_refusals_say_why),
 		cmocka_unit_test_setup_teardown(
 		    test_io_registers_runs_a_job_and_answers_ping, setup,
 		    teardown),

@@ -1,0 +1,95 @@
+// The JavaScript client's test cases, run in Node with Debian's node-ws by
+// test_js.py, which starts the gateways and workers and reads our output:
+// one JSON object per line ({"event": ...}). Usage:
+//   node js_cases.mjs CASE URL[,URL...] [ARG]
+import { createRequire } from "node:module";
+import { connect, SluiceError } from "../../clients/js/sluice.js";
+
+const require = createRequire(import.meta.url);
+let WebSocket;
+try { WebSocket = require("ws"); } catch (e) { WebSocket = require("/usr/share/nodejs/ws"); }
+
+const [kase, urlList, arg] = process.argv.slice(2);
+const urls = urlList.split(",");
+const say = (event, fields) => console.log(JSON.stringify({ event, ...(fields || {}) }));
+const states = [];
+const opts = {
+  WebSocket, backoffMinMs: 100, backoffMaxMs: 1000,
+  onstate: (e) => states.push(e.state),
+};
+
+async function collect(stream, onResult) {
+  const got = [];
+  for await (const r of stream) {
+    got.push({ seq: r.seq, value: r.value, error: r.error });
+    if (onResult) onResult(r, got);
+  }
+  return { results: got, done: await stream.done };
+}
+
+const cases = {
+  async plain() {
+    const client = connect(urls, opts);
+    const stream = client.submit("echo", [1, "two", { three: 3 }, [4], null]);
+    const out = await collect(stream);
+    const rtt = await client.ping();
+    let refused = null;
+    try {
+      await collect(client.submit("no_such_task", [1]));
+    } catch (e) {
+      refused = { code: e.code, isSluice: e instanceof SluiceError, message: e.message };
+    }
+    client.close();
+    say("plain", { ...out, rtt, refused, states });
+  },
+  async cancel() {
+    const client = connect(urls, opts);
+    const stream = client.submit("sleep", [200, 5000, 5000]);
+    const out = await collect(stream, (r, got) => { if (got.length === 1) stream.cancel(); });
+    client.close();
+    say("cancel", out);
+  },
+  async subscribe() {
+    const client = connect(urls, opts);
+    const sub = client.subscribe("js-news");
+    const ready = await sub.ready;
+    const watched = [];
+    const watching = (async () => {
+      for await (const f of sub) {
+        watched.push(f);
+        if (f.type === "done") break;
+      }
+    })();
+    const out = await collect(client.submit("echo", [7, 8], { notify: "js-news" }));
+    await watching;
+    client.close();
+    say("subscribe", { ready, watched, ...out });
+  },
+  async silent() {
+    const t0 = Date.now();
+    const client = connect(urls, { ...opts, giveUpMs: Number(arg), openTimeoutMs: 300 });
+    let error = null;
+    try {
+      await collect(client.submit("echo", [1]));
+    } catch (e) {
+      error = { code: e.code, message: e.message };
+    }
+    say("silent", { error, ms: Date.now() - t0, states: [...new Set(states)] });
+  },
+  // The driver breaks the connection or kills the gateway after "first".
+  async survive() {
+    const client = connect(urls, { ...opts, giveUpMs: 60000 });
+    const n = Number(arg);
+    const items = Array.from({ length: n }, () => 300);
+    const stream = client.submit("sleep", items);
+    const out = await collect(stream, (r, got) => { if (got.length === 1) say("first"); });
+    client.close();
+    say("survive", { ...out, states });
+  },
+};
+
+const timer = setTimeout(() => { say("timeout"); process.exit(2); }, 120000);
+cases[kase]().then(() => { clearTimeout(timer); }, (e) => {
+  say("crash", { error: String(e && e.stack || e), code: e && e.code });
+  process.exit(1);
+});
