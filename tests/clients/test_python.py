@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """clients/python (sluice_client) against real gateways and workers: a
 plain request, done's fields, an item error, a refusal as SluiceError,
-cancel, subscribe, msgpack, ping, a gateway that never answers, a TCP cut
-mid-request (the same gateway resumes), kill -9 of the gateway
-mid-request with two gateways in the URL list (the request completes on
-the other: every seq once, none twice), and the README's example run as
-written."""
+cancel, subscribe, msgpack, ping, tokens, a gateway that never answers,
+a TCP cut mid-request (the same gateway resumes: nothing computed twice),
+a resume after the window (unknown_request, the missing items again with
+their seqs), a silently dead link, a hostile gateway, kill -9 of the
+gateway mid-request with two gateways in the URL list (the request
+completes on the other: every seq once, none twice), and the README's
+example run as written. test_python_pip.py installs it with pip."""
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -19,10 +22,11 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 
-from harness import (check, child_env, run, scaled,  # noqa: E402
-                     wait_registered)
+from harness import (check, child_env, free_port, metric,  # noqa: E402
+                     run, scaled, wait_log, wait_registered)
 
 import sluice_client  # noqa: E402
+import websockets  # noqa: E402
 
 
 def fast(**kw):
@@ -255,7 +259,9 @@ class Proxy:
     def __init__(self, target_port):
         self.target = target_port
         self.conns = []
+        self.frozen = set()  # connections whose bytes are dropped
         self.accepted = 0
+        self.blocked = False  # new connections are cut at once
 
     async def start(self):
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -264,17 +270,23 @@ class Proxy:
         return self
 
     async def _handle(self, r, w):
+        if self.blocked:
+            w.transport.abort()
+            return
         self.accepted += 1
         try:
             ur, uw = await asyncio.open_connection("127.0.0.1", self.target)
         except OSError:
             w.transport.abort()
             return
-        self.conns.append((w, uw))
+        pair = (w, uw)
+        self.conns.append(pair)
 
         async def pump(src, dst):
             try:
                 while data := await src.read(65536):
+                    if pair in self.frozen:
+                        continue  # a dead link: nothing passes, no FIN
                     dst.write(data)
                     await dst.drain()
             except (OSError, asyncio.CancelledError):
@@ -288,9 +300,20 @@ class Proxy:
             uw.transport.abort()
         self.conns = []
 
+    def freeze(self):
+        """The link dies silently: the connections stay open on both
+        sides and carry nothing any more (TCP reports nothing)."""
+        self.frozen.update(self.conns)
+
     def close(self):
         self.cut()
         self.server.close()
+
+
+def resume_supported(h):
+    """Does this gateway resume requests (issue 16, --resume-ms)? The
+    resume checks apply once it does."""
+    return "--resume-ms" in h.run_cli(h.gateway_bin, "--help").stdout
 
 
 async def test_tcp_cut(h):
@@ -318,10 +341,126 @@ async def test_tcp_cut(h):
         check(cuts == [3, 7] and proxy.accepted == 3
               and states.count("disconnected") == 2, f"{cuts} "
               f"{proxy.accepted} {states}")
-        if "resume" in stream.accepted:
+        if resume_supported(h):
+            check("resume" in stream.accepted, f"{stream.accepted}")
+            resumed = await metric(gw.port, "sluice_resumed_total")
+            check(resumed == 2, f"{resumed} resumes for 2 cuts")
             done_ok = await items_total(gw.port, "ok")
             check(done_ok == n, f"{done_ok} items computed for {n}")
     proxy.close()
+
+
+async def test_resume_expired(h):
+    """The client comes back after the gateway's --resume-ms: its resume
+    is refused (unknown_request) and it submits the missing items with
+    their seqs on the same gateway; every seq once."""
+    if not resume_supported(h):
+        return
+    gw = await h.start("--resume-ms", "300", workers=(2,))
+    proxy = await Proxy(gw.port).start()
+    async with sluice_client.connect(
+            proxy.url, **fast(backoff_max=0.2)) as client:
+        n = 8
+        stream = client.submit("sleep", [150] * n)
+
+        async def away(r, out):
+            if len(out) == 2:
+                proxy.blocked = True
+                proxy.cut()
+                await wait_log(gw, "REQ-EXPIRE")
+                proxy.blocked = False
+        out = await collect(stream, on_result=away)
+        check(sorted(r.seq for r in out) == list(range(n)), f"{out}")
+        check(stream.done["ok"] == n, f"{stream.done}")
+        refused = await metric(gw.port, "sluice_resume_refused_total")
+        check(refused == 1, f"{refused} resumes refused")
+    proxy.close()
+
+
+async def test_dead_link(h):
+    """The link dies without a word (no FIN, no RST): the client's
+    WebSocket keepalive notices, it reconnects and the request ends with
+    every seq once."""
+    gw = await h.start(workers=(2,))
+    proxy = await Proxy(gw.port).start()
+    async with sluice_client.connect(
+            proxy.url, **fast(ping_interval=0.5, ping_timeout=0.5)) as client:
+        n = 8
+        stream = client.submit("sleep", [150] * n)
+
+        async def freeze(r, out):
+            if len(out) == 2:
+                proxy.freeze()
+        out = await collect(stream, on_result=freeze)
+        check(sorted(r.seq for r in out) == list(range(n)), f"{out}")
+        check(proxy.accepted == 2, f"{proxy.accepted} connections")
+    proxy.close()
+
+
+async def test_hostile_gateway(h):
+    """A gateway that sends garbage, a seq twice, seqs out of range, frames
+    of other ids: the application still gets each seq of its request once
+    and done counts what it got. One that closes every connection at once
+    is given up on after give_up_after, with backoff, not a tight loop."""
+    async def bad(ws, path=None):
+        async for msg in ws:
+            f = json.loads(msg)
+            if f["type"] != "submit":
+                continue
+            i = f["id"]
+            for out in ({"type": "accepted", "id": i, "items": 3},
+                        {"type": "result", "id": i, "seq": 0, "value": "a"},
+                        {"type": "result", "id": i, "seq": 0, "value": "b"},
+                        "not json", b"\x92binary", "[1,2]", {"no": "type"},
+                        {"type": "result", "id": i, "seq": 7, "value": 1},
+                        {"type": "result", "id": i, "seq": -1, "value": 1},
+                        {"type": "result", "id": i, "seq": "1", "value": 1},
+                        {"type": "result", "id": i, "seq": 1.0, "value": 1},
+                        {"type": "result", "id": i, "seq": True, "value": 1},
+                        {"type": "result", "id": i + "x", "seq": 2},
+                        {"type": "pong", "data": {"sluice_client": 99}},
+                        {"type": "error", "id": i, "seq": 1,
+                         "code": "bad_item", "message": "m"},
+                        {"type": "result", "id": i, "seq": 1, "value": "c"},
+                        {"type": "result", "id": i, "seq": 2, "value": "d"},
+                        {"type": "done", "id": i, "ok": 9, "failed": 9,
+                         "elapsed_ms": 5},
+                        {"type": "result", "id": i, "seq": 2, "value": "e"}):
+                await ws.send(json.dumps(out) if isinstance(out, dict)
+                              else out)
+    server = await websockets.serve(bad, "127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with sluice_client.connect(url, **fast()) as client:
+        stream = client.submit("echo", [1, 2, 3])
+        out = await collect(stream)
+        check([(r.seq, r.value, r.error) for r in out] ==
+              [(0, "a", None), (1, None, "bad_item"), (2, "d", None)],
+              f"{out}")
+        check(stream.done == {"ok": 2, "failed": 1, "elapsed_ms": 5},
+              f"{stream.done}")
+    server.close()
+
+    opened = []
+
+    async def slam(ws, path=None):
+        opened.append(time.monotonic())
+        await ws.close()
+    server = await websockets.serve(slam, "127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    t0 = time.monotonic()
+    try:
+        client = await sluice_client.connect(
+            url, give_up_after=2, backoff_min=0.05, backoff_max=0.5)
+        stream = client.submit("echo", [1])
+        await collect(stream)
+        raise AssertionError("a gateway that closes at once served")
+    except sluice_client.SluiceUnreachable as e:
+        check("closed at once" in str(e), f"{e}")
+    took = time.monotonic() - t0
+    check(1.5 <= took < 2 + scaled(3) and 2 <= len(opened) <= 20,
+          f"gave up after {took:.1f} s, {len(opened)} connections")
+    await client.close()
+    server.close()
 
 
 async def test_kill9(h):
@@ -351,6 +490,9 @@ async def test_kill9(h):
         # the other gateway ran only the missing items
         ran = await items_total(gw2.port, "ok")
         check(ran <= n - 3, f"gateway 2 computed {ran} items, 3 were done")
+        if resume_supported(h):
+            refused = await metric(gw2.port, "sluice_resume_refused_total")
+            check(refused == 1, f"{refused} resumes refused by gateway 2")
 
 
 README = os.path.join(ROOT, "clients", "python", "README.md")
@@ -382,7 +524,65 @@ async def test_readme(h):
                       {"PYTHONPATH": os.path.join(ROOT, "clients", "python")})
 
 
+async def output_of(argv, env=None, cwd=ROOT, stdin=None):
+    """(exit code, stdout, stderr) of a program run to its end."""
+    p = await asyncio.create_subprocess_exec(
+        *argv, env=child_env(env), cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+    out, err = await asyncio.wait_for(p.communicate(stdin), scaled(60))
+    return p.returncode, out.decode(), err.decode()
+
+
+async def test_example_session(h):
+    """The top README's example session, its shell block run as written
+    (the address replaced) from the top of the tree with one thread."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    part = text[text.index("## An example session"):]
+    block = re.search(r"```sh\n(.*?)```", part, re.S).group(1)
+    gw = await h.start(workers=(1,))
+    check("ws://127.0.0.1:8080/" in block, "session names no address")
+    rc, out, err = await output_of(
+        ["sh", "-c", block.replace("ws://127.0.0.1:8080/", gw.url)])
+    check(rc == 0, f"example session failed: {out}{err}")
+    lines = out.splitlines()
+    check(len(lines) == 4 and all(re.fullmatch(
+        rf" *\d+ ms  seq {i}: 400", lines[i]) for i in range(3)) and
+        re.fullmatch(r" *\d+ ms  done \{'ok': 3, 'failed': 0, "
+                     r"'elapsed_ms': \d+\}", lines[3]), f"output:\n{out}")
+
+
+async def test_example_client(h):
+    """deploy/examples/client.py: JSON lines, the done fields, exit codes;
+    the first URL refuses, the second serves."""
+    gw = await h.start(workers=(2,))
+    dead = f"ws://127.0.0.1:{free_port()}/"
+    prog = os.path.join(ROOT, "deploy", "examples", "client.py")
+    rc, out, err = await output_of(
+        [sys.executable, prog, "--url", dead, "--url", gw.url, "sleep",
+         "30", "10", '"x"'])
+    check(rc == 1, f"exit {rc}: {out}{err}")
+    got = sorted((json.loads(line) for line in out.splitlines()),
+                 key=lambda f: f["seq"])
+    check([f["seq"] for f in got] == [0, 1, 2] and got[0]["value"] == 30
+          and got[2]["error"] == "bad_item", f"{out}")
+    done = json.loads(err.splitlines()[-1])
+    check(done["ok"] == 2 and done["failed"] == 1, f"{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", gw.url,
+                                    "echo", "[1]"])
+    check(rc == 0 and json.loads(out) == {"seq": 0, "value": [1]},
+          f"{rc} {out}{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", gw.url,
+                                    "nosuchtask", "1"])
+    check(rc == 2 and "unknown_task" in err, f"{rc} {out}{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", dead,
+                                    "--give-up", "1", "echo", "1"])
+    check(rc == 2 and "unreachable" in err, f"{rc} {out}{err}")
+
+
 if __name__ == "__main__":
     run([test_plain, test_done_fields, test_cancel, test_subscribe,
          test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
-         test_kill9, test_readme])
+         test_resume_expired, test_dead_link, test_hostile_gateway,
+         test_kill9, test_readme, test_example_session,
+         test_example_client])
