@@ -391,7 +391,7 @@ export class Client extends EventTarget {
   // The items not delivered yet, with their seqs when that is not all.
   // None left (only the done was lost): the request ends here.
   _sendSubmit(req) {
-    if (req.seen.size === req.stream.items) {
+    if (req.stream.items > 0 && req.seen.size === req.stream.items) {
       this._finish(req, null, null);
       return;
     }

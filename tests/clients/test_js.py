@@ -170,6 +170,8 @@ async def js_survives_a_tcp_cut(h):
         once_each(ev, 8)
         check(ev["done"]["ok"] == 8, f"done: {ev['done']}")
         check(ev["states"].count("open") >= 2, f"no reconnect: {ev['states']}")
+        print(f"e2e: after the cut: resumable {ev['resumable']}, "
+              f"{ev['submits']} submit(s), states {ev['states']}")
         # A gateway with resume (its accepted has a token) keeps the
         # request: the client resumes it there, submitting nothing again.
         if ev["resumable"]:
