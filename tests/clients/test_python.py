@@ -22,8 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 
-from harness import (check, child_env, metric, run,  # noqa: E402
-                     scaled, wait_log, wait_registered)
+from harness import (check, child_env, free_port, metric,  # noqa: E402
+                     run, scaled, wait_log, wait_registered)
 
 import sluice_client  # noqa: E402
 import websockets  # noqa: E402
@@ -524,8 +524,65 @@ async def test_readme(h):
                       {"PYTHONPATH": os.path.join(ROOT, "clients", "python")})
 
 
+async def output_of(argv, env=None, cwd=ROOT, stdin=None):
+    """(exit code, stdout, stderr) of a program run to its end."""
+    p = await asyncio.create_subprocess_exec(
+        *argv, env=child_env(env), cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+    out, err = await asyncio.wait_for(p.communicate(stdin), scaled(60))
+    return p.returncode, out.decode(), err.decode()
+
+
+async def test_example_session(h):
+    """The top README's example session, its shell block run as written
+    (the address replaced) from the top of the tree with one thread."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    part = text[text.index("## An example session"):]
+    block = re.search(r"```sh\n(.*?)```", part, re.S).group(1)
+    gw = await h.start(workers=(1,))
+    check("ws://127.0.0.1:8080/" in block, "session names no address")
+    rc, out, err = await output_of(
+        ["sh", "-c", block.replace("ws://127.0.0.1:8080/", gw.url)])
+    check(rc == 0, f"example session failed: {out}{err}")
+    lines = out.splitlines()
+    check(len(lines) == 4 and all(re.fullmatch(
+        rf" *\d+ ms  seq {i}: 400", lines[i]) for i in range(3)) and
+        re.fullmatch(r" *\d+ ms  done \{'ok': 3, 'failed': 0, "
+                     r"'elapsed_ms': \d+\}", lines[3]), f"output:\n{out}")
+
+
+async def test_example_client(h):
+    """deploy/examples/client.py: JSON lines, the done fields, exit codes;
+    the first URL refuses, the second serves."""
+    gw = await h.start(workers=(2,))
+    dead = f"ws://127.0.0.1:{free_port()}/"
+    prog = os.path.join(ROOT, "deploy", "examples", "client.py")
+    rc, out, err = await output_of(
+        [sys.executable, prog, "--url", dead, "--url", gw.url, "sleep",
+         "30", "10", '"x"'])
+    check(rc == 1, f"exit {rc}: {out}{err}")
+    got = sorted((json.loads(line) for line in out.splitlines()),
+                 key=lambda f: f["seq"])
+    check([f["seq"] for f in got] == [0, 1, 2] and got[0]["value"] == 30
+          and got[2]["error"] == "bad_item", f"{out}")
+    done = json.loads(err.splitlines()[-1])
+    check(done["ok"] == 2 and done["failed"] == 1, f"{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", gw.url,
+                                    "echo", "[1]"])
+    check(rc == 0 and json.loads(out) == {"seq": 0, "value": [1]},
+          f"{rc} {out}{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", gw.url,
+                                    "nosuchtask", "1"])
+    check(rc == 2 and "unknown_task" in err, f"{rc} {out}{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", dead,
+                                    "--give-up", "1", "echo", "1"])
+    check(rc == 2 and "unreachable" in err, f"{rc} {out}{err}")
+
+
 if __name__ == "__main__":
     run([test_plain, test_done_fields, test_cancel, test_subscribe,
          test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
          test_resume_expired, test_dead_link, test_hostile_gateway,
-         test_kill9, test_readme])
+         test_kill9, test_readme, test_example_session,
+         test_example_client])
