@@ -5,9 +5,15 @@
  * request, requests taking turns for workers with free credit). Results
  * are forwarded the moment they arrive, tagged with the item's seq; done
  * follows the last one. A job whose worker died twice in a row running
- * it (GW_JOBS_MAX_ATTEMPTS) ends as worker_lost. A
- * request ends early by cancel, by its timeout_ms, by its client leaving,
- * or (its queued items) when no worker ran its task for unknown_task_us.
+ * it (GW_JOBS_MAX_ATTEMPTS) ends as worker_lost. A request ends early by
+ * cancel, by its timeout_ms, by its client leaving, or (its queued items)
+ * when no worker ran its task for unknown_task_us.
+ *
+ * With resume_us, a request can outlive its client: when the client's
+ * connection drops, its requests go on detached (gw_req_owner_detach),
+ * their finished items kept in a log (gw_resume), until a resume with
+ * the request's token hands them to a new owner (gw_req_resume) or
+ * resume_us passes and they are cancelled (gw_req_tick).
  *
  * Every frame of a request goes to its client and to the watchers of its
  * notify channel (gw_notify). The broker validates client messages and
