@@ -37,13 +37,16 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 # package starts one on :9090: `systemctl disable --now prometheus` if
 # unwanted; python3-yaml: the ops test reads the rule files; nodejs and
 # node-ws: the JavaScript client's tests, tests/clients, run it in Node
-# with Debian's ws). Profiling
+# with Debian's ws; python3-venv and python3-setuptools: the
+# clients.python_pip test installs clients/python with pip into a fresh
+# virtualenv). Profiling
 # also wants linux-perf.
 RUN_PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
 TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
 python3-msgpack mmdebstrap chromium openssl clang clang-format
-libclang-rt-14-dev valgrind prometheus python3-yaml nodejs node-ws"
+libclang-rt-14-dev valgrind prometheus python3-yaml nodejs node-ws
+python3-venv python3-setuptools"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 

@@ -37,6 +37,7 @@ struct gw_client {
 	gw_share_t own;
 	gw_req_owner_t reqs;       /* its requests, its transport */
 	gw_notify_watcher_t watch; /* its subscriptions */
+	size_t resumes;            /* resume frames it sent */
 };
 
 struct gw_broker {
@@ -45,6 +46,7 @@ struct gw_broker {
 	const gw_workers_ops_t *wops; /* the workers (gw_workers_ops) */
 	gw_workers_t *workers;        /* their first argument */
 	sl_list_t clients;            /* gw_client_t */
+	sl_list_t detached;           /* gw_client_t gone, with requests */
 	sl_list_t shares;             /* gw_share_t, keyed */
 	gw_notify_t *notify;          /* channels and subscriptions */
 	gw_req_pool_t *pool;          /* requests and jobs */
@@ -66,9 +68,12 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	self->ops = *ops;
 	self->lim = *limits;
 	sl_list_init(&self->clients);
+	sl_list_init(&self->detached);
 	sl_list_init(&self->shares);
 	rlim.max_item_bytes = limits->max_item_bytes;
 	rlim.unknown_task_us = limits->unknown_task_us;
+	rlim.resume_us = limits->resume_us;
+	rlim.max_resume_bytes = limits->max_resume_bytes;
 	self->notify = gw_notify_new(
 	    &(gw_notify_ops_t) { s_notify_send, s_notify_error, self },
 	    limits->max_subscriptions);
@@ -160,6 +165,38 @@ s_queued(const gw_broker_t *self)
 	return rs.queued;
 }
 
+/* May c take on one more request, id, of n open items? The limits of a
+ * submit and of a resume alike (a client cannot dodge them by leaving
+ * and resuming); false after an error frame. */
+static bool
+s_admit(gw_broker_t *self, gw_client_t *c, const char *id, size_t n)
+{
+	char why[160];
+
+	if (gw_req_find(&c->reqs, id))
+		return s_error(self, c, id, "duplicate_id",
+		           "a request with this id is still running"),
+		       false;
+	if (c->reqs.n_requests >= self->lim.max_requests)
+		return s_error(self, c, id, "too_many_requests",
+		           "too many unfinished requests on this connection"),
+		       false;
+	/* The share first: one client (or token) never takes the queue
+	 * from the others. */
+	if (self->lim.max_client_jobs
+	    && c->share->open + n > self->lim.max_client_jobs) {
+		snprintf(why, sizeof why,
+		    "this %s's share of the job queue is full: %zu jobs "
+		    "unfinished + %zu > %zu; retry when some have ended",
+		    c->share->keyed ? "token" : "connection", c->share->open,
+		    n, self->lim.max_client_jobs);
+		self->st.share_full++;
+		s_error(self, c, id, "queue_full", why);
+		return false;
+	}
+	return true;
+}
+
 /* Accept m into the pool, or refuse it with an error frame. */
 static void
 s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
@@ -172,24 +209,8 @@ s_submit(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 	if (self->draining)
 		return s_error(self, c, m->id, "shutting_down",
 		    "the gateway is shutting down; retry elsewhere");
-	if (gw_req_find(&c->reqs, m->id))
-		return s_error(self, c, m->id, "duplicate_id",
-		    "a request with this id is still running");
-	if (c->reqs.n_requests >= self->lim.max_requests)
-		return s_error(self, c, m->id, "too_many_requests",
-		    "too many unfinished requests on this connection");
-	/* The share first: one client (or token) never takes the queue
-	 * from the others. */
-	if (self->lim.max_client_jobs
-	    && c->share->open + n > self->lim.max_client_jobs) {
-		snprintf(why, sizeof why,
-		    "this %s's share of the job queue is full: %zu jobs "
-		    "unfinished + %zu > %zu; retry when some have ended",
-		    c->share->keyed ? "token" : "connection", c->share->open,
-		    n, self->lim.max_client_jobs);
-		self->st.share_full++;
-		return s_error(self, c, m->id, "queue_full", why);
-	}
+	if (!s_admit(self, c, m->id, n))
+		return;
 	if (s_queued(self) + n > self->lim.max_queued_jobs)
 		return s_error(self, c, m->id, "queue_full",
 		    "the gateway's job queue is full; retry later");
@@ -213,6 +234,37 @@ s_cancel(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
 		return s_error(self, c, m->id, "unknown_id",
 		    "no unfinished request with this id");
 	gw_req_cancel(self->pool, r);
+}
+
+/*
+ * c takes a request over with its token: the same refusal whether the id
+ * is unknown or the token wrong (or expired, or another gateway's), and
+ * the limits of a submit when the request changes hands.
+ */
+static void
+s_resume(gw_broker_t *self, gw_client_t *c, const gw_cmsg_t *m)
+{
+	gw_req_t *r;
+
+	if (++c->resumes > self->lim.max_requests + GW_BROKER_SPARE_RESUMES) {
+		self->st.resume_refused++;
+		return s_error(self, c, m->id, "too_many_resumes",
+		    "too many resume frames on this connection");
+	}
+	r = gw_req_find_token(self->pool, m->id, m->token, m->token_len);
+	if (!r) {
+		self->st.resume_refused++;
+		return s_error(self, c, m->id, "unknown_request",
+		    "this gateway holds no request with this id and token "
+		    "(wrong or expired token, or another gateway's): submit "
+		    "the missing items");
+	}
+	if (!gw_req_owned_by(r, &c->reqs)
+	    && !s_admit(self, c, m->id, gw_req_open(r))) {
+		self->st.resume_refused++;
+		return;
+	}
+	gw_req_resume(self->pool, r, &c->reqs, m->have, m->n_have);
 }
 
 static void
@@ -241,6 +293,9 @@ gw_broker_on_client_msg(
 		break;
 	case GW_CMSG_CANCEL:
 		s_cancel(self, client, msg);
+		break;
+	case GW_CMSG_RESUME:
+		s_resume(self, client, msg);
 		break;
 	case GW_CMSG_PING:
 		s_ping(self, client, msg);
@@ -281,25 +336,53 @@ gw_broker_client_new_on(
 	return c;
 }
 
-void
-gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
+/* Free c, gone and without requests (or with them: they end). */
+static void
+s_client_free(gw_broker_t *self, gw_client_t *c)
 {
-	gw_client_t *c = client_p ? *client_p : NULL;
-
-	if (!c)
-		return;
-	/* Its own subscriptions first: it must not watch its own requests
-	 * end below. */
-	gw_notify_watcher_fini(self->notify, &c->watch);
 	gw_req_owner_fini(self->pool, &c->reqs);
 	if (c->share->keyed && !--c->share->refs) {
 		sl_list_remove(&c->share->link);
 		free(c->share);
 	}
 	sl_list_remove(&c->link);
-	self->st.clients--;
 	free(c);
+}
+
+/* c is gone; with resumable, its requests may wait for a resume. */
+static void
+s_client_gone(gw_broker_t *self, gw_client_t **client_p, bool resumable)
+{
+	gw_client_t *c = client_p ? *client_p : NULL;
+
+	if (!c)
+		return;
 	*client_p = NULL;
+	/* Its own subscriptions first: it must not watch its own requests
+	 * end below. */
+	gw_notify_watcher_fini(self->notify, &c->watch);
+	self->st.clients--;
+	if (resumable && self->lim.resume_us && c->reqs.n_requests)
+		gw_req_owner_detach(self->pool, &c->reqs);
+	if (!c->reqs.detached || !c->reqs.n_requests)
+		return s_client_free(self, c);
+	/* Its requests wait for a resume: it stays, with its share, until
+	 * they are taken over or expire (gw_broker_tick). */
+	sl_list_remove(&c->link);
+	sl_list_push_back(&self->detached, &c->link);
+	self->st.detached_clients++;
+}
+
+void
+gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p)
+{
+	s_client_gone(self, client_p, false);
+}
+
+void
+gw_broker_client_drop(gw_broker_t *self, gw_client_t **client_p)
+{
+	s_client_gone(self, client_p, true);
 }
 
 int
@@ -352,7 +435,18 @@ gw_broker_client_pause(gw_broker_t *self, gw_client_t *client, bool paused)
 void
 gw_broker_tick(gw_broker_t *self, int64_t now_us)
 {
+	sl_list_t *e, *next;
+
 	gw_req_tick(self->pool, now_us);
+	for (e = self->detached.next; e != &self->detached; e = next) {
+		gw_client_t *c = sl_container_of(e, gw_client_t, link);
+
+		next = e->next;
+		if (!c->reqs.n_requests) {
+			self->st.detached_clients--;
+			s_client_free(self, c);
+		}
+	}
 }
 
 void
@@ -389,6 +483,8 @@ gw_broker_destroy(gw_broker_t **self_p)
 
 		gw_broker_client_destroy(self, &c);
 	}
+	while ((e = sl_list_first(&self->detached)))
+		s_client_free(self, sl_container_of(e, gw_client_t, link));
 	gw_req_pool_destroy(&self->pool);
 	gw_notify_destroy(&self->notify); /* after the pool's requests */
 	free(self);

@@ -64,10 +64,21 @@ typedef struct gw_broker_limits {
 	 * unknown_task after this long (a worker with the task may still
 	 * arrive); 0: they wait for one forever. */
 	int64_t unknown_task_us;
+	/* A gone client's requests go on this long, waiting for a resume;
+	 * 0: they end with it (no resume, no token in accepted). */
+	int64_t resume_us;
+	size_t max_resume_bytes; /* finished items kept for resumes, all
+	                          * requests together */
 } gw_broker_limits_t;
+
+/* Resume frames one connection may send: its requests' worth and some
+ * spare; more get too_many_resumes (a flood costs a lookup each). */
+#define GW_BROKER_SPARE_RESUMES 16
 
 typedef struct gw_broker_stats {
 	size_t clients;           /* connected clients */
+	size_t detached_clients;  /* gone, with requests waiting for resume */
+	uint64_t resume_refused;  /* resume frames answered with an error */
 	uint64_t refused;         /* client frames answered with an error */
 	uint64_t share_full;      /* submits refused: over max_client_jobs */
 	bool draining;            /* refusing new requests (shutdown) */
@@ -115,9 +126,14 @@ gw_client_t *gw_broker_client_new_on(
 int gw_broker_client_share(
     gw_broker_t *self, gw_client_t *client, const uint8_t *key, size_t len);
 
-/* The client is gone: its queued jobs are dropped, results of its running
- * jobs will be discarded. Sets *client_p = NULL; NULL-safe. */
+/* The client left on purpose (a close frame): its queued jobs are
+ * dropped, results of its running jobs will be discarded. Sets *client_p
+ * = NULL; NULL-safe. */
 void gw_broker_client_destroy(gw_broker_t *self, gw_client_t **client_p);
+/* The client's connection dropped (cut, silent, closed by the gateway):
+ * with resume_us its requests go on without it until resumed (by their
+ * token, on any connection) or expired; without, as destroy. */
+void gw_broker_client_drop(gw_broker_t *self, gw_client_t **client_p);
 
 /* A validated client message (see gw_cmsg.h). */
 void gw_broker_on_client_msg(
@@ -132,9 +148,9 @@ void gw_broker_client_pause(
     gw_broker_t *self, gw_client_t *client, bool paused);
 
 /* Timers: request timeouts, items waiting for a task no worker runs
- * (unknown_task_us); the workers' heartbeats are gw_workers_tick's. Call
- * it often
- * (every 100 ms or so) with the monotonic clock. */
+ * (unknown_task_us), detached requests nobody resumed (resume_us); the
+ * workers' heartbeats are gw_workers_tick's. Call it often (every 100 ms or
+ * so) with the monotonic clock. */
 void gw_broker_tick(gw_broker_t *self, int64_t now_us);
 
 /* Shutting down: refuse new requests (shutting_down), finish the rest. */

@@ -57,6 +57,8 @@ static const struct {
 	= { "channel", offsetof(gw_cmsg_fields_t, channel) },
 	[GW_CMSG_K_NOTIFY] = { "notify", offsetof(gw_cmsg_fields_t, notify) },
 	[GW_CMSG_K_SEQS] = { "seqs", offsetof(gw_cmsg_fields_t, seqs) },
+	[GW_CMSG_K_TOKEN] = { "token", offsetof(gw_cmsg_fields_t, token) },
+	[GW_CMSG_K_HAVE] = { "have", offsetof(gw_cmsg_fields_t, have) },
 	[GW_CMSG_K_DATA] = { "data", offsetof(gw_cmsg_fields_t, data) },
 };
 
@@ -248,6 +250,41 @@ s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 	return 0;
 }
 
+/* resume: id, token (any string: a wrong one is unknown_request, the
+ * broker's answer), have (optional, at most max_items seqs). */
+static int
+s_check_resume(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
+    gw_cmsg_err_t *err)
+{
+	const char *id = m->id[0] ? m->id : NULL;
+
+	if (!id)
+		return gw_cmsg_err_set(err, NULL, "bad_message",
+		    "resume needs \"id\": a string of 1..%d bytes",
+		    GW_CMSG_MAX_ID);
+	if (f->token.kind != GW_CMSG_F_STR || !f->token.len
+	    || f->token.len > GW_CMSG_MAX_TOKEN)
+		return gw_cmsg_err_set(err, id, "bad_message",
+		    "resume needs \"token\": a string of 1..%d bytes",
+		    GW_CMSG_MAX_TOKEN);
+	if (f->have.kind == GW_CMSG_F_ARRAY && f->have.len > max_items)
+		return gw_cmsg_err_set(err, id, "too_many_items",
+		    "\"have\" has %zu seqs, a request has at most %zu",
+		    f->have.len, max_items);
+	/* Last: the only check that allocates (m->have, freed by
+	 * gw_cmsg_clear). */
+	if (f->have.kind != GW_CMSG_F_ABSENT
+	    && gw_cmsg_check_seqs(
+	        &f->have, "have", 0, false, "bad_message", id, &m->have, err))
+		return -1;
+	memcpy(m->token, f->token.s, f->token.len);
+	m->token[f->token.len] = '\0';
+	m->token_len = f->token.len;
+	m->n_have = f->have.kind == GW_CMSG_F_ARRAY ? f->have.len : 0;
+	m->type = GW_CMSG_RESUME;
+	return 0;
+}
+
 static bool
 s_is(const gw_cmsg_field_t *f, const char *s)
 {
@@ -285,6 +322,8 @@ gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 		m->type = GW_CMSG_CANCEL;
 		return 0;
 	}
+	if (s_is(&f->type, "resume"))
+		return s_check_resume(f, max_items, m, err);
 	if (s_is(&f->type, "ping")) {
 		m->type = GW_CMSG_PING;
 		return 0;
@@ -298,8 +337,8 @@ gw_cmsg_check(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 		return 0;
 	}
 	return gw_cmsg_err_set(err, id, "unknown_type",
-	    "unknown type; expected submit, cancel, ping, subscribe or "
-	    "unsubscribe");
+	    "unknown type; expected submit, cancel, resume, ping, subscribe "
+	    "or unsubscribe");
 }
 
 static gw_cmsg_field_t s_field(const json_t *v);
@@ -402,6 +441,7 @@ gw_cmsg_clear(gw_cmsg_t *m)
 	msgpack_sbuffer_destroy(&m->items);
 	free(m->item_end);
 	free(m->seqs);
+	free(m->have);
 	memset(m, 0, sizeof *m);
 }
 

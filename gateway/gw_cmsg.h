@@ -35,6 +35,7 @@ struct json_t; /* jansson's value: only JSON transports look inside */
 /* The largest seq a submit's seqs may give: a job keeps its seq in 32
  * bits, and any client language holds that exactly (2^53 in JS). */
 #define GW_CMSG_MAX_SEQ UINT32_MAX
+#define GW_CMSG_MAX_TOKEN 128 /* bytes in a resume token as sent */
 
 typedef enum {
 	GW_CMSG_SUBMIT = 1,  /* run task on every item */
@@ -42,6 +43,7 @@ typedef enum {
 	GW_CMSG_CANCEL,      /* drop a running request */
 	GW_CMSG_SUBSCRIBE,   /* watch the requests submitted with notify */
 	GW_CMSG_UNSUBSCRIBE, /* ... no longer */
+	GW_CMSG_RESUME,      /* take a request over with its token */
 } gw_cmsg_type_t;
 
 /* A value as its transport decoded it: at most one of the two is set. */
@@ -67,6 +69,10 @@ typedef struct gw_cmsg {
 	gw_cmsg_value_t data; /* PING: payload to echo; may be empty */
 	int64_t timeout_ms;   /* SUBMIT: end unfinished items after; 0: none */
 	bool timing;          /* SUBMIT: results carry the worker's timings */
+	char token[GW_CMSG_MAX_TOKEN + 1]; /* RESUME: as sent */
+	size_t token_len;
+	uint32_t *have; /* RESUME: seqs the client holds (owned), or NULL */
+	size_t n_have;  /* ... how many: at most max_items */
 	/* Own what the borrowed pointers above point into. */
 	struct json_t *root;
 	msgpack_unpacked unpacked;
@@ -120,13 +126,15 @@ typedef enum {
 	GW_CMSG_K_CHANNEL,
 	GW_CMSG_K_NOTIFY,
 	GW_CMSG_K_SEQS,
+	GW_CMSG_K_TOKEN,
+	GW_CMSG_K_HAVE,
 	GW_CMSG_K_DATA,
 	GW_CMSG_K_COUNT /* also: not a key of the protocol */
 } gw_cmsg_key_t;
 
 typedef struct gw_cmsg_fields {
 	gw_cmsg_field_t type, id, task, items, timeout_ms, timing, channel,
-	    notify, seqs;
+	    notify, seqs, token, have;
 	gw_cmsg_field_t data; /* PING: unchecked, the transport keeps it */
 } gw_cmsg_fields_t;
 

@@ -143,6 +143,8 @@ s_start_zmq(gw_gateway_t *self, char *err, size_t errlen)
 		.max_client_jobs = (size_t) o->max_queued_per_client,
 		.max_subscriptions = (size_t) o->max_subs,
 		.unknown_task_us = o->unknown_task_ms * 1000,
+		.resume_us = o->resume_ms * 1000,
+		.max_resume_bytes = (size_t) o->max_resume_bytes,
 	};
 	/* gw_ws_client_send finds all it needs in the connection */
 	gw_broker_ops_t ops

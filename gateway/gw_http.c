@@ -167,6 +167,34 @@ s_metrics_requests(char **pp, const char *end, const gw_http_stats_t *st)
 	GAUGE("running_jobs", "Jobs held by workers.", r->running);
 }
 
+/* Resume: detached requests, their logs of finished items. */
+static void
+s_metrics_resume(char **pp, const char *end, const gw_http_stats_t *st)
+{
+	const gw_broker_stats_t *b = &st->broker;
+	char **p = pp;
+
+	GAUGE("detached_requests",
+	    "Requests whose client is gone, waiting for a resume.",
+	    b->req.detached);
+	COUNTER("resumed_total", "Requests taken over by a resume.",
+	    b->req.resumed);
+	COUNTER("resume_expired_total",
+	    "Detached requests cancelled: nobody resumed them in time.",
+	    b->req.resume_expired);
+	COUNTER("resume_refused_total",
+	    "Resume frames refused (unknown_request, limits).",
+	    b->resume_refused);
+	GAUGE("resume_bytes", "Bytes of finished results kept for resumes.",
+	    b->req.resume_bytes);
+	GAUGE("resume_bytes_max", "Their limit (--max-resume-bytes).",
+	    b->req.resume_bytes_max);
+	COUNTER("resume_full_total",
+	    "Results that did not fit the resume buffer (the request lost "
+	    "its resume, or was cancelled when detached).",
+	    b->req.resume_full);
+}
+
 /* Workers: registry, credit, losses, bad frames. */
 static void
 s_metrics_workers(char **pp, const char *end, const gw_http_stats_t *st)
@@ -211,6 +239,7 @@ gw_http_render_metrics(const gw_http_stats_t *st, char *buf, size_t cap)
 	s_metrics_clients(&p, end, st);
 	s_metrics_requests(&p, end, st);
 	s_metrics_workers(&p, end, st);
+	s_metrics_resume(&p, end, st);
 	gw_metrics_hist(&p, end, "sluice_forward_delay_seconds",
 	    "Result at the gateway to written to the client socket "
 	    "(producers: handed to ZeroMQ).",

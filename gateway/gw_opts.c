@@ -56,6 +56,15 @@ static const sl_opt_t s_opts[] = {
 	{ "max-requests", "SLUICE_MAX_REQUESTS", SL_OPT_INT, "64", 1, 100000,
 	    NULL, offsetof(gw_opts_t, max_requests),
 	    "unfinished requests per connection" },
+	{ "resume-ms", "SLUICE_RESUME_MS", SL_OPT_INT, "30000", 0, 86400000,
+	    NULL, offsetof(gw_opts_t, resume_ms),
+	    "a client's requests go on this long after its connection drops, "
+	    "waiting for a resume (0: they are cancelled with it)" },
+	{ "max-resume-bytes", "SLUICE_MAX_RESUME_BYTES", SL_OPT_INT,
+	    "268435456", 0, 1024 * 1024 * MIB, NULL,
+	    offsetof(gw_opts_t, max_resume_bytes),
+	    "finished results kept for resumes, all requests together; a "
+	    "request over it is no longer resumable (cancelled if detached)" },
 	{ "max-subscriptions", "SLUICE_MAX_SUBSCRIPTIONS", SL_OPT_INT, "16", 0,
 	    10000, NULL, offsetof(gw_opts_t, max_subs),
 	    "notify channels one connection may watch" },

@@ -23,6 +23,8 @@ typedef struct gw_opts {
 	long long max_conns;
 	long long max_conns_per_addr;
 	long long max_requests;
+	long long resume_ms;
+	long long max_resume_bytes;
 	long long max_subs;
 	long long max_queued;
 	long long max_queued_per_client;

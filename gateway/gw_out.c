@@ -64,7 +64,7 @@ typedef struct s_field {
 #define S_TAIL S_F(channel, S_STR, S_IF_SET), { .key = NULL }
 
 static const s_field_t s_accepted[] = { S_HEAD, S_F(items, S_SIZE, S_ALWAYS),
-	S_F(workers, S_SIZE, S_ALWAYS), S_TAIL };
+	S_F(workers, S_SIZE, S_ALWAYS), S_F(resume, S_STR, S_IF_SET), S_TAIL };
 static const s_field_t s_result[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
 	S_F(value, S_VALUE, S_ALWAYS), S_F(t_done_us, S_I64, S_IF_TIMING),
 	S_F(cpu_us, S_U64, S_IF_TIMING), S_TAIL };

@@ -21,7 +21,7 @@
 #include "gw_cmsg.h"
 
 typedef enum {
-	GW_OUT_ACCEPTED = 1, /* id, items, workers */
+	GW_OUT_ACCEPTED = 1, /* id, items, workers, resume */
 	GW_OUT_RESULT,       /* id, seq, value (+ timings) */
 	GW_OUT_ITEM_ERROR,   /* id, seq, code, message */
 	GW_OUT_DONE,         /* id, ok, failed, cancelled, elapsed_ms */
@@ -45,6 +45,7 @@ typedef struct gw_out {
 	/* RESULT: the value; PONG: data, may be empty */
 	gw_cmsg_value_t value;
 	const char *code, *message;
+	const char *resume; /* ACCEPTED: the token, to its client only */
 	size_t items, workers, ok, failed, cancelled, queued, running;
 	size_t subscriptions;
 	int64_t elapsed_ms, server_us;

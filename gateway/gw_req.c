@@ -47,6 +47,7 @@ struct gw_req {
 	int64_t unserved_us;    /* monotonic: since then no worker runs task */
 	bool timing;            /* results carry the worker's timings */
 	gw_notify_chan_t *chan; /* notify channel (held), or NULL */
+	gw_resume_t *rs; /* its token and finished items; NULL: no resume */
 };
 
 struct gw_req_pool {
@@ -57,6 +58,7 @@ struct gw_req_pool {
 	sl_list_t owners;             /* gw_req_owner_t, in arrival order */
 	sl_list_t active; /* gw_req_t with queued jobs, in turn order */
 	size_t n_active;
+	gw_resume_budget_t budget; /* all requests' logs */
 	gw_req_stats_t st;
 };
 
@@ -69,6 +71,7 @@ gw_req_pool_new(const gw_req_limits_t *limits, gw_notify_t *notify)
 		return NULL;
 	self->lim = *limits;
 	self->notify = notify;
+	self->budget.max = limits->max_resume_bytes;
 	sl_list_init(&self->owners);
 	sl_list_init(&self->active);
 	gw_hist_init_latency(&self->st.item_latency);
@@ -91,11 +94,16 @@ s_send(gw_req_owner_t *o, const gw_out_t *f)
 	return o->send(o->send_ctx, o->user, f);
 }
 
-/* A request's frame: to its client, then to its channel's watchers. */
+/* A request's frame: to its client, then to its channel's watchers. An
+ * item the client said it holds (resume's have) is not sent again. */
 static void
 s_send_req(gw_req_pool_t *self, gw_req_t *r, gw_out_t *f)
 {
-	s_send(r->owner, f);
+	bool item = f->type == GW_OUT_RESULT || f->type == GW_OUT_ITEM_ERROR;
+
+	if (!item || !r->rs
+	    || gw_resume_on_item(r->rs, &self->budget, f, r->owner->detached))
+		s_send(r->owner, f);
 	gw_notify_fanout(self->notify, r->chan, f);
 }
 
@@ -197,7 +205,41 @@ s_request_free(gw_req_pool_t *self, gw_req_t *r)
 	self->st.requests--;
 	if (r->chan)
 		gw_notify_release(self->notify, r->chan);
+	if (r->owner->detached)
+		self->st.detached--;
+	gw_resume_destroy(&r->rs, &self->budget);
 	free(r);
+}
+
+/* r ends with its client: its watchers learn that its open items were
+ * cancelled (unless done told them already), then it is freed. */
+static void
+s_request_drop(gw_req_pool_t *self, gw_req_t *r)
+{
+	gw_out_t f = { .type = GW_OUT_DONE,
+		.id = r->id,
+		.ok = r->n_ok,
+		.failed = r->n_failed,
+		.cancelled = gw_req_open(r),
+		.elapsed_ms = (sl_clock_mono_us() - r->t_start_us) / 1000 };
+
+	if (!r->rs || !gw_resume_finished(r->rs)) {
+		gw_notify_fanout(self->notify, r->chan, &f);
+		self->st.cancelled += f.cancelled;
+	}
+	s_request_free(self, r);
+}
+
+size_t
+gw_req_open(const gw_req_t *r)
+{
+	return r->n_items - r->n_ok - r->n_failed;
+}
+
+bool
+gw_req_owned_by(const gw_req_t *r, const gw_req_owner_t *o)
+{
+	return r->owner == o;
 }
 
 gw_req_t *
@@ -229,6 +271,12 @@ s_request_progress(gw_req_pool_t *self, gw_req_t *r, size_t cancelled)
 	    "req=%s ok=%zu failed=%zu cancelled=%zu elapsed_ms=%" PRId64,
 	    r->id, r->n_ok, r->n_failed, cancelled, f.elapsed_ms);
 	s_send_req(self, r, &f);
+	/* Its client is away: done waits in the log's stead for a resume
+	 * (a cancel frees it: only expiry and fini cancel a detached one). */
+	if (r->owner->detached && !cancelled) {
+		gw_resume_finish(r->rs);
+		return;
+	}
 	s_request_free(self, r);
 }
 
@@ -396,11 +444,20 @@ gw_req_submit(gw_req_pool_t *self, gw_req_owner_t *o, const gw_cmsg_t *m,
 	if (m->timeout_ms)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
 	r->timing = m->timing;
+	if (self->lim.resume_us && !(r->rs = gw_resume_new(m->n_items, &rc))) {
+		snprintf(why, whylen, "resume token: %s", sl_strerror(rc));
+		s_request_free(self, r);
+		return SL_ENOMEM;
+	}
 	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu notify=%s", r->id,
 	    r->task, m->n_items, m->channel[0] ? m->channel : "-");
 	self->st.accepted++;
 	f.id = r->id;
-	s_send_req(self, r, &f);
+	/* The token to its client only: a watcher must not take it over. */
+	f.resume = r->rs ? gw_resume_token(r->rs) : NULL;
+	s_send(o, &f);
+	f.resume = NULL;
+	gw_notify_fanout(self->notify, r->chan, &f);
 	s_activate(self, r);
 	gw_req_dispatch(self);
 	return 0;
@@ -428,23 +485,129 @@ gw_req_owner_fini(gw_req_pool_t *self, gw_req_owner_t *o)
 {
 	sl_list_t *e;
 
-	while ((e = sl_list_first(&o->requests))) {
+	while ((e = sl_list_first(&o->requests)))
+		s_request_drop(self, sl_container_of(e, gw_req_t, owner_link));
+	sl_list_remove(&o->link);
+}
+
+/* ---- resume --------------------------------------------------------- */
+
+/* A detached owner's transport: nobody listens; the log keeps what
+ * matters. */
+static int
+s_drop(void *ctx, void *user, const gw_out_t *frame)
+{
+	(void) ctx, (void) user, (void) frame;
+	return -1;
+}
+
+void
+gw_req_owner_detach(gw_req_pool_t *self, gw_req_owner_t *o)
+{
+	int64_t now = sl_clock_mono_us();
+	sl_list_t *e, *next;
+
+	o->detached = true;
+	o->paused = false;
+	o->send = s_drop;
+	for (e = o->requests.next; e != &o->requests; e = next) {
 		gw_req_t *r = sl_container_of(e, gw_req_t, owner_link);
+
+		next = e->next;
+		if (!r->rs || !gw_resume_ok(r->rs)) {
+			o->detached = false; /* not counted detached */
+			s_request_drop(self, r);
+			o->detached = true;
+			continue;
+		}
+		gw_resume_detach(r->rs, now);
+		self->st.detached++;
+		SL_INFO("REQ-DETACH", "req=%s open=%zu finished=%zu", r->id,
+		    gw_req_open(r), gw_resume_count(r->rs));
+	}
+	gw_req_dispatch(self); /* its pause is lifted */
+}
+
+gw_req_t *
+gw_req_find_token(
+    gw_req_pool_t *self, const char *id, const char *tok, size_t len)
+{
+	gw_req_t *found = NULL;
+
+	for (sl_list_t *e = self->owners.next; e != &self->owners;
+	     e = e->next) {
+		gw_req_owner_t *o = sl_container_of(e, gw_req_owner_t, link);
+		gw_req_t *r = gw_req_find(o, id);
+
+		/* Ids are unique per client only: try each. */
+		if (r && gw_resume_token_eq(r->rs, tok, len))
+			found = r;
+	}
+	/* One comparison at least, whether or not the id exists. */
+	(void) gw_resume_token_eq(NULL, tok, len);
+	return found;
+}
+
+/* gw_resume_log_replay's way to the resuming client. */
+static int
+s_replay_send(void *ctx, const gw_out_t *f)
+{
+	return s_send(ctx, f);
+}
+
+/* r leaves its owner for o, with its share of open items. */
+static void
+s_move(gw_req_pool_t *self, gw_req_t *r, gw_req_owner_t *o)
+{
+	gw_req_owner_t *old = r->owner;
+
+	if (old->detached)
+		self->st.detached--;
+	*old->open -= gw_req_open(r);
+	*o->open += gw_req_open(r);
+	sl_list_remove(&r->owner_link);
+	old->n_requests--;
+	sl_list_push_back(&o->requests, &r->owner_link);
+	o->n_requests++;
+	r->owner = o;
+}
+
+void
+gw_req_resume(gw_req_pool_t *self, gw_req_t *r, gw_req_owner_t *o,
+    const uint32_t *have, size_t n_have)
+{
+	size_t sent;
+
+	if (r->owner != o)
+		s_move(self, r, o);
+	sent = gw_resume_take(r->rs, have, n_have, r->id, s_replay_send, o);
+	self->st.resumed++;
+	SL_INFO("REQ-RESUME", "req=%s have=%zu replayed=%zu open=%zu", r->id,
+	    n_have, sent, gw_req_open(r));
+	if (gw_resume_finished(r->rs)) {
 		gw_out_t f = { .type = GW_OUT_DONE,
 			.id = r->id,
 			.ok = r->n_ok,
 			.failed = r->n_failed,
-			.cancelled = r->n_items - r->n_ok - r->n_failed,
 			.elapsed_ms
 			= (sl_clock_mono_us() - r->t_start_us) / 1000 };
 
-		/* Its watchers learn that it ended: its items were
-		 * cancelled with their submitter. */
-		gw_notify_fanout(self->notify, r->chan, &f);
-		self->st.cancelled += f.cancelled;
+		/* Its watchers had done when it finished. */
+		s_send(o, &f);
 		s_request_free(self, r);
+		return;
 	}
-	sl_list_remove(&o->link);
+	gw_req_dispatch(self);
+}
+
+/* A detached request nobody resumed in time, or whose log is full: it
+ * ends as a disconnect ends it, its workers told to stop. */
+static void
+s_expire(gw_req_pool_t *self, gw_req_t *r)
+{
+	self->st.resume_expired++;
+	SL_INFO("REQ-EXPIRE", "req=%s open=%zu", r->id, gw_req_open(r));
+	s_request_drop(self, r);
 }
 
 /* ---- workers (the events of gw_workers) ----------------------------- */
@@ -574,7 +737,14 @@ gw_req_tick(gw_req_pool_t *self, int64_t now_us)
 			gw_req_t *r = sl_container_of(q, gw_req_t, owner_link);
 
 			next = q->next; /* r may be freed */
-			if (r->deadline_us && now_us >= r->deadline_us) {
+			if (o->detached
+			    && gw_resume_expired(
+			        r->rs, now_us, self->lim.resume_us)) {
+				s_expire(self, r);
+			} else if (o->detached && gw_resume_finished(r->rs)) {
+				continue;
+			} else if (r->deadline_us
+			    && now_us >= r->deadline_us) {
 				SL_INFO("REQ-TIMEOUT", "req=%s", r->id);
 				s_request_end(self, r, "timeout",
 				    "the request's timeout_ms passed");
@@ -669,6 +839,9 @@ void
 gw_req_stats(const gw_req_pool_t *self, gw_req_stats_t *out)
 {
 	*out = self->st;
+	out->resume_bytes = self->budget.used;
+	out->resume_bytes_max = self->budget.max;
+	out->resume_full = self->budget.full;
 }
 
 void

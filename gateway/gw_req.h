@@ -29,6 +29,7 @@
 #include "gw_hist.h"
 #include "gw_notify.h"
 #include "gw_out.h"
+#include "gw_resume.h"
 #include "gw_workers.h"
 #include "sl_list.h"
 
@@ -42,6 +43,8 @@ typedef struct gw_req_owner {
 	size_t n_requests;  /* unfinished requests */
 	size_t *open;       /* items accepted and not ended: its share's */
 	bool paused;        /* slow reader: none of its jobs is dispatched */
+	bool detached;      /* its client is gone; its requests wait for a
+	                     * resume (gw_req_owner_detach) */
 	/* The client's transport: frames are borrowed for the call. */
 	int (*send)(void *ctx, void *user, const gw_out_t *frame);
 	void *send_ctx;
@@ -51,6 +54,9 @@ typedef struct gw_req_owner {
 typedef struct gw_req_limits {
 	size_t max_item_bytes;   /* one item packed as msgpack; 0: no limit */
 	int64_t unknown_task_us; /* see gw_broker_limits_t; 0: forever */
+	int64_t resume_us;       /* a detached request waits this long for
+	                          * a resume; 0: no resume at all */
+	size_t max_resume_bytes; /* all logs of finished items together */
 } gw_req_limits_t;
 
 /* A job whose worker died (crash, silence) this many times in a row ends
@@ -58,20 +64,26 @@ typedef struct gw_req_limits {
 #define GW_REQ_MAX_ATTEMPTS 2
 
 typedef struct gw_req_stats {
-	size_t running;         /* jobs held by workers */
-	size_t queued;          /* jobs waiting for a worker */
-	size_t requests;        /* unfinished requests */
-	uint64_t accepted;      /* requests accepted */
-	uint64_t results;       /* results forwarded (ok or item error) */
-	uint64_t stale;         /* results of requests that ended early */
-	uint64_t requeued;      /* jobs given back to the queue by a worker */
-	uint64_t poisoned;      /* jobs ended as worker_lost */
-	uint64_t timeouts;      /* items ended by a request's timeout_ms */
-	uint64_t unknown_task;  /* items ended: no worker ran their task */
-	uint64_t cancelled;     /* items ended by cancel or disconnect */
-	uint64_t items_ok;      /* results forwarded */
-	uint64_t items_failed;  /* item errors reported by workers */
-	gw_hist_t item_latency; /* accept -> result at the gateway */
+	size_t running;          /* jobs held by workers */
+	size_t queued;           /* jobs waiting for a worker */
+	size_t requests;         /* unfinished requests */
+	uint64_t accepted;       /* requests accepted */
+	uint64_t results;        /* results forwarded (ok or item error) */
+	uint64_t stale;          /* results of requests that ended early */
+	uint64_t requeued;       /* jobs given back to the queue by a worker */
+	uint64_t poisoned;       /* jobs ended as worker_lost */
+	uint64_t timeouts;       /* items ended by a request's timeout_ms */
+	uint64_t unknown_task;   /* items ended: no worker ran their task */
+	uint64_t cancelled;      /* items ended by cancel or disconnect */
+	uint64_t items_ok;       /* results forwarded */
+	uint64_t items_failed;   /* item errors reported by workers */
+	size_t detached;         /* requests whose client is gone */
+	uint64_t resumed;        /* requests taken over by a resume */
+	uint64_t resume_expired; /* detached requests nobody resumed */
+	uint64_t resume_full;    /* records refused: logs over their budget */
+	size_t resume_bytes;     /* bytes the logs of finished items hold */
+	size_t resume_bytes_max; /* ... their limit */
+	gw_hist_t item_latency;  /* accept -> result at the gateway */
 } gw_req_stats_t;
 
 /* notify is borrowed and must outlive the pool. NULL on ENOMEM. Give it
@@ -97,6 +109,34 @@ void gw_req_owner_init(gw_req_pool_t *self, gw_req_owner_t *o,
  * the open items cancelled), queued jobs are dropped, running ones
  * cancelled and their results will be dropped. */
 void gw_req_owner_fini(gw_req_pool_t *self, gw_req_owner_t *o);
+
+/*
+ * The client is gone but its requests may be resumed (resume_us > 0):
+ * they go on running under o, now detached (its frames are dropped, its
+ * pause lifted); a request that cannot be resumed (its log was over the
+ * budget) ends as gw_req_owner_fini ends it. The caller keeps o until
+ * o->n_requests is 0 (gw_req_tick ends what waits past resume_us), then
+ * calls gw_req_owner_fini.
+ */
+void gw_req_owner_detach(gw_req_pool_t *self, gw_req_owner_t *o);
+
+/* The unfinished (or, detached, finished and not yet resumed) request
+ * with this id whose token is tok (len bytes), of any owner; NULL when
+ * none (the same work either way: the answer tells nothing). */
+gw_req_t *gw_req_find_token(
+    gw_req_pool_t *self, const char *id, const char *tok, size_t len);
+/* Items of r not ended yet (what it counts against its client's share). */
+size_t gw_req_open(const gw_req_t *r);
+/* Does r belong to o? */
+bool gw_req_owned_by(const gw_req_t *r, const gw_req_owner_t *o);
+/*
+ * o takes r over (from a detached owner or a live one): every finished
+ * item whose seq is not in have[n_have] is sent to o again, then the
+ * rest as they finish, then done (at once if r has finished; r is then
+ * freed). The caller checked o's limits.
+ */
+void gw_req_resume(gw_req_pool_t *self, gw_req_t *r, gw_req_owner_t *o,
+    const uint32_t *have, size_t n_have);
 
 /* o's unfinished request with this id, or NULL. */
 gw_req_t *gw_req_find(gw_req_owner_t *o, const char *id);

@@ -67,6 +67,8 @@ typedef struct gw_ws_pss {
 	int64_t progress_us; /* last write, or when the queue last filled */
 	bool paused;         /* over out_high: the broker holds its jobs */
 	bool closing;        /* close sent for; drop further frames */
+	bool peer_closed;    /* the client sent a close frame: it left on
+	                      * purpose, its requests end (no resume) */
 	bool flush_first;    /* ... but write what is queued before closing */
 	uint16_t close_status;
 	char close_reason[96];
@@ -543,6 +545,25 @@ s_addr_full(gw_ws_t *ws, struct lws *wsi)
 	    "too many connections from this address");
 }
 
+/* CLOSED: the connection's last callback; free what it holds. A client
+ * that sent a close frame left on purpose: its requests end. Otherwise
+ * (cut, silent, closed by us) they may be resumed. */
+static void
+s_closed(gw_ws_pss_t *pss)
+{
+	sl_list_remove(&pss->link);
+	pss->ws->st.conns--;
+	if (pss->addr_counted)
+		gw_addr_release(pss->ws->addrs, &pss->addr);
+	if (pss->peer_closed)
+		gw_broker_client_destroy(pss->ws->broker, &pss->client);
+	else
+		gw_broker_client_drop(pss->ws->broker, &pss->client);
+	s_out_free_all(pss);
+	s_rx_free(pss);
+	SL_INFO("CLI-CLOSE", "conn=%" PRIu64, pss->conn);
+}
+
 /* ESTABLISHED: count the address, make the broker's client, share its
  * job quota with the other connections of its token. 0, or -1 with
  * nothing left to undo. */
@@ -623,6 +644,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (!pss->ws)
 			return 0;
+		pss->peer_closed = true;
 		return gw_hs_peer_close(
 		    wsi, in, len, pss->conn, &pss->ws->st.hs);
 	case LWS_CALLBACK_RECEIVE:
@@ -630,16 +652,8 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return s_writeable(pss);
 	case LWS_CALLBACK_CLOSED:
-		if (!pss->ws)
-			return 0;
-		sl_list_remove(&pss->link);
-		pss->ws->st.conns--;
-		if (pss->addr_counted)
-			gw_addr_release(pss->ws->addrs, &pss->addr);
-		gw_broker_client_destroy(pss->ws->broker, &pss->client);
-		s_out_free_all(pss);
-		s_rx_free(pss);
-		SL_INFO("CLI-CLOSE", "conn=%" PRIu64, pss->conn);
+		if (pss->ws)
+			s_closed(pss);
 		return 0;
 	case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
 		/* Every plain HTTP request, before lws picks a mount: only

@@ -91,6 +91,10 @@ class Stream extends Feed {
     super(null);
     this.id = req.id;
     this.items = req.items.length;
+    const a = quietPromise();
+    /** The first `accepted` frame (items, workers). */
+    this.accepted = a.p;
+    this._accepted = a;
     const d = quietPromise();
     /** The done frame's fields: ok and failed count every item the
      * application got (across resubmits), cancelled the rest of a
@@ -131,6 +135,7 @@ const DEFAULTS = {
   backoffMaxMs: 10000, // ...up to this; each delay ±20 % jitter
   openTimeoutMs: 10000, // a handshake not done by then counts as failed
   giveUpMs: 60000, // no gateway that long: fail everything (Infinity: never)
+  keepTrying: false, // after giving up, fail only the requests and go on connecting
   pingMs: 10000, // keepalive ping interval while open (0: none)
   deadMs: 20000, // no pong that long: the link is dead, reconnect
   onstate: null, // function(event): the same as the "state" event
@@ -159,8 +164,8 @@ export class Client extends EventTarget {
     this.nextPing = 0;
     this.urlIndex = 0;
     this.backoff = this.opts.backoffMinMs;
-    this.lastOpen = Date.now(); // giving up counts from here
-    this.timers = { retry: 0, open: 0, ping: 0 };
+    this.timers = { retry: 0, open: 0, ping: 0, giveUp: 0 };
+    this._down(); // giving up counts from here
     this.lastPong = 0;
     this.closedByUser = false;
     this._open();
@@ -285,7 +290,8 @@ export class Client extends EventTarget {
 
   _onOpen(url) {
     this.backoff = this.opts.backoffMinMs;
-    this.lastOpen = Date.now();
+    clearTimeout(this.timers.giveUp);
+    this.timers.giveUp = 0;
     this.lastPong = now();
     this._emit({ state: "open", url });
     for (const sub of this.subs.values()) this._send({ type: "subscribe", channel: sub.channel });
@@ -296,7 +302,10 @@ export class Client extends EventTarget {
         this._send({ type: "resume", id: req.id, token: req.token, have: [...req.seen] });
       } else this._sendSubmit(req);
     }
-    if (this.opts.pingMs > 0) this.timers.ping = setInterval(() => this._keepalive(), this.opts.pingMs);
+    if (this.opts.pingMs > 0) {
+      this.ping().catch(() => {}); // a round trip to show at once
+      this.timers.ping = setInterval(() => this._keepalive(), this.opts.pingMs);
+    }
   }
 
   // A link can die without a close (a cut cable): no pong for deadMs.
@@ -328,23 +337,36 @@ export class Client extends EventTarget {
     }
     for (const req of this.reqs.values()) req.accepted = false;
     if (this.closedByUser || this.state === "failed") return;
-    const gone = Date.now() - this.lastOpen;
-    if (gone >= this.opts.giveUpMs) {
-      this._fail("unreachable", "no gateway reachable for " + gone + " ms (" +
-        this.urls.join(", ") + "); last: " + (reason || "close code " + code));
-      return;
-    }
-    const delay = Math.min(this.backoff * (0.8 + 0.4 * Math.random()),
-      Math.max(0, this.opts.giveUpMs - gone));
+    this.lastClose = reason || "close code " + code;
+    if (!this.timers.giveUp) this._down();
+    const delay = this.backoff * (0.8 + 0.4 * Math.random());
     this.backoff = Math.min(this.backoff * 2, this.opts.backoffMaxMs);
     this._emit({ state: "closed", url, code, reason: reason || "", wasOpen, retryInMs: delay });
     this.timers.retry = setTimeout(() => this._open(), delay);
+  }
+
+  // No gateway since now: after giveUpMs without one, give up.
+  _down() {
+    const t0 = Date.now();
+    if (!(this.opts.giveUpMs < Infinity)) return;
+    this.timers.giveUp = setTimeout(() => {
+      const why = "no gateway reachable for " + (Date.now() - t0) + " ms (" +
+        this.urls.join(", ") + ")" + (this.lastClose ? "; last: " + this.lastClose : "");
+      if (!this.opts.keepTrying) {
+        this._fail("unreachable", why);
+        return;
+      }
+      this.timers.giveUp = 0;
+      const err = new SluiceError("unreachable", why);
+      for (const req of [...this.reqs.values()]) this._finish(req, null, err);
+    }, this.opts.giveUpMs);
   }
 
   _fail(code, message) {
     const err = new SluiceError(code, message);
     this.failure = err;
     clearTimeout(this.timers.retry);
+    clearTimeout(this.timers.giveUp);
     this._drop(this.ws);
     for (const req of [...this.reqs.values()]) this._finish(req, null, err);
     for (const sub of this.subs.values()) { sub._ready.reject(err); sub.end(err); }
@@ -399,6 +421,7 @@ export class Client extends EventTarget {
     this.reqs.delete(req.id);
     req.items = []; // keep only the items of unfinished requests
     if (err) {
+      req.stream._accepted.reject(err);
       req.stream._done.reject(err);
       req.stream.end(err);
       return;
@@ -436,6 +459,7 @@ export class Client extends EventTarget {
       if (req) {
         req.accepted = true;
         req.resuming = false;
+        req.stream._accepted.resolve(f);
         if (typeof f.resume === "string") req.token = f.resume;
       }
       return;

@@ -28,6 +28,8 @@ WWW_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                        "..", "..", "gateway", "www")
 VIEWPORT = {"width": 1000, "height": 900, "deviceScaleFactor": 1,
             "mobile": False}
+JS_CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                         "clients", "js", "sluice.js")
 
 
 def _chromium_child():
@@ -301,6 +303,9 @@ async def start(h):
                     f"build copies gateway/www only when it relinks "
                     f"sluice-gateway): run `cmake -E copy_directory "
                     f"gateway/www {served}`")
+    # The page's protocol is the JavaScript client's, copied in beside it.
+    with open(JS_CLIENT, "rb") as f, open(os.path.join(served, "sluice.js"), "rb") as g:
+        check(f.read() == g.read(), f"{served}/sluice.js differs from {JS_CLIENT}")
     return await h.start(workers=[1])
 
 
@@ -573,6 +578,48 @@ async def page_watches_a_channel(h):
         check(not b.problems(), f"console: {b.problems()}")
 
 
-run([page_streams_results_as_they_arrive, page_shows_errors_and_cancels,
+async def page_survives_a_gateway_restart_mid_request(h):
+    """kill -9 of the gateway mid-request, a new one on the same port: the
+    page's client submits the missing items again (with their seqs) and
+    the page shows every result once, as one request."""
+    gw = await start(h)
+    async with Browser(h.tmpdir) as b:
+        await b.open(gw)
+        await b.select("task", "sleep")
+        await b.type_into("items", json.dumps([400] * 8))
+        await b.click("submit")
+        await b.wait_js("sluiceState.req.results.length >= 2", timeout=20,
+                        what="two results")
+        gw.kill()
+        h.procs[-1].kill()  # its worker: the next gateway gets its own
+        await b.wait_js("sluiceState.conn === 'closed'", what="closed")
+        alert = await b.text("alert")
+        check("Connection lost" in alert and "resumes" in alert,
+              f"alert: {alert!r}")
+        check(not (await b.state())["req"]["ended"], "the request ended")
+        gw2 = await h.gateway(port=gw.port)
+        h.worker(gw2, 2)
+        await b.wait_js("sluiceState.req.done", timeout=30,
+                        what="done after the restart")
+        st = await b.state()
+        req = st["req"]
+        seqs = sorted(r["seq"] for r in req["results"])
+        check(seqs == list(range(8)) and all(r["ok"] for r in req["results"]),
+              f"results: {req['results']}")
+        check(req["done"]["ok"] == 8 and req["done"]["failed"] == 0
+              and "cancelled" not in req["done"], f"done: {req['done']}")
+        rows = await b.js("[...document.querySelectorAll('#rows tr')]"
+                          ".map(r => r.firstChild.textContent)")
+        check(sorted(rows, key=int) == [str(i) for i in range(8)],
+              f"rows: {rows}")
+        check("8 ok, 0 failed" in await b.text("summary")
+              and await b.text("count") == "8 / 8 done",
+              f"summary {await b.text('summary')!r}, count {await b.text('count')!r}")
+        await b.screenshot("page-restart.png")
+        check(not b.problems(allow=[r"WebSocket connection to .* failed"]),
+              f"console: {b.problems()}")
+
+
+run([page_streams_results_as_they_arrive, page_survives_a_gateway_restart_mid_request, page_shows_errors_and_cancels,
      page_reconnects_after_gateway_restart,
      page_shows_a_drain_and_keeps_the_shutdown_notice, page_watches_a_channel])

@@ -145,16 +145,17 @@ N = 16
 
 
 async def lost_gateway_client_finishes_on_another(h):
-    """Gateway A dies (kill -9) mid-request; on gateway B the client's
-    resume is refused (B never saw the request), so it submits only the
-    items it has no outcome for, with their original seqs: every seq
-    ends exactly once, each with its own item's value."""
+    """Two gateways, two workers serving both. Gateway A dies (kill -9)
+    mid-request; on gateway B the client's resume is refused (B never saw
+    the request), so it submits only the items it has no outcome for,
+    with their original seqs: every seq ends exactly once, each with its
+    own item's value, on the workers A's death freed."""
     a = await h.gateway(*HB)
     b = await h.gateway(*HB)
-    h.worker(a, 2, *HB)
-    h.worker(b, 2, *HB)
-    await h.wait_workers(a, 1)
-    await h.wait_workers(b, 1)
+    for _ in range(2):
+        h.worker(a, 2, *HB, "--gateway", b.endpoint)
+    await h.wait_workers(a, 2)
+    await h.wait_workers(b, 2)
     items = [150 + i for i in range(N)]  # sleep: value = item, per seq
 
     ca = await h.client(a)

@@ -96,9 +96,14 @@ def check_same(mine, theirs, channel, who):
           f"the submitter's own frames carry a channel: {mine}")
     check(all(f.get("channel") == channel for f, _ in theirs),
           f"{who}: frames without channel {channel!r}: {theirs}")
-    check(strip(theirs) == [f for f, _ in mine],
+    # The resume token of accepted is the submitter's alone (PROTOCOL.md
+    # §1.3): a watcher's accepted has none, and is otherwise the same.
+    check(all("resume" not in f for f, _ in theirs),
+          f"{who} got the submitter's resume token: {theirs}")
+    own = [{k: v for k, v in f.items() if k != "resume"} for f, _ in mine]
+    check(strip(theirs) == own,
           f"{who} saw other frames than the submitter:\n  "
-          f"{strip(theirs)}\nsubmitter:\n  {[f for f, _ in mine]}")
+          f"{strip(theirs)}\nsubmitter:\n  {own}")
 
 
 async def wait_metric(gw, name, value, timeout=10):

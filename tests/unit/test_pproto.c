@@ -60,7 +60,19 @@ static const row_t s_rows[] = {
 	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"Echo!\","
 	    "\"items\":[1]}",
 	    "bad_message", "r1"),
-	J_NO("unknown type", "{\"type\":\"resume\"}", "unknown_type", NULL),
+	J_NO("unknown type", "{\"type\":\"rewind\"}", "unknown_type", NULL),
+	J_OK("resume with have",
+	    "{\"type\":\"resume\",\"id\":\"r1\",\"token\":\"t\","
+	    "\"have\":[2,0]}",
+	    GW_CMSG_RESUME, "r1"),
+	J_NO("resume with a seq past 32 bits",
+	    "{\"type\":\"resume\",\"id\":\"r1\",\"token\":\"t\","
+	    "\"have\":[1,4294967296]}",
+	    "bad_message", "r1"),
+	J_NO("resume with too many seqs",
+	    "{\"type\":\"resume\",\"id\":\"r1\",\"token\":\"t\","
+	    "\"have\":[0,0,0,0]}",
+	    "too_many_items", "r1"),
 	J_OK("subscribe", "{\"type\":\"subscribe\",\"channel\":\"c-1\"}",
 	    GW_CMSG_SUBSCRIBE, NULL),
 	J_OK("unsubscribe", "{\"type\":\"unsubscribe\",\"channel\":\"c-1\"}",

@@ -23,6 +23,8 @@ typedef struct frame {
 	uint32_t seq;
 	char code[40];
 	size_t ok, failed, cancelled;
+	char resume[40]; /* accepted's token */
+	void *to;        /* the owner's user: which client got it */
 } frame_t;
 
 /* The fake workers: one of capacity cap, running "sum". */
@@ -157,7 +159,6 @@ s_send(void *ctx, void *user, const gw_out_t *frame)
 	fixture_t *f = ctx;
 	frame_t *g;
 
-	(void) user;
 	assert_true(f->n_got < MAX_REC);
 	g = &f->got[f->n_got++];
 	memset(g, 0, sizeof *g);
@@ -169,6 +170,9 @@ s_send(void *ctx, void *user, const gw_out_t *frame)
 	g->ok = frame->ok;
 	g->failed = frame->failed;
 	g->cancelled = frame->cancelled;
+	snprintf(g->resume, sizeof g->resume, "%s",
+	    frame->resume ? frame->resume : "");
+	g->to = user;
 	return 0;
 }
 
@@ -190,9 +194,8 @@ s_no_error(void *ctx, void *client, const gw_cmsg_err_t *err)
 }
 
 static int
-setup(void **state)
+s_setup(void **state, const gw_req_limits_t *lim)
 {
-	static const gw_req_limits_t lim = { 0, 0 };
 	fixture_t *f = calloc(1, sizeof *f);
 
 	if (!f)
@@ -200,7 +203,7 @@ setup(void **state)
 	f->w.cap = 2;
 	f->notify = gw_notify_new(
 	    &(gw_notify_ops_t) { s_no_send, s_no_error, NULL }, 4);
-	f->pool = gw_req_pool_new(&lim, f->notify);
+	f->pool = gw_req_pool_new(lim, f->notify);
 	if (!f->notify || !f->pool)
 		return -1;
 	gw_req_use_workers(f->pool, &s_ops, (gw_workers_t *) (void *) &f->w);
@@ -208,6 +211,25 @@ setup(void **state)
 	gw_req_owner_init(f->pool, &f->owner, s_send, f, NULL, &f->open);
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	static const gw_req_limits_t lim = { .max_item_bytes = 0 };
+
+	return s_setup(state, &lim);
+}
+
+/* Requests may be resumed for a second; their logs share 1 KiB (a
+ * dozen small results). */
+static int
+setup_resume(void **state)
+{
+	static const gw_req_limits_t lim
+	    = { .resume_us = 1000000, .max_resume_bytes = 1024 };
+
+	return s_setup(state, &lim);
 }
 
 static int
@@ -381,6 +403,181 @@ test_req_a_paused_owner_gets_no_jobs_until_it_resumes(void **state)
 	assert_int_equal(f->w.n_held, 1);
 }
 
+/* The frames of client to since index from, of type t. */
+static size_t
+s_count(fixture_t *f, size_t from, void *to, gw_out_type_t t)
+{
+	size_t n = 0;
+
+	for (size_t i = from; i < f->n_got; i++)
+		n += f->got[i].to == to && f->got[i].type == t;
+	return n;
+}
+
+static void
+test_req_accepted_carries_a_token_that_finds_the_request(void **state)
+{
+	fixture_t *f = *state;
+	const char *tok;
+
+	s_submit(f, "r1", 3, 0);
+	tok = f->got[0].resume;
+	assert_int_equal(strlen(tok), GW_RESUME_TOKEN_LEN);
+	assert_ptr_equal(gw_req_find_token(f->pool, "r1", tok, strlen(tok)),
+	    gw_req_find(&f->owner, "r1"));
+	assert_null(gw_req_find_token(f->pool, "r2", tok, strlen(tok)));
+	assert_null(gw_req_find_token(f->pool, "r1", tok, strlen(tok) - 1));
+	assert_null(gw_req_find_token(f->pool, "r1", "0123", 4));
+}
+
+static void
+test_req_a_detached_request_runs_on_and_a_resume_gets_the_rest(void **state)
+{
+	fixture_t *f = *state;
+	gw_req_owner_t o2;
+	size_t open2 = 0, mark;
+	char tok[40];
+	uint32_t have[] = { 0 };
+	gw_req_t *r;
+
+	s_submit(f, "r1", 4, 0);
+	snprintf(tok, sizeof tok, "%s", f->got[0].resume);
+	s_answer(f, 0, NULL); /* seq 0: the client got it */
+	s_answer(f, 0, NULL); /* seq 1: sent, lost with the connection */
+	gw_req_owner_detach(f->pool, &f->owner);
+	assert_int_equal(s_stats(f).detached, 1);
+	f->ev.changed(f->ev.ctx); /* detached: still dispatched */
+	assert_int_equal(f->w.n_held, 2);
+	s_answer(f, 0, "boom"); /* seq 2, while nobody listens */
+	mark = f->n_got;
+	gw_req_owner_init(f->pool, &o2, s_send, f, &o2, &open2);
+	r = gw_req_find_token(f->pool, "r1", tok, strlen(tok));
+	assert_non_null(r);
+	assert_int_equal(gw_req_open(r), 1);
+	gw_req_resume(f->pool, r, &o2, have, 1);
+	/* seqs 1 and 2 again (not 0), then seq 3 as it ends, then done */
+	assert_int_equal(f->n_got - mark, 2);
+	assert_int_equal(f->got[mark].seq, 1);
+	assert_int_equal(f->got[mark + 1].type, GW_OUT_ITEM_ERROR);
+	assert_int_equal(open2, 1);
+	assert_int_equal(f->open, 0);
+	assert_int_equal(f->owner.n_requests, 0);
+	s_answer(f, 0, NULL);
+	assert_int_equal(s_count(f, mark, &o2, GW_OUT_RESULT), 2);
+	assert_int_equal(s_count(f, mark, &o2, GW_OUT_DONE), 1);
+	assert_int_equal(s_stats(f).resumed, 1);
+	assert_int_equal(s_stats(f).detached, 0);
+	assert_int_equal(s_stats(f).resume_bytes, 0); /* freed with it */
+	gw_req_owner_fini(f->pool, &o2);
+}
+
+static void
+test_req_a_request_that_finished_detached_waits_with_its_done(void **state)
+{
+	fixture_t *f = *state;
+	gw_req_owner_t o2;
+	size_t open2 = 0, mark;
+	char tok[40];
+
+	s_submit(f, "r1", 1, 0);
+	snprintf(tok, sizeof tok, "%s", f->got[0].resume);
+	gw_req_owner_detach(f->pool, &f->owner);
+	s_answer(f, 0, NULL);
+	assert_int_equal(f->owner.n_requests, 1); /* kept for its resume */
+	gw_req_tick(f->pool, sl_clock_mono_us());
+	mark = f->n_got;
+	gw_req_owner_init(f->pool, &o2, s_send, f, &o2, &open2);
+	gw_req_resume(f->pool,
+	    gw_req_find_token(f->pool, "r1", tok, strlen(tok)), &o2, NULL, 0);
+	assert_int_equal(s_count(f, mark, &o2, GW_OUT_RESULT), 1);
+	assert_int_equal(s_count(f, mark, &o2, GW_OUT_DONE), 1);
+	assert_int_equal(o2.n_requests, 0);
+	gw_req_owner_fini(f->pool, &o2);
+}
+
+static void
+test_req_nobody_resumes_it_expires_and_frees_its_workers(void **state)
+{
+	fixture_t *f = *state;
+	char tok[40];
+
+	s_submit(f, "r1", 3, 0);
+	snprintf(tok, sizeof tok, "%s", f->got[0].resume);
+	gw_req_owner_detach(f->pool, &f->owner);
+	gw_req_tick(f->pool, sl_clock_mono_us() + 500000);
+	assert_int_equal(f->owner.n_requests, 1);
+	assert_int_equal(f->w.n_cancels, 0);
+	gw_req_tick(f->pool, sl_clock_mono_us() + 1100000);
+	assert_int_equal(f->owner.n_requests, 0);
+	assert_int_equal(f->w.n_cancels, 2);
+	assert_int_equal(s_stats(f).resume_expired, 1);
+	assert_int_equal(s_stats(f).cancelled, 3);
+	assert_null(gw_req_find_token(f->pool, "r1", tok, strlen(tok)));
+}
+
+static void
+test_req_a_resume_takes_over_from_a_live_client(void **state)
+{
+	fixture_t *f = *state;
+	gw_req_owner_t o2;
+	size_t open2 = 0, mark;
+	char tok[40];
+
+	s_submit(f, "r1", 2, 0);
+	snprintf(tok, sizeof tok, "%s", f->got[0].resume);
+	gw_req_owner_init(f->pool, &o2, s_send, f, &o2, &open2);
+	gw_req_resume(f->pool,
+	    gw_req_find_token(f->pool, "r1", tok, strlen(tok)), &o2, NULL, 0);
+	mark = f->n_got;
+	s_answer(f, 0, NULL);
+	s_answer(f, 0, NULL);
+	assert_int_equal(s_count(f, mark, NULL, GW_OUT_RESULT), 0);
+	assert_int_equal(s_count(f, mark, &o2, GW_OUT_RESULT), 2);
+	assert_int_equal(s_count(f, mark, &o2, GW_OUT_DONE), 1);
+	assert_int_equal(f->open, 0);
+	gw_req_owner_fini(f->pool, &o2);
+}
+
+static void
+test_req_over_the_resume_budget_a_request_loses_its_token(void **state)
+{
+	fixture_t *f = *state;
+	char tok[40];
+
+	s_submit(f, "r1", 20, 0);
+	snprintf(tok, sizeof tok, "%s", f->got[0].resume);
+	s_answer(f, 0, NULL);
+	assert_true(s_stats(f).resume_bytes > 0);
+	assert_non_null(gw_req_find_token(f->pool, "r1", tok, strlen(tok)));
+	while (f->w.n_held) {
+		s_answer(f, 0, NULL);
+		f->ev.changed(f->ev.ctx);
+	}
+	/* its client got everything; its log went at the first refusal */
+	assert_int_equal(s_count(f, 0, NULL, GW_OUT_RESULT), 20);
+	assert_int_equal(s_count(f, 0, NULL, GW_OUT_DONE), 1);
+	assert_int_equal(s_stats(f).resume_full, 1);
+	assert_int_equal(s_stats(f).resume_bytes, 0);
+}
+
+static void
+test_req_a_detached_request_over_the_budget_is_cancelled(void **state)
+{
+	fixture_t *f = *state;
+
+	s_submit(f, "r1", 20, 0);
+	gw_req_owner_detach(f->pool, &f->owner);
+	while (f->w.n_held && !s_stats(f).resume_full) {
+		s_answer(f, 0, NULL);
+		f->ev.changed(f->ev.ctx);
+	}
+	assert_int_equal(s_stats(f).resume_full, 1);
+	gw_req_tick(f->pool, sl_clock_mono_us());
+	assert_int_equal(f->owner.n_requests, 0);
+	assert_int_equal(s_stats(f).resume_expired, 1);
+	assert_true(f->w.n_cancels > 0);
+}
+
 /* The client's frame i is of type, for seq, with code ("": none). */
 static void
 s_assert_got(
@@ -477,6 +674,27 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_req_timed_out_items_carry_the_seqs_given, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_accepted_carries_a_token_that_finds_the_request,
+		    setup_resume, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_a_detached_request_runs_on_and_a_resume_gets_the_rest,
+		    setup_resume, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_a_request_that_finished_detached_waits_with_its_done,
+		    setup_resume, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_nobody_resumes_it_expires_and_frees_its_workers,
+		    setup_resume, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_a_resume_takes_over_from_a_live_client,
+		    setup_resume, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_over_the_resume_budget_a_request_loses_its_token,
+		    setup_resume, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_req_a_detached_request_over_the_budget_is_cancelled,
+		    setup_resume, teardown),
 	};
 
 	sl_log_setup("test", SL_LOG_DEBUG);

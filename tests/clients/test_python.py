@@ -1,0 +1,388 @@
+#!/usr/bin/python3
+"""clients/python (sluice_client) against real gateways and workers: a
+plain request, done's fields, an item error, a refusal as SluiceError,
+cancel, subscribe, msgpack, ping, a gateway that never answers, a TCP cut
+mid-request (the same gateway resumes), kill -9 of the gateway
+mid-request with two gateways in the URL list (the request completes on
+the other: every seq once, none twice), and the README's example run as
+written."""
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+
+from harness import (check, child_env, run, scaled,  # noqa: E402
+                     wait_registered)
+
+import sluice_client  # noqa: E402
+
+
+def fast(**kw):
+    """Options for a client that notices and recovers quickly in a test."""
+    opts = dict(give_up_after=scaled(20), connect_timeout=scaled(2),
+                backoff_min=0.05, backoff_max=0.5)
+    opts.update(kw)
+    return opts
+
+
+async def collect(stream, timeout=20, on_result=None):
+    """Every Result of stream, checking no seq comes twice."""
+    out = []
+
+    async def loop():
+        async for r in stream:
+            check(all(r.seq != o.seq for o in out), f"seq {r.seq} twice")
+            out.append(r)
+            if on_result is not None:
+                await on_result(r, out)
+    try:
+        await asyncio.wait_for(loop(), scaled(timeout))
+    except asyncio.TimeoutError:
+        raise AssertionError(f"stream {stream.id} not ended after "
+                             f"{scaled(timeout):.0f} s; got seqs "
+                             f"{sorted(r.seq for r in out)}") from None
+    return out
+
+
+async def items_total(port, outcome):
+    """sluice_items_total{outcome=...} from the gateway's /metrics."""
+    r, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    body = (await asyncio.wait_for(r.read(), scaled(10))).decode()
+    w.close()
+    m = re.search(rf'^sluice_items_total{{outcome="{outcome}"}} (\S+)$', body,
+                  re.M)
+    check(m, f"no items_total {outcome} in /metrics")
+    return float(m.group(1))
+
+
+async def test_plain(h):
+    gw = await h.start(workers=(2,))
+    states = []
+    async with sluice_client.connect(
+            [gw.url], on_state=lambda s, u: states.append((s, u))) as client:
+        check(client.url == gw.url and client.state == "connected",
+              f"{client.url} {client.state}")
+        stream = client.submit("echo", [1, "two", {"3": [3]}, None])
+        out = await collect(stream)
+        check(sorted((r.seq, r.value) for r in out if r.seq != 2) ==
+              [(0, 1), (1, "two"), (3, None)], f"{out}")
+        check(any(r.seq == 2 and r.value == {"3": [3]} for r in out), f"{out}")
+        check(all(r.error is None for r in out), f"{out}")
+        check(stream.done["ok"] == 4 and stream.done["failed"] == 0,
+              f"{stream.done}")
+        rtt = await client.ping()
+        check(isinstance(rtt, float) and 0 <= rtt < scaled(5), f"rtt {rtt}")
+        # the same stream iterated again ends at once
+        check(await collect(stream) == [], "stream iterated twice")
+    check(states[:2] == [("connecting", gw.url), ("connected", gw.url)]
+          and states[-1] == ("closed", None), f"states {states}")
+
+
+async def test_done_fields(h):
+    gw = await h.start(workers=(2,))
+    async with sluice_client.connect(gw.url) as client:
+        stream = client.submit("sleep", [30, "abc", 20], timeout_ms=60000)
+        check(stream.done is None, "done before the end")
+        out = await collect(stream)
+        by_seq = {r.seq: r for r in out}
+        check(sorted(by_seq) == [0, 1, 2], f"{out}")
+        check(by_seq[1].error == "bad_item" and by_seq[1].value is None
+              and by_seq[1].message, f"{by_seq[1].frame}")
+        check(by_seq[0].value == 30 and by_seq[2].value == 20, f"{out}")
+        d = stream.done
+        check(d["ok"] == 2 and d["failed"] == 1 and "cancelled" not in d
+              and isinstance(d["elapsed_ms"], int) and d["elapsed_ms"] >= 0,
+              f"done {d}")
+        check("type" not in d and "id" not in d, f"done {d}")
+        check(stream.accepted["items"] == 3, f"{stream.accepted}")
+        # a refusal is a SluiceError with the code, the client carries on
+        bad = client.submit("no_such_task", [1])
+        try:
+            await collect(bad)
+            raise AssertionError("unknown task not refused")
+        except sluice_client.SluiceError as e:
+            check(e.code == "unknown_task" and e.message, f"{e!r}")
+        check(bad.done is None, "refused stream has done")
+        check(len(await collect(client.submit("echo", [5]))) == 1, "after")
+        check(client._streams == {}, f"finished requests kept: "
+                                     f"{client._streams}")
+
+
+async def test_cancel(h):
+    gw = await h.start(workers=(1,))
+    async with sluice_client.connect(gw.url) as client:
+        stream = client.submit("sleep", [10, 20000, 20000, 20000])
+
+        async def cancel_after_first(r, out):
+            stream.cancel()
+        t0 = time.monotonic()
+        out = await collect(stream, on_result=cancel_after_first)
+        check(time.monotonic() - t0 < scaled(10), "cancel took too long")
+        d = stream.done
+        check([r.seq for r in out if r.error is None] == [0], f"{out}")
+        check(d["ok"] == 1 and d["ok"] + d["failed"] + d["cancelled"] == 4,
+              f"done {d}")
+        check(await client.ping() >= 0, "ping after cancel")
+
+
+async def test_subscribe(h):
+    gw = await h.start(workers=(2,))
+    async with sluice_client.connect(gw.url) as watcher, \
+            sluice_client.connect(gw.url) as submitter:
+        sub = await asyncio.wait_for(watcher.subscribe("nightly"), scaled(10))
+        stream = submitter.submit("echo", [7, 8], notify="nightly")
+        out = await collect(stream)
+        check(sorted(r.value for r in out) == [7, 8], f"{out}")
+        seen = []
+
+        async def watch():
+            async for f in sub:
+                seen.append(f)
+                if f["type"] == "done":
+                    return
+        await asyncio.wait_for(watch(), scaled(10))
+        kinds = [f["type"] for f in seen]
+        check(kinds[0] == "accepted" and kinds[-1] == "done"
+              and sorted(f["value"] for f in seen if f["type"] == "result")
+              == [7, 8] and all(f["channel"] == "nightly" for f in seen)
+              and all(f["id"] == stream.id for f in seen), f"{seen}")
+        sub.close()
+        check([f async for f in sub] == [], "closed subscription yields")
+        bad = watcher.subscribe("bad channel!")
+        try:
+            await asyncio.wait_for(bad, scaled(10))
+            raise AssertionError("bad channel name accepted")
+        except sluice_client.SluiceError as e:
+            check(e.code == "bad_message", f"{e!r}")
+        # the gateway's refusal of a valid name ends that subscription
+        subs = [watcher.subscribe(f"c{i}") for i in range(16)]
+        for s in subs:
+            await asyncio.wait_for(s, scaled(10))
+        try:
+            await asyncio.wait_for(watcher.subscribe("c16"), scaled(10))
+            raise AssertionError("17th subscription accepted")
+        except sluice_client.SluiceError as e:
+            check(e.code == "too_many_subscriptions", f"{e!r}")
+        check(await watcher.ping() >= 0, "client unusable after refusal")
+
+
+async def test_msgpack(h):
+    gw = await h.start(workers=(1,))
+    async with sluice_client.connect(gw.url, msgpack=True) as client:
+        check(client.msgpack, "msgpack subprotocol not chosen")
+        out = await collect(client.submit("echo", [b"\x00\xff", 3]))
+        check(sorted((r.seq, r.value) for r in out) ==
+              [(0, b"\x00\xff"), (1, 3)], f"{out}")
+        check(await client.ping() >= 0, "msgpack ping")
+
+
+async def test_token(h):
+    """token is sent as a bearer token; a refused one ends the client at
+    once with code unauthorized instead of retrying until give_up_after."""
+    token = "s3cret-token-0123456789"
+    gw = await h.gateway("--tokens", token)
+    await wait_registered(gw, h.worker(gw, 1))
+    async with sluice_client.connect(gw.url, token=token) as client:
+        check(len(await collect(client.submit("echo", [1]))) == 1, "token")
+    for bad in (None, token + "x"):
+        t0 = time.monotonic()
+        try:
+            async with sluice_client.connect(gw.url, token=bad,
+                                             give_up_after=60):
+                raise AssertionError(f"token {bad!r} accepted")
+        except sluice_client.SluiceError as e:
+            check(e.code == "unauthorized", f"{e!r}")
+        check(time.monotonic() - t0 < scaled(5), "slow refusal")
+
+
+async def silent_listener():
+    """A TCP server that accepts and never says a word."""
+    held = []
+
+    async def hold(r, w):
+        held.append(w)
+        await asyncio.sleep(3600)
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_silent_gateway(h):
+    server, port = await silent_listener()
+    url = f"ws://127.0.0.1:{port}/"
+    t0 = time.monotonic()
+    try:
+        async with sluice_client.connect([url], give_up_after=2,
+                                         connect_timeout=0.5):
+            raise AssertionError("connected to a silent listener")
+    except sluice_client.SluiceUnreachable as e:
+        took = time.monotonic() - t0
+        check(e.code == "unreachable" and url in str(e)
+              and "no gateway answered for 2 s" in str(e), f"{e}")
+        check(1.5 <= took < 2 + scaled(3), f"gave up after {took:.1f} s")
+    server.close()
+    # connected once, then every gateway gone: the request fails the same way
+    gw = await h.start(workers=(1,))
+    async with sluice_client.connect(gw.url, **fast(give_up_after=2)) as c:
+        stream = c.submit("sleep", [10, 30000])
+        h.procs[-1].kill()  # the worker: nothing finishes seq 1
+        gw.kill()
+        t0 = time.monotonic()
+        try:
+            await collect(stream)
+            raise AssertionError("request ended without a gateway")
+        except sluice_client.SluiceUnreachable as e:
+            check(time.monotonic() - t0 < 2 + scaled(3), "slow give up")
+        try:
+            await c.ping()
+            raise AssertionError("ping without a gateway")
+        except sluice_client.SluiceUnreachable:
+            pass
+
+
+class Proxy:
+    """A TCP forwarder to a port; cut() drops every connection it carries
+    at once (no WebSocket close frame either way), new ones still pass."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.conns = []
+        self.accepted = 0
+
+    async def start(self):
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.url = f"ws://127.0.0.1:{self.port}/"
+        return self
+
+    async def _handle(self, r, w):
+        self.accepted += 1
+        try:
+            ur, uw = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            w.transport.abort()
+            return
+        self.conns.append((w, uw))
+
+        async def pump(src, dst):
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            dst.transport.abort()
+        await asyncio.gather(pump(r, uw), pump(ur, w))
+
+    def cut(self):
+        for w, uw in self.conns:
+            w.transport.abort()
+            uw.transport.abort()
+        self.conns = []
+
+    def close(self):
+        self.cut()
+        self.server.close()
+
+
+async def test_tcp_cut(h):
+    """Cut mid-request: the client reconnects to the same gateway, resumes
+    (when the gateway offers resume tokens), every seq once; with resume no
+    item is computed twice."""
+    gw = await h.start(workers=(2,))
+    proxy = await Proxy(gw.port).start()
+    states = []
+    async with sluice_client.connect(
+            proxy.url, on_state=lambda s, u: states.append(s),
+            **fast()) as client:
+        n = 12
+        stream = client.submit("sleep", [150] * n)
+        cuts = []
+
+        async def cut_twice(r, out):
+            if len(out) in (3, 7):
+                cuts.append(len(out))
+                proxy.cut()
+        out = await collect(stream, on_result=cut_twice)
+        check(sorted(r.seq for r in out) == list(range(n)), f"{out}")
+        check(stream.done["ok"] == n and stream.done["failed"] == 0,
+              f"{stream.done}")
+        check(cuts == [3, 7] and proxy.accepted == 3
+              and states.count("disconnected") == 2, f"{cuts} "
+              f"{proxy.accepted} {states}")
+        if "resume" in stream.accepted:
+            done_ok = await items_total(gw.port, "ok")
+            check(done_ok == n, f"{done_ok} items computed for {n}")
+    proxy.close()
+
+
+async def test_kill9(h):
+    """kill -9 of the gateway mid-request with two gateways in the URL
+    list: the request completes on the other, every seq once."""
+    gw1 = await h.gateway()
+    gw2 = await h.gateway()
+    h.worker(gw1, 2)
+    h.worker(gw2, 2)
+    await h.wait_workers(gw1, 1)
+    await h.wait_workers(gw2, 1)
+    states = []
+    async with sluice_client.connect(
+            [gw1.url, gw2.url], on_state=lambda s, u: states.append((s, u)),
+            **fast()) as client:
+        n = 10
+        stream = client.submit("sleep", [150] * n)
+
+        async def kill_gw1(r, out):
+            if len(out) == 3:
+                gw1.kill()
+        out = await collect(stream, on_result=kill_gw1)
+        check(sorted(r.seq for r in out) == list(range(n)), f"{out}")
+        check(client.url == gw2.url and ("connected", gw2.url) in states,
+              f"{states}")
+        check(stream.done["ok"] == n, f"{stream.done}")
+        # the other gateway ran only the missing items
+        ran = await items_total(gw2.port, "ok")
+        check(ran <= n - 3, f"gateway 2 computed {ran} items, 3 were done")
+
+
+README = os.path.join(ROOT, "clients", "python", "README.md")
+
+
+def readme_example(url):
+    """The README's example with its first address replaced by url."""
+    text = open(README, encoding="utf-8").read()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    check("ws://127.0.0.1:8080/" in code,
+          "the example names no ws://127.0.0.1:8080/")
+    return code.replace("ws://127.0.0.1:8080/", url)
+
+
+async def run_example(python, url, env=None, cwd=None):
+    p = await asyncio.create_subprocess_exec(
+        python, "-c", readme_example(url), env=child_env(env), cwd=cwd,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(p.communicate(), scaled(60))
+    out = out.decode()
+    check(p.returncode == 0, f"README example failed:\n{out}")
+    check("'ok': 20" in out and "ping" in out, f"output:\n{out}")
+
+
+async def test_readme(h):
+    """The README's example, run as written (its address replaced)."""
+    gw = await h.start(workers=(4,))
+    await run_example(sys.executable, gw.url,
+                      {"PYTHONPATH": os.path.join(ROOT, "clients", "python")})
+
+
+if __name__ == "__main__":
+    run([test_plain, test_done_fields, test_cancel, test_subscribe,
+         test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
+         test_kill9, test_readme])
