@@ -8,6 +8,7 @@ the other: every seq once, none twice), and the README's example run as
 written."""
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -23,6 +24,7 @@ from harness import (check, child_env, run, scaled,  # noqa: E402
                      wait_registered)
 
 import sluice_client  # noqa: E402
+import websockets  # noqa: E402
 
 
 def fast(**kw):
@@ -255,6 +257,7 @@ class Proxy:
     def __init__(self, target_port):
         self.target = target_port
         self.conns = []
+        self.frozen = set()  # connections whose bytes are dropped
         self.accepted = 0
 
     async def start(self):
@@ -270,11 +273,14 @@ class Proxy:
         except OSError:
             w.transport.abort()
             return
-        self.conns.append((w, uw))
+        pair = (w, uw)
+        self.conns.append(pair)
 
         async def pump(src, dst):
             try:
                 while data := await src.read(65536):
+                    if pair in self.frozen:
+                        continue  # a dead link: nothing passes, no FIN
                     dst.write(data)
                     await dst.drain()
             except (OSError, asyncio.CancelledError):
@@ -287,6 +293,11 @@ class Proxy:
             w.transport.abort()
             uw.transport.abort()
         self.conns = []
+
+    def freeze(self):
+        """The link dies silently: the connections stay open on both
+        sides and carry nothing any more (TCP reports nothing)."""
+        self.frozen.update(self.conns)
 
     def close(self):
         self.cut()
@@ -322,6 +333,92 @@ async def test_tcp_cut(h):
             done_ok = await items_total(gw.port, "ok")
             check(done_ok == n, f"{done_ok} items computed for {n}")
     proxy.close()
+
+
+async def test_dead_link(h):
+    """The link dies without a word (no FIN, no RST): the client's
+    WebSocket keepalive notices, it reconnects and the request ends with
+    every seq once."""
+    gw = await h.start(workers=(2,))
+    proxy = await Proxy(gw.port).start()
+    async with sluice_client.connect(
+            proxy.url, **fast(ping_interval=0.5, ping_timeout=0.5)) as client:
+        n = 8
+        stream = client.submit("sleep", [150] * n)
+
+        async def freeze(r, out):
+            if len(out) == 2:
+                proxy.freeze()
+        out = await collect(stream, on_result=freeze)
+        check(sorted(r.seq for r in out) == list(range(n)), f"{out}")
+        check(proxy.accepted == 2, f"{proxy.accepted} connections")
+    proxy.close()
+
+
+async def test_hostile_gateway(h):
+    """A gateway that sends garbage, a seq twice, seqs out of range, frames
+    of other ids: the application still gets each seq of its request once
+    and done counts what it got. One that closes every connection at once
+    is given up on after give_up_after, with backoff, not a tight loop."""
+    async def bad(ws, path=None):
+        async for msg in ws:
+            f = json.loads(msg)
+            if f["type"] != "submit":
+                continue
+            i = f["id"]
+            for out in ({"type": "accepted", "id": i, "items": 3},
+                        {"type": "result", "id": i, "seq": 0, "value": "a"},
+                        {"type": "result", "id": i, "seq": 0, "value": "b"},
+                        "not json", b"\x92binary", "[1,2]", {"no": "type"},
+                        {"type": "result", "id": i, "seq": 7, "value": 1},
+                        {"type": "result", "id": i, "seq": -1, "value": 1},
+                        {"type": "result", "id": i, "seq": "1", "value": 1},
+                        {"type": "result", "id": i, "seq": 1.0, "value": 1},
+                        {"type": "result", "id": i, "seq": True, "value": 1},
+                        {"type": "result", "id": i + "x", "seq": 2},
+                        {"type": "pong", "data": {"sluice_client": 99}},
+                        {"type": "error", "id": i, "seq": 1,
+                         "code": "bad_item", "message": "m"},
+                        {"type": "result", "id": i, "seq": 1, "value": "c"},
+                        {"type": "result", "id": i, "seq": 2, "value": "d"},
+                        {"type": "done", "id": i, "ok": 9, "failed": 9,
+                         "elapsed_ms": 5},
+                        {"type": "result", "id": i, "seq": 2, "value": "e"}):
+                await ws.send(json.dumps(out) if isinstance(out, dict)
+                              else out)
+    server = await websockets.serve(bad, "127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    async with sluice_client.connect(url, **fast()) as client:
+        stream = client.submit("echo", [1, 2, 3])
+        out = await collect(stream)
+        check([(r.seq, r.value, r.error) for r in out] ==
+              [(0, "a", None), (1, None, "bad_item"), (2, "d", None)],
+              f"{out}")
+        check(stream.done == {"ok": 2, "failed": 1, "elapsed_ms": 5},
+              f"{stream.done}")
+    server.close()
+
+    opened = []
+
+    async def slam(ws, path=None):
+        opened.append(time.monotonic())
+        await ws.close()
+    server = await websockets.serve(slam, "127.0.0.1", 0)
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    t0 = time.monotonic()
+    try:
+        client = await sluice_client.connect(
+            url, give_up_after=2, backoff_min=0.05, backoff_max=0.5)
+        stream = client.submit("echo", [1])
+        await collect(stream)
+        raise AssertionError("a gateway that closes at once served")
+    except sluice_client.SluiceUnreachable as e:
+        check("closed at once" in str(e), f"{e}")
+    took = time.monotonic() - t0
+    check(1.5 <= took < 2 + scaled(3) and 2 <= len(opened) <= 20,
+          f"gave up after {took:.1f} s, {len(opened)} connections")
+    await client.close()
+    server.close()
 
 
 async def test_kill9(h):
@@ -385,4 +482,4 @@ async def test_readme(h):
 if __name__ == "__main__":
     run([test_plain, test_done_fields, test_cancel, test_subscribe,
          test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
-         test_kill9, test_readme])
+         test_dead_link, test_hostile_gateway, test_kill9, test_readme])

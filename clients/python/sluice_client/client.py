@@ -178,8 +178,8 @@ class Stream:
 
     def _deliver(self, frame):
         seq = frame.get("seq")
-        if (not isinstance(seq, int) or not 0 <= seq < self.n_items
-                or seq in self._have):
+        if (not isinstance(seq, int) or isinstance(seq, bool)
+                or not 0 <= seq < self.n_items or seq in self._have):
             return  # a duplicate (or not ours): never twice
         self._have.add(seq)
         self._items[seq] = None
@@ -400,6 +400,12 @@ class Client:
         d = min(self.backoff_max, self.backoff_min * 2 ** (attempt - 1))
         return d * random.uniform(0.8, 1.2)
 
+    def _left(self, lost_at):
+        """Seconds until giving up (give_up_after None: never)."""
+        if self.give_up_after is None:
+            return float("inf")
+        return lost_at + self.give_up_after - time.monotonic()
+
     async def _open(self, url, timeout):
         headers = {}
         if self._token is not None:
@@ -422,9 +428,9 @@ class Client:
         attempt, idx, last = 0, 0, None
         lost_at = time.monotonic()
         while True:
-            left = lost_at + self.give_up_after - time.monotonic()
+            left = self._left(lost_at)
             await asyncio.sleep(min(self._backoff(attempt), max(left, 0)))
-            left = lost_at + self.give_up_after - time.monotonic()
+            left = self._left(lost_at)
             if left <= 0:
                 tried = ", ".join(self.urls)
                 self._end(SluiceUnreachable(
@@ -608,7 +614,7 @@ class connect:
     token: sent as `Authorization: Bearer TOKEN`.
     Options: msgpack (False: speak sluice.msgpack.v1, needs the msgpack
     module), give_up_after (30 s without any gateway ends the client with
-    SluiceUnreachable), connect_timeout (5 s per attempt), backoff_min and
+    SluiceUnreachable; None: never), connect_timeout (5 s per attempt), backoff_min and
     backoff_max (0.1 and 5 s: the delay between failed attempts doubles
     from one to the other, +-20 %), on_state (a callable(state, url) told
     of "connecting", "connected", "disconnected" and "closed"),
