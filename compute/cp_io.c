@@ -42,7 +42,6 @@ typedef struct cp_io {
 	char host[64];        /* for READY */
 	cp_gws_t gws;         /* the gateways, one link each */
 	uint64_t last_gen;    /* generations handed out (cp_link.h) */
-	unsigned busy;        /* jobs in the pool whose result is not back */
 	int64_t next_resolve; /* when the specs are resolved again */
 	int64_t next_health;  /* when the health file is rewritten */
 	int64_t drain_end;    /* 0, or when a drain gives up on running jobs */
@@ -133,6 +132,23 @@ s_on_registered(cp_io_t *self, cp_link_t *l, const sl_msg_registered_t *m)
 }
 
 /*
+ * Threads taken: the jobs of the gateways we are connected to. Jobs of a
+ * connection we left were cancelled, and count as ended: a built-in task
+ * stops within 10 ms; one that ignores the cancel delays the next job,
+ * which then waits in the pool's queue (as before revision 6), rather
+ * than leaving the thread offered to nobody.
+ */
+static unsigned
+s_busy(const cp_io_t *self)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < self->gws.n; i++)
+		n += self->gws.links[i]->held;
+	return n;
+}
+
+/*
  * Tell every gateway that takes CREDIT what it may hold on us now: the
  * jobs of its own we hold plus the threads no job holds (PROTOCOL.md §2,
  * "Several gateways"). Each free thread is offered to every gateway, so
@@ -143,7 +159,8 @@ static void
 s_offer(cp_io_t *self)
 {
 	unsigned threads = self->cfg->threads;
-	unsigned free = self->busy < threads ? threads - self->busy : 0;
+	unsigned busy = s_busy(self);
+	unsigned free = busy < threads ? threads - busy : 0;
 
 	for (size_t i = 0; i < self->gws.n; i++) {
 		cp_link_t *l = self->gws.links[i];
@@ -167,8 +184,7 @@ s_offer(cp_io_t *self)
 static void
 s_return(cp_io_t *self, cp_link_t *l, uint64_t job)
 {
-	SL_DEBUG("JOB-RETURN", "job=%" PRIu64 " gateway=%s busy=%u", job,
-	    l->endpoint, self->busy);
+	SL_DEBUG("JOB-RETURN", "job=%" PRIu64 " gateway=%s", job, l->endpoint);
 	msgpack_sbuffer_clear(&self->sb);
 	if (!sl_proto_encode_return(&self->sb, job))
 		s_send(l, self->sb.data, self->sb.size);
@@ -193,7 +209,7 @@ s_on_job(cp_io_t *self, cp_link_t *l, cp_work_t **w_p)
 	}
 	/* A gateway without CREDIT (revision 5) cannot take a job back: its
 	 * jobs queue here instead. */
-	if (l->credit && self->busy >= self->cfg->threads) {
+	if (l->credit && s_busy(self) >= self->cfg->threads) {
 		s_return(self, l, job->job);
 		return;
 	}
@@ -201,7 +217,6 @@ s_on_job(cp_io_t *self, cp_link_t *l, cp_work_t **w_p)
 	    w->task->name, l->endpoint);
 	w->gen = l->gen;
 	cp_pool_push(self->pool, w_p);
-	self->busy++;
 	l->held++;
 }
 
@@ -320,8 +335,6 @@ s_forward_results(cp_io_t *self)
 			zmq_msg_close(&m);
 			return;
 		}
-		if (self->busy)
-			self->busy--;
 		l = cp_gws_of_gen(&self->gws, gen);
 		if (!l) {
 			self->old++;

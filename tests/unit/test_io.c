@@ -468,6 +468,13 @@ test_io_two_gateways_share_the_threads_by_credit_and_return(void **state)
 	/* B's job runs; A (never answering PINGs again) is lost meanwhile,
 	 * and B's job is not cancelled with A's. */
 	s_send_sleep(f, 3, 2500);
+	/* A: nothing free while B's job runs. Read now: once A is left and
+	 * connects again, the ROUTER's handover may drop what the old
+	 * connection still had unread. */
+	f->router = a;
+	s_expect(f, SL_MSG_CREDIT);
+	assert_int_equal(f->msg.u.credit.window, 0);
+	f->router = b;
 	/* B stays alive: it PINGs every 100 ms until the result (6 s). */
 	for (int i = 0; i < 60 && f->msg.type != SL_MSG_RESULT; i++) {
 		int64_t next = sl_clock_mono_us() + 100000;
@@ -483,11 +490,8 @@ test_io_two_gateways_share_the_threads_by_credit_and_return(void **state)
 	assert_int_equal(f->msg.type, SL_MSG_RESULT);
 	assert_int_equal(f->msg.u.result.job, 3);
 	assert_true(f->msg.u.result.ok); /* not cancelled with A's */
-	/* A heard CREDIT 0 when B's job started, then, silent, was left
-	 * and connected again: a new READY. */
+	/* A, silent, was left and connected again: a new READY. */
 	f->router = a;
-	s_expect(f, SL_MSG_CREDIT);
-	assert_int_equal(f->msg.u.credit.window, 0);
 	s_expect(f, SL_MSG_READY);
 	assert_int_equal(s_stop(f, 2), 0);
 }
