@@ -184,7 +184,9 @@ gw_cmsg_check_seqs(const gw_cmsg_field_t *f, const char *name, size_t n,
 		}
 		seqs[i] = (uint32_t) e.i;
 	}
-	if (distinct && s_check_distinct(seqs, f->len, name, code, id, err)) {
+	/* Fewer than two cannot repeat (and malloc(0) may be NULL). */
+	if (distinct && f->len > 1
+	    && s_check_distinct(seqs, f->len, name, code, id, err)) {
 		free(seqs);
 		return -1;
 	}

@@ -2,44 +2,28 @@
  * gw_req: requests and their jobs (see gw_req.h). lws service thread
  * only.
  *
- * Ownership: an owner (a client) owns its requests; a request owns its
- * queued jobs. A job a worker holds is linked on that worker's list in
- * gw_workers (job->req may then be NULL: the request ended early, the
- * result will be dropped) and comes back through s_on_job_result or
- * s_on_job_lost, still ours. Every job is on exactly one list: its
- * request's queue or its worker's.
+ * Ownership: an owner (a client) owns its requests; the pool's gw_jobs
+ * owns their jobs (each request embeds its gw_jobs_req_t).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_jobs.h"
 #include "gw_req.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 
-typedef struct gw_job {
-	/* wj.link: in req->queue, or in its holder's list (gw_workers);
-	 * wj.holder: NULL while queued. */
-	gw_workers_job_t wj;
-	gw_req_t *req;     /* NULL once the request has ended */
-	uint32_t seq;      /* the client's seqs[i] for item i, or i */
-	uint32_t attempts; /* workers that died holding it, in a row */
-	size_t item_len;   /* bytes in item */
-	uint8_t item[];    /* the item, packed msgpack */
-} gw_job_t;
-
 struct gw_req {
-	sl_list_t owner_link;  /* in owner->requests */
-	sl_list_t active_link; /* in pool->active while queue non-empty */
+	sl_list_t owner_link; /* in owner->requests */
+	gw_jobs_req_t jobs;   /* its jobs (gw_jobs) */
 	gw_req_owner_t *owner;
 	char id[GW_CMSG_MAX_ID + 1];
 	char task[SL_PROTO_MAX_NAME + 1];
-	sl_list_t queue;        /* gw_job_t waiting for a worker, in order */
 	size_t n_items;         /* jobs created */
-	size_t n_running;       /* jobs held by workers */
 	size_t n_ok;            /* results forwarded */
 	size_t n_failed;        /* item errors forwarded */
 	int64_t t_start_us;     /* monotonic, at accept */
@@ -52,15 +36,16 @@ struct gw_req {
 
 struct gw_req_pool {
 	gw_req_limits_t lim;
-	gw_notify_t *notify;          /* borrowed */
-	const gw_workers_ops_t *wops; /* the workers (gw_workers_ops) */
-	gw_workers_t *workers;        /* their first argument */
-	sl_list_t owners;             /* gw_req_owner_t, in arrival order */
-	sl_list_t active; /* gw_req_t with queued jobs, in turn order */
-	size_t n_active;
+	gw_notify_t *notify;       /* borrowed */
+	gw_jobs_t *jobs;           /* every request's jobs */
+	sl_list_t owners;          /* gw_req_owner_t, in arrival order */
 	gw_resume_budget_t budget; /* all requests' logs */
 	gw_req_stats_t st;
 };
+
+static void s_on_job_result(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
+    const gw_workers_result_t *res);
+static void s_on_job_poisoned(void *ctx, gw_jobs_req_t *jr, uint32_t seq);
 
 gw_req_pool_t *
 gw_req_pool_new(const gw_req_limits_t *limits, gw_notify_t *notify)
@@ -73,8 +58,11 @@ gw_req_pool_new(const gw_req_limits_t *limits, gw_notify_t *notify)
 	self->notify = notify;
 	self->budget.max = limits->max_resume_bytes;
 	sl_list_init(&self->owners);
-	sl_list_init(&self->active);
 	gw_hist_init_latency(&self->st.item_latency);
+	self->jobs = gw_jobs_new(
+	    &(gw_jobs_events_t) { s_on_job_result, s_on_job_poisoned, self });
+	if (!self->jobs)
+		gw_req_pool_destroy(&self);
 	return self;
 }
 
@@ -82,8 +70,15 @@ void
 gw_req_use_workers(
     gw_req_pool_t *self, const gw_workers_ops_t *ops, gw_workers_t *workers)
 {
-	self->wops = ops;
-	self->workers = workers;
+	gw_jobs_use_workers(self->jobs, ops, workers);
+}
+
+/* Does a worker run r's task (a ready one, or any)? */
+static bool
+s_runs(const gw_req_pool_t *self, const gw_req_t *r, bool ready)
+{
+	return gw_jobs_wops(self->jobs)
+	    ->runs(gw_jobs_workers(self->jobs), r->task, ready);
 }
 
 /* ---- sending -------------------------------------------------------- */
@@ -126,79 +121,12 @@ s_item_error(gw_req_pool_t *self, gw_req_t *r, uint32_t seq, const char *code,
 
 /* ---- requests ------------------------------------------------------- */
 
-static void
-s_activate(gw_req_pool_t *self, gw_req_t *r)
-{
-	if (!sl_list_linked(&r->active_link) && !sl_list_empty(&r->queue)) {
-		sl_list_push_back(&self->active, &r->active_link);
-		self->n_active++;
-	}
-}
-
-static void
-s_deactivate(gw_req_pool_t *self, gw_req_t *r)
-{
-	if (sl_list_linked(&r->active_link)) {
-		sl_list_remove(&r->active_link);
-		self->n_active--;
-	}
-}
-
-/*
- * Let go of r's running jobs: each is orphaned (its result will be
- * dropped) and its worker told to CANCEL it, so the worker is free again
- * within a slice of work. With code, each also ends as an item error.
- */
-typedef struct s_release {
-	gw_req_pool_t *self;
-	gw_req_t *r;
-	const char *code; /* item error to end each with, or NULL */
-	const char *msg;
-} s_release_t;
-
-static bool
-s_release_one(void *arg, gw_workers_job_t *wj)
-{
-	s_release_t *a = arg;
-	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
-	gw_req_t *r = a->r;
-
-	if (job->req != r)
-		return true;
-	job->req = NULL;
-	r->n_running--;
-	a->self->wops->cancel(a->self->workers, wj);
-	if (a->code) {
-		s_item_error(a->self, r, job->seq, a->code, a->msg);
-	}
-	return r->n_running > 0;
-}
-
-static void
-s_release_running(
-    gw_req_pool_t *self, gw_req_t *r, const char *code, const char *msg)
-{
-	s_release_t a = { self, r, code, msg };
-
-	/* Held jobs point back at r: walk the held jobs once. Only requests
-	 * that end early pay for this. */
-	if (r->n_running)
-		self->wops->each_job(self->workers, s_release_one, &a);
-}
-
 /* Free a request: queued jobs go with it, running ones are cancelled. */
 static void
 s_request_free(gw_req_pool_t *self, gw_req_t *r)
 {
-	sl_list_t *e;
-
-	s_deactivate(self, r);
-	while ((e = sl_list_first(&r->queue))) {
-		sl_list_remove(e);
-		free(sl_container_of(e, gw_job_t, wj.link));
-		self->st.queued--;
-	}
-	s_release_running(self, r, NULL, NULL);
+	gw_jobs_drop_queued(self->jobs, &r->jobs, NULL, NULL);
+	gw_jobs_release(self->jobs, &r->jobs, NULL, NULL);
 	*r->owner->open -= r->n_items - r->n_ok - r->n_failed;
 	sl_list_remove(&r->owner_link);
 	r->owner->n_requests--;
@@ -280,26 +208,33 @@ s_request_progress(gw_req_pool_t *self, gw_req_t *r, size_t cancelled)
 	s_request_free(self, r);
 }
 
-/* End every queued item of r as an item error code (msg): r leaves the
- * turn list, each item counts as failed and leaves its client's share.
- * How many. */
-static size_t
-s_end_queued(
-    gw_req_pool_t *self, gw_req_t *r, const char *code, const char *msg)
+/* gw_jobs' way to end each of r's items as an item error. */
+typedef struct s_end {
+	gw_req_pool_t *self;
+	gw_req_t *r;
+	const char *code, *msg;
+} s_end_t;
+
+static void
+s_end_one(void *arg, uint32_t seq)
 {
-	size_t n = 0;
-	sl_list_t *e;
+	s_end_t *a = arg;
 
-	s_deactivate(self, r);
-	while ((e = sl_list_first(&r->queue))) {
-		gw_job_t *job = sl_container_of(e, gw_job_t, wj.link);
+	s_item_error(a->self, a->r, seq, a->code, a->msg);
+}
 
-		sl_list_remove(e);
-		self->st.queued--;
-		n++;
-		s_item_error(self, r, job->seq, code, msg);
-		free(job);
-	}
+/* End every queued item of r as an item error code (msg), and with
+ * running, its running ones too: each counts as failed and leaves its
+ * client's share. How many queued ones. */
+static size_t
+s_end_items(gw_req_pool_t *self, gw_req_t *r, const char *code,
+    const char *msg, bool running)
+{
+	s_end_t a = { self, r, code, msg };
+	size_t n = gw_jobs_drop_queued(self->jobs, &r->jobs, s_end_one, &a);
+
+	if (running)
+		gw_jobs_release(self->jobs, &r->jobs, s_end_one, &a);
 	return n;
 }
 
@@ -312,8 +247,7 @@ s_request_end(
 	size_t open = r->n_items - r->n_ok - r->n_failed;
 
 	if (code) {
-		s_end_queued(self, r, code, msg);
-		s_release_running(self, r, code, msg);
+		s_end_items(self, r, code, msg, true);
 		self->st.timeouts += open;
 		open = 0;
 	} else {
@@ -343,7 +277,7 @@ s_request_end_unserved(gw_req_pool_t *self, gw_req_t *r, int64_t now_us)
 	snprintf(msg, sizeof msg,
 	    "no registered worker runs task %s (waited %lld ms)", r->task,
 	    (long long) (now_us - r->unserved_us) / 1000);
-	n = s_end_queued(self, r, "unknown_task", msg);
+	n = s_end_items(self, r, "unknown_task", msg, false);
 	self->st.unknown_task += n;
 	SL_INFO("REQ-NOTASK", "req=%s task=%s items=%zu waited_ms=%lld", r->id,
 	    r->task, n, (long long) (now_us - r->unserved_us) / 1000);
@@ -364,7 +298,6 @@ s_make_jobs(gw_req_pool_t *self, gw_req_t *r, const gw_cmsg_t *m, char *why,
 	for (size_t i = 0; i < m->n_items; i++) {
 		size_t len;
 		const char *item = gw_cmsg_item(m, i, &len);
-		gw_job_t *job;
 
 		if (self->lim.max_item_bytes
 		    && len > self->lim.max_item_bytes) {
@@ -373,22 +306,13 @@ s_make_jobs(gw_req_pool_t *self, gw_req_t *r, const gw_cmsg_t *m, char *why,
 			    len, self->lim.max_item_bytes);
 			return SL_EFULL;
 		}
-		job = malloc(sizeof *job + len);
-		if (!job) {
+		if (gw_jobs_add(
+		        self->jobs, &r->jobs, gw_cmsg_seq(m, i), item, len)) {
 			snprintf(why, whylen, "out of memory");
 			return SL_ENOMEM;
 		}
-		job->wj.id = 0; /* gw_workers numbers each attempt */
-		job->wj.holder = NULL;
-		job->req = r;
-		job->seq = gw_cmsg_seq(m, i);
-		job->attempts = 0;
-		job->item_len = len;
-		memcpy(job->item, item, len);
-		sl_list_push_back(&r->queue, &job->wj.link);
 		r->n_items++;
 		(*r->owner->open)++;
-		self->st.queued++;
 	}
 	return 0;
 }
@@ -403,8 +327,7 @@ s_request_new(gw_req_pool_t *self, gw_req_owner_t *o, const gw_cmsg_t *m)
 		return NULL;
 	snprintf(r->id, sizeof r->id, "%s", m->id);
 	snprintf(r->task, sizeof r->task, "%s", m->task);
-	sl_list_init(&r->queue);
-	sl_list_init(&r->active_link);
+	gw_jobs_req_init(&r->jobs, r->id, r->task, &o->paused);
 	r->owner = o;
 	sl_list_push_back(&o->requests, &r->owner_link);
 	o->n_requests++;
@@ -439,7 +362,7 @@ gw_req_submit(gw_req_pool_t *self, gw_req_owner_t *o, const gw_cmsg_t *m,
 	r->t_start_us = sl_clock_mono_us();
 	/* Only with no worker at all (the broker refuses an unknown task
 	 * otherwise): the wait for one that runs the task starts now. */
-	if (!self->wops->runs(self->workers, r->task, false))
+	if (!s_runs(self, r, false))
 		r->unserved_us = r->t_start_us;
 	if (m->timeout_ms)
 		r->deadline_us = r->t_start_us + m->timeout_ms * 1000;
@@ -458,8 +381,7 @@ gw_req_submit(gw_req_pool_t *self, gw_req_owner_t *o, const gw_cmsg_t *m,
 	s_send(o, &f);
 	f.resume = NULL;
 	gw_notify_fanout(self->notify, r->chan, &f);
-	s_activate(self, r);
-	gw_req_dispatch(self);
+	gw_jobs_start(self->jobs, &r->jobs);
 	return 0;
 }
 
@@ -570,6 +492,7 @@ s_move(gw_req_pool_t *self, gw_req_t *r, gw_req_owner_t *o)
 	sl_list_push_back(&o->requests, &r->owner_link);
 	o->n_requests++;
 	r->owner = o;
+	r->jobs.paused = &o->paused;
 }
 
 void
@@ -610,65 +533,34 @@ s_expire(gw_req_pool_t *self, gw_req_t *r)
 	s_request_drop(self, r);
 }
 
-/* ---- workers (the events of gw_workers) ----------------------------- */
+/* ---- jobs (the events of gw_jobs) ---------------------------------- */
 
-/*
- * A held job came back from its worker. It returns to the front of its
- * request's queue, unless the worker died holding it for the second time
- * in a row (crashed): then it is a poison item and ends as an error.
- */
+/* A job of r died twice in a row with its worker: an item error. */
 static void
-s_on_job_lost(void *ctx, gw_workers_job_t *wj, bool crashed)
+s_on_job_poisoned(void *ctx, gw_jobs_req_t *jr, uint32_t seq)
 {
 	gw_req_pool_t *self = ctx;
-	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
-	gw_req_t *r = job->req;
+	gw_req_t *r = sl_container_of(jr, gw_req_t, jobs);
 
-	self->st.running--;
-	if (!r) {
-		free(job);
-		return;
-	}
-	r->n_running--;
-	if (crashed && ++job->attempts >= GW_REQ_MAX_ATTEMPTS) {
-		SL_WARN("JOB-POISON", "req=%s seq=%u attempts=%u", r->id,
-		    job->seq, job->attempts);
-		self->st.poisoned++;
-		s_item_error(self, r, job->seq, "worker_lost",
-		    "the item's worker died twice in a row running it");
-		free(job);
-		s_request_progress(self, r, 0);
-		return;
-	}
-	/* Its next send gives it a fresh id (gw_workers_send_job). */
-	sl_list_push_front(&r->queue, &job->wj.link);
-	self->st.queued++;
-	self->st.requeued++;
-	s_activate(self, r);
+	s_item_error(self, r, seq, "worker_lost",
+	    "the item's worker died twice in a row running it");
+	s_request_progress(self, r, 0);
 }
 
-/* A result from the worker that held the job. */
+/* A result of r's job from the worker that held it. */
 static void
 s_on_job_result(
-    void *ctx, gw_workers_job_t *wj, const gw_workers_result_t *res)
+    void *ctx, gw_jobs_req_t *jr, uint32_t seq, const gw_workers_result_t *res)
 {
 	gw_req_pool_t *self = ctx;
-	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
-	gw_req_t *r = job->req;
+	gw_req_t *r = sl_container_of(jr, gw_req_t, jobs);
 
-	self->st.running--;
-	if (!r) {
-		self->st.stale++; /* its request ended early */
-		free(job);
-		return;
-	}
-	r->n_running--;
 	gw_hist_observe_us(
 	    &self->st.item_latency, sl_clock_mono_us() - r->t_start_us);
 	if (res->ok) {
 		gw_out_t f = { .type = GW_OUT_RESULT,
 			.id = r->id,
-			.seq = job->seq,
+			.seq = seq,
 			.value.mp = res->value,
 			.timing = r->timing,
 			.t_done_us = res->t_done_us,
@@ -680,27 +572,16 @@ s_on_job_result(
 		s_send_req(self, r, &f);
 	} else {
 		self->st.items_failed++;
-		s_item_error(self, r, job->seq, res->code, res->message);
+		s_item_error(self, r, seq, res->code, res->message);
 	}
 	self->st.results++;
-	free(job);
 	s_request_progress(self, r, 0);
-}
-
-/* Credit or the workers changed. */
-static void
-s_on_workers_changed(void *ctx)
-{
-	gw_req_dispatch(ctx);
 }
 
 void
 gw_req_workers_events(gw_req_pool_t *self, gw_workers_events_t *out)
 {
-	out->result = s_on_job_result;
-	out->lost = s_on_job_lost;
-	out->changed = s_on_workers_changed;
-	out->ctx = self;
+	gw_jobs_workers_events(self->jobs, out);
 }
 
 /* ---- timers --------------------------------------------------------- */
@@ -712,8 +593,7 @@ s_check_unserved(gw_req_pool_t *self, gw_req_t *r, int64_t now_us)
 {
 	if (!self->lim.unknown_task_us)
 		return;
-	if (sl_list_empty(&r->queue)
-	    || self->wops->runs(self->workers, r->task, false)) {
+	if (!gw_jobs_queued(&r->jobs) || s_runs(self, r, false)) {
 		r->unserved_us = 0;
 		return;
 	}
@@ -770,75 +650,33 @@ gw_req_can_progress(const gw_req_pool_t *self)
 
 			/* Orphaned jobs (job->req NULL) do not count: their
 			 * results would be dropped anyway. */
-			if (r->n_running
-			    || (!sl_list_empty(&r->queue)
-			        && self->wops->runs(
-			            self->workers, r->task, true)))
+			if (r->jobs.n_running
+			    || (gw_jobs_queued(&r->jobs)
+			        && s_runs(self, r, true)))
 				return true;
 		}
 	}
 	return false;
 }
 
-/* ---- dispatch ------------------------------------------------------- */
-
-/* Hand job to w. On failure w is gone and the job back in its queue
- * (gw_workers_send_job). */
-static void
-s_send_job(gw_req_pool_t *self, void *w, gw_job_t *job)
-{
-	gw_req_t *r = job->req;
-
-	/* Counted first: a failed send hands it back (s_on_job_lost). */
-	self->st.running++;
-	r->n_running++;
-	if (self->wops->send_job(
-	        self->workers, w, &job->wj, r->task, job->item, job->item_len))
-		return;
-	SL_DEBUG("JOB-SENT", "req=%s seq=%u job=%" PRIu64 " worker=%s", r->id,
-	    job->seq, job->wj.id, self->wops->name(w));
-}
-
-/*
- * Round-robin over active requests: each turn takes one job from the
- * request at the head and moves the request to the tail. A request whose
- * task no free worker runs, or whose client is a paused slow reader,
- * waits its next turn; a full round without progress ends the pass.
- */
 void
 gw_req_dispatch(gw_req_pool_t *self)
 {
-	size_t idle = 0;
-
-	while (self->n_active && idle < self->n_active
-	    && self->wops->any_credit(self->workers)) {
-		gw_req_t *r = sl_container_of(
-		    sl_list_first(&self->active), gw_req_t, active_link);
-		void *w = r->owner->paused
-		    ? NULL
-		    : self->wops->pick(self->workers, r->task);
-		gw_job_t *job;
-
-		s_deactivate(self, r);
-		if (!w) {
-			s_activate(self, r);
-			idle++;
-			continue;
-		}
-		idle = 0;
-		job = sl_container_of(
-		    sl_list_first(&r->queue), gw_job_t, wj.link);
-		sl_list_remove(&job->wj.link);
-		self->st.queued--;
-		s_activate(self, r); /* to the tail, if it has more */
-		s_send_job(self, w, job);
-	}
+	gw_jobs_dispatch(self->jobs);
 }
 
 void
 gw_req_stats(const gw_req_pool_t *self, gw_req_stats_t *out)
 {
+	gw_jobs_stats_t js;
+
 	*out = self->st;
+	gw_jobs_stats(self->jobs, &js);
+	out->running = js.running;
+	out->queued = js.queued;
+	out->stale = js.stale;
+	out->requeued = js.requeued;
+	out->poisoned = js.poisoned;
 	out->resume_bytes = self->budget.used;
 	out->resume_bytes_max = self->budget.max;
 	out->resume_full = self->budget.full;
@@ -851,6 +689,7 @@ gw_req_pool_destroy(gw_req_pool_t **self_p)
 
 	if (!self)
 		return;
+	gw_jobs_destroy(&self->jobs);
 	free(self);
 	*self_p = NULL;
 }

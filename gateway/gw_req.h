@@ -1,15 +1,19 @@
 /*
  * gw_req: requests and their jobs, from accept to done.
  *
- * A submitted request becomes one job per item. Jobs wait in their
- * request's queue; requests with queued jobs take turns (round-robin), so
- * a large request cannot make a small one wait behind all of it. A job
- * goes only to a worker that runs its task and has free credit (picked by
- * the workers, gw_workers_ops_t). Results are forwarded the moment they
- * arrive, tagged with the item's seq; done follows the last one. A job
- * whose worker died twice in a row running it ends as worker_lost. A
- * request ends early by cancel, by its timeout_ms, by its client leaving,
- * or (its queued items) when no worker ran its task for unknown_task_us.
+ * A submitted request becomes one job per item (gw_jobs: queued per
+ * request, requests taking turns for workers with free credit). Results
+ * are forwarded the moment they arrive, tagged with the item's seq; done
+ * follows the last one. A job whose worker died twice in a row running
+ * it (GW_JOBS_MAX_ATTEMPTS) ends as worker_lost. A request ends early by
+ * cancel, by its timeout_ms, by its client leaving, or (its queued items)
+ * when no worker ran its task for unknown_task_us.
+ *
+ * With resume_us, a request can outlive its client: when the client's
+ * connection drops, its requests go on detached (gw_req_owner_detach),
+ * their finished items kept in a log (gw_resume), until a resume with
+ * the request's token hands them to a new owner (gw_req_resume) or
+ * resume_us passes and they are cancelled (gw_req_tick).
  *
  * Every frame of a request goes to its client and to the watchers of its
  * notify channel (gw_notify). The broker validates client messages and
@@ -58,10 +62,6 @@ typedef struct gw_req_limits {
 	                          * a resume; 0: no resume at all */
 	size_t max_resume_bytes; /* all logs of finished items together */
 } gw_req_limits_t;
-
-/* A job whose worker died (crash, silence) this many times in a row ends
- * as an item error (worker_lost) instead of being retried forever. */
-#define GW_REQ_MAX_ATTEMPTS 2
 
 typedef struct gw_req_stats {
 	size_t running;          /* jobs held by workers */

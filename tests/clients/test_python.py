@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """clients/python (sluice_client) against real gateways and workers: a
 plain request, done's fields, an item error, a refusal as SluiceError,
-cancel, subscribe, msgpack, ping, a gateway that never answers, a TCP cut
-mid-request (the same gateway resumes), kill -9 of the gateway
-mid-request with two gateways in the URL list (the request completes on
-the other: every seq once, none twice), and the README's example run as
-written."""
+cancel, subscribe, msgpack, ping, tokens, a gateway that never answers,
+a TCP cut mid-request (the same gateway resumes: nothing computed twice),
+a resume after the window (unknown_request, the missing items again with
+their seqs), a silently dead link, a hostile gateway, kill -9 of the
+gateway mid-request with two gateways in the URL list (the request
+completes on the other: every seq once, none twice), and the README's
+example run as written. test_python_pip.py installs it with pip."""
 
 import asyncio
 import json
@@ -20,8 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 
-from harness import (check, child_env, run, scaled,  # noqa: E402
-                     wait_registered)
+from harness import (check, child_env, free_port, metric,  # noqa: E402
+                     run, scaled, wait_log, wait_registered)
 
 import sluice_client  # noqa: E402
 import websockets  # noqa: E402
@@ -259,6 +261,7 @@ class Proxy:
         self.conns = []
         self.frozen = set()  # connections whose bytes are dropped
         self.accepted = 0
+        self.blocked = False  # new connections are cut at once
 
     async def start(self):
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -267,6 +270,9 @@ class Proxy:
         return self
 
     async def _handle(self, r, w):
+        if self.blocked:
+            w.transport.abort()
+            return
         self.accepted += 1
         try:
             ur, uw = await asyncio.open_connection("127.0.0.1", self.target)
@@ -304,6 +310,12 @@ class Proxy:
         self.server.close()
 
 
+def resume_supported(h):
+    """Does this gateway resume requests (issue 16, --resume-ms)? The
+    resume checks apply once it does."""
+    return "--resume-ms" in h.run_cli(h.gateway_bin, "--help").stdout
+
+
 async def test_tcp_cut(h):
     """Cut mid-request: the client reconnects to the same gateway, resumes
     (when the gateway offers resume tokens), every seq once; with resume no
@@ -329,9 +341,39 @@ async def test_tcp_cut(h):
         check(cuts == [3, 7] and proxy.accepted == 3
               and states.count("disconnected") == 2, f"{cuts} "
               f"{proxy.accepted} {states}")
-        if "resume" in stream.accepted:
+        if resume_supported(h):
+            check("resume" in stream.accepted, f"{stream.accepted}")
+            resumed = await metric(gw.port, "sluice_resumed_total")
+            check(resumed == 2, f"{resumed} resumes for 2 cuts")
             done_ok = await items_total(gw.port, "ok")
             check(done_ok == n, f"{done_ok} items computed for {n}")
+    proxy.close()
+
+
+async def test_resume_expired(h):
+    """The client comes back after the gateway's --resume-ms: its resume
+    is refused (unknown_request) and it submits the missing items with
+    their seqs on the same gateway; every seq once."""
+    if not resume_supported(h):
+        return
+    gw = await h.start("--resume-ms", "300", workers=(2,))
+    proxy = await Proxy(gw.port).start()
+    async with sluice_client.connect(
+            proxy.url, **fast(backoff_max=0.2)) as client:
+        n = 8
+        stream = client.submit("sleep", [150] * n)
+
+        async def away(r, out):
+            if len(out) == 2:
+                proxy.blocked = True
+                proxy.cut()
+                await wait_log(gw, "REQ-EXPIRE")
+                proxy.blocked = False
+        out = await collect(stream, on_result=away)
+        check(sorted(r.seq for r in out) == list(range(n)), f"{out}")
+        check(stream.done["ok"] == n, f"{stream.done}")
+        refused = await metric(gw.port, "sluice_resume_refused_total")
+        check(refused == 1, f"{refused} resumes refused")
     proxy.close()
 
 
@@ -448,6 +490,9 @@ async def test_kill9(h):
         # the other gateway ran only the missing items
         ran = await items_total(gw2.port, "ok")
         check(ran <= n - 3, f"gateway 2 computed {ran} items, 3 were done")
+        if resume_supported(h):
+            refused = await metric(gw2.port, "sluice_resume_refused_total")
+            check(refused == 1, f"{refused} resumes refused by gateway 2")
 
 
 README = os.path.join(ROOT, "clients", "python", "README.md")
@@ -479,7 +524,65 @@ async def test_readme(h):
                       {"PYTHONPATH": os.path.join(ROOT, "clients", "python")})
 
 
+async def output_of(argv, env=None, cwd=ROOT, stdin=None):
+    """(exit code, stdout, stderr) of a program run to its end."""
+    p = await asyncio.create_subprocess_exec(
+        *argv, env=child_env(env), cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL)
+    out, err = await asyncio.wait_for(p.communicate(stdin), scaled(60))
+    return p.returncode, out.decode(), err.decode()
+
+
+async def test_example_session(h):
+    """The top README's example session, its shell block run as written
+    (the address replaced) from the top of the tree with one thread."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    part = text[text.index("## An example session"):]
+    block = re.search(r"```sh\n(.*?)```", part, re.S).group(1)
+    gw = await h.start(workers=(1,))
+    check("ws://127.0.0.1:8080/" in block, "session names no address")
+    rc, out, err = await output_of(
+        ["sh", "-c", block.replace("ws://127.0.0.1:8080/", gw.url)])
+    check(rc == 0, f"example session failed: {out}{err}")
+    lines = out.splitlines()
+    check(len(lines) == 4 and all(re.fullmatch(
+        rf" *\d+ ms  seq {i}: 400", lines[i]) for i in range(3)) and
+        re.fullmatch(r" *\d+ ms  done \{'ok': 3, 'failed': 0, "
+                     r"'elapsed_ms': \d+\}", lines[3]), f"output:\n{out}")
+
+
+async def test_example_client(h):
+    """deploy/examples/client.py: JSON lines, the done fields, exit codes;
+    the first URL refuses, the second serves."""
+    gw = await h.start(workers=(2,))
+    dead = f"ws://127.0.0.1:{free_port()}/"
+    prog = os.path.join(ROOT, "deploy", "examples", "client.py")
+    rc, out, err = await output_of(
+        [sys.executable, prog, "--url", dead, "--url", gw.url, "sleep",
+         "30", "10", '"x"'])
+    check(rc == 1, f"exit {rc}: {out}{err}")
+    got = sorted((json.loads(line) for line in out.splitlines()),
+                 key=lambda f: f["seq"])
+    check([f["seq"] for f in got] == [0, 1, 2] and got[0]["value"] == 30
+          and got[2]["error"] == "bad_item", f"{out}")
+    done = json.loads(err.splitlines()[-1])
+    check(done["ok"] == 2 and done["failed"] == 1, f"{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", gw.url,
+                                    "echo", "[1]"])
+    check(rc == 0 and json.loads(out) == {"seq": 0, "value": [1]},
+          f"{rc} {out}{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", gw.url,
+                                    "nosuchtask", "1"])
+    check(rc == 2 and "unknown_task" in err, f"{rc} {out}{err}")
+    rc, out, err = await output_of([sys.executable, prog, "--url", dead,
+                                    "--give-up", "1", "echo", "1"])
+    check(rc == 2 and "unreachable" in err, f"{rc} {out}{err}")
+
+
 if __name__ == "__main__":
     run([test_plain, test_done_fields, test_cancel, test_subscribe,
          test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
-         test_dead_link, test_hostile_gateway, test_kill9, test_readme])
+         test_resume_expired, test_dead_link, test_hostile_gateway,
+         test_kill9, test_readme, test_example_session,
+         test_example_client])

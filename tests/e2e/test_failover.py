@@ -183,6 +183,8 @@ async def request_waits_for_a_worker(h):
     await c.submit("n1", "echo", [1, 2])
     acc, _ = await c.wait_frame(lambda f: f.get("id") == "n1", mark,
                                 what="accepted")
+    # resume: the request's token (PROTOCOL.md 1.3), 32 hex characters
+    check(len(acc.pop("resume", "")) == 32, f"{acc}")
     check(acc == {"type": "accepted", "id": "n1", "items": 2, "workers": 0},
           f"{acc}")
     pong, _ = await c.ping()

@@ -18,24 +18,27 @@ from harness import (Client, check, log_count, metric, run, scaled, wait_log,
                      wait_pong)
 
 
-async def cuttable(h, gw):
+async def cuttable(h, gw, cls=Client, subprotocols=None):
     """A client on a socket of our own, so that the test can cut it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.connect(("127.0.0.1", gw.port))
     sock.setblocking(False)
     ws = await asyncio.wait_for(websockets.connect(
-        gw.url, sock=sock, compression=None, max_size=None), scaled(10))
-    c = Client(ws)
+        gw.url, sock=sock, compression=None, max_size=None,
+        subprotocols=subprotocols), scaled(10))
+    c = cls(ws)
     c.sock = sock
+    h.clients.append(c)
     return c
 
 
-def cut(c):
+def cut(h, c):
     """End c's TCP connection with an RST: no close frame, no FIN."""
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                       struct.pack("ii", 1, 0))
     c.ws.transport.abort()
     c._reader.cancel()
+    h.clients.remove(c)
 
 
 async def labelled(port, line_start):
@@ -91,7 +94,7 @@ async def cut_mid_request_resumes_exactly_once(h):
                        and len(seqs(a.frames[mark:], "r1")) >= 3,
                        mark, what="3 results")
     have = seqs(a.since(mark), "r1")
-    cut(a)
+    cut(h, a)
     await wait_log(gw, "REQ-DETACH req=r1")
     # Results finish while nobody is connected: they wait in the log.
     await asyncio.sleep(0.6)
@@ -125,7 +128,7 @@ async def finished_while_away_replays_all_then_done(h):
     mark = a.mark()
     await a.submit("f1", "echo", list(range(5)))
     tok = await accepted(a, "f1", mark)
-    cut(a)
+    cut(h, a)
     await asyncio.sleep(0.5)
     b = await h.client(gw)
     frames = await resume(b, "f1", tok, [4])
@@ -191,7 +194,7 @@ async def unresumed_request_expires_and_frees_workers(h):
     await a.submit("e1", "sleep", [20000] * 4)
     tok = await accepted(a, "e1", mark)
     await wait_pong(c, lambda p: p["running"] == 2, what="2 running")
-    cut(a)
+    cut(h, a)
     await wait_log(gw, "REQ-DETACH req=e1")
     # Still running while the window lasts, ...
     pong, _ = await c.ping()
@@ -215,7 +218,7 @@ async def resume_ms_0_cancels_on_a_cut(h):
     f, _ = await a.wait_frame(lambda f: f["type"] == "accepted", mark)
     check("resume" not in f, f"a token with --resume-ms 0: {f}")
     await wait_pong(c, lambda p: p["running"] == 2, what="2 running")
-    cut(a)
+    cut(h, a)
     await wait_pong(c, lambda p: p["running"] == 0, timeout=3,
                     what="workers free after the cut")
 
@@ -266,10 +269,52 @@ async def over_the_resume_buffer_a_request_is_no_longer_resumable(h):
     await a.submit("b2", "echo", ["y" * 1000] * 8)
     tok = await accepted(a, "b2", mark)
     await wait_log(gw, "RESUME-FULL req=b2")
-    cut(a)
+    cut(h, a)
     c = await h.client(gw)
     frames = await resume(c, "b2", tok)
     check(frames[-1][0]["code"] == "unknown_request", f"{frames}")
+
+
+async def a_resume_counts_against_the_new_clients_limits(h):
+    gw = await h.start("--resume-ms", str(int(scaled(20) * 1000)),
+                       "--max-requests", "1", workers=(2,))
+    a = await cuttable(h, gw)
+    mark = a.mark()
+    await a.submit("l1", "sleep", [300] * 4)
+    tok = await accepted(a, "l1", mark)
+    cut(h, a)
+    await wait_log(gw, "REQ-DETACH req=l1")
+    b = await h.client(gw)
+    mark = b.mark()
+    await b.submit("l2", "sleep", [300])
+    await accepted(b, "l2", mark)
+    # b has its one request: taking l1 over would make two.
+    frames = await resume(b, "l1", tok)
+    check(frames[-1][0]["code"] == "too_many_requests", f"{frames}")
+    await b.collect("l2", mark)
+    frames = await resume(b, "l1", tok)
+    check(sorted(seqs(frames, "l1")) == [0, 1, 2, 3]
+          and frames[-1][0]["type"] == "done", f"{frames}")
+
+
+async def msgpack_clients_resume_too(h):
+    from test_msgpack_ws import MSGPACK, MsgpackClient
+    gw = await h.start("--resume-ms", str(int(scaled(20) * 1000)),
+                       workers=(2,))
+    a = await cuttable(h, gw, MsgpackClient, [MSGPACK])
+    mark = a.mark()
+    await a.submit("m1", "sleep", [200] * 6)
+    tok = await accepted(a, "m1", mark)
+    await a.wait_frame(lambda f: f.get("id") == "m1" and f["type"] == "result",
+                       mark, what="a result")
+    have = seqs(a.since(mark), "m1")
+    cut(h, a)
+    b = await cuttable(h, gw, MsgpackClient, [MSGPACK])
+    frames = await resume(b, "m1", tok, have)
+    got = seqs(frames, "m1")
+    check(sorted(got + have) == list(range(6)) and not set(got) & set(have),
+          f"{got} {have}")
+    check(frames[-1][0]["type"] == "done", f"{frames}")
 
 
 if __name__ == "__main__":
@@ -278,4 +323,6 @@ if __name__ == "__main__":
          wrong_token_is_unknown_request, takeover_of_an_open_connection,
          unresumed_request_expires_and_frees_workers,
          resume_ms_0_cancels_on_a_cut, hostile_resumes_are_refused,
-         over_the_resume_buffer_a_request_is_no_longer_resumable])
+         over_the_resume_buffer_a_request_is_no_longer_resumable,
+         a_resume_counts_against_the_new_clients_limits,
+         msgpack_clients_resume_too])

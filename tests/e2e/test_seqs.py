@@ -8,9 +8,10 @@ ends with every seq exactly once."""
 import json
 import os
 
-from harness import check, refusal_mismatch, run, wait_log
+from harness import check, refusal_mismatch, run, scaled, wait_log
 from test_msgpack_ws import msgpack_client, no_junk
 from test_open_queue import Producer, finish, spawn_submit
+from test_resume import cut, cuttable, resume
 
 HB = ("--hb-interval-ms", "200")  # both sides: a silent peer is dead in 0.6 s
 
@@ -174,15 +175,13 @@ async def lost_gateway_client_finishes_on_another(h):
 
     cb = await h.client(b)
     mark = cb.mark()
-    await cb.send({"type": "resume", "id": "r1",
-                   "token": accepted.get("resume", "0" * 32),
+    check(isinstance(accepted.get("resume"), str), f"no token: {accepted}")
+    await cb.send({"type": "resume", "id": "r1", "token": accepted["resume"],
                    "have": sorted(have)})
     err, _ = await cb.wait_frame(lambda f: f["type"] == "error", mark,
                                  what="B's answer to resume")
-    # unknown_request once resume exists (issue 16); a gateway without
-    # resume calls the frame unknown_type. Either way: an error, nothing
-    # started on B.
-    check(err["code"] in ("unknown_request", "unknown_type")
+    # A's token means nothing to B: nothing to resume there.
+    check(err["code"] == "unknown_request" and err.get("id") == "r1"
           and "seq" not in err, f"resume on B: {err}")
 
     missing = [s for s in range(N) if s not in have]
@@ -203,6 +202,38 @@ async def lost_gateway_client_finishes_on_another(h):
         check(f["type"] == "result" and f["value"] == items[s],
               f"seq {s}: {f}")
     h.clients.remove(ca)  # its gateway is gone
+
+
+async def resume_on_the_same_gateway_keeps_the_seqs_given(h):
+    """A request submitted with seqs (any 32-bit values, not in order) is
+    resumed on the same gateway with have naming given seqs: the rest
+    arrive with their given seqs, each once, with their own values."""
+    gw = await h.gateway("--resume-ms", str(int(scaled(20) * 1000)))
+    h.worker(gw, 2)
+    await h.wait_workers(gw, 1)
+    given = [4294967295, 0, 77, 3000000000, 5, 123456, 9, 1 << 31, 42, 6]
+    items = [200 + i for i in range(len(given))]  # sleep: value = item
+    a = await cuttable(h, gw)
+    mark = a.mark()
+    await a.send({"type": "submit", "id": "r1", "task": "sleep",
+                  "items": items, "seqs": given})
+    acc, _ = await a.wait_frame(lambda f: f["type"] == "accepted", mark,
+                                what="accepted")
+    await a.wait_frame(lambda f: len(outcomes(a.frames, "r1")) >= 3,
+                       mark, what="3 results")
+    have = outcomes(a.frames, "r1")
+    cut(a)
+    b = await h.client(gw)
+    frames = await resume(b, "r1", acc["resume"], sorted(have))
+    got = outcomes(frames, "r1")
+    done = frames[-1][0]
+    check(done["type"] == "done" and done["ok"] == len(given)
+          and done["failed"] == 0, f"{done}")
+    check(not set(got) & set(have), f"resent: {sorted(got)} {sorted(have)}")
+    every = {**have, **got}
+    check(sorted(every) == sorted(given), f"seqs {sorted(every)}")
+    for item, seq in zip(items, given):
+        check(every[seq]["value"] == item, f"seq {seq}: {every[seq]}")
 
 
 async def sluice_submit_have_submits_only_the_missing_items(h):
@@ -245,4 +276,5 @@ async def sluice_submit_have_submits_only_the_missing_items(h):
 if __name__ == "__main__":
     run([results_carry_the_seqs_given, malformed_seqs_are_refused,
          lost_gateway_client_finishes_on_another,
+         resume_on_the_same_gateway_keeps_the_seqs_given,
          sluice_submit_have_submits_only_the_missing_items])

@@ -9,12 +9,11 @@
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
+#include "fake_workers.h"
 #include "gw_req.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
-
-#define MAX_REC 32
 
 /* One frame the client got. */
 typedef struct frame {
@@ -27,16 +26,6 @@ typedef struct frame {
 	void *to;        /* the owner's user: which client got it */
 } frame_t;
 
-/* The fake workers: one of capacity cap, running "sum". */
-typedef struct fake_workers {
-	size_t cap;
-	gw_workers_job_t *held[MAX_REC]; /* in the order sent */
-	size_t n_held;
-	uint64_t next_id;
-	uint64_t cancels[MAX_REC]; /* job ids told to CANCEL */
-	size_t n_cancels;
-} fake_workers_t;
-
 typedef struct fixture {
 	gw_req_pool_t *pool;
 	gw_notify_t *notify;
@@ -48,98 +37,11 @@ typedef struct fixture {
 	size_t n_got;
 } fixture_t;
 
-static fake_workers_t *
-s_fw(const gw_workers_t *self)
-{
-	return (fake_workers_t *) (void *) self;
-}
-
-static bool
-s_w_runs(const gw_workers_t *self, const char *task, bool ready)
-{
-	(void) self;
-	(void) ready;
-	return !strcmp(task, "sum");
-}
-
-static bool
-s_w_any_credit(const gw_workers_t *self)
-{
-	return s_fw(self)->n_held < s_fw(self)->cap;
-}
-
-static void *
-s_w_pick(gw_workers_t *self, const char *task)
-{
-	return s_w_any_credit(self) && s_w_runs(self, task, true)
-	    ? (void *) self
-	    : NULL;
-}
-
-static int
-s_w_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
-    const char *task, const void *item, size_t len)
-{
-	fake_workers_t *w = s_fw(self);
-
-	(void) worker;
-	(void) task;
-	(void) item;
-	(void) len;
-	job->id = ++w->next_id;
-	job->holder = w;
-	w->held[w->n_held++] = job;
-	return 0;
-}
-
-static void
-s_w_cancel(gw_workers_t *self, gw_workers_job_t *job)
-{
-	fake_workers_t *w = s_fw(self);
-
-	w->cancels[w->n_cancels++] = job->id;
-}
-
-static void
-s_w_each_job(gw_workers_t *self, bool (*fn)(void *arg, gw_workers_job_t *job),
-    void *arg)
-{
-	fake_workers_t *w = s_fw(self);
-
-	for (size_t i = 0; i < w->n_held; i++)
-		if (!fn(arg, w->held[i]))
-			return;
-}
-
-static void
-s_w_stats(const gw_workers_t *self, gw_workers_stats_t *out)
-{
-	(void) self;
-	memset(out, 0, sizeof *out);
-	out->workers = 1;
-}
-
-static const char *
-s_w_name(const void *worker)
-{
-	(void) worker;
-	return "w1";
-}
-
-static const gw_workers_ops_t s_ops = { s_w_runs, s_w_any_credit, s_w_pick,
-	s_w_send_job, s_w_cancel, s_w_each_job, s_w_stats, s_w_name };
-
 /* Take the job held in slot i back from the fake worker. */
 static gw_workers_job_t *
 s_unhold(fixture_t *f, size_t i)
 {
-	gw_workers_job_t *job = f->w.held[i];
-
-	memmove(&f->w.held[i], &f->w.held[i + 1],
-	    (f->w.n_held - i - 1) * sizeof f->w.held[0]);
-	f->w.n_held--;
-	job->holder = NULL;
-	return job;
+	return s_w_unhold(&f->w, i);
 }
 
 /* The worker answers the job in slot i: ok, or failed with code. */
