@@ -317,6 +317,21 @@ async def msgpack_clients_resume_too(h):
     check(frames[-1][0]["type"] == "done", f"{frames}")
 
 
+async def the_gateway_stops_with_detached_requests(h):
+    """SIGTERM with a request detached (one finished, one running): the
+    gateway drains and exits 0, freeing both (valgrind.e2e checks)."""
+    gw = await h.start("--resume-ms", "60000", workers=(2,))
+    a = await cuttable(h, gw)
+    mark = a.mark()
+    await a.submit("s1", "sleep", [10])
+    await a.submit("s2", "sleep", [300, 300])
+    await accepted(a, "s1", mark)
+    await accepted(a, "s2", mark)
+    cut(h, a)
+    await wait_log(gw, "REQ-DETACH req=s2")
+    check(await metric(gw.port, "sluice_detached_requests") >= 1, "detached")
+
+
 if __name__ == "__main__":
     run([cut_mid_request_resumes_exactly_once,
          finished_while_away_replays_all_then_done,
@@ -325,4 +340,5 @@ if __name__ == "__main__":
          resume_ms_0_cancels_on_a_cut, hostile_resumes_are_refused,
          over_the_resume_buffer_a_request_is_no_longer_resumable,
          a_resume_counts_against_the_new_clients_limits,
-         msgpack_clients_resume_too])
+         msgpack_clients_resume_too,
+         the_gateway_stops_with_detached_requests])

@@ -7,7 +7,8 @@
 #   tests/e2e/valgrind.sh GATEWAY COMPUTE [PYTHON]
 #
 # Runs: stream, errors, cancel, failover's worker-kill test, msgpack_ws,
-# and two of subscribe's (notify across transports; a submitter leaving).
+# two of subscribe's (notify across transports; a submitter leaving) and
+# two of resume's (a cut and a resume; stopping with detached requests).
 # Library suppressions live in tests/e2e/valgrind.supp (documented there). Use
 # plain (not sanitized) binaries: valgrind and ASan do not mix.
 set -eu
@@ -43,6 +44,7 @@ run test_failover.py killed_worker_items_run_elsewhere
 run test_msgpack_ws.py
 run test_subscribe.py ws_clients_submit_with_notify
 run test_subscribe.py watchers_learn_when_the_submitter_leaves
+run test_resume.py cut_mid_request_resumes_exactly_once,the_gateway_stops_with_detached_requests
 [ $status = 0 ] && echo "valgrind.e2e: no memcheck errors" ||
 	echo "valgrind.e2e: FAILED (memcheck errors or test failures above)"
 exit $status
