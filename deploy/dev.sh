@@ -7,8 +7,8 @@
 #   deploy/dev.sh test   install what is missing, build, run every test
 #                        (ctest), then build again with ASan+UBSan into
 #                        ./build-asan and run the suite there (without
-#                        compose, bench and fuzz); both ctest summaries
-#                        are printed, the sanitized one last
+#                        compose, swarm, bench and fuzz); both ctest
+#                        summaries are printed, the sanitized one last
 #   deploy/dev.sh deps   only install the missing Debian packages (all)
 #   deploy/dev.sh build  only configure and build (into ./build)
 #
@@ -28,7 +28,9 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 # TEST_PKGS: what the tests add (cmocka: unit tests; python3-*: e2e tests;
 # openssl: their TLS certificates; mmdebstrap: the compose test builds the
 # Docker base image with deploy/base-image.sh, Docker itself comes with
-# the machine; chromium: the demo page's test runs it headless; clang and
+# the machine; iproute2 and iptables: the multi-node swarm test puts
+# Docker daemons in network namespaces joined by a bridge; chromium: the
+# demo page's test runs it headless; clang and
 # libclang-rt-14-dev: the libFuzzer targets, tests/fuzz; clang-format: the
 # lint.format test (the tree is formatted as .clang-format says); valgrind: the
 # valgrind.e2e test, and profiling, docs/BENCHMARKS.md; prometheus: its
@@ -44,7 +46,7 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 RUN_PKGS="cmake make gcc libc6-dev pkg-config
 libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
 TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
-python3-msgpack mmdebstrap chromium openssl clang clang-format
+python3-msgpack mmdebstrap iproute2 iptables chromium openssl clang clang-format
 libclang-rt-14-dev valgrind prometheus python3-yaml nodejs node-ws
 python3-venv python3-setuptools"
 
@@ -233,14 +235,15 @@ test)
 		# programs' exit code). Compose and bench measure deployment
 		# and speed, fuzz is sanitized already, lint reads sources
 		# only, and valgrind must not run sanitized binaries. ASan is
-		# slower: stretch the bounds.
+		# slower: stretch the bounds. Swarm tests deployment, like
+		# compose.
 		say "sanitizer pass: ASan+UBSan in $asan_build"
 		build "$asan_build" -DSLUICE_SANITIZER=address,undefined
 		(cd "$asan_build" &&
 			SLUICE_TEST_TIME_SCALE=3 \
 			ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-			ctest --output-on-failure -LE 'compose|bench|fuzz|valgrind|lint') ||
+			ctest --output-on-failure -LE 'compose|swarm|bench|fuzz|valgrind|lint') ||
 			status=$?
 	fi
 	exit $status

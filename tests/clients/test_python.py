@@ -316,18 +316,16 @@ def resume_supported(h):
     return "--resume-ms" in h.run_cli(h.gateway_bin, "--help").stdout
 
 
-async def test_tcp_cut(h):
-    """Cut mid-request: the client reconnects to the same gateway, resumes
-    (when the gateway offers resume tokens), every seq once; with resume no
-    item is computed twice."""
+async def tcp_cut(h, use_msgpack):
     gw = await h.start(workers=(2,))
     proxy = await Proxy(gw.port).start()
     states = []
     async with sluice_client.connect(
             proxy.url, on_state=lambda s, u: states.append(s),
-            **fast()) as client:
-        n = 12
-        stream = client.submit("sleep", [150] * n)
+            msgpack=use_msgpack, **fast()) as client:
+        check(client.msgpack == use_msgpack, "subprotocol")
+        n = 12  # 300 ms each on 2 threads: far from done at the 2nd cut
+        stream = client.submit("sleep", [300] * n)
         cuts = []
 
         async def cut_twice(r, out):
@@ -348,6 +346,18 @@ async def test_tcp_cut(h):
             done_ok = await items_total(gw.port, "ok")
             check(done_ok == n, f"{done_ok} items computed for {n}")
     proxy.close()
+
+
+async def test_tcp_cut(h):
+    """Cut mid-request: the client reconnects to the same gateway, resumes
+    (when the gateway offers resume tokens), every seq once; with resume no
+    item is computed twice."""
+    await tcp_cut(h, False)
+
+
+async def test_tcp_cut_msgpack(h):
+    """The same on sluice.msgpack.v1."""
+    await tcp_cut(h, True)
 
 
 async def test_resume_expired(h):
@@ -583,6 +593,6 @@ async def test_example_client(h):
 if __name__ == "__main__":
     run([test_plain, test_done_fields, test_cancel, test_subscribe,
          test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
-         test_resume_expired, test_dead_link, test_hostile_gateway,
-         test_kill9, test_readme, test_example_session,
-         test_example_client])
+         test_tcp_cut_msgpack, test_resume_expired, test_dead_link,
+         test_hostile_gateway, test_kill9, test_readme,
+         test_example_session, test_example_client])
