@@ -387,6 +387,34 @@ async def test_resume_expired(h):
     proxy.close()
 
 
+async def test_cancel_while_away(h):
+    """cancel() with no connection ends the iteration at once; the next
+    connection cancels the request the gateway held for a resume."""
+    if not resume_supported(h):
+        return
+    gw = await h.start("--resume-ms", "60000", workers=(1,))
+    proxy = await Proxy(gw.port).start()
+    async with sluice_client.connect(proxy.url, **fast()) as client:
+        stream = client.submit("sleep", [10, 30000, 30000])
+
+        async def away(r, out):
+            proxy.blocked = True
+            proxy.cut()
+            while client.state == "connected":
+                await asyncio.sleep(0.01)
+            stream.cancel()
+        t0 = time.monotonic()
+        out = await collect(stream, on_result=away)
+        check([r.seq for r in out] == [0] and stream.done["ok"] == 1
+              and stream.done["cancelled"] == 2, f"{out} {stream.done}")
+        proxy.blocked = False
+        line = await wait_log(gw, f"REQ-DONE req={stream.id} ")
+        check("cancelled=2" in line, line)
+        check(time.monotonic() - t0 < scaled(20), "cancelled by expiry")
+        check(await client.ping() >= 0, "ping after")
+    proxy.close()
+
+
 async def test_dead_link(h):
     """The link dies without a word (no FIN, no RST): the client's
     WebSocket keepalive notices, it reconnects and the request ends with
@@ -593,6 +621,7 @@ async def test_example_client(h):
 if __name__ == "__main__":
     run([test_plain, test_done_fields, test_cancel, test_subscribe,
          test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
-         test_tcp_cut_msgpack, test_resume_expired, test_dead_link,
+         test_tcp_cut_msgpack, test_resume_expired, test_cancel_while_away,
+         test_dead_link,
          test_hostile_gateway, test_kill9, test_readme,
          test_example_session, test_example_client])

@@ -134,8 +134,16 @@ class Stream:
         self._cancelling = True
         if self._client._connected():
             self._client._send({"type": "cancel", "id": self.id})
-        else:  # nothing runs for us anywhere we could reach: end here
-            self._finish({"cancelled": self.n_items - len(self._have)})
+            return
+        # No connection: the iteration ends now. A gateway that holds the
+        # request for a resume gets the cancel on the next connection, so
+        # its workers are not busy for us until the resume window ends.
+        if self._token is not None:
+            self._client._orphans.append(
+                [{"type": "resume", "id": self.id, "token": self._token,
+                  "have": sorted(self._have)},
+                 {"type": "cancel", "id": self.id}])
+        self._finish({"cancelled": 0})
 
     @property
     def _finished(self):
@@ -295,6 +303,7 @@ class Client:
         self._streams = {}  # id -> Stream, unfinished only
         self._subs = {}  # channel -> [Subscription]
         self._pings = {}  # n -> [future, send time]
+        self._orphans = []  # frames cancelling what we left while away
         self._next = 0
         self._prefix = "%08x" % random.getrandbits(32)  # ids across gateways
         self._fatal = None  # the exception that ended the client
@@ -485,6 +494,10 @@ class Client:
 
     def _replay(self):
         """Carry everything unfinished onto the new connection."""
+        for frames in self._orphans:  # their answers match no stream
+            for f in frames:
+                self._send(f)
+        self._orphans.clear()
         for s in list(self._streams.values()):
             for f in s._replay():
                 self._send(f)
