@@ -102,6 +102,8 @@ class Stream extends Feed {
     this.done = d.p;
     this._done = d;
     this._client = client;
+    /** How many submit frames it took (1 unless resubmitted with seqs). */
+    this.submits = 0;
   }
   /** Ask the gateway to stop the request; the stream ends with a done
    * that counts the cancelled items. */
@@ -181,7 +183,7 @@ export class Client extends EventTarget {
     const id = o.id || "js" + Date.now().toString(36) + "-" + ++this.nextId;
     const req = {
       id, task, items, opts: o, seen: new Set(), ok: 0, failed: 0,
-      token: null, accepted: false, cancelling: false, stream: null,
+      token: null, accepted: false, cancelling: false, stream: null, submits: 0,
     };
     req.stream = new Stream(this, req);
     if (this.state === "failed") {
@@ -317,6 +319,9 @@ export class Client extends EventTarget {
     this.ping().catch(() => {});
   }
 
+  // Without a close frame where the WebSocket can (node-ws's terminate):
+  // a gateway keeps a dropped connection's requests for a resume, but
+  // takes a close frame as leaving on purpose. Browsers always send one.
   _drop(ws) {
     if (ws === this.ws) {
       this.ws = null;
@@ -325,7 +330,10 @@ export class Client extends EventTarget {
     }
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = null;
-    try { ws.close(); } catch (err) { /* already closing */ }
+    try {
+      if (typeof ws.terminate === "function" && !this.closedByUser) ws.terminate();
+      else ws.close();
+    } catch (err) { /* already closing */ }
   }
 
   _lost(ws, url, code, reason, wasOpen) {
@@ -381,7 +389,12 @@ export class Client extends EventTarget {
   }
 
   // The items not delivered yet, with their seqs when that is not all.
+  // None left (only the done was lost): the request ends here.
   _sendSubmit(req) {
+    if (req.stream.items > 0 && req.seen.size === req.stream.items) {
+      this._finish(req, null, null);
+      return;
+    }
     const f = { type: "submit", id: req.id, task: req.task };
     if (req.seen.size === 0) f.items = req.items;
     else {
@@ -395,7 +408,7 @@ export class Client extends EventTarget {
     if (o.timeoutMs) f.timeout_ms = o.timeoutMs;
     if (o.notify) f.notify = o.notify;
     if (o.timing) f.timing = true;
-    req.submits = (req.submits || 0) + 1;
+    req.stream.submits = ++req.submits;
     this._send(f);
   }
 

@@ -46,7 +46,7 @@ const state = window.sluiceState = {
   watched: 0, draining: false, notice: null, plotSpan: 0,
 };
 
-let client = null, subscription = null;
+let client = null, subscription = null, cancelRequest = null;
 let nextId = 0, plotQueued = false, tickTimer = 0;
 
 const say = (text) => { ui.status.textContent = text; };
@@ -282,31 +282,33 @@ ui.form.addEventListener("submit", (e) => {
     t0: performance.now(), results: [], failed: 0, done: null, error: null, ended: false,
     cancelling: false, pongs: 0,
   };
-  req.stream = client.submit(req.task, items, { id: req.id });
+  const stream = client.submit(req.task, items, { id: req.id });
   state.req = req;
   state.rttMax = state.rtt;
   state.notice = null;
   warn("");
   say("Submitted " + req.id + ": " + req.task + " on " + req.n + " items");
   resetView();
-  follow(req);
+  follow(req, stream);
 });
 
-async function follow(req) {
-  req.stream.accepted.then((f) => {
+// The request's stream (kept out of state: the library's objects are its own).
+async function follow(req, stream) {
+  cancelRequest = () => stream.cancel();
+  stream.accepted.then((f) => {
     if (state.req !== req || req.ended) return;
     say("Request " + f.id + " accepted: " + f.items + " items, " + (f.workers === 0
       ? "no worker yet (it waits for the first one)"
       : f.workers + (f.workers === 1 ? " worker" : " workers")));
   }, () => {});
   try {
-    for await (const r of req.stream) {
+    for await (const r of stream) {
       const ms = performance.now() - req.t0;
       if (state.req !== req) continue;
       addResult(r.error === null ? { seq: r.seq, ms, ok: true, value: r.value }
         : { seq: r.seq, ms, ok: false, code: r.error, message: r.message });
     }
-    const d = await req.stream.done;
+    const d = await stream.done;
     if (state.req === req) showDone(req, d);
   } catch (err) {
     if (state.req !== req) return;
@@ -332,7 +334,7 @@ function resetView() {
 ui.cancel.addEventListener("click", () => {
   if (!running() || state.req.channel || client.state !== "open") return;
   state.req.cancelling = true;
-  state.req.stream.cancel();
+  cancelRequest();
   say("Cancelling " + state.req.id + "...");
   updateButtons();
 });

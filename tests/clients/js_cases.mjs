@@ -82,9 +82,10 @@ const cases = {
     const n = Number(arg);
     const items = Array.from({ length: n }, () => 300);
     const stream = client.submit("sleep", items);
+    const accepted = await stream.accepted;
     const out = await collect(stream, (r, got) => { if (got.length === 1) say("first"); });
     client.close();
-    say("survive", { ...out, states });
+    say("survive", { ...out, states, resumable: "resume" in accepted, submits: stream.submits });
   },
 };
 

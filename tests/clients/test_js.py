@@ -170,6 +170,12 @@ async def js_survives_a_tcp_cut(h):
         once_each(ev, 8)
         check(ev["done"]["ok"] == 8, f"done: {ev['done']}")
         check(ev["states"].count("open") >= 2, f"no reconnect: {ev['states']}")
+        print(f"e2e: after the cut: resumable {ev['resumable']}, "
+              f"{ev['submits']} submit(s), states {ev['states']}")
+        # A gateway with resume (its accepted has a token) keeps the
+        # request: the client resumes it there, submitting nothing again.
+        if ev["resumable"]:
+            check(ev["submits"] == 1, f"resubmitted after a cut: {ev}")
     finally:
         relay.close()
 
@@ -185,6 +191,8 @@ async def js_survives_kill9_with_two_urls(h):
     ev = await node.result("survive")
     once_each(ev, 8)
     check(ev["done"]["ok"] == 8, f"done: {ev['done']}")
+    # The other gateway does not know the request: resubmitted with seqs.
+    check(ev["submits"] == 2, f"submits: {ev}")
 
 
 async def js_readme_example_runs_as_written(h):

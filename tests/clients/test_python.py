@@ -232,6 +232,18 @@ async def test_silent_gateway(h):
         check(e.code == "unreachable" and url in str(e)
               and "no gateway answered for 2 s" in str(e), f"{e}")
         check(1.5 <= took < 2 + scaled(3), f"gave up after {took:.1f} s")
+    # a caller that stops waiting for the first connection stops the client
+    states = []
+    try:
+        await asyncio.wait_for(sluice_client.connect(
+            [url], give_up_after=None,
+            on_state=lambda st, u: states.append(st)), 0.5)
+        raise AssertionError("connected to a silent listener")
+    except asyncio.TimeoutError:
+        pass
+    n = len(states)
+    await asyncio.sleep(1)
+    check(states[-1] == "closed" and len(states) == n, f"{states}")
     server.close()
     # connected once, then every gateway gone: the request fails the same way
     gw = await h.start(workers=(1,))
@@ -316,18 +328,16 @@ def resume_supported(h):
     return "--resume-ms" in h.run_cli(h.gateway_bin, "--help").stdout
 
 
-async def test_tcp_cut(h):
-    """Cut mid-request: the client reconnects to the same gateway, resumes
-    (when the gateway offers resume tokens), every seq once; with resume no
-    item is computed twice."""
+async def tcp_cut(h, use_msgpack):
     gw = await h.start(workers=(2,))
     proxy = await Proxy(gw.port).start()
     states = []
     async with sluice_client.connect(
             proxy.url, on_state=lambda s, u: states.append(s),
-            **fast()) as client:
-        n = 12
-        stream = client.submit("sleep", [150] * n)
+            msgpack=use_msgpack, **fast()) as client:
+        check(client.msgpack == use_msgpack, "subprotocol")
+        n = 12  # 300 ms each on 2 threads: far from done at the 2nd cut
+        stream = client.submit("sleep", [300] * n)
         cuts = []
 
         async def cut_twice(r, out):
@@ -348,6 +358,18 @@ async def test_tcp_cut(h):
             done_ok = await items_total(gw.port, "ok")
             check(done_ok == n, f"{done_ok} items computed for {n}")
     proxy.close()
+
+
+async def test_tcp_cut(h):
+    """Cut mid-request: the client reconnects to the same gateway, resumes
+    (when the gateway offers resume tokens), every seq once; with resume no
+    item is computed twice."""
+    await tcp_cut(h, False)
+
+
+async def test_tcp_cut_msgpack(h):
+    """The same on sluice.msgpack.v1."""
+    await tcp_cut(h, True)
 
 
 async def test_resume_expired(h):
@@ -377,6 +399,34 @@ async def test_resume_expired(h):
     proxy.close()
 
 
+async def test_cancel_while_away(h):
+    """cancel() with no connection ends the iteration at once; the next
+    connection cancels the request the gateway held for a resume."""
+    if not resume_supported(h):
+        return
+    gw = await h.start("--resume-ms", "60000", workers=(1,))
+    proxy = await Proxy(gw.port).start()
+    async with sluice_client.connect(proxy.url, **fast()) as client:
+        stream = client.submit("sleep", [10, 30000, 30000])
+
+        async def away(r, out):
+            proxy.blocked = True
+            proxy.cut()
+            while client.state == "connected":
+                await asyncio.sleep(0.01)
+            stream.cancel()
+        t0 = time.monotonic()
+        out = await collect(stream, on_result=away)
+        check([r.seq for r in out] == [0] and stream.done["ok"] == 1
+              and stream.done["cancelled"] == 2, f"{out} {stream.done}")
+        proxy.blocked = False
+        line = await wait_log(gw, f"REQ-DONE req={stream.id} ")
+        check("cancelled=2" in line, line)
+        check(time.monotonic() - t0 < scaled(20), "cancelled by expiry")
+        check(await client.ping() >= 0, "ping after")
+    proxy.close()
+
+
 async def test_dead_link(h):
     """The link dies without a word (no FIN, no RST): the client's
     WebSocket keepalive notices, it reconnects and the request ends with
@@ -395,6 +445,21 @@ async def test_dead_link(h):
         check(sorted(r.seq for r in out) == list(range(n)), f"{out}")
         check(proxy.accepted == 2, f"{proxy.accepted} connections")
     proxy.close()
+
+
+async def test_backoff(h):
+    """The delay between failed attempts: none before the first, then
+    doubling from backoff_min, capped at backoff_max, +-20 % jitter."""
+    c = sluice_client.Client(["ws://127.0.0.1:1/"], backoff_min=0.1,
+                             backoff_max=5)
+    check(c._backoff(0) == 0, "delay before the first attempt")
+    check(0.8 * 5 <= c._backoff(5000) <= 1.2 * 5, "a never-ending client")
+    for attempt in range(1, 40):
+        base = min(5, 0.1 * 2 ** (attempt - 1))
+        ds = [c._backoff(attempt) for _ in range(200)]
+        check(all(0.8 * base <= d <= 1.2 * base for d in ds)
+              and max(ds) - min(ds) > 0.1 * base, f"attempt {attempt}: "
+              f"{min(ds)}..{max(ds)}, want {base} +-20 %")
 
 
 async def test_hostile_gateway(h):
@@ -463,15 +528,18 @@ async def test_hostile_gateway(h):
     server.close()
 
 
-async def test_kill9(h):
-    """kill -9 of the gateway mid-request with two gateways in the URL
-    list: the request completes on the other, every seq once."""
+async def kill9(h, shared):
+    """shared: two workers serve both gateways; else one each."""
     gw1 = await h.gateway()
     gw2 = await h.gateway()
-    h.worker(gw1, 2)
-    h.worker(gw2, 2)
-    await h.wait_workers(gw1, 1)
-    await h.wait_workers(gw2, 1)
+    if shared:
+        for _ in range(2):
+            h.worker(gw1, 2, "--gateway", gw2.endpoint)
+    else:
+        h.worker(gw1, 2)
+        h.worker(gw2, 2)
+    await h.wait_workers(gw1, 2 if shared else 1)
+    await h.wait_workers(gw2, 2 if shared else 1)
     states = []
     async with sluice_client.connect(
             [gw1.url, gw2.url], on_state=lambda s, u: states.append((s, u)),
@@ -493,6 +561,18 @@ async def test_kill9(h):
         if resume_supported(h):
             refused = await metric(gw2.port, "sluice_resume_refused_total")
             check(refused == 1, f"{refused} resumes refused by gateway 2")
+
+
+async def test_kill9(h):
+    """kill -9 of the gateway mid-request with two gateways in the URL
+    list: the request completes on the other, every seq once, the other
+    gateway computing only the missing items."""
+    await kill9(h, False)
+
+
+async def test_kill9_shared_workers(h):
+    """The same with two workers that serve both gateways (issue 16)."""
+    await kill9(h, True)
 
 
 README = os.path.join(ROOT, "clients", "python", "README.md")
@@ -583,6 +663,7 @@ async def test_example_client(h):
 if __name__ == "__main__":
     run([test_plain, test_done_fields, test_cancel, test_subscribe,
          test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
-         test_resume_expired, test_dead_link, test_hostile_gateway,
-         test_kill9, test_readme, test_example_session,
+         test_tcp_cut_msgpack, test_resume_expired, test_cancel_while_away,
+         test_backoff, test_dead_link, test_hostile_gateway, test_kill9,
+         test_kill9_shared_workers, test_readme, test_example_session,
          test_example_client])

@@ -134,8 +134,16 @@ class Stream:
         self._cancelling = True
         if self._client._connected():
             self._client._send({"type": "cancel", "id": self.id})
-        else:  # nothing runs for us anywhere we could reach: end here
-            self._finish({"cancelled": self.n_items - len(self._have)})
+            return
+        # No connection: the iteration ends now. A gateway that holds the
+        # request for a resume gets the cancel on the next connection, so
+        # its workers are not busy for us until the resume window ends.
+        if self._token is not None:
+            self._client._orphans.append(
+                [{"type": "resume", "id": self.id, "token": self._token,
+                  "have": sorted(self._have)},
+                 {"type": "cancel", "id": self.id}])
+        self._finish({"cancelled": 0})
 
     @property
     def _finished(self):
@@ -295,6 +303,7 @@ class Client:
         self._streams = {}  # id -> Stream, unfinished only
         self._subs = {}  # channel -> [Subscription]
         self._pings = {}  # n -> [future, send time]
+        self._orphans = []  # frames cancelling what we left while away
         self._next = 0
         self._prefix = "%08x" % random.getrandbits(32)  # ids across gateways
         self._fatal = None  # the exception that ended the client
@@ -379,7 +388,11 @@ class Client:
     async def _start(self):
         self._connected_once = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run())
-        await asyncio.shield(self._connected_once)
+        try:
+            await asyncio.shield(self._connected_once)
+        except BaseException:  # given up, or the caller stopped waiting
+            await self.close()
+            raise
         return self
 
     def _connected(self):
@@ -397,7 +410,10 @@ class Client:
         """Delay before attempt (0: none): doubling, capped, +-20 %."""
         if attempt == 0:
             return 0.0
-        d = min(self.backoff_max, self.backoff_min * 2 ** (attempt - 1))
+        # (the exponent is capped: 2.0 ** 1024 overflows, and a client
+        # that never gives up makes that many attempts in a few hours)
+        d = self.backoff_min * 2.0 ** min(attempt - 1, 64)
+        d = min(self.backoff_max, d)
         return d * random.uniform(0.8, 1.2)
 
     def _left(self, lost_at):
@@ -485,6 +501,10 @@ class Client:
 
     def _replay(self):
         """Carry everything unfinished onto the new connection."""
+        for frames in self._orphans:  # their answers match no stream
+            for f in frames:
+                self._send(f)
+        self._orphans.clear()
         for s in list(self._streams.values()):
             for f in s._replay():
                 self._send(f)
@@ -598,8 +618,10 @@ class Client:
         for fut, _ in self._pings.values():
             if not fut.done():
                 fut.set_exception(exc)
-        if self._connected_once is not None and not self._connected_once.done():
-            self._connected_once.set_exception(exc)
+        first = self._connected_once
+        if first is not None and not first.done():
+            first.set_exception(exc)
+            first.exception()  # retrieved: _start's caller may be gone
         self._set_state(CLOSED, None)
 
 
@@ -614,9 +636,10 @@ class connect:
     token: sent as `Authorization: Bearer TOKEN`.
     Options: msgpack (False: speak sluice.msgpack.v1, needs the msgpack
     module), give_up_after (30 s without any gateway ends the client with
-    SluiceUnreachable; None: never), connect_timeout (5 s per attempt), backoff_min and
-    backoff_max (0.1 and 5 s: the delay between failed attempts doubles
-    from one to the other, +-20 %), on_state (a callable(state, url) told
+    SluiceUnreachable; None: never), connect_timeout (5 s per attempt),
+    backoff_min and backoff_max (0.1 and 5 s: the delay between failed
+    attempts doubles from one to the other, +-20 %), on_state (a
+    callable(state, url) told
     of "connecting", "connected", "disconnected" and "closed"),
     ping_interval and ping_timeout (WebSocket keepalive, 20 s each)."""
 
