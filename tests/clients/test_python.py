@@ -435,6 +435,20 @@ async def test_dead_link(h):
     proxy.close()
 
 
+async def test_backoff(h):
+    """The delay between failed attempts: none before the first, then
+    doubling from backoff_min, capped at backoff_max, +-20 % jitter."""
+    c = sluice_client.Client(["ws://127.0.0.1:1/"], backoff_min=0.1,
+                             backoff_max=5)
+    check(c._backoff(0) == 0, "delay before the first attempt")
+    for attempt in range(1, 40):
+        base = min(5, 0.1 * 2 ** (attempt - 1))
+        ds = [c._backoff(attempt) for _ in range(200)]
+        check(all(0.8 * base <= d <= 1.2 * base for d in ds)
+              and max(ds) - min(ds) > 0.1 * base, f"attempt {attempt}: "
+              f"{min(ds)}..{max(ds)}, want {base} +-20 %")
+
+
 async def test_hostile_gateway(h):
     """A gateway that sends garbage, a seq twice, seqs out of range, frames
     of other ids: the application still gets each seq of its request once
@@ -501,15 +515,18 @@ async def test_hostile_gateway(h):
     server.close()
 
 
-async def test_kill9(h):
-    """kill -9 of the gateway mid-request with two gateways in the URL
-    list: the request completes on the other, every seq once."""
+async def kill9(h, shared):
+    """shared: two workers serve both gateways; else one each."""
     gw1 = await h.gateway()
     gw2 = await h.gateway()
-    h.worker(gw1, 2)
-    h.worker(gw2, 2)
-    await h.wait_workers(gw1, 1)
-    await h.wait_workers(gw2, 1)
+    if shared:
+        for _ in range(2):
+            h.worker(gw1, 2, "--gateway", gw2.endpoint)
+    else:
+        h.worker(gw1, 2)
+        h.worker(gw2, 2)
+    await h.wait_workers(gw1, 2 if shared else 1)
+    await h.wait_workers(gw2, 2 if shared else 1)
     states = []
     async with sluice_client.connect(
             [gw1.url, gw2.url], on_state=lambda s, u: states.append((s, u)),
@@ -531,6 +548,18 @@ async def test_kill9(h):
         if resume_supported(h):
             refused = await metric(gw2.port, "sluice_resume_refused_total")
             check(refused == 1, f"{refused} resumes refused by gateway 2")
+
+
+async def test_kill9(h):
+    """kill -9 of the gateway mid-request with two gateways in the URL
+    list: the request completes on the other, every seq once, the other
+    gateway computing only the missing items."""
+    await kill9(h, False)
+
+
+async def test_kill9_shared_workers(h):
+    """The same with two workers that serve both gateways (issue 16)."""
+    await kill9(h, True)
 
 
 README = os.path.join(ROOT, "clients", "python", "README.md")
@@ -622,6 +651,6 @@ if __name__ == "__main__":
     run([test_plain, test_done_fields, test_cancel, test_subscribe,
          test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
          test_tcp_cut_msgpack, test_resume_expired, test_cancel_while_away,
-         test_dead_link,
-         test_hostile_gateway, test_kill9, test_readme,
-         test_example_session, test_example_client])
+         test_backoff, test_dead_link, test_hostile_gateway, test_kill9,
+         test_kill9_shared_workers, test_readme, test_example_session,
+         test_example_client])
