@@ -406,6 +406,34 @@ s_decode_result(
 	return 0;
 }
 
+/* REGISTERED: worker (optional label), credit (optional bool). */
+static int
+s_decode_registered(
+    const msgpack_object_map *b, sl_msg_registered_t *r, const char **why)
+{
+	const msgpack_object *credit = s_field(b, "credit");
+
+	if (credit && credit->type != MSGPACK_OBJECT_BOOLEAN) {
+		*why = "REGISTERED.credit must be a boolean";
+		return SL_EPROTO;
+	}
+	r->credit = credit && credit->via.boolean;
+	return s_get_str(b, "worker", SL_PROTO_MAX_NAME, false, &r->worker,
+	    why, "REGISTERED.worker must be a string of at most 32 bytes");
+}
+
+static int
+s_decode_credit(
+    const msgpack_object_map *b, sl_msg_credit_t *c, const char **why)
+{
+	uint64_t v = 0;
+	int rc = s_get_uint(b, "window", SL_PROTO_MAX_CAPACITY, &v, why,
+	    "CREDIT.window must be an unsigned integer 0..4096");
+
+	c->window = (uint32_t) v;
+	return rc;
+}
+
 static const struct {
 	const char *name;
 	sl_msg_type_t type;
@@ -419,6 +447,8 @@ static const struct {
 	{ "CANCEL", SL_MSG_CANCEL },
 	{ "DRAIN", SL_MSG_DRAIN },
 	{ "REGISTERED", SL_MSG_REGISTERED },
+	{ "CREDIT", SL_MSG_CREDIT },
+	{ "RETURN", SL_MSG_RETURN },
 };
 
 const char *
@@ -490,10 +520,14 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 			    &m->u.cancel.job, why,
 			    "CANCEL.job must be an unsigned integer");
 		case SL_MSG_REGISTERED:
-			return s_get_str(body, "worker", SL_PROTO_MAX_NAME,
-			    false, &m->u.registered.worker, why,
-			    "REGISTERED.worker must be a string of at most 32 "
-			    "bytes");
+			return s_decode_registered(
+			    body, &m->u.registered, why);
+		case SL_MSG_CREDIT:
+			return s_decode_credit(body, &m->u.credit, why);
+		case SL_MSG_RETURN:
+			return s_get_uint(body, "job", UINT64_MAX,
+			    &m->u.cancel.job, why,
+			    "RETURN.job must be an unsigned integer");
 		case SL_MSG_BYE:
 		case SL_MSG_PING:
 		case SL_MSG_PONG:
@@ -613,13 +647,37 @@ sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job)
 }
 
 int
-sl_proto_encode_registered(msgpack_sbuffer *sb, const char *label)
+sl_proto_encode_registered(msgpack_sbuffer *sb, const char *label, bool credit)
+{
+	msgpack_packer pk;
+
+	/* Without credit the field is left out: what a revision 5 gateway
+	 * sends, byte for byte. */
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "REGISTERED", credit ? 2 : 1)
+	    || s_key(&pk, "worker")
+	    || msgpack_pack_str_with_body(&pk, label, strlen(label))
+	    || (credit && (s_key(&pk, "credit") || msgpack_pack_true(&pk))));
+}
+
+int
+sl_proto_encode_credit(msgpack_sbuffer *sb, uint32_t window)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "REGISTERED", 1) || s_key(&pk, "worker")
-	    || msgpack_pack_str_with_body(&pk, label, strlen(label)));
+	return s_done(s_begin(&pk, "CREDIT", 1) || s_key(&pk, "window")
+	    || msgpack_pack_uint32(&pk, window));
+}
+
+int
+sl_proto_encode_return(msgpack_sbuffer *sb, uint64_t job)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "RETURN", 1) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job));
 }
 
 int

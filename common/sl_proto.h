@@ -43,6 +43,8 @@ typedef enum {
 	SL_MSG_CANCEL,     /* gateway -> worker: stop this job, if running */
 	SL_MSG_DRAIN,      /* worker -> gateway: send me no more jobs */
 	SL_MSG_REGISTERED, /* gateway -> worker: your READY was accepted */
+	SL_MSG_CREDIT,     /* worker -> gateway: hold at most window jobs */
+	SL_MSG_RETURN,     /* worker -> gateway: not started; requeue it */
 } sl_msg_type_t;
 
 /* A borrowed byte string inside a decoded frame; not NUL-terminated. */
@@ -82,7 +84,14 @@ typedef struct sl_msg_cancel {
 typedef struct sl_msg_registered {
 	sl_str_t worker; /* the gateway's label for the worker (its logs);
 	                    optional: len 0 if absent */
+	bool credit;     /* the gateway takes CREDIT and RETURN (revision 6);
+	                    optional: false if absent */
 } sl_msg_registered_t;
+
+typedef struct sl_msg_credit {
+	uint32_t window; /* 0..SL_PROTO_MAX_CAPACITY: jobs the gateway may
+	                    hold on this worker, those it holds now included */
+} sl_msg_credit_t;
 
 typedef struct sl_msg {
 	sl_msg_type_t type;
@@ -90,8 +99,9 @@ typedef struct sl_msg {
 		sl_msg_ready_t ready;
 		sl_msg_job_t job;
 		sl_msg_result_t result;
-		sl_msg_cancel_t cancel;
+		sl_msg_cancel_t cancel; /* also RETURN's job */
 		sl_msg_registered_t registered;
+		sl_msg_credit_t credit;
 	} u;
 	msgpack_unpacked unpacked; /* owns the objects item/value point to */
 } sl_msg_t;
@@ -136,8 +146,13 @@ int sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
 int sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
     const char *code, const char *message, uint64_t cpu_us, int64_t t_done_us);
 int sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job);
-/* REGISTERED, naming the worker as the gateway's logs do (label). */
-int sl_proto_encode_registered(msgpack_sbuffer *sb, const char *label);
+/* REGISTERED, naming the worker as the gateway's logs do (label); credit:
+ * this gateway takes CREDIT and RETURN. */
+int sl_proto_encode_registered(
+    msgpack_sbuffer *sb, const char *label, bool credit);
+/* CREDIT (window) and RETURN (job): a worker's say over its capacity. */
+int sl_proto_encode_credit(msgpack_sbuffer *sb, uint32_t window);
+int sl_proto_encode_return(msgpack_sbuffer *sb, uint64_t job);
 /* A message without fields: BYE, PING, PONG, DRAIN. */
 int sl_proto_encode_empty(msgpack_sbuffer *sb, sl_msg_type_t type);
 

@@ -14,15 +14,14 @@
 
 #include <zmq.h>
 
+#include "cp_gws.h"
 #include "cp_health.h"
 #include "cp_io.h"
 #include "cp_link.h"
 #include "cp_pool.h"
-#include "cp_resolve.h"
 #include "cp_tasks.h"
 #include "sl_clock.h"
 #include "sl_err.h"
-#include "sl_lines.h"
 #include "sl_log.h"
 #include "sl_proto.h"
 
@@ -38,20 +37,18 @@ typedef struct cp_io {
 	void *zctx;
 	void *pull; /* results from the pool */
 	cp_pool_t *pool;
-	msgpack_sbuffer sb; /* scratch for frames this thread builds */
-	char id[128];       /* routing id */
-	char host[64];      /* for READY */
-	cp_link_t *links[CP_IO_MAX_LINKS]; /* one per gateway */
-	size_t n_links;
+	msgpack_sbuffer sb;   /* scratch for frames this thread builds */
+	char id[128];         /* routing id */
+	char host[64];        /* for READY */
+	cp_gws_t gws;         /* the gateways, one link each */
 	uint64_t last_gen;    /* generations handed out (cp_link.h) */
-	unsigned busy;        /* jobs in the pool whose result is not back */
 	int64_t next_resolve; /* when the specs are resolved again */
 	int64_t next_health;  /* when the health file is rewritten */
 	int64_t drain_end;    /* 0, or when a drain gives up on running jobs */
-	bool resolve_failed;  /* a spec did not resolve this round */
 	uint64_t jobs;        /* counters for the closing log line */
 	uint64_t results;
-	uint64_t old; /* results of jobs from a closed connection */
+	uint64_t old;      /* results of jobs from a closed connection */
+	uint64_t returned; /* jobs handed back unstarted (RETURN) */
 } cp_io_t;
 
 /* Random bits from the kernel (ids, jitter): no libc rand() state shared
@@ -124,11 +121,75 @@ s_on_registered(cp_io_t *self, cp_link_t *l, const sl_msg_registered_t *m)
 		return;
 	}
 	l->registered = true;
+	/* What the gateway assumes from READY; s_offer corrects it. */
+	l->credit = m->credit;
+	l->window = self->cfg->threads;
 	if (m->worker.len)
 		sl_proto_rid_name((const uint8_t *) m->worker.ptr,
 		    m->worker.len, label, sizeof label);
 	SL_NOTICE("WRK-REGISTERED", "gateway=%s threads=%u as=%s", l->endpoint,
 	    self->cfg->threads, label);
+}
+
+/*
+ * Threads taken: the jobs of the gateways we are connected to. Jobs of a
+ * connection we left were cancelled, and count as ended: a built-in task
+ * stops within 10 ms; one that ignores the cancel delays the next job,
+ * which then waits in the pool's queue (as before revision 6), rather
+ * than leaving the thread offered to nobody.
+ */
+static unsigned
+s_busy(const cp_io_t *self)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < self->gws.n; i++)
+		n += self->gws.links[i]->held;
+	return n;
+}
+
+/*
+ * Tell every gateway that takes CREDIT what it may hold on us now: the
+ * jobs of its own we hold plus the threads no job holds (PROTOCOL.md §2,
+ * "Several gateways"). Each free thread is offered to every gateway, so
+ * none idles while some gateway has work; if two take the same thread,
+ * the later job is RETURNed. Sent only when a window changes.
+ */
+static void
+s_offer(cp_io_t *self)
+{
+	unsigned threads = self->cfg->threads;
+	unsigned busy = s_busy(self);
+	unsigned free = busy < threads ? threads - busy : 0;
+
+	for (size_t i = 0; i < self->gws.n; i++) {
+		cp_link_t *l = self->gws.links[i];
+		unsigned window = l->held + free;
+
+		if (window > threads)
+			window = threads;
+		if (!l->dealer || !l->credit || window == l->window)
+			continue;
+		msgpack_sbuffer_clear(&self->sb);
+		if (!sl_proto_encode_credit(&self->sb, window)
+		    && !s_send(l, self->sb.data, self->sb.size))
+			l->window = window;
+	}
+}
+
+/* A job l sent while every thread is taken (by other gateways' jobs, or
+ * its own beyond a window it had not yet heard): hand it back unstarted,
+ * so that gateway runs it elsewhere now; it offers us nothing more until
+ * our next CREDIT. */
+static void
+s_return(cp_io_t *self, cp_link_t *l, uint64_t job)
+{
+	SL_DEBUG("JOB-RETURN", "job=%" PRIu64 " gateway=%s", job, l->endpoint);
+	msgpack_sbuffer_clear(&self->sb);
+	if (!sl_proto_encode_return(&self->sb, job))
+		s_send(l, self->sb.data, self->sb.size);
+	l->window = l->held;
+	self->returned++;
 }
 
 /* A JOB from l: run it (the pool owns w from here) or refuse it. */
@@ -146,11 +207,16 @@ s_on_job(cp_io_t *self, cp_link_t *l, cp_work_t **w_p)
 		    "this worker does not run that task");
 		return;
 	}
+	/* A gateway without CREDIT (revision 5) cannot take a job back: its
+	 * jobs queue here instead. */
+	if (l->credit && s_busy(self) >= self->cfg->threads) {
+		s_return(self, l, job->job);
+		return;
+	}
 	SL_DEBUG("JOB-START", "job=%" PRIu64 " task=%s gateway=%s", job->job,
 	    w->task->name, l->endpoint);
 	w->gen = l->gen;
 	cp_pool_push(self->pool, w_p);
-	self->busy++;
 	l->held++;
 }
 
@@ -250,16 +316,6 @@ s_recv_result(cp_io_t *self, uint64_t *gen, zmq_msg_t *m)
 	return 0;
 }
 
-/* The open link whose current connection is gen, or NULL. */
-static cp_link_t *
-s_link_of(cp_io_t *self, uint64_t gen)
-{
-	for (size_t i = 0; i < self->n_links; i++)
-		if (self->links[i]->dealer && self->links[i]->gen == gen)
-			return self->links[i];
-	return NULL;
-}
-
 /*
  * Forward results as they are (the pool encoded them) on the connection
  * their job came on. A result of a job whose connection is gone is
@@ -279,9 +335,7 @@ s_forward_results(cp_io_t *self)
 			zmq_msg_close(&m);
 			return;
 		}
-		if (self->busy)
-			self->busy--;
-		l = s_link_of(self, gen);
+		l = cp_gws_of_gen(&self->gws, gen);
 		if (!l) {
 			self->old++;
 			SL_INFO("JOB-OLD",
@@ -342,60 +396,12 @@ s_lost(cp_io_t *self, cp_link_t *l, int64_t now)
 	cp_link_close(l, &self->lo, (unsigned) s_random64(), now);
 }
 
-/* sl_lines_fn via cp_resolve: one resolved endpoint; keep its link or
- * make one. */
-static int
-s_listed(void *arg, const char *endpoint)
-{
-	cp_io_t *self = arg;
-	cp_link_t *l;
-
-	for (size_t i = 0; i < self->n_links; i++)
-		if (!strcmp(self->links[i]->endpoint, endpoint)) {
-			self->links[i]->listed = true;
-			return 0;
-		}
-	if (self->n_links == CP_IO_MAX_LINKS) {
-		SL_WARN("GW-ADD", "gateway=%s left out: already %d gateways",
-		    endpoint, CP_IO_MAX_LINKS);
-		return 0;
-	}
-	l = cp_link_new(endpoint);
-	if (!l)
-		return SL_ENOMEM;
-	l->listed = true;
-	self->links[self->n_links++] = l;
-	SL_NOTICE(
-	    "GW-ADD", "gateway=%s gateways=%zu", endpoint, self->n_links);
-	return 0;
-}
-
-/* sl_lines_fn: one spec of a --gateway value. */
-static int
-s_resolve_one(void *arg, char *spec, size_t len, char *why, size_t whylen)
-{
-	cp_io_t *self = arg;
-	char err[256];
-	int rc = cp_resolve_spec(spec, s_listed, self, err, sizeof err);
-
-	(void) len;
-	if (rc == SL_EINVAL) /* a malformed spec: refused at start */
-		snprintf(why, whylen, "%s", err);
-	if (rc == SL_ESYS) {
-		SL_WARN("GW-RESOLVE", "%s; trying again in %" PRId64 " ms",
-		    err, self->cfg->resolve_us / 1000);
-		self->resolve_failed = true;
-		return 0;
-	}
-	return rc;
-}
-
-/* Leave a gateway whose address no longer resolves: BYE (it requeues
- * what we hold, and we cancel it), then forget the link. */
+/* cp_gws: leave a gateway whose address no longer resolves: BYE (it
+ * requeues what we hold, and we cancel it); cp_gws forgets the link. */
 static void
-s_drop(cp_io_t *self, size_t i)
+s_drop(void *arg, cp_link_t *l)
 {
-	cp_link_t *l = self->links[i];
+	cp_io_t *self = arg;
 	size_t n = l->dealer ? cp_pool_cancel_gen(self->pool, l->gen) : 0;
 
 	if (l->dealer)
@@ -403,32 +409,18 @@ s_drop(cp_io_t *self, size_t i)
 	SL_NOTICE("GW-DROP",
 	    "gateway=%s no longer resolves; %zu job%s cancelled", l->endpoint,
 	    n, n == 1 ? "" : "s");
-	cp_link_destroy(&self->links[i]);
-	self->links[i] = self->links[--self->n_links];
 }
 
-/* Resolve every spec again: connect to new gateways, leave those that
- * are gone. A spec that fails to resolve drops nothing this round. */
+/* Resolve the specs again: 0, or an SL_E* code after logging why. */
 static int
 s_resolve(cp_io_t *self)
 {
 	char err[256];
-	int rc = 0;
+	int rc = cp_gws_resolve(&self->gws, s_drop, self, err, sizeof err);
 
-	self->resolve_failed = false;
-	for (size_t i = 0; i < self->n_links; i++)
-		self->links[i]->listed = false;
-	for (size_t i = 0; i < self->cfg->n_gateways && !rc; i++)
-		rc = sl_lines_csv(self->cfg->gateways[i], s_resolve_one, self,
-		    err, sizeof err);
-	if (rc) {
+	if (rc)
 		SL_ERR("GW-RESOLVE", "%s", err);
-		return rc;
-	}
-	for (size_t i = self->n_links; i-- > 0;)
-		if (!self->links[i]->listed && !self->resolve_failed)
-			s_drop(self, i);
-	return 0;
+	return rc;
 }
 
 /* Rewrite the health file: "ok" while some gateway answers. */
@@ -441,14 +433,14 @@ s_write_health(cp_io_t *self, int64_t now)
 
 	if (!self->cfg->health_file)
 		return;
-	for (size_t i = 0; i < self->n_links; i++)
-		if (self->links[i]->seen && now < self->links[i]->expiry
-		    && !alive++)
-			gw = self->links[i]->endpoint;
+	for (size_t i = 0; i < self->gws.n; i++)
+		if (self->gws.links[i]->seen
+		    && now < self->gws.links[i]->expiry && !alive++)
+			gw = self->gws.links[i]->endpoint;
 	snprintf(text, sizeof text,
 	    "%s gateway=%s id=%s load=%zu gateways=%zu/%zu\n",
 	    alive ? "ok" : "waiting", gw, self->id, cp_pool_load(self->pool),
-	    alive, self->n_links);
+	    alive, self->gws.n);
 	if (cp_health_write(self->cfg->health_file, text))
 		SL_WARN("IO-HEALTH", "cannot replace %s: %s",
 		    self->cfg->health_file, strerror(errno));
@@ -506,14 +498,17 @@ s_start(cp_io_t *io)
 		SL_ERR("IO-START", "%s", err);
 		return SL_ESYS;
 	}
+	io->gws.specs = cfg->gateways;
+	io->gws.n_specs = cfg->n_gateways;
+	io->gws.retry_us = cfg->resolve_us;
 	io->lo = (cp_link_opts_t) { io->id, cfg->hb_ivl_us, cfg->hb_liveness,
 		cfg->backoff_max_us, cfg->curve_server_key, cfg->curve };
 	/* A spec or an endpoint that can never work stops us here; a name
 	 * that does not resolve yet is tried again. */
 	if (s_resolve(io))
 		return SL_EINVAL;
-	for (size_t i = 0; i < io->n_links; i++)
-		if (s_open_link(io, io->links[i], sl_clock_mono_us()))
+	for (size_t i = 0; i < io->gws.n; i++)
+		if (s_open_link(io, io->gws.links[i], sl_clock_mono_us()))
 			return SL_ESYS;
 	io->next_resolve = sl_clock_mono_us() + cfg->resolve_us;
 	/* Our routing id is what another peer would need to pose as us on
@@ -537,9 +532,10 @@ s_drain_over(cp_io_t *io, volatile sig_atomic_t *stop, int64_t now)
 		    "finishing %zu job%s, up to "
 		    "%" PRId64 " ms",
 		    load, load == 1 ? "" : "s", io->cfg->drain_us / 1000);
-		for (size_t i = 0; i < io->n_links; i++)
-			if (io->links[i]->dealer)
-				s_send_empty(io, io->links[i], SL_MSG_DRAIN);
+		for (size_t i = 0; i < io->gws.n; i++)
+			if (io->gws.links[i]->dealer)
+				s_send_empty(
+				    io, io->gws.links[i], SL_MSG_DRAIN);
 		io->drain_end = now + io->cfg->drain_us;
 	}
 	return io->drain_end
@@ -565,8 +561,8 @@ s_timers(cp_io_t *io, int64_t now)
 	next = io->next_health;
 	if (!io->drain_end && io->next_resolve < next)
 		next = io->next_resolve;
-	for (size_t i = 0; i < io->n_links; i++) {
-		cp_link_t *l = io->links[i];
+	for (size_t i = 0; i < io->gws.n; i++) {
+		cp_link_t *l = io->gws.links[i];
 
 		if (cp_link_silent(l, now) && !io->drain_end)
 			s_lost(io, l, now);
@@ -588,18 +584,19 @@ s_timers(cp_io_t *io, int64_t now)
 static int
 s_poll(cp_io_t *io, int64_t now, int64_t next)
 {
-	zmq_pollitem_t items[CP_IO_MAX_LINKS + 1] = {
+	zmq_pollitem_t items[CP_GWS_MAX + 1] = {
 		{ io->pull, 0, ZMQ_POLLIN, 0 },
 	};
-	cp_link_t *of[CP_IO_MAX_LINKS + 1] = { NULL };
+	cp_link_t *of[CP_GWS_MAX + 1] = { NULL };
 	long timeout_ms = next > now ? (long) ((next - now) / 1000) + 1 : 0;
 	int n = 1;
 
-	for (size_t i = 0; i < io->n_links; i++)
-		if (io->links[i]->dealer) {
-			of[n] = io->links[i];
-			items[n++] = (zmq_pollitem_t) { io->links[i]->dealer,
-				0, ZMQ_POLLIN, 0 };
+	for (size_t i = 0; i < io->gws.n; i++)
+		if (io->gws.links[i]->dealer) {
+			of[n] = io->gws.links[i];
+			items[n++]
+			    = (zmq_pollitem_t) { io->gws.links[i]->dealer, 0,
+				      ZMQ_POLLIN, 0 };
 		}
 	if (io->drain_end && timeout_ms > 20)
 		timeout_ms = 20; /* watch the pool empty */
@@ -615,6 +612,8 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 	for (int i = 1; i < n; i++)
 		if (items[i].revents & ZMQ_POLLIN)
 			s_drain_gateway(io, of[i]);
+	if (!io->drain_end)
+		s_offer(io);
 	return 0;
 }
 
@@ -627,15 +626,16 @@ s_leave(cp_io_t *io)
 	uint64_t reconnects = 0;
 
 	s_forward_results(io);
-	for (size_t i = 0; i < io->n_links; i++) {
-		if (io->links[i]->dealer)
-			s_send_empty(io, io->links[i], SL_MSG_BYE);
-		reconnects += io->links[i]->reconnects;
+	for (size_t i = 0; i < io->gws.n; i++) {
+		if (io->gws.links[i]->dealer)
+			s_send_empty(io, io->gws.links[i], SL_MSG_BYE);
+		reconnects += io->gws.links[i]->reconnects;
 	}
 	SL_NOTICE("WRK-STOP",
 	    "pid=%ld jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
-	    " reconnects=%" PRIu64,
-	    (long) getpid(), io->jobs, io->results, io->old, reconnects);
+	    " reconnects=%" PRIu64 " returned=%" PRIu64,
+	    (long) getpid(), io->jobs, io->results, io->old, reconnects,
+	    io->returned);
 }
 
 int
@@ -658,8 +658,7 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	}
 	s_leave(&io);
 out:
-	for (size_t i = 0; i < io.n_links; i++)
-		cp_link_destroy(&io.links[i]);
+	cp_gws_clear(&io.gws);
 	cp_pool_destroy(&io.pool);
 	if (io.pull)
 		zmq_close(io.pull);

@@ -29,14 +29,11 @@ void
 cp_link_destroy(cp_link_t **self_p)
 {
 	cp_link_t *self = *self_p;
-	int zero = 0;
 
 	if (!self)
 		return;
-	if (self->dealer) {
-		zmq_setsockopt(self->dealer, ZMQ_LINGER, &zero, sizeof zero);
+	if (self->dealer) /* LINGER (1 s) lets a last BYE leave */
 		zmq_close(self->dealer);
-	}
 	free(self);
 	*self_p = NULL;
 }

@@ -59,7 +59,9 @@ typedef struct cp_link {
 /* A closed link to endpoint (at most CP_RESOLVE_EP_MAX - 1 bytes), due
  * to open at once; NULL on ENOMEM. */
 cp_link_t *cp_link_new(const char *endpoint);
-void cp_link_destroy(cp_link_t **self_p); /* closes; NULL-safe */
+/* Close (what was sent, such as a last BYE, has a second to leave) and
+ * free; NULL-safe. */
+void cp_link_destroy(cp_link_t **self_p);
 
 /* Open the DEALER and connect (messages queue until connected) as
  * connection gen: 0, or SL_ESYS with errno set. */

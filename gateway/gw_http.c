@@ -217,6 +217,9 @@ s_metrics_workers(char **pp, const char *end, const gw_http_stats_t *st)
 	    w->hb_missed);
 	COUNTER("jobs_requeued_total", "Jobs given back to the queue.",
 	    b->req.requeued);
+	COUNTER("jobs_returned_total",
+	    "Jobs workers gave back unstarted, busy with other gateways'.",
+	    w->returned);
 	COUNTER("results_stale_total",
 	    "Worker results dropped: duplicate, late or for an ended request.",
 	    b->req.stale + w->stale);

@@ -32,6 +32,7 @@
 typedef struct gw_worker {
 	gw_peer_t peer;    /* routing id, bound key, label; link in workers */
 	uint32_t capacity; /* jobs it may hold */
+	uint32_t window;   /* of which it offers now (CREDIT, RETURN) */
 	bool draining;     /* said DRAIN: no more jobs for it */
 	int64_t expiry_us; /* dead if silent until then (monotonic) */
 	sl_list_t jobs;    /* gw_workers_job_t it holds, in the order sent */
@@ -117,7 +118,7 @@ s_runs(const gw_worker_t *w, const char *task)
 static bool
 s_has_credit(const gw_worker_t *w)
 {
-	return !w->draining && w->n_jobs < w->capacity;
+	return !w->draining && w->n_jobs < w->window;
 }
 
 /* Unlink a held job and hand it back to its owner. */
@@ -168,7 +169,7 @@ s_registered(gw_workers_t *self, gw_worker_t *w)
 		    id, w->peer.key[0] ? w->peer.key : "-");
 	}
 	msgpack_sbuffer_clear(&self->sb);
-	if (!sl_proto_encode_registered(&self->sb, w->peer.name))
+	if (!sl_proto_encode_registered(&self->sb, w->peer.name, true))
 		s_send_sb(self, w->peer.rid, w->peer.rid_len);
 }
 
@@ -188,7 +189,7 @@ s_on_ready(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 		return;
 	}
 	gw_peer_init(&w->peer, rid, rid_len, key, 'w', &self->next_label);
-	w->capacity = m->capacity;
+	w->capacity = w->window = m->capacity;
 	sl_list_init(&w->jobs);
 	for (size_t i = 0; i < m->n_tasks; i++) {
 		memcpy(w->tasks[i], m->tasks[i].ptr, m->tasks[i].len);
@@ -247,25 +248,49 @@ s_result_up(
 	self->ev.result(self->ev.ctx, job, &res);
 }
 
-static void
-s_on_result(gw_workers_t *self, gw_worker_t *w, const sl_msg_result_t *m)
+/* The job w holds under id, or NULL (counted and logged): a duplicate,
+ * or the job was requeued and someone else has it. Never forward twice. */
+static gw_workers_job_t *
+s_held(gw_workers_t *self, gw_worker_t *w, uint64_t id)
 {
 	for (sl_list_t *e = w->jobs.next; e != &w->jobs; e = e->next) {
 		gw_workers_job_t *job
 		    = sl_container_of(e, gw_workers_job_t, link);
 
-		if (job->id != m->job)
-			continue;
-		sl_list_remove(&job->link);
-		w->n_jobs--;
-		job->holder = NULL;
-		s_result_up(self, job, m);
-		return;
+		if (job->id == id)
+			return job;
 	}
-	/* Not held by this worker: a duplicate, or the job was requeued and
-	 * someone else has it. Never forward twice. */
 	self->st.stale++;
-	SL_INFO("JOB-STALE", "worker=%s job=%" PRIu64, w->peer.name, m->job);
+	SL_INFO("JOB-STALE", "worker=%s job=%" PRIu64, w->peer.name, id);
+	return NULL;
+}
+
+static void
+s_on_result(gw_workers_t *self, gw_worker_t *w, const sl_msg_result_t *m)
+{
+	gw_workers_job_t *job = s_held(self, w, m->job);
+
+	if (!job)
+		return;
+	sl_list_remove(&job->link);
+	w->n_jobs--;
+	job->holder = NULL;
+	s_result_up(self, job, m);
+}
+
+/* RETURN: w did not start the job (busy with other gateways' jobs): it
+ * goes back to the front of the queue at once, not as an attempt, and w
+ * gets nothing more until its next CREDIT. */
+static void
+s_on_return(gw_workers_t *self, gw_worker_t *w, uint64_t id)
+{
+	gw_workers_job_t *job = s_held(self, w, id);
+
+	if (!job)
+		return;
+	self->st.returned++;
+	s_lose(self, job, false);
+	w->window = (uint32_t) w->n_jobs;
 }
 
 /* ---- frames --------------------------------------------------------- */
@@ -356,6 +381,14 @@ s_on_msg(gw_workers_t *self, gw_worker_t *w, const sl_msg_t *m)
 		break;
 	case SL_MSG_RESULT:
 		s_on_result(self, w, &m->u.result);
+		break;
+	case SL_MSG_CREDIT: /* never past READY's capacity */
+		w->window = m->u.credit.window < w->capacity
+		    ? m->u.credit.window
+		    : w->capacity;
+		break;
+	case SL_MSG_RETURN:
+		s_on_return(self, w, m->u.cancel.job);
 		break;
 	case SL_MSG_DRAIN:
 		SL_NOTICE("WRK-DRAIN", "worker=%s running=%zu", w->peer.name,
@@ -496,8 +529,8 @@ gw_workers_pick(gw_workers_t *self, const char *task)
 
 		if (s_has_credit(w) && s_runs(w, task)
 		    && (!best
-		        || w->capacity - w->n_jobs
-		            > best->capacity - best->n_jobs))
+		        || w->window - w->n_jobs
+		            > best->window - best->n_jobs))
 			best = w;
 	}
 	return best;

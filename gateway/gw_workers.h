@@ -9,8 +9,11 @@
  * (WRK-HIJACK); PING/PONG both ways keep it alive, and one silent for
  * hb_liveness intervals is dead (WRK-GONE reason=silent).
  *
- * Credit: a worker holds at most its capacity of jobs. Jobs belong to the
- * caller (the broker's request pool, gw_req), which embeds a
+ * Credit: a worker holds at most its window of jobs: READY's capacity,
+ * then what its CREDIT says (a worker serving several gateways offers
+ * each only what it can start); a job it RETURNs goes back to the front
+ * of the queue, and the worker gets no more until its next CREDIT. Jobs belong
+ * to the caller (the broker's request pool, gw_req), which embeds a
  * gw_workers_job_t in each; while a worker holds one, it is linked on that
  * worker's list here. Each send gives the job a fresh id (random start,
  * PROTOCOL.md §2); a result is accepted only from the worker that holds
@@ -90,6 +93,8 @@ typedef struct gw_workers_stats {
 	uint64_t hb_missed;    /* workers declared dead for silence */
 	uint64_t hijacks;      /* frames under a routing id bound to
 	                          another CURVE key */
+	uint64_t returned;     /* jobs a worker gave back unstarted (RETURN:
+	                          busy with other gateways' jobs) */
 } gw_workers_stats_t;
 
 /*

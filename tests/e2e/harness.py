@@ -562,10 +562,17 @@ class Harness:
         raise AssertionError(f"gateway not listening on {gw.port} after "
                              f"{scaled(timeout):.0f} s")
 
-    def worker(self, gw_or_endpoint, threads=1, *args, env=None):
-        """Start a worker (threads None: no --threads option)."""
-        endpoint = getattr(gw_or_endpoint, "endpoint", gw_or_endpoint)
-        argv = [self.compute_bin, "--gateway", endpoint, "--log-level", "info",
+    def worker(self, gw_or_endpoint, threads=1, *args, env=None, wrap=()):
+        """Start a worker (threads None: no --threads option). A list of
+        gateways (or endpoints) gives one --gateway each: the worker serves
+        them all. wrap: argv in front of the worker's (it must exec it, so
+        the pid stays the worker's)."""
+        many = gw_or_endpoint if isinstance(gw_or_endpoint, (list, tuple)) \
+            else [gw_or_endpoint]
+        gws = []
+        for g in many:
+            gws += ["--gateway", getattr(g, "endpoint", g)]
+        argv = [*wrap, self.compute_bin, *gws, "--log-level", "info",
                 *([] if threads is None else ["--threads", str(threads)]), *args]
         w = Proc("worker", argv, self._log_path("worker"), env)
         self.procs.append(w)

@@ -34,8 +34,10 @@
 typedef struct fixture {
 	void *zctx;
 	void *router;
+	void *router_a; /* the one setup made (router may be switched) */
+	void *router_b; /* a second gateway, if the test makes one */
 	char ep[128];
-	const char *gws[1]; /* cfg.gateways: ep */
+	const char *gws[2]; /* cfg.gateways: ep (and a second, if any) */
 	char rid[256];      /* the worker's routing id, from its last frame */
 	size_t rid_len;
 	char frame[4096]; /* the last frame received; msg points into it */
@@ -60,7 +62,7 @@ setup(void **state)
 		return -1;
 	sl_log_setup("ut", SL_LOG_ERR);
 	f->zctx = zmq_ctx_new();
-	f->router = zmq_socket(f->zctx, ZMQ_ROUTER);
+	f->router = f->router_a = zmq_socket(f->zctx, ZMQ_ROUTER);
 	/* A reconnecting worker comes back under its routing id. */
 	if (!f->router
 	    || zmq_setsockopt(f->router, ZMQ_LINGER, &zero, sizeof zero)
@@ -100,7 +102,10 @@ teardown(void **state)
 	sl_proto_msg_clear(&f->msg);
 	msgpack_sbuffer_destroy(&f->sb);
 	cp_tasks_destroy(&f->tasks);
-	zmq_close(f->router);
+	/* f->router may point at router_b: close what setup made */
+	zmq_close(f->router_a);
+	if (f->router_b)
+		zmq_close(f->router_b);
 	zmq_ctx_term(f->zctx);
 	free(f);
 	return 0;
@@ -233,7 +238,7 @@ test_io_registers_runs_a_job_and_answers_ping(void **state)
 	assert_int_equal(f->msg.u.ready.pid, (uint32_t) getpid());
 	assert_true(s_has_task(&f->msg.u.ready, "echo"));
 	assert_true(s_has_task(&f->msg.u.ready, "sha256"));
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1"), 0);
+	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1", false), 0);
 	s_send(f);
 
 	s_send_job(f, 7, "echo", "hello");
@@ -383,7 +388,7 @@ test_io_health_file_says_ok_while_the_gateway_answers(void **state)
 	f->cfg.health_file = path;
 	s_start(f);
 	s_expect(f, SL_MSG_READY);
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1"), 0);
+	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1", false), 0);
 	s_send(f);
 	/* Written at each heartbeat (100 ms); "ok" once the gateway spoke. */
 	for (int i = 0; i < 50 && rc; i++) {
@@ -393,6 +398,102 @@ test_io_health_file_says_ok_while_the_gateway_answers(void **state)
 	assert_int_equal(rc, 0);
 	assert_int_equal(s_stop(f, 2), 0);
 	unlink(path);
+}
+
+/* JOB sleep N ms to the worker that spoke last on f->router. */
+static void
+s_send_sleep(fixture_t *f, uint64_t job, unsigned ms)
+{
+	msgpack_sbuffer mp;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&mp);
+	msgpack_packer_init(&pk, &mp, msgpack_sbuffer_write);
+	assert_int_equal(msgpack_pack_unsigned_int(&pk, ms), 0);
+	assert_int_equal(
+	    sl_proto_encode_job(&f->sb, job, "sleep", 5, mp.data, mp.size), 0);
+	msgpack_sbuffer_destroy(&mp);
+	s_send(f);
+}
+
+/*
+ * One thread, two gateways that both take CREDIT (PROTOCOL.md §2,
+ * "Several gateways"): while gateway A's job runs, B is offered nothing
+ * (CREDIT 0) and a job B sends anyway comes back unstarted (RETURN) at
+ * once; when A's result is out, B is offered the thread again (CREDIT
+ * 1) and its next job runs. Then A goes silent: only A's jobs are
+ * cancelled, B's job carries on to its result.
+ */
+static void
+test_io_two_gateways_share_the_threads_by_credit_and_return(void **state)
+{
+	fixture_t *f = *state;
+	void *a = f->router, *b = zmq_socket(f->zctx, ZMQ_ROUTER);
+	char ep_b[128];
+	size_t eplen = sizeof ep_b;
+	int zero = 0;
+
+	assert_non_null(b);
+	f->router_b = b; /* teardown closes it, whatever fails */
+	assert_int_equal(zmq_setsockopt(b, ZMQ_LINGER, &zero, sizeof zero), 0);
+	assert_int_equal(zmq_bind(b, "tcp://127.0.0.1:*"), 0);
+	assert_int_equal(
+	    zmq_getsockopt(b, ZMQ_LAST_ENDPOINT, ep_b, &eplen), 0);
+	f->gws[1] = ep_b;
+	f->cfg.n_gateways = 2;
+	f->cfg.hb_liveness = 10; /* A's silence: 1 s */
+	s_start(f);
+	for (int i = 0; i < 2; i++) {
+		f->router = i ? b : a;
+		s_expect(f, SL_MSG_READY);
+		assert_int_equal(
+		    sl_proto_encode_registered(&f->sb, i ? "b1" : "a1", true),
+		    0);
+		s_send(f);
+	}
+	f->router = a;
+	s_send_sleep(f, 1, 200);
+	f->router = b;
+	s_expect(f, SL_MSG_CREDIT);
+	assert_int_equal(f->msg.u.credit.window, 0);
+	s_send_sleep(f, 2, 10);
+	s_expect(f, SL_MSG_RETURN);
+	assert_int_equal(f->msg.u.cancel.job, 2);
+	f->router = a;
+	s_expect(f, SL_MSG_RESULT);
+	assert_int_equal(f->msg.u.result.job, 1);
+	f->router = b;
+	s_expect(f, SL_MSG_CREDIT);
+	assert_int_equal(f->msg.u.credit.window, 1);
+	/* B's job runs; A (never answering PINGs again) is lost meanwhile,
+	 * and B's job is not cancelled with A's. */
+	s_send_sleep(f, 3, 2500);
+	/* A: nothing free while B's job runs. Read now: once A is left and
+	 * connects again, the ROUTER's handover may drop what the old
+	 * connection still had unread. */
+	f->router = a;
+	s_expect(f, SL_MSG_CREDIT);
+	assert_int_equal(f->msg.u.credit.window, 0);
+	f->router = b;
+	/* B stays alive: it PINGs every 100 ms until the result (6 s). */
+	for (int i = 0; i < 60 && f->msg.type != SL_MSG_RESULT; i++) {
+		int64_t next = sl_clock_mono_us() + 100000;
+
+		assert_int_equal(
+		    sl_proto_encode_empty(&f->sb, SL_MSG_PING), 0);
+		s_send(f);
+		while (f->msg.type != SL_MSG_RESULT
+		    && sl_clock_mono_us() < next
+		    && !s_recv(f, (int) ((next - sl_clock_mono_us()) / 1000)))
+			;
+	}
+	assert_int_equal(f->msg.type, SL_MSG_RESULT);
+	assert_int_equal(f->msg.u.result.job, 3);
+	assert_true(f->msg.u.result.ok); /* not cancelled with A's */
+	/* A, silent, was left and connected again: a new READY. */
+	f->router = a;
+	s_expect(f, SL_MSG_READY);
+	assert_int_equal(s_stop(f, 2), 0);
 }
 
 static void
@@ -427,6 +528,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_io_bad_endpoint_fails_to_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_io_two_gateways_share_the_threads_by_credit_and_return,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("io", tests, NULL, NULL);

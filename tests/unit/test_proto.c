@@ -273,7 +273,7 @@ test_proto_registered_round_trips_and_its_label_is_optional(void **state)
 {
 	fixture_t *f = *state;
 
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w12"), 0);
+	assert_int_equal(sl_proto_encode_registered(&f->sb, "w12", false), 0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_int_equal(f->m.type, SL_MSG_REGISTERED);
@@ -284,6 +284,58 @@ test_proto_registered_round_trips_and_its_label_is_optional(void **state)
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_int_equal(f->m.u.registered.worker.len, 0);
+}
+
+/* Revision 6: REGISTERED's credit flag, CREDIT and RETURN; hostile
+ * values of each are refused. */
+static void
+test_proto_credit_and_return_round_trip(void **state)
+{
+	static const char *const bad[] = {
+		"[1,\"CREDIT\",{}]",
+		"[1,\"CREDIT\",{\"window\":-1}]",
+		"[1,\"CREDIT\",{\"window\":4097}]",
+		"[1,\"CREDIT\",{\"window\":\"2\"}]",
+		"[1,\"RETURN\",{}]",
+		"[1,\"RETURN\",{\"job\":1.5}]",
+		"[1,\"REGISTERED\",{\"credit\":1}]",
+	};
+	fixture_t *f = *state;
+
+	assert_int_equal(sl_proto_encode_registered(&f->sb, "w3", true), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_true(f->m.u.registered.credit);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_registered(&f->sb, "w3", false), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_false(f->m.u.registered.credit);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_credit(&f->sb, 4096), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.type, SL_MSG_CREDIT);
+	assert_int_equal(f->m.u.credit.window, 4096);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_credit(&f->sb, 0), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.u.credit.window, 0);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_return(&f->sb, UINT64_MAX), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.type, SL_MSG_RETURN);
+	assert_true(f->m.u.cancel.job == UINT64_MAX);
+	assert_string_equal(sl_proto_type_name(SL_MSG_RETURN), "RETURN");
+	for (size_t i = 0; i < SL_N(bad); i++) {
+		msgpack_sbuffer_clear(&f->sb);
+		sl_test_pack_json(&f->sb, bad[i]);
+		assert_int_equal(
+		    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL),
+		    SL_EPROTO);
+	}
 }
 
 static void
@@ -927,6 +979,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_proto_registered_round_trips_and_its_label_is_optional,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proto_credit_and_return_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proto_unknown_body_keys_are_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(

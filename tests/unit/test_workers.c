@@ -418,6 +418,73 @@ test_workers_bye_hands_jobs_back_without_a_crash(void **state)
 	assert_int_equal(s_stats(f).workers_lost, 0);
 }
 
+/* Serve the loop until some worker has credit, or none (2 s at most). */
+static void
+s_serve_while_credit_is(fixture_t *f, bool want)
+{
+	int64_t end = sl_clock_mono_us() + 2000000;
+
+	while (gw_workers_any_credit(f->w) != want && sl_clock_mono_us() < end)
+		lws_service(f->lws, 0);
+	assert_true(gw_workers_any_credit(f->w) == want);
+}
+
+static void
+s_credit(fixture_t *f, uint32_t window)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_credit(&sb, window), 0);
+	s_send(f, &sb);
+}
+
+/*
+ * Revision 6: REGISTERED says credit; CREDIT narrows (never widens past
+ * READY's capacity) what the worker may hold; RETURN hands a job back
+ * unstarted (not a crash, counted in returned) and leaves the worker no
+ * credit until its next CREDIT; a RETURN of a job it does not hold is
+ * stale.
+ */
+static void
+test_workers_credit_and_return_follow_the_worker(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *a = &f->jobs[0], *b = &f->jobs[1];
+	msgpack_sbuffer sb;
+	char buf[256];
+	sl_msg_t m;
+
+	s_ready(f, 2);
+	s_recv(f, &m, buf, sizeof buf);
+	assert_int_equal(m.type, SL_MSG_REGISTERED);
+	assert_true(m.u.registered.credit);
+	sl_proto_msg_clear(&m);
+	s_credit(f, 0);
+	s_serve_while_credit_is(f, false);
+	s_credit(f, 4096); /* capped at capacity 2 */
+	s_serve_while_credit_is(f, true);
+	s_job(f, a);
+	s_job(f, b);
+	assert_false(gw_workers_any_credit(f->w));
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_return(&sb, b->id), 0);
+	s_send(f, &sb);
+	s_serve_until(f, &f->ev.n_lost, 1);
+	assert_ptr_equal(f->ev.lost[0], b);
+	assert_false(f->ev.crashed[0]);
+	assert_int_equal(s_stats(f).returned, 1);
+	assert_int_equal(s_stats(f).workers_lost, 0);
+	assert_false(gw_workers_any_credit(f->w)); /* until CREDIT */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_return(&sb, b->id), 0);
+	s_send(f, &sb); /* again: not held any more */
+	s_serve_until_stale(f, 1);
+	s_credit(f, 2);
+	s_serve_while_credit_is(f, true);
+	s_job(f, b);
+}
+
 static void
 test_workers_garbage_is_counted_and_dropped(void **state)
 {
@@ -465,6 +532,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_workers_bye_hands_jobs_back_without_a_crash, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_credit_and_return_follow_the_worker, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_workers_garbage_is_counted_and_dropped, setup,
