@@ -10,7 +10,8 @@ on on the next URL, and each seq is printed once. Exit status: 0 all
 items ok, 1 some failed, 2 the request was refused or no gateway
 answered for --give-up seconds.
 
-  deploy/examples/client.py --url ws://127.0.0.1:8080/ --url ws://127.0.0.1:8081/ sleep 300 200 100
+  deploy/examples/client.py --url ws://127.0.0.1:8080/ \
+      --url ws://127.0.0.1:8081/ sleep 300 200 100
 
 Needs Debian's python3-websockets; sluice_client is found in
 clients/python of this repository unless it is installed

@@ -232,6 +232,18 @@ async def test_silent_gateway(h):
         check(e.code == "unreachable" and url in str(e)
               and "no gateway answered for 2 s" in str(e), f"{e}")
         check(1.5 <= took < 2 + scaled(3), f"gave up after {took:.1f} s")
+    # a caller that stops waiting for the first connection stops the client
+    states = []
+    try:
+        await asyncio.wait_for(sluice_client.connect(
+            [url], give_up_after=None,
+            on_state=lambda st, u: states.append(st)), 0.5)
+        raise AssertionError("connected to a silent listener")
+    except asyncio.TimeoutError:
+        pass
+    n = len(states)
+    await asyncio.sleep(1)
+    check(states[-1] == "closed" and len(states) == n, f"{states}")
     server.close()
     # connected once, then every gateway gone: the request fails the same way
     gw = await h.start(workers=(1,))
@@ -441,6 +453,7 @@ async def test_backoff(h):
     c = sluice_client.Client(["ws://127.0.0.1:1/"], backoff_min=0.1,
                              backoff_max=5)
     check(c._backoff(0) == 0, "delay before the first attempt")
+    check(0.8 * 5 <= c._backoff(5000) <= 1.2 * 5, "a never-ending client")
     for attempt in range(1, 40):
         base = min(5, 0.1 * 2 ** (attempt - 1))
         ds = [c._backoff(attempt) for _ in range(200)]

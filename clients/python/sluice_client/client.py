@@ -388,7 +388,11 @@ class Client:
     async def _start(self):
         self._connected_once = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run())
-        await asyncio.shield(self._connected_once)
+        try:
+            await asyncio.shield(self._connected_once)
+        except BaseException:  # given up, or the caller stopped waiting
+            await self.close()
+            raise
         return self
 
     def _connected(self):
@@ -406,7 +410,10 @@ class Client:
         """Delay before attempt (0: none): doubling, capped, +-20 %."""
         if attempt == 0:
             return 0.0
-        d = min(self.backoff_max, self.backoff_min * 2 ** (attempt - 1))
+        # (the exponent is capped: 2.0 ** 1024 overflows, and a client
+        # that never gives up makes that many attempts in a few hours)
+        d = self.backoff_min * 2.0 ** min(attempt - 1, 64)
+        d = min(self.backoff_max, d)
         return d * random.uniform(0.8, 1.2)
 
     def _left(self, lost_at):
@@ -611,8 +618,10 @@ class Client:
         for fut, _ in self._pings.values():
             if not fut.done():
                 fut.set_exception(exc)
-        if self._connected_once is not None and not self._connected_once.done():
-            self._connected_once.set_exception(exc)
+        first = self._connected_once
+        if first is not None and not first.done():
+            first.set_exception(exc)
+            first.exception()  # retrieved: _start's caller may be gone
         self._set_state(CLOSED, None)
 
 
@@ -627,9 +636,10 @@ class connect:
     token: sent as `Authorization: Bearer TOKEN`.
     Options: msgpack (False: speak sluice.msgpack.v1, needs the msgpack
     module), give_up_after (30 s without any gateway ends the client with
-    SluiceUnreachable; None: never), connect_timeout (5 s per attempt), backoff_min and
-    backoff_max (0.1 and 5 s: the delay between failed attempts doubles
-    from one to the other, +-20 %), on_state (a callable(state, url) told
+    SluiceUnreachable; None: never), connect_timeout (5 s per attempt),
+    backoff_min and backoff_max (0.1 and 5 s: the delay between failed
+    attempts doubles from one to the other, +-20 %), on_state (a
+    callable(state, url) told
     of "connecting", "connected", "disconnected" and "closed"),
     ping_interval and ping_timeout (WebSocket keepalive, 20 s each)."""
 
