@@ -636,14 +636,23 @@ sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job, const char *code,
 	    || msgpack_pack_uint64(&pk, (uint64_t) t_done_us));
 }
 
-int
-sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job)
+/* A message whose body is one uint: CANCEL and RETURN (job), CREDIT
+ * (window). */
+static int
+s_encode_uint(
+    msgpack_sbuffer *sb, const char *type, const char *key, uint64_t v)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "CANCEL", 1) || s_key(&pk, "job")
-	    || msgpack_pack_uint64(&pk, job));
+	return s_done(s_begin(&pk, type, 1) || s_key(&pk, key)
+	    || msgpack_pack_uint64(&pk, v));
+}
+
+int
+sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job)
+{
+	return s_encode_uint(sb, "CANCEL", "job", job);
 }
 
 int
@@ -663,21 +672,13 @@ sl_proto_encode_registered(msgpack_sbuffer *sb, const char *label, bool credit)
 int
 sl_proto_encode_credit(msgpack_sbuffer *sb, uint32_t window)
 {
-	msgpack_packer pk;
-
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "CREDIT", 1) || s_key(&pk, "window")
-	    || msgpack_pack_uint32(&pk, window));
+	return s_encode_uint(sb, "CREDIT", "window", window);
 }
 
 int
 sl_proto_encode_return(msgpack_sbuffer *sb, uint64_t job)
 {
-	msgpack_packer pk;
-
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "RETURN", 1) || s_key(&pk, "job")
-	    || msgpack_pack_uint64(&pk, job));
+	return s_encode_uint(sb, "RETURN", "job", job);
 }
 
 int

@@ -436,6 +436,35 @@ test_pool_load_counts_queued_and_running_jobs_and_cancel_all_ends_them(
 	s_wait_load(f, 0);
 }
 
+/* Job ids are unique per gateway only: a gateway's CANCEL reaches only
+ * its own connection's job, and a lost gateway's jobs are cancelled by
+ * generation, the others' left running. */
+static void
+test_pool_cancel_by_generation_leaves_other_connections_jobs(void **state)
+{
+	fixture_t *f = *state;
+	result_t r;
+
+	for (uint64_t j = 1; j <= 3; j++) /* 1 and 2 run, 3 waits */
+		s_push(f, j, "sleep", "5000");
+	s_sleep_ms(50);
+	assert_false(cp_pool_cancel_job(f->pool, S_GEN(1) + 1, 1));
+	assert_true(cp_pool_cancel_job(f->pool, S_GEN(1), 1));
+	assert_int_equal(cp_pool_cancel_gen(f->pool, S_GEN(3)), 1);
+	assert_int_equal(cp_pool_cancel_gen(f->pool, 12345), 0);
+	for (int n = 0; n < 2; n++) {
+		r = s_expect(f);
+		assert_true(r.job == 1 || r.job == 3);
+		assert_string_equal(r.code, "cancelled");
+	}
+	assert_false(s_recv(f, 200, &r)); /* job 2 runs on */
+	assert_int_equal(cp_pool_load(f->pool), 1);
+	cp_pool_cancel_all(f->pool);
+	r = s_expect(f);
+	assert_int_equal(r.job, 2);
+	s_wait_load(f, 0);
+}
+
 /* ---- destroy ------------------------------------------------------------ */
 
 static void
@@ -560,6 +589,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pool_load_counts_queued_and_running_jobs_and_cancel_all_ends_them,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_cancel_by_generation_leaves_other_connections_jobs,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pool_destroy_stops_running_jobs_and_frees_queued_ones,
