@@ -21,6 +21,7 @@ import re
 import secrets
 import sys
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "compose"))
@@ -96,6 +97,9 @@ class Swarm:
         if state != "inactive" and self._stale():
             say("leaving the swarm an earlier run of this test left behind")
             run(["docker", "swarm", "leave", "--force"], timeout=120)
+            # the network the swarm made, unused once it is left
+            run(["docker", "network", "rm", "docker_gwbridge"], timeout=60,
+                check_rc=False)
             state = swarm_state()
         check(state == "inactive",
               f"this Docker engine is already in a swarm (state {state!r}) "
@@ -288,6 +292,21 @@ async def connect(stack, avoid=None, timeout=60):
                          f"{scaled(timeout):.0f} s (last: {last})")
 
 
+async def echo_request(st):
+    """One small request through the load balancer, answered in full."""
+    ws, gw = await connect(st)
+    try:
+        await ws.send('{"type":"submit","id":"a","task":"echo","items":[1,2,3]}')
+        frames = []
+        while not frames or frames[-1].get("type") != "done":
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), scaled(10))))
+        vals = sorted(f["value"] for f in frames if f["type"] == "result")
+        check(vals == [1, 2, 3], f"{frames}")
+        say(f"echo through HAProxy on gateway {gw}")
+    finally:
+        await ws.close()
+
+
 def protocol_features(top):
     """Which of issue 16's client features this checkout documents: the
     test then requires them (before they land it accepts their absence)."""
@@ -404,3 +423,45 @@ async def resumable_request(stack, n, kill, features, timeout=180):
     check(sorted(ledger.got) == list(range(n)), f"items {sorted(ledger.got)}")
     check(len(ledger.frames) == n, f"{len(ledger.frames)} results for {n} items")
     return ledger, gw1, gw2, before
+
+
+def tail(path, n):
+    if not os.path.exists(path):
+        return ""
+    with open(path, "rb") as f:
+        return f.read()[-n:].decode("utf-8", "replace")
+
+
+def run_steps(steps, cleanups, on_fail):
+    """steps: (name, coroutine function, time limit in s) run in order
+    until one fails (then on_fail() prints what helps); cleanups: (name,
+    function) all run, whatever happened. Prints ok/FAIL lines and a
+    summary, and exits 0 only if everything passed."""
+    passed = failed = 0
+    t_start = time.monotonic()
+    try:
+        for name, step, limit in steps:
+            t0 = time.monotonic()
+            try:
+                asyncio.run(asyncio.wait_for(step(), scaled(limit)))
+                passed += 1
+                print(f"ok   {name} ({time.monotonic() - t0:.1f} s)", flush=True)
+            except BaseException as e:  # also SystemExit from SIGTERM
+                failed += 1
+                print(f"FAIL {name} ({time.monotonic() - t0:.1f} s)")
+                traceback.print_exception(e, file=sys.stdout)
+                on_fail()
+                break
+    finally:
+        for name, fn in cleanups:
+            t0 = time.monotonic()
+            try:
+                fn()
+                passed += 1
+                print(f"ok   {name} ({time.monotonic() - t0:.1f} s)", flush=True)
+            except BaseException as e:
+                failed += 1
+                print(f"FAIL {name}: {e}", flush=True)
+    say(f"{time.monotonic() - t_start:.0f} s in all")
+    print(f"swarm: {passed} passed, {failed} failed", flush=True)
+    sys.exit(0 if failed == 0 else 1)

@@ -29,24 +29,9 @@ import signal
 import sys
 import tempfile
 import time
-import traceback
 
 import swarmlib as sw
 from swarmlib import arun, check, say, scaled, wait_until
-
-
-async def request_through_haproxy(st):
-    ws, gw = await sw.connect(st)
-    try:
-        await ws.send('{"type":"submit","id":"a","task":"echo","items":[1,2,3]}')
-        frames = []
-        while not frames or frames[-1].get("type") != "done":
-            frames.append(sw.json.loads(await asyncio.wait_for(ws.recv(), scaled(10))))
-        vals = sorted(f["value"] for f in frames if f["type"] == "result")
-        check(vals == [1, 2, 3], f"{frames}")
-        say(f"echo through HAProxy on gateway {gw}")
-    finally:
-        await ws.close()
 
 
 async def all_gateways_ready(st, n):
@@ -110,8 +95,6 @@ def main():
     features = sw.protocol_features(top)
     say(f"engine {version}; documented: {features}")
     tag = sw.image_tag(top)
-    passed = failed = 0
-    t_start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sluice-swarm-") as tmp:
         log = os.path.join(tmp, "swarm.log")
         swarm = sw.Swarm()
@@ -121,43 +104,18 @@ def main():
             ("swarm_init", lambda: asyncio.to_thread(swarm.init), 180),
             ("deploy", lambda: asyncio.to_thread(st.deploy), 200),
             ("lb_ready", lambda: st.wait_lb_ready(), 150),
-            ("request_through_haproxy", lambda: request_through_haproxy(st), 60),
+            ("request_through_haproxy", lambda: sw.echo_request(st), 60),
             ("scale_out", lambda: scale_out(st), 240),
             ("kill_gateway_mid_request",
              lambda: kill_gateway_mid_request(st, features), 300),
         ]
-        try:
-            for name, step, limit in steps:
-                t0 = time.monotonic()
-                try:
-                    asyncio.run(asyncio.wait_for(step(), scaled(limit)))
-                    passed += 1
-                    print(f"ok   {name} ({time.monotonic() - t0:.1f} s)", flush=True)
-                except BaseException as e:  # also SystemExit from SIGTERM
-                    failed += 1
-                    print(f"FAIL {name} ({time.monotonic() - t0:.1f} s)")
-                    traceback.print_exception(e, file=sys.stdout)
-                    if os.path.exists(log):
-                        with open(log, "rb") as f:
-                            print("---- swarm.log (tail) ----\n"
-                                  + f.read()[-4000:].decode("utf-8", "replace"))
-                    if st.deployed:
-                        st.dump_logs()
-                    break
-        finally:
-            for name, fn in (("stack rm", st.remove), ("swarm leave", swarm.leave)):
-                t0 = time.monotonic()
-                try:
-                    fn()
-                    passed += 1
-                    print(f"ok   {name} ({time.monotonic() - t0:.1f} s)", flush=True)
-                except BaseException as e:
-                    failed += 1
-                    print(f"FAIL {name}: {e}", flush=True)
-    say(f"{time.monotonic() - t_start:.0f} s in all")
-    print(f"swarm: {passed} passed, {failed} failed")
-    sys.exit(0 if failed == 0 else 1)
 
+        def on_fail():
+            print(f"---- swarm.log (tail) ----\n{sw.tail(log, 4000)}")
+            if st.deployed:
+                st.dump_logs()
+        sw.run_steps(steps, [("stack rm", st.remove), ("swarm leave", swarm.leave)],
+                     on_fail)
 
 if __name__ == "__main__":
     main()

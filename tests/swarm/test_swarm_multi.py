@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 import swarmlib as sw
 from swarmlib import arun, check, run, say, scaled, wait_until
@@ -351,6 +350,19 @@ async def lose_a_node_mid_request(lab, st, features):
     say(f"manager marked {lost[0].name} down "
         f"{time.monotonic() - t0:.0f} s after the request started")
 
+    # Its tasks run elsewhere: every worker replica on a live node, and a
+    # new request through HAProxy is served.
+    async def rescheduled():
+        tasks = await st.running_tasks("compute")
+        nodes = list(tasks.values())
+        check(len(nodes) == NODES + 1 and lost[0].node_id not in nodes,
+              f"compute tasks on nodes {nodes}, lost {lost[0].node_id}")
+        return nodes
+    await wait_until(rescheduled, 90, "the lost node's worker rescheduled", interval=1)
+    await sw.echo_request(st)
+    say(f"worker rescheduled, a new request served, "
+        f"{time.monotonic() - t0:.0f} s after the request started")
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -371,8 +383,6 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # finally: clean up
     features = sw.protocol_features(top)
     tag = sw.image_tag(top)
-    passed = failed = 0
-    t_start = time.monotonic()
     Lab.sweep_stale()
     lab = Lab()
     log = os.path.join(tempfile.gettempdir(), f"sluice-swarm-{os.getpid()}.log")
@@ -391,46 +401,21 @@ def main():
          400),
     ]
     say(f"engine {version}; bridge {lab.bridge} {lab.net}.0/24; documented: {features}")
-    try:
-        for name, step, limit in steps:
-            t0 = time.monotonic()
-            try:
-                asyncio.run(asyncio.wait_for(step(), scaled(limit)))
-                passed += 1
-                print(f"ok   {name} ({time.monotonic() - t0:.1f} s)", flush=True)
-            except BaseException as e:  # also SystemExit from SIGTERM
-                failed += 1
-                print(f"FAIL {name} ({time.monotonic() - t0:.1f} s)")
-                traceback.print_exception(e, file=sys.stdout)
-                if os.path.exists(log):
-                    with open(log, "rb") as f:
-                        print("---- swarm.log (tail) ----\n"
-                              + f.read()[-3000:].decode("utf-8", "replace"))
-                for n in lab.nodes:
-                    if os.path.exists(os.path.join(n.root, "dockerd.log")):
-                        with open(os.path.join(n.root, "dockerd.log"), "rb") as f:
-                            print(f"---- {n.name} dockerd.log (tail) ----\n"
-                                  + f.read()[-2000:].decode("utf-8", "replace"))
-                if st.deployed:
-                    st.dump_logs()
-                break
-    finally:
-        for name, fn in (("stack rm", st.remove), ("swarm leave", swarm.leave),
-                         ("nodes removed", lab.remove)):
-            t0 = time.monotonic()
-            try:
-                fn()
-                passed += 1
-                print(f"ok   {name} ({time.monotonic() - t0:.1f} s)", flush=True)
-            except BaseException as e:
-                failed += 1
-                print(f"FAIL {name}: {e}", flush=True)
+
+    def on_fail():
+        print(f"---- swarm.log (tail) ----\n{sw.tail(log, 3000)}")
+        for n in lab.nodes:
+            print(f"---- {n.name} dockerd.log (tail) ----\n"
+                  f"{sw.tail(os.path.join(n.root, 'dockerd.log'), 2000)}")
+        if st.deployed:
+            st.dump_logs()
+
+    def remove_log():
         if os.path.exists(log):
             os.unlink(log)
-    say(f"{time.monotonic() - t_start:.0f} s in all")
-    print(f"swarm: {passed} passed, {failed} failed")
-    sys.exit(0 if failed == 0 else 1)
-
+    sw.run_steps(steps, [("stack rm", st.remove), ("swarm leave", swarm.leave),
+                         ("nodes removed", lab.remove), ("log removed", remove_log)],
+                 on_fail)
 
 if __name__ == "__main__":
     main()
