@@ -84,6 +84,18 @@ async def js_plain_request_and_done(h):
     check(node["states"][:2] == ["connecting", "open"], f"states: {node['states']}")
 
 
+async def js_token(h):
+    """opts.token goes as ?access_token= (percent-encoded); a wrong one
+    never opens, and the request fails with unreachable."""
+    token = "js+client/token=" + "x" * 16
+    gw = await h.gateway(env={"SLUICE_TOKENS": token})
+    h.worker(gw, 1)
+    good = await (await Node().start("token", [gw.url], token)).result("token")
+    check(good["ok"] and good["done"]["ok"] == 1, f"with the token: {good}")
+    bad = await (await Node().start("token", [gw.url], token + "y")).result("token")
+    check(not bad["ok"] and bad["code"] == "unreachable", f"wrong token: {bad}")
+
+
 async def js_cancel(h):
     gw = await h.start()
     node = await (await Node().start("cancel", [gw.url])).result("cancel")
@@ -180,6 +192,20 @@ async def js_survives_a_tcp_cut(h):
         relay.close()
 
 
+async def js_subscription_survives_a_tcp_cut(h):
+    gw = await h.start()
+    relay = await Cutter(gw.port).start()
+    try:
+        node = await Node().start("resubscribe", [relay.url])
+        await node.event("subscribed")
+        relay.cut()
+        ev = await node.result("resubscribe")
+        check(ev["watched"] == ["accepted", "result", "done"]
+              and ev["done"]["ok"] == 1, f"after the cut: {ev}")
+    finally:
+        relay.close()
+
+
 async def js_survives_kill9_with_two_urls(h):
     gw1 = await h.start(workers=(2,))
     gw2 = await h.start(workers=(2,))
@@ -218,6 +244,6 @@ async def js_readme_example_runs_as_written(h):
           f"example printed: {lines}")
 
 
-run([js_plain_request_and_done, js_readme_example_runs_as_written, js_cancel, js_subscribe,
+run([js_plain_request_and_done, js_readme_example_runs_as_written, js_token, js_cancel, js_subscribe,
      js_silent_gateway_gives_up, js_survives_a_tcp_cut,
-     js_survives_kill9_with_two_urls])
+     js_subscription_survives_a_tcp_cut, js_survives_kill9_with_two_urls])
