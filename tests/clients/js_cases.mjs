@@ -83,7 +83,7 @@ const cases = {
     const sub = client.subscribe("js-again");
     await sub.ready;
     const reopened = new Promise((resolve) => client.addEventListener("state", (e) => {
-      if (e.state === "open") resolve();
+      if (e.state === "connected") resolve();
     }));
     say("subscribed");
     await reopened;
