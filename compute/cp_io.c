@@ -37,15 +37,14 @@ typedef struct cp_io {
 	void *zctx;
 	void *pull; /* results from the pool */
 	cp_pool_t *pool;
-	msgpack_sbuffer sb;   /* scratch for frames this thread builds */
-	char id[128];         /* routing id */
-	char host[64];        /* for READY */
-	cp_gws_t gws;         /* the gateways, one link each */
-	uint64_t last_gen;    /* generations handed out (cp_link.h) */
-	int64_t next_resolve; /* when the specs are resolved again */
-	int64_t next_health;  /* when the health file is rewritten */
-	int64_t drain_end;    /* 0, or when a drain gives up on running jobs */
-	uint64_t jobs;        /* counters for the closing log line */
+	msgpack_sbuffer sb;  /* scratch for frames this thread builds */
+	char id[128];        /* routing id */
+	char host[64];       /* for READY */
+	cp_gws_t gws;        /* the gateways, one link each */
+	uint64_t last_gen;   /* generations handed out (cp_link.h) */
+	int64_t next_health; /* when the health file is rewritten */
+	int64_t drain_end;   /* 0, or when a drain gives up on running jobs */
+	uint64_t jobs;       /* counters for the closing log line */
 	uint64_t results;
 	uint64_t old;      /* results of jobs from a closed connection */
 	uint64_t returned; /* jobs handed back unstarted (RETURN) */
@@ -411,18 +410,6 @@ s_drop(void *arg, cp_link_t *l)
 	    n, n == 1 ? "" : "s");
 }
 
-/* Resolve the specs again: 0, or an SL_E* code after logging why. */
-static int
-s_resolve(cp_io_t *self)
-{
-	char err[256];
-	int rc = cp_gws_resolve(&self->gws, s_drop, self, err, sizeof err);
-
-	if (rc)
-		SL_ERR("GW-RESOLVE", "%s", err);
-	return rc;
-}
-
 /* Rewrite the health file: "ok" while some gateway answers. */
 static void
 s_write_health(cp_io_t *self, int64_t now)
@@ -476,7 +463,7 @@ s_start(cp_io_t *io)
 {
 	const cp_io_cfg_t *cfg = io->cfg;
 	sigset_t sigs, old;
-	char err[160];
+	char err[300];
 	int rc;
 
 	/* ZeroMQ starts its own threads with the first socket: they must not
@@ -498,19 +485,26 @@ s_start(cp_io_t *io)
 		SL_ERR("IO-START", "%s", err);
 		return SL_ESYS;
 	}
-	io->gws.specs = cfg->gateways;
-	io->gws.n_specs = cfg->n_gateways;
-	io->gws.retry_us = cfg->resolve_us;
 	io->lo = (cp_link_opts_t) { io->id, cfg->hb_ivl_us, cfg->hb_liveness,
 		cfg->backoff_max_us, cfg->curve_server_key, cfg->curve };
 	/* A spec or an endpoint that can never work stops us here; a name
 	 * that does not resolve yet is tried again. */
-	if (s_resolve(io))
+	if (cp_gws_init(&io->gws, cfg->gateways, cfg->n_gateways,
+	        cfg->resolve_us, err, sizeof err)) {
+		SL_ERR("GW-RESOLVE", "%s", err);
 		return SL_EINVAL;
+	}
 	for (size_t i = 0; i < io->gws.n; i++)
 		if (s_open_link(io, io->gws.links[i], sl_clock_mono_us()))
 			return SL_ESYS;
-	io->next_resolve = sl_clock_mono_us() + cfg->resolve_us;
+	/* The resolver thread must not take our signals either. */
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	rc = cp_gws_start(&io->gws);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		SL_ERR("IO-START", "no resolver thread: %s", strerror(errno));
+		return SL_ESYS;
+	}
 	/* Our routing id is what another peer would need to pose as us on
 	 * an endpoint without CURVE: at debug level only (SECURITY.md). */
 	SL_NOTICE("WRK-UP", "pid=%ld gateway=%s%s threads=%u", (long) getpid(),
@@ -549,18 +543,14 @@ s_timers(cp_io_t *io, int64_t now)
 {
 	int64_t next;
 
-	if (now >= io->next_resolve && !io->drain_end) {
-		s_resolve(io);
-		io->next_resolve = now + io->cfg->resolve_us;
-	}
+	if (!io->drain_end) /* what the resolver thread found, if new */
+		cp_gws_poll(&io->gws, s_drop, io);
 	if (now >= io->next_health) {
 		s_write_health(io, now);
 		sl_log_flush(false); /* suppressed-line counts */
 		io->next_health = now + io->cfg->hb_ivl_us;
 	}
 	next = io->next_health;
-	if (!io->drain_end && io->next_resolve < next)
-		next = io->next_resolve;
 	for (size_t i = 0; i < io->gws.n; i++) {
 		cp_link_t *l = io->gws.links[i];
 
@@ -658,7 +648,7 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	}
 	s_leave(&io);
 out:
-	cp_gws_clear(&io.gws);
+	cp_gws_destroy(&io.gws);
 	cp_pool_destroy(&io.pool);
 	if (io.pull)
 		zmq_close(io.pull);

@@ -145,8 +145,9 @@ const DEFAULTS = {
 
 /** A connection to one of several gateways, kept up until close().
  * Events (EventTarget): "state" with {state, url, code, reason, wasOpen,
- * retryInMs, error}; state is "connecting", "open", "closed" (lost, a
- * retry follows in retryInMs) or "failed" (gave up: error says why);
+ * retryInMs, error}; state is "connecting", "connected", "disconnected"
+ * (lost, a retry follows in retryInMs) or "closed" (for good: gave up, or
+ * close(); error says why), as the Python client's;
  * "pong" with {frame, rtt}. */
 export class Client extends EventTarget {
   constructor(urls, opts) {
@@ -186,7 +187,7 @@ export class Client extends EventTarget {
       token: null, accepted: false, cancelling: false, stream: null, submits: 0,
     };
     req.stream = new Stream(this, req);
-    if (this.state === "failed") {
+    if (this.state === "closed") {
       this._finish(req, null, new SluiceError(this.failure.code, this.failure.message));
       return req.stream;
     }
@@ -225,7 +226,7 @@ export class Client extends EventTarget {
 
   /** Connect now (a new attempt, backoff reset), e.g. a Reconnect button. */
   reconnect() {
-    if (this.state === "failed" || this.closedByUser) return;
+    if (this.state === "closed" || this.closedByUser) return;
     this.backoff = this.opts.backoffMinMs;
     this._drop(this.ws);
     this._open();
@@ -240,7 +241,7 @@ export class Client extends EventTarget {
   // ---- connection ---------------------------------------------------
 
   _isOpen() {
-    return this.ws !== null && this.ws.readyState === OPEN && this.state === "open";
+    return this.ws !== null && this.ws.readyState === OPEN && this.state === "connected";
   }
 
   _emit(detail) {
@@ -295,7 +296,7 @@ export class Client extends EventTarget {
     clearTimeout(this.timers.giveUp);
     this.timers.giveUp = 0;
     this.lastPong = now();
-    this._emit({ state: "open", url });
+    this._emit({ state: "connected", url });
     for (const sub of this.subs.values()) this._send({ type: "subscribe", channel: sub.channel });
     for (const req of [...this.reqs.values()]) {
       if (req.cancelling) this._finish(req, null, null); // its done is lost with the link
@@ -344,12 +345,12 @@ export class Client extends EventTarget {
       this.pings.delete(n);
     }
     for (const req of this.reqs.values()) req.accepted = false;
-    if (this.closedByUser || this.state === "failed") return;
+    if (this.closedByUser || this.state === "closed") return;
     this.lastClose = reason || "close code " + code;
     if (!this.timers.giveUp) this._down();
     const delay = this.backoff * (0.8 + 0.4 * Math.random());
     this.backoff = Math.min(this.backoff * 2, this.opts.backoffMaxMs);
-    this._emit({ state: "closed", url, code, reason: reason || "", wasOpen, retryInMs: delay });
+    this._emit({ state: "disconnected", url, code, reason: reason || "", wasOpen, retryInMs: delay });
     this.timers.retry = setTimeout(() => this._open(), delay);
   }
 
@@ -379,7 +380,7 @@ export class Client extends EventTarget {
     for (const req of [...this.reqs.values()]) this._finish(req, null, err);
     for (const sub of this.subs.values()) { sub._ready.reject(err); sub.end(err); }
     this.subs.clear();
-    this._emit({ state: "failed", url: this.url, error: err });
+    this._emit({ state: "closed", url: this.url, error: err });
   }
 
   _send(obj) {

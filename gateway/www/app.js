@@ -105,12 +105,12 @@ function start() {
 function onState(e) {
   if (e.state === "connecting") {
     setConn("connecting");
-  } else if (e.state === "open") {
+  } else if (e.state === "connected") {
     setConn("open");
     warn(state.notice ? "Reconnected at " + clock() + "." : "");
     say("Connected to " + WS_URL + (running() && !state.req.channel
       ? ": request " + state.req.id + " resumes." : ""));
-  } else if (e.state === "closed") {
+  } else if (e.state === "disconnected") {
     lost(e);
   }
 }
@@ -201,7 +201,7 @@ ui.watchForm.addEventListener("submit", (e) => {
     ui.channel.focus();
     return;
   }
-  if (client.state !== "open") return;
+  if (client.state !== "connected") return;
   warn("");
   watch(client.subscribe(name));
 });
@@ -273,7 +273,7 @@ ui.form.addEventListener("submit", (e) => {
     ui.items.focus();
     return;
   }
-  if (client.state !== "open") {
+  if (client.state !== "connected") {
     warn("Not connected; wait for the connection or press Reconnect.");
     return;
   }
@@ -332,7 +332,7 @@ function resetView() {
 }
 
 ui.cancel.addEventListener("click", () => {
-  if (!running() || state.req.channel || client.state !== "open") return;
+  if (!running() || state.req.channel || client.state !== "connected") return;
   state.req.cancelling = true;
   cancelRequest();
   say("Cancelling " + state.req.id + "...");

@@ -42,6 +42,17 @@ const cases = {
     client.close();
     say("plain", { ...out, rtt, refused, states });
   },
+  // arg: the token; a wrong one gets 401s until giveUpMs.
+  async token() {
+    const client = connect(urls, { ...opts, token: arg, giveUpMs: 1500 });
+    try {
+      const out = await collect(client.submit("echo", ["t"]));
+      client.close();
+      say("token", { ok: true, ...out });
+    } catch (e) {
+      say("token", { ok: false, code: e.code, message: e.message });
+    }
+  },
   async cancel() {
     const client = connect(urls, opts);
     const stream = client.submit("sleep", [200, 5000, 5000]);
@@ -64,6 +75,26 @@ const cases = {
     await watching;
     client.close();
     say("subscribe", { ready, watched, ...out });
+  },
+  // The driver cuts the link after "subscribed": the subscription is
+  // taken up again on the next connection.
+  async resubscribe() {
+    const client = connect(urls, opts);
+    const sub = client.subscribe("js-again");
+    await sub.ready;
+    const reopened = new Promise((resolve) => client.addEventListener("state", (e) => {
+      if (e.state === "connected") resolve();
+    }));
+    say("subscribed");
+    await reopened;
+    const out = await collect(client.submit("echo", [5], { notify: "js-again" }));
+    const watched = [];
+    for await (const f of sub) {
+      watched.push(f.type);
+      if (f.type === "done") break;
+    }
+    client.close();
+    say("resubscribe", { watched, ...out, states });
   },
   async silent() {
     const t0 = Date.now();

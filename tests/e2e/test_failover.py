@@ -24,11 +24,12 @@ WALL = 0x40000000  # waitpid __WALL: wait for a thread, not a process
 
 def compute_threads(pid):
     """Thread ids of a worker's compute threads: neither its main (I/O)
-    thread nor ZeroMQ's (named ZMQbg/...)."""
+    thread nor ZeroMQ's (named ZMQbg/...) nor its resolver (cp-resolve)."""
     tids = []
     for tid in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{tid}/comm") as f:
-            if int(tid) != pid and not f.read().startswith("ZMQ"):
+            comm = f.read()
+            if int(tid) != pid and not comm.startswith(("ZMQ", "cp-resolve")):
                 tids.append(int(tid))
     return tids
 

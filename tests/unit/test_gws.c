@@ -1,16 +1,20 @@
 /*
  * test_gws: the set of gateways a worker serves (compute/cp_gws).
  *
- * Specs with numeric addresses and "localhost" (no DNS needed): each new
- * endpoint gets a link, a repeated one does not; an endpoint no longer
- * listed is handed to the drop function and forgotten, unless a name
- * failed to resolve that round (".invalid" never resolves); a malformed
- * spec is an error; at most CP_GWS_MAX links. Links are never opened
- * here (cp_link and cp_io do that). Single threaded.
+ * Specs with numeric addresses (no DNS needed) that the test changes
+ * while the resolver thread runs every 20 ms: each new endpoint gets a
+ * link, a repeated one does not; an endpoint no longer listed is handed
+ * to the drop function and forgotten, unless a name failed to resolve
+ * that round (".invalid" never resolves); a malformed spec is refused at
+ * init; at most CP_GWS_MAX links. Links are never opened here (cp_link
+ * and cp_io do that). The test thread plays the I/O thread.
  */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
+#include <time.h>
+
 #include "cp_gws.h"
+#include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
 
@@ -37,45 +41,91 @@ s_has(const cp_gws_t *g, const char *ep)
 	return false;
 }
 
+/* Poll as the I/O thread does until ep is (or is not) among the links,
+ * 5 s at most. */
+static void
+s_poll_until(cp_gws_t *g, dropped_t *d, const char *ep, bool want)
+{
+	int64_t end = sl_clock_mono_us() + 5000000;
+	struct timespec ms = { 0, 5000000 };
+
+	for (;;) {
+		cp_gws_poll(g, s_drop, d);
+		if (s_has(g, ep) == want || sl_clock_mono_us() > end)
+			break;
+		nanosleep(&ms, NULL);
+	}
+	assert_true(s_has(g, ep) == want);
+}
+
+/* The resolver thread reads the specs: the test gives it a new array
+ * under the module's lock, as the field's comment allows. */
+static void
+s_set_specs(cp_gws_t *g, const char *const *specs, size_t n)
+{
+	pthread_mutex_lock(&g->lock);
+	g->specs = specs;
+	g->n_specs = n;
+	pthread_mutex_unlock(&g->lock);
+}
+
 static void
 test_gws_follows_the_specs_as_they_change(void **state)
 {
-	const char *specs[2] = { "tcp://127.0.0.1:7001, tcp://127.0.0.1:7002",
-		"tcp://127.0.0.1:7001" };
-	cp_gws_t g = { .specs = specs, .n_specs = 2, .retry_us = 1000 };
+	static const char *const specs[]
+	    = { "tcp://127.0.0.1:7001, tcp://127.0.0.1:7002",
+		      "tcp://127.0.0.1:7001" };
+	static const char *const specs2[]
+	    = { "tcp://127.0.0.1:7003", "tcp://127.0.0.1:7001" };
+	static const char *const specs3[] = { "tcp://gw.invalid:7003",
+		"tcp://127.0.0.1:7001", "tcp://127.0.0.1:7004" };
 	dropped_t d = { .n = 0 };
 	char err[256];
+	cp_gws_t g;
 
 	(void) state;
 	sl_log_setup("ut", SL_LOG_ERR);
-	assert_int_equal(cp_gws_resolve(&g, s_drop, &d, err, sizeof err), 0);
+	assert_int_equal(cp_gws_init(&g, specs, 2, 20000, err, sizeof err), 0);
 	assert_int_equal(g.n, 2); /* 7001 twice: one link */
 	assert_true(s_has(&g, "tcp://127.0.0.1:7001"));
 	assert_true(s_has(&g, "tcp://127.0.0.1:7002"));
 	assert_true(cp_link_due(g.links[0], 0)); /* new: open at once */
-	g.links[0]->gen = 5; /* as if open: found by generation only then */
+	g.links[0]->gen = 5; /* found by generation only while open */
 	assert_null(cp_gws_of_gen(&g, 5));
-	/* 7002 goes away: dropped; 7003 comes: added; 7001 stays as it is */
-	specs[0] = "tcp://127.0.0.1:7003";
-	assert_int_equal(cp_gws_resolve(&g, s_drop, &d, err, sizeof err), 0);
+	assert_int_equal(cp_gws_start(&g), 0);
+	/* 7002 goes away: dropped; 7003 comes: added; 7001 stays */
+	s_set_specs(&g, specs2, 2);
+	s_poll_until(&g, &d, "tcp://127.0.0.1:7003", true);
+	s_poll_until(&g, &d, "tcp://127.0.0.1:7002", false);
 	assert_int_equal(d.n, 1);
 	assert_string_equal(d.ep[0], "tcp://127.0.0.1:7002");
 	assert_int_equal(g.n, 2);
 	assert_true(s_has(&g, "tcp://127.0.0.1:7001"));
-	assert_true(s_has(&g, "tcp://127.0.0.1:7003"));
-	/* a name that does not resolve: nothing is dropped this round */
-	specs[0] = "tcp://gw.invalid:7003";
-	assert_int_equal(cp_gws_resolve(&g, s_drop, &d, err, sizeof err), 0);
+	/* a name that does not resolve: nothing is dropped meanwhile */
+	s_set_specs(&g, specs3, 3);
+	s_poll_until(&g, &d, "tcp://127.0.0.1:7004", true);
 	assert_true(g.failed);
-	assert_int_equal(d.n, 1);
-	assert_int_equal(g.n, 2);
-	/* a malformed one is an error */
-	specs[0] = "tcp://nohost";
-	assert_int_equal(
-	    cp_gws_resolve(&g, s_drop, &d, err, sizeof err), SL_EINVAL);
-	assert_non_null(strstr(err, "tcp://nohost"));
-	cp_gws_clear(&g);
+	assert_int_equal(d.n, 1); /* 7003 kept, though its name is gone */
+	assert_int_equal(g.n, 3);
+	cp_gws_destroy(&g);
 	assert_int_equal(g.n, 0);
+	cp_gws_destroy(&g); /* again: nothing */
+}
+
+static void
+test_gws_refuses_a_malformed_spec_at_init(void **state)
+{
+	const char *specs[1] = { "tcp://127.0.0.1:7001,tcp://nohost" };
+	char err[256];
+	cp_gws_t g, zero = { 0 };
+
+	(void) state;
+	sl_log_setup("ut", SL_LOG_ERR);
+	assert_int_equal(
+	    cp_gws_init(&g, specs, 1, 20000, err, sizeof err), SL_EINVAL);
+	assert_non_null(strstr(err, "tcp://nohost"));
+	cp_gws_destroy(&g);
+	cp_gws_destroy(&zero); /* never initialised: nothing to do */
 }
 
 /* A name or list with more addresses than CP_GWS_MAX: the rest are left
@@ -85,10 +135,9 @@ test_gws_keeps_at_most_its_maximum(void **state)
 {
 	char spec[CP_GWS_MAX * 24 + 64] = "";
 	const char *specs[1] = { spec };
-	cp_gws_t g = { .specs = specs, .n_specs = 1, .retry_us = 1000 };
-	dropped_t d = { .n = 0 };
 	char err[256];
 	size_t used = 0;
+	cp_gws_t g;
 
 	(void) state;
 	sl_log_setup("ut", SL_LOG_ERR);
@@ -96,10 +145,9 @@ test_gws_keeps_at_most_its_maximum(void **state)
 		used += (size_t) snprintf(spec + used, sizeof spec - used,
 		    "%stcp://127.0.0.1:%d", i ? "," : "", 10000 + i);
 	assert_true(used < sizeof spec);
-	assert_int_equal(cp_gws_resolve(&g, s_drop, &d, err, sizeof err), 0);
+	assert_int_equal(cp_gws_init(&g, specs, 1, 20000, err, sizeof err), 0);
 	assert_int_equal(g.n, CP_GWS_MAX);
-	assert_int_equal(d.n, 0);
-	cp_gws_clear(&g);
+	cp_gws_destroy(&g);
 }
 
 int
@@ -107,6 +155,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gws_follows_the_specs_as_they_change),
+		cmocka_unit_test(test_gws_refuses_a_malformed_spec_at_init),
 		cmocka_unit_test(test_gws_keeps_at_most_its_maximum),
 	};
 
