@@ -34,20 +34,23 @@ import swarmlib as sw
 from swarmlib import arun, check, say, scaled, wait_until
 
 
-async def all_gateways_ready(st, n):
-    """n gateway containers, each with /readyz 200 (a worker registered)."""
+async def all_gateways_ready(st, n, workers):
+    """n gateway containers, each with /readyz 200 and every one of the
+    workers registered (each worker connects to every gateway task)."""
+    want = f"ready: {workers} worker{'' if workers == 1 else 's'},"
+
     async def probe():
         cids = await st.containers("gateway")
         check(len(cids) == n, f"{len(cids)} gateway containers")
         states = [await st.gateway_ready(c) for c in cids]
-        check(all(s.startswith("ready") for s in states), f"/readyz: {states}")
+        check(all(s.startswith(want) for s in states), f"/readyz: {states}")
         return states
     return await wait_until(probe, 90, f"{n} ready gateways", interval=1)
 
 
 async def scale_out(st):
     await st.scale(gateway=2, compute=3)
-    states = await all_gateways_ready(st, 2)
+    states = await all_gateways_ready(st, 2, 3)
     say(f"2 gateways: {states}")
     ips = {await st.ip_of(c) for c in await st.containers("gateway")}
 
@@ -80,7 +83,7 @@ async def kill_gateway_mid_request(st, features):
     say(f"every item once: {before} from {gw1}, {16 - before} from {gw2} "
         f"({time.monotonic() - t0:.1f} s; seqs {'on' if features['seqs'] else 'absent'})")
     # The swarm replaces the dead gateway, and it gets workers again.
-    await all_gateways_ready(st, 2)
+    await all_gateways_ready(st, 2, 3)
 
 
 def main():

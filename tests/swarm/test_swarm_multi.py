@@ -305,7 +305,8 @@ async def join_nodes(lab, swarm, images, st_log):
 
 
 async def gateways_ready(lab, st, n):
-    """n gateway tasks running on the extra nodes, each /readyz 200."""
+    """n gateway tasks running on the extra nodes, each /readyz 200 with
+    every worker (NODES + 1, one connection from each to each gateway)."""
     async def probe():
         states = []
         for node in lab.nodes:
@@ -313,7 +314,8 @@ async def gateways_ready(lab, st, n):
                 continue
             for cid in await st.containers("gateway", node.docker):
                 states.append(await st.gateway_ready(cid, node.docker))
-        check(len(states) == n and all(s.startswith("ready") for s in states),
+        check(len(states) == n
+              and all(s.startswith(f"ready: {NODES + 1} workers,") for s in states),
               f"/readyz of gateways: {states}")
         return states
     return await wait_until(probe, 120, f"{n} ready gateways", interval=1)
