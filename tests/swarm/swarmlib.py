@@ -319,7 +319,9 @@ class Ledger:
     """Every item's outcome as the client received it: item values are
     BASE + original seq, so a result names its item even without `seqs`."""
 
-    BASE = 1000
+    # 1.5 s items: the kill (after a quarter of them) lands well before
+    # the request could end, even on a slow engine
+    BASE = 1500
 
     def __init__(self, n):
         self.n = n
@@ -363,8 +365,8 @@ async def read_results(ws, req_id, ledger, seq_map, on_result=None):
 
 
 async def resumable_request(stack, n, kill, features, timeout=180):
-    """Submit n sleep items of about a second each through the load balancer;
-    after a third of the results, await kill(gateway address) (which makes
+    """Submit n sleep items of about 1.5 s each through the load balancer;
+    after a quarter of the results, await kill(gateway address) (which makes
     that gateway go away); then reconnect through the load balancer to
     another gateway, try `resume` (refused there: `unknown_request`), and
     submit only the missing items with their original `seqs`. Returns
@@ -383,7 +385,7 @@ async def resumable_request(stack, n, kill, features, timeout=180):
     killed = asyncio.Event()
 
     async def on_result(count):
-        if count >= n // 3 and not killed.is_set():
+        if count >= n // 4 and not killed.is_set():
             killed.set()
             await kill(gw1)
 
