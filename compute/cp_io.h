@@ -2,10 +2,14 @@
  * cp_io: the worker's I/O thread: the one owner of its ZeroMQ sockets.
  *
  * It serves every gateway the options name: each spec is resolved
- * (cp_resolve: a name with several addresses gives one gateway per
- * address) and re-resolved every resolve_us, so the worker follows the
- * gateways as they scale; each gateway gets its own link (cp_link: one
- * DEALER, heartbeats, reconnects). On each link it announces READY
+ * (cp_gws, cp_resolve: a name with several addresses gives one gateway
+ * per address) and resolved again every resolve_us on cp_gws's own
+ * thread, so the worker follows the gateways as they scale; each gateway
+ * gets its own link (cp_link: one DEALER, heartbeats, reconnects). The
+ * threads are shared by one rule (PROTOCOL.md §2, "Several gateways"):
+ * each gateway that takes credit is offered its own jobs plus the free
+ * threads (CREDIT), and a job that finds every thread taken goes back
+ * unstarted (RETURN). On each link it announces READY
  * (capacity = compute threads, the task names); JOB frames are decoded
  * and queued to the pool; RESULT frames from the pool (PULL, inproc) are
  * forwarded unchanged, the moment each arrives, on the link the job came
@@ -19,7 +23,8 @@
  * finishes what runs, then BYE, so each gateway requeues whatever this
  * worker still held.
  *
- * Runs on the thread that calls cp_io_run (main).
+ * Runs on the thread that calls cp_io_run (main); cp_gws adds one
+ * resolver thread.
  */
 #ifndef CP_IO_H
 #define CP_IO_H

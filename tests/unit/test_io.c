@@ -496,6 +496,30 @@ test_io_two_gateways_share_the_threads_by_credit_and_return(void **state)
 	assert_int_equal(s_stop(f, 2), 0);
 }
 
+/*
+ * Mixed deployment: a gateway before revision 6 (REGISTERED without
+ * credit) cannot take a job back, so a job that finds the one thread
+ * busy waits in the worker's queue: no RETURN, no CREDIT, both results.
+ */
+static void
+test_io_a_gateway_without_credit_gets_no_credit_and_no_return(void **state)
+{
+	fixture_t *f = *state;
+
+	s_start(f);
+	s_expect(f, SL_MSG_READY);
+	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1", false), 0);
+	s_send(f);
+	s_send_sleep(f, 1, 200);
+	s_send_sleep(f, 2, 10);
+	s_expect(f, SL_MSG_RESULT);
+	assert_int_equal(f->msg.u.result.job, 1);
+	s_expect(f, SL_MSG_RESULT);
+	assert_int_equal(f->msg.u.result.job, 2);
+	assert_true(f->msg.u.result.ok);
+	assert_int_equal(s_stop(f, 2), 0);
+}
+
 static void
 test_io_bad_endpoint_fails_to_start(void **state)
 {
@@ -528,6 +552,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_io_bad_endpoint_fails_to_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_io_a_gateway_without_credit_gets_no_credit_and_no_return,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_io_two_gateways_share_the_threads_by_credit_and_return,
 		    setup, teardown),
