@@ -222,7 +222,7 @@ async def resume_on_the_same_gateway_keeps_the_seqs_given(h):
     await a.wait_frame(lambda f: len(outcomes(a.frames, "r1")) >= 3,
                        mark, what="3 results")
     have = outcomes(a.frames, "r1")
-    cut(a)
+    cut(h, a)
     b = await h.client(gw)
     frames = await resume(b, "r1", acc["resume"], sorted(have))
     got = outcomes(frames, "r1")
