@@ -396,6 +396,7 @@ gw_req_owner_init(gw_req_pool_t *self, gw_req_owner_t *o,
 	o->n_requests = 0;
 	o->open = open;
 	o->paused = false;
+	o->detached = false;
 	o->send = send;
 	o->send_ctx = send_ctx;
 	o->user = user;

@@ -337,13 +337,19 @@ export class Client extends EventTarget {
     } catch (err) { /* already closing */ }
   }
 
-  _lost(ws, url, code, reason, wasOpen) {
-    this._drop(ws);
+  // Pings waiting for a pong fail, their timers stopped (a pending timer
+  // would keep Node running after close()).
+  _failPings(err) {
     for (const [n, p] of this.pings) {
       clearTimeout(p.timer);
-      p.reject(new SluiceError("not_connected", "connection lost"));
+      p.reject(err);
       this.pings.delete(n);
     }
+  }
+
+  _lost(ws, url, code, reason, wasOpen) {
+    this._drop(ws);
+    this._failPings(new SluiceError("not_connected", "connection lost"));
     for (const req of this.reqs.values()) req.accepted = false;
     if (this.closedByUser || this.state === "closed") return;
     this.lastClose = reason || "close code " + code;
@@ -377,6 +383,7 @@ export class Client extends EventTarget {
     clearTimeout(this.timers.retry);
     clearTimeout(this.timers.giveUp);
     this._drop(this.ws);
+    this._failPings(err);
     for (const req of [...this.reqs.values()]) this._finish(req, null, err);
     for (const sub of this.subs.values()) { sub._ready.reject(err); sub.end(err); }
     this.subs.clear();
