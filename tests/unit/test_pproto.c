@@ -344,11 +344,17 @@ test_pproto_encode_gives_the_frame_as_a_map(void **state)
 	                     .channel = "c",
 	                     .value.mp = &v.data,
 	                     .timing = true,
-	                     .t_done_us = 5,
-	                     .cpu_us = 6 },
-	    "{\"channel\":\"c\",\"cpu_us\":6,\"id\":\"r1\",\"seq\":0,"
+	                     .tm = { .t_done_us = 5,
+	                         .cpu_us = 6,
+	                         .queue_us = 7,
+	                         .start_us = 8,
+	                         .run_us = -1,
+	                         .attempts = 2,
+	                         .worker = "w9" } },
+	    "{\"attempts\":2,\"channel\":\"c\",\"cpu_us\":6,\"id\":\"r1\","
+	    "\"queue_us\":7,\"seq\":0,\"start_us\":8,"
 	    "\"t_done_us\":5,\"type\":\"result\","
-	    "\"value\":{\"x\":[1,\"y\"]}}");
+	    "\"value\":{\"x\":[1,\"y\"]},\"worker\":\"w9\"}");
 	msgpack_unpacked_destroy(&v);
 	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_ACCEPTED,
 	                     .id = "r1",

@@ -143,7 +143,7 @@ test_proto_job_round_trips_every_field(void **state)
 	msgpack_sbuffer_init(&item_sb);
 	sl_test_pack_json(&item_sb, item);
 	assert_int_equal(sl_proto_encode_job(&f->sb, UINT64_MAX - 1, "sum", 3,
-	                     item_sb.data, item_sb.size),
+	                     item_sb.data, item_sb.size, NULL),
 	    0);
 	msgpack_sbuffer_destroy(&item_sb);
 	assert_int_equal(
@@ -161,7 +161,7 @@ test_proto_job_task_length_is_taken_from_the_argument(void **state)
 
 	/* task_len, not strlen: only "burn" of "burnout" goes out */
 	assert_int_equal(
-	    sl_proto_encode_job(&f->sb, 7, "burnout", 4, B("\x05")), 0);
+	    sl_proto_encode_job(&f->sb, 7, "burnout", 4, B("\x05"), NULL), 0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_int_equal(f->m.u.job.job, 7);
@@ -179,8 +179,9 @@ test_proto_result_ok_round_trips_every_field(void **state)
 
 	msgpack_sbuffer_init(&value_sb);
 	sl_test_pack_json(&value_sb, value);
-	assert_int_equal(sl_proto_encode_result_ok(&f->sb, 42, value_sb.data,
-	                     value_sb.size, 1234, 1700000000123456),
+	assert_int_equal(
+	    sl_proto_encode_result_ok(&f->sb, 42, value_sb.data, value_sb.size,
+	        &(sl_proto_times_t) { 1234, 1700000000123456, -1, -1 }),
 	    0);
 	msgpack_sbuffer_destroy(&value_sb);
 	assert_int_equal(
@@ -191,8 +192,8 @@ test_proto_result_ok_round_trips_every_field(void **state)
 	s_assert_object(r->value, value);
 	assert_int_equal(r->code.len, 0);
 	assert_int_equal(r->message.len, 0);
-	assert_int_equal(r->cpu_us, 1234);
-	assert_true(r->t_done_us == 1700000000123456);
+	assert_int_equal(r->times.cpu_us, 1234);
+	assert_true(r->times.t_done_us == 1700000000123456);
 }
 
 static void
@@ -202,7 +203,8 @@ test_proto_result_error_round_trips_every_field(void **state)
 	const sl_msg_result_t *r = &f->m.u.result;
 
 	assert_int_equal(sl_proto_encode_result_err(&f->sb, UINT64_MAX,
-	                     "bad_item", "item must be an integer", 5, 99),
+	                     "bad_item", "item must be an integer",
+	                     &(sl_proto_times_t) { 5, 99, -1, -1 }),
 	    0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
@@ -212,8 +214,8 @@ test_proto_result_error_round_trips_every_field(void **state)
 	assert_null(r->value);
 	s_assert_str(r->code, "bad_item");
 	s_assert_str(r->message, "item must be an integer");
-	assert_int_equal(r->cpu_us, 5);
-	assert_int_equal(r->t_done_us, 99);
+	assert_int_equal(r->times.cpu_us, 5);
+	assert_int_equal(r->times.t_done_us, 99);
 }
 
 /*
@@ -229,8 +231,9 @@ test_proto_result_error_with_empty_message_round_trips(void **state)
 	const char *why = NULL;
 	const sl_msg_result_t *r = &f->m.u.result;
 
-	assert_int_equal(
-	    sl_proto_encode_result_err(&f->sb, 3, "task_failed", "", 0, 1), 0);
+	assert_int_equal(sl_proto_encode_result_err(&f->sb, 3, "task_failed",
+	                     "", &(sl_proto_times_t) { 0, 1, -1, -1 }),
+	    0);
 	if (sl_proto_decode(f->sb.data, f->sb.size, &f->m, &why)) {
 		print_error("decoder refused the encoder's frame: %s\n", why);
 		fail();
@@ -253,8 +256,8 @@ test_proto_result_without_timings_decodes_with_zero_timings(void **state)
 	assert_int_equal(f->m.u.result.job, 9);
 	assert_true(f->m.u.result.ok);
 	assert_int_equal(f->m.u.result.value->type, MSGPACK_OBJECT_NIL);
-	assert_int_equal(f->m.u.result.cpu_us, 0);
-	assert_int_equal(f->m.u.result.t_done_us, 0);
+	assert_int_equal(f->m.u.result.times.cpu_us, 0);
+	assert_int_equal(f->m.u.result.times.t_done_us, 0);
 }
 
 static void
@@ -364,7 +367,7 @@ test_proto_message_can_be_decoded_into_again(void **state)
 	msgpack_sbuffer_init(&bye);
 	assert_int_equal(sl_proto_encode_empty(&bye, SL_MSG_BYE), 0);
 	assert_int_equal(
-	    sl_proto_encode_job(&f->sb, 5, "sum", 3, B("\x91\x01")), 0);
+	    sl_proto_encode_job(&f->sb, 5, "sum", 3, B("\x91\x01"), NULL), 0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_int_equal(sl_proto_decode(bye.data, bye.size, &f->m, NULL), 0);
@@ -405,18 +408,20 @@ s_valid_frame(int kind, msgpack_sbuffer *sb)
 		    sl_proto_encode_ready(sb, 4, 77, "h", tasks, 2), 0);
 		return "READY";
 	case 1:
-		assert_int_equal(
-		    sl_proto_encode_job(sb, 300, "sum", 3, B("\x92\x01\xa1x")),
+		assert_int_equal(sl_proto_encode_job(sb, 300, "sum", 3,
+		                     B("\x92\x01\xa1x"), NULL),
 		    0);
 		return "JOB";
 	case 2:
 		assert_int_equal(sl_proto_encode_result_ok(sb, 70000,
-		                     B("\xcb\x3f\xf8\0\0\0\0\0\0"), 12, 13),
+		                     B("\xcb\x3f\xf8\0\0\0\0\0\0"),
+		                     &(sl_proto_times_t) { 12, 13, -1, -1 }),
 		    0);
 		return "RESULT ok";
 	case 3:
 		assert_int_equal(
-		    sl_proto_encode_result_err(sb, 1, "bad_item", "no", 2, 3),
+		    sl_proto_encode_result_err(sb, 1, "bad_item", "no",
+		        &(sl_proto_times_t) { 2, 3, -1, -1 }),
 		    0);
 		return "RESULT error";
 	default:
@@ -702,7 +707,8 @@ s_deep_job(msgpack_sbuffer *sb, unsigned arrays)
 	msgpack_pack_uint8(&pk, 0);
 	msgpack_sbuffer_clear(sb);
 	assert_int_equal(
-	    sl_proto_encode_job(sb, 1, "sum", 3, item.data, item.size), 0);
+	    sl_proto_encode_job(sb, 1, "sum", 3, item.data, item.size, NULL),
+	    0);
 	msgpack_sbuffer_destroy(&item);
 }
 
