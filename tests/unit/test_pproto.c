@@ -199,6 +199,21 @@ static const row_t s_rows[] = {
 	    "\x84\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
 	    "echo\xa4seqs\x91\x01",
 	    "bad_items", "r1"),
+	/* traceparent: a str holding a W3C traceparent; bin is not a str */
+	J_OK("submit with traceparent",
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+	    "\"items\":[1],\"traceparent\":"
+	    "\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"}",
+	    GW_CMSG_SUBMIT, "r1"),
+	J_NO("traceparent all zeros",
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+	    "\"items\":[1],\"traceparent\":"
+	    "\"00-00000000000000000000000000000000-00f067aa0ba902b7-01\"}",
+	    "bad_message", "r1"),
+	R_NO("traceparent a bin",
+	    "\x85\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa5items\x91\x01\xabtraceparent\xc4\x01\x30",
+	    "bad_message", "r1"),
 	R_OK("id as str8",
 	    "\x82\xa4type\xa6"
 	    "cancel\xa2id\xd9\x02r9",

@@ -169,6 +169,65 @@ test_proto_job_task_length_is_taken_from_the_argument(void **state)
 	s_assert_object(f->m.u.job.item, "5");
 }
 
+/* Revision 7: a JOB may carry its request's traceparent; without one
+ * the field is absent and decodes empty. */
+static void
+test_proto_job_carries_its_traceparent(void **state)
+{
+	fixture_t *f = *state;
+	static const char tp[]
+	    = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+	assert_int_equal(
+	    sl_proto_encode_job(&f->sb, 7, "sum", 3, B("\x05"), tp), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	s_assert_str(f->m.u.job.trace, tp);
+	s_assert_object(f->m.u.job.item, "5");
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(
+	    sl_proto_encode_job(&f->sb, 7, "sum", 3, B("\x05"), ""), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.u.job.trace.len, 0);
+}
+
+/* Revision 7: start_us and run_us go out when known (>= 0) and come
+ * back; absent, they decode as -1, the other times as 0. */
+static void
+test_proto_result_times_round_trip_or_stay_unknown(void **state)
+{
+	fixture_t *f = *state;
+	const sl_proto_times_t *t = &f->m.u.result.times;
+
+	assert_int_equal(sl_proto_encode_result_ok(&f->sb, 1, B("\x01"),
+	                     &(sl_proto_times_t) { 5, 6, 0, 8 }),
+	    0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(t->cpu_us, 5);
+	assert_int_equal(t->t_done_us, 6);
+	assert_int_equal(t->start_us, 0);
+	assert_int_equal(t->run_us, 8);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_result_err(&f->sb, 1, "c", "m",
+	                     &(sl_proto_times_t) { 5, 6, -1, 9 }),
+	    0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(t->start_us, -1);
+	assert_int_equal(t->run_us, 9);
+	msgpack_sbuffer_clear(&f->sb);
+	sl_test_pack_json(
+	    &f->sb, "[1,\"RESULT\",{\"job\":9,\"ok\":true,\"value\":null}]");
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(t->cpu_us, 0);
+	assert_int_equal(t->t_done_us, 0);
+	assert_int_equal(t->start_us, -1);
+	assert_int_equal(t->run_us, -1);
+}
+
 static void
 test_proto_result_ok_round_trips_every_field(void **state)
 {
@@ -585,6 +644,21 @@ static const bad_frame_t s_bad_frames[] = {
 	JSON("JOB task of 33 bytes",
 	    JOB_WITH("\"job\":1,\"task\":\"" NAME33 "\",\"item\":1"),
 	    SL_EPROTO),
+	JSON("JOB traceparent not a str",
+	    JOB_WITH("\"job\":1,\"task\":\"sum\",\"item\":1,"
+	             "\"traceparent\":1"),
+	    SL_EPROTO),
+	JSON("JOB traceparent malformed",
+	    JOB_WITH("\"job\":1,\"task\":\"sum\",\"item\":1,"
+	             "\"traceparent\":\"00-00000000000000000000000000000000-"
+	             "00f067aa0ba902b7-01\""),
+	    SL_EPROTO),
+	JSON("RESULT start_us negative",
+	    RESULT_WITH("\"job\":1,\"ok\":true,\"value\":1,\"start_us\":-1"),
+	    SL_EPROTO),
+	JSON("RESULT run_us a string",
+	    RESULT_WITH("\"job\":1,\"ok\":true,\"value\":1,\"run_us\":\"1\""),
+	    SL_EPROTO),
 	JSON("JOB item missing", JOB_WITH("\"job\":1,\"task\":\"sum\""),
 	    SL_EPROTO),
 	/* RESULT */
@@ -968,6 +1042,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_proto_job_task_length_is_taken_from_the_argument,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proto_job_carries_its_traceparent, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proto_result_times_round_trip_or_stay_unknown, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proto_result_ok_round_trips_every_field, setup,
 		    teardown),
