@@ -38,10 +38,7 @@ struct gw_ws {
 	gw_ws_stats_t st;   /* counters; queued_bytes summed when asked */
 	uint64_t next_conn; /* connection ids for logs */
 	sl_list_t conns;    /* gw_ws_pss_t, open connections */
-	/* gw_ws_pss_t whose out queue was not empty at its last push: the
-	 * stall check and /metrics walk these, never the idle ones (left
-	 * lazily, by gw_ws_tick, once their queue is empty) */
-	sl_list_t queued;
+	sl_list_t queued; /* gw_ws_pss_t with output queued: never the idle */
 	gw_addr_t *addrs; /* open connections per address; owned */
 	char *scratch;    /* serialising and batching frames; owned */
 	size_t scratch_cap;
@@ -223,9 +220,7 @@ s_going(const gw_ws_pss_t *p)
 static void
 s_buffer_cap(gw_ws_t *ws)
 {
-	/* Under the cap (nearly always) nothing is walked: this runs on
-	 * every frame queued, and a walk of 10,000 idle connections per
-	 * frame took 63 % of the gateway's CPU. */
+	/* Runs per frame queued: walk nothing while under the cap. */
 	if (ws->st.buffered <= ws->lim.max_buffered)
 		return;
 	for (;;) {
@@ -421,16 +416,12 @@ s_write_batch(gw_ws_pss_t *pss)
 	return 0;
 }
 
-/*
- * The close frame, written here rather than by lws_close_reason and lws's
- * close path: on the libuv loop lws 4.1.6 hung up without writing it (the
- * client saw 1006; with poll it was written). -1: lws hangs up now.
- */
+/* The close frame: lws 4.1.6 on libuv hung up without writing the one
+ * lws_close_reason asks for (clients saw 1006). -1: lws hangs up now. */
 static int
 s_write_close(gw_ws_pss_t *pss)
 {
-	/* FIN + close opcode, unmasked; the payload (status, reason) is
-	 * under 126 bytes: close_reason is shorter, so one length byte. */
+	/* FIN + close, unmasked, one length byte (payload under 126) */
 	uint8_t buf[LWS_PRE + 4 + sizeof pss->close_reason],
 	    *f = buf + LWS_PRE;
 	size_t n = strlen(pss->close_reason);
