@@ -220,31 +220,18 @@ s_on_msg(gw_workers_t *self, gw_worker_t *w, const sl_msg_t *m)
 	return true;
 }
 
-void
-gw_wframe_on_frame(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
+/* One message, alone or a BATCH's entry, from rid: true if it changed
+ * something (the caller then calls events.changed, once). */
+static bool
+s_on_one(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
     const char *key, const void *data, size_t len)
 {
 	gw_worker_t *w = gw_workers_find(self, rid, rid_len);
 	const char *why;
+	bool changed = false;
 	sl_msg_t m;
 	int rc;
 
-	/* A routing id is bound to the key it registered with. Another key
-	 * under it means ZeroMQ now routes that id to another connection:
-	 * without HANDOVER (CURVE) only once the worker's own is gone. So
-	 * the worker is gone, and nothing more may be sent under its id. */
-	if (w && !gw_peer_key_is(&w->peer, key)) {
-		self->st.hijacks++;
-		SL_WARN("WRK-HIJACK",
-		    "worker=%s: a message under its routing id from another "
-		    "CURVE key (%.8s...), dropped; its jobs go back",
-		    w->peer.name, key ? key : "-");
-		/* Not counted as a crash: a stranger must not be able to
-		 * make items end as worker_lost. */
-		gw_workers_remove(self, w, "id_taken", false);
-		self->ev.changed(self->ev.ctx);
-		return;
-	}
 	sl_proto_msg_init(&m);
 	rc = sl_proto_decode(data, len, &m, &why);
 	if (rc) {
@@ -264,8 +251,81 @@ gw_wframe_on_frame(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 		s_log_unregistered(rid, rid_len);
 		goto out;
 	}
-	if (s_on_msg(self, w, &m))
-		self->ev.changed(self->ev.ctx);
+	changed = s_on_msg(self, w, &m);
 out:
 	sl_proto_msg_clear(&m);
+	return changed;
+}
+
+/*
+ * A BATCH from registered worker w (PROTOCOL.md §2, "Batches"): it takes
+ * BATCH from now on (the first one, empty, says so), and each entry is
+ * handled as if it had come alone: a malformed one, an unknown job id or
+ * a BATCH inside is dropped and counted alone, and the rest count. A
+ * BATCH that cannot be read at all, or holds more than
+ * SL_BATCH_MAX_MSGS entries, is dropped whole, as any malformed frame.
+ */
+static bool
+s_on_batch(gw_workers_t *self, gw_worker_t *w, const uint8_t *rid,
+    size_t rid_len, const char *key, const void *data, size_t len)
+{
+	sl_batch_reader_t r;
+	const char *why;
+	const void *e;
+	size_t elen;
+	bool changed = false;
+	int rc = sl_batch_open(&r, data, len, &why);
+
+	if (rc) {
+		s_on_bad_frame(self, w, rid, rid_len, data, len, rc, why);
+		goto out;
+	}
+	w->batch = true;
+	while ((rc = sl_batch_next(&r, &e, &elen)))
+		if (rc < 0) {
+			self->st.bad_frames++;
+			SL_WARN("WRK-BADMSG",
+			    "worker=%s: a BATCH entry that is not a bin",
+			    w->peer.name);
+		} else if (s_on_one(self, rid, rid_len, key, e, elen)) {
+			changed = true;
+		}
+out:
+	sl_batch_close(&r);
+	return changed;
+}
+
+void
+gw_wframe_on_frame(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
+    const char *key, const void *data, size_t len)
+{
+	gw_worker_t *w = gw_workers_find(self, rid, rid_len);
+	bool batch = sl_batch_is(data, len);
+
+	/* A routing id is bound to the key it registered with. Another key
+	 * under it means ZeroMQ now routes that id to another connection:
+	 * without HANDOVER (CURVE) only once the worker's own is gone. So
+	 * the worker is gone, and nothing more may be sent under its id. */
+	if (w && !gw_peer_key_is(&w->peer, key)) {
+		self->st.hijacks++;
+		SL_WARN("WRK-HIJACK",
+		    "worker=%s: a message under its routing id from another "
+		    "CURVE key (%.8s...), dropped; its jobs go back",
+		    w->peer.name, key ? key : "-");
+		/* Not counted as a crash: a stranger must not be able to
+		 * make items end as worker_lost. */
+		gw_workers_remove(self, w, "id_taken", false);
+		self->ev.changed(self->ev.ctx);
+		return;
+	}
+	if (batch && !w) {
+		self->st.stale++;
+		SL_INFO(
+		    "WRK-UNKNOWN", "worker=unregistered type=BATCH dropped");
+		s_log_unregistered(rid, rid_len);
+		return;
+	}
+	if (batch ? s_on_batch(self, w, rid, rid_len, key, data, len)
+	          : s_on_one(self, rid, rid_len, key, data, len))
+		gw_workers_changed(self);
 }

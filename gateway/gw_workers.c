@@ -131,12 +131,15 @@ gw_workers_remove(
 	sl_list_remove(&w->peer.link);
 	SL_NOTICE("WRK-GONE", "worker=%s reason=%s requeued=%zu", w->peer.name,
 	    why, held);
+	sl_batch_destroy(&w->out);
 	free(w);
 }
 
 /* Tell a newly registered worker its label (PROTOCOL.md §2): a worker
  * that never hears this is talking to something that is not a gateway
- * that accepts it. A failed send shows again at the next PING. */
+ * that accepts it. A failed send shows again at the next PING. Then an
+ * empty BATCH: we take batches (a worker that does answers with its own;
+ * an older one ignores a type it does not know). */
 static void
 s_registered(gw_workers_t *self, gw_worker_t *w)
 {
@@ -149,6 +152,9 @@ s_registered(gw_workers_t *self, gw_worker_t *w)
 	}
 	msgpack_sbuffer_clear(&self->sb);
 	if (!sl_proto_encode_registered(&self->sb, w->peer.name, true))
+		gw_workers_send_sb(self, w->peer.rid, w->peer.rid_len);
+	msgpack_sbuffer_clear(&self->sb);
+	if (!sl_batch_encode_empty(&self->sb))
 		gw_workers_send_sb(self, w->peer.rid, w->peer.rid_len);
 }
 
@@ -163,6 +169,8 @@ gw_workers_register(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
 	if (w)
 		gw_workers_remove(self, w, "re-registered", true);
 	w = calloc(1, sizeof *w);
+	if (w)
+		sl_batch_init(&w->out);
 	if (!w) {
 		SL_ERR("WRK-ENOMEM", "cannot register a worker");
 		return;
@@ -227,7 +235,7 @@ gw_workers_tick(gw_workers_t *self, int64_t now_us)
 				    self, w, "unreachable", true);
 		}
 	}
-	self->ev.changed(self->ev.ctx);
+	gw_workers_changed(self);
 }
 
 /* ---- downward calls ------------------------------------------------- */
@@ -274,22 +282,72 @@ gw_workers_pick(gw_workers_t *self, const char *task)
 	return best;
 }
 
+/* Send w's held-back JOBs as one frame: 0; or the send's code, after
+ * handing them back (not crashed: they never left) and removing w. They
+ * are the last ones w holds: nothing ends a job while they wait. */
+static int
+s_flush(gw_workers_t *self, gw_worker_t *w)
+{
+	size_t n = sl_batch_count(&w->out);
+	const void *data;
+	size_t len;
+	int rc;
+
+	if (!n)
+		return 0;
+	sl_batch_frame(&w->out, &data, &len);
+	rc = gw_zmq_send(self->zsock, w->peer.rid, w->peer.rid_len, data, len);
+	sl_batch_clear(&w->out);
+	if (!rc)
+		return 0;
+	while (n--)
+		gw_workers_lose(self,
+		    sl_container_of(
+		        sl_list_last(&w->jobs), gw_workers_job_t, link),
+		    false);
+	gw_workers_remove(self, w, sl_strerror(rc), true);
+	return rc;
+}
+
+void
+gw_workers_changed(gw_workers_t *self)
+{
+	sl_list_t *e, *next;
+
+	self->hold = true;
+	self->ev.changed(self->ev.ctx);
+	self->hold = false;
+	for (e = self->workers.next; e != &self->workers; e = next) {
+		next = e->next;
+		s_flush(self, sl_container_of(e, gw_worker_t, peer.link));
+	}
+}
+
 int
 gw_workers_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
     const char *task, const void *item, size_t len)
 {
 	gw_worker_t *w = worker;
+	bool held = self->hold && w->batch;
 	int rc;
 
-	sl_list_push_back(&w->jobs, &job->link);
-	job->holder = w;
-	w->n_jobs++;
 	job->id = self->next_job++;
 	msgpack_sbuffer_clear(&self->sb);
 	rc = sl_proto_encode_job(
 	    &self->sb, job->id, task, strlen(task), item, len);
+	/* A full batch leaves first; if that fails, w is gone. */
+	if (!rc && held && !sl_batch_fits(&w->out, self->sb.size)
+	    && (rc = s_flush(self, w))) {
+		self->ev.lost(self->ev.ctx, job, false);
+		return rc;
+	}
+	sl_list_push_back(&w->jobs, &job->link);
+	job->holder = w;
+	w->n_jobs++;
 	if (!rc)
-		rc = gw_workers_send_sb(self, w->peer.rid, w->peer.rid_len);
+		rc = held
+		    ? sl_batch_add(&w->out, self->sb.data, self->sb.size)
+		    : gw_workers_send_sb(self, w->peer.rid, w->peer.rid_len);
 	if (rc) {
 		/* It never reached w: back to its owner, not an attempt. */
 		gw_workers_lose(self, job, false);

@@ -29,6 +29,8 @@ typedef struct gw_worker {
 	int64_t expiry_us; /* dead if silent until then (monotonic) */
 	sl_list_t jobs;    /* gw_workers_job_t it holds, in the order sent */
 	size_t n_jobs;
+	bool batch;     /* it takes BATCH (it sent one) */
+	sl_batch_t out; /* JOBs held back for one BATCH (gw_workers_changed) */
 	size_t n_tasks;
 	char tasks[SL_PROTO_MAX_TASKS][SL_PROTO_MAX_NAME + 1];
 } gw_worker_t;
@@ -42,6 +44,8 @@ struct gw_workers {
 	uint64_t next_job;       /* id of the next job sent */
 	uint64_t next_label;     /* of the next worker to register: w1... */
 	msgpack_sbuffer sb;      /* scratch for encoding, reused */
+	bool hold;               /* JOBs to batching workers wait in their
+	                            out until gw_workers_changed flushes */
 	gw_workers_stats_t st;
 };
 
@@ -67,5 +71,11 @@ void gw_workers_remove(
  * REGISTERED, then the BATCH announcement. */
 void gw_workers_register(gw_workers_t *self, const uint8_t *rid,
     size_t rid_len, const char *key, const sl_msg_ready_t *m);
+
+/* events.changed, with every JOB it sends to a worker that takes BATCH
+ * held back and then sent in one BATCH per worker (or alone, if one):
+ * the credit a BATCH of results gave back costs one frame, not a JOB
+ * each. */
+void gw_workers_changed(gw_workers_t *self);
 
 #endif
