@@ -129,6 +129,22 @@ cp_link_queue(cp_link_t *self, const void *data, size_t len)
 }
 
 int
+cp_link_batching(cp_link_t *self)
+{
+	msgpack_sbuffer sb;
+	int rc;
+
+	if (self->batch)
+		return 0;
+	self->batch = true;
+	msgpack_sbuffer_init(&sb);
+	rc = sl_batch_encode_empty(&sb) ? SL_ENOMEM
+	                                : cp_link_send(self, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+int
 cp_link_flush(cp_link_t *self)
 {
 	const void *data;

@@ -91,6 +91,10 @@ int cp_link_send(cp_link_t *self, const void *data, size_t len);
  * 0, or SL_ESYS as cp_link_send. */
 int cp_link_queue(cp_link_t *self, const void *data, size_t len);
 
+/* The gateway said it takes BATCH: queue from now on, and answer with an
+ * empty BATCH (once per connection): 0, or SL_ENOMEM / SL_ESYS. */
+int cp_link_batching(cp_link_t *self);
+
 /* Send what is queued, as one frame: 0 (also when nothing was queued),
  * or SL_ESYS as cp_link_send; the queue is empty after it either way. */
 int cp_link_flush(cp_link_t *self);

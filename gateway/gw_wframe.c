@@ -29,8 +29,7 @@ static void
 s_result_up(
     gw_workers_t *self, gw_workers_job_t *job, const sl_msg_result_t *m)
 {
-	gw_workers_result_t res
-	    = { m->ok, m->value, "", "", m->cpu_us, m->t_done_us };
+	gw_workers_result_t res = { m->ok, m->value, "", "", m->times };
 	char code[SL_PROTO_MAX_NAME + 1], msg[SL_PROTO_MAX_TEXT + 1];
 	const char *why = NULL;
 	int rc = m->ok
@@ -101,7 +100,7 @@ s_on_return(gw_workers_t *self, gw_worker_t *w, uint64_t id)
 	if (!job)
 		return;
 	self->st.returned++;
-	gw_workers_lose(self, job, false);
+	gw_workers_lose(self, job, GW_WORKERS_RETURNED);
 	w->window = (uint32_t) w->n_jobs;
 }
 

@@ -101,14 +101,15 @@ s_has_credit(const gw_worker_t *w)
 
 /* Unlink a held job and hand it back to its owner. */
 void
-gw_workers_lose(gw_workers_t *self, gw_workers_job_t *job, bool crashed)
+gw_workers_lose(
+    gw_workers_t *self, gw_workers_job_t *job, gw_workers_loss_t how)
 {
 	gw_worker_t *w = job->holder;
 
 	sl_list_remove(&job->link);
 	w->n_jobs--;
 	job->holder = NULL;
-	self->ev.lost(self->ev.ctx, job, crashed);
+	self->ev.lost(self->ev.ctx, job, how);
 }
 
 /* Forget a worker; every job it held goes back to its owner. */
@@ -334,11 +335,11 @@ gw_workers_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
 	job->id = self->next_job++;
 	msgpack_sbuffer_clear(&self->sb);
 	rc = sl_proto_encode_job(
-	    &self->sb, job->id, task, strlen(task), item, len);
+	    &self->sb, job->id, task, strlen(task), item, len, job->trace);
 	/* A full batch leaves first; if that fails, w is gone. */
 	if (!rc && held && !sl_batch_fits(&w->out, self->sb.size)
 	    && (rc = s_flush(self, w))) {
-		self->ev.lost(self->ev.ctx, job, false);
+		self->ev.lost(self->ev.ctx, job, GW_WORKERS_LEFT);
 		return rc;
 	}
 	sl_list_push_back(&w->jobs, &job->link);
@@ -350,7 +351,7 @@ gw_workers_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
 		    : gw_workers_send_sb(self, w->peer.rid, w->peer.rid_len);
 	if (rc) {
 		/* It never reached w: back to its owner, not an attempt. */
-		gw_workers_lose(self, job, false);
+		gw_workers_lose(self, job, GW_WORKERS_LEFT);
 		gw_workers_remove(self, w, sl_strerror(rc), true);
 	}
 	return rc;

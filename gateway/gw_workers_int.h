@@ -61,7 +61,8 @@ gw_worker_t *gw_workers_find(
     gw_workers_t *self, const uint8_t *rid, size_t rid_len);
 
 /* Unlink a held job and hand it back to its owner (events.lost). */
-void gw_workers_lose(gw_workers_t *self, gw_workers_job_t *job, bool crashed);
+void gw_workers_lose(
+    gw_workers_t *self, gw_workers_job_t *job, gw_workers_loss_t how);
 
 /* Forget a worker (frees it); every job it held goes back to its owner. */
 void gw_workers_remove(

@@ -17,7 +17,9 @@ s_result(msgpack_sbuffer *sb, uint64_t i)
 	char v[1] = { (char) (i & 0x7f) }; /* a positive fixint */
 
 	msgpack_sbuffer_clear(sb);
-	assert_int_equal(sl_proto_encode_result_ok(sb, i, v, 1, i, 1), 0);
+	assert_int_equal(sl_proto_encode_result_ok(sb, i, v, 1,
+	                     &(sl_proto_times_t) { i, 1, -1, -1 }),
+	    0);
 }
 
 static void
