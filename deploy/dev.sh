@@ -11,6 +11,10 @@
 #                        summaries are printed, the sanitized one last
 #   deploy/dev.sh deps   only install the missing Debian packages (all)
 #   deploy/dev.sh build  only configure and build (into ./build)
+#   deploy/dev.sh bench [SCENARIO...]
+#                        install what is missing (with BENCH_PKGS), build,
+#                        run tests/bench/run.sh (docs/BENCHMARKS.md): about
+#                        6 minutes; the summary is markdown for the docs
 #
 # Environment: BUILD_DIR (default ./build), ASAN_BUILD_DIR (default
 # ./build-asan; SLUICE_ASAN=0 skips that pass); CI=true turns warnings
@@ -49,6 +53,9 @@ TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
 python3-msgpack mmdebstrap iproute2 iptables chromium openssl clang clang-format
 libclang-rt-14-dev valgrind prometheus python3-yaml nodejs node-ws
 python3-venv python3-setuptools"
+# BENCH_PKGS: what tests/bench/run.sh adds: websocketd, measured beside
+# sluice (no ctest needs it: bench.websocketd skips without it).
+BENCH_PKGS="websocketd"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -217,12 +224,18 @@ run() {
 }
 
 case "${1:-}" in
-deps) deps $RUN_PKGS $TEST_PKGS ;;
+deps) deps $RUN_PKGS $TEST_PKGS $BENCH_PKGS ;;
 build) deps $RUN_PKGS && build_programs ;;
 run)
 	deps $RUN_PKGS
 	build_programs
 	run
+	;;
+bench)
+	shift
+	deps $RUN_PKGS $TEST_PKGS $BENCH_PKGS
+	build "$build" -DBUILD_TESTING=ON
+	BUILD_DIR=$build exec sh "$top/tests/bench/run.sh" "$@"
 	;;
 test)
 	deps $RUN_PKGS $TEST_PKGS
@@ -249,7 +262,7 @@ test)
 	exit $status
 	;;
 *)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac
