@@ -160,9 +160,12 @@ run() {
 	# quieter log levels become notice for the gateway.
 	gwlevel=${SLUICE_LOG_LEVEL:-notice}
 	case $gwlevel in err | warn) gwlevel=notice ;; esac
+	# The file exists before tail opens it (the gateway's redirection
+	# runs in the background job, maybe after tail has given up on it).
+	: >"$logdir/gateway.log"
 	SLUICE_LOG_LEVEL=$gwlevel setsid "$build/gateway/sluice-gateway" \
 		--listen "$listen" --workers "$workers" \
-		--producers "$producers" >"$logdir/gateway.log" 2>&1 &
+		--producers "$producers" >>"$logdir/gateway.log" 2>&1 &
 	gw=$!
 	setsid tail -s 0.1 -n +1 -f --pid="$gw" "$logdir/gateway.log" >&2 &
 	tl=$!
