@@ -679,8 +679,9 @@ async def test_example_client(h):
 
 if __name__ == "__main__":
     run([test_plain, test_timing_and_traceparent, test_done_fields,
-         test_cancel, test_subscribe, test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
-         test_tcp_cut_msgpack, test_resume_expired, test_cancel_while_away,
-         test_backoff, test_dead_link, test_hostile_gateway, test_kill9,
+         test_cancel, test_subscribe, test_msgpack, test_token,
+         test_silent_gateway, test_tcp_cut, test_tcp_cut_msgpack,
+         test_resume_expired, test_cancel_while_away, test_backoff,
+         test_dead_link, test_hostile_gateway, test_kill9,
          test_kill9_shared_workers, test_readme, test_example_session,
          test_example_client])
