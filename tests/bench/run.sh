@@ -104,28 +104,30 @@ FWD="--conns 10 --rate 200 --items 10 --inflight 64 --item-bytes 100 --duration-
 MAX="--conns 10 --inflight 4 --items 100 --item-bytes 100 --duration-ms 5000"
 MAXP="--push --conns 10 --rate 0 --items 1 --item-bytes 100 --duration-ms 5000"
 
-# sluice_loads SUFFIX: fwd and max over JSON and msgpack against the
-# running gateway ($GW_PORT).
+# sluice_loads SUFFIX: max and fwd over JSON and msgpack against the
+# running gateway ($GW_PORT). The closed-loop max loads go first: an open
+# loop that a server cannot keep up with leaves it a backlog that would
+# slow whatever runs next.
 sluice_loads() {
 	w="--gateway-pid $GW_PID --worker-pids $WORKER_PIDS"
 	c="--connect 127.0.0.1:$GW_PORT"
+	bench "max10$1.sluice" $c $MAX $w
+	bench "max10m$1.sluice" $c $MAX --protocol msgpack $w
 	bench "fwd$1.sluice" $c $FWD $w &&
 		gw_metrics "$GW_PORT" "$OUT/fwd$1.sluice.gwmetrics.json"
 	bench "fwdm$1.sluice" $c $FWD --protocol msgpack $w
-	bench "max10$1.sluice" $c $MAX $w
-	bench "max10m$1.sluice" $c $MAX --protocol msgpack $w
 }
 
 wsd_loads() {
 	c="--connect 127.0.0.1:$WSD_PORT --gateway-pid $WSD_PID"
-	bench "fwd$1.websocketd" $c --push $FWD
 	bench "max$1.websocketd" $c $MAXP
+	bench "fwd$1.websocketd" $c --push $FWD
 }
 
 py_loads() {
 	c="--connect 127.0.0.1:$PYSRV_PORT --gateway-pid $PYSRV_PID"
-	bench "fwd$1.python" $c $FWD
 	bench "max10$1.python" $c $MAX
+	bench "fwd$1.python" $c $FWD
 }
 
 # children_pss PID N FILE: wait (up to 180 s) until PID (websocketd) has

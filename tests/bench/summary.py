@@ -178,6 +178,7 @@ def side_by_side(d, idle_n, wsd_idle_n):
                if wsd_idle_n != idle_n else "")) if idle else ", no idle"
         rows.append([f"**fwd: 20,000 results/s offered{tag}**", "", "", "", ""])
         rows.append(["achieved"] + cell("fwd", idle, lambda r: f_rate(rate(r))))
+        rows.append(["lost (not there within the 10 s drain)"] + cell("fwd", idle, lost))
         rows.append(["forward delay p50 / p99"] + cell(
             "fwd", idle, lambda r: f"{f_ms(p(r, 'p50'))} / {f_ms(p(r, 'p99'))}"))
         rows.append(["server CPU per result"] + cell(
