@@ -777,4 +777,6 @@ async def page_clears_partials_when_an_item_restarts(h):
 
 run([page_streams_results_as_they_arrive, page_survives_a_gateway_restart_mid_request, page_shows_errors_and_cancels,
      page_reconnects_after_gateway_restart,
-     page_shows_a_drain_and_keeps_the_shutdown_notice, page_watches_a_channel])
+     page_shows_a_drain_and_keeps_the_shutdown_notice, page_watches_a_channel,
+     page_shows_each_items_progress_and_partials,
+     page_clears_partials_when_an_item_restarts])
