@@ -6,174 +6,13 @@
 #include <string.h>
 
 #include "sl_err.h"
+#include "sl_mpck.h"
 #include "sl_proto.h"
-
-/* ---- the allocation-free validator ------------------------------------ */
-
-typedef struct s_reader {
-	const uint8_t *p; /* input */
-	size_t len;       /* bytes in p */
-	size_t pos;       /* next byte to read */
-} s_reader_t;
-
-/* Big-endian unsigned of n bytes at pos; caller checked the bounds. */
-static uint64_t
-s_be(const s_reader_t *r, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v << 8 | r->p[r->pos + i];
-	return v;
-}
-
-static size_t
-s_left(const s_reader_t *r)
-{
-	return r->len - r->pos;
-}
-
-/* Skip n payload bytes after an n-byte length field; 0 or SL_EPROTO. */
-static int
-s_skip_sized(s_reader_t *r, size_t len_bytes, size_t extra)
-{
-	uint64_t n;
-
-	if (s_left(r) < len_bytes)
-		return SL_EPROTO;
-	n = s_be(r, len_bytes);
-	r->pos += len_bytes;
-	if (n > s_left(r) || extra > s_left(r) - n)
-		return SL_EPROTO;
-	r->pos += (size_t) n + extra;
-	return 0;
-}
-
-static int s_skip(s_reader_t *r, unsigned depth);
-
-/* Skip count objects (a map passes twice its entries). */
-static int
-s_skip_items(s_reader_t *r, uint64_t count, unsigned depth)
-{
-	/* Every object takes at least one byte: a count larger than what is
-	 * left is a lie, refused before anybody allocates for it. */
-	if (count > s_left(r))
-		return SL_EPROTO;
-	for (uint64_t i = 0; i < count; i++) {
-		int rc = s_skip(r, depth);
-
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int
-s_skip_fixed(s_reader_t *r, size_t n)
-{
-	if (s_left(r) < n)
-		return SL_EPROTO;
-	r->pos += n;
-	return 0;
-}
-
-static int
-s_skip_container(s_reader_t *r, size_t len_bytes, int is_map, unsigned depth)
-{
-	uint64_t n;
-
-	if (s_left(r) < len_bytes)
-		return SL_EPROTO;
-	n = s_be(r, len_bytes);
-	r->pos += len_bytes;
-	return s_skip_items(r, is_map ? n * 2 : n, depth);
-}
-
-/* Skip one object at depth (the outermost object is depth 1). */
-static int
-s_skip(s_reader_t *r, unsigned depth)
-{
-	uint8_t b;
-
-	if (!depth)
-		return SL_EPROTO; /* nested too deeply */
-	if (!s_left(r))
-		return SL_EPROTO;
-	b = r->p[r->pos++];
-	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-		return 0; /* fixint, nil, bool */
-	if (b >= 0x80 && b <= 0x8f)
-		return s_skip_items(r, (uint64_t) (b & 0x0f) * 2, depth - 1);
-	if (b >= 0x90 && b <= 0x9f)
-		return s_skip_items(r, b & 0x0f, depth - 1);
-	if (b >= 0xa0 && b <= 0xbf)
-		return s_skip_fixed(r, b & 0x1f);
-	switch (b) {
-	case 0xc4: /* bin 8/16/32 */
-	case 0xd9: /* str 8 */
-		return s_skip_sized(r, 1, 0);
-	case 0xc5:
-	case 0xda:
-		return s_skip_sized(r, 2, 0);
-	case 0xc6:
-	case 0xdb:
-		return s_skip_sized(r, 4, 0);
-	case 0xc7: /* ext 8/16/32: length, then a type byte, then data */
-		return s_skip_sized(r, 1, 1);
-	case 0xc8:
-		return s_skip_sized(r, 2, 1);
-	case 0xc9:
-		return s_skip_sized(r, 4, 1);
-	case 0xca: /* float 32 */
-		return s_skip_fixed(r, 4);
-	case 0xcb:
-		return s_skip_fixed(r, 8);
-	case 0xcc: /* uint 8..64 */
-	case 0xd0: /* int 8..64 */
-		return s_skip_fixed(r, 1);
-	case 0xcd:
-	case 0xd1:
-		return s_skip_fixed(r, 2);
-	case 0xce:
-	case 0xd2:
-		return s_skip_fixed(r, 4);
-	case 0xcf:
-	case 0xd3:
-		return s_skip_fixed(r, 8);
-	case 0xd4: /* fixext 1..16: type byte plus data */
-		return s_skip_fixed(r, 2);
-	case 0xd5:
-		return s_skip_fixed(r, 3);
-	case 0xd6:
-		return s_skip_fixed(r, 5);
-	case 0xd7:
-		return s_skip_fixed(r, 9);
-	case 0xd8:
-		return s_skip_fixed(r, 17);
-	case 0xdc: /* array 16/32 */
-		return s_skip_container(r, 2, 0, depth - 1);
-	case 0xdd:
-		return s_skip_container(r, 4, 0, depth - 1);
-	case 0xde: /* map 16/32 */
-		return s_skip_container(r, 2, 1, depth - 1);
-	case 0xdf:
-		return s_skip_container(r, 4, 1, depth - 1);
-	}
-	return SL_EPROTO; /* 0xc1: never used */
-}
 
 int
 sl_proto_check(const void *data, size_t len, unsigned max_depth)
 {
-	s_reader_t r = { data, len, 0 };
-	int rc;
-
-	if (!data || !len)
-		return SL_EPROTO;
-	rc = s_skip(&r, max_depth);
-	if (rc)
-		return rc;
-	return r.pos == len ? 0 : SL_EPROTO; /* trailing bytes */
+	return sl_mpck_check(data, len, max_depth);
 }
 
 /* ---- decoding ------------------------------------------------------------
@@ -412,12 +251,15 @@ s_decode_registered(
     const msgpack_object_map *b, sl_msg_registered_t *r, const char **why)
 {
 	const msgpack_object *credit = s_field(b, "credit");
+	const msgpack_object *progress = s_field(b, "progress");
 
-	if (credit && credit->type != MSGPACK_OBJECT_BOOLEAN) {
-		*why = "REGISTERED.credit must be a boolean";
+	if ((credit && credit->type != MSGPACK_OBJECT_BOOLEAN)
+	    || (progress && progress->type != MSGPACK_OBJECT_BOOLEAN)) {
+		*why = "REGISTERED.credit and .progress must be booleans";
 		return SL_EPROTO;
 	}
 	r->credit = credit && credit->via.boolean;
+	r->progress = progress && progress->via.boolean;
 	return s_get_str(b, "worker", SL_PROTO_MAX_NAME, false, &r->worker,
 	    why, "REGISTERED.worker must be a string of at most 32 bytes");
 }
@@ -432,6 +274,57 @@ s_decode_credit(
 
 	c->window = (uint32_t) v;
 	return rc;
+}
+
+/* PROGRESS: job, progress (a number in 0..1), text (optional). */
+static int
+s_decode_progress(
+    const msgpack_object_map *b, sl_msg_progress_t *p, const char **why)
+{
+	const msgpack_object *o = s_field(b, "progress");
+	int rc;
+
+	if ((rc = s_get_uint(b, "job", UINT64_MAX, &p->job, why,
+	         "PROGRESS.job must be an unsigned integer")))
+		return rc;
+	if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		p->progress = o->via.u64 <= 1 ? (double) o->via.u64 : 2;
+	else if (o
+	    && (o->type == MSGPACK_OBJECT_FLOAT32
+	        || o->type == MSGPACK_OBJECT_FLOAT64))
+		p->progress = o->via.f64;
+	else
+		p->progress = 2;
+	/* !(x >= 0 && x <= 1) also catches NaN */
+	if (!(p->progress >= 0 && p->progress <= 1)) {
+		*why = "PROGRESS.progress must be a number from 0 to 1";
+		return SL_EPROTO;
+	}
+	return s_get_str(b, "text", SL_PROTO_MAX_PROGRESS_TEXT, false,
+	    &p->text, why,
+	    "PROGRESS.text must be a string of at most 128 bytes");
+}
+
+/* PARTIAL: job, index, value. */
+static int
+s_decode_partial(
+    const msgpack_object_map *b, sl_msg_partial_t *p, const char **why)
+{
+	uint64_t index = 0;
+	int rc;
+
+	if ((rc = s_get_uint(b, "job", UINT64_MAX, &p->job, why,
+	         "PARTIAL.job must be an unsigned integer"))
+	    || (rc = s_get_uint(b, "index", UINT32_MAX, &index, why,
+	            "PARTIAL.index must be an unsigned 32-bit integer")))
+		return rc;
+	p->index = (uint32_t) index;
+	p->value = s_field(b, "value");
+	if (!p->value) {
+		*why = "PARTIAL.value is missing";
+		return SL_EPROTO;
+	}
+	return 0;
 }
 
 static const struct {
@@ -449,6 +342,8 @@ static const struct {
 	{ "REGISTERED", SL_MSG_REGISTERED },
 	{ "CREDIT", SL_MSG_CREDIT },
 	{ "RETURN", SL_MSG_RETURN },
+	{ "PROGRESS", SL_MSG_PROGRESS },
+	{ "PARTIAL", SL_MSG_PARTIAL },
 };
 
 const char *
@@ -528,6 +423,10 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 			return s_get_uint(body, "job", UINT64_MAX,
 			    &m->u.cancel.job, why,
 			    "RETURN.job must be an unsigned integer");
+		case SL_MSG_PROGRESS:
+			return s_decode_progress(body, &m->u.progress, why);
+		case SL_MSG_PARTIAL:
+			return s_decode_partial(body, &m->u.partial, why);
 		case SL_MSG_BYE:
 		case SL_MSG_PING:
 		case SL_MSG_PONG:
@@ -656,17 +555,49 @@ sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job)
 }
 
 int
-sl_proto_encode_registered(msgpack_sbuffer *sb, const char *label, bool credit)
+sl_proto_encode_registered(
+    msgpack_sbuffer *sb, const char *label, bool credit, bool progress)
 {
 	msgpack_packer pk;
 
-	/* Without credit the field is left out: what a revision 5 gateway
-	 * sends, byte for byte. */
+	/* Without credit (progress) the field is left out: what a revision
+	 * 5 (6) gateway sends, byte for byte. */
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "REGISTERED", credit ? 2 : 1)
+	return s_done(s_begin(&pk, "REGISTERED", 1u + credit + progress)
 	    || s_key(&pk, "worker")
 	    || msgpack_pack_str_with_body(&pk, label, strlen(label))
-	    || (credit && (s_key(&pk, "credit") || msgpack_pack_true(&pk))));
+	    || (credit && (s_key(&pk, "credit") || msgpack_pack_true(&pk)))
+	    || (progress
+	        && (s_key(&pk, "progress") || msgpack_pack_true(&pk))));
+}
+
+int
+sl_proto_encode_progress(
+    msgpack_sbuffer *sb, uint64_t job, double fraction, const char *text)
+{
+	size_t n = text ? strnlen(text, SL_PROTO_MAX_PROGRESS_TEXT) : 0;
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "PROGRESS", n ? 3 : 2) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "progress")
+	    || msgpack_pack_double(&pk, fraction)
+	    || (n
+	        && (s_key(&pk, "text")
+	            || msgpack_pack_str_with_body(&pk, text, n))));
+}
+
+int
+sl_proto_encode_partial(msgpack_sbuffer *sb, uint64_t job, uint32_t index,
+    const void *value_mp, size_t value_len)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "PARTIAL", 3) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "index")
+	    || msgpack_pack_uint32(&pk, index) || s_key(&pk, "value")
+	    || s_raw(sb, value_mp, value_len));
 }
 
 int

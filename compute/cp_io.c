@@ -17,6 +17,7 @@
 #include "cp_gws.h"
 #include "cp_health.h"
 #include "cp_io.h"
+#include "cp_stream.h"
 #include "cp_link.h"
 #include "cp_pool.h"
 #include "cp_tasks.h"
@@ -122,6 +123,7 @@ s_on_registered(cp_io_t *self, cp_link_t *l, const sl_msg_registered_t *m)
 	l->registered = true;
 	/* What the gateway assumes from READY; s_offer corrects it. */
 	l->credit = m->credit;
+	l->progress = m->progress;
 	l->window = self->cfg->threads;
 	if (m->worker.len)
 		sl_proto_rid_name((const uint8_t *) m->worker.ptr,
@@ -292,19 +294,25 @@ s_drain_gateway(cp_io_t *self, cp_link_t *l)
 }
 
 /*
- * Take one result from the pool: its job's connection generation, and
- * the RESULT frame in *m (initialised here; the caller closes it). 0, or
- * -1 if none was waiting.
+ * Take one frame from the pool: its job's connection generation, whether
+ * it is a stream frame (PROGRESS, PARTIAL: cp_stream.h) rather than a
+ * RESULT, and the frame in *m (initialised here; the caller closes it).
+ * 0, or -1 if none was waiting.
  */
 static int
-s_recv_result(cp_io_t *self, uint64_t *gen, zmq_msg_t *m)
+s_recv_result(cp_io_t *self, uint64_t *gen, bool *stream, zmq_msg_t *m)
 {
+	const uint8_t *head;
+
 	zmq_msg_init(m);
 	if (zmq_msg_recv(m, self->pull, ZMQ_DONTWAIT) < 0)
 		return -1;
 	*gen = 0; /* never current: a malformed pair is dropped */
-	if (zmq_msg_size(m) == sizeof *gen)
-		memcpy(gen, zmq_msg_data(m), sizeof *gen);
+	head = zmq_msg_data(m);
+	*stream = zmq_msg_size(m) == CP_STREAM_HEAD_LEN
+	    && head[sizeof *gen] == CP_STREAM_MARK;
+	if (zmq_msg_size(m) == sizeof *gen || *stream)
+		memcpy(gen, head, sizeof *gen);
 	/* The frame follows at once: inproc multipart is atomic. */
 	while (zmq_msg_more(m)) {
 		zmq_msg_close(m);
@@ -319,37 +327,44 @@ s_recv_result(cp_io_t *self, uint64_t *gen, zmq_msg_t *m)
  * Forward results as they are (the pool encoded them) on the connection
  * their job came on. A result of a job whose connection is gone is
  * dropped: that gateway requeued the job when we left, and no gateway we
- * talk to now sent it (PROTOCOL.md §2, "Job ids").
+ * talk to now sent it (PROTOCOL.md §2, "Job ids"). A stream frame goes
+ * the same way but does not end its job, and only to a gateway that
+ * takes it (REGISTERED.progress; an older one would drop it anyway).
  */
 static void
 s_forward_results(cp_io_t *self)
 {
 	uint64_t gen;
+	bool stream;
 	zmq_msg_t m;
 
 	for (int i = 0; i < CP_FORWARD_BATCH; i++) {
 		cp_link_t *l;
 
-		if (s_recv_result(self, &gen, &m)) {
+		if (s_recv_result(self, &gen, &stream, &m)) {
 			zmq_msg_close(&m);
 			return;
 		}
 		l = cp_gws_of_gen(&self->gws, gen);
-		if (!l) {
-			self->old++;
-			SL_INFO("JOB-OLD",
-			    "a result of connection %" PRIu64 " dropped", gen);
+		if (!l || (stream && !l->progress)) {
+			if (!stream) {
+				self->old++;
+				SL_INFO("JOB-OLD",
+				    "a result of connection %" PRIu64
+				    " dropped",
+				    gen);
+			}
 			zmq_msg_close(&m);
 			continue;
 		}
-		if (l->held)
+		if (l->held && !stream)
 			l->held--;
 		if (zmq_msg_send(&m, l->dealer, ZMQ_DONTWAIT) < 0) {
 			SL_INFO("IO-SEND", "result dropped: %s",
 			    zmq_strerror(errno));
 			zmq_msg_close(&m);
 		}
-		self->results++;
+		self->results += !stream;
 	}
 }
 

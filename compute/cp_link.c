@@ -71,7 +71,7 @@ cp_link_open(cp_link_t *self, void *zctx, const cp_link_opts_t *o,
 	self->gen = gen;
 	self->expiry = now + o->hb_ivl_us * (int64_t) o->hb_liveness;
 	self->next_ping = now + o->hb_ivl_us;
-	self->seen = self->registered = self->credit = false;
+	self->seen = self->registered = self->credit = self->progress = false;
 	self->held = self->window = 0;
 	return 0;
 }
@@ -88,7 +88,7 @@ cp_link_close(
 		self->dealer = NULL;
 	}
 	self->gen = 0;
-	self->seen = self->registered = self->credit = false;
+	self->seen = self->registered = self->credit = self->progress = false;
 	self->held = 0;
 	self->reopen_at = now + cp_link_backoff_jitter(self->backoff_us, rnd);
 	self->backoff_us

@@ -169,7 +169,7 @@ s_registered(gw_workers_t *self, gw_worker_t *w)
 		    id, w->peer.key[0] ? w->peer.key : "-");
 	}
 	msgpack_sbuffer_clear(&self->sb);
-	if (!sl_proto_encode_registered(&self->sb, w->peer.name, true))
+	if (!sl_proto_encode_registered(&self->sb, w->peer.name, true, false))
 		s_send_sb(self, w->peer.rid, w->peer.rid_len);
 }
 
