@@ -37,6 +37,7 @@ typedef enum {
 	S_U64,   /* uint64_t, sent as an int64 */
 	S_VALUE, /* gw_cmsg_value_t */
 	S_FLAG,  /* bool, sent as true and only when set */
+	S_REAL,  /* double */
 } s_kind_t;
 
 /* When a frame carries the field. */
@@ -67,7 +68,13 @@ static const s_field_t s_accepted[] = { S_HEAD, S_F(items, S_SIZE, S_ALWAYS),
 	S_F(workers, S_SIZE, S_ALWAYS), S_F(resume, S_STR, S_IF_SET), S_TAIL };
 static const s_field_t s_result[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
 	S_F(value, S_VALUE, S_ALWAYS), S_F(t_done_us, S_I64, S_IF_TIMING),
-	S_F(cpu_us, S_U64, S_IF_TIMING), S_TAIL };
+	S_F(cpu_us, S_U64, S_IF_TIMING), S_F(restart, S_FLAG, S_IF_SET),
+	S_TAIL };
+static const s_field_t s_progress[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
+	S_F(progress, S_REAL, S_ALWAYS), S_F(text, S_STR, S_IF_SET), S_TAIL };
+static const s_field_t s_partial[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
+	S_F(index, S_U32, S_ALWAYS), S_F(value, S_VALUE, S_ALWAYS),
+	S_F(restart, S_FLAG, S_IF_SET), S_TAIL };
 static const s_field_t s_item_error[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
 	S_F(code, S_STR, S_ALWAYS), S_F(message, S_STR, S_ALWAYS), S_TAIL };
 static const s_field_t s_error[] = { S_HEAD, S_F(code, S_STR, S_ALWAYS),
@@ -98,12 +105,14 @@ static const struct {
 	[GW_OUT_PONG] = { "pong", s_pong },
 	[GW_OUT_SUBSCRIBED] = { "subscribed", s_subscribed },
 	[GW_OUT_UNSUBSCRIBED] = { "unsubscribed", s_subscribed },
+	[GW_OUT_PROGRESS] = { "progress", s_progress },
+	[GW_OUT_PARTIAL] = { "partial", s_partial },
 };
 
 static bool
 s_known(gw_out_type_t t)
 {
-	return t >= GW_OUT_ACCEPTED && t <= GW_OUT_UNSUBSCRIBED;
+	return t >= GW_OUT_ACCEPTED && t <= GW_OUT_PARTIAL;
 }
 
 const char *
@@ -169,6 +178,8 @@ s_visit(const gw_out_t *f, const s_field_t *d, const gw_out_visitor_t *v,
 		return v->value(ctx, d->key, at);
 	case S_FLAG:
 		return v->yes(ctx, d->key);
+	case S_REAL:
+		return v->real(ctx, d->key, *(const double *) at);
 	default:
 		return v->integer(ctx, d->key, s_int(f, d));
 	}
@@ -224,6 +235,12 @@ s_json_yes(void *obj, const char *key)
 	return json_object_set_new(obj, key, json_true()) ? SL_ENOMEM : 0;
 }
 
+static int
+s_json_real(void *obj, const char *key, double d)
+{
+	return json_object_set_new(obj, key, json_real(d)) ? SL_ENOMEM : 0;
+}
+
 /* The value in whichever form it came. */
 static int
 s_json_value(void *obj, const char *key, const gw_cmsg_value_t *v)
@@ -244,7 +261,8 @@ s_json_value(void *obj, const char *key, const gw_cmsg_value_t *v)
 static const gw_out_visitor_t s_json = { .str = s_json_str,
 	.integer = s_json_int,
 	.value = s_json_value,
-	.yes = s_json_yes };
+	.yes = s_json_yes,
+	.real = s_json_real };
 
 int
 gw_out_json(const gw_out_t *f, json_t **out)
@@ -266,12 +284,16 @@ gw_out_json(const gw_out_t *f, json_t **out)
 size_t
 gw_out_json_text(const gw_out_t *f, char **buf, size_t *cap)
 {
+	/* A progress frame's one real is its fraction: 0.42, not
+	 * 0.41999999999999998. Values elsewhere keep every digit. */
+	size_t flags = JSON_COMPACT
+	    | (f->type == GW_OUT_PROGRESS ? JSON_REAL_PRECISION(4) : 0);
 	json_t *j;
 	size_t n;
 
 	if (gw_out_json(f, &j))
 		return 0;
-	n = json_dumpb(j, *buf, *cap, JSON_COMPACT);
+	n = json_dumpb(j, *buf, *cap, flags);
 	if (n > *cap) { /* rare: a frame larger than any before */
 		char *p = realloc(*buf, n);
 
@@ -281,7 +303,7 @@ gw_out_json_text(const gw_out_t *f, char **buf, size_t *cap)
 		}
 		*buf = p;
 		*cap = n;
-		n = json_dumpb(j, *buf, n, JSON_COMPACT);
+		n = json_dumpb(j, *buf, n, flags);
 	}
 	json_decref(j);
 	return n;

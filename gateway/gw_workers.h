@@ -42,10 +42,12 @@ typedef struct gw_workers gw_workers_t;
 
 /* A job as this module sees it: the caller embeds it in its own job. */
 typedef struct gw_workers_job {
-	sl_list_t link; /* in its holder's list while held */
-	uint64_t id;    /* set by each send, unique across gateway
-	                 * processes; echoed by the worker in RESULT */
-	void *holder;   /* the worker holding it; NULL while not held */
+	sl_list_t link;        /* in its holder's list while held */
+	uint64_t id;           /* set by each send, unique across gateway
+	                        * processes; echoed by the worker in RESULT */
+	void *holder;          /* the worker holding it; NULL while not held */
+	uint32_t next_partial; /* the index its holder's next PARTIAL must
+	                          carry: partials forwarded this attempt */
 } gw_workers_job_t;
 
 /* A worker's RESULT as it comes up: checked at the edge. A value without
@@ -58,6 +60,8 @@ typedef struct gw_workers_result {
 	const char *message;         /* !ok: UTF-8, may be "" */
 	uint64_t cpu_us;             /* time the task ran */
 	int64_t t_done_us;           /* wall clock when it finished */
+	bool restart; /* set by gw_jobs: the job started again on another
+	                 worker after partials of it went out */
 } gw_workers_result_t;
 
 /* Upward calls, all with ctx first. Never from inside a downward call,
@@ -73,6 +77,14 @@ typedef struct gw_workers_events {
 	 * a good moment to dispatch. */
 	void (*changed)(void *ctx);
 	void *ctx;
+	/* Revision 7, both optional (NULL: dropped). A PROGRESS of a held
+	 * job (text NULL or UTF-8); a PARTIAL of it, checked: the next
+	 * index, a value with a JSON form (a bad one ends the job through
+	 * result, as bad_result). */
+	void (*progress)(void *ctx, gw_workers_job_t *job, double progress,
+	    const char *text);
+	void (*partial)(void *ctx, gw_workers_job_t *job, uint32_t index,
+	    const msgpack_object *value);
 } gw_workers_events_t;
 
 typedef struct gw_workers_limits {
@@ -95,6 +107,8 @@ typedef struct gw_workers_stats {
 	                          another CURVE key */
 	uint64_t returned;     /* jobs a worker gave back unstarted (RETURN:
 	                          busy with other gateways' jobs) */
+	uint64_t bad_partials; /* PARTIALs out of order or without a JSON
+	                          form: their items ended as bad_result */
 } gw_workers_stats_t;
 
 /*

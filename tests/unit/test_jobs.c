@@ -60,7 +60,8 @@ setup(void **state)
 	if (!f)
 		return -1;
 	f->w.cap = 2;
-	f->jobs = gw_jobs_new(&(gw_jobs_events_t) { s_result, s_poisoned, f });
+	f->jobs = gw_jobs_new(&(gw_jobs_events_t) {
+	    .result = s_result, .poisoned = s_poisoned, .ctx = f });
 	if (!f->jobs)
 		return -1;
 	gw_jobs_use_workers(f->jobs, &s_ops, (gw_workers_t *) (void *) &f->w);
@@ -103,7 +104,7 @@ s_answer(fixture_t *f, size_t i)
 {
 	static const msgpack_object one
 	    = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1 };
-	gw_workers_result_t res = { true, &one, "", "", 1, 2 };
+	gw_workers_result_t res = { true, &one, "", "", 1, 2, false };
 
 	f->ev.result(f->ev.ctx, s_w_unhold(&f->w, i), &res);
 }
