@@ -119,8 +119,8 @@ s_key_cmp(const void *a, const void *b)
  * sorting a copy of their keys: never quadratic in what a peer sends. */
 #define S_PAIRWISE_KEYS 16
 
-static int
-s_dup_keys(const msgpack_object_map *m, bool *dup)
+int
+sl_json_mp_dup_keys(const msgpack_object_map *m, bool *dup)
 {
 	s_key_t *keys;
 
@@ -282,7 +282,7 @@ s_walk_map(
 	}
 	/* JSON objects have unique keys: a repeated one would silently
 	 * replace the first, so refuse it. */
-	if (!rc && !(rc = s_dup_keys(&o->via.map, &dup)) && dup)
+	if (!rc && !(rc = sl_json_mp_dup_keys(&o->via.map, &dup)) && dup)
 		rc = s_refuse(why, "duplicate map key");
 	if (rc) {
 		json_decref(j);

@@ -46,6 +46,13 @@ int sl_json_mp_check(
     const msgpack_object *o, unsigned max_depth, const char **why);
 
 /*
+ * Whether m, whose keys are all strings, repeats a key, in *dup: pairwise
+ * for small maps, by sorting a copy of the keys for large ones (never
+ * quadratic in what a peer sends). 0 or SL_ENOMEM.
+ */
+int sl_json_mp_dup_keys(const msgpack_object_map *m, bool *dup);
+
+/*
  * Where text (len bytes) stops being JSON (RFC 8259): the offset of the
  * first byte that no valid JSON text can have there, len if the text
  * ends too early, or SIZE_MAX if it is syntactically valid (what jansson

@@ -494,8 +494,8 @@ s_start(cp_io_t *io)
 		SL_ERR("IO-START", "%s", zmq_strerror(errno));
 		return SL_ESYS;
 	}
-	io->pool = cp_pool_new(
-	    io->zctx, CP_RESULTS_EP, cfg->threads, err, sizeof err);
+	io->pool = cp_pool_new(io->zctx, CP_RESULTS_EP, cfg->threads,
+	    cfg->pool_priority, err, sizeof err);
 	if (!io->pool) {
 		SL_ERR("IO-START", "%s", err);
 		return SL_ESYS;

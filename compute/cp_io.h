@@ -32,6 +32,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "cp_prio.h"
 #include "sl_curve.h"
 
 typedef struct cp_io_cfg {
@@ -41,6 +42,7 @@ typedef struct cp_io_cfg {
 	int64_t resolve_us; /* resolve the specs again this often */
 	const char *id;     /* routing id; NULL: w-<host>-<pid>-<random> */
 	unsigned threads;   /* compute threads = capacity */
+	cp_prio_t pool_priority;      /* theirs (cp_prio.h) */
 	const struct cp_tasks *tasks; /* what this worker runs; borrowed */
 	int64_t hb_ivl_us;            /* PING the gateway this often */
 	unsigned hb_liveness;    /* silent intervals before reconnecting */

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "cp_pool.h"
+#include "cp_prio.h"
 #include "cp_stream.h"
 #include "sl_clock.h"
 #include "sl_log.h"
@@ -25,6 +26,9 @@ struct cp_pool {
 	unsigned n_threads;     /* started */
 	pthread_t *threads;
 	cp_work_t **running; /* {lock} per thread: the job it runs, or NULL */
+	_Atomic pid_t *tids; /* per thread: its kernel id once started, or 0 */
+	cp_prio_t prio;      /* what each thread sets itself to at start */
+	atomic_bool prio_warned; /* a thread could not: said once, for all */
 };
 
 typedef struct cp_thread_arg {
@@ -115,6 +119,20 @@ s_run(cp_pool_t *self, cp_work_t *w, msgpack_sbuffer *sb,
 		    (unsigned long long) job->job);
 }
 
+/* A new compute thread takes the pool's priority before any job; a
+ * refusal (a container's seccomp profile) costs latency, not function. */
+static void
+s_thread_start(cp_pool_t *self, unsigned index)
+{
+	int rc = cp_prio_apply(self->prio);
+
+	if (rc && !atomic_exchange(&self->prio_warned, true))
+		SL_WARN("POOL-PRIO",
+		    "compute threads run at normal priority, not %s: %s",
+		    cp_prio_name(self->prio), strerror(-rc));
+	atomic_store(&self->tids[index], cp_prio_tid());
+}
+
 static void *
 s_thread(void *arg)
 {
@@ -125,6 +143,7 @@ s_thread(void *arg)
 	void *push = ta->push; /* ours alone from now on */
 	cp_stream_t st;
 
+	s_thread_start(self, index);
 	cp_stream_init(&st, push);
 	msgpack_sbuffer_init(&sb);
 	msgpack_sbuffer_init(&value);
@@ -169,16 +188,19 @@ s_thread(void *arg)
 }
 
 cp_pool_t *
-cp_pool_new(void *zctx, const char *results_ep, unsigned threads, char *err,
-    size_t errlen)
+cp_pool_new(void *zctx, const char *results_ep, unsigned threads,
+    cp_prio_t prio, char *err, size_t errlen)
 {
 	cp_pool_t *self = calloc(1, sizeof *self);
 	sigset_t all, old;
 
 	if (!self || !(self->threads = calloc(threads, sizeof(pthread_t)))
-	    || !(self->running = calloc(threads, sizeof(cp_work_t *)))) {
-		if (self)
+	    || !(self->running = calloc(threads, sizeof(cp_work_t *)))
+	    || !(self->tids = calloc(threads, sizeof *self->tids))) {
+		if (self) {
 			free(self->threads);
+			free(self->running);
+		}
 		free(self);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -186,6 +208,10 @@ cp_pool_new(void *zctx, const char *results_ep, unsigned threads, char *err,
 	pthread_mutex_init(&self->lock, NULL);
 	pthread_cond_init(&self->cond, NULL);
 	atomic_init(&self->stop, false);
+	atomic_init(&self->prio_warned, false);
+	self->prio = prio;
+	for (unsigned i = 0; i < threads; i++)
+		atomic_init(&self->tids[i], 0);
 	/* Signals belong to the I/O thread: compute threads block them all. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -240,6 +266,12 @@ cp_pool_push(cp_pool_t *self, cp_work_t **work_p)
 	self->load++;
 	pthread_cond_signal(&self->cond);
 	pthread_mutex_unlock(&self->lock);
+}
+
+pid_t
+cp_pool_thread_tid(cp_pool_t *self, unsigned index)
+{
+	return index < self->n_threads ? atomic_load(&self->tids[index]) : 0;
 }
 
 size_t
@@ -330,6 +362,7 @@ cp_pool_destroy(cp_pool_t **self_p)
 	pthread_mutex_destroy(&self->lock);
 	free(self->threads);
 	free(self->running);
+	free((void *) self->tids);
 	free(self);
 	*self_p = NULL;
 }

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cp_prio.h"
 #include "cp_task.h"
 #include "sl_proto.h"
 
@@ -46,10 +47,16 @@ void cp_pool_work_destroy(cp_work_t **work_p);
 
 /*
  * Start threads compute threads whose PUSH sockets connect to results_ep
- * (the caller has bound a PULL there). NULL with err filled on failure.
+ * (the caller has bound a PULL there). Each sets itself to priority prio
+ * as it starts (cp_prio.h); where it may not, it warns once (POOL-PRIO)
+ * and runs anyway. NULL with err filled on failure.
  */
 cp_pool_t *cp_pool_new(void *zctx, const char *results_ep, unsigned threads,
-    char *err, size_t errlen);
+    cp_prio_t prio, char *err, size_t errlen);
+
+/* Thread index's kernel id once it has started (and set its priority),
+ * 0 before or for an index out of range: for tests and diagnostics. */
+pid_t cp_pool_thread_tid(cp_pool_t *self, unsigned index);
 
 /* Queue a decoded JOB; takes ownership and nulls *work_p. */
 void cp_pool_push(cp_pool_t *self, cp_work_t **work_p);

@@ -21,6 +21,7 @@ typedef struct cp_cfg {
 	long long resolve_ms;
 	const char *id;
 	long long threads;
+	int pool_priority; /* cp_prio_t */
 	long long hb_ivl_ms;
 	long long hb_liveness;
 	long long drain_ms;
@@ -49,6 +50,12 @@ static const sl_opt_t s_opts[] = {
 	{ "threads", "SLUICE_THREADS", SL_OPT_INT, "0", 0, 1024, NULL,
 	    offsetof(cp_cfg_t, threads),
 	    "compute threads, i.e. jobs run at once (0: one per core)" },
+	{ "pool-priority", "SLUICE_POOL_PRIORITY", SL_OPT_ENUM, "batch", 0, 0,
+	    CP_PRIO_CHOICES, offsetof(cp_cfg_t, pool_priority),
+	    "CPU priority of the compute threads: batch (SCHED_BATCH, nice "
+	    "+10) and idle (SCHED_IDLE) keep the I/O threads and a gateway "
+	    "on the same cores responsive while tasks burn CPU; normal runs "
+	    "them like the rest of the process" },
 	{ "id", "SLUICE_WORKER_ID", SL_OPT_STR, "auto", 0, 0, NULL,
 	    offsetof(cp_cfg_t, id),
 	    "worker id on the wire and in logs, unique per gateway (auto: "
@@ -275,6 +282,7 @@ main(int argc, char **argv)
 	io.resolve_us = cfg.resolve_ms * 1000;
 	io.id = strcmp(cfg.id, "auto") ? cfg.id : NULL;
 	io.threads = (unsigned) cfg.threads;
+	io.pool_priority = (cp_prio_t) cfg.pool_priority;
 	io.hb_ivl_us = cfg.hb_ivl_ms * 1000;
 	io.hb_liveness = (unsigned) cfg.hb_liveness;
 	io.drain_us = cfg.drain_ms * 1000;

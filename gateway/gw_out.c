@@ -5,13 +5,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
 #include "gw_out.h"
 #include "sl_err.h"
-#include "sl_json.h"
+#include "sl_jtext.h"
 
 gw_out_t
 gw_out_error(const gw_cmsg_err_t *err)
@@ -214,48 +216,108 @@ gw_out_walk(const gw_out_t *f, const gw_out_visitor_t *v, void *ctx)
 
 /* ---- JSON ----------------------------------------------------------- */
 
-/* Each obj[key] = ...; 0 or SL_E*. */
+/* A JSON object being written: the keys so far decide the comma. */
+typedef struct s_jobj {
+	sl_jtext_t w;
+	bool first;
+} s_jobj_t;
+
+/* ,"key": -- keys come from the field table above: plain ASCII literals
+ * that need no escaping. */
 static int
-s_json_str(void *obj, const char *key, const char *s)
+s_json_key(s_jobj_t *o, const char *key)
 {
-	return json_object_set_new(obj, key, json_string(s)) ? SL_ENOMEM : 0;
+	int rc = o->first ? 0 : sl_jtext_raw(&o->w, ",", 1);
+
+	o->first = false;
+	if (!rc)
+		rc = sl_jtext_raw(&o->w, "\"", 1);
+	if (!rc)
+		rc = sl_jtext_raw(&o->w, key, strlen(key));
+	return rc ? rc : sl_jtext_raw(&o->w, "\":", 2);
 }
 
 static int
-s_json_int(void *obj, const char *key, int64_t i)
+s_json_str(void *ctx, const char *key, const char *s)
 {
-	return json_object_set_new(obj, key, json_integer((json_int_t) i))
-	    ? SL_ENOMEM
-	    : 0;
+	int rc = s_json_key(ctx, key);
+
+	/* a string field the table sends always but the caller left NULL */
+	if (!rc && !s)
+		rc = SL_EPROTO;
+	return rc ? rc : sl_jtext_str(&((s_jobj_t *) ctx)->w, s, strlen(s));
 }
 
 static int
-s_json_yes(void *obj, const char *key)
+s_json_int(void *ctx, const char *key, int64_t i)
 {
-	return json_object_set_new(obj, key, json_true()) ? SL_ENOMEM : 0;
+	int rc = s_json_key(ctx, key);
+
+	return rc ? rc : sl_jtext_int(&((s_jobj_t *) ctx)->w, i);
 }
 
+/* A real: a progress fraction (0..1), written with 4 decimals and no
+ * trailing zeros (0.42, not 0.41999999999999998; 1.0 stays a real). */
 static int
-s_json_real(void *obj, const char *key, double d)
+s_json_real(void *ctx, const char *key, double d)
 {
-	return json_object_set_new(obj, key, json_real(d)) ? SL_ENOMEM : 0;
-}
+	char num[32];
+	int n, rc = s_json_key(ctx, key);
 
-/* The value in whichever form it came. */
-static int
-s_json_value(void *obj, const char *key, const gw_cmsg_value_t *v)
-{
-	json_t *j = json_null();
-	const char *why;
-	int rc;
-
-	if (v->json)
-		return json_object_set(obj, key, (json_t *) v->json)
-		    ? SL_ENOMEM
-		    : 0;
-	if (v->mp && (rc = sl_json_from_mp(v->mp, &j, &why)))
+	if (rc)
 		return rc;
-	return json_object_set_new(obj, key, j) ? SL_ENOMEM : 0;
+	n = snprintf(num, sizeof num, "%.4f", d);
+	if (n <= 0 || (size_t) n >= sizeof num)
+		return SL_EPROTO;
+	while (n > 2 && num[n - 1] == '0' && num[n - 2] != '.')
+		n--;
+	return sl_jtext_raw(&((s_jobj_t *) ctx)->w, num, (size_t) n);
+}
+
+static int
+s_json_yes(void *ctx, const char *key)
+{
+	int rc = s_json_key(ctx, key);
+
+	return rc ? rc : sl_jtext_raw(&((s_jobj_t *) ctx)->w, "true", 4);
+}
+
+/* A value that came as JSON (from a JSON client): jansson writes it. */
+static int
+s_json_tree(sl_jtext_t *w, const json_t *j)
+{
+	size_t room = w->cap - w->len,
+	       n = json_dumpb(
+	           j, w->buf + w->len, room, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (!n)
+		return SL_ENOMEM;
+	if (n > room) { /* it did not fit: grow, then write it again */
+		int rc = sl_jtext_room(w, n);
+
+		if (rc)
+			return rc;
+		n = json_dumpb(
+		    j, w->buf + w->len, n, JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+	w->len += n;
+	return 0;
+}
+
+/* The value in whichever form it came; neither is null. */
+static int
+s_json_value(void *ctx, const char *key, const gw_cmsg_value_t *v)
+{
+	s_jobj_t *o = ctx;
+	int rc = s_json_key(o, key);
+
+	if (rc)
+		return rc;
+	if (v->json)
+		return s_json_tree(&o->w, v->json);
+	if (v->mp)
+		return sl_jtext_mp(&o->w, v->mp);
+	return sl_jtext_raw(&o->w, "null", 4);
 }
 
 static const gw_out_visitor_t s_json = { .str = s_json_str,
@@ -264,47 +326,33 @@ static const gw_out_visitor_t s_json = { .str = s_json_str,
 	.yes = s_json_yes,
 	.real = s_json_real };
 
-int
-gw_out_json(const gw_out_t *f, json_t **out)
-{
-	json_t *o = json_object();
-	int rc;
-
-	*out = NULL;
-	if (!o)
-		return SL_ENOMEM;
-	if ((rc = gw_out_walk(f, &s_json, o))) {
-		json_decref(o);
-		return rc;
-	}
-	*out = o;
-	return 0;
-}
-
 size_t
 gw_out_json_text(const gw_out_t *f, char **buf, size_t *cap)
 {
-	/* A progress frame's one real is its fraction: 0.42, not
-	 * 0.41999999999999998. Values elsewhere keep every digit. */
-	size_t flags = JSON_COMPACT
-	    | (f->type == GW_OUT_PROGRESS ? JSON_REAL_PRECISION(4) : 0);
-	json_t *j;
-	size_t n;
+	s_jobj_t o
+	    = { .w = { .buf = *buf, .cap = *buf ? *cap : 0 }, .first = true };
+	int rc = sl_jtext_raw(&o.w, "{", 1);
 
-	if (gw_out_json(f, &j))
-		return 0;
-	n = json_dumpb(j, *buf, *cap, flags);
-	if (n > *cap) { /* rare: a frame larger than any before */
-		char *p = realloc(*buf, n);
+	if (!rc)
+		rc = gw_out_walk(f, &s_json, &o);
+	if (!rc)
+		rc = sl_jtext_raw(&o.w, "}", 1);
+	*buf = o.w.buf; /* it may have moved even when rc says failure */
+	*cap = o.w.cap;
+	return rc ? 0 : o.w.len;
+}
 
-		if (!p) {
-			json_decref(j);
-			return 0;
-		}
-		*buf = p;
-		*cap = n;
-		n = json_dumpb(j, *buf, n, flags);
-	}
-	json_decref(j);
-	return n;
+int
+gw_out_json(const gw_out_t *f, json_t **out)
+{
+	char *buf = NULL;
+	size_t cap = 0, n = gw_out_json_text(f, &buf, &cap);
+
+	*out = NULL;
+	if (n)
+		*out = json_loadb(buf, n, JSON_ALLOW_NUL, NULL);
+	free(buf);
+	if (!n)
+		return SL_EPROTO;
+	return *out ? 0 : SL_ENOMEM;
 }

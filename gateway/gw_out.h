@@ -89,20 +89,22 @@ size_t gw_out_count(const gw_out_t *f);
 int gw_out_walk(const gw_out_t *f, const gw_out_visitor_t *v, void *ctx);
 
 /*
- * The frame as a JSON value (a new reference in *out). A msgpack value is
- * converted here, for JSON clients only (bin becomes base64). 0, SL_EPROTO
- * (a value without JSON form; the broker checks values before, so only a
- * caller's bug) or SL_ENOMEM.
- */
-int gw_out_json(const gw_out_t *f, struct json_t **out);
-
-/*
  * The frame as compact JSON text (not NUL-terminated) in *buf, which has
  * *cap bytes and is grown with realloc when the text needs more (both
- * may be NULL/0 at first; the caller frees *buf). Its length, or 0 when
- * it could not be encoded (out of memory, or gw_out_json's SL_EPROTO).
- * So that a JSON transport needs no jansson of its own.
+ * may be NULL/0 at first; the caller frees *buf). Written directly, a
+ * msgpack value included (sl_jtext: bin becomes base64), without a
+ * jansson tree: the JSON result path's hot spot. Its length, or 0 when it
+ * could not be encoded: out of memory, a value without JSON form or a
+ * NULL string the frame must carry (the broker checks values before, so
+ * only a caller's bug).
  */
 size_t gw_out_json_text(const gw_out_t *f, char **buf, size_t *cap);
+
+/*
+ * The same frame parsed back into a jansson value (a new reference in
+ * *out), for tests and tools that look inside frames; the gateway only
+ * writes text. 0, SL_EPROTO (gw_out_json_text gave nothing) or SL_ENOMEM.
+ */
+int gw_out_json(const gw_out_t *f, struct json_t **out);
 
 #endif

@@ -7,17 +7,21 @@
  * and must survive a second trip unchanged (bin becomes a base64 string
  * the first time, so the second trip is the fixed point). And the check
  * that lets msgpack clients keep values as msgpack (sl_json_mp_check)
- * must accept exactly what the conversion accepts. Single threaded; run
+ * must accept exactly what the conversion accepts. The text the gateway
+ * writes for JSON clients without a tree (sl_jtext_mp) must refuse the
+ * same values and otherwise be byte for byte jansson's. Single threaded; run
  * by tests/fuzz/run.sh.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <msgpack.h>
 
 #include "sl_err.h"
 #include "sl_json.h"
+#include "sl_jtext.h"
 #include "sl_proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,6 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *j = NULL, *back = NULL;
 	const char *why = NULL, *why2 = NULL;
 	size_t off = 0;
+	sl_jtext_t w = { 0 };
 	char *text;
 	int rc, rc2;
 
@@ -46,13 +51,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc2 = sl_json_mp_check(&u.data, 64, &why2);
 	if ((rc == 0) != (rc2 == 0) || (rc == SL_EPROTO) != (rc2 == SL_EPROTO))
 		abort();
+	if ((rc == 0) != (sl_jtext_mp(&w, &u.data) == 0))
+		abort();
 	if (rc) {
 		if (!why || !why2)
 			abort();
 		goto out;
 	}
 	text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (!text)
+	if (!text || strlen(text) != w.len || memcmp(text, w.buf, w.len))
 		abort();
 	free(text);
 	msgpack_sbuffer_init(&sb);
@@ -70,6 +77,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	msgpack_sbuffer_destroy(&sb);
 	json_decref(j);
 out:
+	free(w.buf);
 	msgpack_unpacked_destroy(&u);
 	return 0;
 }

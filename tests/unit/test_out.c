@@ -409,6 +409,126 @@ test_out_json_text_grows_its_buffer(void **state)
 	free(buf);
 }
 
+/* ---- the encoder gw_out_json_text replaced, as the oracle ------------ */
+
+/* Each obj[key] = ...; what gw_out_json did with a jansson tree per
+ * frame before the text was written directly. */
+static int
+s_old_str(void *obj, const char *key, const char *s)
+{
+	return json_object_set_new(obj, key, json_string(s)) ? SL_ENOMEM : 0;
+}
+
+static int
+s_old_int(void *obj, const char *key, int64_t i)
+{
+	return json_object_set_new(obj, key, json_integer((json_int_t) i))
+	    ? SL_ENOMEM
+	    : 0;
+}
+
+static int
+s_old_yes(void *obj, const char *key)
+{
+	return json_object_set_new(obj, key, json_true()) ? SL_ENOMEM : 0;
+}
+
+static int
+s_old_value(void *obj, const char *key, const gw_cmsg_value_t *v)
+{
+	json_t *j = json_null();
+	int rc;
+
+	if (v->json)
+		return json_object_set(obj, key, (json_t *) v->json)
+		    ? SL_ENOMEM
+		    : 0;
+	if (v->mp && (rc = sl_json_from_mp(v->mp, &j, NULL)))
+		return rc;
+	return json_object_set_new(obj, key, j) ? SL_ENOMEM : 0;
+}
+
+/* A progress fraction: the old encoder's output with JSON_REAL_PRECISION
+ * was what jansson gives for these exact binary fractions. */
+static int
+s_old_real(void *obj, const char *key, double d)
+{
+	return json_object_set_new(obj, key, json_real(d)) ? SL_ENOMEM : 0;
+}
+
+/* Both encoders agree on f: the same bytes, or both refuse. */
+static void
+s_same_as_old(const gw_out_t *f)
+{
+	static const gw_out_visitor_t old = { .str = s_old_str,
+		.integer = s_old_int,
+		.value = s_old_value,
+		.yes = s_old_yes,
+		.real = s_old_real };
+	json_t *o = json_object();
+	char *want = NULL, *buf = NULL;
+	size_t cap = 0, n = gw_out_json_text(f, &buf, &cap);
+
+	if (!gw_out_walk(f, &old, o))
+		want = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!want) {
+		assert_int_equal(n, 0);
+	} else if (n != strlen(want) || memcmp(buf, want, n)) {
+		print_error("new %.*s\nold %s\n", (int) n, buf, want);
+		fail();
+	}
+	free(want);
+	free(buf);
+}
+
+static void
+test_out_every_frame_is_byte_identical_to_the_old_encoder(void **state)
+{
+	/* values: {"k\n":[1,-2,0.5,"\"\\",true,null,bin]}, ext, none */
+	static const char mp[] = "\x81\xa2k\n\x97\x01\xfe\xcb\x3f\xe0\0\0\0\0"
+	                         "\0\0\xa2\"\\\xc3\xc0\xc4\x02\x01\x02";
+	mp_val_t v, ext;
+	gw_cmsg_value_t vals[4] = { { .mp = s_mp(&v, mp, sizeof mp - 1) },
+		{ .mp = s_mp(&ext, "\xd4\x01\x02", 3) }, { 0 },
+		{ .json = json_pack(
+		      "{s:[i,f,s]}", "t\x01", 5, 0.1, "\xc3\xa9") } };
+	const char *strs[] = { NULL, "", "r1", "q\"\\\t\x1f/\xe2\x82\xac" };
+
+	(void) state;
+	for (int t = 0; t <= GW_OUT_PARTIAL + 1; t++)
+		for (size_t i = 0; i < SL_N(vals) * SL_N(strs); i++) {
+			const char *s = strs[i % SL_N(strs)];
+
+			s_same_as_old(&(gw_out_t) { .type = (gw_out_type_t) t,
+			    .id = s,
+			    .channel = strs[(i + 1) % SL_N(strs)],
+			    .seq = (uint32_t) i * 1000003u,
+			    .value = vals[i / SL_N(strs)],
+			    .code = s,
+			    .message = strs[(i + 2) % SL_N(strs)],
+			    .resume = s,
+			    .items = i,
+			    .workers = SIZE_MAX / (i + 1),
+			    .ok = i & 1,
+			    .cancelled = i & 2,
+			    .queued = 7,
+			    .elapsed_ms = INT64_MIN + (int64_t) i,
+			    .server_us = INT64_MAX - (int64_t) i,
+			    .timing = i & 1,
+			    .draining = i & 4,
+			    .t_done_us = -1,
+			    .cpu_us = UINT64_MAX - i,
+			    .progress = (double) (i % 5) * 0.25,
+			    .text = strs[(i + 3) % SL_N(strs)],
+			    .index = (uint32_t) i,
+			    .restart = i & 8 });
+		}
+	json_decref((json_t *) vals[3].json);
+	msgpack_unpacked_destroy(&v.u);
+	msgpack_unpacked_destroy(&ext.u);
+}
+
 int
 main(void)
 {
@@ -416,6 +536,8 @@ main(void)
 		cmocka_unit_test(
 		    test_out_a_value_without_json_form_is_an_error_not_a_frame),
 		cmocka_unit_test(test_out_frames_have_the_documented_fields),
+		cmocka_unit_test(
+		    test_out_every_frame_is_byte_identical_to_the_old_encoder),
 		cmocka_unit_test(test_out_pong_echoes_data_when_given),
 		cmocka_unit_test(test_out_unicode_ids_survive_into_frames),
 		cmocka_unit_test(

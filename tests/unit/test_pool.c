@@ -8,9 +8,15 @@
  * zmq_poll, decoded and checked by job id. Timing bounds are generous (a
  * loaded 2-core machine): seconds, never milliseconds.
  */
+#define _GNU_SOURCE  /* SCHED_BATCH, SCHED_IDLE */
 #include "sl_test.h" /* std headers, then <cmocka.h>: 1.1.5 needs them first */
 
+#include <errno.h>
+#include <sched.h>
+#include <sys/resource.h>
+
 #include <time.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -43,8 +49,9 @@ typedef struct result {
 	uint64_t gen; /* the connection generation sent with it */
 } result_t;
 
+/* A pool of THREADS at priority prio, as setup makes it. */
 static int
-setup(void **state)
+s_setup_prio(void **state, cp_prio_t prio)
 {
 	fixture_t *f = calloc(1, sizeof *f);
 	char err[128] = "";
@@ -57,13 +64,20 @@ setup(void **state)
 	if (!f->pull || zmq_setsockopt(f->pull, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_bind(f->pull, RESULTS_EP))
 		return -1;
-	f->pool = cp_pool_new(f->zctx, RESULTS_EP, THREADS, err, sizeof err);
+	f->pool
+	    = cp_pool_new(f->zctx, RESULTS_EP, THREADS, prio, err, sizeof err);
 	if (!f->pool) {
 		print_error("cp_pool_new: %s\n", err);
 		return -1;
 	}
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return s_setup_prio(state, CP_PRIO_NORMAL);
 }
 
 static int
@@ -575,7 +589,8 @@ test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint(void **state)
 
 	(void) state;
 	assert_non_null(f.zctx);
-	f.pool = cp_pool_new(f.zctx, "nonsense://x", THREADS, err, sizeof err);
+	f.pool = cp_pool_new(
+	    f.zctx, "nonsense://x", THREADS, CP_PRIO_NORMAL, err, sizeof err);
 	if (f.pool) {
 		s_push(&f, 1, "echo", "1");
 		s_sleep_ms(500);
@@ -590,6 +605,62 @@ test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint(void **state)
 	}
 	assert_true(err[0] != '\0');
 	zmq_ctx_term(f.zctx);
+}
+
+/*
+ * cp_pool.h: each compute thread sets itself to the pool's priority as it
+ * starts (cp_prio.h: batch is SCHED_BATCH at nice +10, idle SCHED_IDLE),
+ * seen from outside on its tid as any tool would, and still runs jobs.
+ * The I/O thread (this one) keeps its own.
+ */
+static void
+s_check_prio(cp_prio_t prio, int policy, int nice_up)
+{
+	void *state = NULL;
+	fixture_t *f;
+	int base, mine;
+	result_t r;
+
+	errno = 0;
+	base = getpriority(PRIO_PROCESS, 0);
+	assert_int_equal(errno, 0);
+	assert_int_equal(s_setup_prio(&state, prio), 0);
+	f = state;
+	for (unsigned i = 0; i < THREADS; i++) {
+		pid_t tid = 0;
+
+		for (int k = 0; k < 500 && !tid; k++) {
+			tid = cp_pool_thread_tid(f->pool, i);
+			if (!tid)
+				s_sleep_ms(10);
+		}
+		assert_true(tid > 0);
+		assert_int_not_equal(tid, getpid());
+		assert_int_equal(sched_getscheduler(tid), policy);
+		errno = 0;
+		mine = getpriority(PRIO_PROCESS, (id_t) tid);
+		assert_int_equal(errno, 0);
+		assert_int_equal(
+		    mine, base + nice_up > 19 ? 19 : base + nice_up);
+	}
+	assert_int_equal(cp_pool_thread_tid(f->pool, THREADS), 0);
+	assert_int_equal(sched_getscheduler(0), SCHED_OTHER);
+	assert_int_equal(getpriority(PRIO_PROCESS, 0), base);
+	s_push(f, 1, "primes", "100");
+	r = s_expect(f);
+	assert_true(r.ok);
+	free(r.value);
+	teardown(&state);
+}
+
+static void
+test_pool_threads_run_at_the_chosen_priority(void **state)
+{
+	(void) state;
+	s_check_prio(CP_PRIO_NORMAL, SCHED_OTHER, 0);
+	s_check_prio(CP_PRIO_BATCH, SCHED_BATCH, CP_PRIO_NICE);
+	/* SCHED_IDLE keeps the nice value: it means nothing there */
+	s_check_prio(CP_PRIO_IDLE, SCHED_IDLE, 0);
 }
 
 static void
@@ -651,6 +722,7 @@ main(void)
 		cmocka_unit_test(
 		    test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint),
 		cmocka_unit_test(test_pool_work_new_copies_the_frame),
+		cmocka_unit_test(test_pool_threads_run_at_the_chosen_priority),
 		cmocka_unit_test_setup_teardown(
 		    test_pool_results_carry_their_jobs_connection_generation,
 		    setup, teardown),
