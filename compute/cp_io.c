@@ -16,8 +16,8 @@
 
 #include "cp_gws.h"
 #include "cp_health.h"
+#include "cp_fwd.h"
 #include "cp_io.h"
-#include "cp_stream.h"
 #include "cp_link.h"
 #include "cp_pool.h"
 #include "cp_tasks.h"
@@ -36,7 +36,8 @@ typedef struct cp_io {
 	const cp_io_cfg_t *cfg;
 	cp_link_opts_t lo; /* what every link shares */
 	void *zctx;
-	void *pull; /* results from the pool */
+	void *pull;   /* results from the pool */
+	cp_fwd_t fwd; /* ... forwarded to their links */
 	cp_pool_t *pool;
 	msgpack_sbuffer sb;  /* scratch for frames this thread builds */
 	char id[128];        /* routing id */
@@ -46,9 +47,7 @@ typedef struct cp_io {
 	int64_t next_health; /* when the health file is rewritten */
 	int64_t drain_end;   /* 0, or when a drain gives up on running jobs */
 	uint64_t jobs;       /* counters for the closing log line */
-	uint64_t results;
-	uint64_t old;      /* results of jobs from a closed connection */
-	uint64_t returned; /* jobs handed back unstarted (RETURN) */
+	uint64_t returned;   /* jobs handed back unstarted (RETURN) */
 } cp_io_t;
 
 /* Random bits from the kernel (ids, jitter): no libc rand() state shared
@@ -293,81 +292,6 @@ s_drain_gateway(cp_io_t *self, cp_link_t *l)
 	}
 }
 
-/*
- * Take one frame from the pool: its job's connection generation, whether
- * it is a stream frame (PROGRESS, PARTIAL: cp_stream.h) rather than a
- * RESULT, and the frame in *m (initialised here; the caller closes it).
- * 0, or -1 if none was waiting.
- */
-static int
-s_recv_result(cp_io_t *self, uint64_t *gen, bool *stream, zmq_msg_t *m)
-{
-	const uint8_t *head;
-
-	zmq_msg_init(m);
-	if (zmq_msg_recv(m, self->pull, ZMQ_DONTWAIT) < 0)
-		return -1;
-	*gen = 0; /* never current: a malformed pair is dropped */
-	head = zmq_msg_data(m);
-	*stream = zmq_msg_size(m) == CP_STREAM_HEAD_LEN
-	    && head[sizeof *gen] == CP_STREAM_MARK;
-	if (zmq_msg_size(m) == sizeof *gen || *stream)
-		memcpy(gen, head, sizeof *gen);
-	/* The frame follows at once: inproc multipart is atomic. */
-	while (zmq_msg_more(m)) {
-		zmq_msg_close(m);
-		zmq_msg_init(m);
-		if (zmq_msg_recv(m, self->pull, ZMQ_DONTWAIT) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * Forward results as they are (the pool encoded them) on the connection
- * their job came on. A result of a job whose connection is gone is
- * dropped: that gateway requeued the job when we left, and no gateway we
- * talk to now sent it (PROTOCOL.md §2, "Job ids"). A stream frame goes
- * the same way but does not end its job, and only to a gateway that
- * takes it (REGISTERED.progress; an older one would drop it anyway).
- */
-static void
-s_forward_results(cp_io_t *self)
-{
-	uint64_t gen;
-	bool stream;
-	zmq_msg_t m;
-
-	for (int i = 0; i < CP_FORWARD_BATCH; i++) {
-		cp_link_t *l;
-
-		if (s_recv_result(self, &gen, &stream, &m)) {
-			zmq_msg_close(&m);
-			return;
-		}
-		l = cp_gws_of_gen(&self->gws, gen);
-		if (!l || (stream && !l->progress)) {
-			if (!stream) {
-				self->old++;
-				SL_INFO("JOB-OLD",
-				    "a result of connection %" PRIu64
-				    " dropped",
-				    gen);
-			}
-			zmq_msg_close(&m);
-			continue;
-		}
-		if (l->held && !stream)
-			l->held--;
-		if (zmq_msg_send(&m, l->dealer, ZMQ_DONTWAIT) < 0) {
-			SL_INFO("IO-SEND", "result dropped: %s",
-			    zmq_strerror(errno));
-			zmq_msg_close(&m);
-		}
-		self->results += !stream;
-	}
-}
-
 /* Connect l as a new connection and say READY (queued until connected):
  * 0, or SL_ESYS after logging why (l then waits to try again). */
 static int
@@ -468,6 +392,7 @@ s_open(cp_io_t *self)
 	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_bind(self->pull, CP_RESULTS_EP))
 		return SL_ESYS;
+	cp_fwd_init(&self->fwd, self->pull);
 	return 0;
 }
 
@@ -589,8 +514,11 @@ s_timers(cp_io_t *io, int64_t now)
 static int
 s_poll(cp_io_t *io, int64_t now, int64_t next)
 {
+	/* A frame waiting for its link's queue (cp_fwd): take nothing more
+	 * from the pool, wake when that link can take it. */
+	void *waiting = cp_fwd_waiting_on(&io->fwd, &io->gws);
 	zmq_pollitem_t items[CP_GWS_MAX + 1] = {
-		{ io->pull, 0, ZMQ_POLLIN, 0 },
+		{ io->pull, 0, io->fwd.has_stalled ? 0 : ZMQ_POLLIN, 0 },
 	};
 	cp_link_t *of[CP_GWS_MAX + 1] = { NULL };
 	long timeout_ms = next > now ? (long) ((next - now) / 1000) + 1 : 0;
@@ -598,11 +526,15 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 
 	for (size_t i = 0; i < io->gws.n; i++)
 		if (io->gws.links[i]->dealer) {
+			void *d = io->gws.links[i]->dealer;
+
 			of[n] = io->gws.links[i];
-			items[n++]
-			    = (zmq_pollitem_t) { io->gws.links[i]->dealer, 0,
-				      ZMQ_POLLIN, 0 };
+			items[n++] = (zmq_pollitem_t) { d, 0,
+				ZMQ_POLLIN | (d == waiting ? ZMQ_POLLOUT : 0),
+				0 };
 		}
+	if (io->fwd.has_stalled && timeout_ms > 100)
+		timeout_ms = 100; /* a stalled frame's deadline */
 	if (io->drain_end && timeout_ms > 20)
 		timeout_ms = 20; /* watch the pool empty */
 	if (zmq_poll(items, n, timeout_ms) < 0) {
@@ -612,8 +544,9 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 		return SL_ESYS;
 	}
 	/* Results first: they are what clients are waiting for. */
-	if (items[0].revents & ZMQ_POLLIN)
-		s_forward_results(io);
+	if ((items[0].revents & ZMQ_POLLIN) || io->fwd.has_stalled)
+		cp_fwd_run(
+		    &io->fwd, &io->gws, CP_FORWARD_BATCH, sl_clock_mono_us());
 	for (int i = 1; i < n; i++)
 		if (items[i].revents & ZMQ_POLLIN)
 			s_drain_gateway(io, of[i]);
@@ -630,7 +563,7 @@ s_leave(cp_io_t *io)
 {
 	uint64_t reconnects = 0;
 
-	s_forward_results(io);
+	cp_fwd_run(&io->fwd, &io->gws, CP_FORWARD_BATCH, sl_clock_mono_us());
 	for (size_t i = 0; i < io->gws.n; i++) {
 		if (io->gws.links[i]->dealer)
 			s_send_empty(io, io->gws.links[i], SL_MSG_BYE);
@@ -639,8 +572,8 @@ s_leave(cp_io_t *io)
 	SL_NOTICE("WRK-STOP",
 	    "pid=%ld jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
 	    " reconnects=%" PRIu64 " returned=%" PRIu64,
-	    (long) getpid(), io->jobs, io->results, io->old, reconnects,
-	    io->returned);
+	    (long) getpid(), io->jobs, io->fwd.results, io->fwd.old,
+	    reconnects, io->returned);
 }
 
 int
@@ -665,6 +598,7 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 out:
 	cp_gws_destroy(&io.gws);
 	cp_pool_destroy(&io.pool);
+	cp_fwd_fini(&io.fwd);
 	if (io.pull)
 		zmq_close(io.pull);
 	if (io.zctx)

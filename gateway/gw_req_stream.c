@@ -8,6 +8,8 @@
  *
  * Part of gw_req (gw_req_priv.h). lws service thread only.
  */
+#include <math.h>
+
 #include "gw_req_priv.h"
 
 void
@@ -16,10 +18,12 @@ gw_req_on_job_progress(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
 {
 	gw_req_pool_t *self = ctx;
 	gw_req_t *r = sl_container_of(jr, gw_req_t, jobs);
+	/* Four decimals: what a JSON client reads (gw_out), so that a msgpack
+	 * client and a JSON watcher of the same request see the same value. */
 	gw_out_t f = { .type = GW_OUT_PROGRESS,
 		.id = r->id,
 		.seq = seq,
-		.progress = progress,
+		.progress = round(progress * 10000) / 10000,
 		.text = text };
 
 	self->st.progress++;
