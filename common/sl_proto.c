@@ -8,6 +8,7 @@
 #include "sl_err.h"
 #include "sl_mpck.h"
 #include "sl_proto.h"
+#include "sl_trace.h"
 
 int
 sl_proto_check(const void *data, size_t len, unsigned max_depth)
@@ -196,6 +197,30 @@ s_decode_job(const msgpack_object_map *b, sl_msg_job_t *j, const char **why)
 		*why = "JOB.item is missing";
 		return SL_EPROTO;
 	}
+	if (s_field(b, "traceparent")
+	    && ((rc = s_get_str(b, "traceparent", SL_TRACE_LEN, true,
+	             &j->trace, why,
+	             "JOB.traceparent must be a W3C traceparent"))
+	        || !sl_trace_ok(j->trace.ptr, j->trace.len, why)))
+		return rc ? rc : SL_EPROTO;
+	return 0;
+}
+
+/* An optional time in µs (0..INT64_MAX) into *out, absent: dflt. */
+static int
+s_get_time(const msgpack_object_map *b, const char *key, int64_t *out,
+    int64_t dflt, const char **why)
+{
+	uint64_t v;
+	int rc;
+
+	*out = dflt;
+	if (!s_field(b, key))
+		return 0;
+	if ((rc = s_get_uint(b, key, INT64_MAX, &v, why,
+	         "RESULT times must be unsigned integers")))
+		return rc;
+	*out = (int64_t) v;
 	return 0;
 }
 
@@ -204,7 +229,6 @@ s_decode_result(
     const msgpack_object_map *b, sl_msg_result_t *res, const char **why)
 {
 	const msgpack_object *ok = s_field(b, "ok");
-	uint64_t v;
 	int rc;
 
 	if ((rc = s_get_uint(b, "job", UINT64_MAX, &res->job, why,
@@ -233,16 +257,13 @@ s_decode_result(
 	}
 	/* Timings are optional: a minimal worker may leave them out. */
 	if (s_field(b, "cpu_us")
-	    && (rc = s_get_uint(b, "cpu_us", UINT64_MAX, &res->cpu_us, why,
-	            "RESULT.cpu_us must be an unsigned integer")))
+	    && (rc = s_get_uint(b, "cpu_us", UINT64_MAX, &res->times.cpu_us,
+	            why, "RESULT.cpu_us must be an unsigned integer")))
 		return rc;
-	if (s_field(b, "t_done_us")) {
-		if ((rc = s_get_uint(b, "t_done_us", INT64_MAX, &v, why,
-		         "RESULT.t_done_us must be an unsigned integer")))
-			return rc;
-		res->t_done_us = (int64_t) v;
-	}
-	return 0;
+	if ((rc = s_get_time(b, "t_done_us", &res->times.t_done_us, 0, why))
+	    || (rc = s_get_time(b, "start_us", &res->times.start_us, -1, why)))
+		return rc;
+	return s_get_time(b, "run_us", &res->times.run_us, -1, why);
 }
 
 /* REGISTERED: worker (optional label), credit (optional bool). */
@@ -491,48 +512,73 @@ sl_proto_encode_ready(msgpack_sbuffer *sb, uint32_t capacity, uint32_t pid,
 
 int
 sl_proto_encode_job(msgpack_sbuffer *sb, uint64_t job, const char *task,
-    size_t task_len, const void *item_mp, size_t item_len)
+    size_t task_len, const void *item_mp, size_t item_len, const char *trace)
 {
+	bool traced = trace && trace[0];
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "JOB", 3) || s_key(&pk, "job")
+	return s_done(s_begin(&pk, "JOB", 3 + traced) || s_key(&pk, "job")
 	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "task")
 	    || msgpack_pack_str_with_body(&pk, task, task_len)
-	    || s_key(&pk, "item") || s_raw(sb, item_mp, item_len));
+	    || s_key(&pk, "item") || s_raw(sb, item_mp, item_len)
+	    || (traced
+	        && (s_key(&pk, "traceparent")
+	            || msgpack_pack_str_with_body(
+	                &pk, trace, strlen(trace)))));
+}
+
+/* How many of t's fields a RESULT carries (cpu_us, t_done_us always). */
+static uint32_t
+s_times_count(const sl_proto_times_t *t)
+{
+	return 2 + (t->start_us >= 0) + (t->run_us >= 0);
+}
+
+/* A RESULT's timings, the last s_times_count(t) of its fields. */
+static int
+s_times(msgpack_packer *pk, const sl_proto_times_t *t)
+{
+	return s_key(pk, "cpu_us") || msgpack_pack_uint64(pk, t->cpu_us)
+	    || s_key(pk, "t_done_us")
+	    || msgpack_pack_uint64(pk, (uint64_t) t->t_done_us)
+	    || (t->start_us >= 0
+	        && (s_key(pk, "start_us")
+	            || msgpack_pack_uint64(pk, (uint64_t) t->start_us)))
+	    || (t->run_us >= 0
+	        && (s_key(pk, "run_us")
+	            || msgpack_pack_uint64(pk, (uint64_t) t->run_us)));
 }
 
 int
 sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
-    const void *value_mp, size_t value_len, uint64_t cpu_us, int64_t t_done_us)
+    const void *value_mp, size_t value_len, const sl_proto_times_t *t)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "RESULT", 5) || s_key(&pk, "job")
-	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "ok")
-	    || msgpack_pack_true(&pk) || s_key(&pk, "value")
-	    || s_raw(sb, value_mp, value_len) || s_key(&pk, "cpu_us")
-	    || msgpack_pack_uint64(&pk, cpu_us) || s_key(&pk, "t_done_us")
-	    || msgpack_pack_uint64(&pk, (uint64_t) t_done_us));
+	return s_done(s_begin(&pk, "RESULT", 3 + s_times_count(t))
+	    || s_key(&pk, "job") || msgpack_pack_uint64(&pk, job)
+	    || s_key(&pk, "ok") || msgpack_pack_true(&pk)
+	    || s_key(&pk, "value") || s_raw(sb, value_mp, value_len)
+	    || s_times(&pk, t));
 }
 
 int
 sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job, const char *code,
-    const char *message, uint64_t cpu_us, int64_t t_done_us)
+    const char *message, const sl_proto_times_t *t)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "RESULT", 6) || s_key(&pk, "job")
-	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "ok")
-	    || msgpack_pack_false(&pk) || s_key(&pk, "code")
+	return s_done(s_begin(&pk, "RESULT", 4 + s_times_count(t))
+	    || s_key(&pk, "job") || msgpack_pack_uint64(&pk, job)
+	    || s_key(&pk, "ok") || msgpack_pack_false(&pk)
+	    || s_key(&pk, "code")
 	    || msgpack_pack_str_with_body(&pk, code, strlen(code))
 	    || s_key(&pk, "message")
 	    || msgpack_pack_str_with_body(&pk, message, strlen(message))
-	    || s_key(&pk, "cpu_us") || msgpack_pack_uint64(&pk, cpu_us)
-	    || s_key(&pk, "t_done_us")
-	    || msgpack_pack_uint64(&pk, (uint64_t) t_done_us));
+	    || s_times(&pk, t));
 }
 
 /* A message whose body is one uint: CANCEL and RETURN (job), CREDIT

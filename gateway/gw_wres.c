@@ -44,8 +44,7 @@ gw_wres_result(
 		.value = m->value,
 		.code = "",
 		.message = "",
-		.cpu_us = m->cpu_us,
-		.t_done_us = m->t_done_us };
+		.times = m->times };
 	if (m->ok) {
 		if (s_json_ok(m->value, t))
 			s_bad(res, t);
