@@ -8,6 +8,7 @@
 
 #include "cp_fwd.h"
 #include "cp_stream.h"
+#include "sl_batch.h"
 #include "sl_log.h"
 
 void
@@ -62,6 +63,26 @@ s_recv(cp_fwd_t *f, uint64_t *gen, bool *stream, zmq_msg_t *m)
  * them), or EAGAIN when the link's queue is full (m is still the
  * caller's).
  */
+/* Can l's DEALER take one more message now (its queue under the
+ * high-water mark)? */
+static bool
+s_writable(cp_link_t *l)
+{
+	int events = 0;
+	size_t len = sizeof events;
+
+	return !zmq_getsockopt(l->dealer, ZMQ_EVENTS, &events, &len)
+	    && (events & ZMQ_POLLOUT);
+}
+
+/*
+ * Send m on the link of generation gen (queued into its BATCH when the
+ * gateway takes them: cp_link_queue): 0 when it is gone (sent, or
+ * dropped: a result of a job whose connection is gone, which that gateway
+ * requeued when we left; a stream frame for a gateway that does not take
+ * them), or EAGAIN when the link's queue is full (m is still the
+ * caller's).
+ */
 static int
 s_send(cp_fwd_t *f, cp_gws_t *gws, uint64_t gen, bool stream, zmq_msg_t *m)
 {
@@ -76,19 +97,43 @@ s_send(cp_fwd_t *f, cp_gws_t *gws, uint64_t gen, bool stream, zmq_msg_t *m)
 		zmq_msg_close(m);
 		return 0;
 	}
-	if (zmq_msg_send(m, l->dealer, ZMQ_DONTWAIT) < 0) {
-		if (errno == EAGAIN)
-			return EAGAIN;
-		SL_INFO("IO-SEND", "result dropped: %s", zmq_strerror(errno));
-		zmq_msg_close(m);
-		return 0;
-	}
+	if (!s_writable(l))
+		return EAGAIN;
+	if (cp_link_queue(l, zmq_msg_data(m), zmq_msg_size(m)))
+		SL_INFO("IO-SEND", "%s dropped: %s",
+		    stream ? "stream frame" : "result", zmq_strerror(errno));
+	zmq_msg_close(m);
 	if (!stream) {
 		if (l->held)
 			l->held--;
 		f->results++;
 	}
 	return 0;
+}
+
+static void s_forward(cp_fwd_t *f, cp_gws_t *gws, int batch, int64_t now_us);
+
+/* What is queued for each gateway leaves now, one BATCH each; a link
+ * that cannot take it now keeps it for a later run: true then. */
+static bool
+s_flush(cp_gws_t *gws)
+{
+	bool left = false;
+
+	for (size_t i = 0; i < gws->n; i++) {
+		cp_link_t *l = gws->links[i];
+
+		if (!l->dealer || !sl_batch_count(&l->out))
+			continue;
+		if (!s_writable(l)) {
+			left = true;
+			continue;
+		}
+		if (cp_link_flush(l))
+			SL_INFO("IO-SEND", "results dropped: %s",
+			    zmq_strerror(errno));
+	}
+	return left;
 }
 
 /* The stalled frame: sent, still waiting (true), or dropped after
@@ -116,8 +161,18 @@ s_retry(cp_fwd_t *f, cp_gws_t *gws, int64_t now_us)
 void
 cp_fwd_run(cp_fwd_t *f, cp_gws_t *gws, int batch, int64_t now_us)
 {
-	if (f->has_stalled && s_retry(f, gws, now_us))
-		return;
+	if (!f->has_stalled || !s_retry(f, gws, now_us))
+		s_forward(f, gws, batch, now_us);
+	/* All taken (or a link is full): each gateway's leave together
+	 * now, never waiting. */
+	f->unflushed = s_flush(gws);
+}
+
+/* Take up to batch frames from the pool; stop at the first whose link
+ * is full, keeping it as the stalled one. */
+static void
+s_forward(cp_fwd_t *f, cp_gws_t *gws, int batch, int64_t now_us)
+{
 	for (int i = 0; i < batch; i++) {
 		uint64_t gen;
 		bool stream;

@@ -10,7 +10,8 @@
  * block on their own PUSH sockets, so a task is slowed down instead of
  * its frames being dropped. The I/O thread polls the stalled link for
  * POLLOUT meanwhile (cp_fwd_waiting_on), and keeps serving heartbeats. A
- * frame stalled longer than CP_FWD_STALL_US (a link that no longer
+ * BATCH of frames (cp_link_queue) waits the same way. A frame stalled
+ * longer than CP_FWD_STALL_US (a link that no longer
  * drains: its gateway is gone) is dropped and logged, so that one dead
  * gateway cannot stop the others' results.
  *
@@ -35,6 +36,7 @@ typedef struct cp_fwd {
 	bool stalled_stream;  /* ... is a stream frame */
 	uint64_t stalled_gen; /* ... its connection generation */
 	int64_t stalled_us;   /* ... since then (monotonic) */
+	bool unflushed;       /* a link's BATCH waits for room in its queue */
 	uint64_t results;     /* counters for the closing log line */
 	uint64_t old;         /* results of jobs from a closed connection */
 	uint64_t stalls;      /* times a link's queue was full */

@@ -21,6 +21,7 @@
 #include "cp_link.h"
 #include "cp_pool.h"
 #include "cp_tasks.h"
+#include "sl_batch.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -275,6 +276,35 @@ out:
 	cp_pool_work_destroy(&w);
 }
 
+/* A BATCH from l: each entry as if it came alone (not a BATCH: an unknown
+ * type there). The first says l takes BATCH: we answer with an empty one,
+ * and l may batch its JOBs from then on (PROTOCOL.md §2, "Batches"). */
+static void
+s_on_gateway_batch(cp_io_t *self, cp_link_t *l, const void *data, size_t len)
+{
+	sl_batch_reader_t r;
+	const char *why;
+	const void *e;
+	size_t elen;
+	int rc = sl_batch_open(&r, data, len, &why);
+
+	if (rc) {
+		SL_WARN("IO-BADMSG", "bytes=%zu err=%s why=\"%s\"", len,
+		    sl_strerror(rc), why);
+		goto out;
+	}
+	if (cp_link_batching(l))
+		SL_WARN("IO-SEND", "to gateway=%s: BATCH not answered",
+		    l->endpoint);
+	while ((rc = sl_batch_next(&r, &e, &elen)))
+		if (rc < 0)
+			SL_WARN("IO-BADMSG", "a BATCH entry is not a bin");
+		else
+			s_on_gateway_frame(self, l, e, elen);
+out:
+	sl_batch_close(&r);
+}
+
 /* Handle every message waiting from one gateway; any proves it alive. */
 static void
 s_drain_gateway(cp_io_t *self, cp_link_t *l)
@@ -288,8 +318,12 @@ s_drain_gateway(cp_io_t *self, cp_link_t *l)
 			return;
 		}
 		cp_link_heard(l, &self->lo, sl_clock_mono_us());
-		s_on_gateway_frame(
-		    self, l, zmq_msg_data(&m), zmq_msg_size(&m));
+		if (sl_batch_is(zmq_msg_data(&m), zmq_msg_size(&m)))
+			s_on_gateway_batch(
+			    self, l, zmq_msg_data(&m), zmq_msg_size(&m));
+		else
+			s_on_gateway_frame(
+			    self, l, zmq_msg_data(&m), zmq_msg_size(&m));
 		zmq_msg_close(&m);
 	}
 }
@@ -535,8 +569,8 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 				ZMQ_POLLIN | (d == waiting ? ZMQ_POLLOUT : 0),
 				0 };
 		}
-	if (io->fwd.has_stalled && timeout_ms > 100)
-		timeout_ms = 100; /* a stalled frame's deadline */
+	if ((io->fwd.has_stalled || io->fwd.unflushed) && timeout_ms > 20)
+		timeout_ms = 20; /* a stalled frame or BATCH: try again */
 	if (io->drain_end && timeout_ms > 20)
 		timeout_ms = 20; /* watch the pool empty */
 	if (zmq_poll(items, n, timeout_ms) < 0) {
@@ -546,7 +580,8 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 		return SL_ESYS;
 	}
 	/* Results first: they are what clients are waiting for. */
-	if ((items[0].revents & ZMQ_POLLIN) || io->fwd.has_stalled)
+	if ((items[0].revents & ZMQ_POLLIN) || io->fwd.has_stalled
+	    || io->fwd.unflushed)
 		cp_fwd_run(
 		    &io->fwd, &io->gws, CP_FORWARD_BATCH, sl_clock_mono_us());
 	for (int i = 1; i < n; i++)
