@@ -29,9 +29,9 @@ struct gw_req {
 
 struct gw_req_pool {
 	gw_req_limits_t lim;
-	gw_notify_t *notify;       /* borrowed */
-	gw_jobs_t *jobs;           /* every request's jobs */
-	sl_list_t owners;          /* gw_req_owner_t, in arrival order */
+	gw_notify_t *notify; /* borrowed */
+	gw_jobs_t *jobs;     /* every request's jobs */
+	sl_list_t owners; /* gw_req_owner_t with requests: timers skip idle */
 	gw_resume_budget_t budget; /* all requests' logs */
 	gw_req_stats_t st;
 };
