@@ -6,174 +6,14 @@
 #include <string.h>
 
 #include "sl_err.h"
+#include "sl_mpck.h"
 #include "sl_proto.h"
-
-/* ---- the allocation-free validator ------------------------------------ */
-
-typedef struct s_reader {
-	const uint8_t *p; /* input */
-	size_t len;       /* bytes in p */
-	size_t pos;       /* next byte to read */
-} s_reader_t;
-
-/* Big-endian unsigned of n bytes at pos; caller checked the bounds. */
-static uint64_t
-s_be(const s_reader_t *r, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v << 8 | r->p[r->pos + i];
-	return v;
-}
-
-static size_t
-s_left(const s_reader_t *r)
-{
-	return r->len - r->pos;
-}
-
-/* Skip n payload bytes after an n-byte length field; 0 or SL_EPROTO. */
-static int
-s_skip_sized(s_reader_t *r, size_t len_bytes, size_t extra)
-{
-	uint64_t n;
-
-	if (s_left(r) < len_bytes)
-		return SL_EPROTO;
-	n = s_be(r, len_bytes);
-	r->pos += len_bytes;
-	if (n > s_left(r) || extra > s_left(r) - n)
-		return SL_EPROTO;
-	r->pos += (size_t) n + extra;
-	return 0;
-}
-
-static int s_skip(s_reader_t *r, unsigned depth);
-
-/* Skip count objects (a map passes twice its entries). */
-static int
-s_skip_items(s_reader_t *r, uint64_t count, unsigned depth)
-{
-	/* Every object takes at least one byte: a count larger than what is
-	 * left is a lie, refused before anybody allocates for it. */
-	if (count > s_left(r))
-		return SL_EPROTO;
-	for (uint64_t i = 0; i < count; i++) {
-		int rc = s_skip(r, depth);
-
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int
-s_skip_fixed(s_reader_t *r, size_t n)
-{
-	if (s_left(r) < n)
-		return SL_EPROTO;
-	r->pos += n;
-	return 0;
-}
-
-static int
-s_skip_container(s_reader_t *r, size_t len_bytes, int is_map, unsigned depth)
-{
-	uint64_t n;
-
-	if (s_left(r) < len_bytes)
-		return SL_EPROTO;
-	n = s_be(r, len_bytes);
-	r->pos += len_bytes;
-	return s_skip_items(r, is_map ? n * 2 : n, depth);
-}
-
-/* Skip one object at depth (the outermost object is depth 1). */
-static int
-s_skip(s_reader_t *r, unsigned depth)
-{
-	uint8_t b;
-
-	if (!depth)
-		return SL_EPROTO; /* nested too deeply */
-	if (!s_left(r))
-		return SL_EPROTO;
-	b = r->p[r->pos++];
-	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-		return 0; /* fixint, nil, bool */
-	if (b >= 0x80 && b <= 0x8f)
-		return s_skip_items(r, (uint64_t) (b & 0x0f) * 2, depth - 1);
-	if (b >= 0x90 && b <= 0x9f)
-		return s_skip_items(r, b & 0x0f, depth - 1);
-	if (b >= 0xa0 && b <= 0xbf)
-		return s_skip_fixed(r, b & 0x1f);
-	switch (b) {
-	case 0xc4: /* bin 8/16/32 */
-	case 0xd9: /* str 8 */
-		return s_skip_sized(r, 1, 0);
-	case 0xc5:
-	case 0xda:
-		return s_skip_sized(r, 2, 0);
-	case 0xc6:
-	case 0xdb:
-		return s_skip_sized(r, 4, 0);
-	case 0xc7: /* ext 8/16/32: length, then a type byte, then data */
-		return s_skip_sized(r, 1, 1);
-	case 0xc8:
-		return s_skip_sized(r, 2, 1);
-	case 0xc9:
-		return s_skip_sized(r, 4, 1);
-	case 0xca: /* float 32 */
-		return s_skip_fixed(r, 4);
-	case 0xcb:
-		return s_skip_fixed(r, 8);
-	case 0xcc: /* uint 8..64 */
-	case 0xd0: /* int 8..64 */
-		return s_skip_fixed(r, 1);
-	case 0xcd:
-	case 0xd1:
-		return s_skip_fixed(r, 2);
-	case 0xce:
-	case 0xd2:
-		return s_skip_fixed(r, 4);
-	case 0xcf:
-	case 0xd3:
-		return s_skip_fixed(r, 8);
-	case 0xd4: /* fixext 1..16: type byte plus data */
-		return s_skip_fixed(r, 2);
-	case 0xd5:
-		return s_skip_fixed(r, 3);
-	case 0xd6:
-		return s_skip_fixed(r, 5);
-	case 0xd7:
-		return s_skip_fixed(r, 9);
-	case 0xd8:
-		return s_skip_fixed(r, 17);
-	case 0xdc: /* array 16/32 */
-		return s_skip_container(r, 2, 0, depth - 1);
-	case 0xdd:
-		return s_skip_container(r, 4, 0, depth - 1);
-	case 0xde: /* map 16/32 */
-		return s_skip_container(r, 2, 1, depth - 1);
-	case 0xdf:
-		return s_skip_container(r, 4, 1, depth - 1);
-	}
-	return SL_EPROTO; /* 0xc1: never used */
-}
+#include "sl_trace.h"
 
 int
 sl_proto_check(const void *data, size_t len, unsigned max_depth)
 {
-	s_reader_t r = { data, len, 0 };
-	int rc;
-
-	if (!data || !len)
-		return SL_EPROTO;
-	rc = s_skip(&r, max_depth);
-	if (rc)
-		return rc;
-	return r.pos == len ? 0 : SL_EPROTO; /* trailing bytes */
+	return sl_mpck_check(data, len, max_depth);
 }
 
 /* ---- decoding ------------------------------------------------------------
@@ -357,6 +197,30 @@ s_decode_job(const msgpack_object_map *b, sl_msg_job_t *j, const char **why)
 		*why = "JOB.item is missing";
 		return SL_EPROTO;
 	}
+	if (s_field(b, "traceparent")
+	    && ((rc = s_get_str(b, "traceparent", SL_TRACE_LEN, true,
+	             &j->trace, why,
+	             "JOB.traceparent must be a W3C traceparent"))
+	        || !sl_trace_ok(j->trace.ptr, j->trace.len, why)))
+		return rc ? rc : SL_EPROTO;
+	return 0;
+}
+
+/* An optional time in µs (0..INT64_MAX) into *out, absent: dflt. */
+static int
+s_get_time(const msgpack_object_map *b, const char *key, int64_t *out,
+    int64_t dflt, const char **why)
+{
+	uint64_t v;
+	int rc;
+
+	*out = dflt;
+	if (!s_field(b, key))
+		return 0;
+	if ((rc = s_get_uint(b, key, INT64_MAX, &v, why,
+	         "RESULT times must be unsigned integers")))
+		return rc;
+	*out = (int64_t) v;
 	return 0;
 }
 
@@ -365,7 +229,6 @@ s_decode_result(
     const msgpack_object_map *b, sl_msg_result_t *res, const char **why)
 {
 	const msgpack_object *ok = s_field(b, "ok");
-	uint64_t v;
 	int rc;
 
 	if ((rc = s_get_uint(b, "job", UINT64_MAX, &res->job, why,
@@ -394,16 +257,13 @@ s_decode_result(
 	}
 	/* Timings are optional: a minimal worker may leave them out. */
 	if (s_field(b, "cpu_us")
-	    && (rc = s_get_uint(b, "cpu_us", UINT64_MAX, &res->cpu_us, why,
-	            "RESULT.cpu_us must be an unsigned integer")))
+	    && (rc = s_get_uint(b, "cpu_us", UINT64_MAX, &res->times.cpu_us,
+	            why, "RESULT.cpu_us must be an unsigned integer")))
 		return rc;
-	if (s_field(b, "t_done_us")) {
-		if ((rc = s_get_uint(b, "t_done_us", INT64_MAX, &v, why,
-		         "RESULT.t_done_us must be an unsigned integer")))
-			return rc;
-		res->t_done_us = (int64_t) v;
-	}
-	return 0;
+	if ((rc = s_get_time(b, "t_done_us", &res->times.t_done_us, 0, why))
+	    || (rc = s_get_time(b, "start_us", &res->times.start_us, -1, why)))
+		return rc;
+	return s_get_time(b, "run_us", &res->times.run_us, -1, why);
 }
 
 /* REGISTERED: worker (optional label), credit (optional bool). */
@@ -592,48 +452,73 @@ sl_proto_encode_ready(msgpack_sbuffer *sb, uint32_t capacity, uint32_t pid,
 
 int
 sl_proto_encode_job(msgpack_sbuffer *sb, uint64_t job, const char *task,
-    size_t task_len, const void *item_mp, size_t item_len)
+    size_t task_len, const void *item_mp, size_t item_len, const char *trace)
 {
+	bool traced = trace && trace[0];
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "JOB", 3) || s_key(&pk, "job")
+	return s_done(s_begin(&pk, "JOB", 3 + traced) || s_key(&pk, "job")
 	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "task")
 	    || msgpack_pack_str_with_body(&pk, task, task_len)
-	    || s_key(&pk, "item") || s_raw(sb, item_mp, item_len));
+	    || s_key(&pk, "item") || s_raw(sb, item_mp, item_len)
+	    || (traced
+	        && (s_key(&pk, "traceparent")
+	            || msgpack_pack_str_with_body(
+	                &pk, trace, strlen(trace)))));
+}
+
+/* How many of t's fields a RESULT carries (cpu_us, t_done_us always). */
+static uint32_t
+s_times_count(const sl_proto_times_t *t)
+{
+	return 2 + (t->start_us >= 0) + (t->run_us >= 0);
+}
+
+/* A RESULT's timings, the last s_times_count(t) of its fields. */
+static int
+s_times(msgpack_packer *pk, const sl_proto_times_t *t)
+{
+	return s_key(pk, "cpu_us") || msgpack_pack_uint64(pk, t->cpu_us)
+	    || s_key(pk, "t_done_us")
+	    || msgpack_pack_uint64(pk, (uint64_t) t->t_done_us)
+	    || (t->start_us >= 0
+	        && (s_key(pk, "start_us")
+	            || msgpack_pack_uint64(pk, (uint64_t) t->start_us)))
+	    || (t->run_us >= 0
+	        && (s_key(pk, "run_us")
+	            || msgpack_pack_uint64(pk, (uint64_t) t->run_us)));
 }
 
 int
 sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
-    const void *value_mp, size_t value_len, uint64_t cpu_us, int64_t t_done_us)
+    const void *value_mp, size_t value_len, const sl_proto_times_t *t)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "RESULT", 5) || s_key(&pk, "job")
-	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "ok")
-	    || msgpack_pack_true(&pk) || s_key(&pk, "value")
-	    || s_raw(sb, value_mp, value_len) || s_key(&pk, "cpu_us")
-	    || msgpack_pack_uint64(&pk, cpu_us) || s_key(&pk, "t_done_us")
-	    || msgpack_pack_uint64(&pk, (uint64_t) t_done_us));
+	return s_done(s_begin(&pk, "RESULT", 3 + s_times_count(t))
+	    || s_key(&pk, "job") || msgpack_pack_uint64(&pk, job)
+	    || s_key(&pk, "ok") || msgpack_pack_true(&pk)
+	    || s_key(&pk, "value") || s_raw(sb, value_mp, value_len)
+	    || s_times(&pk, t));
 }
 
 int
 sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job, const char *code,
-    const char *message, uint64_t cpu_us, int64_t t_done_us)
+    const char *message, const sl_proto_times_t *t)
 {
 	msgpack_packer pk;
 
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "RESULT", 6) || s_key(&pk, "job")
-	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "ok")
-	    || msgpack_pack_false(&pk) || s_key(&pk, "code")
+	return s_done(s_begin(&pk, "RESULT", 4 + s_times_count(t))
+	    || s_key(&pk, "job") || msgpack_pack_uint64(&pk, job)
+	    || s_key(&pk, "ok") || msgpack_pack_false(&pk)
+	    || s_key(&pk, "code")
 	    || msgpack_pack_str_with_body(&pk, code, strlen(code))
 	    || s_key(&pk, "message")
 	    || msgpack_pack_str_with_body(&pk, message, strlen(message))
-	    || s_key(&pk, "cpu_us") || msgpack_pack_uint64(&pk, cpu_us)
-	    || s_key(&pk, "t_done_us")
-	    || msgpack_pack_uint64(&pk, (uint64_t) t_done_us));
+	    || s_times(&pk, t));
 }
 
 /* A message whose body is one uint: CANCEL and RETURN (job), CREDIT

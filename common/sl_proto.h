@@ -65,16 +65,27 @@ typedef struct sl_msg_job {
 	uint64_t job;               /* gateway-chosen id, echoed in RESULT */
 	sl_str_t task;              /* task name */
 	const msgpack_object *item; /* the item; lives in the msg's zone */
+	sl_str_t trace; /* its request's W3C traceparent (revision 7),
+	                   checked by sl_trace_ok; len 0 if absent */
 } sl_msg_job_t;
+
+/* A RESULT's timings, every one optional on the wire. */
+typedef struct sl_proto_times {
+	uint64_t cpu_us;   /* CPU time the task used; 0 if absent */
+	int64_t t_done_us; /* wall clock when it finished; 0 if absent */
+	int64_t start_us;  /* the job received -> its task started (it
+	                      waited for a thread); -1: absent (revision 7) */
+	int64_t run_us;    /* the task's run time (monotonic clock);
+	                      -1: absent (revision 7) */
+} sl_proto_times_t;
 
 typedef struct sl_msg_result {
 	uint64_t job;                /* id from the JOB */
 	bool ok;                     /* value if true, code+message if false */
 	const msgpack_object *value; /* ok: the result value */
-	sl_str_t code;     /* !ok: stable error code, e.g. bad_item */
-	sl_str_t message;  /* !ok: human-readable reason */
-	uint64_t cpu_us;   /* time the task ran */
-	int64_t t_done_us; /* wall clock when it finished */
+	sl_str_t code;          /* !ok: stable error code, e.g. bad_item */
+	sl_str_t message;       /* !ok: human-readable reason */
+	sl_proto_times_t times; /* how long it took */
 } sl_msg_result_t;
 
 typedef struct sl_msg_cancel {
@@ -138,13 +149,14 @@ const char *sl_proto_type_name(sl_msg_type_t type);
  */
 int sl_proto_encode_ready(msgpack_sbuffer *sb, uint32_t capacity, uint32_t pid,
     const char *host, const char *const *tasks, size_t n_tasks);
+/* JOB; trace is the request's traceparent, NULL or "" for none. */
 int sl_proto_encode_job(msgpack_sbuffer *sb, uint64_t job, const char *task,
-    size_t task_len, const void *item_mp, size_t item_len);
+    size_t task_len, const void *item_mp, size_t item_len, const char *trace);
+/* RESULT: cpu_us and t_done_us always, start_us and run_us when >= 0. */
 int sl_proto_encode_result_ok(msgpack_sbuffer *sb, uint64_t job,
-    const void *value_mp, size_t value_len, uint64_t cpu_us,
-    int64_t t_done_us);
+    const void *value_mp, size_t value_len, const sl_proto_times_t *t);
 int sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
-    const char *code, const char *message, uint64_t cpu_us, int64_t t_done_us);
+    const char *code, const char *message, const sl_proto_times_t *t);
 int sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job);
 /* REGISTERED, naming the worker as the gateway's logs do (label); credit:
  * this gateway takes CREDIT and RETURN. */

@@ -102,9 +102,10 @@ static void
 s_refuse(cp_io_t *self, cp_link_t *l, uint64_t job, const char *code,
     const char *msg)
 {
+	sl_proto_times_t t = { 0, sl_clock_wall_us(), -1, -1 };
+
 	msgpack_sbuffer_clear(&self->sb);
-	if (!sl_proto_encode_result_err(
-	        &self->sb, job, code, msg, 0, sl_clock_wall_us()))
+	if (!sl_proto_encode_result_err(&self->sb, job, code, msg, &t))
 		s_send(l, self->sb.data, self->sb.size);
 }
 
@@ -212,8 +213,9 @@ s_on_job(cp_io_t *self, cp_link_t *l, cp_work_t **w_p)
 		s_return(self, l, job->job);
 		return;
 	}
-	SL_DEBUG("JOB-START", "job=%" PRIu64 " task=%s gateway=%s", job->job,
-	    w->task->name, l->endpoint);
+	SL_DEBUG("JOB-START", "job=%" PRIu64 " task=%s gateway=%s trace=%.*s",
+	    job->job, w->task->name, l->endpoint, (int) job->trace.len,
+	    job->trace.len ? job->trace.ptr : "-");
 	w->gen = l->gen;
 	cp_pool_push(self->pool, w_p);
 	l->held++;

@@ -68,6 +68,7 @@ cp_pool_work_new(const void *frame, size_t len)
 	atomic_init(&w->cancel, false);
 	w->task = NULL;
 	w->gen = 0;
+	w->t_recv_us = sl_clock_mono_us();
 	w->len = len;
 	memcpy(w->frame, frame, len);
 	sl_proto_msg_init(&w->msg);
@@ -93,8 +94,8 @@ s_run(
 	cp_task_ctx_t ctx = { &self->stop, &w->cancel };
 	cp_task_err_t err = { "task_failed", "" };
 	msgpack_packer pk;
-	int64_t t0 = sl_clock_thread_cpu_ns();
-	uint64_t cpu_us;
+	int64_t t0 = sl_clock_thread_cpu_ns(), start = sl_clock_mono_us();
+	sl_proto_times_t t = { .start_us = start - w->t_recv_us };
 	int rc;
 
 	msgpack_sbuffer_clear(value);
@@ -103,14 +104,21 @@ s_run(
 		rc = cp_task_fail(&err, "cancelled", "job cancelled");
 	else
 		rc = w->task->run(job->item, &pk, &err, &ctx);
-	cpu_us = (uint64_t) (sl_clock_thread_cpu_ns() - t0) / 1000;
+	t.run_us = sl_clock_mono_us() - start;
+	t.cpu_us = (uint64_t) (sl_clock_thread_cpu_ns() - t0) / 1000;
+	t.t_done_us = sl_clock_wall_us();
+	SL_DEBUG("JOB-END",
+	    "job=%llu trace=%.*s ok=%d start_us=%lld run_us=%lld",
+	    (unsigned long long) job->job, (int) job->trace.len,
+	    job->trace.len ? job->trace.ptr : "-", rc == 0 && value->size,
+	    (long long) t.start_us, (long long) t.run_us);
 	msgpack_sbuffer_clear(sb);
 	if (rc == 0 && value->size)
-		rc = sl_proto_encode_result_ok(sb, job->job, value->data,
-		    value->size, cpu_us, sl_clock_wall_us());
+		rc = sl_proto_encode_result_ok(
+		    sb, job->job, value->data, value->size, &t);
 	else
-		rc = sl_proto_encode_result_err(sb, job->job, err.code,
-		    err.message, cpu_us, sl_clock_wall_us());
+		rc = sl_proto_encode_result_err(
+		    sb, job->job, err.code, err.message, &t);
 	if (rc) /* out of memory even for the error: say so, smaller */
 		SL_ERR("JOB-ENOMEM", "job=%llu result lost",
 		    (unsigned long long) job->job);

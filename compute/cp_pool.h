@@ -30,9 +30,11 @@ typedef struct cp_work {
 	struct cp_work *next; /* {pool lock} queue link */
 	atomic_bool cancel;   /* set by cp_pool_cancel; the task polls it */
 	const cp_task_t *task;
-	uint64_t gen; /* connection generation it came on; echoed with the
-	                 result (cp_io's to set; 0 from cp_pool_work_new) */
-	sl_msg_t msg; /* type SL_MSG_JOB; points into frame */
+	uint64_t gen;      /* connection generation it came on; echoed with the
+	                      result (cp_io's to set; 0 from cp_pool_work_new) */
+	int64_t t_recv_us; /* monotonic, when the frame arrived: RESULT's
+	                      start_us counts from here */
+	sl_msg_t msg;      /* type SL_MSG_JOB; points into frame */
 	size_t len;
 	uint8_t frame[];
 } cp_work_t;

@@ -60,6 +60,8 @@ static const struct {
 	[GW_CMSG_K_TOKEN] = { "token", offsetof(gw_cmsg_fields_t, token) },
 	[GW_CMSG_K_HAVE] = { "have", offsetof(gw_cmsg_fields_t, have) },
 	[GW_CMSG_K_DATA] = { "data", offsetof(gw_cmsg_fields_t, data) },
+	[GW_CMSG_K_TRACEPARENT]
+	= { "traceparent", offsetof(gw_cmsg_fields_t, traceparent) },
 };
 
 const char *
@@ -200,6 +202,25 @@ gw_cmsg_seq(const gw_cmsg_t *m, size_t i)
 	return m->seqs ? m->seqs[i] : (uint32_t) i;
 }
 
+/* submit's traceparent: a W3C traceparent of version 00 (sl_trace), copied
+ * to out; or -1 with err naming the field and what is wrong. */
+static int
+s_check_trace(const gw_cmsg_field_t *f, const char *id,
+    char out[SL_TRACE_LEN + 1], gw_cmsg_err_t *err)
+{
+	const char *why = "it must be a string";
+
+	if (f->kind != GW_CMSG_F_STR || !sl_trace_ok(f->s, f->len, &why))
+		return gw_cmsg_err_set(err, id, "bad_message",
+		    "\"traceparent\" must be a W3C traceparent "
+		    "00-<32 hex>-<16 hex>-<2 hex>, lowercase, ids not all "
+		    "zeros: %s",
+		    why);
+	memcpy(out, f->s, SL_TRACE_LEN);
+	out[SL_TRACE_LEN] = '\0';
+	return 0;
+}
+
 static int
 s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
     gw_cmsg_err_t *err)
@@ -236,6 +257,9 @@ s_check_submit(const gw_cmsg_fields_t *f, size_t max_items, gw_cmsg_t *m,
 		    "\"timing\" must be true or false");
 	if (f->notify.kind != GW_CMSG_F_ABSENT
 	    && s_check_channel(&f->notify, "notify", id, m->channel, err))
+		return -1;
+	if (f->traceparent.kind != GW_CMSG_F_ABSENT
+	    && s_check_trace(&f->traceparent, id, m->traceparent, err))
 		return -1;
 	/* Last: the only check that allocates (m->seqs, freed by
 	 * gw_cmsg_clear). */

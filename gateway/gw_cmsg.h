@@ -26,6 +26,7 @@
 #include <msgpack.h>
 
 #include "sl_proto.h" /* SL_PROTO_MAX_NAME: the task-name rule */
+#include "sl_trace.h" /* SL_TRACE_LEN */
 
 struct json_t; /* jansson's value: only JSON transports look inside */
 
@@ -69,7 +70,9 @@ typedef struct gw_cmsg {
 	gw_cmsg_value_t data; /* PING: payload to echo; may be empty */
 	int64_t timeout_ms;   /* SUBMIT: end unfinished items after; 0: none */
 	bool timing;          /* SUBMIT: results carry the worker's timings */
-	char token[GW_CMSG_MAX_TOKEN + 1]; /* RESUME: as sent */
+	char traceparent[SL_TRACE_LEN + 1]; /* SUBMIT: a W3C traceparent,
+	                                       checked; "": none given */
+	char token[GW_CMSG_MAX_TOKEN + 1];  /* RESUME: as sent */
 	size_t token_len;
 	uint32_t *have; /* RESUME: seqs the client holds (owned), or NULL */
 	size_t n_have;  /* ... how many: at most max_items */
@@ -129,12 +132,13 @@ typedef enum {
 	GW_CMSG_K_TOKEN,
 	GW_CMSG_K_HAVE,
 	GW_CMSG_K_DATA,
+	GW_CMSG_K_TRACEPARENT,
 	GW_CMSG_K_COUNT /* also: not a key of the protocol */
 } gw_cmsg_key_t;
 
 typedef struct gw_cmsg_fields {
 	gw_cmsg_field_t type, id, task, items, timeout_ms, timing, channel,
-	    notify, seqs, token, have;
+	    notify, seqs, token, have, traceparent;
 	gw_cmsg_field_t data; /* PING: unchecked, the transport keeps it */
 } gw_cmsg_fields_t;
 

@@ -8,10 +8,12 @@
  * s_on_job_lost, still ours.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gw_jobs.h"
+#include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
 
@@ -22,6 +24,10 @@ typedef struct gw_job {
 	gw_jobs_req_t *jr; /* NULL once the request has ended */
 	uint32_t seq;      /* the client's seqs[i] for item i, or i */
 	uint32_t attempts; /* workers that died holding it, in a row */
+	uint32_t sends;    /* workers that took it (RETURNs not counted) */
+	int64_t queued_us; /* monotonic: when it last joined its queue */
+	int64_t wait_us;   /* in the queue before its last dispatch, in all */
+	char worker[24];   /* label of its last worker */
 	size_t item_len;   /* bytes in item */
 	uint8_t item[];    /* the item, packed msgpack */
 } gw_job_t;
@@ -79,9 +85,17 @@ gw_jobs_workers(const gw_jobs_t *self)
 }
 
 void
-gw_jobs_req_init(
-    gw_jobs_req_t *jr, const char *id, const char *task, const bool *paused)
+gw_jobs_req_init(gw_jobs_req_t *jr, const char *id, const char *task,
+    const bool *paused, const char *trace)
 {
+	/* Without one, a new one: a request can always be followed through
+	 * the logs. Only a kernel without random bytes leaves it empty. */
+	if (trace && trace[0])
+		snprintf(jr->trace, sizeof jr->trace, "%s", trace);
+	else if (sl_trace_new(jr->trace)) {
+		SL_WARN("REQ-NOTRACE", "req=%s: no random bytes", id);
+		jr->trace[0] = '\0';
+	}
 	sl_list_init(&jr->queue);
 	sl_list_init(&jr->active_link);
 	jr->n_running = 0;
@@ -129,6 +143,10 @@ gw_jobs_add(gw_jobs_t *self, gw_jobs_req_t *jr, uint32_t seq, const void *item,
 	job->jr = jr;
 	job->seq = seq;
 	job->attempts = 0;
+	job->sends = 0;
+	job->queued_us = sl_clock_mono_us();
+	job->wait_us = 0;
+	job->worker[0] = '\0';
 	job->item_len = len;
 	memcpy(job->item, item, len);
 	sl_list_push_back(&jr->queue, &job->wj.link);
@@ -208,7 +226,7 @@ gw_jobs_release(gw_jobs_t *self, gw_jobs_req_t *jr,
  * in a row (crashed): then it is a poison item and ends as poisoned.
  */
 static void
-s_on_job_lost(void *ctx, gw_workers_job_t *wj, bool crashed)
+s_on_job_lost(void *ctx, gw_workers_job_t *wj, gw_workers_loss_t how)
 {
 	gw_jobs_t *self = ctx;
 	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
@@ -221,14 +239,24 @@ s_on_job_lost(void *ctx, gw_workers_job_t *wj, bool crashed)
 		return;
 	}
 	jr->n_running--;
-	if (crashed && ++job->attempts >= GW_JOBS_MAX_ATTEMPTS) {
-		SL_WARN("JOB-POISON", "req=%s seq=%u attempts=%u", jr->id,
-		    job->seq, job->attempts);
+	if (how == GW_WORKERS_RETURNED)
+		job->sends--;
+	if (how == GW_WORKERS_CRASHED
+	    && ++job->attempts >= GW_JOBS_MAX_ATTEMPTS) {
+		SL_WARN("JOB-POISON", "req=%s seq=%u attempts=%u trace=%s",
+		    jr->id, job->seq, job->attempts, jr->trace);
 		self->st.poisoned++;
 		free(job);
 		self->ev.poisoned(self->ev.ctx, jr, seq);
 		return;
 	}
+	SL_DEBUG("JOB-REQUEUE", "req=%s seq=%u worker=%s lost=%s trace=%s",
+	    jr->id, job->seq, job->worker,
+	    how == GW_WORKERS_CRASHED    ? "crashed"
+	        : how == GW_WORKERS_LEFT ? "left"
+	                                 : "returned",
+	    jr->trace);
+	job->queued_us = sl_clock_mono_us();
 	/* Its next send gives it a fresh id (gw_workers_send_job). */
 	sl_list_push_front(&jr->queue, &job->wj.link);
 	self->st.queued++;
@@ -245,15 +273,21 @@ s_on_job_result(
 	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
 	gw_jobs_req_t *jr = job->jr;
 	uint32_t seq = job->seq;
+	gw_out_timing_t tm
+	    = { res->times.t_done_us, res->times.cpu_us, job->wait_us,
+		      res->times.start_us, res->times.run_us, job->sends, "" };
 
+	snprintf(tm.worker, sizeof tm.worker, "%s", job->worker);
 	self->st.running--;
 	free(job);
 	if (!jr) {
 		self->st.stale++; /* its request ended early */
 		return;
 	}
+	SL_DEBUG("JOB-DONE", "req=%s seq=%u worker=%s ok=%d trace=%s", jr->id,
+	    seq, tm.worker, res->ok, jr->trace);
 	jr->n_running--;
-	self->ev.result(self->ev.ctx, jr, seq, res);
+	self->ev.result(self->ev.ctx, jr, seq, res, &tm);
 }
 
 /* Credit or the workers changed. */
@@ -284,11 +318,18 @@ s_send_job(gw_jobs_t *self, void *w, gw_job_t *job)
 	/* Counted first: a failed send hands it back (s_on_job_lost). */
 	self->st.running++;
 	jr->n_running++;
+	job->wait_us += sl_clock_mono_us() - job->queued_us;
+	job->sends++;
+	snprintf(job->worker, sizeof job->worker, "%s", self->wops->name(w));
+	job->wj.trace = jr->trace[0] ? jr->trace : NULL;
 	if (self->wops->send_job(self->workers, w, &job->wj, jr->task,
-	        job->item, job->item_len))
+	        job->item, job->item_len)) {
+		job->sends--; /* back in its queue: it never reached w */
 		return;
-	SL_DEBUG("JOB-SENT", "req=%s seq=%u job=%" PRIu64 " worker=%s", jr->id,
-	    job->seq, job->wj.id, self->wops->name(w));
+	}
+	SL_DEBUG("JOB-SENT",
+	    "req=%s seq=%u job=%" PRIu64 " worker=%s trace=%s", jr->id,
+	    job->seq, job->wj.id, job->worker, jr->trace);
 }
 
 /*

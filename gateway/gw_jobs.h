@@ -10,7 +10,11 @@
  * client is a paused slow reader. A job whose worker dies goes back to
  * the front of its queue, unless it died twice in a row with its worker
  * (a poison item). Results and poisoned items are handed to the
- * request's owner (gw_req) through gw_jobs_events_t; a request that
+ * request's owner (gw_req) through gw_jobs_events_t, with where the
+ * item's time went (its waits in the queue, its attempts, the worker's
+ * timings); every job carries its request's W3C traceparent to its
+ * worker and into the log lines of its dispatch, result and requeue
+ * (JOB-SENT, JOB-DONE, JOB-REQUEUE). A request that
  * ends early lets go of its jobs (queued ones are freed, running ones
  * orphaned and cancelled on their workers, their results dropped later).
  *
@@ -24,8 +28,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_out.h"
 #include "gw_workers.h"
 #include "sl_list.h"
+#include "sl_trace.h"
 
 typedef struct gw_jobs gw_jobs_t;
 
@@ -37,13 +43,16 @@ typedef struct gw_jobs_req {
 	const char *id;        /* its id, for logs (borrowed) */
 	const char *task;      /* its task (borrowed from the request) */
 	const bool *paused;    /* its client's: no dispatch while true */
+	char trace[SL_TRACE_LEN + 1]; /* its traceparent; "" only if none
+	                               * could be made */
 } gw_jobs_req_t;
 
 /* The request's side: jr is the one embedded in the request. */
 typedef struct gw_jobs_events {
-	/* A result (ok or an item error) from the worker that held it. */
+	/* A result (ok or an item error) from the worker that held it, and
+	 * where its time went. */
 	void (*result)(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
-	    const gw_workers_result_t *res);
+	    const gw_workers_result_t *res, const gw_out_timing_t *tm);
 	/* Its worker died holding it twice in a row: the item is lost. */
 	void (*poisoned)(void *ctx, gw_jobs_req_t *jr, uint32_t seq);
 	void *ctx;
@@ -76,9 +85,11 @@ gw_workers_t *gw_jobs_workers(const gw_jobs_t *self);
 void gw_jobs_workers_events(gw_jobs_t *self, gw_workers_events_t *out);
 
 /* A new request's part: its id and task (borrowed: live as long as jr),
- * its client's pause flag (repointed when it changes hands). */
-void gw_jobs_req_init(
-    gw_jobs_req_t *jr, const char *id, const char *task, const bool *paused);
+ * its client's pause flag (repointed when it changes hands), its
+ * traceparent (copied; checked by the caller with sl_trace_ok), or
+ * NULL or "" to make a new one. */
+void gw_jobs_req_init(gw_jobs_req_t *jr, const char *id, const char *task,
+    const bool *paused, const char *trace);
 /* Queue one more job of jr: the item's len bytes (copied) as seq. 0 or
  * SL_ENOMEM. It waits until gw_jobs_start. */
 int gw_jobs_add(gw_jobs_t *self, gw_jobs_req_t *jr, uint32_t seq,

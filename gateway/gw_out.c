@@ -38,6 +38,7 @@ typedef enum {
 	S_U64,   /* uint64_t, sent as an int64 */
 	S_VALUE, /* gw_cmsg_value_t */
 	S_FLAG,  /* bool, sent as true and only when set */
+	S_CHARS, /* char[], a string in place */
 } s_kind_t;
 
 /* When a frame carries the field. */
@@ -45,6 +46,7 @@ typedef enum {
 	S_ALWAYS,
 	S_IF_SET,    /* non-NULL, non-zero, a value present */
 	S_IF_TIMING, /* RESULT with the worker's timings */
+	S_IF_TIMED,  /* ... and the int64 is not negative (the worker said) */
 } s_when_t;
 
 typedef struct s_field {
@@ -65,12 +67,19 @@ typedef struct s_field {
 #define S_TAIL S_F(channel, S_STR, S_IF_SET), { .key = NULL }
 
 static const s_field_t s_accepted[] = { S_HEAD, S_F(items, S_SIZE, S_ALWAYS),
-	S_F(workers, S_SIZE, S_ALWAYS), S_F(resume, S_STR, S_IF_SET), S_TAIL };
+	S_F(workers, S_SIZE, S_ALWAYS), S_F(resume, S_STR, S_IF_SET),
+	S_F(traceparent, S_STR, S_IF_SET), S_TAIL };
+/* With timing: where the item's time went (gw_out_timing_t). */
+#define S_TM(key, kind, when) S_KEYED(#key, tm.key, kind, when)
+#define S_TIMING S_TM(t_done_us, S_I64, S_IF_TIMING), \
+	S_TM(cpu_us, S_U64, S_IF_TIMING), S_TM(queue_us, S_I64, S_IF_TIMING), \
+	S_TM(start_us, S_I64, S_IF_TIMED), S_TM(run_us, S_I64, S_IF_TIMED), \
+	S_TM(worker, S_CHARS, S_IF_TIMING), S_TM(attempts, S_U32, S_IF_TIMING)
 static const s_field_t s_result[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
-	S_F(value, S_VALUE, S_ALWAYS), S_F(t_done_us, S_I64, S_IF_TIMING),
-	S_F(cpu_us, S_U64, S_IF_TIMING), S_TAIL };
+	S_F(value, S_VALUE, S_ALWAYS), S_TIMING, S_TAIL };
 static const s_field_t s_item_error[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
-	S_F(code, S_STR, S_ALWAYS), S_F(message, S_STR, S_ALWAYS), S_TAIL };
+	S_F(code, S_STR, S_ALWAYS), S_F(message, S_STR, S_ALWAYS), S_TIMING,
+	S_TAIL };
 static const s_field_t s_error[] = { S_HEAD, S_F(code, S_STR, S_ALWAYS),
 	S_F(message, S_STR, S_ALWAYS), S_TAIL };
 /* cancelled only when something was: the common frame stays small */
@@ -143,6 +152,8 @@ s_has(const gw_out_t *f, const s_field_t *d)
 		return true;
 	if (d->when == S_IF_TIMING)
 		return f->timing;
+	if (d->when == S_IF_TIMED)
+		return f->timing && s_int(f, d) >= 0;
 	switch (d->kind) {
 	case S_STR:
 		return *(const char *const *) at != NULL;
@@ -166,6 +177,8 @@ s_visit(const gw_out_t *f, const s_field_t *d, const gw_out_visitor_t *v,
 		return v->str(ctx, d->key, gw_out_type_name(f->type));
 	case S_STR:
 		return v->str(ctx, d->key, *(const char *const *) at);
+	case S_CHARS:
+		return v->str(ctx, d->key, at);
 	case S_VALUE:
 		return v->value(ctx, d->key, at);
 	case S_FLAG:

@@ -23,13 +23,26 @@
 typedef enum {
 	GW_OUT_ACCEPTED = 1, /* id, items, workers, resume */
 	GW_OUT_RESULT,       /* id, seq, value (+ timings) */
-	GW_OUT_ITEM_ERROR,   /* id, seq, code, message */
+	GW_OUT_ITEM_ERROR,   /* id, seq, code, message (+ timings) */
 	GW_OUT_DONE,         /* id, ok, failed, cancelled, elapsed_ms */
 	GW_OUT_ERROR,        /* code, message; id or channel if known */
 	GW_OUT_PONG, /* data, server_us, workers, queued, running, draining */
 	GW_OUT_SUBSCRIBED,   /* channel, subscriptions */
 	GW_OUT_UNSUBSCRIBED, /* channel, subscriptions */
 } gw_out_type_t;
+
+/* Where an item's time went: what a result (or a worker's item error)
+ * of a request submitted with timing carries. */
+typedef struct gw_out_timing {
+	int64_t t_done_us; /* the worker's wall clock when it finished */
+	uint64_t cpu_us;   /* CPU time the task used */
+	int64_t queue_us;  /* in the gateway's queue, every attempt's wait */
+	int64_t start_us;  /* on the worker before its task started;
+	                      -1: not said (a worker before revision 7) */
+	int64_t run_us;    /* the task's run time; -1: not said */
+	uint32_t attempts; /* workers that took it, this one included */
+	char worker[24];   /* the gateway's label of that worker (w1...) */
+} gw_out_timing_t;
 
 /*
  * One frame for a client, before encoding. Everything is borrowed for the
@@ -49,10 +62,10 @@ typedef struct gw_out {
 	size_t items, workers, ok, failed, cancelled, queued, running;
 	size_t subscriptions;
 	int64_t elapsed_ms, server_us;
-	bool timing;   /* RESULT: add t_done_us and cpu_us */
+	bool timing;   /* RESULT, ITEM_ERROR: add tm's fields */
 	bool draining; /* PONG: the gateway is shutting down (sent if true) */
-	int64_t t_done_us;
-	uint64_t cpu_us;
+	gw_out_timing_t tm;
+	const char *traceparent; /* ACCEPTED: the request's, or NULL */
 	/* 0, or a number several sends of one identical frame share (a
 	 * channel's fan-out): a transport may encode the first and reuse
 	 * its bytes for the rest. */

@@ -44,7 +44,7 @@ struct gw_req_pool {
 };
 
 static void s_on_job_result(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
-    const gw_workers_result_t *res);
+    const gw_workers_result_t *res, const gw_out_timing_t *tm);
 static void s_on_job_poisoned(void *ctx, gw_jobs_req_t *jr, uint32_t seq);
 
 gw_req_pool_t *
@@ -106,13 +106,15 @@ s_send_req(gw_req_pool_t *self, gw_req_t *r, gw_out_t *f)
  * share, and its client and watchers are told. */
 static void
 s_item_error(gw_req_pool_t *self, gw_req_t *r, uint32_t seq, const char *code,
-    const char *msg)
+    const char *msg, const gw_out_timing_t *tm)
 {
 	gw_out_t f = { .type = GW_OUT_ITEM_ERROR,
 		.id = r->id,
 		.seq = seq,
 		.code = code,
-		.message = msg };
+		.message = msg,
+		.timing = tm && r->timing, /* a worker's error: its times */
+		.tm = tm ? *tm : (gw_out_timing_t) { 0 } };
 
 	r->n_failed++;
 	(*r->owner->open)--;
@@ -220,7 +222,7 @@ s_end_one(void *arg, uint32_t seq)
 {
 	s_end_t *a = arg;
 
-	s_item_error(a->self, a->r, seq, a->code, a->msg);
+	s_item_error(a->self, a->r, seq, a->code, a->msg, NULL);
 }
 
 /* End every queued item of r as an item error code (msg), and with
@@ -327,7 +329,7 @@ s_request_new(gw_req_pool_t *self, gw_req_owner_t *o, const gw_cmsg_t *m)
 		return NULL;
 	snprintf(r->id, sizeof r->id, "%s", m->id);
 	snprintf(r->task, sizeof r->task, "%s", m->task);
-	gw_jobs_req_init(&r->jobs, r->id, r->task, &o->paused);
+	gw_jobs_req_init(&r->jobs, r->id, r->task, &o->paused, m->traceparent);
 	r->owner = o;
 	sl_list_push_back(&o->requests, &r->owner_link);
 	o->n_requests++;
@@ -372,10 +374,12 @@ gw_req_submit(gw_req_pool_t *self, gw_req_owner_t *o, const gw_cmsg_t *m,
 		s_request_free(self, r);
 		return SL_ENOMEM;
 	}
-	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu notify=%s", r->id,
-	    r->task, m->n_items, m->channel[0] ? m->channel : "-");
+	SL_INFO("REQ-ACCEPT", "req=%s task=%s items=%zu notify=%s trace=%s",
+	    r->id, r->task, m->n_items, m->channel[0] ? m->channel : "-",
+	    r->jobs.trace);
 	self->st.accepted++;
 	f.id = r->id;
+	f.traceparent = r->jobs.trace[0] ? r->jobs.trace : NULL;
 	/* The token to its client only: a watcher must not take it over. */
 	f.resume = r->rs ? gw_resume_token(r->rs) : NULL;
 	s_send(o, &f);
@@ -544,14 +548,14 @@ s_on_job_poisoned(void *ctx, gw_jobs_req_t *jr, uint32_t seq)
 	gw_req_t *r = sl_container_of(jr, gw_req_t, jobs);
 
 	s_item_error(self, r, seq, "worker_lost",
-	    "the item's worker died twice in a row running it");
+	    "the item's worker died twice in a row running it", NULL);
 	s_request_progress(self, r, 0);
 }
 
 /* A result of r's job from the worker that held it. */
 static void
-s_on_job_result(
-    void *ctx, gw_jobs_req_t *jr, uint32_t seq, const gw_workers_result_t *res)
+s_on_job_result(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
+    const gw_workers_result_t *res, const gw_out_timing_t *tm)
 {
 	gw_req_pool_t *self = ctx;
 	gw_req_t *r = sl_container_of(jr, gw_req_t, jobs);
@@ -564,8 +568,7 @@ s_on_job_result(
 			.seq = seq,
 			.value.mp = res->value,
 			.timing = r->timing,
-			.t_done_us = res->t_done_us,
-			.cpu_us = res->cpu_us };
+			.tm = *tm };
 
 		r->n_ok++;
 		(*r->owner->open)--;
@@ -573,7 +576,7 @@ s_on_job_result(
 		s_send_req(self, r, &f);
 	} else {
 		self->st.items_failed++;
-		s_item_error(self, r, seq, res->code, res->message);
+		s_item_error(self, r, seq, res->code, res->message, tm);
 	}
 	self->st.results++;
 	s_request_progress(self, r, 0);

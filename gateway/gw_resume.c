@@ -15,14 +15,13 @@
 /* One finished item, as it was sent. */
 typedef struct s_rec {
 	uint32_t seq;
-	bool ok;     /* a result (else an item error) */
-	bool timing; /* result with the worker's timings */
-	int64_t t_done_us;
-	uint64_t cpu_us;
-	size_t size;   /* what it costs the budget */
-	size_t len;    /* ok: msgpack bytes of the value in data */
-	char *code;    /* !ok: in data, NUL-terminated */
-	char *message; /* !ok: in data, after code */
+	bool ok;            /* a result (else an item error) */
+	bool timing;        /* with where its time went */
+	gw_out_timing_t tm; /* ... that */
+	size_t size;        /* what it costs the budget */
+	size_t len;         /* ok: msgpack bytes of the value in data */
+	char *code;         /* !ok: in data, NUL-terminated */
+	char *message;      /* !ok: in data, after code */
 	char data[];
 } s_rec_t;
 
@@ -145,8 +144,7 @@ s_rec_new(const gw_out_t *f)
 	*rec = (s_rec_t) { .seq = f->seq,
 		.ok = ok,
 		.timing = f->timing,
-		.t_done_us = f->t_done_us,
-		.cpu_us = f->cpu_us,
+		.tm = f->tm,
 		.size = sizeof *rec + sizeof(s_rec_t *) + sb.size + lc + lm,
 		.len = sb.size };
 	if (sb.size)
@@ -277,7 +275,9 @@ s_replay(const gw_resume_t *self, const char *id,
 			.id = id,
 			.seq = rec->seq,
 			.code = rec->code,
-			.message = rec->message };
+			.message = rec->message,
+			.timing = rec->timing,
+			.tm = rec->tm };
 		msgpack_unpacked up;
 		int rc;
 
@@ -292,8 +292,7 @@ s_replay(const gw_resume_t *self, const char *id,
 				.seq = rec->seq,
 				.value.mp = &up.data,
 				.timing = rec->timing,
-				.t_done_us = rec->t_done_us,
-				.cpu_us = rec->cpu_us };
+				.tm = rec->tm };
 		}
 		rc = send(ctx, &f);
 		msgpack_unpacked_destroy(&up);

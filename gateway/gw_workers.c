@@ -123,14 +123,14 @@ s_has_credit(const gw_worker_t *w)
 
 /* Unlink a held job and hand it back to its owner. */
 static void
-s_lose(gw_workers_t *self, gw_workers_job_t *job, bool crashed)
+s_lose(gw_workers_t *self, gw_workers_job_t *job, gw_workers_loss_t how)
 {
 	gw_worker_t *w = job->holder;
 
 	sl_list_remove(&job->link);
 	w->n_jobs--;
 	job->holder = NULL;
-	self->ev.lost(self->ev.ctx, job, crashed);
+	self->ev.lost(self->ev.ctx, job, how);
 }
 
 /* Forget a worker; every job it held goes back to its owner. */
@@ -217,8 +217,7 @@ static void
 s_result_up(
     gw_workers_t *self, gw_workers_job_t *job, const sl_msg_result_t *m)
 {
-	gw_workers_result_t res
-	    = { m->ok, m->value, "", "", m->cpu_us, m->t_done_us };
+	gw_workers_result_t res = { m->ok, m->value, "", "", m->times };
 	char code[SL_PROTO_MAX_NAME + 1], msg[SL_PROTO_MAX_TEXT + 1];
 	const char *why = NULL;
 	int rc = m->ok
@@ -289,7 +288,7 @@ s_on_return(gw_workers_t *self, gw_worker_t *w, uint64_t id)
 	if (!job)
 		return;
 	self->st.returned++;
-	s_lose(self, job, false);
+	s_lose(self, job, GW_WORKERS_RETURNED);
 	w->window = (uint32_t) w->n_jobs;
 }
 
@@ -549,12 +548,12 @@ gw_workers_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
 	job->id = self->next_job++;
 	msgpack_sbuffer_clear(&self->sb);
 	rc = sl_proto_encode_job(
-	    &self->sb, job->id, task, strlen(task), item, len);
+	    &self->sb, job->id, task, strlen(task), item, len, job->trace);
 	if (!rc)
 		rc = s_send_sb(self, w->peer.rid, w->peer.rid_len);
 	if (rc) {
 		/* It never reached w: back to its owner, not an attempt. */
-		s_lose(self, job, false);
+		s_lose(self, job, GW_WORKERS_LEFT);
 		s_remove(self, w, sl_strerror(rc), true);
 	}
 	return rc;

@@ -42,10 +42,12 @@ typedef struct gw_workers gw_workers_t;
 
 /* A job as this module sees it: the caller embeds it in its own job. */
 typedef struct gw_workers_job {
-	sl_list_t link; /* in its holder's list while held */
-	uint64_t id;    /* set by each send, unique across gateway
-	                 * processes; echoed by the worker in RESULT */
-	void *holder;   /* the worker holding it; NULL while not held */
+	sl_list_t link;    /* in its holder's list while held */
+	uint64_t id;       /* set by each send, unique across gateway
+	                    * processes; echoed by the worker in RESULT */
+	void *holder;      /* the worker holding it; NULL while not held */
+	const char *trace; /* the traceparent its JOB carries (borrowed for
+	                    * the send), or NULL */
 } gw_workers_job_t;
 
 /* A worker's RESULT as it comes up: checked at the edge. A value without
@@ -56,9 +58,16 @@ typedef struct gw_workers_result {
 	const msgpack_object *value; /* ok: the value, as the worker sent it */
 	const char *code;            /* !ok: UTF-8, at most a name's length */
 	const char *message;         /* !ok: UTF-8, may be "" */
-	uint64_t cpu_us;             /* time the task ran */
-	int64_t t_done_us;           /* wall clock when it finished */
+	sl_proto_times_t times;      /* the worker's timings */
 } gw_workers_result_t;
+
+/* Why a held job came back without a result. */
+typedef enum {
+	GW_WORKERS_LEFT = 0,    /* its worker left (BYE) or a send failed */
+	GW_WORKERS_CRASHED = 1, /* its worker died holding it */
+	GW_WORKERS_RETURNED,    /* its worker did not start it (RETURN): not
+	                         * an attempt */
+} gw_workers_loss_t;
 
 /* Upward calls, all with ctx first. Never from inside a downward call,
  * except lost (see gw_workers_send_job). */
@@ -66,9 +75,10 @@ typedef struct gw_workers_events {
 	/* A result for job, from its holder; job is no longer held. */
 	void (*result)(
 	    void *ctx, gw_workers_job_t *job, const gw_workers_result_t *res);
-	/* job is no longer held: its worker left (crashed: died, not BYE)
-	 * or could not be sent it. Jobs of one worker come last first. */
-	void (*lost)(void *ctx, gw_workers_job_t *job, bool crashed);
+	/* job is no longer held: its worker left, died, could not be sent
+	 * it, or gave it back unstarted (how). Jobs of one worker come
+	 * last first. */
+	void (*lost)(void *ctx, gw_workers_job_t *job, gw_workers_loss_t how);
 	/* Credit or the workers changed (a frame or a tick was handled):
 	 * a good moment to dispatch. */
 	void (*changed)(void *ctx);

@@ -7,7 +7,10 @@
  * --notify CHANNEL lets the channel's subscribers watch the request.
  * --have FILE (what an earlier run printed) submits only the items not
  * in it, with their seqs, so a run cut short by a lost gateway finishes
- * on another one with every item exactly once.
+ * on another one with every item exactly once. --timing makes each line
+ * say where its item's time went (queue_us, start_us, run_us, worker,
+ * attempts) and stderr name the request's traceparent (--traceparent
+ * gives one), to find its items in the gateway's and workers' logs.
  *
  * Exit status: 0 every item ok, 1 some items failed, 2 bad usage, 3 the
  * request was refused or the gateway did not answer, 4 --timeout passed,
@@ -69,6 +72,8 @@ typedef struct sub_cfg {
 	    *notify;      /* channel watchers see it on; "none": no channel */
 	int progress;     /* auto,yes,no */
 	const char *have; /* an earlier run's output; "none" */
+	int timing;       /* results say where their time went */
+	const char *traceparent; /* W3C traceparent to send; "none" */
 } sub_cfg_t;
 
 static const sl_opt_t s_opts[] = {
@@ -93,6 +98,15 @@ static const sl_opt_t s_opts[] = {
 	    "JSON lines an earlier run of the same items printed: their "
 	    "seqs are not submitted again, the others go with their seqs "
 	    "(none: submit every item)" },
+	{ "timing", "SLUICE_SUBMIT_TIMING", SL_OPT_BOOL, "no", 0, 0, NULL,
+	    offsetof(sub_cfg_t, timing),
+	    "each line also says where its item's time went (queue_us, "
+	    "start_us, run_us, worker, attempts); stderr names the request's "
+	    "traceparent" },
+	{ "traceparent", "SLUICE_SUBMIT_TRACEPARENT", SL_OPT_STR, "none", 0, 0,
+	    NULL, offsetof(sub_cfg_t, traceparent),
+	    "W3C traceparent for the request (00-<32 hex>-<16 hex>-<2 hex>; "
+	    "none: the gateway makes one)" },
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
@@ -112,6 +126,7 @@ typedef struct sub {
 	size_t total, ok, failed;
 	int64_t t0_us, bar_at_us;
 	bool bar;
+	bool timing; /* name the traceparent on stderr */
 } sub_t;
 
 /* Send a JSON value as one msgpack frame. */
@@ -209,6 +224,10 @@ s_on_frame(sub_t *s, json_t *f)
 	if (!strcmp(type, "accepted")) {
 		s->total
 		    = (size_t) json_integer_value(json_object_get(f, "items"));
+		if (s->timing && json_object_get(f, "traceparent"))
+			fprintf(stderr, "sluice-submit: traceparent %s\n",
+			    json_string_value(
+			        json_object_get(f, "traceparent")));
 		return -1;
 	}
 	if ((!strcmp(type, "result") || !strcmp(type, "error"))
@@ -364,10 +383,13 @@ s_run(sub_t *s, const sub_cfg_t *cfg, const char *task, json_t *items,
 
 	s->t0_us = now;
 	if (s_send(s,
-	        json_pack("{s:s, s:s, s:s, s:o, s:s*, s:o*}", "type", "submit",
-	            "id", s->id, "task", task, "items", items, "notify",
+	        json_pack("{s:s, s:s, s:s, s:o, s:s*, s:o*, s:b, s:s*}",
+	            "type", "submit", "id", s->id, "task", task, "items",
+	            items, "notify",
 	            strcmp(cfg->notify, "none") ? cfg->notify : NULL, "seqs",
-	            seqs))) {
+	            seqs, "timing", cfg->timing, "traceparent",
+	            strcmp(cfg->traceparent, "none") ? cfg->traceparent
+	                                             : NULL))) {
 		fprintf(stderr, "sluice-submit: cannot send the request\n");
 		return EXIT_REFUSED;
 	}
@@ -485,6 +507,7 @@ main(int argc, char **argv)
 	s.id = cfg.id;
 	s.gateway = cfg.gateway;
 	s.bar = cfg.progress == 1 || (cfg.progress == 0 && isatty(2));
+	s.timing = cfg.timing;
 	zctx = zmq_ctx_new();
 	s.sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;
 	if (!s.sock

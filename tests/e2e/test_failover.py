@@ -186,6 +186,8 @@ async def request_waits_for_a_worker(h):
                                 what="accepted")
     # resume: the request's token (PROTOCOL.md 1.3), 32 hex characters
     check(len(acc.pop("resume", "")) == 32, f"{acc}")
+    # traceparent: the one the gateway made (PROTOCOL.md 1.4), 55 characters
+    check(len(acc.pop("traceparent", "")) == 55, f"{acc}")
     check(acc == {"type": "accepted", "id": "n1", "items": 2, "workers": 0},
           f"{acc}")
     pong, _ = await c.ping()

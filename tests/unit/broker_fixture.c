@@ -301,8 +301,9 @@ bf_result(fake_t *f, const char *rid, uint64_t job, const char *value)
 	msgpack_sbuffer_init(&v);
 	sl_test_pack_json(&v, value);
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(
-	    sl_proto_encode_result_ok(&sb, job, v.data, v.size, 10, 20), 0);
+	assert_int_equal(sl_proto_encode_result_ok(&sb, job, v.data, v.size,
+	                     &(sl_proto_times_t) { 10, 20, -1, -1 }),
+	    0);
 	msgpack_sbuffer_destroy(&v);
 	bf_worker_frame(f, rid, &sb);
 }
@@ -314,8 +315,9 @@ bf_result_err(fake_t *f, const char *rid, uint64_t job, const char *code,
 	msgpack_sbuffer sb;
 
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(
-	    sl_proto_encode_result_err(&sb, job, code, message, 10, 20), 0);
+	assert_int_equal(sl_proto_encode_result_err(&sb, job, code, message,
+	                     &(sl_proto_times_t) { 10, 20, -1, -1 }),
+	    0);
 	bf_worker_frame(f, rid, &sb);
 }
 

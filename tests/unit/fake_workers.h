@@ -18,6 +18,7 @@ typedef struct fake_workers {
 	uint64_t next_id;
 	uint64_t cancels[MAX_REC]; /* job ids told to CANCEL */
 	size_t n_cancels;
+	char last_trace[64]; /* the traceparent of the last JOB sent */
 } fake_workers_t;
 
 static inline fake_workers_t *
@@ -60,6 +61,8 @@ s_w_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
 	(void) len;
 	job->id = ++w->next_id;
 	job->holder = w;
+	snprintf(w->last_trace, sizeof w->last_trace, "%s",
+	    job->trace ? job->trace : "");
 	w->held[w->n_held++] = job;
 	return 0;
 }

@@ -173,7 +173,8 @@ test_broker_value_without_json_form_becomes_a_bad_result_error(void **state)
 	bf_submit(f, c, "r1", "sum", "[1]");
 	msgpack_sbuffer_init(&sb);
 	assert_int_equal(sl_proto_encode_result_ok(&sb, f->jobs[0].job,
-	                     B("\xcb\x7f\xf8\0\0\0\0\0\0"), 1, 2),
+	                     B("\xcb\x7f\xf8\0\0\0\0\0\0"),
+	                     &(sl_proto_times_t) { 1, 2, -1, -1 }),
 	    0); /* NaN */
 	bf_worker_frame(f, "w1", &sb);
 	assert_int_equal(f->n_frames, 3);

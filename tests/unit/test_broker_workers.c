@@ -357,7 +357,8 @@ test_broker_malformed_worker_frames_are_counted_and_dropped(void **state)
 	gw_workers_on_frame(f->w, (const uint8_t *) "w1", 2, NULL, "", 0);
 	/* a JOB is for workers, not from them */
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(sl_proto_encode_job(&sb, 1, "sum", 3, B("\x01")), 0);
+	assert_int_equal(
+	    sl_proto_encode_job(&sb, 1, "sum", 3, B("\x01"), NULL), 0);
 	bf_worker_frame(f, "w1", &sb);
 	st = bf_stats(f);
 	assert_int_equal(st.bad_frames, 3);

@@ -626,6 +626,81 @@ test_cmsg_too_many_items_message_gives_count_and_limit(void **state)
 
 /* The one key table: every key found by its name and nothing else,
  * each with a member of its own. */
+/* submit's traceparent: kept as given when it is a W3C traceparent of
+ * version 00, else bad_message naming the field and what is wrong. */
+static void
+test_cmsg_submit_traceparent_is_checked_and_kept(void **state)
+{
+#define TP "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	static const struct {
+		const char *value; /* JSON after "traceparent": */
+		const char *why;   /* in the message; NULL: accepted */
+	} rows[] = {
+		{ "\"" TP "\"", NULL },
+		{ "\"" TP "0\"", "55 characters" },
+		{ "\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7\"",
+		    "55 characters" },
+		{ "\"\"", "55 characters" },
+		{ "\"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-"
+		  "01\"",
+		    "trace-id must be" },
+		{ "\"00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-"
+		  "01\"",
+		    "trace-id must be" },
+		{ "\"00-00000000000000000000000000000000-00f067aa0ba902b7-"
+		  "01\"",
+		    "all zeros" },
+		{ "\"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-"
+		  "01\"",
+		    "all zeros" },
+		{ "\"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-"
+		  "01\"",
+		    "version 00" },
+		{ "1", "must be a string" },
+		{ "null", "must be a string" },
+		{ "[\"" TP "\"]", "must be a string" },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < SL_N(rows); i++) {
+		char text[256];
+		gw_cmsg_t m;
+		gw_cmsg_err_t err;
+		int rc;
+
+		snprintf(text, sizeof text,
+		    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"sum\","
+		    "\"items\":[1],\"traceparent\":%s}",
+		    rows[i].value);
+		rc = gw_cmsg_parse(text, strlen(text), 5, &m, &err);
+		if (!rows[i].why) {
+			sl_assert_row_int(text, rc, 0);
+			sl_assert_row_str(text, m.traceparent, TP);
+			gw_cmsg_clear(&m);
+			continue;
+		}
+		sl_assert_row_int(text, rc, -1);
+		sl_assert_row_str(text, err.code, "bad_message");
+		sl_assert_row_str(text, err.id, "r1");
+		if (!strstr(err.message, "\"traceparent\"")
+		    || !strstr(err.message, rows[i].why))
+			fail_msg("%s: message \"%s\"", text, err.message);
+	}
+	/* none given: none kept (the gateway makes one) */
+	{
+		const char *text
+		    = SUBMIT_WITH("\"task\":\"sum\",\"items\":[1]");
+		gw_cmsg_t m;
+		gw_cmsg_err_t err;
+
+		assert_int_equal(
+		    gw_cmsg_parse(text, strlen(text), 5, &m, &err), 0);
+		assert_string_equal(m.traceparent, "");
+		gw_cmsg_clear(&m);
+	}
+#undef TP
+}
+
 static void
 test_cmsg_key_table_names_each_field_once(void **state)
 {
@@ -919,6 +994,8 @@ main(void)
 		cmocka_unit_test(
 		    test_cmsg_seqs_up_to_the_item_limit_and_beyond),
 		cmocka_unit_test(test_cmsg_key_table_names_each_field_once),
+		cmocka_unit_test(
+		    test_cmsg_submit_traceparent_is_checked_and_kept),
 	};
 
 	return cmocka_run_group_tests_name("cmsg", tests, NULL, NULL);

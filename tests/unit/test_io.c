@@ -209,7 +209,7 @@ s_send_job(fixture_t *f, uint64_t job, const char *task, const char *item)
 	assert_int_equal(
 	    msgpack_pack_str_with_body(&pk, item, strlen(item)), 0);
 	assert_int_equal(sl_proto_encode_job(&f->sb, job, task, strlen(task),
-	                     item_mp.data, item_mp.size),
+	                     item_mp.data, item_mp.size, NULL),
 	    0);
 	msgpack_sbuffer_destroy(&item_mp);
 	s_send(f);
@@ -290,7 +290,7 @@ test_io_drain_lets_a_running_job_finish_before_bye(void **state)
 		msgpack_packer_init(&pk, &item, msgpack_sbuffer_write);
 		assert_int_equal(msgpack_pack_uint32(&pk, 300), 0);
 		assert_int_equal(sl_proto_encode_job(&f->sb, 3, "sleep", 5,
-		                     item.data, item.size),
+		                     item.data, item.size, NULL),
 		    0);
 		msgpack_sbuffer_destroy(&item);
 		s_send(f);
@@ -410,8 +410,9 @@ s_send_sleep(fixture_t *f, uint64_t job, unsigned ms)
 	msgpack_sbuffer_init(&mp);
 	msgpack_packer_init(&pk, &mp, msgpack_sbuffer_write);
 	assert_int_equal(msgpack_pack_unsigned_int(&pk, ms), 0);
-	assert_int_equal(
-	    sl_proto_encode_job(&f->sb, job, "sleep", 5, mp.data, mp.size), 0);
+	assert_int_equal(sl_proto_encode_job(
+	                     &f->sb, job, "sleep", 5, mp.data, mp.size, NULL),
+	    0);
 	msgpack_sbuffer_destroy(&mp);
 	s_send(f);
 }

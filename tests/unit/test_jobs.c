@@ -8,6 +8,10 @@
 #include "fake_workers.h"
 #include "gw_jobs.h"
 #include "sl_log.h"
+#include "sl_clock.h"
+#include "sl_trace.h"
+
+#include <time.h>
 
 typedef struct fixture {
 	gw_jobs_t *jobs;
@@ -22,15 +26,19 @@ typedef struct fixture {
 	size_t n_poisoned;
 	uint32_t ended[MAX_REC]; /* seqs given to s_each */
 	size_t n_ended;
+	gw_out_timing_t tm; /* the last result's */
 } fixture_t;
 
+#define TRACE "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 static void
-s_result(
-    void *ctx, gw_jobs_req_t *jr, uint32_t seq, const gw_workers_result_t *res)
+s_result(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
+    const gw_workers_result_t *res, const gw_out_timing_t *tm)
 {
 	fixture_t *f = ctx;
 
 	(void) res;
+	f->tm = *tm;
 	f->result_of[f->n_results] = jr;
 	f->results[f->n_results++] = seq;
 }
@@ -65,8 +73,8 @@ setup(void **state)
 		return -1;
 	gw_jobs_use_workers(f->jobs, &s_ops, (gw_workers_t *) (void *) &f->w);
 	gw_jobs_workers_events(f->jobs, &f->ev);
-	gw_jobs_req_init(&f->a, "a", "sum", &f->paused_a);
-	gw_jobs_req_init(&f->b, "b", "sum", &f->paused_b);
+	gw_jobs_req_init(&f->a, "a", "sum", &f->paused_a, TRACE);
+	gw_jobs_req_init(&f->b, "b", "sum", &f->paused_b, NULL);
 	*state = f;
 	return 0;
 }
@@ -103,7 +111,7 @@ s_answer(fixture_t *f, size_t i)
 {
 	static const msgpack_object one
 	    = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1 };
-	gw_workers_result_t res = { true, &one, "", "", 1, 2 };
+	gw_workers_result_t res = { true, &one, "", "", { 1, 2, 3, 4 } };
 
 	f->ev.result(f->ev.ctx, s_w_unhold(&f->w, i), &res);
 }
@@ -172,6 +180,44 @@ test_jobs_a_job_lost_twice_in_a_crash_is_poisoned(void **state)
 	assert_int_equal(st.running + st.queued, 0);
 }
 
+/* Every JOB carries its request's traceparent, the given one or a new
+ * one; a result says where the item's time went: the worker's times, its
+ * label, the attempts (a crash is one, a RETURN is not) and the time it
+ * waited in the queue. */
+static void
+test_jobs_carry_the_trace_and_time_their_attempts(void **state)
+{
+	fixture_t *f = *state;
+	int64_t t0 = sl_clock_mono_us(), held_us;
+
+	assert_string_equal(f->a.trace, TRACE);
+	assert_true(sl_trace_ok(f->b.trace, strlen(f->b.trace), NULL));
+	assert_string_not_equal(f->b.trace, TRACE);
+	s_add(f, &f->a, 5, 1);
+	gw_jobs_start(f->jobs, &f->a);
+	assert_string_equal(f->w.last_trace, TRACE);
+	f->ev.lost(f->ev.ctx, s_w_unhold(&f->w, 0), GW_WORKERS_RETURNED);
+	f->ev.changed(f->ev.ctx);
+	f->ev.lost(f->ev.ctx, s_w_unhold(&f->w, 0), GW_WORKERS_CRASHED);
+	f->ev.changed(f->ev.ctx);
+	held_us = sl_clock_mono_us();
+	nanosleep(&(struct timespec) { 0, 2000000 }, NULL);
+	held_us = sl_clock_mono_us() - held_us; /* not queue time */
+	s_answer(f, 0);
+	assert_int_equal(f->n_results, 1);
+	assert_int_equal(f->tm.attempts, 2);
+	assert_string_equal(f->tm.worker, "w1");
+	assert_int_equal(f->tm.cpu_us, 1);
+	assert_int_equal(f->tm.t_done_us, 2);
+	assert_int_equal(f->tm.start_us, 3);
+	assert_int_equal(f->tm.run_us, 4);
+	assert_true(f->tm.queue_us >= 0);
+	assert_true(f->tm.queue_us <= sl_clock_mono_us() - t0 - held_us);
+	s_add(f, &f->b, 0, 1);
+	gw_jobs_start(f->jobs, &f->b);
+	assert_string_equal(f->w.last_trace, f->b.trace);
+}
+
 static void
 test_jobs_a_request_lets_go_of_queued_and_running_jobs(void **state)
 {
@@ -210,6 +256,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_jobs_a_request_lets_go_of_queued_and_running_jobs,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_jobs_carry_the_trace_and_time_their_attempts, setup,
+		    teardown),
 	};
 
 	sl_log_setup("test", SL_LOG_DEBUG);

@@ -73,18 +73,56 @@ test_out_frames_have_the_documented_fields(void **state)
 	    "\"result\",\"value\":null}");
 	json_decref(f);
 
-	/* timing adds the worker's clock and CPU time; bin is base64 */
+	/* timing adds where the time went; bin is base64 */
 	f = s_json((gw_out_t) { .type = GW_OUT_RESULT,
 	    .id = "r1",
 	    .value.mp = s_mp(&v, "\xc4\x02\x00\xff", 4),
 	    .timing = true,
-	    .t_done_us = 1700000000000001,
-	    .cpu_us = 42 });
+	    .tm = { .t_done_us = 1700000000000001,
+	        .cpu_us = 42,
+	        .queue_us = 7,
+	        .start_us = 0,
+	        .run_us = 45,
+	        .attempts = 2,
+	        .worker = "w3" } });
 	msgpack_unpacked_destroy(&v.u);
 	sl_test_assert_json(f,
-	    "{\"cpu_us\":42,\"id\":\"r1\",\"seq\":0,"
+	    "{\"attempts\":2,\"cpu_us\":42,\"id\":\"r1\",\"queue_us\":7,"
+	    "\"run_us\":45,\"seq\":0,\"start_us\":0,"
 	    "\"t_done_us\":1700000000000001,\"type\":\"result\","
-	    "\"value\":\"AP8=\"}");
+	    "\"value\":\"AP8=\",\"worker\":\"w3\"}");
+	json_decref(f);
+
+	/* a worker before revision 7 says nothing of start_us and run_us:
+	 * they are left out; an item error of a worker has the same */
+	f = s_json((gw_out_t) { .type = GW_OUT_ITEM_ERROR,
+	    .id = "r1",
+	    .code = "bad_item",
+	    .message = "m",
+	    .timing = true,
+	    .tm = { .t_done_us = 1,
+	        .cpu_us = 2,
+	        .queue_us = 3,
+	        .start_us = -1,
+	        .run_us = -1,
+	        .attempts = 1,
+	        .worker = "w1" } });
+	sl_test_assert_json(f,
+	    "{\"attempts\":1,\"code\":\"bad_item\",\"cpu_us\":2,"
+	    "\"id\":\"r1\",\"message\":\"m\",\"queue_us\":3,\"seq\":0,"
+	    "\"t_done_us\":1,\"type\":\"error\",\"worker\":\"w1\"}");
+	json_decref(f);
+
+	/* accepted names the request's traceparent */
+	f = s_json((gw_out_t) { .type = GW_OUT_ACCEPTED,
+	    .id = "r1",
+	    .items = 1,
+	    .traceparent
+	    = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" });
+	sl_test_assert_json(f,
+	    "{\"id\":\"r1\",\"items\":1,\"traceparent\":"
+	    "\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\","
+	    "\"type\":\"accepted\",\"workers\":0}");
 	json_decref(f);
 
 	f = s_json((gw_out_t) { .type = GW_OUT_ITEM_ERROR,
@@ -273,11 +311,13 @@ test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
 		const char *bare, *full;
 	} rows[] = {
 		{ GW_OUT_ACCEPTED, "type,items,workers,",
-		    "type,id,items,workers,channel," },
+		    "type,id,items,workers,traceparent,channel," },
 		{ GW_OUT_RESULT, "type,seq,value,",
-		    "type,id,seq,value,t_done_us,cpu_us,channel," },
+		    "type,id,seq,value,t_done_us,cpu_us,queue_us,start_us,"
+		    "run_us,worker,attempts,channel," },
 		{ GW_OUT_ITEM_ERROR, "type,seq,code,message,",
-		    "type,id,seq,code,message,channel," },
+		    "type,id,seq,code,message,t_done_us,cpu_us,queue_us,"
+		    "start_us,run_us,worker,attempts,channel," },
 		{ GW_OUT_DONE, "type,ok,failed,elapsed_ms,",
 		    "type,id,ok,failed,elapsed_ms,cancelled,channel," },
 		{ GW_OUT_ERROR, "type,code,message,",
@@ -309,6 +349,7 @@ test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
 			if (full) {
 				f.id = "r1";
 				f.channel = "c";
+				f.traceparent = "t";
 				f.timing = f.draining = true;
 				f.cancelled = 1;
 			}
@@ -458,8 +499,14 @@ test_out_every_frame_is_byte_identical_to_the_old_encoder(void **state)
 			    .server_us = INT64_MAX - (int64_t) i,
 			    .timing = i & 1,
 			    .draining = i & 4,
-			    .t_done_us = -1,
-			    .cpu_us = UINT64_MAX - i });
+			    .traceparent = s,
+			    .tm = { .t_done_us = -1,
+			        .cpu_us = UINT64_MAX - i,
+			        .queue_us = (int64_t) i,
+			        .start_us = (int64_t) i - 2,
+			        .run_us = INT64_MAX,
+			        .attempts = (uint32_t) i,
+			        .worker = "w\"1" } });
 		}
 	json_decref((json_t *) vals[3].json);
 	msgpack_unpacked_destroy(&v.u);

@@ -104,8 +104,8 @@ s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
 	msgpack_sbuffer_init(&it);
 	msgpack_sbuffer_init(&sb);
 	sl_test_pack_json(&it, item);
-	assert_int_equal(sl_proto_encode_job(
-	                     &sb, job, task, strlen(task), it.data, it.size),
+	assert_int_equal(sl_proto_encode_job(&sb, job, task, strlen(task),
+	                     it.data, it.size, NULL),
 	    0);
 	w = cp_pool_work_new(sb.data, sb.size);
 	assert_non_null(w);
@@ -156,7 +156,7 @@ s_recv(fixture_t *f, long timeout_ms, result_t *r)
 	assert_int_equal(m.type, SL_MSG_RESULT);
 	r->job = m.u.result.job;
 	r->ok = m.u.result.ok;
-	r->cpu_us = m.u.result.cpu_us;
+	r->cpu_us = m.u.result.times.cpu_us;
 	if (r->ok) {
 		json_t *j = NULL;
 

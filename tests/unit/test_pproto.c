@@ -199,6 +199,21 @@ static const row_t s_rows[] = {
 	    "\x84\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
 	    "echo\xa4seqs\x91\x01",
 	    "bad_items", "r1"),
+	/* traceparent: a str holding a W3C traceparent; bin is not a str */
+	J_OK("submit with traceparent",
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+	    "\"items\":[1],\"traceparent\":"
+	    "\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"}",
+	    GW_CMSG_SUBMIT, "r1"),
+	J_NO("traceparent all zeros",
+	    "{\"type\":\"submit\",\"id\":\"r1\",\"task\":\"echo\","
+	    "\"items\":[1],\"traceparent\":"
+	    "\"00-00000000000000000000000000000000-00f067aa0ba902b7-01\"}",
+	    "bad_message", "r1"),
+	R_NO("traceparent a bin",
+	    "\x85\xa4type\xa6submit\xa2id\xa2r1\xa4task\xa4"
+	    "echo\xa5items\x91\x01\xabtraceparent\xc4\x01\x30",
+	    "bad_message", "r1"),
 	R_OK("id as str8",
 	    "\x82\xa4type\xa6"
 	    "cancel\xa2id\xd9\x02r9",
@@ -344,11 +359,17 @@ test_pproto_encode_gives_the_frame_as_a_map(void **state)
 	                     .channel = "c",
 	                     .value.mp = &v.data,
 	                     .timing = true,
-	                     .t_done_us = 5,
-	                     .cpu_us = 6 },
-	    "{\"channel\":\"c\",\"cpu_us\":6,\"id\":\"r1\",\"seq\":0,"
+	                     .tm = { .t_done_us = 5,
+	                         .cpu_us = 6,
+	                         .queue_us = 7,
+	                         .start_us = 8,
+	                         .run_us = -1,
+	                         .attempts = 2,
+	                         .worker = "w9" } },
+	    "{\"attempts\":2,\"channel\":\"c\",\"cpu_us\":6,\"id\":\"r1\","
+	    "\"queue_us\":7,\"seq\":0,\"start_us\":8,"
 	    "\"t_done_us\":5,\"type\":\"result\","
-	    "\"value\":{\"x\":[1,\"y\"]}}");
+	    "\"value\":{\"x\":[1,\"y\"]},\"worker\":\"w9\"}");
 	msgpack_unpacked_destroy(&v);
 	s_assert_encodes(&(gw_out_t) { .type = GW_OUT_ACCEPTED,
 	                     .id = "r1",

@@ -143,7 +143,7 @@ test_proto_job_round_trips_every_field(void **state)
 	msgpack_sbuffer_init(&item_sb);
 	sl_test_pack_json(&item_sb, item);
 	assert_int_equal(sl_proto_encode_job(&f->sb, UINT64_MAX - 1, "sum", 3,
-	                     item_sb.data, item_sb.size),
+	                     item_sb.data, item_sb.size, NULL),
 	    0);
 	msgpack_sbuffer_destroy(&item_sb);
 	assert_int_equal(
@@ -161,12 +161,71 @@ test_proto_job_task_length_is_taken_from_the_argument(void **state)
 
 	/* task_len, not strlen: only "burn" of "burnout" goes out */
 	assert_int_equal(
-	    sl_proto_encode_job(&f->sb, 7, "burnout", 4, B("\x05")), 0);
+	    sl_proto_encode_job(&f->sb, 7, "burnout", 4, B("\x05"), NULL), 0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_int_equal(f->m.u.job.job, 7);
 	s_assert_str(f->m.u.job.task, "burn");
 	s_assert_object(f->m.u.job.item, "5");
+}
+
+/* Revision 7: a JOB may carry its request's traceparent; without one
+ * the field is absent and decodes empty. */
+static void
+test_proto_job_carries_its_traceparent(void **state)
+{
+	fixture_t *f = *state;
+	static const char tp[]
+	    = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+	assert_int_equal(
+	    sl_proto_encode_job(&f->sb, 7, "sum", 3, B("\x05"), tp), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	s_assert_str(f->m.u.job.trace, tp);
+	s_assert_object(f->m.u.job.item, "5");
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(
+	    sl_proto_encode_job(&f->sb, 7, "sum", 3, B("\x05"), ""), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.u.job.trace.len, 0);
+}
+
+/* Revision 7: start_us and run_us go out when known (>= 0) and come
+ * back; absent, they decode as -1, the other times as 0. */
+static void
+test_proto_result_times_round_trip_or_stay_unknown(void **state)
+{
+	fixture_t *f = *state;
+	const sl_proto_times_t *t = &f->m.u.result.times;
+
+	assert_int_equal(sl_proto_encode_result_ok(&f->sb, 1, B("\x01"),
+	                     &(sl_proto_times_t) { 5, 6, 0, 8 }),
+	    0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(t->cpu_us, 5);
+	assert_int_equal(t->t_done_us, 6);
+	assert_int_equal(t->start_us, 0);
+	assert_int_equal(t->run_us, 8);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_result_err(&f->sb, 1, "c", "m",
+	                     &(sl_proto_times_t) { 5, 6, -1, 9 }),
+	    0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(t->start_us, -1);
+	assert_int_equal(t->run_us, 9);
+	msgpack_sbuffer_clear(&f->sb);
+	sl_test_pack_json(
+	    &f->sb, "[1,\"RESULT\",{\"job\":9,\"ok\":true,\"value\":null}]");
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(t->cpu_us, 0);
+	assert_int_equal(t->t_done_us, 0);
+	assert_int_equal(t->start_us, -1);
+	assert_int_equal(t->run_us, -1);
 }
 
 static void
@@ -179,8 +238,9 @@ test_proto_result_ok_round_trips_every_field(void **state)
 
 	msgpack_sbuffer_init(&value_sb);
 	sl_test_pack_json(&value_sb, value);
-	assert_int_equal(sl_proto_encode_result_ok(&f->sb, 42, value_sb.data,
-	                     value_sb.size, 1234, 1700000000123456),
+	assert_int_equal(
+	    sl_proto_encode_result_ok(&f->sb, 42, value_sb.data, value_sb.size,
+	        &(sl_proto_times_t) { 1234, 1700000000123456, -1, -1 }),
 	    0);
 	msgpack_sbuffer_destroy(&value_sb);
 	assert_int_equal(
@@ -191,8 +251,8 @@ test_proto_result_ok_round_trips_every_field(void **state)
 	s_assert_object(r->value, value);
 	assert_int_equal(r->code.len, 0);
 	assert_int_equal(r->message.len, 0);
-	assert_int_equal(r->cpu_us, 1234);
-	assert_true(r->t_done_us == 1700000000123456);
+	assert_int_equal(r->times.cpu_us, 1234);
+	assert_true(r->times.t_done_us == 1700000000123456);
 }
 
 static void
@@ -202,7 +262,8 @@ test_proto_result_error_round_trips_every_field(void **state)
 	const sl_msg_result_t *r = &f->m.u.result;
 
 	assert_int_equal(sl_proto_encode_result_err(&f->sb, UINT64_MAX,
-	                     "bad_item", "item must be an integer", 5, 99),
+	                     "bad_item", "item must be an integer",
+	                     &(sl_proto_times_t) { 5, 99, -1, -1 }),
 	    0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
@@ -212,8 +273,8 @@ test_proto_result_error_round_trips_every_field(void **state)
 	assert_null(r->value);
 	s_assert_str(r->code, "bad_item");
 	s_assert_str(r->message, "item must be an integer");
-	assert_int_equal(r->cpu_us, 5);
-	assert_int_equal(r->t_done_us, 99);
+	assert_int_equal(r->times.cpu_us, 5);
+	assert_int_equal(r->times.t_done_us, 99);
 }
 
 /*
@@ -229,8 +290,9 @@ test_proto_result_error_with_empty_message_round_trips(void **state)
 	const char *why = NULL;
 	const sl_msg_result_t *r = &f->m.u.result;
 
-	assert_int_equal(
-	    sl_proto_encode_result_err(&f->sb, 3, "task_failed", "", 0, 1), 0);
+	assert_int_equal(sl_proto_encode_result_err(&f->sb, 3, "task_failed",
+	                     "", &(sl_proto_times_t) { 0, 1, -1, -1 }),
+	    0);
 	if (sl_proto_decode(f->sb.data, f->sb.size, &f->m, &why)) {
 		print_error("decoder refused the encoder's frame: %s\n", why);
 		fail();
@@ -253,8 +315,8 @@ test_proto_result_without_timings_decodes_with_zero_timings(void **state)
 	assert_int_equal(f->m.u.result.job, 9);
 	assert_true(f->m.u.result.ok);
 	assert_int_equal(f->m.u.result.value->type, MSGPACK_OBJECT_NIL);
-	assert_int_equal(f->m.u.result.cpu_us, 0);
-	assert_int_equal(f->m.u.result.t_done_us, 0);
+	assert_int_equal(f->m.u.result.times.cpu_us, 0);
+	assert_int_equal(f->m.u.result.times.t_done_us, 0);
 }
 
 static void
@@ -364,7 +426,7 @@ test_proto_message_can_be_decoded_into_again(void **state)
 	msgpack_sbuffer_init(&bye);
 	assert_int_equal(sl_proto_encode_empty(&bye, SL_MSG_BYE), 0);
 	assert_int_equal(
-	    sl_proto_encode_job(&f->sb, 5, "sum", 3, B("\x91\x01")), 0);
+	    sl_proto_encode_job(&f->sb, 5, "sum", 3, B("\x91\x01"), NULL), 0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_int_equal(sl_proto_decode(bye.data, bye.size, &f->m, NULL), 0);
@@ -405,18 +467,20 @@ s_valid_frame(int kind, msgpack_sbuffer *sb)
 		    sl_proto_encode_ready(sb, 4, 77, "h", tasks, 2), 0);
 		return "READY";
 	case 1:
-		assert_int_equal(
-		    sl_proto_encode_job(sb, 300, "sum", 3, B("\x92\x01\xa1x")),
+		assert_int_equal(sl_proto_encode_job(sb, 300, "sum", 3,
+		                     B("\x92\x01\xa1x"), NULL),
 		    0);
 		return "JOB";
 	case 2:
 		assert_int_equal(sl_proto_encode_result_ok(sb, 70000,
-		                     B("\xcb\x3f\xf8\0\0\0\0\0\0"), 12, 13),
+		                     B("\xcb\x3f\xf8\0\0\0\0\0\0"),
+		                     &(sl_proto_times_t) { 12, 13, -1, -1 }),
 		    0);
 		return "RESULT ok";
 	case 3:
 		assert_int_equal(
-		    sl_proto_encode_result_err(sb, 1, "bad_item", "no", 2, 3),
+		    sl_proto_encode_result_err(sb, 1, "bad_item", "no",
+		        &(sl_proto_times_t) { 2, 3, -1, -1 }),
 		    0);
 		return "RESULT error";
 	default:
@@ -580,6 +644,21 @@ static const bad_frame_t s_bad_frames[] = {
 	JSON("JOB task of 33 bytes",
 	    JOB_WITH("\"job\":1,\"task\":\"" NAME33 "\",\"item\":1"),
 	    SL_EPROTO),
+	JSON("JOB traceparent not a str",
+	    JOB_WITH("\"job\":1,\"task\":\"sum\",\"item\":1,"
+	             "\"traceparent\":1"),
+	    SL_EPROTO),
+	JSON("JOB traceparent malformed",
+	    JOB_WITH("\"job\":1,\"task\":\"sum\",\"item\":1,"
+	             "\"traceparent\":\"00-00000000000000000000000000000000-"
+	             "00f067aa0ba902b7-01\""),
+	    SL_EPROTO),
+	JSON("RESULT start_us negative",
+	    RESULT_WITH("\"job\":1,\"ok\":true,\"value\":1,\"start_us\":-1"),
+	    SL_EPROTO),
+	JSON("RESULT run_us a string",
+	    RESULT_WITH("\"job\":1,\"ok\":true,\"value\":1,\"run_us\":\"1\""),
+	    SL_EPROTO),
 	JSON("JOB item missing", JOB_WITH("\"job\":1,\"task\":\"sum\""),
 	    SL_EPROTO),
 	/* RESULT */
@@ -702,7 +781,8 @@ s_deep_job(msgpack_sbuffer *sb, unsigned arrays)
 	msgpack_pack_uint8(&pk, 0);
 	msgpack_sbuffer_clear(sb);
 	assert_int_equal(
-	    sl_proto_encode_job(sb, 1, "sum", 3, item.data, item.size), 0);
+	    sl_proto_encode_job(sb, 1, "sum", 3, item.data, item.size, NULL),
+	    0);
 	msgpack_sbuffer_destroy(&item);
 }
 
@@ -962,6 +1042,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_proto_job_task_length_is_taken_from_the_argument,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proto_job_carries_its_traceparent, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proto_result_times_round_trip_or_stay_unknown, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proto_result_ok_round_trips_every_field, setup,
 		    teardown),

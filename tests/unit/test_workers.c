@@ -30,6 +30,7 @@ typedef struct events {
 	size_t n_results;
 	gw_workers_job_t *lost[MAX_EV]; /* jobs handed back */
 	bool crashed[MAX_EV];           /* ...and how */
+	bool returned[MAX_EV];          /* ... (RETURN: not an attempt) */
 	size_t n_lost;
 	size_t n_changed;
 } events_t;
@@ -68,13 +69,14 @@ s_on_result(void *ctx, gw_workers_job_t *job, const gw_workers_result_t *res)
 }
 
 static void
-s_on_lost(void *ctx, gw_workers_job_t *job, bool crashed)
+s_on_lost(void *ctx, gw_workers_job_t *job, gw_workers_loss_t how)
 {
 	events_t *e = ctx;
 
 	assert_true(e->n_lost < MAX_EV);
 	assert_null(job->holder);
-	e->crashed[e->n_lost] = crashed;
+	e->crashed[e->n_lost] = how == GW_WORKERS_CRASHED;
+	e->returned[e->n_lost] = how == GW_WORKERS_RETURNED;
 	e->lost[e->n_lost++] = job;
 }
 
@@ -169,8 +171,9 @@ s_result(fixture_t *f, uint64_t job)
 	msgpack_sbuffer sb;
 
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(
-	    sl_proto_encode_result_ok(&sb, job, "\x01", 1, 1, 2), 0);
+	assert_int_equal(sl_proto_encode_result_ok(&sb, job, "\x01", 1,
+	                     &(sl_proto_times_t) { 1, 2, -1, -1 }),
+	    0);
 	s_send(f, &sb);
 }
 
@@ -330,14 +333,16 @@ test_workers_a_result_is_checked_before_it_comes_up(void **state)
 	s_job(f, b);
 	/* NaN has no JSON form: it comes up failed, as bad_result */
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(sl_proto_encode_result_ok(
-	                     &sb, a->id, "\xcb\x7f\xf8\0\0\0\0\0\0", 9, 1, 2),
+	assert_int_equal(
+	    sl_proto_encode_result_ok(&sb, a->id, "\xcb\x7f\xf8\0\0\0\0\0\0",
+	        9, &(sl_proto_times_t) { 1, 2, -1, -1 }),
 	    0);
 	s_send(f, &sb);
 	/* a worker's error code reaches clients as UTF-8 */
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(
-	    sl_proto_encode_result_err(&sb, b->id, "bad\xff", "m", 1, 2), 0);
+	assert_int_equal(sl_proto_encode_result_err(&sb, b->id, "bad\xff", "m",
+	                     &(sl_proto_times_t) { 1, 2, -1, -1 }),
+	    0);
 	s_send(f, &sb);
 	s_serve_until(f, &f->ev.n_results, 2);
 	assert_string_equal(f->ev.codes[0], "bad_result");
