@@ -20,6 +20,7 @@
 #include "cp_link.h"
 #include "cp_pool.h"
 #include "cp_tasks.h"
+#include "sl_batch.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -274,6 +275,35 @@ out:
 	cp_pool_work_destroy(&w);
 }
 
+/* A BATCH from l: each entry as if it came alone (not a BATCH: an unknown
+ * type there). The first says l takes BATCH: we answer with an empty one,
+ * and l may batch its JOBs from then on (PROTOCOL.md §2, "Batches"). */
+static void
+s_on_gateway_batch(cp_io_t *self, cp_link_t *l, const void *data, size_t len)
+{
+	sl_batch_reader_t r;
+	const char *why;
+	const void *e;
+	size_t elen;
+	int rc = sl_batch_open(&r, data, len, &why);
+
+	if (rc) {
+		SL_WARN("IO-BADMSG", "bytes=%zu err=%s why=\"%s\"", len,
+		    sl_strerror(rc), why);
+		goto out;
+	}
+	if (cp_link_batching(l))
+		SL_WARN("IO-SEND", "to gateway=%s: BATCH not answered",
+		    l->endpoint);
+	while ((rc = sl_batch_next(&r, &e, &elen)))
+		if (rc < 0)
+			SL_WARN("IO-BADMSG", "a BATCH entry is not a bin");
+		else
+			s_on_gateway_frame(self, l, e, elen);
+out:
+	sl_batch_close(&r);
+}
+
 /* Handle every message waiting from one gateway; any proves it alive. */
 static void
 s_drain_gateway(cp_io_t *self, cp_link_t *l)
@@ -287,8 +317,12 @@ s_drain_gateway(cp_io_t *self, cp_link_t *l)
 			return;
 		}
 		cp_link_heard(l, &self->lo, sl_clock_mono_us());
-		s_on_gateway_frame(
-		    self, l, zmq_msg_data(&m), zmq_msg_size(&m));
+		if (sl_batch_is(zmq_msg_data(&m), zmq_msg_size(&m)))
+			s_on_gateway_batch(
+			    self, l, zmq_msg_data(&m), zmq_msg_size(&m));
+		else
+			s_on_gateway_frame(
+			    self, l, zmq_msg_data(&m), zmq_msg_size(&m));
 		zmq_msg_close(&m);
 	}
 }
@@ -319,9 +353,9 @@ s_recv_result(cp_io_t *self, uint64_t *gen, zmq_msg_t *m)
 
 /*
  * Forward results as they are (the pool encoded them) on the connection
- * their job came on. A result of a job whose connection is gone is
- * dropped: that gateway requeued the job when we left, and no gateway we
- * talk to now sent it (PROTOCOL.md §2, "Job ids").
+ * their job came on, in one BATCH per gateway that takes them. A result of a
+ * job whose connection is gone is dropped: that gateway requeued the job when
+ * we left, and no gateway we talk to now sent it (PROTOCOL.md §2, "Job ids").
  */
 static void
 s_forward_results(cp_io_t *self)
@@ -334,7 +368,7 @@ s_forward_results(cp_io_t *self)
 
 		if (s_recv_result(self, &gen, &m)) {
 			zmq_msg_close(&m);
-			return;
+			break;
 		}
 		l = cp_gws_of_gen(&self->gws, gen);
 		if (!l) {
@@ -346,13 +380,17 @@ s_forward_results(cp_io_t *self)
 		}
 		if (l->held)
 			l->held--;
-		if (zmq_msg_send(&m, l->dealer, ZMQ_DONTWAIT) < 0) {
+		if (cp_link_queue(l, zmq_msg_data(&m), zmq_msg_size(&m)))
 			SL_INFO("IO-SEND", "result dropped: %s",
 			    zmq_strerror(errno));
-			zmq_msg_close(&m);
-		}
+		zmq_msg_close(&m);
 		self->results++;
 	}
+	/* All taken: each gateway's leave together now, never waiting. */
+	for (size_t i = 0; i < self->gws.n; i++)
+		if (cp_link_flush(self->gws.links[i]))
+			SL_INFO("IO-SEND", "results dropped: %s",
+			    zmq_strerror(errno));
 }
 
 /* Connect l as a new connection and say READY (queued until connected):

@@ -21,6 +21,7 @@ cp_link_new(const char *endpoint)
 	if (!self)
 		return NULL;
 	strcpy(self->endpoint, endpoint);
+	sl_batch_init(&self->out);
 	self->backoff_us = CP_LINK_BACKOFF_MIN_US;
 	return self;
 }
@@ -34,6 +35,7 @@ cp_link_destroy(cp_link_t **self_p)
 		return;
 	if (self->dealer) /* LINGER (1 s) lets a last BYE leave */
 		zmq_close(self->dealer);
+	sl_batch_destroy(&self->out);
 	free(self);
 	*self_p = NULL;
 }
@@ -71,7 +73,7 @@ cp_link_open(cp_link_t *self, void *zctx, const cp_link_opts_t *o,
 	self->gen = gen;
 	self->expiry = now + o->hb_ivl_us * (int64_t) o->hb_liveness;
 	self->next_ping = now + o->hb_ivl_us;
-	self->seen = self->registered = self->credit = false;
+	self->seen = self->registered = self->credit = self->batch = false;
 	self->held = self->window = 0;
 	return 0;
 }
@@ -88,8 +90,9 @@ cp_link_close(
 		self->dealer = NULL;
 	}
 	self->gen = 0;
-	self->seen = self->registered = self->credit = false;
+	self->seen = self->registered = self->credit = self->batch = false;
 	self->held = 0;
+	sl_batch_clear(&self->out); /* unsent, as the socket's own queue */
 	self->reopen_at = now + cp_link_backoff_jitter(self->backoff_us, rnd);
 	self->backoff_us
 	    = cp_link_backoff_next(self->backoff_us, o->backoff_max_us);
@@ -106,6 +109,54 @@ cp_link_send(cp_link_t *self, const void *data, size_t len)
 	if (zmq_send(self->dealer, data, len, ZMQ_DONTWAIT) < 0)
 		return SL_ESYS;
 	return 0;
+}
+
+int
+cp_link_queue(cp_link_t *self, const void *data, size_t len)
+{
+	int rc = 0;
+
+	if (!self->batch)
+		return cp_link_send(self, data, len);
+	if (!sl_batch_fits(&self->out, len))
+		rc = cp_link_flush(self);
+	/* Out of memory for the copy: this one goes alone, in order. */
+	if (sl_batch_add(&self->out, data, len)) {
+		rc = cp_link_flush(self);
+		return cp_link_send(self, data, len) ? SL_ESYS : rc;
+	}
+	return rc;
+}
+
+int
+cp_link_batching(cp_link_t *self)
+{
+	msgpack_sbuffer sb;
+	int rc;
+
+	if (self->batch)
+		return 0;
+	self->batch = true;
+	msgpack_sbuffer_init(&sb);
+	rc = sl_batch_encode_empty(&sb) ? SL_ENOMEM
+	                                : cp_link_send(self, sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
+}
+
+int
+cp_link_flush(cp_link_t *self)
+{
+	const void *data;
+	size_t len;
+	int rc;
+
+	if (!sl_batch_count(&self->out))
+		return 0;
+	sl_batch_frame(&self->out, &data, &len);
+	rc = cp_link_send(self, data, len);
+	sl_batch_clear(&self->out);
+	return rc;
 }
 
 void

@@ -11,6 +11,12 @@
  * What is said on it (READY, jobs, credit) is cp_io's business; the
  * fields below that cp_io keeps per gateway live here too.
  *
+ * Results leave in batches (revision 7): a gateway that takes BATCH
+ * (it sent one on this connection) gets the frames queued with
+ * cp_link_queue in one BATCH per cp_link_flush, which the I/O thread
+ * calls once it has taken every result waiting; a lone frame leaves as
+ * itself, and a gateway that never said BATCH gets each frame at once.
+ *
  * Each connection of a link has a generation (gen), unique among all of
  * the worker's links and connections: a job carries the gen it came on,
  * so its result goes back on that connection or, if that one is gone,
@@ -26,6 +32,7 @@
 #include <stdint.h>
 
 #include "cp_resolve.h"
+#include "sl_batch.h"
 #include "sl_curve.h"
 
 /* What every link of a worker shares: borrowed, outlives the links. */
@@ -50,10 +57,12 @@ typedef struct cp_link {
 	bool ever;          /* ... or on any, since the link was made */
 	bool registered;    /* it answered READY with REGISTERED */
 	bool credit;        /* it takes CREDIT and RETURN (REGISTERED said) */
-	bool listed;        /* still among the resolved endpoints (cp_io) */
-	unsigned held;      /* jobs of this connection queued or running */
-	unsigned window;    /* the window it last heard from us (CREDIT) */
+	bool batch;      /* it takes BATCH (it sent one on this connection) */
+	bool listed;     /* still among the resolved endpoints (cp_io) */
+	unsigned held;   /* jobs of this connection queued or running */
+	unsigned window; /* the window it last heard from us (CREDIT) */
 	uint64_t reconnects;
+	sl_batch_t out; /* frames queued for one BATCH (cp_link_queue) */
 } cp_link_t;
 
 /* A closed link to endpoint (at most CP_RESOLVE_EP_MAX - 1 bytes), due
@@ -76,6 +85,19 @@ void cp_link_close(
 /* Send one frame without blocking: 0, or SL_ESYS (closed, or ZeroMQ
  * would block; errno says which). */
 int cp_link_send(cp_link_t *self, const void *data, size_t len);
+
+/* Send a frame, or queue it for the next cp_link_flush if the gateway
+ * takes BATCH (what is queued leaves first if this one does not fit):
+ * 0, or SL_ESYS as cp_link_send. */
+int cp_link_queue(cp_link_t *self, const void *data, size_t len);
+
+/* The gateway said it takes BATCH: queue from now on, and answer with an
+ * empty BATCH (once per connection): 0, or SL_ENOMEM / SL_ESYS. */
+int cp_link_batching(cp_link_t *self);
+
+/* Send what is queued, as one frame: 0 (also when nothing was queued),
+ * or SL_ESYS as cp_link_send; the queue is empty after it either way. */
+int cp_link_flush(cp_link_t *self);
 
 /* The gateway spoke: it is alive, and the backoff starts over. */
 void cp_link_heard(cp_link_t *self, const cp_link_opts_t *o, int64_t now);

@@ -11,6 +11,10 @@
 #                        summaries are printed, the sanitized one last
 #   deploy/dev.sh deps   only install the missing Debian packages (all)
 #   deploy/dev.sh build  only configure and build (into ./build)
+#   deploy/dev.sh bench [SCENARIO...]
+#                        install what is missing (with BENCH_PKGS), build,
+#                        run tests/bench/run.sh (docs/BENCHMARKS.md): about
+#                        6 minutes; the summary is markdown for the docs
 #
 # Environment: BUILD_DIR (default ./build), ASAN_BUILD_DIR (default
 # ./build-asan; SLUICE_ASAN=0 skips that pass); CI=true turns warnings
@@ -49,6 +53,9 @@ TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
 python3-msgpack mmdebstrap iproute2 iptables chromium openssl clang clang-format
 libclang-rt-14-dev valgrind prometheus python3-yaml nodejs node-ws
 python3-venv python3-setuptools"
+# BENCH_PKGS: what tests/bench/run.sh adds: websocketd, measured beside
+# sluice (no ctest needs it: bench.websocketd skips without it).
+BENCH_PKGS="websocketd"
 
 say() { printf 'dev.sh: %s\n' "$*" >&2; }
 
@@ -153,9 +160,12 @@ run() {
 	# quieter log levels become notice for the gateway.
 	gwlevel=${SLUICE_LOG_LEVEL:-notice}
 	case $gwlevel in err | warn) gwlevel=notice ;; esac
+	# The file exists before tail opens it (the gateway's redirection
+	# runs in the background job, maybe after tail has given up on it).
+	: >"$logdir/gateway.log"
 	SLUICE_LOG_LEVEL=$gwlevel setsid "$build/gateway/sluice-gateway" \
 		--listen "$listen" --workers "$workers" \
-		--producers "$producers" >"$logdir/gateway.log" 2>&1 &
+		--producers "$producers" >>"$logdir/gateway.log" 2>&1 &
 	gw=$!
 	setsid tail -s 0.1 -n +1 -f --pid="$gw" "$logdir/gateway.log" >&2 &
 	tl=$!
@@ -217,12 +227,18 @@ run() {
 }
 
 case "${1:-}" in
-deps) deps $RUN_PKGS $TEST_PKGS ;;
+deps) deps $RUN_PKGS $TEST_PKGS $BENCH_PKGS ;;
 build) deps $RUN_PKGS && build_programs ;;
 run)
 	deps $RUN_PKGS
 	build_programs
 	run
+	;;
+bench)
+	shift
+	deps $RUN_PKGS $TEST_PKGS $BENCH_PKGS
+	build "$build" -DBUILD_TESTING=ON
+	BUILD_DIR=$build exec sh "$top/tests/bench/run.sh" "$@"
 	;;
 test)
 	deps $RUN_PKGS $TEST_PKGS
@@ -249,7 +265,7 @@ test)
 	exit $status
 	;;
 *)
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

@@ -11,6 +11,7 @@ STARTED=""   # every PID this script started, newest last
 DIE_WITH_US=""
 command -v setpriv >/dev/null 2>&1 && DIE_WITH_US="setpriv --pdeathsig KILL"
 GW_PID="" GW_PORT="" GW_ZMQ="" WORKER_PIDS="" PYSRV_PID="" PYSRV_PORT=""
+WSD_PID="" WSD_PORT="" HOLDER_PID=""
 
 # free_port [N]: N (default 1) different free loopback ports, one a line
 # (all held open until printed, so the kernel cannot give one out twice).
@@ -50,7 +51,7 @@ stop_all() {
 	for p in $(echo $STARTED | tr ' ' '\n' | sed '1!G;h;$!d'); do
 		stop_pid "$p"
 	done
-	STARTED="" GW_PID="" WORKER_PIDS="" PYSRV_PID=""
+	STARTED="" GW_PID="" WORKER_PIDS="" PYSRV_PID="" WSD_PID="" HOLDER_PID=""
 }
 
 # wait_ready PORT WORKERS: ping until the server says WORKERS are
@@ -155,4 +156,62 @@ print(f"gateway /metrics forward delay (result in -> written to client): "
       f"n={r['count']} mean={r['mean_us']:.0f} us, p50 <= {r['p50_le_us']} us, "
       f"p99 <= {r['p99_le_us']} us, p99.9 <= {r['p99_9_le_us']} us")
 PY
+}
+
+# wait_port PORT: until something accepts TCP connections there (15 s).
+wait_port() {
+	"$PY" - "$1" <<'PY'
+import socket, sys, time
+end = time.monotonic() + 15
+while time.monotonic() < end:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+print(f"bench: nothing listens on port {sys.argv[1]}", file=sys.stderr)
+sys.exit(1)
+PY
+}
+
+# start_websocketd: Debian's websocketd on a free port, running TICKER
+# (sluice-bench-ticker) for every connection; sets WSD_PID, WSD_PORT.
+start_websocketd() {
+	WSD_PORT=$(free_port)
+	$DIE_WITH_US websocketd --port="$WSD_PORT" --address=127.0.0.1 \
+		--loglevel=fatal "$TICKER" >>"$LOGDIR/websocketd.log" 2>&1 &
+	WSD_PID=$!
+	STARTED="$STARTED $WSD_PID"
+	wait_port "$WSD_PORT"
+}
+
+# start_holder NAME PORT SERVER_PID N: a second sluice-bench that opens N
+# idle connections to PORT, measures SERVER_PID's RSS with them open and
+# parks (keeps them open) until stop_holder; its report goes to
+# $OUT/NAME.json. Waits (up to 120 s) until it has parked; sets HOLDER_PID.
+start_holder() {
+	rm -f "$OUT/$1.ready"
+	$DIE_WITH_US "$BENCH" --connect "127.0.0.1:$2" --conns 0 --idle "$4" \
+		--idle-hold-ms 2000 --park --ready-file "$OUT/$1.ready" \
+		--gateway-pid "$3" --json-out "$OUT/$1.json" \
+		>"$OUT/$1.txt" 2>&1 &
+	HOLDER_PID=$!
+	STARTED="$STARTED $HOLDER_PID"
+	n=0
+	while [ ! -f "$OUT/$1.ready" ] && alive "$HOLDER_PID" && [ $n -lt 1200 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	[ -f "$OUT/$1.ready" ] && return 0
+	echo "bench: the idle holder $1 did not park (see $OUT/$1.txt)" >&2
+	return 1
+}
+
+# stop_holder: close the holder's connections; it prints its report
+# (idle connections the server dropped meanwhile count as lost).
+stop_holder() {
+	[ -n "${HOLDER_PID:-}" ] || return 0
+	stop_pid "$HOLDER_PID"
+	STARTED=$(echo $STARTED | tr ' ' '\n' | grep -vx "$HOLDER_PID" | tr '\n' ' ')
+	HOLDER_PID=""
 }

@@ -12,12 +12,14 @@
 
 #include "bn_client.h"
 #include "bn_proc.h"
+#include "bn_push.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_json.h"
 #include "sl_log.h"
 
 #define BN_CTL_US 5000           /* control timer period */
+#define BN_PARK_CTL_US 100000    /* ... while parked */
 #define BN_RSS_EVERY_US 100000   /* gateway RSS sample period */
 #define BN_CLOSE_WAIT_US 3000000 /* polite closes, then lws drops the rest */
 #define BN_WRITE_BATCH 64        /* frames written per WRITEABLE */
@@ -354,6 +356,11 @@ s_writeable(bn_conn_t *c)
 		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 		return -1;
 	}
+	if (c->run->plan.push) {
+		if (c->push_started || c->run->phase != BN_PH_RUN)
+			return 0;
+		return bn_push_send_start(c);
+	}
 	/* Pings first: they measure how soon the gateway answers, so they
 	 * must not wait behind our own submits. */
 	for (; c->pings_due && i < BN_WRITE_BATCH; i++, c->pings_due--) {
@@ -464,6 +471,10 @@ s_on_frame(
 		}
 		return;
 	}
+	if (run->plan.push) {
+		bn_push_on_frame(c, &f, text, len, now, wall);
+		return;
+	}
 	if (f.type == BN_F_ACCEPTED || f.type == BN_F_OTHER)
 		return;
 	r = s_find(c, f.id);
@@ -556,7 +567,7 @@ static void
 s_enter(bn_run_t *run, bn_phase_t ph, int64_t now)
 {
 	static const char *const names[]
-	    = { "connect", "hold", "run", "drain", "close", "done" };
+	    = { "connect", "hold", "run", "drain", "park", "close", "done" };
 
 	SL_INFO("BN-PHASE", "phase=%s open=%d inflight=%d", names[ph],
 	    run->open, run->phase >= BN_PH_RUN ? s_inflight(run) : 0);
@@ -610,6 +621,13 @@ s_start_run(bn_run_t *run, int64_t now)
 		if (c->state != BN_C_OPEN)
 			continue;
 		c->t_begin_us = now + (int64_t) i * p->stagger_us;
+		if (p->push) {
+			/* one "request": the stream until its done line */
+			c->inflight = 1;
+			c->first_submit_us = now;
+			run->t_first_submit = now;
+			run->c.req_submitted++;
+		}
 		lws_callback_on_writable(c->wsi);
 		if (p->ping_us)
 			lws_sul_schedule(run->ctx, 0, &c->sul_ping,
@@ -623,6 +641,8 @@ s_all_submitted(const bn_run_t *run, int64_t now)
 {
 	if (now >= run->t_end_submit)
 		return 1;
+	if (run->plan.push)
+		return !s_inflight(run);
 	for (int i = 0; i < run->plan.conns; i++) {
 		const bn_conn_t *c = &run->conns[i];
 
@@ -658,6 +678,32 @@ s_close_all(bn_run_t *run)
 	}
 }
 
+/* Parked: say so in the ready file (written whole, then renamed, so a
+ * reader never sees it half written). */
+static void
+s_parked(bn_run_t *run)
+{
+	const char *path = run->plan.ready_file;
+	char tmp[4096];
+	FILE *f;
+	int bad;
+
+	if (!path)
+		return;
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		SL_ERR("BN-READY", "cannot write %s", tmp);
+		return;
+	}
+	bad = fprintf(f, "parked open=%d rss_kib=%" PRId64 "\n", run->open,
+	          run->rss_end_kib)
+	    < 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path))
+		SL_ERR("BN-READY", "cannot write %s", path);
+}
+
 static void
 s_ctl(lws_sorted_usec_list_t *sul)
 {
@@ -688,7 +734,7 @@ s_ctl(lws_sorted_usec_list_t *sul)
 			s_close_all(run);
 			break;
 		}
-		if (!run->c.conns_ok) {
+		if (!run->c.conns_ok && !run->c.idle_ok) {
 			SL_ERR("BN-CONNECT", "no connection to %s:%d", p->host,
 			    p->port);
 			run->failed = 1;
@@ -712,8 +758,21 @@ s_ctl(lws_sorted_usec_list_t *sul)
 		run->t_run_end_us = now;
 		run->cpu1_us = bn_proc_self_cpu_us();
 		s_watch_cpu(p, &run->gw_cpu1, &run->wk_cpu1);
+		if (p->push)
+			bn_push_finish(run);
 		bn_proc_machine_busy_us(&run->sys_busy1);
 		s_sample_rss(run, now); /* idle connections still open */
+		if (p->park) {
+			s_enter(run, BN_PH_PARK, now);
+			s_parked(run);
+			break;
+		}
+		s_enter(run, BN_PH_CLOSE, now);
+		s_close_all(run);
+		break;
+	case BN_PH_PARK:
+		if (!*run->stop)
+			break;
 		s_enter(run, BN_PH_CLOSE, now);
 		s_close_all(run);
 		break;
@@ -725,7 +784,10 @@ s_ctl(lws_sorted_usec_list_t *sul)
 	case BN_PH_DONE:
 		break; /* keeps the loop waking until main sees DONE */
 	}
-	lws_sul_schedule(run->ctx, 0, &run->ctl, s_ctl, BN_CTL_US);
+	/* Parked with many idle connections, each wake-up polls them all:
+	 * wake seldom, so the holder takes no CPU from the run beside it. */
+	lws_sul_schedule(run->ctx, 0, &run->ctl, s_ctl,
+	    run->phase == BN_PH_PARK ? BN_PARK_CTL_US : BN_CTL_US);
 }
 
 void

@@ -8,6 +8,12 @@
  * answers, up to an in-flight cap) or closed loop (W requests in flight).
  * Every result is timed on arrival: forward delay = our CLOCK_REALTIME −
  * the worker's t_done_us; item latency = arrival − submit (monotonic).
+ *
+ * With push set, loaded connections submit nothing: each sends one start
+ * frame and the server pushes timestamped result lines (bn_push; served
+ * by websocketd running sluice-bench-ticker). With park set, the bench
+ * keeps its connections open after the run until SIGINT/SIGTERM (a holder
+ * of idle connections for another bench to run beside).
  * Everything runs in the lws service thread (the process's only thread).
  */
 #ifndef BN_CLIENT_H
@@ -48,10 +54,13 @@ typedef struct bn_plan {
 	int64_t drain_us;     /* wait this long for answers after the run */
 	int64_t idle_hold_us; /* keep idle connections this long first */
 	int64_t connect_timeout_us;
-	int connect_parallel; /* handshakes in progress at once */
-	int parser;           /* BN_PARSER_* (JSON only) */
-	int msgpack;          /* speak sluice.msgpack.v1 instead of JSON */
-	pid_t gw_pid;         /* 0: not watched */
+	int connect_parallel;   /* handshakes in progress at once */
+	int parser;             /* BN_PARSER_* (JSON only) */
+	int msgpack;            /* speak sluice.msgpack.v1 instead of JSON */
+	int push;               /* the server pushes; we only start and read */
+	int park;               /* after the run, hold until a signal */
+	const char *ready_file; /* park: written once parked (NULL: none) */
+	pid_t gw_pid;           /* 0: not watched */
 	pid_t worker_pids[BN_MAX_PIDS];
 	int n_worker_pids;
 } bn_plan_t;
@@ -61,6 +70,7 @@ typedef enum {
 	BN_PH_HOLD, /* idle connections open: let the gateway settle */
 	BN_PH_RUN,
 	BN_PH_DRAIN,
+	BN_PH_PARK, /* measured; connections held until a signal */
 	BN_PH_CLOSE,
 	BN_PH_DONE,
 } bn_phase_t;
@@ -77,6 +87,8 @@ typedef struct bn_counts {
 	uint64_t unparsed;        /* frames neither parser understood */
 	uint64_t unknown_id;      /* frames for no request we have open */
 	uint64_t no_timing;       /* results without t_done_us */
+	uint64_t push_open;       /* push: connections without a done line */
+	uint64_t push_misordered; /* push: a seq not the next one expected */
 } bn_counts_t;
 
 typedef struct bn_req bn_req_t;
@@ -98,6 +110,8 @@ typedef struct bn_conn {
 	uint64_t ping_seq;
 	int64_t ping_sent[BN_PING_SLOTS]; /* monotonic; 0: answered */
 	int pings_due;
+	int push_started;      /* push: the start frame was sent */
+	int64_t push_next_seq; /* push: the seq the next result must have */
 	lws_sorted_usec_list_t sul_submit; /* rate mode: next due submit */
 	lws_sorted_usec_list_t sul_ping;
 	char *rx; /* owned: a fragmented message being reassembled */
@@ -131,6 +145,7 @@ struct bn_run {
 	int64_t cpu0_us, cpu1_us;     /* our CPU at run start / end */
 	int64_t gw_cpu0, gw_cpu1;     /* the gateway's */
 	int64_t wk_cpu0, wk_cpu1;     /* the workers', summed */
+	int64_t push_cpu_us;          /* push: the tickers' CPU, from done */
 	int64_t sys_busy0, sys_busy1; /* the whole machine's busy time */
 	int64_t rss_before_kib;       /* the gateway's, before we connect */
 	int64_t rss_start_kib, rss_peak_kib, rss_end_kib; /* ... in the run */

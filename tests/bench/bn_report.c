@@ -43,7 +43,8 @@ bn_report_ok(const bn_run_t *run)
 	return !run->failed && !bn_report_lost(run) && !c->req_refused
 	    && !c->item_errors && !c->conns_failed && !c->conns_lost
 	    && !c->idle_failed && !c->idle_lost && !c->unparsed
-	    && !c->unknown_id && c->results;
+	    && !c->unknown_id && !c->push_open && !c->push_misordered
+	    && (c->results || !run->plan.conns);
 }
 
 static void
@@ -188,6 +189,10 @@ s_print_json(const bn_run_t *run, const bn_derived_t *d, FILE *out)
 	        "rss_peak_kib", (json_int_t) run->rss_peak_kib, "rss_end_kib",
 	        (json_int_t) run->rss_end_kib, "cpu_pct", d->gw_cpu_pct));
 	json_object_set_new(o, "workers_cpu_pct", json_real(d->wk_cpu_pct));
+	json_object_set_new(o, "push",
+	    json_pack("{s:b, s:I, s:I}", "on", p->push, "open",
+	        (json_int_t) c->push_open, "misordered",
+	        (json_int_t) c->push_misordered));
 	json_object_set_new(
 	    o, "other_processes_cpu_pct", json_real(d->others_cpu_pct));
 	json_object_set_new(o, "bench",
@@ -302,9 +307,15 @@ s_print_table(const bn_run_t *run, const bn_derived_t *d, FILE *out)
 		    (double) run->rss_start_kib / 1024,
 		    (double) run->rss_peak_kib / 1024,
 		    (double) run->rss_end_kib / 1024, d->gw_cpu_pct);
-	if (p->n_worker_pids)
-		fprintf(out, "  workers          CPU %.0f%% of a core\n",
-		    d->wk_cpu_pct);
+	if (p->n_worker_pids || p->push)
+		fprintf(out, "  workers          CPU %.0f%% of a core%s\n",
+		    d->wk_cpu_pct, p->push ? " (the tickers' own count)" : "");
+	if (c->push_open || c->push_misordered)
+		fprintf(out,
+		    "  push             %" PRIu64
+		    " connections without a done "
+		    "line, %" PRIu64 " results out of order\n",
+		    c->push_open, c->push_misordered);
 	fprintf(out,
 	    "  other processes  CPU %.0f%% of a core (machine busy time "
 	    "not accounted to the above)\n",

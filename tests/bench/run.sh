@@ -1,35 +1,47 @@
 #!/bin/sh
-# run.sh: sluice's benchmark scenarios (docs/BENCHMARKS.md), each against
-# sluice (gateway + sluice-compute workers) and, where it applies, against
-# the Python thread-pool baseline (py_threadpool_server.py), on free
-# loopback ports. Every scenario is bounded in count and time; the whole
-# script takes about 4 minutes. Everything it starts is stopped by PID.
+# run.sh: sluice's benchmarks (docs/BENCHMARKS.md) in one run, each
+# scenario against fresh servers on free loopback ports, with the same
+# client (sluice-bench) for all of them:
 #
-#   tests/bench/run.sh             all scenarios, then the summary table
-#   tests/bench/run.sh fwd cpu     only those (fwd max cpu fair idle)
+#   sluice     gateway + sluice-compute workers (echo; JSON and msgpack)
+#   websocketd Debian's websocketd 0.4.1 running sluice-bench-ticker per
+#              connection: timestamped result lines at the same rate
+#              (sluice-bench --push); deploy/dev.sh bench installs it
+#   python     py_threadpool_server.py, the thread-pool baseline
+#
+# with 0 and with 10,000 idle connections open (held by a second
+# sluice-bench, --park), then summary.py: issue 18's target table and the
+# side-by-side numbers, as markdown. About 6 minutes. Everything it starts
+# is stopped by PID.
+#
+#   tests/bench/run.sh             everything
+#   tests/bench/run.sh fwd idle    only those (fwd max cpu fair idle)
 #
 # Environment: BUILD_DIR (default ./build), OUT (directory for the JSON
-# reports and logs; default a new /tmp/sluice-bench.*), SHAPE_FWD /
-# SHAPE_MAX (worker processes x threads for the echo scenarios).
-# Run nothing else heavy meanwhile: the machine has 2 cores, and the
-# report says how busy other processes kept it.
+# reports and logs; default a new /tmp/sluice-bench.*), SHAPE (worker
+# processes x threads for the echo scenarios, 2x16), IDLE (10000),
+# WSD_IDLE (idle connections for websocketd: it needs 4 descriptors per
+# connection, so by default as many as the open-files limit allows, at
+# most IDLE). Run nothing else heavy meanwhile: the machine has 2 cores,
+# and every report says how busy other processes kept it.
 set -u
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$BENCH_DIR/../.." && pwd)
 build=${BUILD_DIR:-$top/build}
 BENCH=$build/tests/bench/sluice-bench
+TICKER=$build/tests/bench/sluice-bench-ticker
 GATEWAY=$build/gateway/sluice-gateway
 COMPUTE=$build/compute/sluice-compute
 PY=${SLUICE_PYTHON:-/usr/bin/python3}
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")}
+mkdir -p "$OUT"
 LOGDIR=$OUT
-SHAPE_FWD=${SHAPE_FWD:-2x16}
-SHAPE_MAX=${SHAPE_MAX:-2x16}
-IDLE=10000
+SHAPE=${SHAPE:-2x16}
+IDLE=${IDLE:-10000}
 . "$BENCH_DIR/bench_lib.sh"
 
-for b in "$BENCH" "$GATEWAY" "$COMPUTE"; do
+for b in "$BENCH" "$TICKER" "$GATEWAY" "$COMPUTE"; do
 	[ -x "$b" ] || {
 		echo "run.sh: $b missing: build first (cmake --build build)" >&2
 		exit 2
@@ -39,16 +51,28 @@ done
 	echo "run.sh: $PY lacks websockets (apt-get install python3-websockets)" >&2
 	exit 2
 }
+HAVE_WSD=1
+command -v websocketd >/dev/null 2>&1 || {
+	HAVE_WSD=0
+	echo "run.sh: websocketd is not installed (deploy/dev.sh bench" \
+		"installs it): its scenarios are skipped" >&2
+}
 trap 'stop_all; exit 1' INT TERM
 
 # 10,000 idle connections need as many descriptors in the server: raise
-# the soft limit to the hard one; the gateway and workers inherit it.
+# the soft limit to the hard one; the servers inherit it.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE + 200)) ]; then
-	echo "run.sh: the open-files limit is $(ulimit -n) (hard $(ulimit -Hn));" \
-		"the idle scenario needs $((IDLE + 200)): raise it (ulimit -Hn," \
-		"prlimit, or LimitNOFILE= for a service)" >&2
+nofile=$(ulimit -n)
+[ "$nofile" = unlimited ] && nofile=1048576
+if [ "$nofile" -lt $((IDLE + 200)) ]; then
+	echo "run.sh: the open-files limit is $nofile; $IDLE idle connections" \
+		"need $((IDLE + 200)): raise it (ulimit -Hn, prlimit," \
+		"LimitNOFILE=)" >&2
 fi
+# websocketd holds a socket and 3 pipes per connection.
+auto=$(((nofile - 400) / 4 / 100 * 100))
+[ "$auto" -gt "$IDLE" ] && auto=$IDLE
+WSD_IDLE=${WSD_IDLE:-$auto}
 
 ONLY="$*"
 want() {
@@ -70,57 +94,102 @@ bench() {
 	[ $rc -eq 0 ] || echo "run.sh: $name: sluice-bench exited $rc"
 }
 
-echo "sluice benchmarks: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
-echo "open-files limit for the servers: $(ulimit -n); reports in $OUT"
-echo "load average (1, 5, 15 min): $(cut -d" " -f1-3 /proc/loadavg)"
+# The loads, the same for every server. fwd: open loop, 10 connections x
+# 200 requests/s x 10 items of a 100-byte string = 20,000 results/s, 6 s
+# (websocketd: 200 bursts/s of 10 lines per connection). max: closed loop,
+# 10 connections x 4 requests of 100 items in flight, 5 s (websocketd:
+# the ticker writes line by line as fast as the pipe takes them).
+FWD="--conns 10 --rate 200 --items 10 --inflight 64 --item-bytes 100 --duration-ms 6000"
+MAX="--conns 10 --inflight 4 --items 100 --item-bytes 100 --duration-ms 5000"
+MAXP="--push --conns 10 --rate 0 --items 1 --item-bytes 100 --duration-ms 5000"
 
-# 1. Forward delay at 20,000 results/s: echo of ~100-byte items, open
-# loop: 10 connections x 200 requests/s x 10 items, 10 s.
-if want fwd; then
-	start_sluice "$SHAPE_FWD" && bench fwd.sluice \
-		--connect "127.0.0.1:$GW_PORT" --conns 10 --rate 200 --items 10 \
-		--inflight 64 --item-bytes 100 --duration-ms 10000 \
-		--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS" &&
-		gw_metrics "$GW_PORT" "$OUT/fwd.sluice.gwmetrics.json"
+# sluice_loads SUFFIX: fwd and max over JSON and msgpack against the
+# running gateway ($GW_PORT).
+sluice_loads() {
+	w="--gateway-pid $GW_PID --worker-pids $WORKER_PIDS"
+	c="--connect 127.0.0.1:$GW_PORT"
+	bench "fwd$1.sluice" $c $FWD $w &&
+		gw_metrics "$GW_PORT" "$OUT/fwd$1.sluice.gwmetrics.json"
+	bench "fwdm$1.sluice" $c $FWD --protocol msgpack $w
+	bench "max10$1.sluice" $c $MAX $w
+	bench "max10m$1.sluice" $c $MAX --protocol msgpack $w
+}
+
+wsd_loads() {
+	c="--connect 127.0.0.1:$WSD_PORT --gateway-pid $WSD_PID"
+	bench "fwd$1.websocketd" $c --push $FWD
+	bench "max$1.websocketd" $c $MAXP
+}
+
+py_loads() {
+	c="--connect 127.0.0.1:$PYSRV_PORT --gateway-pid $PYSRV_PID"
+	bench "fwd$1.python" $c $FWD
+	bench "max10$1.python" $c $MAX
+}
+
+# children_pss PID FILE: the summed PSS of PID's children (websocketd's
+# tickers), as JSON.
+children_pss() {
+	"$PY" - "$1" "$2" <<'PY'
+import glob, json, sys
+ppid, out = sys.argv[1], sys.argv[2]
+n = pss = 0
+for st in glob.glob("/proc/[0-9]*/stat"):
+    try:
+        if open(st).read().rsplit(")", 1)[1].split()[1] != ppid:
+            continue
+        for line in open(st[:-4] + "smaps_rollup"):
+            if line.startswith("Pss:"):
+                pss += int(line.split()[1])
+        n += 1
+    except (OSError, IndexError, ValueError):
+        pass
+json.dump({"children": n, "pss_kib": pss}, open(out, "w"))
+print(f"websocketd's {n} children: PSS {pss / 1024:.1f} MiB in all")
+PY
+}
+
+echo "sluice benchmarks: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
+echo "open-files limit for the servers: $nofile; idle connections: $IDLE" \
+	"(websocketd: $WSD_IDLE); reports in $OUT"
+cut -d" " -f1-3 /proc/loadavg >"$OUT/loadavg.start"
+echo "load average (1, 5, 15 min): $(cat "$OUT/loadavg.start")"
+date -u +%Y-%m-%dT%H:%M:%SZ >"$OUT/started"
+git -C "$top" rev-parse --short HEAD >"$OUT/commit" 2>/dev/null
+
+# 1. Forward delay at 20,000 results/s and maximum throughput, no idle
+# connections: sluice (JSON, msgpack), websocketd, Python.
+if want fwd || want max; then
+	start_sluice "$SHAPE" && sluice_loads ""
 	stop_all
-	start_pysrv 2 && bench fwd.python \
-		--connect "127.0.0.1:$PYSRV_PORT" --conns 10 --rate 200 --items 10 \
-		--inflight 64 --item-bytes 100 --duration-ms 10000 \
-		--gateway-pid "$PYSRV_PID"
+	if [ $HAVE_WSD = 1 ]; then
+		start_websocketd && wsd_loads ""
+		stop_all
+	fi
+	start_pysrv 2 && py_loads ""
 	stop_all
 fi
 
-# 2. Maximum throughput of small results, closed loop, to 10 and to 100
-# clients (5 s each); then the bench's own cost with jansson for every
-# frame, to show what parsing costs the meter; then 10 clients of the
-# sluice.msgpack.v1 subprotocol instead of JSON.
-if want max; then
-	start_sluice "$SHAPE_MAX" && {
-		bench max10.sluice --connect "127.0.0.1:$GW_PORT" --conns 10 \
-			--inflight 4 --items 100 --item-bytes 100 --duration-ms 5000 \
-			--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS"
-		gw_metrics "$GW_PORT" "$OUT/max10.sluice.gwmetrics.json"
-		bench max100.sluice --connect "127.0.0.1:$GW_PORT" --conns 100 \
-			--inflight 2 --items 50 --item-bytes 100 --duration-ms 5000 \
-			--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS"
-		bench max10j.sluice --connect "127.0.0.1:$GW_PORT" --conns 10 \
-			--inflight 4 --items 100 --item-bytes 100 --duration-ms 5000 \
-			--parser jansson \
-			--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS"
-		bench max10m.sluice --connect "127.0.0.1:$GW_PORT" --conns 10 \
-			--inflight 4 --items 100 --item-bytes 100 --duration-ms 5000 \
-			--protocol msgpack \
-			--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS"
-	}
+# 2. The same loads with IDLE idle connections open to the same server
+# (held by a second sluice-bench, which also measures the server's RSS
+# with them open: idle.SERVER).
+if want idle; then
+	start_sluice "$SHAPE" --max-connections $((IDLE + 100)) &&
+		start_holder idle.sluice "$GW_PORT" "$GW_PID" "$IDLE" &&
+		sluice_loads -idle
+	stop_holder
 	stop_all
-	start_pysrv 2 && {
-		bench max10.python --connect "127.0.0.1:$PYSRV_PORT" --conns 10 \
-			--inflight 4 --items 100 --item-bytes 100 --duration-ms 5000 \
-			--gateway-pid "$PYSRV_PID"
-		bench max100.python --connect "127.0.0.1:$PYSRV_PORT" --conns 100 \
-			--inflight 2 --items 50 --item-bytes 100 --duration-ms 5000 \
-			--gateway-pid "$PYSRV_PID"
-	}
+	if [ $HAVE_WSD = 1 ]; then
+		start_websocketd &&
+			start_holder idle.websocketd "$WSD_PORT" "$WSD_PID" "$WSD_IDLE" &&
+			children_pss "$WSD_PID" "$OUT/idle.websocketd.children.json" &&
+			wsd_loads -idle
+		stop_holder
+		stop_all
+	fi
+	start_pysrv 2 && start_holder idle.python "$PYSRV_PORT" "$PYSRV_PID" "$IDLE" &&
+		py_loads -idle
+	stop_holder
 	stop_all
 fi
 
@@ -152,34 +221,8 @@ if want fair; then
 	stop_all
 fi
 
-# 5. 10,000 idle WebSocket connections: the server's RSS with all of them
-# open (plus one connection running one echo request).
-if want idle; then
-	# --max-connections: the default (1024) would refuse most of them;
-	# the gateway lowers it again if its descriptors cannot hold that
-	# many (GW-FDS in its log).
-	start_sluice 1x1 --max-connections $((IDLE + 100)) && {
-		echo "gateway pid $GW_PID: $(prlimit --pid "$GW_PID" --nofile \
-			--output RESOURCE,SOFT,HARD --noheadings 2>/dev/null)"
-		bench idle.sluice --connect "127.0.0.1:$GW_PORT" --idle $IDLE \
-			--conns 1 --items 1 --requests 1 --idle-hold-ms 2000 \
-			--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS"
-	}
-	stop_all
-	# The same echo load as max10, with the 10,000 idle connections
-	# open: what many idle clients cost the busy ones.
-	start_sluice "$SHAPE_MAX" --max-connections $((IDLE + 100)) &&
-		bench idleload.sluice \
-		--connect "127.0.0.1:$GW_PORT" --idle $IDLE --conns 10 \
-		--inflight 4 --items 100 --item-bytes 100 --duration-ms 5000 \
-		--idle-hold-ms 1000 \
-		--gateway-pid "$GW_PID" --worker-pids "$WORKER_PIDS"
-	stop_all
-	start_pysrv 2 && bench idle.python --connect "127.0.0.1:$PYSRV_PORT" \
-		--idle $IDLE --conns 1 --items 1 --requests 1 --idle-hold-ms 2000 \
-		--gateway-pid "$PYSRV_PID"
-	stop_all
-fi
-
+cut -d" " -f1-3 /proc/loadavg >"$OUT/loadavg.end"
+echo
+echo "load average at the end (1, 5, 15 min): $(cat "$OUT/loadavg.end")"
 echo
 "$PY" "$BENCH_DIR/summary.py" "$OUT"

@@ -47,6 +47,9 @@ typedef struct bn_cfg {
 	long long connect_parallel;
 	int parser;
 	int protocol; /* json,msgpack */
+	int push;
+	int park;
+	const char *ready_file;
 	long long gateway_pid;
 	const char *worker_pids;
 	int json;
@@ -60,8 +63,9 @@ static const sl_opt_t s_opts[] = {
 	    "the gateway's WebSocket address HOST:PORT" },
 	{ "path", "SLUICE_BENCH_PATH", SL_OPT_STR, "/", 0, 0, NULL,
 	    offsetof(bn_cfg_t, path), "WebSocket URL path" },
-	{ "conns", "SLUICE_BENCH_CONNS", SL_OPT_INT, "1", 1, 50000, NULL,
-	    offsetof(bn_cfg_t, conns), "connections that submit requests" },
+	{ "conns", "SLUICE_BENCH_CONNS", SL_OPT_INT, "1", 0, 50000, NULL,
+	    offsetof(bn_cfg_t, conns),
+	    "connections that submit requests (0: only --idle ones)" },
 	{ "idle", "SLUICE_BENCH_IDLE", SL_OPT_INT, "0", 0, 200000, NULL,
 	    offsetof(bn_cfg_t, idle),
 	    "extra connections that only stay open (memory tests; opened "
@@ -121,6 +125,20 @@ static const sl_opt_t s_opts[] = {
 	    "json,msgpack", offsetof(bn_cfg_t, protocol),
 	    "what the connections speak: JSON text, or the sluice.msgpack.v1 "
 	    "subprotocol (binary msgpack frames)" },
+	{ "push", "SLUICE_BENCH_PUSH", SL_OPT_BOOL, "no", 0, 0, NULL,
+	    offsetof(bn_cfg_t, push),
+	    "submit nothing: send each loaded connection's server one start "
+	    "frame and read the result lines it pushes (websocketd running "
+	    "sluice-bench-ticker): --rate bursts/s of --items lines of "
+	    "--item-bytes for --duration-ms" },
+	{ "park", "SLUICE_BENCH_PARK", SL_OPT_BOOL, "no", 0, 0, NULL,
+	    offsetof(bn_cfg_t, park),
+	    "after the run (RSS and CPU measured), keep every connection open "
+	    "until SIGINT/SIGTERM, then close and report: holds --idle "
+	    "connections while another bench runs" },
+	{ "ready-file", "SLUICE_BENCH_READY_FILE", SL_OPT_STR, "none", 0, 0,
+	    NULL, offsetof(bn_cfg_t, ready_file),
+	    "with --park: create this file once parked (none: don't)" },
 	{ "parser", "SLUICE_BENCH_PARSER", SL_OPT_ENUM, "fast", 0, 0,
 	    BN_PARSER_NAMES, offsetof(bn_cfg_t, parser),
 	    "how frames are read: a scanner that decodes only the fields "
@@ -252,6 +270,19 @@ s_plan(const bn_cfg_t *cfg, bn_plan_t *plan, char *hostbuf, size_t hostlen,
 		    cfg->items, BN_MAX_ITEMS_LIST);
 		return SL_EINVAL;
 	}
+	if (!cfg->conns && (!cfg->idle || cfg->push)) {
+		snprintf(err, errlen,
+		    "--conns 0 needs --idle connections, and no --push");
+		return SL_EINVAL;
+	}
+	if (cfg->push
+	    && (cfg->protocol || cfg->ping_ms || cfg->item_bytes < 2
+	        || !cfg->duration_ms)) {
+		snprintf(err, errlen,
+		    "--push: JSON only, no --ping-ms, needs --item-bytes and "
+		    "--duration-ms");
+		return SL_EINVAL;
+	}
 	if (!cfg->duration_ms && !cfg->requests) {
 		snprintf(err, errlen,
 		    "need --duration-ms or --requests: every run is bounded");
@@ -288,6 +319,10 @@ s_plan(const bn_cfg_t *cfg, bn_plan_t *plan, char *hostbuf, size_t hostlen,
 	plan->connect_parallel = (int) cfg->connect_parallel;
 	plan->parser = cfg->parser;
 	plan->msgpack = cfg->protocol == 1;
+	plan->push = cfg->push;
+	plan->park = cfg->park;
+	plan->ready_file
+	    = strcmp(cfg->ready_file, "none") ? cfg->ready_file : NULL;
 	plan->gw_pid = (pid_t) cfg->gateway_pid;
 	return 0;
 }

@@ -1,8 +1,10 @@
 #!/bin/sh
 # bench.smoke (ctest): sluice-bench for ~2 s against a real gateway and one
 # worker on free loopback ports: echo, 2 connections, pings, once over
-# JSON and once over sluice.msgpack.v1. Passes if the
-# bench exits 0 (nothing lost, refused or failed) and its JSON is sane.
+# JSON and once over sluice.msgpack.v1, while a second, parked bench
+# (--park, as run.sh's idle scenarios use it) holds 20 idle connections.
+# Passes if the benches exit 0 (nothing lost, refused, failed or dropped)
+# and their JSON is sane.
 # No timing is asserted: speed is measured (run.sh), not tested.
 #
 # Usage: smoke.sh SLUICE_BENCH SLUICE_GATEWAY SLUICE_COMPUTE [PYTHON]
@@ -11,6 +13,7 @@ BENCH=$1 GATEWAY=$2 COMPUTE=$3
 PY=${4:-/usr/bin/python3}
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-smoke.XXXXXX")
+OUT=$LOGDIR
 . "$BENCH_DIR/bench_lib.sh"
 
 fail() {
@@ -27,6 +30,7 @@ trap 'stop_all; exit 1' INT TERM
 "$PY" -c 'import websockets' 2>/dev/null ||
 	fail "$PY cannot import websockets (install python3-websockets)"
 start_sluice 1x2 || fail "gateway or worker did not start"
+start_holder idle "$GW_PORT" "$GW_PID" 20 || fail "the idle holder did not park"
 for proto in json msgpack; do
 "$BENCH" --connect "127.0.0.1:$GW_PORT" --conns 2 --items 10 --inflight 2 \
 	--item-bytes 100 --duration-ms 2000 --drain-ms 20000 --ping-ms 100 \
@@ -57,6 +61,16 @@ print(f"bench.smoke: {sys.argv[2]}: {it['results']} results at "
 PY
 	fail "implausible $proto report"
 done
+stop_holder
+"$PY" - "$LOGDIR/idle.json" <<'PY' || fail "implausible holder report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+c = r["connections"]
+assert r["ok"] is True and r["conns"] == 0, r
+assert c["idle_ok"] == 20 and c["idle_failed"] == 0 and c["idle_lost"] == 0, c
+assert r["gateway"]["rss_end_kib"] > 0, r
+print("bench.smoke: the parked holder kept its 20 idle connections")
+PY
 stop_all
 rm -rf "$LOGDIR"
 echo "bench.smoke: 1 passed, 0 failed"

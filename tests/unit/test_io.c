@@ -28,6 +28,7 @@
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
+#include "sl_batch.h"
 #include "sl_proto.h"
 
 /* The test's gateway end, and the worker running against it. */
@@ -531,6 +532,157 @@ test_io_bad_endpoint_fails_to_start(void **state)
 	assert_int_equal(cp_io_run(&f->cfg, &stop), SL_ESYS);
 }
 
+/* The next frame from the worker other than a PING, undecoded, into
+ * f->frame: its length, or -1 on timeout. */
+static int
+s_recv_raw(fixture_t *f, int timeout_ms)
+{
+	int64_t end = sl_clock_mono_us() + (int64_t) timeout_ms * 1000;
+
+	for (;;) {
+		zmq_pollitem_t it = { f->router, 0, ZMQ_POLLIN, 0 };
+		long left = (long) ((end - sl_clock_mono_us()) / 1000);
+		int n;
+
+		if (left <= 0 || zmq_poll(&it, 1, left) <= 0)
+			return -1;
+		n = zmq_recv(f->router, f->rid, sizeof f->rid, 0);
+		assert_true(n > 0 && (size_t) n <= sizeof f->rid);
+		f->rid_len = (size_t) n;
+		n = zmq_recv(f->router, f->frame, sizeof f->frame, 0);
+		assert_true(n > 0 && (size_t) n <= sizeof f->frame);
+		if (sl_batch_is(f->frame, (size_t) n)
+		    || sl_proto_decode(f->frame, (size_t) n, &f->msg, NULL)
+		    || f->msg.type != SL_MSG_PING)
+			return n;
+	}
+}
+
+/* Count the RESULTs in frame (alone, or the entries of a BATCH) into
+ * seen[job], and the frames that are neither RESULT nor PING. */
+static void
+s_count_results(const void *frame, size_t len, unsigned *seen, size_t n_seen,
+    unsigned *other)
+{
+	sl_batch_reader_t r;
+	const void *e = frame;
+	size_t elen = len;
+	bool batch = sl_batch_is(frame, len);
+	sl_msg_t m;
+	int rc = 1;
+
+	if (batch)
+		assert_int_equal(sl_batch_open(&r, frame, len, NULL), 0);
+	sl_proto_msg_init(&m);
+	while (!batch || (rc = sl_batch_next(&r, &e, &elen)) > 0) {
+		assert_int_equal(sl_proto_decode(e, elen, &m, NULL), 0);
+		if (m.type == SL_MSG_RESULT && m.u.result.job < n_seen)
+			seen[m.u.result.job]++;
+		else if (m.type != SL_MSG_PING)
+			(*other)++;
+		if (!batch)
+			break;
+	}
+	assert_true(rc >= 0);
+	sl_proto_msg_clear(&m);
+	if (batch)
+		sl_batch_close(&r);
+}
+
+/* A JOB frame for echo of a one-character item, appended to sb. */
+static void
+s_job_frame(msgpack_sbuffer *sb, uint64_t job)
+{
+	char item[2] = { (char) 0xa1, (char) ('a' + job) }; /* fixstr 1 */
+
+	assert_int_equal(
+	    sl_proto_encode_job(sb, job, "echo", 4, item, sizeof item, NULL),
+	    0);
+}
+
+static void
+test_io_batches_both_ways_once_the_gateway_says_it_takes_them(void **state)
+{
+	fixture_t *f = *state;
+	sl_batch_t b;
+	msgpack_sbuffer one;
+	msgpack_packer pk;
+	unsigned seen[8] = { 0 }, other = 0;
+	sl_batch_reader_t r;
+	int n;
+
+	f->cfg.threads = 2;
+	s_start(f);
+	s_expect(f, SL_MSG_READY);
+	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1", false), 0);
+	s_send(f);
+	/* The announcement is answered with the worker's own. */
+	assert_int_equal(sl_batch_encode_empty(&f->sb), 0);
+	s_send(f);
+	n = s_recv_raw(f, 5000);
+	assert_true(n > 0 && sl_batch_is(f->frame, (size_t) n));
+	assert_int_equal(sl_batch_open(&r, f->frame, (size_t) n, NULL), 0);
+	assert_int_equal(r.n, 0);
+	sl_batch_close(&r);
+
+	/* Five jobs in one BATCH, with hostile entries between them: an
+	 * integer, garbage bytes, a BATCH inside; each is dropped alone. */
+	sl_batch_init(&b);
+	msgpack_sbuffer_init(&one);
+	for (uint64_t job = 1; job <= 5; job++) {
+		msgpack_sbuffer_clear(&one);
+		s_job_frame(&one, job);
+		assert_int_equal(sl_batch_add(&b, one.data, one.size), 0);
+		if (job == 2)
+			assert_int_equal(sl_batch_add(&b, "\xc1junk", 5), 0);
+		if (job == 3) {
+			msgpack_sbuffer_clear(&one);
+			assert_int_equal(sl_batch_encode_empty(&one), 0);
+			assert_int_equal(
+			    sl_batch_add(&b, one.data, one.size), 0);
+		}
+	}
+	{
+		const void *data;
+		size_t len;
+
+		sl_batch_frame(&b, &data, &len);
+		assert_int_equal(msgpack_sbuffer_write(&f->sb, data, len), 0);
+	}
+	s_send(f);
+	/* Every job answered once, alone or batched. */
+	for (unsigned got = 0; got < 5;) {
+		n = s_recv_raw(f, 5000);
+		assert_true(n > 0);
+		s_count_results(f->frame, (size_t) n, seen, 8, &other);
+		got = seen[1] + seen[2] + seen[3] + seen[4] + seen[5];
+	}
+	for (int job = 1; job <= 5; job++)
+		assert_int_equal(seen[job], 1);
+	assert_int_equal(other, 0);
+
+	/* Too many entries: the whole BATCH is dropped, the worker goes on. */
+	msgpack_sbuffer_clear(&f->sb);
+	msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint8(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "BATCH", 5);
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "msgs", 4);
+	msgpack_pack_array(&pk, SL_BATCH_MAX_MSGS + 1);
+	msgpack_sbuffer_clear(&one);
+	s_job_frame(&one, 6);
+	for (int i = 0; i <= SL_BATCH_MAX_MSGS; i++)
+		msgpack_pack_bin_with_body(&pk, one.data, one.size);
+	s_send(f);
+	assert_int_equal(sl_proto_encode_empty(&f->sb, SL_MSG_PING), 0);
+	s_send(f);
+	s_expect(f, SL_MSG_PONG); /* and no RESULT for job 6 before it */
+	msgpack_sbuffer_destroy(&one);
+	sl_batch_destroy(&b);
+	assert_int_equal(s_stop(f, 2), 0);
+}
+
 int
 main(void)
 {
@@ -558,6 +710,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_io_two_gateways_share_the_threads_by_credit_and_return,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_io_batches_both_ways_once_the_gateway_says_it_takes_them,
 		    setup, teardown),
 	};
 

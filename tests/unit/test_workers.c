@@ -14,6 +14,7 @@
 
 #include "gw_workers.h"
 #include "gw_zmq.h"
+#include "sl_batch.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -33,6 +34,9 @@ typedef struct events {
 	bool returned[MAX_EV];          /* ... (RETURN: not an attempt) */
 	size_t n_lost;
 	size_t n_changed;
+	gw_workers_t *gw;            /* for refill */
+	gw_workers_job_t *refill[4]; /* jobs changed sends, while credit */
+	size_t n_refill;
 } events_t;
 
 typedef struct fixture {
@@ -41,7 +45,7 @@ typedef struct fixture {
 	gw_workers_t *w;
 	void *dealer; /* the worker */
 	events_t ev;
-	gw_workers_job_t jobs[4];   /* the jobs' owner is the fixture */
+	gw_workers_job_t jobs[8];   /* the jobs' owner is the fixture */
 	lws_sorted_usec_list_t sul; /* wakes the loop every 10 ms */
 } fixture_t;
 
@@ -80,10 +84,20 @@ s_on_lost(void *ctx, gw_workers_job_t *job, gw_workers_loss_t how)
 	e->lost[e->n_lost++] = job;
 }
 
+/* Counted; and the jobs in refill go out while a worker has credit, as
+ * the broker's dispatch sends them. */
 static void
 s_on_changed(void *ctx)
 {
-	((events_t *) ctx)->n_changed++;
+	events_t *e = ctx;
+	void *w;
+
+	e->n_changed++;
+	while (e->n_refill && (w = gw_workers_pick(e->gw, "sum")))
+		assert_int_equal(
+		    gw_workers_send_job(
+		        e->gw, w, e->refill[--e->n_refill], "sum", "\x05", 1),
+		    0);
 }
 
 static int
@@ -109,6 +123,7 @@ setup(void **state)
 	    f->zctx, ENDPOINT, &lim, NULL, &ev, err, sizeof err);
 	if (!f->w)
 		return -1;
+	f->ev.gw = f->w;
 	memset(&ci, 0, sizeof ci);
 	ci.port = CONTEXT_PORT_NO_LISTEN;
 	ci.protocols = protocols;
@@ -198,8 +213,9 @@ s_serve_until(fixture_t *f, const size_t *count, size_t want)
 	assert_int_equal(*count, want);
 }
 
-/* The next frame the worker gets, decoded into m (caller clears it);
- * serves the loop meanwhile, 2 s at most. */
+/* The next frame the worker gets other than a BATCH (the announcement
+ * after REGISTERED), decoded into m (caller clears it); serves the loop
+ * meanwhile, 2 s at most. */
 static void
 s_recv(fixture_t *f, sl_msg_t *m, void *buf, size_t cap)
 {
@@ -210,6 +226,8 @@ s_recv(fixture_t *f, sl_msg_t *m, void *buf, size_t cap)
 	while (n < 0 && sl_clock_mono_us() < end) {
 		lws_service(f->lws, 0);
 		n = zmq_recv(f->dealer, buf, cap, ZMQ_DONTWAIT);
+		if (n > 0 && (size_t) n <= cap && sl_batch_is(buf, (size_t) n))
+			n = -1;
 	}
 	assert_true(n > 0 && (size_t) n <= cap);
 	sl_proto_msg_init(m);
@@ -516,6 +534,105 @@ test_workers_destroy_hands_held_jobs_back(void **state)
 	assert_false(f->ev.crashed[0]);
 }
 
+/* Append a RESULT for job (ok, value 1) to b. */
+static void
+s_batch_result(sl_batch_t *b, uint64_t job)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_result_ok(&sb, job, "\x01", 1,
+	                     &(sl_proto_times_t) { 1, 2, -1, -1 }),
+	    0);
+	assert_int_equal(sl_batch_add(b, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+test_workers_a_batch_of_results_frees_credit_for_one_batch_of_jobs(
+    void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *j = f->jobs;
+	msgpack_sbuffer sb;
+	sl_batch_t b;
+	sl_batch_reader_t r;
+	const void *data, *e;
+	size_t len, elen;
+	char buf[1024];
+	uint64_t stale = 0, bad = 0;
+	int n = -1;
+
+	s_register(f, 3);
+	/* The worker says it takes batches (answering the gateway's). */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_batch_encode_empty(&sb), 0);
+	s_send(f, &sb);
+	s_job(f, &j[0]);
+	s_job(f, &j[1]);
+	s_job(f, &j[2]);
+	stale = s_stats(f).stale;
+	bad = s_stats(f).bad_frames;
+	f->ev.refill[0] = &j[3];
+	f->ev.refill[1] = &j[4];
+	f->ev.refill[2] = &j[5];
+	f->ev.n_refill = 3;
+
+	/* Three results in one BATCH, with hostile entries between them:
+	 * garbage bytes, an unknown job id, a BATCH inside and a duplicate.
+	 * Each of those is dropped alone. */
+	sl_batch_init(&b);
+	s_batch_result(&b, j[0].id);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_batch_encode_empty(&sb), 0);
+	assert_int_equal(sl_batch_add(&b, sb.data, sb.size), 0);
+	msgpack_sbuffer_destroy(&sb);
+	assert_int_equal(sl_batch_add(&b, "\xc1junk", 5), 0);
+	s_batch_result(&b, 987654321);
+	s_batch_result(&b, j[1].id);
+	s_batch_result(&b, j[0].id);
+	s_batch_result(&b, j[2].id);
+	sl_batch_frame(&b, &data, &len);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(msgpack_sbuffer_write(&sb, data, len), 0);
+	s_send(f, &sb);
+	s_serve_until(f, &f->ev.n_results, 3);
+	assert_ptr_equal(f->ev.results[0], &j[0]);
+	assert_ptr_equal(f->ev.results[1], &j[1]);
+	assert_ptr_equal(f->ev.results[2], &j[2]);
+	assert_int_equal(s_stats(f).stale, stale + 2);
+	assert_int_equal(s_stats(f).bad_frames, bad + 2);
+
+	/* The three freed slots: one BATCH of three JOBs. */
+	for (int64_t end = sl_clock_mono_us() + 2000000;
+	     n < 0 && sl_clock_mono_us() < end;) {
+		lws_service(f->lws, 0);
+		n = zmq_recv(f->dealer, buf, sizeof buf, ZMQ_DONTWAIT);
+	}
+	assert_true(n > 0 && sl_batch_is(buf, (size_t) n));
+	assert_int_equal(sl_batch_open(&r, buf, (size_t) n, NULL), 0);
+	assert_int_equal(r.n, 3);
+	for (int i = 0; i < 3; i++) {
+		sl_msg_t m;
+
+		assert_int_equal(sl_batch_next(&r, &e, &elen), 1);
+		sl_proto_msg_init(&m);
+		assert_int_equal(sl_proto_decode(e, elen, &m, NULL), 0);
+		assert_int_equal(m.type, SL_MSG_JOB);
+		assert_int_equal(m.u.job.job, j[5 - i].id);
+		assert_non_null(j[5 - i].holder);
+		sl_proto_msg_clear(&m);
+	}
+	sl_batch_close(&r);
+	sl_batch_destroy(&b);
+	assert_false(gw_workers_any_credit(f->w));
+	/* The worker dies: every job of the batch goes back. */
+	s_empty(f, SL_MSG_BYE);
+	s_serve_until(f, &f->ev.n_lost, 3);
+	for (int i = 3; i < 6; i++)
+		assert_null(j[i].holder);
+}
+
 int
 main(void)
 {
@@ -547,6 +664,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_workers_destroy_hands_held_jobs_back, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_a_batch_of_results_frees_credit_for_one_batch_of_jobs,
+		    setup, teardown),
 	};
 
 	sl_log_setup("test", SL_LOG_DEBUG);
