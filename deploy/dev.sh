@@ -48,7 +48,8 @@ asan_build=${ASAN_BUILD_DIR:-$top/build-asan}
 # virtualenv). Profiling
 # also wants linux-perf.
 RUN_PKGS="cmake make gcc libc6-dev pkg-config
-libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev"
+libwebsockets-dev libzmq3-dev libmsgpack-dev libjansson-dev libssl-dev
+libuv1-dev libwebsockets-evlib-uv"
 TEST_PKGS="libcmocka-dev python3 python3-websockets python3-zmq
 python3-msgpack mmdebstrap iproute2 iptables chromium openssl clang clang-format
 libclang-rt-14-dev valgrind prometheus python3-yaml nodejs node-ws

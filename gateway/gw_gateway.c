@@ -18,6 +18,7 @@
 #include "gw_gateway.h"
 #include "gw_http.h"
 #include "gw_listen.h"
+#include "gw_loop.h"
 #include "gw_policy.h"
 #include "gw_prod.h"
 #include "gw_workers.h"
@@ -40,6 +41,7 @@ struct gw_gateway {
 	gw_prod_t *prod;       /* NULL: no producers endpoint */
 	gw_ws_t *ws;
 	gw_fds_t *fds;
+	gw_loop_t *loop;       /* under lws: poll or libuv */
 	long fd_limit, fd_was; /* RLIMIT_NOFILE after and before raising */
 	gw_hist_t forward;  /* result at the gateway -> written (ws, prod) */
 	gw_http_src_t http; /* /metrics' source: the protocol's user */
@@ -291,6 +293,7 @@ s_start_lws(gw_gateway_t *self, char *err, size_t errlen)
 	ci.retry_and_idle_policy = &self->keepalive;
 	ci.options
 	    |= LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	gw_loop_prepare(self->loop, &ci, &self->ctx);
 	self->ctx = lws_create_context(&ci);
 	if (!self->ctx) {
 		snprintf(err, errlen, "cannot listen on %s", o->listen);
@@ -349,6 +352,9 @@ gw_gateway_new(const gw_opts_t *opts, char *err, size_t errlen)
 		snprintf(err, errlen, "--tls-cert and --tls-key go together");
 		goto fail;
 	}
+	self->loop = gw_loop_new((int) opts->event_lib, NULL, err, errlen);
+	if (!self->loop)
+		goto fail;
 	/* Before ZeroMQ's and lws's first descriptors: both size tables
 	 * from the limit in force when they start. */
 	if (gw_fds_raise_limit(&self->fd_limit, &self->fd_was)) {
@@ -414,9 +420,11 @@ gw_gateway_run(gw_gateway_t *self, volatile sig_atomic_t *stop,
 {
 	const gw_opts_t *o = self->opts;
 
-	SL_NOTICE("GW-UP", "listen=%s workers=%s producers=%s version=%s",
-	    o->listen, o->workers, o->producers, SLUICE_VERSION);
-	while (lws_service(self->ctx, 0) >= 0) {
+	SL_NOTICE("GW-UP",
+	    "listen=%s workers=%s producers=%s event_lib=%s version=%s",
+	    o->listen, o->workers, o->producers, gw_loop_name(self->loop),
+	    SLUICE_VERSION);
+	while (gw_loop_turn(self->loop, self->ctx) >= 0) {
 		gw_fds_shed(self->fds, false); /* after a failed accept() */
 		if (*reload) {
 			*reload = 0;
@@ -473,9 +481,8 @@ gw_gateway_destroy(gw_gateway_t **self_p)
 	/* Order matters: lws closes the dup'd ZMQ_FDs and every client (the
 	 * broker forgets them), then the sockets, then the ZeroMQ context. */
 	lws_sul_cancel(&self->tick); /* NULL-safe: never scheduled */
-	if (self->ctx)
-		lws_context_destroy(self->ctx);
-	self->ctx = NULL;
+	if (self->loop)
+		gw_loop_destroy_context(self->loop, &self->ctx);
 	gw_ws_destroy(&self->ws);
 	gw_prod_destroy(&self->prod); /* its broker clients, then socket */
 	gw_workers_destroy(&self->workers); /* hands held jobs back */
@@ -484,6 +491,7 @@ gw_gateway_destroy(gw_gateway_t **self_p)
 	if (self->zctx)
 		zmq_ctx_term(self->zctx);
 	gw_fds_destroy(&self->fds);
+	gw_loop_destroy(&self->loop);
 	free(self);
 	*self_p = NULL;
 }

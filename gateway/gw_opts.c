@@ -107,6 +107,11 @@ static const sl_opt_t s_opts[] = {
 	{ "ws-hangup-secs", "SLUICE_WS_HANGUP_SECS", SL_OPT_INT, "30", 2, 7200,
 	    NULL, offsetof(gw_opts_t, ws_hangup),
 	    "close a WebSocket client silent this long (> ws-ping-secs)" },
+	{ "event-lib", "SLUICE_EVENT_LIB", SL_OPT_ENUM, "uv", 0, 0, "poll,uv",
+	    offsetof(gw_opts_t, event_lib),
+	    "event loop under lws: uv (libuv, epoll: a wake-up costs what the "
+	    "busy connections cost; needs libwebsockets-evlib-uv) or poll "
+	    "(lws's own: every open connection, every wake-up)" },
 	SL_CFG_OPT_DRAIN_MS(gw_opts_t, drain_ms,
 	    "on SIGTERM, time to finish running requests before closing"),
 	{ "www", "SLUICE_WWW", SL_OPT_STR, "auto", 0, 0, NULL,

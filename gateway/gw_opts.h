@@ -39,6 +39,7 @@ typedef struct gw_opts {
 	long long ws_ping;
 	long long ws_hangup;
 	long long drain_ms;
+	int event_lib; /* GW_LOOP_POLL or GW_LOOP_UV (gw_loop.h) */
 	const char *www;
 	int log_level;
 	int log_format;

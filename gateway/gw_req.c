@@ -36,9 +36,9 @@ struct gw_req {
 
 struct gw_req_pool {
 	gw_req_limits_t lim;
-	gw_notify_t *notify;       /* borrowed */
-	gw_jobs_t *jobs;           /* every request's jobs */
-	sl_list_t owners;          /* gw_req_owner_t, in arrival order */
+	gw_notify_t *notify; /* borrowed */
+	gw_jobs_t *jobs;     /* every request's jobs */
+	sl_list_t owners; /* gw_req_owner_t with requests: timers skip idle */
 	gw_resume_budget_t budget; /* all requests' logs */
 	gw_req_stats_t st;
 };
@@ -131,7 +131,8 @@ s_request_free(gw_req_pool_t *self, gw_req_t *r)
 	gw_jobs_release(self->jobs, &r->jobs, NULL, NULL);
 	*r->owner->open -= r->n_items - r->n_ok - r->n_failed;
 	sl_list_remove(&r->owner_link);
-	r->owner->n_requests--;
+	if (!--r->owner->n_requests)
+		sl_list_remove(&r->owner->link);
 	self->st.requests--;
 	if (r->chan)
 		gw_notify_release(self->notify, r->chan);
@@ -332,7 +333,8 @@ s_request_new(gw_req_pool_t *self, gw_req_owner_t *o, const gw_cmsg_t *m)
 	gw_jobs_req_init(&r->jobs, r->id, r->task, &o->paused, m->traceparent);
 	r->owner = o;
 	sl_list_push_back(&o->requests, &r->owner_link);
-	o->n_requests++;
+	if (!o->n_requests++)
+		sl_list_push_back(&self->owners, &o->link);
 	self->st.requests++;
 	return r;
 }
@@ -396,15 +398,12 @@ gw_req_owner_init(gw_req_pool_t *self, gw_req_owner_t *o,
     int (*send)(void *ctx, void *user, const gw_out_t *frame), void *send_ctx,
     void *user, size_t *open)
 {
+	(void) self; /* o joins self->owners with its first request */
+	*o = (gw_req_owner_t) {
+		.open = open, .send = send, .send_ctx = send_ctx, .user = user
+	};
 	sl_list_init(&o->requests);
-	o->n_requests = 0;
-	o->open = open;
-	o->paused = false;
-	o->detached = false;
-	o->send = send;
-	o->send_ctx = send_ctx;
-	o->user = user;
-	sl_list_push_back(&self->owners, &o->link);
+	sl_list_init(&o->link);
 }
 
 void
@@ -493,9 +492,11 @@ s_move(gw_req_pool_t *self, gw_req_t *r, gw_req_owner_t *o)
 	*old->open -= gw_req_open(r);
 	*o->open += gw_req_open(r);
 	sl_list_remove(&r->owner_link);
-	old->n_requests--;
+	if (!--old->n_requests)
+		sl_list_remove(&old->link);
 	sl_list_push_back(&o->requests, &r->owner_link);
-	o->n_requests++;
+	if (!o->n_requests++)
+		sl_list_push_back(&self->owners, &o->link);
 	r->owner = o;
 	r->jobs.paused = &o->paused;
 }
@@ -610,12 +611,12 @@ s_check_unserved(gw_req_pool_t *self, gw_req_t *r, int64_t now_us)
 void
 gw_req_tick(gw_req_pool_t *self, int64_t now_us)
 {
-	sl_list_t *e, *next;
+	sl_list_t *e, *next, *onext;
 
 	/* Request deadlines (timeout_ms). */
-	for (e = self->owners.next; e != &self->owners; e = e->next) {
+	for (e = self->owners.next; e != &self->owners; e = onext) {
 		gw_req_owner_t *o = sl_container_of(e, gw_req_owner_t, link);
-
+		onext = e->next; /* o leaves owners with its last request */
 		for (sl_list_t *q = o->requests.next; q != &o->requests;
 		     q = next) {
 			gw_req_t *r = sl_container_of(q, gw_req_t, owner_link);

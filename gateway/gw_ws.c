@@ -38,8 +38,9 @@ struct gw_ws {
 	gw_ws_stats_t st;   /* counters; queued_bytes summed when asked */
 	uint64_t next_conn; /* connection ids for logs */
 	sl_list_t conns;    /* gw_ws_pss_t, open connections */
-	gw_addr_t *addrs;   /* open connections per address; owned */
-	char *scratch;      /* serialising and batching frames; owned */
+	sl_list_t queued; /* gw_ws_pss_t with output queued: never the idle */
+	gw_addr_t *addrs; /* open connections per address; owned */
+	char *scratch;    /* serialising and batching frames; owned */
 	size_t scratch_cap;
 	msgpack_sbuffer sb; /* encoding msgpack frames; owned */
 	/* The gw_out_t.serial whose encoding scratch (JSON) and sb
@@ -49,7 +50,8 @@ struct gw_ws {
 };
 
 typedef struct gw_ws_pss {
-	sl_list_t link; /* in ws->conns */
+	sl_list_t link;  /* in ws->conns */
+	sl_list_t qlink; /* in ws->queued, or not linked */
 	struct lws *wsi;
 	gw_ws_t *ws;         /* borrowed from the protocol */
 	gw_client_t *client; /* owned by the broker, released in CLOSED */
@@ -111,6 +113,7 @@ gw_ws_new(gw_broker_t *broker, const gw_policy_t *policy,
 	ws->lim = *lim;
 	ws->forward = forward;
 	sl_list_init(&ws->conns);
+	sl_list_init(&ws->queued);
 	msgpack_sbuffer_init(&ws->sb);
 	if (lim->max_conns_per_addr) {
 		ws->addrs = gw_addr_new(lim->max_conns);
@@ -139,9 +142,10 @@ gw_ws_stats(const gw_ws_t *ws, gw_ws_stats_t *out)
 {
 	*out = ws->st;
 	out->queued_bytes = 0;
-	for (const sl_list_t *e = ws->conns.next; e != &ws->conns; e = e->next)
+	for (const sl_list_t *e = ws->queued.next; e != &ws->queued;
+	     e = e->next)
 		out->queued_bytes
-		    += sl_container_of(e, gw_ws_pss_t, link)->out.bytes;
+		    += sl_container_of(e, gw_ws_pss_t, qlink)->out.bytes;
 }
 
 size_t
@@ -216,6 +220,9 @@ s_going(const gw_ws_pss_t *p)
 static void
 s_buffer_cap(gw_ws_t *ws)
 {
+	/* Runs per frame queued: walk nothing while under the cap. */
+	if (ws->st.buffered <= ws->lim.max_buffered)
+		return;
 	for (;;) {
 		gw_ws_pss_t *big = NULL;
 		size_t going = 0;
@@ -263,9 +270,14 @@ gw_ws_close_all(gw_ws_t *ws, uint16_t status, const char *reason)
 void
 gw_ws_tick(gw_ws_t *ws, int64_t now_us)
 {
-	for (sl_list_t *e = ws->conns.next; e != &ws->conns; e = e->next) {
-		gw_ws_pss_t *pss = sl_container_of(e, gw_ws_pss_t, link);
+	sl_list_t *e, *next;
 
+	for (e = ws->queued.next; e != &ws->queued; e = next) {
+		gw_ws_pss_t *pss = sl_container_of(e, gw_ws_pss_t, qlink);
+
+		next = e->next;
+		if (!pss->out.bytes)
+			sl_list_remove(&pss->qlink); /* idle again */
 		if (pss->closing || !pss->out.bytes
 		    || now_us - pss->progress_us < ws->lim.stall_us)
 			continue;
@@ -338,8 +350,11 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		    "slow consumer: outgoing queue over its limit", false);
 		return SL_EFULL;
 	}
-	if (!pss->out.bytes)
+	if (!pss->out.bytes) {
 		pss->progress_us = sl_clock_mono_us();
+		if (!sl_list_linked(&pss->qlink))
+			sl_list_push_back(&pss->ws->queued, &pss->qlink);
+	}
 	/* Item frames (result, item error): time their way out. */
 	if (gw_wsq_push(&pss->out, data, n,
 	        frame->type == GW_OUT_RESULT
@@ -401,15 +416,30 @@ s_write_batch(gw_ws_pss_t *pss)
 	return 0;
 }
 
+/* The close frame: lws 4.1.6 on libuv hung up without writing the one
+ * lws_close_reason asks for (clients saw 1006). -1: lws hangs up now. */
+static int
+s_write_close(gw_ws_pss_t *pss)
+{
+	/* FIN + close, unmasked, one length byte (payload under 126) */
+	uint8_t buf[LWS_PRE + 4 + sizeof pss->close_reason],
+	    *f = buf + LWS_PRE;
+	size_t n = strlen(pss->close_reason);
+
+	f[0] = 0x88;
+	f[1] = (uint8_t) (2 + n);
+	f[2] = (uint8_t) (pss->close_status >> 8);
+	f[3] = (uint8_t) (pss->close_status & 0xff);
+	memcpy(f + 4, pss->close_reason, n);
+	lws_write(pss->wsi, f, n + 4, LWS_WRITE_RAW);
+	return -1;
+}
+
 static int
 s_writeable(gw_ws_pss_t *pss)
 {
-	if (pss->closing && (!pss->flush_first || !pss->out.bytes)) {
-		lws_close_reason(pss->wsi, pss->close_status,
-		    (unsigned char *) pss->close_reason,
-		    strlen(pss->close_reason));
-		return -1;
-	}
+	if (pss->closing && (!pss->flush_first || !pss->out.bytes))
+		return s_write_close(pss);
 	if (!gw_wsq_empty(&pss->out) && s_write_batch(pss)) {
 		SL_INFO(
 		    "CLI-WRITE", "conn=%" PRIu64 " write failed", pss->conn);
@@ -552,6 +582,7 @@ static void
 s_closed(gw_ws_pss_t *pss)
 {
 	sl_list_remove(&pss->link);
+	sl_list_remove(&pss->qlink);
 	pss->ws->st.conns--;
 	if (pss->addr_counted)
 		gw_addr_release(pss->ws->addrs, &pss->addr);
@@ -627,6 +658,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		pss->mp = lws_get_protocol(wsi)->id == GW_WS_PROTO_MSGPACK;
 		gw_wsq_init(&pss->out);
 		sl_list_init(&pss->link);
+		sl_list_init(&pss->qlink);
 		if (s_established(ws, pss, wsi)) {
 			pss->ws = NULL; /* nothing for CLOSED to undo */
 			return -1;

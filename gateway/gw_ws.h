@@ -96,7 +96,8 @@ void gw_ws_stats(const gw_ws_t *self, gw_ws_stats_t *out);
 /* Open connections (a drain waits for none). */
 size_t gw_ws_conns(const gw_ws_t *self);
 
-/* Timers: cut off connections that made no reading progress. */
+/* Timers: cut off connections that made no reading progress (only
+ * connections with queued output are looked at: idle ones cost nothing). */
 void gw_ws_tick(gw_ws_t *self, int64_t now_us);
 
 /* Close every connection with status and reason once its queued frames

@@ -42,8 +42,8 @@ missing() {
 }
 command -v "$cc" >/dev/null 2>&1 || missing "no $cc (apt-get install clang libclang-rt-14-dev)"
 
-common="$top/common/sl_proto.c $top/common/sl_mpck.c $top/common/sl_trace.c
-$top/common/sl_json.c $top/common/sl_jtext.c $top/common/sl_utf8.c
+common="$top/common/sl_proto.c $top/common/sl_mpck.c $top/common/sl_trace.c $top/common/sl_json.c
+$top/common/sl_jtext.c $top/common/sl_utf8.c
 $top/common/sl_err.c"
 # shellcheck disable=SC2046
 flags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fno-omit-frame-pointer

@@ -16,6 +16,8 @@ typedef struct got {
 	uint32_t seq[MAX_GOT];
 	uint64_t value[MAX_GOT];
 	char code[MAX_GOT][16];
+	bool timing[MAX_GOT];
+	gw_out_timing_t tm[MAX_GOT];
 	size_t n;
 } got_t;
 
@@ -28,6 +30,8 @@ s_record(void *ctx, const gw_out_t *f)
 	assert_string_equal(f->id, "r1");
 	g->type[g->n] = f->type;
 	g->seq[g->n] = f->seq;
+	g->timing[g->n] = f->timing;
+	g->tm[g->n] = f->tm;
 	if (f->type == GW_OUT_RESULT)
 		g->value[g->n] = f->value.mp->via.u64;
 	else
@@ -120,6 +124,48 @@ test_resume_replays_what_the_client_lacks_in_order(void **state)
 	assert_int_equal(b.used, 0);
 }
 
+/* A replayed item says where its time went as it did the first time. */
+static void
+test_resume_replays_timing_as_sent(void **state)
+{
+	gw_resume_budget_t b = { .max = 1 << 20 };
+	msgpack_object v7
+	    = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 7 };
+	gw_out_timing_t tm = { 1, 2, 3, -1, 5, 2, "w7" };
+	gw_out_t f = s_result(0, &v7);
+	gw_out_t err = { .type = GW_OUT_ITEM_ERROR,
+		.id = "r1",
+		.seq = 1,
+		.code = "boom",
+		.message = "m",
+		.timing = true,
+		.tm = tm };
+	got_t g = { 0 };
+	gw_resume_t *rs;
+	int rc;
+
+	(void) state;
+	rs = gw_resume_new(2, &rc);
+	f.timing = true;
+	f.tm = tm;
+	f.tm.start_us = 4;
+	assert_true(gw_resume_on_item(rs, &b, &f, false));
+	assert_true(gw_resume_on_item(rs, &b, &err, false));
+	assert_int_equal(gw_resume_take(rs, NULL, 0, "r1", s_record, &g), 2);
+	assert_true(g.timing[0] && g.timing[1]);
+	assert_int_equal(g.tm[0].start_us, 4);
+	assert_int_equal(g.tm[1].start_us, -1);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(g.tm[i].t_done_us, 1);
+		assert_int_equal(g.tm[i].cpu_us, 2);
+		assert_int_equal(g.tm[i].queue_us, 3);
+		assert_int_equal(g.tm[i].run_us, 5);
+		assert_int_equal(g.tm[i].attempts, 2);
+		assert_string_equal(g.tm[i].worker, "w7");
+	}
+	gw_resume_destroy(&rs, &b);
+}
+
 static void
 test_resume_over_the_budget_the_token_is_worthless(void **state)
 {
@@ -179,6 +225,7 @@ main(void)
 		    test_resume_tokens_are_128_random_bits_in_hex),
 		cmocka_unit_test(
 		    test_resume_replays_what_the_client_lacks_in_order),
+		cmocka_unit_test(test_resume_replays_timing_as_sent),
 		cmocka_unit_test(
 		    test_resume_over_the_budget_the_token_is_worthless),
 		cmocka_unit_test(
