@@ -91,6 +91,23 @@ async def test_plain(h):
           and states[-1] == ("closed", None), f"states {states}")
 
 
+async def test_timing_and_traceparent(h):
+    gw = await h.start(workers=(1,))
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    async with sluice_client.connect(gw.url) as client:
+        stream = client.submit("echo", [1, 2], timing=True, traceparent=tp)
+        out = await collect(stream)
+        check(stream.accepted["traceparent"] == tp, f"{stream.accepted}")
+        check(all(r.frame["attempts"] == 1 and r.frame["worker"] == "w1"
+                  and r.frame["run_us"] >= 0 for r in out), f"{out}")
+        # without: the gateway's own, kept by the stream for resubmits
+        stream = client.submit("echo", [3])
+        out = await collect(stream)
+        made = stream.accepted["traceparent"]
+        check(made != tp and stream._traceparent == made
+              and "run_us" not in out[0].frame, f"{stream.accepted} {out}")
+
+
 async def test_done_fields(h):
     gw = await h.start(workers=(2,))
     async with sluice_client.connect(gw.url) as client:
@@ -661,9 +678,10 @@ async def test_example_client(h):
 
 
 if __name__ == "__main__":
-    run([test_plain, test_done_fields, test_cancel, test_subscribe,
-         test_msgpack, test_token, test_silent_gateway, test_tcp_cut,
-         test_tcp_cut_msgpack, test_resume_expired, test_cancel_while_away,
-         test_backoff, test_dead_link, test_hostile_gateway, test_kill9,
+    run([test_plain, test_timing_and_traceparent, test_done_fields,
+         test_cancel, test_subscribe, test_msgpack, test_token,
+         test_silent_gateway, test_tcp_cut, test_tcp_cut_msgpack,
+         test_resume_expired, test_cancel_while_away, test_backoff,
+         test_dead_link, test_hostile_gateway, test_kill9,
          test_kill9_shared_workers, test_readme, test_example_session,
          test_example_client])

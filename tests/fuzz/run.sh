@@ -3,7 +3,8 @@
 #
 #   tests/fuzz/run.sh [-s SECONDS] [-o OUTDIR] [TARGET...]
 #
-# TARGETs (default: all): proto (sl_proto_decode: worker frames), cmsg
+# TARGETs (default: all): proto (sl_proto_decode: worker frames), batch
+# (sl_batch: BATCH frames read, entries decoded, built again), cmsg
 # (gw_cmsg_parse: client JSON frames), pproto (gw_pproto_parse: producer
 # frames), json_to_mp and json_from_mp (the
 # JSON<->msgpack conversions, round trips). Each is built from the
@@ -32,7 +33,7 @@ while getopts s:o: opt; do
 	esac
 done
 shift $((OPTIND - 1))
-targets=${*:-proto cmsg pproto json_to_mp json_from_mp}
+targets=${*:-proto batch cmsg pproto json_to_mp json_from_mp}
 
 cc=${FUZZ_CC:-clang}
 missing() {
@@ -43,7 +44,7 @@ missing() {
 command -v "$cc" >/dev/null 2>&1 || missing "no $cc (apt-get install clang libclang-rt-14-dev)"
 
 common="$top/common/sl_proto.c $top/common/sl_mpck.c $top/common/sl_trace.c $top/common/sl_json.c
-$top/common/sl_jtext.c $top/common/sl_utf8.c
+$top/common/sl_jtext.c $top/common/sl_utf8.c $top/common/sl_batch.c
 $top/common/sl_err.c"
 # shellcheck disable=SC2046
 flags="-g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -fno-omit-frame-pointer

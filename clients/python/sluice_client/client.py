@@ -35,6 +35,14 @@ MSGPACK_SUBPROTOCOL = "sluice.msgpack.v1"
 # A channel name (PROTOCOL.md 1.2): checked here because the gateway's
 # refusal of a malformed one cannot name the channel it refers to.
 _CHANNEL = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+
+
+def _traceparent_ok(tp):
+    """A W3C traceparent a gateway accepts (PROTOCOL.md 1.4)."""
+    m = _TRACEPARENT.fullmatch(tp) if isinstance(tp, str) else None
+    return bool(m) and m.group(1) != "0" * 32 and m.group(2) != "0" * 16
+
 
 # Connection states passed to on_state(state, url).
 CONNECTING = "connecting"
@@ -95,7 +103,8 @@ class Stream:
     as this client received them, across reconnections). A refusal raises
     SluiceError from the iteration."""
 
-    def __init__(self, client, req_id, task, items, timeout_ms, notify):
+    def __init__(self, client, req_id, task, items, timeout_ms, notify,
+                 timing=False, traceparent=None):
         self._client = client
         self.id = req_id
         self.task = task
@@ -103,6 +112,8 @@ class Stream:
         self._items = list(items)  # None once its seq was delivered
         self._timeout_ms = timeout_ms
         self._notify = notify
+        self._timing = timing
+        self._traceparent = traceparent  # kept across gateways: one trace
         self._have = set()  # seqs delivered to the application
         self._ok = 0
         self._failed = 0
@@ -162,6 +173,10 @@ class Stream:
             f["timeout_ms"] = self._timeout_ms
         if self._notify is not None:
             f["notify"] = self._notify
+        if self._timing:
+            f["timing"] = True
+        if self._traceparent is not None:
+            f["traceparent"] = self._traceparent
         return f
 
     def _replay(self):
@@ -311,14 +326,18 @@ class Client:
         self._task = None
 
     # -- application side --
-    def submit(self, task, items, timeout_ms=None, notify=None):
-        """Run task on every item; returns a Stream (see there)."""
+    def submit(self, task, items, timeout_ms=None, notify=None, timing=False,
+               traceparent=None):
+        """Run task on every item; returns a Stream (see there). timing:
+        each Result's frame says where its time went; traceparent: a W3C
+        traceparent for the gateways' and workers' logs (without one the
+        first gateway makes one, kept for resubmits elsewhere)."""
         items = list(items)
         if not items:
             raise ValueError("submit: no items")
         self._next += 1
         s = Stream(self, f"{self._prefix}-{self._next}", task, items,
-                   timeout_ms, notify)
+                   timeout_ms, notify, timing, traceparent)
         if self._fatal is not None:
             s._fail(self._fatal)
             return s
@@ -559,6 +578,9 @@ class Client:
     def _to_stream(self, s, f, kind):
         if kind == "accepted":
             s.accepted = f
+            tp = f.get("traceparent")
+            if s._traceparent is None and _traceparent_ok(tp):
+                s._traceparent = tp  # the gateway's: kept for resubmits
             s._token = f.get("resume")
         elif kind in ("result", "error") and "seq" in f:
             s._deliver(f)
