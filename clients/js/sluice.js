@@ -20,6 +20,10 @@
 // loop; a Client owns its socket, timers and the unfinished requests.
 
 const OPEN = 1;
+// A W3C traceparent a gateway accepts (PROTOCOL.md 1.4): version 00,
+// lowercase hex, neither id all zeros.
+const TRACEPARENT =
+  /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** A refusal or failure with the protocol's error code in `.code`
  * (docs/PROTOCOL.md, "Error codes"), or the client's own codes:
@@ -177,6 +181,7 @@ export class Client extends EventTarget {
   // ---- the application's side ---------------------------------------
 
   /** Run task on every item: a Stream. opts: timeoutMs, notify, timing,
+   * traceparent (W3C; default: the first gateway's, kept for resubmits),
    * id (default: a fresh one). */
   submit(task, items, opts) {
     const o = opts || {};
@@ -416,6 +421,8 @@ export class Client extends EventTarget {
     if (o.timeoutMs) f.timeout_ms = o.timeoutMs;
     if (o.notify) f.notify = o.notify;
     if (o.timing) f.timing = true;
+    const tp = o.traceparent || req.traceparent;
+    if (tp) f.traceparent = tp;
     req.stream.submits = ++req.submits;
     this._send(f);
   }
@@ -482,6 +489,9 @@ export class Client extends EventTarget {
         req.resuming = false;
         req.stream._accepted.resolve(f);
         if (typeof f.resume === "string") req.token = f.resume;
+        // the gateway's traceparent: one trace across resubmits elsewhere
+        if (!req.traceparent && typeof f.traceparent === "string"
+            && TRACEPARENT.test(f.traceparent)) req.traceparent = f.traceparent;
       }
       return;
     }

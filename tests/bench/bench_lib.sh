@@ -188,17 +188,19 @@ start_websocketd() {
 # start_holder NAME PORT SERVER_PID N: a second sluice-bench that opens N
 # idle connections to PORT, measures SERVER_PID's RSS with them open and
 # parks (keeps them open) until stop_holder; its report goes to
-# $OUT/NAME.json. Waits (up to 120 s) until it has parked; sets HOLDER_PID.
+# $OUT/NAME.json. Waits (up to 300 s: a busy server may accept 10,000
+# connections slowly) until it has parked; sets HOLDER_PID.
 start_holder() {
 	rm -f "$OUT/$1.ready"
 	$DIE_WITH_US "$BENCH" --connect "127.0.0.1:$2" --conns 0 --idle "$4" \
-		--idle-hold-ms 2000 --park --ready-file "$OUT/$1.ready" \
+		--idle-hold-ms 2000 --connect-timeout-ms 300000 \
+		--park --ready-file "$OUT/$1.ready" \
 		--gateway-pid "$3" --json-out "$OUT/$1.json" \
 		>"$OUT/$1.txt" 2>&1 &
 	HOLDER_PID=$!
 	STARTED="$STARTED $HOLDER_PID"
 	n=0
-	while [ ! -f "$OUT/$1.ready" ] && alive "$HOLDER_PID" && [ $n -lt 1200 ]; do
+	while [ ! -f "$OUT/$1.ready" ] && alive "$HOLDER_PID" && [ $n -lt 3100 ]; do
 		sleep 0.1
 		n=$((n + 1))
 	done

@@ -764,6 +764,8 @@ s_ctl(lws_sorted_usec_list_t *sul)
 		s_sample_rss(run, now); /* idle connections still open */
 		if (p->park) {
 			s_enter(run, BN_PH_PARK, now);
+			if (run->on_park)
+				run->on_park(run);
 			s_parked(run);
 			break;
 		}

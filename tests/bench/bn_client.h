@@ -129,6 +129,9 @@ struct bn_run {
 	bn_plan_t plan;
 	struct lws_context *ctx;           /* borrowed from main */
 	const volatile sig_atomic_t *stop; /* set by main's signal handler */
+	/* park: called once parked, measurements done (main writes the
+	 * report then, in case closing 10,000 connections takes too long) */
+	void (*on_park)(bn_run_t *run);
 	bn_conn_t *conns; /* owned: plan.conns loaded, then plan.idle */
 	int n_conns;
 	int next_connect; /* index of the next connection to open */

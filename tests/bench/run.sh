@@ -20,9 +20,9 @@
 # Environment: BUILD_DIR (default ./build), OUT (directory for the JSON
 # reports and logs; default a new /tmp/sluice-bench.*), SHAPE (worker
 # processes x threads for the echo scenarios, 2x16), IDLE (10000),
-# WSD_IDLE (idle connections for websocketd: it needs 4 descriptors per
-# connection, so by default as many as the open-files limit allows, at
-# most IDLE). Run nothing else heavy meanwhile: the machine has 2 cores,
+# WSD_IDLE (idle connections for websocketd: it holds 4 descriptors per
+# connection, and about 7 while it is still starting the connection's
+# child, so by default an eighth of the open-files limit, at most IDLE). Run nothing else heavy meanwhile: the machine has 2 cores,
 # and every report says how busy other processes kept it.
 set -u
 
@@ -69,8 +69,9 @@ if [ "$nofile" -lt $((IDLE + 200)) ]; then
 		"need $((IDLE + 200)): raise it (ulimit -Hn, prlimit," \
 		"LimitNOFILE=)" >&2
 fi
-# websocketd holds a socket and 3 pipes per connection.
-auto=$(((nofile - 400) / 4 / 100 * 100))
+# websocketd holds a socket and 3 pipes per connection, more while it
+# starts the child (it starts ~100 a second on this machine).
+auto=$(((nofile - 400) / 8 / 100 * 100))
 [ "$auto" -gt "$IDLE" ] && auto=$IDLE
 WSD_IDLE=${WSD_IDLE:-$auto}
 
@@ -103,36 +104,55 @@ FWD="--conns 10 --rate 200 --items 10 --inflight 64 --item-bytes 100 --duration-
 MAX="--conns 10 --inflight 4 --items 100 --item-bytes 100 --duration-ms 5000"
 MAXP="--push --conns 10 --rate 0 --items 1 --item-bytes 100 --duration-ms 5000"
 
-# sluice_loads SUFFIX: fwd and max over JSON and msgpack against the
-# running gateway ($GW_PORT).
+# sluice_loads SUFFIX: max and fwd over JSON and msgpack against the
+# running gateway ($GW_PORT). The closed-loop max loads go first: an open
+# loop that a server cannot keep up with leaves it a backlog that would
+# slow whatever runs next.
 sluice_loads() {
 	w="--gateway-pid $GW_PID --worker-pids $WORKER_PIDS"
 	c="--connect 127.0.0.1:$GW_PORT"
+	bench "max10$1.sluice" $c $MAX $w
+	bench "max10m$1.sluice" $c $MAX --protocol msgpack $w
 	bench "fwd$1.sluice" $c $FWD $w &&
 		gw_metrics "$GW_PORT" "$OUT/fwd$1.sluice.gwmetrics.json"
 	bench "fwdm$1.sluice" $c $FWD --protocol msgpack $w
-	bench "max10$1.sluice" $c $MAX $w
-	bench "max10m$1.sluice" $c $MAX --protocol msgpack $w
 }
 
 wsd_loads() {
 	c="--connect 127.0.0.1:$WSD_PORT --gateway-pid $WSD_PID"
-	bench "fwd$1.websocketd" $c --push $FWD
 	bench "max$1.websocketd" $c $MAXP
+	bench "fwd$1.websocketd" $c --push $FWD
 }
 
 py_loads() {
 	c="--connect 127.0.0.1:$PYSRV_PORT --gateway-pid $PYSRV_PID"
-	bench "fwd$1.python" $c $FWD
 	bench "max10$1.python" $c $MAX
+	bench "fwd$1.python" $c $FWD
 }
 
-# children_pss PID FILE: the summed PSS of PID's children (websocketd's
-# tickers), as JSON.
+# children_pss PID N FILE: wait (up to 180 s) until PID (websocketd) has
+# N children (it starts them after the handshake, slowly), then save its
+# VmRSS and its children's summed PSS as JSON.
 children_pss() {
-	"$PY" - "$1" "$2" <<'PY'
-import glob, json, sys
-ppid, out = sys.argv[1], sys.argv[2]
+	"$PY" - "$1" "$2" "$3" <<'PY'
+import glob, json, sys, time
+ppid, want, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def children():
+    n = 0
+    for st in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            n += open(st).read().rsplit(")", 1)[1].split()[1] == ppid
+        except (OSError, IndexError):
+            pass
+    return n
+end = time.monotonic() + 180
+while children() < want and time.monotonic() < end:
+    time.sleep(1)
+time.sleep(1)
+rss = 0
+for line in open(f"/proc/{ppid}/status"):
+    if line.startswith("VmRSS:"):
+        rss = int(line.split()[1])
 n = pss = 0
 for st in glob.glob("/proc/[0-9]*/stat"):
     try:
@@ -144,8 +164,9 @@ for st in glob.glob("/proc/[0-9]*/stat"):
         n += 1
     except (OSError, IndexError, ValueError):
         pass
-json.dump({"children": n, "pss_kib": pss}, open(out, "w"))
-print(f"websocketd's {n} children: PSS {pss / 1024:.1f} MiB in all")
+json.dump({"children": n, "pss_kib": pss, "parent_rss_kib": rss}, open(out, "w"))
+print(f"websocketd: RSS {rss / 1024:.1f} MiB; its {n} children: PSS "
+      f"{pss / 1024:.1f} MiB in all")
 PY
 }
 
@@ -182,7 +203,7 @@ if want idle; then
 	if [ $HAVE_WSD = 1 ]; then
 		start_websocketd &&
 			start_holder idle.websocketd "$WSD_PORT" "$WSD_PID" "$WSD_IDLE" &&
-			children_pss "$WSD_PID" "$OUT/idle.websocketd.children.json" &&
+			children_pss "$WSD_PID" "$WSD_IDLE" "$OUT/idle.websocketd.children.json" &&
 			wsd_loads -idle
 		stop_holder
 		stop_all

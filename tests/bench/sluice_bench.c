@@ -174,6 +174,25 @@ s_on_signal(int sig)
 		lws_cancel_service(s_ctx);
 }
 
+/* --json-out: the report as it stands (now, and again at the end). */
+static const char *s_json_out;
+
+static void
+s_write_json_out(bn_run_t *run)
+{
+	FILE *f;
+
+	if (!s_json_out)
+		return;
+	f = fopen(s_json_out, "w");
+	if (!f) {
+		fprintf(stderr, "sluice-bench: cannot write %s\n", s_json_out);
+		return;
+	}
+	bn_report_print(run, 1, f);
+	fclose(f);
+}
+
 static void
 s_lws_log(int level, const char *line)
 {
@@ -378,6 +397,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	run.stop = &s_stop;
+	s_json_out = strcmp(cfg.json_out, "none") ? cfg.json_out : NULL;
+	run.on_park = s_write_json_out;
 
 	memset(&ci, 0, sizeof ci);
 	ci.port = CONTEXT_PORT_NO_LISTEN;
@@ -406,17 +427,7 @@ main(int argc, char **argv)
 	s_ctx = NULL;
 
 	bn_report_print(&run, cfg.json, stdout);
-	if (strcmp(cfg.json_out, "none")) {
-		FILE *f = fopen(cfg.json_out, "w");
-
-		if (f) {
-			bn_report_print(&run, 1, f);
-			fclose(f);
-		} else {
-			fprintf(stderr, "sluice-bench: cannot write %s\n",
-			    cfg.json_out);
-		}
-	}
+	s_write_json_out(&run);
 	rc = bn_report_ok(&run) ? 0 : 1;
 	bn_client_fini(&run);
 	free(item);

@@ -42,8 +42,8 @@ def per_result(r, key):
 
 def rss_per_idle(r):
     """The server's RSS growth per idle connection, KB (1000 bytes)."""
-    if not r or not r["connections"]["idle_ok"]:
-        return None
+    if not r or not r["connections"]["idle_ok"] or not r["gateway"]["rss_end_kib"]:
+        return None  # the holder never parked: nothing measured
     g = r["gateway"]
     return (g["rss_end_kib"] - g["rss_before_kib"]) * 1.024 / r["connections"]["idle_ok"]
 
@@ -178,6 +178,7 @@ def side_by_side(d, idle_n, wsd_idle_n):
                if wsd_idle_n != idle_n else "")) if idle else ", no idle"
         rows.append([f"**fwd: 20,000 results/s offered{tag}**", "", "", "", ""])
         rows.append(["achieved"] + cell("fwd", idle, lambda r: f_rate(rate(r))))
+        rows.append(["lost (not there within the 10 s drain)"] + cell("fwd", idle, lost))
         rows.append(["forward delay p50 / p99"] + cell(
             "fwd", idle, lambda r: f"{f_ms(p(r, 'p50'))} / {f_ms(p(r, 'p99'))}"))
         rows.append(["server CPU per result"] + cell(
@@ -213,12 +214,20 @@ def side_by_side(d, idle_n, wsd_idle_n):
             idle_rows.append("-")
             continue
         g, c = r["gateway"], r["connections"]
+        ch = load(d, "idle.websocketd.children") if srv == "websocketd" else None
+        if ch and ch.get("parent_rss_kib"):
+            # once every child has started (the holder parks before that)
+            g = dict(g, rss_end_kib=ch["parent_rss_kib"])
+            r = dict(r, gateway=g)
+        k = rss_per_idle(r)
+        if k is None:
+            idle_rows.append(f"not measured: {c['idle_ok']:,} of {r['idle']:,} opened")
+            continue
         t = (f"{g['rss_end_kib'] / 1024:.1f} MiB ({g['rss_before_kib'] / 1024:.1f} before), "
-             f"{rss_per_idle(r):.2f} KB each, {c['idle_ok']:,} open")
+             f"{k:.2f} KB each, {c['idle_ok']:,} open")
         if c["idle_failed"] or c["idle_lost"]:
             t += f", {c['idle_failed']} failed, {c['idle_lost']} dropped during the loads"
         if srv == "websocketd":
-            ch = load(d, "idle.websocketd.children")
             if ch:
                 t += (f"; + {ch['children']:,} child processes, PSS "
                       f"{ch['pss_kib'] / 1024:.1f} MiB "

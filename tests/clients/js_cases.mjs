@@ -33,6 +33,13 @@ const cases = {
     const stream = client.submit("echo", [1, "two", { three: 3 }, [4], null]);
     const out = await collect(stream);
     const rtt = await client.ping();
+    // timing and a traceparent: accepted names it, the frame says where
+    // the item's time went
+    const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const ts = client.submit("echo", [5], { timing: true, traceparent: tp });
+    const frames = [];
+    for await (const r of ts) frames.push(r.frame);
+    const trace = { accepted: (await ts.accepted).traceparent, frame: frames[0] };
     let refused = null;
     try {
       await collect(client.submit("no_such_task", [1]));
@@ -40,7 +47,7 @@ const cases = {
       refused = { code: e.code, isSluice: e instanceof SluiceError, message: e.message };
     }
     client.close();
-    say("plain", { ...out, rtt, refused, states });
+    say("plain", { ...out, rtt, refused, states, trace });
   },
   // arg: the token; a wrong one gets 401s until giveUpMs.
   async token() {

@@ -82,6 +82,10 @@ async def js_plain_request_and_done(h):
     r = node["refused"]
     check(r and r["code"] == "unknown_task" and r["isSluice"], f"refusal: {r}")
     check(node["states"][:2] == ["connecting", "connected"], f"states: {node['states']}")
+    t = node["trace"]
+    check(t["accepted"] == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+          and t["frame"]["attempts"] == 1 and t["frame"]["run_us"] >= 0
+          and t["frame"]["worker"] == "w1", f"timing: {t}")
 
 
 async def js_token(h):
