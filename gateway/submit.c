@@ -3,7 +3,11 @@
  * values; JSON lines on stdin when no ITEM is given) to a gateway's
  * producers endpoint (docs/PROTOCOL.md §3) and prints each result as one
  * JSON line the moment it arrives. On a terminal, stderr shows a progress
- * bar (done/total, rate, ETA). --timeout and Ctrl-C send cancel and exit.
+ * bar (done/total, rate, ETA) and the progress the running items report
+ * (sub_items); --progress lines prints each progress frame as a line
+ * instead. An item's partial values (revision 7) are printed on stdout
+ * as JSON lines the moment they arrive, like results (--partials).
+ * --timeout and Ctrl-C send cancel and exit.
  * --notify CHANNEL lets the channel's subscribers watch the request.
  * --have FILE (what an earlier run printed) submits only the items not
  * in it, with their seqs, so a run cut short by a lost gateway finishes
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -37,6 +42,7 @@
 #include "sl_clock.h"
 #include "sl_json.h"
 #include "sl_proto.h"
+#include "sub_items.h"
 
 #define SUB_PING_US 5000000LL /* gateway forgets producers silent 15 s */
 #define SUB_SILENT_US (3 * SUB_PING_US) /* no frame at all: give up */
@@ -70,10 +76,11 @@ typedef struct sub_cfg {
 	const char *id;
 	const char
 	    *notify;      /* channel watchers see it on; "none": no channel */
-	int progress;     /* auto,yes,no */
+	int progress;     /* auto,yes,no,lines */
 	const char *have; /* an earlier run's output; "none" */
 	int timing;       /* results say where their time went */
 	const char *traceparent; /* W3C traceparent to send; "none" */
+	int partials;            /* print partial frames on stdout */
 } sub_cfg_t;
 
 static const sl_opt_t s_opts[] = {
@@ -91,8 +98,10 @@ static const sl_opt_t s_opts[] = {
 	    "channel whose subscribers watch the request (none: no channel, "
 	    "so a channel named \"none\" cannot be used from here)" },
 	{ "progress", "SLUICE_SUBMIT_PROGRESS", SL_OPT_ENUM, "auto", 0, 0,
-	    "auto,yes,no", offsetof(sub_cfg_t, progress),
-	    "progress bar on stderr (auto: when stderr is a terminal)" },
+	    "auto,yes,no,lines", offsetof(sub_cfg_t, progress),
+	    "progress on stderr: a bar with the running items' progress "
+	    "(auto: when stderr is a terminal), or lines: one line "
+	    "'progress ID SEQ FRACTION [TEXT]' per progress frame" },
 	{ "have", "SLUICE_SUBMIT_HAVE", SL_OPT_STR, "none", 0, 0, NULL,
 	    offsetof(sub_cfg_t, have),
 	    "JSON lines an earlier run of the same items printed: their "
@@ -107,6 +116,10 @@ static const sl_opt_t s_opts[] = {
 	    NULL, offsetof(sub_cfg_t, traceparent),
 	    "W3C traceparent for the request (00-<32 hex>-<16 hex>-<2 hex>; "
 	    "none: the gateway makes one)" },
+	{ "partials", "SLUICE_SUBMIT_PARTIALS", SL_OPT_BOOL, "yes", 0, 0, NULL,
+	    offsetof(sub_cfg_t, partials),
+	    "print each partial value (type partial, with seq and index) "
+	    "as a JSON line on stdout the moment it arrives" },
 };
 #define N_OPTS (sizeof s_opts / sizeof s_opts[0])
 
@@ -126,7 +139,10 @@ typedef struct sub {
 	size_t total, ok, failed;
 	int64_t t0_us, bar_at_us;
 	bool bar;
-	bool timing; /* name the traceparent on stderr */
+	bool lines;          /* a line on stderr per progress frame */
+	bool partials;       /* partial frames printed on stdout */
+	bool timing;         /* name the traceparent on stderr */
+	sub_items_t running; /* the running items' progress, for the bar */
 } sub_t;
 
 /* Send a JSON value as one msgpack frame. */
@@ -147,28 +163,129 @@ s_send(sub_t *s, json_t *msg)
 	return rc;
 }
 
+/* Columns of the terminal on stderr (80 when it does not say). */
+static size_t
+s_columns(void)
+{
+	struct winsize ws;
+
+	if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* The first max_cols characters of s (UTF-8; one column each). */
+static void
+s_fit(char *s, size_t max_cols)
+{
+	size_t cols = 0;
+
+	for (char *p = s; *p; p++) {
+		if (((unsigned char) *p & 0xc0) == 0x80)
+			continue;
+		if (cols++ == max_cols) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
 static void
 s_draw_bar(sub_t *s, bool final)
 {
-	size_t done = s->ok + s->failed, width = 30, fill;
+	size_t done = s->ok + s->failed, width = 30, fill, len;
 	double secs = (double) (sl_clock_mono_us() - s->t0_us) / 1e6;
 	double rate = secs > 0 ? (double) done / secs : 0;
+	char line[512];
 
 	if (!s->bar)
 		return;
 	fill = s->total ? width * done / s->total : 0;
-	fprintf(stderr, "\r[");
+	line[0] = '[';
 	for (size_t i = 0; i < width; i++)
-		fputc(i < fill ? '#' : '.', stderr);
-	fprintf(stderr, "] %zu/%zu", done, s->total);
+		line[1 + i] = i < fill ? '#' : '.';
+	len = 1 + width;
+	len += (size_t) snprintf(
+	    line + len, sizeof line - len, "] %zu/%zu", done, s->total);
 	if (s->failed)
-		fprintf(stderr, " (%zu failed)", s->failed);
-	fprintf(stderr, " %.1f/s", rate);
+		len += (size_t) snprintf(
+		    line + len, sizeof line - len, " (%zu failed)", s->failed);
+	len += (size_t) snprintf(
+	    line + len, sizeof line - len, " %.1f/s", rate);
 	if (rate > 0 && s->total > done)
-		fprintf(
-		    stderr, " ETA %.0fs", (double) (s->total - done) / rate);
-	fprintf(stderr, "\033[K%s", final ? "\n" : "");
+		len += (size_t) snprintf(line + len, sizeof line - len,
+		    " ETA %.0fs", (double) (s->total - done) / rate);
+	if (!final && len + 1 < sizeof line)
+		sub_items_format(&s->running, line + len, sizeof line - len);
+	/* a line that wraps could not be redrawn in place with \r */
+	s_fit(line, s_columns() - 1);
+	fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
 	fflush(stderr);
+}
+
+/* A line on stdout (a result, an item error, a partial value), above
+ * the bar. */
+static void
+s_print(sub_t *s, json_t *f)
+{
+	char *text = json_dumps(f, JSON_COMPACT);
+
+	if (s->bar)
+		fprintf(stderr, "\r\033[K");
+	if (text)
+		printf("%s\n", text);
+	fflush(stdout);
+	free(text);
+}
+
+/* A progress frame: onto the bar, or a line of its own. Malformed ones
+ * (no seq, a progress outside 0..1) are ignored: only a hint. */
+static void
+s_on_progress(sub_t *s, json_t *f)
+{
+	json_t *seq = json_object_get(f, "seq");
+	json_t *p = json_object_get(f, "progress");
+	const char *text = json_string_value(json_object_get(f, "text"));
+	double v = json_number_value(p);
+	char clean[SUB_ITEMS_TEXT * 4 + 1];
+
+	if (!json_is_integer(seq) || json_integer_value(seq) < 0
+	    || !json_is_number(p) || !(v >= 0.0 && v <= 1.0))
+		return;
+	if (s->bar)
+		sub_items_set(&s->running, (uint64_t) json_integer_value(seq),
+		    v, text, sl_clock_mono_us());
+	if (!s->lines)
+		return;
+	sub_items_clean(clean, sizeof clean, text ? text : "", SUB_ITEMS_TEXT);
+	fprintf(stderr, "progress %s %lld %.4f%s%s\n", s->id,
+	    (long long) json_integer_value(seq), v, *clean ? " " : "", clean);
+	fflush(stderr);
+}
+
+/* A frame of one item (it has a seq): -1 to go on. */
+static int
+s_on_item(sub_t *s, const char *type, json_t *f)
+{
+	json_t *seq = json_object_get(f, "seq");
+
+	if (!strcmp(type, "progress")) {
+		s_on_progress(s, f);
+		return -1;
+	}
+	if (!strcmp(type, "partial")) {
+		if (s->partials)
+			s_print(s, f);
+		return -1;
+	}
+	if (!strcmp(type, "result"))
+		s->ok++;
+	else
+		s->failed++;
+	if (json_is_integer(seq) && json_integer_value(seq) >= 0)
+		sub_items_end(&s->running, (uint64_t) json_integer_value(seq));
+	s_print(s, f);
+	return -1;
 }
 
 /* Decode one frame from the gateway into a JSON object, or NULL. */
@@ -200,7 +317,6 @@ s_on_frame(sub_t *s, json_t *f)
 {
 	const char *type = json_string_value(json_object_get(f, "type"));
 	const char *id = json_string_value(json_object_get(f, "id"));
-	char *text;
 
 	if (!type || strcmp(type, "pong") == 0)
 		return -1;
@@ -230,21 +346,10 @@ s_on_frame(sub_t *s, json_t *f)
 			        json_object_get(f, "traceparent")));
 		return -1;
 	}
-	if ((!strcmp(type, "result") || !strcmp(type, "error"))
-	    && json_object_get(f, "seq")) {
-		if (!strcmp(type, "result"))
-			s->ok++;
-		else
-			s->failed++;
-		text = json_dumps(f, JSON_COMPACT);
-		if (s->bar)
-			fprintf(stderr, "\r\033[K");
-		if (text)
-			printf("%s\n", text);
-		fflush(stdout);
-		free(text);
-		return -1;
-	}
+	if ((!strcmp(type, "result") || !strcmp(type, "error")
+	        || !strcmp(type, "progress") || !strcmp(type, "partial"))
+	    && json_object_get(f, "seq"))
+		return s_on_item(s, type, f);
 	if (!strcmp(type, "done")) {
 		s_draw_bar(s, true);
 		return s->failed ? EXIT_FAILED : EXIT_OK;
@@ -310,11 +415,18 @@ s_read_had(FILE *fp, bool *had, size_t n, size_t *lineno)
 	while (!rc && getline(&line, &cap, fp) >= 0) {
 		json_t *v;
 		json_int_t k;
+		const char *type;
 
 		++*lineno;
 		if (strspn(line, " \t\r\n") == strlen(line))
 			continue;
 		v = json_loads(line, 0, NULL);
+		type = json_string_value(json_object_get(v, "type"));
+		/* a partial value says nothing about its item's end */
+		if (type && !strcmp(type, "partial")) {
+			json_decref(v);
+			continue;
+		}
 		k = json_is_integer(json_object_get(v, "seq"))
 		    ? json_integer_value(json_object_get(v, "seq"))
 		    : -1;
@@ -507,6 +619,9 @@ main(int argc, char **argv)
 	s.id = cfg.id;
 	s.gateway = cfg.gateway;
 	s.bar = cfg.progress == 1 || (cfg.progress == 0 && isatty(2));
+	s.lines = cfg.progress == 3;
+	s.partials = cfg.partials;
+	sub_items_init(&s.running);
 	s.timing = cfg.timing;
 	zctx = zmq_ctx_new();
 	s.sock = zctx ? zmq_socket(zctx, ZMQ_DEALER) : NULL;

@@ -1,7 +1,10 @@
 // sluice live demo: submit a request over the gateway's WebSocket and show
 // each item's result the moment it arrives (docs/PROTOCOL.md, section 1);
 // or watch a notify channel and show the requests others submit to it
-// (section 1.2) the same way.
+// (section 1.2) the same way. While items run, each one that reports
+// progress gets a bar of its own and its partial values as they arrive
+// (section 1, "Progress and partial values"); with "Where the time went"
+// each result row says where its item's time went (section 1.4).
 // No inline script or style anywhere: the gateway's CSP forbids them.
 // The protocol is clients/js/sluice.js's (the build copies it here).
 import { connect } from "./sluice.js";
@@ -14,7 +17,8 @@ const ui = {
   alert: $("alert"), status: $("status"), progress: $("progress"),
   count: $("count"), plot: $("timeline"), summary: $("summary"), rows: $("rows"),
   rowsNote: $("rows-note"), watchForm: $("watch-form"), channel: $("channel"),
-  watch: $("watch"),
+  watch: $("watch"), timing: $("timing"), inside: $("inside"),
+  insideNote: $("inside-note"), table: $("results"),
 };
 const CHANNEL_RE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const PRESETS = {
@@ -23,11 +27,14 @@ const PRESETS = {
   sleep: "[1500,500,1000]",
   primes: "[100000000,10000000,50000000]",
   sha256: '["abc", "sluice", ""]',
+  partials: '[{"n":5,"ms":1500},{"n":3,"ms":600}]',
 };
 const WS_URL = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
 const PING_MS = 1000, DEAD_MS = 5000, BACKOFF_MIN = 500, BACKOFF_MAX = 10000;
 const REQUEST_GIVE_UP_MS = 5000; // a request with no gateway that long ends
 const MAX_ROWS = 500; // a longer table slows the page more than it shows
+const MAX_INSIDE = 32; // running items shown with their own bar
+const MAX_PARTIALS = 200; // partial values kept (and shown) per item
 
 // Everything the page knows, readable from outside (tests, the console).
 // req.results: {seq, ms (since submit), ok, value | code + message}, in
@@ -40,6 +47,10 @@ const MAX_ROWS = 500; // a longer table slows the page more than it shows
 // notice: why the gateway closed us (1001), kept in the alert until the
 // next submit, so reconnection attempts do not wipe it out.
 // plotSpan: the timeline's width in ms, as last drawn.
+// req.inside: per seq of an item that reported while running: {progress
+// (0..1), text, frames (progress frames seen), partials (the last
+// MAX_PARTIALS values of the current attempt), partialMs (when each
+// arrived), npartials, restarts, ended}.
 const state = window.sluiceState = {
   url: WS_URL, conn: "connecting", rtt: null, rttMax: null, pongs: 0,
   workers: null, queued: null, running: null, req: null, watching: null,
@@ -231,6 +242,8 @@ function onWatched(f, now) {
   const mine = req !== null && req.channel === f.channel && f.id === req.id && !req.ended;
   if (f.type === "accepted" && !running()) startWatched(f, now);
   else if (f.type === "result" && mine) addResult({ seq: f.seq, ms: now - req.t0, ok: true, value: f.value });
+  else if (f.type === "progress" && mine) onProgress(req, f.seq, f.progress, f.text);
+  else if (f.type === "partial" && mine) onPartial(req, f.seq, f.value, f.restart === true);
   else if (f.type === "error" && mine && "seq" in f) {
     addResult({ seq: f.seq, ms: now - req.t0, ok: false, code: f.code, message: f.message });
   } else if (f.type === "done" && mine) {
@@ -245,7 +258,7 @@ function startWatched(f, now) {
   state.req = {
     id: f.id, task: "watched", channel: f.channel, n: f.items, t0: now,
     results: [], failed: 0, done: null, error: null, ended: false,
-    cancelling: false, pongs: 0,
+    cancelling: false, pongs: 0, inside: {}, timing: false,
   };
   warn("");
   say("Watching request " + f.id + " on channel " + f.channel + ": " + f.items + " items");
@@ -280,9 +293,14 @@ ui.form.addEventListener("submit", (e) => {
   const req = {
     id: "r" + ++nextId, task: ui.task.value, n: items.length,
     t0: performance.now(), results: [], failed: 0, done: null, error: null, ended: false,
-    cancelling: false, pongs: 0,
+    cancelling: false, pongs: 0, inside: {},
   };
-  const stream = client.submit(req.task, items, { id: req.id });
+  req.timing = ui.timing.checked;
+  const stream = client.submit(req.task, items, { id: req.id, timing: req.timing });
+  // Progress and partial values of running items (sluice.js calls these
+  // only for items without a result yet).
+  stream.onprogress = (p) => { if (state.req === req) onProgress(req, p.seq, p.progress, p.text); };
+  stream.onpartial = (p) => { if (state.req === req) onPartial(req, p.seq, p.value, p.restart); };
   state.req = req;
   state.rttMax = state.rtt;
   state.notice = null;
@@ -305,8 +323,10 @@ async function follow(req, stream) {
     for await (const r of stream) {
       const ms = performance.now() - req.t0;
       if (state.req !== req) continue;
-      addResult(r.error === null ? { seq: r.seq, ms, ok: true, value: r.value }
-        : { seq: r.seq, ms, ok: false, code: r.error, message: r.message });
+      const res = r.error === null ? { seq: r.seq, ms, ok: true, value: r.value }
+        : { seq: r.seq, ms, ok: false, code: r.error, message: r.message };
+      res.timing = timingOf(r.frame);
+      addResult(res);
     }
     const d = await stream.done;
     if (state.req === req) showDone(req, d);
@@ -325,6 +345,10 @@ async function follow(req, stream) {
 function resetView() {
   ui.summary.textContent = "";
   ui.rows.replaceChildren();
+  ui.inside.replaceChildren();
+  insideEls.clear();
+  ui.insideNote.textContent = "";
+  ui.table.classList.toggle("timing", !!state.req.timing);
   ui.rowsNote.textContent = "";
   showProgress();
   updateButtons();
@@ -343,6 +367,7 @@ function addResult(r) {
   const req = state.req, prev = req.results[req.results.length - 1];
   req.results.push(r);
   if (!r.ok) req.failed++;
+  endInside(req, r.seq);
   showProgress();
   schedulePlot();
   if (req.results.length > MAX_ROWS) {
@@ -351,12 +376,15 @@ function addResult(r) {
     return;
   }
   const tr = document.createElement("tr");
+  const it = req.inside[r.seq];
   const cells = [String(r.seq), fmt(r.ms), prev ? fmt(r.ms - prev.ms) : "",
-    r.ok ? JSON.stringify(r.value) : r.code + ": " + (r.message || "")];
+    (r.ok ? JSON.stringify(r.value) : r.code + ": " + (r.message || "")) +
+      (it && it.npartials ? " (after " + it.npartials + " partial values)" : ""),
+    r.timing || ""];
   cells.forEach((text, i) => {
     const td = document.createElement("td");
     td.textContent = text.length > 300 ? text.slice(0, 300) + "..." : text;
-    td.className = i === 3 ? "value" : i > 0 ? "num" : "";
+    td.className = i === 3 ? "value" : i === 4 ? "timing-col" : i > 0 ? "num" : "";
     tr.append(td);
   });
   if (!r.ok) tr.className = "failed";
@@ -382,10 +410,122 @@ function showCancelled(req) {
   }
 }
 
+// Where an item's time went (timing fields, PROTOCOL.md §1.4), or "".
+function timingOf(f) {
+  if (!f || typeof f.queue_us !== "number") return "";
+  const ms = (us) => (typeof us === "number" ? fmt(us / 1000) : "?");
+  return "queue " + ms(f.queue_us) + " + start " + ms(f.start_us) + " + run " +
+    ms(f.run_us) + " ms" + (f.worker ? " on " + f.worker : "") +
+    (f.attempts > 1 ? ", " + f.attempts + " attempts" : "");
+}
+
+// ---- inside running items: progress bars and partial values ------------
+
+function insideOf(req, seq) {
+  if (!(Number.isInteger(seq) && seq >= 0 && seq < req.n)) return null;
+  let it = req.inside[seq];
+  if (!it) {
+    it = req.inside[seq] = {
+      progress: 0, text: null, frames: 0, partials: [], partialMs: [],
+      npartials: 0, restarts: 0, ended: false,
+    };
+  }
+  return it.ended ? null : it;
+}
+
+// The item's entry in the running list (kept out of state: DOM nodes):
+// made on its first report, at most MAX_INSIDE at once, in seq order;
+// removed when its result arrives.
+const insideEls = new Map();
+
+function insideRow(seq) {
+  if (insideEls.has(seq)) return insideEls.get(seq);
+  if (ui.inside.children.length >= MAX_INSIDE) {
+    ui.insideNote.textContent = "Only " + MAX_INSIDE + " running items are shown at once.";
+    return null;
+  }
+  const li = document.createElement("li");
+  li.dataset.seq = String(seq);
+  const label = document.createElement("span");
+  label.className = "seq";
+  label.textContent = "seq " + seq;
+  const bar = document.createElement("progress");
+  bar.max = 1;
+  bar.value = 0;
+  bar.setAttribute("aria-label", "progress of seq " + seq);
+  const pct = document.createElement("span");
+  pct.className = "pct";
+  pct.textContent = "0%";
+  const text = document.createElement("span");
+  text.className = "ptext";
+  const parts = document.createElement("div");
+  parts.className = "partials";
+  li.append(label, bar, pct, text, parts);
+  const after = [...ui.inside.children].find((x) => Number(x.dataset.seq) > seq);
+  ui.inside.insertBefore(li, after || null);
+  insideEls.set(seq, li);
+  return li;
+}
+
+function onProgress(req, seq, progress, text) {
+  const it = insideOf(req, seq);
+  if (!it || !(progress >= 0 && progress <= 1)) return;
+  it.progress = progress;
+  it.text = typeof text === "string" ? text : null;
+  it.frames++;
+  const li = insideRow(seq);
+  if (li) {
+    li.querySelector("progress").value = progress;
+    li.querySelector(".pct").textContent = Math.floor(progress * 100) + "%";
+    li.querySelector(".ptext").textContent = it.text || "";
+  }
+  showProgress();
+}
+
+// A partial value: appended to its item; a restart (its worker died and
+// it started again elsewhere) clears what the earlier attempt sent.
+function onPartial(req, seq, value, restart) {
+  const it = insideOf(req, seq);
+  if (!it) return;
+  const li = insideRow(seq);
+  const parts = li && li.querySelector(".partials");
+  if (restart) {
+    it.restarts++;
+    it.partials = [];
+    it.partialMs = [];
+    it.npartials = 0;
+    it.progress = 0;
+    if (parts) parts.replaceChildren();
+    if (li) li.classList.add("restarted");
+  }
+  it.npartials++;
+  it.partials.push(value);
+  it.partialMs.push(performance.now() - req.t0);
+  if (it.partials.length > MAX_PARTIALS) { it.partials.shift(); it.partialMs.shift(); }
+  if (parts) {
+    const v = document.createElement("span");
+    const t = JSON.stringify(value);
+    v.textContent = t.length > 60 ? t.slice(0, 60) + "..." : t;
+    parts.append(v);
+    while (parts.childElementCount > MAX_PARTIALS) parts.firstElementChild.remove();
+  }
+}
+
+function endInside(req, seq) {
+  const it = req.inside[seq];
+  if (it) it.ended = true;
+  const li = insideEls.get(seq);
+  if (li) li.remove();
+  insideEls.delete(seq);
+}
+
 function showProgress() {
   const req = state.req;
+  // Finished items, plus how far the running ones say they are.
+  let running = 0;
+  for (const k in req.inside) if (!req.inside[k].ended) running += req.inside[k].progress;
   ui.progress.max = Math.max(req.n, 1);
-  ui.progress.value = req.results.length;
+  ui.progress.value = req.results.length + running;
   ui.count.textContent = req.results.length + " / " + req.n + " done" +
     (req.failed ? ", " + req.failed + " failed" : "") +
     (req.done && req.done.cancelled ? ", " + req.done.cancelled + " cancelled" : "");
@@ -393,6 +533,10 @@ function showProgress() {
 
 function endRequest(message, isError) {
   state.req.ended = true;
+  // nothing runs any more (a cancel, a lost connection): no bars left
+  for (const k in state.req.inside) state.req.inside[k].ended = true;
+  ui.inside.replaceChildren();
+  insideEls.clear();
   // the timeline keeps its length when the end comes without results
   state.req.endMs = performance.now() - state.req.t0;
   if (message) (isError ? warn : say)(message);

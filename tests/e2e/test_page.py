@@ -620,6 +620,161 @@ async def page_survives_a_gateway_restart_mid_request(h):
               f"console: {b.problems()}")
 
 
+async def inside_snapshot(b):
+    """What the running items' list shows now, and the request's counts."""
+    return await b.js("""(() => {
+        const items = [...document.querySelectorAll('#inside li')].map(li => ({
+          seq: Number(li.dataset.seq),
+          bar: li.querySelector('progress').value,
+          pct: li.querySelector('.pct').textContent,
+          text: li.querySelector('.ptext').textContent,
+          partials: [...li.querySelectorAll('.partials span')]
+                    .map(s => s.textContent),
+          restarted: li.classList.contains('restarted')}));
+        return {items, all: document.getElementById('progress').value,
+                results: sluiceState.req ? sluiceState.req.results.length
+                                         : 0}; })()""")
+
+
+async def page_shows_each_items_progress_and_partials(h):
+    """Revision 7 on the page: a 1.5 s burn item gets a bar of its own that
+    advances (read from the DOM while it runs; the overall bar moves with
+    it) and goes when its result arrives; a screenshot shows the bars.
+    Partial values appear under their item one by one, in order, before its
+    result. With "Where the time went", each result row says it."""
+    gw = await start(h)
+    async with Browser(h.tmpdir) as b:
+        await b.open(gw)
+        check(await b.js("document.getElementById('inside').children.length")
+              == 0, "running items shown before any request")
+        await b.type_into("items", "[1500,1500]")  # burn, one thread
+        await b.click("submit")
+        samples, shot = [], None
+        deadline = time.monotonic() + scaled(20)
+        while True:
+            snap = await inside_snapshot(b)
+            if snap["results"] >= 1:
+                break
+            first = [it for it in snap["items"] if it["seq"] == 0]
+            if first:
+                samples.append((first[0]["bar"], first[0]["pct"],
+                                snap["all"]))
+                if shot is None and first[0]["bar"] >= 0.4:
+                    await b.screenshot("page-progress.png")
+                    shot = snap
+            check(time.monotonic() < deadline, f"no result: {snap}")
+            await asyncio.sleep(0.05)
+        bars = [s[0] for s in samples]
+        print(f"e2e: seq 0's bar read {len(bars)} times: "
+              f"{sorted(set(round(v, 2) for v in bars))}")
+        check(shot is not None and len(shot["items"]) == 1
+              and shot["items"][0]["pct"].endswith("%"),
+              f"no screenshot with the bar at 40 % or more: {samples}")
+        check(len(set(bars)) >= 3 and all(0 <= v <= 1 for v in bars)
+              and all(x <= y for x, y in zip(bars, bars[1:])),
+              f"the bar did not advance: {bars}")
+        check(all(pct == f"{int(v * 100)}%" for v, pct, _ in samples),
+              f"percent shown: {samples}")
+        # the overall bar counts the running item's fraction
+        check(any(0 < a < 1 for _, _, a in samples),
+              f"overall bar did not move during the first item: {samples}")
+        # its result arrived: its bar is gone (seq 1's may be there)
+        snap = await inside_snapshot(b)
+        check(all(it["seq"] != 0 for it in snap["items"]),
+              f"seq 0's bar outlived its result: {snap}")
+        await b.wait_js("sluiceState.req.done", timeout=20, what="done")
+        check(await b.js("document.getElementById('inside').children.length")
+              == 0, "bars left after done")
+        req = (await b.state())["req"]
+        check(req["inside"]["0"]["frames"] >= 5
+              and req["inside"]["1"]["frames"] >= 5,
+              f"progress frames seen: {req['inside']}")
+        # Partial values, appended as they arrive.
+        await b.js("""window.partialsSeen = [];
+            new MutationObserver(() => {
+              const li = document.querySelector('#inside li[data-seq="0"]');
+              if (li) partialsSeen.push([...li.querySelectorAll(
+                '.partials span')].map(s => s.textContent).join(' '));
+            }).observe(document.getElementById('inside'),
+                       {childList: true, subtree: true})""")
+        await b.select("task", "partials")
+        await b.type_into("items", '[{"n":5,"ms":1500}]')
+        await b.click("submit")
+        await b.wait_js("sluiceState.req.done", timeout=20, what="done")
+        raw = await b.js("partialsSeen")
+        seen = [x for i, x in enumerate(raw)
+                if x and (i == 0 or x != raw[i - 1])]
+        check(seen[-1] == "0 1 2 3 4" and len(seen) >= 3
+              and all(seen[-1].startswith(x) for x in seen),
+              f"partial values were not appended one by one: {seen}")
+        req = (await b.state())["req"]
+        it = req["inside"]["0"]
+        check(it["partials"] == [0, 1, 2, 3, 4] and it["restarts"] == 0
+              and all(ms < req["results"][0]["ms"] for ms in it["partialMs"]),
+              f"partials {it}, result {req['results']}")
+        row = await b.js("document.querySelector('#rows tr td.value')"
+                         ".textContent")
+        check(row == "5 (after 5 partial values)", f"result row {row!r}")
+        # Where the time went: a column of its own, only when asked for.
+        check(not await b.js("document.querySelector('td.timing-col')"
+                             ".offsetParent"), "timing column without timing")
+        await b.js("document.getElementById('timing').click()")
+        await b.select("task", "echo")
+        await b.type_into("items", "[1,2,3]")
+        await b.click("submit")
+        await b.wait_js("sluiceState.req.done && sluiceState.req.timing",
+                        timeout=20, what="done with timing")
+        cells = await b.js("[...document.querySelectorAll('#rows td.timing-col')]"
+                           ".map(td => td.offsetParent ? td.textContent : null)")
+        check(len(cells) == 3 and all(c and re.fullmatch(
+            r"queue [\d.]+ \+ start [\d.]+ \+ run [\d.]+ ms on w1", c)
+            for c in cells), f"timing cells: {cells}")
+        await b.js("document.getElementById('results').scrollIntoView()")
+        await b.screenshot("page-timing.png")
+        check(not b.problems(), f"console: {b.problems()}")
+
+
+async def page_clears_partials_when_an_item_restarts(h):
+    """kill -9 of the worker mid-item: the item starts again on another
+    worker, the page clears the partial values it showed for it (the
+    restart signal) and ends with each value once and one result."""
+    gw = await start(h)
+    async with Browser(h.tmpdir) as b:
+        await b.open(gw)
+        await b.js("""window.partialCounts = [];
+            new MutationObserver(() => {
+              const li = document.querySelector('#inside li[data-seq="0"]');
+              if (li) partialCounts.push([li.querySelectorAll(
+                '.partials span').length, li.classList.contains('restarted')]);
+            }).observe(document.getElementById('inside'),
+                       {childList: true, subtree: true, attributes: true})""")
+        await b.select("task", "partials")
+        await b.type_into("items", '[{"n":20,"ms":4000}]')
+        await b.click("submit")
+        await b.wait_js("sluiceState.req && sluiceState.req.inside[0] && "
+                        "sluiceState.req.inside[0].npartials >= 3",
+                        timeout=20, what="3 partial values")
+        first = h.procs[-1]
+        h.worker(gw, 1)
+        await h.wait_workers(gw, 2)
+        first.kill()  # kill -9 mid-item
+        await b.wait_js("sluiceState.req.done", timeout=40,
+                        what="done after the restart")
+        req = (await b.state())["req"]
+        it = req["inside"]["0"]
+        check(it["restarts"] == 1 and it["partials"] == list(range(20))
+              and it["npartials"] == 20, f"partials after a restart: {it}")
+        check(req["done"]["ok"] == 1 and req["results"][0]["value"] == 20,
+              f"{req['results']} {req['done']}")
+        counts = await b.js("partialCounts")
+        drop = [i for i, (n, _) in enumerate(counts)
+                if i and n < counts[i - 1][0]]
+        check(len(drop) == 1 and counts[drop[0]] == [1, True]
+              and counts[drop[0] - 1][0] >= 3,
+              f"the shown values were not cleared once: {counts}")
+        check(not b.problems(), f"console: {b.problems()}")
+
+
 run([page_streams_results_as_they_arrive, page_survives_a_gateway_restart_mid_request, page_shows_errors_and_cancels,
      page_reconnects_after_gateway_restart,
      page_shows_a_drain_and_keeps_the_shutdown_notice, page_watches_a_channel])
