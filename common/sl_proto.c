@@ -272,12 +272,15 @@ s_decode_registered(
     const msgpack_object_map *b, sl_msg_registered_t *r, const char **why)
 {
 	const msgpack_object *credit = s_field(b, "credit");
+	const msgpack_object *progress = s_field(b, "progress");
 
-	if (credit && credit->type != MSGPACK_OBJECT_BOOLEAN) {
-		*why = "REGISTERED.credit must be a boolean";
+	if ((credit && credit->type != MSGPACK_OBJECT_BOOLEAN)
+	    || (progress && progress->type != MSGPACK_OBJECT_BOOLEAN)) {
+		*why = "REGISTERED.credit and .progress must be booleans";
 		return SL_EPROTO;
 	}
 	r->credit = credit && credit->via.boolean;
+	r->progress = progress && progress->via.boolean;
 	return s_get_str(b, "worker", SL_PROTO_MAX_NAME, false, &r->worker,
 	    why, "REGISTERED.worker must be a string of at most 32 bytes");
 }
@@ -292,6 +295,57 @@ s_decode_credit(
 
 	c->window = (uint32_t) v;
 	return rc;
+}
+
+/* PROGRESS: job, progress (a number in 0..1), text (optional). */
+static int
+s_decode_progress(
+    const msgpack_object_map *b, sl_msg_progress_t *p, const char **why)
+{
+	const msgpack_object *o = s_field(b, "progress");
+	int rc;
+
+	if ((rc = s_get_uint(b, "job", UINT64_MAX, &p->job, why,
+	         "PROGRESS.job must be an unsigned integer")))
+		return rc;
+	if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		p->progress = o->via.u64 <= 1 ? (double) o->via.u64 : 2;
+	else if (o
+	    && (o->type == MSGPACK_OBJECT_FLOAT32
+	        || o->type == MSGPACK_OBJECT_FLOAT64))
+		p->progress = o->via.f64;
+	else
+		p->progress = 2;
+	/* !(x >= 0 && x <= 1) also catches NaN */
+	if (!(p->progress >= 0 && p->progress <= 1)) {
+		*why = "PROGRESS.progress must be a number from 0 to 1";
+		return SL_EPROTO;
+	}
+	return s_get_str(b, "text", SL_PROTO_MAX_PROGRESS_TEXT, false,
+	    &p->text, why,
+	    "PROGRESS.text must be a string of at most 128 bytes");
+}
+
+/* PARTIAL: job, index, value. */
+static int
+s_decode_partial(
+    const msgpack_object_map *b, sl_msg_partial_t *p, const char **why)
+{
+	uint64_t index = 0;
+	int rc;
+
+	if ((rc = s_get_uint(b, "job", UINT64_MAX, &p->job, why,
+	         "PARTIAL.job must be an unsigned integer"))
+	    || (rc = s_get_uint(b, "index", UINT32_MAX, &index, why,
+	            "PARTIAL.index must be an unsigned 32-bit integer")))
+		return rc;
+	p->index = (uint32_t) index;
+	p->value = s_field(b, "value");
+	if (!p->value) {
+		*why = "PARTIAL.value is missing";
+		return SL_EPROTO;
+	}
+	return 0;
 }
 
 static const struct {
@@ -309,6 +363,8 @@ static const struct {
 	{ "REGISTERED", SL_MSG_REGISTERED },
 	{ "CREDIT", SL_MSG_CREDIT },
 	{ "RETURN", SL_MSG_RETURN },
+	{ "PROGRESS", SL_MSG_PROGRESS },
+	{ "PARTIAL", SL_MSG_PARTIAL },
 };
 
 const char *
@@ -388,6 +444,10 @@ sl_proto_decode(const void *data, size_t len, sl_msg_t *m, const char **why)
 			return s_get_uint(body, "job", UINT64_MAX,
 			    &m->u.cancel.job, why,
 			    "RETURN.job must be an unsigned integer");
+		case SL_MSG_PROGRESS:
+			return s_decode_progress(body, &m->u.progress, why);
+		case SL_MSG_PARTIAL:
+			return s_decode_partial(body, &m->u.partial, why);
 		case SL_MSG_BYE:
 		case SL_MSG_PING:
 		case SL_MSG_PONG:
@@ -541,17 +601,49 @@ sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job)
 }
 
 int
-sl_proto_encode_registered(msgpack_sbuffer *sb, const char *label, bool credit)
+sl_proto_encode_registered(
+    msgpack_sbuffer *sb, const char *label, bool credit, bool progress)
 {
 	msgpack_packer pk;
 
-	/* Without credit the field is left out: what a revision 5 gateway
-	 * sends, byte for byte. */
+	/* Without credit (progress) the field is left out: what a revision
+	 * 5 (6) gateway sends, byte for byte. */
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	return s_done(s_begin(&pk, "REGISTERED", credit ? 2 : 1)
+	return s_done(s_begin(&pk, "REGISTERED", 1u + credit + progress)
 	    || s_key(&pk, "worker")
 	    || msgpack_pack_str_with_body(&pk, label, strlen(label))
-	    || (credit && (s_key(&pk, "credit") || msgpack_pack_true(&pk))));
+	    || (credit && (s_key(&pk, "credit") || msgpack_pack_true(&pk)))
+	    || (progress
+	        && (s_key(&pk, "progress") || msgpack_pack_true(&pk))));
+}
+
+int
+sl_proto_encode_progress(
+    msgpack_sbuffer *sb, uint64_t job, double fraction, const char *text)
+{
+	size_t n = text ? strnlen(text, SL_PROTO_MAX_PROGRESS_TEXT) : 0;
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "PROGRESS", n ? 3 : 2) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "progress")
+	    || msgpack_pack_double(&pk, fraction)
+	    || (n
+	        && (s_key(&pk, "text")
+	            || msgpack_pack_str_with_body(&pk, text, n))));
+}
+
+int
+sl_proto_encode_partial(msgpack_sbuffer *sb, uint64_t job, uint32_t index,
+    const void *value_mp, size_t value_len)
+{
+	msgpack_packer pk;
+
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	return s_done(s_begin(&pk, "PARTIAL", 3) || s_key(&pk, "job")
+	    || msgpack_pack_uint64(&pk, job) || s_key(&pk, "index")
+	    || msgpack_pack_uint32(&pk, index) || s_key(&pk, "value")
+	    || s_raw(sb, value_mp, value_len));
 }
 
 int

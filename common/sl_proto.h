@@ -32,6 +32,7 @@
 #define SL_PROTO_MAX_RID 255       /* ZeroMQ routing ids are 1..255 bytes */
 #define SL_PROTO_MAX_TEXT 256      /* bytes in host, code, message */
 #define SL_PROTO_MAX_CAPACITY 4096 /* jobs one worker may hold at once */
+#define SL_PROTO_MAX_PROGRESS_TEXT 128 /* bytes in PROGRESS.text */
 
 typedef enum {
 	SL_MSG_READY = 1,  /* worker -> gateway: register, with capacity */
@@ -45,6 +46,8 @@ typedef enum {
 	SL_MSG_REGISTERED, /* gateway -> worker: your READY was accepted */
 	SL_MSG_CREDIT,     /* worker -> gateway: hold at most window jobs */
 	SL_MSG_RETURN,     /* worker -> gateway: not started; requeue it */
+	SL_MSG_PROGRESS,   /* worker -> gateway: how far a job is (rev. 7) */
+	SL_MSG_PARTIAL,    /* worker -> gateway: a job's partial value */
 } sl_msg_type_t;
 
 /* A borrowed byte string inside a decoded frame; not NUL-terminated. */
@@ -97,7 +100,22 @@ typedef struct sl_msg_registered {
 	                    optional: len 0 if absent */
 	bool credit;     /* the gateway takes CREDIT and RETURN (revision 6);
 	                    optional: false if absent */
+	bool progress;   /* the gateway takes PROGRESS and PARTIAL
+	                    (revision 7); optional: false if absent */
 } sl_msg_registered_t;
+
+typedef struct sl_msg_progress {
+	uint64_t job;    /* id from the JOB */
+	double progress; /* 0..1 (finite) */
+	sl_str_t text;   /* optional, at most SL_PROTO_MAX_PROGRESS_TEXT
+	                    bytes; len 0 if absent */
+} sl_msg_progress_t;
+
+typedef struct sl_msg_partial {
+	uint64_t job;                /* id from the JOB */
+	uint32_t index;              /* 0, 1, 2... within one attempt */
+	const msgpack_object *value; /* the partial value */
+} sl_msg_partial_t;
 
 typedef struct sl_msg_credit {
 	uint32_t window; /* 0..SL_PROTO_MAX_CAPACITY: jobs the gateway may
@@ -113,6 +131,8 @@ typedef struct sl_msg {
 		sl_msg_cancel_t cancel; /* also RETURN's job */
 		sl_msg_registered_t registered;
 		sl_msg_credit_t credit;
+		sl_msg_progress_t progress;
+		sl_msg_partial_t partial;
 	} u;
 	msgpack_unpacked unpacked; /* owns the objects item/value point to */
 } sl_msg_t;
@@ -159,9 +179,16 @@ int sl_proto_encode_result_err(msgpack_sbuffer *sb, uint64_t job,
     const char *code, const char *message, const sl_proto_times_t *t);
 int sl_proto_encode_cancel(msgpack_sbuffer *sb, uint64_t job);
 /* REGISTERED, naming the worker as the gateway's logs do (label); credit:
- * this gateway takes CREDIT and RETURN. */
+ * this gateway takes CREDIT and RETURN; progress: PROGRESS and PARTIAL. */
 int sl_proto_encode_registered(
-    msgpack_sbuffer *sb, const char *label, bool credit);
+    msgpack_sbuffer *sb, const char *label, bool credit, bool progress);
+/* PROGRESS: fraction in 0..1 (the caller clamps), text NULL or at most
+ * SL_PROTO_MAX_PROGRESS_TEXT bytes (longer is cut). */
+int sl_proto_encode_progress(
+    msgpack_sbuffer *sb, uint64_t job, double fraction, const char *text);
+/* PARTIAL: value_mp is exactly one msgpack object. */
+int sl_proto_encode_partial(msgpack_sbuffer *sb, uint64_t job, uint32_t index,
+    const void *value_mp, size_t value_len);
 /* CREDIT (window) and RETURN (job): a worker's say over its capacity. */
 int sl_proto_encode_credit(msgpack_sbuffer *sb, uint32_t window);
 int sl_proto_encode_return(msgpack_sbuffer *sb, uint64_t job);

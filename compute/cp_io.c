@@ -16,6 +16,7 @@
 
 #include "cp_gws.h"
 #include "cp_health.h"
+#include "cp_fwd.h"
 #include "cp_io.h"
 #include "cp_link.h"
 #include "cp_pool.h"
@@ -36,7 +37,8 @@ typedef struct cp_io {
 	const cp_io_cfg_t *cfg;
 	cp_link_opts_t lo; /* what every link shares */
 	void *zctx;
-	void *pull; /* results from the pool */
+	void *pull;   /* results from the pool */
+	cp_fwd_t fwd; /* ... forwarded to their links */
 	cp_pool_t *pool;
 	msgpack_sbuffer sb;  /* scratch for frames this thread builds */
 	char id[128];        /* routing id */
@@ -46,9 +48,7 @@ typedef struct cp_io {
 	int64_t next_health; /* when the health file is rewritten */
 	int64_t drain_end;   /* 0, or when a drain gives up on running jobs */
 	uint64_t jobs;       /* counters for the closing log line */
-	uint64_t results;
-	uint64_t old;      /* results of jobs from a closed connection */
-	uint64_t returned; /* jobs handed back unstarted (RETURN) */
+	uint64_t returned;   /* jobs handed back unstarted (RETURN) */
 } cp_io_t;
 
 /* Random bits from the kernel (ids, jitter): no libc rand() state shared
@@ -124,6 +124,7 @@ s_on_registered(cp_io_t *self, cp_link_t *l, const sl_msg_registered_t *m)
 	l->registered = true;
 	/* What the gateway assumes from READY; s_offer corrects it. */
 	l->credit = m->credit;
+	l->progress = m->progress;
 	l->window = self->cfg->threads;
 	if (m->worker.len)
 		sl_proto_rid_name((const uint8_t *) m->worker.ptr,
@@ -327,72 +328,6 @@ s_drain_gateway(cp_io_t *self, cp_link_t *l)
 	}
 }
 
-/*
- * Take one result from the pool: its job's connection generation, and
- * the RESULT frame in *m (initialised here; the caller closes it). 0, or
- * -1 if none was waiting.
- */
-static int
-s_recv_result(cp_io_t *self, uint64_t *gen, zmq_msg_t *m)
-{
-	zmq_msg_init(m);
-	if (zmq_msg_recv(m, self->pull, ZMQ_DONTWAIT) < 0)
-		return -1;
-	*gen = 0; /* never current: a malformed pair is dropped */
-	if (zmq_msg_size(m) == sizeof *gen)
-		memcpy(gen, zmq_msg_data(m), sizeof *gen);
-	/* The frame follows at once: inproc multipart is atomic. */
-	while (zmq_msg_more(m)) {
-		zmq_msg_close(m);
-		zmq_msg_init(m);
-		if (zmq_msg_recv(m, self->pull, ZMQ_DONTWAIT) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * Forward results as they are (the pool encoded them) on the connection
- * their job came on, in one BATCH per gateway that takes them. A result of a
- * job whose connection is gone is dropped: that gateway requeued the job when
- * we left, and no gateway we talk to now sent it (PROTOCOL.md §2, "Job ids").
- */
-static void
-s_forward_results(cp_io_t *self)
-{
-	uint64_t gen;
-	zmq_msg_t m;
-
-	for (int i = 0; i < CP_FORWARD_BATCH; i++) {
-		cp_link_t *l;
-
-		if (s_recv_result(self, &gen, &m)) {
-			zmq_msg_close(&m);
-			break;
-		}
-		l = cp_gws_of_gen(&self->gws, gen);
-		if (!l) {
-			self->old++;
-			SL_INFO("JOB-OLD",
-			    "a result of connection %" PRIu64 " dropped", gen);
-			zmq_msg_close(&m);
-			continue;
-		}
-		if (l->held)
-			l->held--;
-		if (cp_link_queue(l, zmq_msg_data(&m), zmq_msg_size(&m)))
-			SL_INFO("IO-SEND", "result dropped: %s",
-			    zmq_strerror(errno));
-		zmq_msg_close(&m);
-		self->results++;
-	}
-	/* All taken: each gateway's leave together now, never waiting. */
-	for (size_t i = 0; i < self->gws.n; i++)
-		if (cp_link_flush(self->gws.links[i]))
-			SL_INFO("IO-SEND", "results dropped: %s",
-			    zmq_strerror(errno));
-}
-
 /* Connect l as a new connection and say READY (queued until connected):
  * 0, or SL_ESYS after logging why (l then waits to try again). */
 static int
@@ -493,6 +428,7 @@ s_open(cp_io_t *self)
 	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)
 	    || zmq_bind(self->pull, CP_RESULTS_EP))
 		return SL_ESYS;
+	cp_fwd_init(&self->fwd, self->pull);
 	return 0;
 }
 
@@ -614,8 +550,11 @@ s_timers(cp_io_t *io, int64_t now)
 static int
 s_poll(cp_io_t *io, int64_t now, int64_t next)
 {
+	/* A frame waiting for its link's queue (cp_fwd): take nothing more
+	 * from the pool, wake when that link can take it. */
+	void *waiting = cp_fwd_waiting_on(&io->fwd, &io->gws);
 	zmq_pollitem_t items[CP_GWS_MAX + 1] = {
-		{ io->pull, 0, ZMQ_POLLIN, 0 },
+		{ io->pull, 0, io->fwd.has_stalled ? 0 : ZMQ_POLLIN, 0 },
 	};
 	cp_link_t *of[CP_GWS_MAX + 1] = { NULL };
 	long timeout_ms = next > now ? (long) ((next - now) / 1000) + 1 : 0;
@@ -623,11 +562,15 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 
 	for (size_t i = 0; i < io->gws.n; i++)
 		if (io->gws.links[i]->dealer) {
+			void *d = io->gws.links[i]->dealer;
+
 			of[n] = io->gws.links[i];
-			items[n++]
-			    = (zmq_pollitem_t) { io->gws.links[i]->dealer, 0,
-				      ZMQ_POLLIN, 0 };
+			items[n++] = (zmq_pollitem_t) { d, 0,
+				ZMQ_POLLIN | (d == waiting ? ZMQ_POLLOUT : 0),
+				0 };
 		}
+	if ((io->fwd.has_stalled || io->fwd.unflushed) && timeout_ms > 20)
+		timeout_ms = 20; /* a stalled frame or BATCH: try again */
 	if (io->drain_end && timeout_ms > 20)
 		timeout_ms = 20; /* watch the pool empty */
 	if (zmq_poll(items, n, timeout_ms) < 0) {
@@ -637,8 +580,10 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 		return SL_ESYS;
 	}
 	/* Results first: they are what clients are waiting for. */
-	if (items[0].revents & ZMQ_POLLIN)
-		s_forward_results(io);
+	if ((items[0].revents & ZMQ_POLLIN) || io->fwd.has_stalled
+	    || io->fwd.unflushed)
+		cp_fwd_run(
+		    &io->fwd, &io->gws, CP_FORWARD_BATCH, sl_clock_mono_us());
 	for (int i = 1; i < n; i++)
 		if (items[i].revents & ZMQ_POLLIN)
 			s_drain_gateway(io, of[i]);
@@ -655,7 +600,7 @@ s_leave(cp_io_t *io)
 {
 	uint64_t reconnects = 0;
 
-	s_forward_results(io);
+	cp_fwd_run(&io->fwd, &io->gws, CP_FORWARD_BATCH, sl_clock_mono_us());
 	for (size_t i = 0; i < io->gws.n; i++) {
 		if (io->gws.links[i]->dealer)
 			s_send_empty(io, io->gws.links[i], SL_MSG_BYE);
@@ -664,8 +609,8 @@ s_leave(cp_io_t *io)
 	SL_NOTICE("WRK-STOP",
 	    "pid=%ld jobs=%" PRIu64 " results=%" PRIu64 " old=%" PRIu64
 	    " reconnects=%" PRIu64 " returned=%" PRIu64,
-	    (long) getpid(), io->jobs, io->results, io->old, reconnects,
-	    io->returned);
+	    (long) getpid(), io->jobs, io->fwd.results, io->fwd.old,
+	    reconnects, io->returned);
 }
 
 int
@@ -690,6 +635,7 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 out:
 	cp_gws_destroy(&io.gws);
 	cp_pool_destroy(&io.pool);
+	cp_fwd_fini(&io.fwd);
 	if (io.pull)
 		zmq_close(io.pull);
 	if (io.zctx)

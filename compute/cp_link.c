@@ -73,7 +73,8 @@ cp_link_open(cp_link_t *self, void *zctx, const cp_link_opts_t *o,
 	self->gen = gen;
 	self->expiry = now + o->hb_ivl_us * (int64_t) o->hb_liveness;
 	self->next_ping = now + o->hb_ivl_us;
-	self->seen = self->registered = self->credit = self->batch = false;
+	self->seen = self->registered = self->credit = false;
+	self->progress = self->batch = false;
 	self->held = self->window = 0;
 	return 0;
 }
@@ -90,7 +91,8 @@ cp_link_close(
 		self->dealer = NULL;
 	}
 	self->gen = 0;
-	self->seen = self->registered = self->credit = self->batch = false;
+	self->seen = self->registered = self->credit = false;
+	self->progress = self->batch = false;
 	self->held = 0;
 	sl_batch_clear(&self->out); /* unsent, as the socket's own queue */
 	self->reopen_at = now + cp_link_backoff_jitter(self->backoff_us, rnd);

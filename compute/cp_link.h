@@ -57,6 +57,7 @@ typedef struct cp_link {
 	bool ever;          /* ... or on any, since the link was made */
 	bool registered;    /* it answered READY with REGISTERED */
 	bool credit;        /* it takes CREDIT and RETURN (REGISTERED said) */
+	bool progress;      /* it takes PROGRESS and PARTIAL (REGISTERED) */
 	bool batch;      /* it takes BATCH (it sent one on this connection) */
 	bool listed;     /* still among the resolved endpoints (cp_io) */
 	unsigned held;   /* jobs of this connection queued or running */

@@ -13,6 +13,7 @@
 
 #include "cp_pool.h"
 #include "cp_prio.h"
+#include "cp_stream.h"
 #include "sl_clock.h"
 #include "sl_log.h"
 
@@ -85,19 +86,21 @@ cp_pool_work_destroy(cp_work_t **work_p)
 	*work_p = NULL;
 }
 
-/* Run one job and encode its RESULT into sb. */
+/* Run one job (its progress and partials leave through st as it runs)
+ * and encode its RESULT into sb. */
 static void
-s_run(
-    cp_pool_t *self, cp_work_t *w, msgpack_sbuffer *sb, msgpack_sbuffer *value)
+s_run(cp_pool_t *self, cp_work_t *w, msgpack_sbuffer *sb,
+    msgpack_sbuffer *value, cp_stream_t *st)
 {
 	const sl_msg_job_t *job = &w->msg.u.job;
-	cp_task_ctx_t ctx = { &self->stop, &w->cancel };
+	cp_task_ctx_t ctx = { &self->stop, &w->cancel, &cp_stream_host, st };
 	cp_task_err_t err = { "task_failed", "" };
 	msgpack_packer pk;
 	int64_t t0 = sl_clock_thread_cpu_ns(), start = sl_clock_mono_us();
 	sl_proto_times_t t = { .start_us = start - w->t_recv_us };
 	int rc;
 
+	cp_stream_begin(st, w->gen, job->job);
 	msgpack_sbuffer_clear(value);
 	msgpack_packer_init(&pk, value, msgpack_sbuffer_write);
 	if (atomic_load(&w->cancel)) /* cancelled while queued */
@@ -146,8 +149,10 @@ s_thread(void *arg)
 	unsigned index = ta->index;
 	msgpack_sbuffer sb, value;
 	void *push = ta->push; /* ours alone from now on */
+	cp_stream_t st;
 
 	s_thread_start(self, index);
+	cp_stream_init(&st, push);
 	msgpack_sbuffer_init(&sb);
 	msgpack_sbuffer_init(&value);
 	for (;;) {
@@ -167,7 +172,7 @@ s_thread(void *arg)
 		self->running[index] = w;
 		pthread_mutex_unlock(&self->lock);
 
-		s_run(self, w, &sb, &value);
+		s_run(self, w, &sb, &value, &st);
 		/* Blocking send: inproc, drained by the I/O thread. The
 		 * generation goes first so that it can drop a result of a
 		 * job from a previous connection (cp_pool.h). */
@@ -182,6 +187,7 @@ s_thread(void *arg)
 		pthread_mutex_unlock(&self->lock);
 		cp_pool_work_destroy(&w);
 	}
+	cp_stream_fini(&st);
 	zmq_close(push);
 	msgpack_sbuffer_destroy(&sb);
 	msgpack_sbuffer_destroy(&value);

@@ -7,7 +7,9 @@
  * job's connection generation (a uint64_t in host order, from
  * cp_work_t.gen), then the frame. The I/O thread forwards the frame to the
  * gateway unchanged if the generation is still its current one, and drops
- * it otherwise (a result of a job from a previous connection). Sockets are
+ * it otherwise (a result of a job from a previous connection). A running
+ * task's PROGRESS and PARTIAL frames (cp_stream) go the same way, their
+ * first part one byte longer. Sockets are
  * never shared between threads; the queue is the only shared state, under one
  * mutex.
  *

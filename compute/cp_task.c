@@ -17,6 +17,7 @@
 #define CP_SLICE_MS 10             /* work between checks for a stop: 10 ms */
 #define CP_MAX_MS (10 * 60 * 1000) /* burn and sleep: 10 minutes */
 #define CP_MAX_PRIMES 100000000ULL /* sieve of 6 MiB at most */
+#define CP_MAX_PARTIALS 1000000    /* partials of one item */
 
 int
 cp_task_fail(cp_task_err_t *err, const char *code, const char *fmt, ...)
@@ -79,6 +80,9 @@ s_burn(const msgpack_object *item, msgpack_packer *out, cp_task_err_t *err,
 			break;
 		if (cp_task_stopping(ctx))
 			return cp_task_fail(err, "cancelled", "job cancelled");
+		/* One report per slice: the worker coalesces them. */
+		sluice_task_progress(ctx,
+		    (double) (now - start) / (double) (end - start), NULL);
 		slice_end = now + CP_SLICE_MS * 1000000;
 		if (slice_end > end)
 			slice_end = end;
@@ -95,12 +99,12 @@ static int
 s_sleep(const msgpack_object *item, msgpack_packer *out, cp_task_err_t *err,
     const cp_task_ctx_t *ctx)
 {
-	int64_t end;
+	int64_t start = sl_clock_mono_us(), end;
 	uint64_t ms = 0;
 
 	if (s_uint_item(item, CP_MAX_MS, &ms, err, "sleep"))
 		return -1;
-	end = sl_clock_mono_us() + (int64_t) ms * 1000;
+	end = start + (int64_t) ms * 1000;
 	for (;;) {
 		int64_t left = end - sl_clock_mono_us();
 		struct timespec ts;
@@ -109,6 +113,8 @@ s_sleep(const msgpack_object *item, msgpack_packer *out, cp_task_err_t *err,
 			break;
 		if (cp_task_stopping(ctx))
 			return cp_task_fail(err, "cancelled", "job cancelled");
+		sluice_task_progress(
+		    ctx, 1.0 - (double) left / (double) (end - start), NULL);
 		if (left > CP_SLICE_MS * 1000)
 			left = CP_SLICE_MS * 1000;
 		ts.tv_sec = 0;
@@ -188,6 +194,79 @@ s_sha256(const msgpack_object *item, msgpack_packer *out, cp_task_err_t *err,
 	return 0;
 }
 
+/* A field of the partials item: an integer 0..max, or def if absent. */
+static int
+s_map_uint(const msgpack_object *item, const char *key, uint64_t max,
+    uint64_t def, uint64_t *out)
+{
+	const msgpack_object_map *m = &item->via.map;
+
+	*out = def;
+	for (uint32_t i = 0; i < m->size; i++) {
+		const msgpack_object *k = &m->ptr[i].key;
+
+		if (k->type != MSGPACK_OBJECT_STR
+		    || k->via.str.size != strlen(key)
+		    || memcmp(k->via.str.ptr, key, k->via.str.size))
+			continue;
+		if (m->ptr[i].val.type != MSGPACK_OBJECT_POSITIVE_INTEGER
+		    || m->ptr[i].val.via.u64 > max)
+			return -1;
+		*out = m->ptr[i].val.via.u64;
+	}
+	return 0;
+}
+
+/* Emit n partial values 0..n-1 over ms milliseconds (test and demo task:
+ * PROTOCOL.md "partial"), reporting progress as it goes. */
+static int
+s_partials(const msgpack_object *item, msgpack_packer *out, cp_task_err_t *err,
+    const cp_task_ctx_t *ctx)
+{
+	uint64_t n = 0, ms = 0;
+	int64_t start = sl_clock_mono_us();
+	msgpack_sbuffer sb;
+	int rc = 0;
+
+	if (item->type != MSGPACK_OBJECT_MAP
+	    || s_map_uint(item, "n", CP_MAX_PARTIALS, 0, &n)
+	    || s_map_uint(item, "ms", CP_MAX_MS, 0, &ms))
+		return cp_task_fail(err, "bad_item",
+		    "partials: item must be {\"n\": 0..%d, \"ms\": 0..%d}",
+		    CP_MAX_PARTIALS, CP_MAX_MS);
+	msgpack_sbuffer_init(&sb);
+	for (uint64_t i = 0; !rc && i < n; i++) {
+		msgpack_packer pk;
+		int64_t due = start + (int64_t) (ms * 1000 * i / n);
+		int64_t now = sl_clock_mono_us();
+
+		if (cp_task_stopping(ctx)) {
+			rc = cp_task_fail(err, "cancelled", "job cancelled");
+			break;
+		}
+		if (due > now) {
+			struct timespec ts = { (due - now) / 1000000,
+				(long) ((due - now) % 1000000) * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+		msgpack_sbuffer_clear(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		if (msgpack_pack_uint64(&pk, i)
+		    || sluice_task_partial(ctx, sb.data, sb.size))
+			rc = cp_task_fail(err, "task_failed",
+			    "partials: partial %llu refused",
+			    (unsigned long long) i);
+		else
+			sluice_task_progress(
+			    ctx, (double) (i + 1) / (double) n, NULL);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	if (!rc)
+		msgpack_pack_uint64(out, n);
+	return rc;
+}
+
 static const cp_task_t s_tasks[] = {
 	{ "echo", s_echo, "item: any value; value: the item" },
 	{ "burn", s_burn,
@@ -196,6 +275,9 @@ static const cp_task_t s_tasks[] = {
 	{ "primes", s_primes,
 	    "item: n (0..100000000); value: number of primes <= n" },
 	{ "sha256", s_sha256, "item: string; value: lowercase hex SHA-256" },
+	{ "partials", s_partials,
+	    "item: {\"n\": N, \"ms\": M}; emits partial values 0..N-1 over "
+	    "M ms; value: N" },
 };
 
 const cp_task_t *

@@ -56,7 +56,11 @@ cp_tasks_load_plugin(
 	}
 	/* The ISO C way to turn a void * into a function pointer. */
 	*(void **) &entry = dlsym(h, "sluice_tasks");
+	/* Ours first; a version 1 plugin refuses it and takes 1: its tasks
+	 * read only ctx's first two fields, which version 2 kept. */
 	table = entry ? entry(SLUICE_TASK_API, &n) : NULL;
+	if (entry && (!table || !n))
+		table = entry(1, &n);
 	if (!table || !n) {
 		snprintf(err, errlen, "%s: %s", path,
 		    entry ? "sluice_tasks() refused API version "

@@ -25,6 +25,23 @@
  *       return s_tasks;
  *   }
  *
+ * Version 2 adds two calls a task may make while it runs (never after it
+ * returns), both on its own thread and cheap:
+ *
+ *   sluice_task_progress(ctx, 0.42, "pass 2 of 5");  how far the item is:
+ *       a fraction 0..1 (clamped; NaN ignored) and an optional text of at
+ *       most SLUICE_TASK_MAX_TEXT bytes (cut). Call it as often as you
+ *       like: the worker sends the latest value at most every ~25 ms.
+ *   sluice_task_partial(ctx, mp, len);  an intermediate value of the item
+ *       (exactly one msgpack object, at most SLUICE_TASK_MAX_PARTIAL
+ *       bytes): the client gets each one, in order, before the result.
+ *       It blocks while the worker's pipe to its I/O thread is full.
+ *
+ * Both return 0, or -1 when refused (bad argument, API 1 caller, no
+ * memory); a refused progress report is harmless, a refused partial is
+ * not delivered. A plugin built against version 1 still loads (the worker
+ * asks for version 2, then 1) and runs unchanged.
+ *
  * Build it with `cc -shared -fPIC -o libx.so x.c $(pkg-config --cflags
  * msgpack)`. The table must stay valid while the worker runs. Names are
  * 1..32 of [a-z0-9_.-] and must not repeat a task the worker already has.
@@ -38,12 +55,29 @@
 
 #include <msgpack.h>
 
-/* Raised whenever anything below changes incompatibly. */
-#define SLUICE_TASK_API 1
+/* The version a plugin is built for. Raised whenever anything below
+ * changes; a plugin compiled with -DSLUICE_TASK_API=1 is a version 1
+ * plugin (what the tests use to check that those still load). */
+#ifndef SLUICE_TASK_API
+#define SLUICE_TASK_API 2
+#endif
+
+#define SLUICE_TASK_MAX_TEXT 128              /* bytes of progress text */
+#define SLUICE_TASK_MAX_PARTIAL (1024 * 1024) /* bytes of one partial */
+
+/* What the worker offers a running task (version 2); reached through
+ * the inline calls below, not directly. */
+typedef struct sluice_task_host {
+	int (*progress)(void *job, double fraction, const char *text);
+	int (*partial)(void *job, const void *mp, size_t len);
+} sluice_task_host_t;
 
 typedef struct sluice_task_ctx {
 	const atomic_bool *stop;   /* set when the worker shuts down */
 	const atomic_bool *cancel; /* set when this job is cancelled */
+	/* version 2 (appended, so a version 1 plugin reads the above) */
+	const sluice_task_host_t *host; /* NULL: no progress, no partials */
+	void *job;                      /* host's argument */
 } sluice_task_ctx_t;
 
 typedef struct sluice_task_err {
@@ -69,6 +103,25 @@ sluice_task_stopping(const sluice_task_ctx_t *ctx)
 	return ctx
 	    && ((ctx->stop && atomic_load(ctx->stop))
 	        || (ctx->cancel && atomic_load(ctx->cancel)));
+}
+
+/* Report how far the item is (see above): 0, or -1 if refused. */
+static inline int
+sluice_task_progress(
+    const sluice_task_ctx_t *ctx, double fraction, const char *text)
+{
+	if (!ctx || !ctx->host || !ctx->host->progress)
+		return -1;
+	return ctx->host->progress(ctx->job, fraction, text);
+}
+
+/* Emit one partial value, len bytes of packed msgpack (see above). */
+static inline int
+sluice_task_partial(const sluice_task_ctx_t *ctx, const void *mp, size_t len)
+{
+	if (!ctx || !ctx->host || !ctx->host->partial)
+		return -1;
+	return ctx->host->partial(ctx->job, mp, len);
 }
 
 /* What a plugin exports (see above). */

@@ -74,6 +74,7 @@ gw_broker_new(const gw_broker_ops_t *ops, const gw_broker_limits_t *limits)
 	rlim.unknown_task_us = limits->unknown_task_us;
 	rlim.resume_us = limits->resume_us;
 	rlim.max_resume_bytes = limits->max_resume_bytes;
+	rlim.progress_us = limits->progress_us;
 	self->notify = gw_notify_new(
 	    &(gw_notify_ops_t) { s_notify_send, s_notify_error, self },
 	    limits->max_subscriptions);

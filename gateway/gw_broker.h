@@ -69,6 +69,8 @@ typedef struct gw_broker_limits {
 	int64_t resume_us;
 	size_t max_resume_bytes; /* finished items kept for resumes, all
 	                          * requests together */
+	int64_t progress_us;     /* an item's progress frames at most this
+	                          * often; 0: none (revision 7) */
 } gw_broker_limits_t;
 
 /* Resume frames one connection may send: its requests' worth and some

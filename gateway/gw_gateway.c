@@ -147,6 +147,7 @@ s_start_zmq(gw_gateway_t *self, char *err, size_t errlen)
 		.unknown_task_us = o->unknown_task_ms * 1000,
 		.resume_us = o->resume_ms * 1000,
 		.max_resume_bytes = (size_t) o->max_resume_bytes,
+		.progress_us = o->progress_ms * 1000,
 	};
 	/* gw_ws_client_send finds all it needs in the connection */
 	gw_broker_ops_t ops

@@ -138,6 +138,16 @@ s_metrics_requests(char **pp, const char *end, const gw_http_stats_t *st)
 	    "Producers cut: queue over --max-producer-out-bytes.",
 	    st->prod.slow_cut);
 	GAUGE("requests", "Unfinished requests.", r->requests);
+	COUNTER("progress_frames_total",
+	    "Progress frames of running items handed to clients' transports "
+	    "(--progress-ms).",
+	    r->progress);
+	COUNTER("progress_dropped_total",
+	    "Progress frames skipped because the client (WebSocket or "
+	    "producer) had a backlog.",
+	    st->ws.progress_dropped + st->prod.progress_dropped);
+	COUNTER("partial_frames_total",
+	    "Partial values of running items sent to clients.", r->partials);
 	COUNTER("requests_accepted_total", "Requests accepted.", r->accepted);
 	COUNTER("frames_refused_total",
 	    "Client frames answered with a request-level error.", b->refused);
@@ -225,6 +235,10 @@ s_metrics_workers(char **pp, const char *end, const gw_http_stats_t *st)
 	    b->req.stale + w->stale);
 	COUNTER("worker_frames_bad_total",
 	    "Worker frames that failed to decode.", w->bad_frames);
+	COUNTER("worker_bad_partials_total",
+	    "PARTIALs out of order or without a JSON form: their items ended "
+	    "as bad_result.",
+	    w->bad_partials);
 	COUNTER("routing_id_hijacks_total",
 	    "Frames dropped: a worker's or producer's routing id used by "
 	    "another CURVE key.",

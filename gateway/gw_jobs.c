@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gw_jobs.h"
+#include "gw_prog.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
@@ -28,12 +29,23 @@ typedef struct gw_job {
 	int64_t queued_us; /* monotonic: when it last joined its queue */
 	int64_t wait_us;   /* in the queue before its last dispatch, in all */
 	char worker[24];   /* label of its last worker */
-	size_t item_len;   /* bytes in item */
-	uint8_t item[];    /* the item, packed msgpack */
+	bool restart;      /* requeued after partials of it went out: its
+	                      next partial or result says so */
+	struct s_prog *prog; /* its progress; NULL until its first */
+	size_t item_len;     /* bytes in item */
+	uint8_t item[];      /* the item, packed msgpack */
 } gw_job_t;
+
+/* A running job's progress (gw_prog), made at its first report. */
+typedef struct s_prog {
+	gw_prog_t p;   /* p.link: in gw_jobs.pending while pending */
+	gw_job_t *job; /* whose */
+} s_prog_t;
 
 struct gw_jobs {
 	gw_jobs_events_t ev;
+	int64_t progress_us; /* forward progress this often; 0: never */
+	sl_list_t pending;   /* s_prog_t with a report waiting its turn */
 	const gw_workers_ops_t *wops; /* the workers (gw_workers_ops) */
 	gw_workers_t *workers;        /* their first argument */
 	sl_list_t active; /* gw_jobs_req_t with queued jobs, in turn order */
@@ -50,7 +62,26 @@ gw_jobs_new(const gw_jobs_events_t *ev)
 		return NULL;
 	self->ev = *ev;
 	sl_list_init(&self->active);
+	sl_list_init(&self->pending);
 	return self;
+}
+
+void
+gw_jobs_set_progress(gw_jobs_t *self, int64_t interval_us)
+{
+	self->progress_us = interval_us;
+}
+
+/* Free job and its progress (a pending report is dropped with it: none
+ * goes after the item's result). */
+static void
+s_job_free(gw_job_t *job)
+{
+	if (job->prog) {
+		sl_list_remove(&job->prog->p.link);
+		free(job->prog);
+	}
+	free(job);
 }
 
 void
@@ -147,6 +178,8 @@ gw_jobs_add(gw_jobs_t *self, gw_jobs_req_t *jr, uint32_t seq, const void *item,
 	job->queued_us = sl_clock_mono_us();
 	job->wait_us = 0;
 	job->worker[0] = '\0';
+	job->restart = false;
+	job->prog = NULL;
 	job->item_len = len;
 	memcpy(job->item, item, len);
 	sl_list_push_back(&jr->queue, &job->wj.link);
@@ -177,7 +210,7 @@ gw_jobs_drop_queued(gw_jobs_t *self, gw_jobs_req_t *jr,
 		n++;
 		if (each)
 			each(arg, job->seq);
-		free(job);
+		s_job_free(job);
 	}
 	return n;
 }
@@ -235,7 +268,7 @@ s_on_job_lost(void *ctx, gw_workers_job_t *wj, gw_workers_loss_t how)
 
 	self->st.running--;
 	if (!jr) {
-		free(job);
+		s_job_free(job);
 		return;
 	}
 	jr->n_running--;
@@ -246,9 +279,18 @@ s_on_job_lost(void *ctx, gw_workers_job_t *wj, gw_workers_loss_t how)
 		SL_WARN("JOB-POISON", "req=%s seq=%u attempts=%u trace=%s",
 		    jr->id, job->seq, job->attempts, jr->trace);
 		self->st.poisoned++;
-		free(job);
+		s_job_free(job);
 		self->ev.poisoned(self->ev.ctx, jr, seq);
 		return;
+	}
+	/* Its client got partials of this attempt: the next attempt starts
+	 * again at index 0, and says so. Its progress starts afresh too. */
+	if (wj->next_partial)
+		job->restart = true;
+	if (job->prog) {
+		sl_list_remove(&job->prog->p.link);
+		free(job->prog);
+		job->prog = NULL;
 	}
 	SL_DEBUG("JOB-REQUEUE", "req=%s seq=%u worker=%s lost=%s trace=%s",
 	    jr->id, job->seq, job->worker,
@@ -273,13 +315,15 @@ s_on_job_result(
 	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
 	gw_jobs_req_t *jr = job->jr;
 	uint32_t seq = job->seq;
+	gw_workers_result_t r = *res;
 	gw_out_timing_t tm
 	    = { res->times.t_done_us, res->times.cpu_us, job->wait_us,
 		      res->times.start_us, res->times.run_us, job->sends, "" };
 
 	snprintf(tm.worker, sizeof tm.worker, "%s", job->worker);
+	r.restart = job->restart;
 	self->st.running--;
-	free(job);
+	s_job_free(job);
 	if (!jr) {
 		self->st.stale++; /* its request ended early */
 		return;
@@ -287,7 +331,68 @@ s_on_job_result(
 	SL_DEBUG("JOB-DONE", "req=%s seq=%u worker=%s ok=%d trace=%s", jr->id,
 	    seq, tm.worker, res->ok, jr->trace);
 	jr->n_running--;
-	self->ev.result(self->ev.ctx, jr, seq, res, &tm);
+	self->ev.result(self->ev.ctx, jr, seq, &r, &tm);
+}
+
+/* A PROGRESS of a running job: forwarded now, or kept for its turn
+ * (gw_jobs_tick); dropped when progress is off. */
+static void
+s_on_job_progress(
+    void *ctx, gw_workers_job_t *wj, double value, const char *text)
+{
+	gw_jobs_t *self = ctx;
+	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
+
+	if (!job->jr || !self->progress_us || !self->ev.progress)
+		return;
+	if (!job->prog) {
+		job->prog = malloc(sizeof *job->prog);
+		if (!job->prog)
+			return; /* progress is droppable */
+		gw_prog_init(&job->prog->p);
+		job->prog->job = job;
+	}
+	if (gw_prog_offer(&job->prog->p, sl_clock_mono_us(), self->progress_us,
+	        value, text))
+		self->ev.progress(
+		    self->ev.ctx, job->jr, job->seq, value, text);
+	else if (!sl_list_linked(&job->prog->p.link))
+		sl_list_push_back(&self->pending, &job->prog->p.link);
+}
+
+/* A PARTIAL of a running job (checked by gw_workers): at once. */
+static void
+s_on_job_partial(void *ctx, gw_workers_job_t *wj, uint32_t index,
+    const msgpack_object *value)
+{
+	gw_jobs_t *self = ctx;
+	gw_job_t *job = sl_container_of(wj, gw_job_t, wj);
+	bool restart = job->restart;
+
+	if (!job->jr || !self->ev.partial)
+		return;
+	job->restart = false;
+	self->ev.partial(
+	    self->ev.ctx, job->jr, job->seq, index, value, restart);
+}
+
+void
+gw_jobs_tick(gw_jobs_t *self, int64_t now_us)
+{
+	sl_list_t *e = self->pending.next;
+
+	while (e != &self->pending) {
+		s_prog_t *sp = sl_container_of(e, s_prog_t, p.link);
+
+		e = e->next;
+		if (!gw_prog_due(&sp->p, now_us, self->progress_us))
+			continue;
+		sl_list_remove(&sp->p.link);
+		if (sp->job->jr)
+			self->ev.progress(self->ev.ctx, sp->job->jr,
+			    sp->job->seq, sp->p.value,
+			    sp->p.has_text ? sp->p.text : NULL);
+	}
 }
 
 /* Credit or the workers changed. */
@@ -301,6 +406,8 @@ void
 gw_jobs_workers_events(gw_jobs_t *self, gw_workers_events_t *out)
 {
 	out->result = s_on_job_result;
+	out->progress = s_on_job_progress;
+	out->partial = s_on_job_partial;
 	out->lost = s_on_job_lost;
 	out->changed = s_on_workers_changed;
 	out->ctx = self;

@@ -53,6 +53,14 @@ typedef struct gw_jobs_events {
 	 * where its time went. */
 	void (*result)(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
 	    const gw_workers_result_t *res, const gw_out_timing_t *tm);
+	/* Revision 7, both optional (NULL: dropped). Progress of a running
+	 * job, throttled (gw_jobs_set_progress): never after its result.
+	 * A partial of it, at once; restart: the first since the job
+	 * started again on another worker after partials of it went out. */
+	void (*progress)(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
+	    double progress, const char *text);
+	void (*partial)(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
+	    uint32_t index, const msgpack_object *value, bool restart);
 	/* Its worker died holding it twice in a row: the item is lost. */
 	void (*poisoned)(void *ctx, gw_jobs_req_t *jr, uint32_t seq);
 	void *ctx;
@@ -108,6 +116,13 @@ size_t gw_jobs_drop_queued(gw_jobs_t *self, gw_jobs_req_t *jr,
  * not NULL). */
 void gw_jobs_release(gw_jobs_t *self, gw_jobs_req_t *jr,
     void (*each)(void *arg, uint32_t seq), void *arg);
+
+/* Forward a job's progress at most every interval_us (the latest
+ * report winning); 0: never. Default 0. */
+void gw_jobs_set_progress(gw_jobs_t *self, int64_t interval_us);
+
+/* Progress reports whose turn has come go out. Call every 100 ms or so. */
+void gw_jobs_tick(gw_jobs_t *self, int64_t now_us);
 
 /* Hand queued jobs to workers with free credit, requests taking turns. */
 void gw_jobs_dispatch(gw_jobs_t *self);

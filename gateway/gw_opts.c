@@ -65,6 +65,10 @@ static const sl_opt_t s_opts[] = {
 	    offsetof(gw_opts_t, max_resume_bytes),
 	    "finished results kept for resumes, all requests together; a "
 	    "request over it is no longer resumable (cancelled if detached)" },
+	{ "progress-ms", "SLUICE_PROGRESS_MS", SL_OPT_INT, "100", 0, 60000,
+	    NULL, offsetof(gw_opts_t, progress_ms),
+	    "send a running item's progress to its client at most this often, "
+	    "the latest value winning (0: never)" },
 	{ "max-subscriptions", "SLUICE_MAX_SUBSCRIPTIONS", SL_OPT_INT, "16", 0,
 	    10000, NULL, offsetof(gw_opts_t, max_subs),
 	    "notify channels one connection may watch" },

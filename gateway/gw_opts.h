@@ -24,6 +24,7 @@ typedef struct gw_opts {
 	long long max_conns_per_addr;
 	long long max_requests;
 	long long resume_ms;
+	long long progress_ms; /* an item's progress at most this often */
 	long long max_resume_bytes;
 	long long max_subs;
 	long long max_queued;

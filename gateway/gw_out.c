@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ typedef enum {
 	S_VALUE, /* gw_cmsg_value_t */
 	S_FLAG,  /* bool, sent as true and only when set */
 	S_CHARS, /* char[], a string in place */
+	S_REAL,  /* double */
 } s_kind_t;
 
 /* When a frame carries the field. */
@@ -76,7 +78,13 @@ static const s_field_t s_accepted[] = { S_HEAD, S_F(items, S_SIZE, S_ALWAYS),
 	S_TM(start_us, S_I64, S_IF_TIMED), S_TM(run_us, S_I64, S_IF_TIMED), \
 	S_TM(worker, S_CHARS, S_IF_TIMING), S_TM(attempts, S_U32, S_IF_TIMING)
 static const s_field_t s_result[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
-	S_F(value, S_VALUE, S_ALWAYS), S_TIMING, S_TAIL };
+	S_F(value, S_VALUE, S_ALWAYS), S_TIMING, S_F(restart, S_FLAG, S_IF_SET),
+	S_TAIL };
+static const s_field_t s_progress[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
+	S_F(progress, S_REAL, S_ALWAYS), S_F(text, S_STR, S_IF_SET), S_TAIL };
+static const s_field_t s_partial[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
+	S_F(index, S_U32, S_ALWAYS), S_F(value, S_VALUE, S_ALWAYS),
+	S_F(restart, S_FLAG, S_IF_SET), S_TAIL };
 static const s_field_t s_item_error[] = { S_HEAD, S_F(seq, S_U32, S_ALWAYS),
 	S_F(code, S_STR, S_ALWAYS), S_F(message, S_STR, S_ALWAYS), S_TIMING,
 	S_TAIL };
@@ -108,12 +116,14 @@ static const struct {
 	[GW_OUT_PONG] = { "pong", s_pong },
 	[GW_OUT_SUBSCRIBED] = { "subscribed", s_subscribed },
 	[GW_OUT_UNSUBSCRIBED] = { "unsubscribed", s_subscribed },
+	[GW_OUT_PROGRESS] = { "progress", s_progress },
+	[GW_OUT_PARTIAL] = { "partial", s_partial },
 };
 
 static bool
 s_known(gw_out_type_t t)
 {
-	return t >= GW_OUT_ACCEPTED && t <= GW_OUT_UNSUBSCRIBED;
+	return t >= GW_OUT_ACCEPTED && t <= GW_OUT_PARTIAL;
 }
 
 const char *
@@ -183,6 +193,8 @@ s_visit(const gw_out_t *f, const s_field_t *d, const gw_out_visitor_t *v,
 		return v->value(ctx, d->key, at);
 	case S_FLAG:
 		return v->yes(ctx, d->key);
+	case S_REAL:
+		return v->real(ctx, d->key, *(const double *) at);
 	default:
 		return v->integer(ctx, d->key, s_int(f, d));
 	}
@@ -257,6 +269,24 @@ s_json_int(void *ctx, const char *key, int64_t i)
 	return rc ? rc : sl_jtext_int(&((s_jobj_t *) ctx)->w, i);
 }
 
+/* A real: a progress fraction (0..1), written with 4 decimals and no
+ * trailing zeros (0.42, not 0.41999999999999998; 1.0 stays a real). */
+static int
+s_json_real(void *ctx, const char *key, double d)
+{
+	char num[32];
+	int n, rc = s_json_key(ctx, key);
+
+	if (rc)
+		return rc;
+	n = snprintf(num, sizeof num, "%.4f", d);
+	if (n <= 0 || (size_t) n >= sizeof num)
+		return SL_EPROTO;
+	while (n > 2 && num[n - 1] == '0' && num[n - 2] != '.')
+		n--;
+	return sl_jtext_raw(&((s_jobj_t *) ctx)->w, num, (size_t) n);
+}
+
 static int
 s_json_yes(void *ctx, const char *key)
 {
@@ -306,7 +336,8 @@ s_json_value(void *ctx, const char *key, const gw_cmsg_value_t *v)
 static const gw_out_visitor_t s_json = { .str = s_json_str,
 	.integer = s_json_int,
 	.value = s_json_value,
-	.yes = s_json_yes };
+	.yes = s_json_yes,
+	.real = s_json_real };
 
 size_t
 gw_out_json_text(const gw_out_t *f, char **buf, size_t *cap)

@@ -29,6 +29,8 @@ typedef enum {
 	GW_OUT_PONG, /* data, server_us, workers, queued, running, draining */
 	GW_OUT_SUBSCRIBED,   /* channel, subscriptions */
 	GW_OUT_UNSUBSCRIBED, /* channel, subscriptions */
+	GW_OUT_PROGRESS,     /* id, seq, progress, text (revision 7) */
+	GW_OUT_PARTIAL,      /* id, seq, index, value, restart (revision 7) */
 } gw_out_type_t;
 
 /* Where an item's time went: what a result (or a worker's item error)
@@ -55,7 +57,7 @@ typedef struct gw_out {
 	const char *id;      /* NULL: none */
 	const char *channel; /* NULL: none */
 	uint32_t seq;
-	/* RESULT: the value; PONG: data, may be empty */
+	/* RESULT, PARTIAL: the value; PONG: data, may be empty */
 	gw_cmsg_value_t value;
 	const char *code, *message;
 	const char *resume; /* ACCEPTED: the token, to its client only */
@@ -66,6 +68,11 @@ typedef struct gw_out {
 	bool draining; /* PONG: the gateway is shutting down (sent if true) */
 	gw_out_timing_t tm;
 	const char *traceparent; /* ACCEPTED: the request's, or NULL */
+	double progress;         /* PROGRESS: 0..1 */
+	const char *text;        /* PROGRESS: NULL or its text */
+	uint32_t index;          /* PARTIAL: 0, 1, ... within one attempt */
+	bool restart;            /* PARTIAL, RESULT: the item started again on
+	                            another worker; what came before is void */
 	/* 0, or a number several sends of one identical frame share (a
 	 * channel's fan-out): a transport may encode the first and reuse
 	 * its bytes for the rest. */
@@ -85,6 +92,7 @@ typedef struct gw_out_visitor {
 	/* A free value: neither form set means null. */
 	int (*value)(void *ctx, const char *key, const gw_cmsg_value_t *v);
 	int (*yes)(void *ctx, const char *key); /* the literal true */
+	int (*real)(void *ctx, const char *key, double d); /* finite */
 } gw_out_visitor_t;
 
 /* The keys f carries: what gw_out_walk visits (a msgpack map's size). */

@@ -2,6 +2,7 @@
  * gw_pproto: msgpack client frames in and out (see gw_pproto.h). No state;
  * lws service thread.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "gw_pproto.h"
@@ -177,6 +178,12 @@ s_kv_yes(void *pk, const char *k)
 }
 
 static int
+s_kv_real(void *pk, const char *k, double d)
+{
+	return s_str(pk, k) || msgpack_pack_double(pk, d);
+}
+
+static int
 s_kv_value(void *pk, const char *k, const gw_cmsg_value_t *v)
 {
 	if (s_str(pk, k))
@@ -194,7 +201,8 @@ s_kv_value(void *pk, const char *k, const gw_cmsg_value_t *v)
 static const gw_out_visitor_t s_mp = { .str = s_kv_str,
 	.integer = s_kv_int,
 	.value = s_kv_value,
-	.yes = s_kv_yes };
+	.yes = s_kv_yes,
+	.real = s_kv_real };
 
 int
 gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb)
@@ -206,4 +214,28 @@ gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb)
 	    || gw_out_walk(f, &s_mp, &pk))
 		return SL_ENOMEM;
 	return 0;
+}
+
+bool
+gw_pproto_wrong_endpoint(
+    const void *data, size_t len, size_t max_items, msgpack_sbuffer *sb)
+{
+	gw_cmsg_t msg;
+	gw_cmsg_err_t err;
+	gw_out_t f;
+
+	if (!gw_pproto_parse(data, len, max_items, &msg, &err)) {
+		gw_cmsg_err_set(&err, msg.id, "wrong_endpoint", "-");
+		gw_cmsg_clear(&msg);
+	} else if (!strcmp(err.code, "bad_msgpack")
+	    || !strcmp(err.code, "bad_message")) {
+		return false; /* not a producer's either */
+	}
+	err.code = "wrong_endpoint";
+	snprintf(err.message, sizeof err.message,
+	    "this is the gateway's workers endpoint; producers connect to "
+	    "its producers endpoint (--producers, default "
+	    "tcp://127.0.0.1:5556)");
+	f = gw_out_error(&err);
+	return !gw_pproto_encode(&f, sb);
 }

@@ -19,6 +19,7 @@
 #ifndef GW_PPROTO_H
 #define GW_PPROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <msgpack.h>
@@ -44,5 +45,15 @@ int gw_pproto_parse(const void *data, size_t len, size_t max_items,
 
 /* Append f as one msgpack map to sb. 0 or SL_ENOMEM. */
 int gw_pproto_encode(const gw_out_t *f, msgpack_sbuffer *sb);
+
+/*
+ * A frame that came to the workers endpoint and is not a worker's: if it
+ * is a producer's (a msgpack map with a type), someone pointed a producer
+ * such as sluice-submit at the wrong endpoint. Encode (into sb) its answer,
+ * the request error wrong_endpoint, instead of leaving it to wait: true
+ * if it was one.
+ */
+bool gw_pproto_wrong_endpoint(
+    const void *data, size_t len, size_t max_items, msgpack_sbuffer *sb);
 
 #endif

@@ -247,6 +247,12 @@ s_send(void *ctx, void *client_user, const gw_out_t *frame)
 
 	if (p->failed)
 		return -1;
+	/* Progress only to a producer that keeps up (nothing queued beyond
+	 * what ZeroMQ holds): dropped first, never queued. */
+	if (frame->type == GW_OUT_PROGRESS && !sl_list_empty(&p->out)) {
+		self->st.progress_dropped++;
+		return 0;
+	}
 	msgpack_sbuffer_clear(&self->sb);
 	rc = gw_pproto_encode(frame, &self->sb);
 	if (rc) {

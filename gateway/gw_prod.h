@@ -63,8 +63,10 @@ typedef struct gw_prod_limits {
 typedef struct gw_prod_stats {
 	size_t queued_bytes; /* waiting in producers' queues, all producers */
 	uint64_t slow_cut;   /* producers cut: queue over max_out_bytes */
-	uint64_t hijacks;    /* frames under a routing id bound to another
-	                        CURVE key (PRD-HIJACK) */
+	uint64_t progress_dropped; /* progress frames skipped: queue not
+	                              empty */
+	uint64_t hijacks; /* frames under a routing id bound to another
+	                     CURVE key (PRD-HIJACK) */
 } gw_prod_stats_t;
 
 /*

@@ -12,36 +12,11 @@
 
 #include "gw_jobs.h"
 #include "gw_req.h"
+#include "gw_req_priv.h"
 #include "sl_clock.h"
 #include "sl_err.h"
 #include "sl_log.h"
 #include "sl_proto.h"
-
-struct gw_req {
-	sl_list_t owner_link; /* in owner->requests */
-	gw_jobs_req_t jobs;   /* its jobs (gw_jobs) */
-	gw_req_owner_t *owner;
-	char id[GW_CMSG_MAX_ID + 1];
-	char task[SL_PROTO_MAX_NAME + 1];
-	size_t n_items;         /* jobs created */
-	size_t n_ok;            /* results forwarded */
-	size_t n_failed;        /* item errors forwarded */
-	int64_t t_start_us;     /* monotonic, at accept */
-	int64_t deadline_us;    /* monotonic; 0: no timeout_ms */
-	int64_t unserved_us;    /* monotonic: since then no worker runs task */
-	bool timing;            /* results carry the worker's timings */
-	gw_notify_chan_t *chan; /* notify channel (held), or NULL */
-	gw_resume_t *rs; /* its token and finished items; NULL: no resume */
-};
-
-struct gw_req_pool {
-	gw_req_limits_t lim;
-	gw_notify_t *notify; /* borrowed */
-	gw_jobs_t *jobs;     /* every request's jobs */
-	sl_list_t owners; /* gw_req_owner_t with requests: timers skip idle */
-	gw_resume_budget_t budget; /* all requests' logs */
-	gw_req_stats_t st;
-};
 
 static void s_on_job_result(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
     const gw_workers_result_t *res, const gw_out_timing_t *tm);
@@ -59,10 +34,16 @@ gw_req_pool_new(const gw_req_limits_t *limits, gw_notify_t *notify)
 	self->budget.max = limits->max_resume_bytes;
 	sl_list_init(&self->owners);
 	gw_hist_init_latency(&self->st.item_latency);
-	self->jobs = gw_jobs_new(
-	    &(gw_jobs_events_t) { s_on_job_result, s_on_job_poisoned, self });
+	self->jobs
+	    = gw_jobs_new(&(gw_jobs_events_t) { .result = s_on_job_result,
+	        .progress = gw_req_on_job_progress,
+	        .partial = gw_req_on_job_partial,
+	        .poisoned = s_on_job_poisoned,
+	        .ctx = self });
 	if (!self->jobs)
 		gw_req_pool_destroy(&self);
+	else
+		gw_jobs_set_progress(self->jobs, limits->progress_us);
 	return self;
 }
 
@@ -89,10 +70,8 @@ s_send(gw_req_owner_t *o, const gw_out_t *f)
 	return o->send(o->send_ctx, o->user, f);
 }
 
-/* A request's frame: to its client, then to its channel's watchers. An
- * item the client said it holds (resume's have) is not sent again. */
-static void
-s_send_req(gw_req_pool_t *self, gw_req_t *r, gw_out_t *f)
+void
+gw_req_send_frame(gw_req_pool_t *self, gw_req_t *r, gw_out_t *f)
 {
 	bool item = f->type == GW_OUT_RESULT || f->type == GW_OUT_ITEM_ERROR;
 
@@ -118,7 +97,7 @@ s_item_error(gw_req_pool_t *self, gw_req_t *r, uint32_t seq, const char *code,
 
 	r->n_failed++;
 	(*r->owner->open)--;
-	s_send_req(self, r, &f);
+	gw_req_send_frame(self, r, &f);
 }
 
 /* ---- requests ------------------------------------------------------- */
@@ -201,7 +180,7 @@ s_request_progress(gw_req_pool_t *self, gw_req_t *r, size_t cancelled)
 	SL_INFO("REQ-DONE",
 	    "req=%s ok=%zu failed=%zu cancelled=%zu elapsed_ms=%" PRId64,
 	    r->id, r->n_ok, r->n_failed, cancelled, f.elapsed_ms);
-	s_send_req(self, r, &f);
+	gw_req_send_frame(self, r, &f);
 	/* Its client is away: done waits in the log's stead for a resume
 	 * (a cancel frees it: only expiry and fini cancel a detached one). */
 	if (r->owner->detached && !cancelled) {
@@ -569,12 +548,13 @@ s_on_job_result(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
 			.seq = seq,
 			.value.mp = res->value,
 			.timing = r->timing,
-			.tm = *tm };
+			.tm = *tm,
+			.restart = res->restart };
 
 		r->n_ok++;
 		(*r->owner->open)--;
 		self->st.items_ok++;
-		s_send_req(self, r, &f);
+		gw_req_send_frame(self, r, &f);
 	} else {
 		self->st.items_failed++;
 		s_item_error(self, r, seq, res->code, res->message, tm);
@@ -613,6 +593,7 @@ gw_req_tick(gw_req_pool_t *self, int64_t now_us)
 {
 	sl_list_t *e, *next, *onext;
 
+	gw_jobs_tick(self->jobs, now_us); /* progress whose turn came */
 	/* Request deadlines (timeout_ms). */
 	for (e = self->owners.next; e != &self->owners; e = onext) {
 		gw_req_owner_t *o = sl_container_of(e, gw_req_owner_t, link);

@@ -61,6 +61,8 @@ typedef struct gw_req_limits {
 	int64_t resume_us;       /* a detached request waits this long for
 	                          * a resume; 0: no resume at all */
 	size_t max_resume_bytes; /* all logs of finished items together */
+	int64_t progress_us;     /* forward an item's progress at most this
+	                          * often; 0: never (gw_jobs_set_progress) */
 } gw_req_limits_t;
 
 typedef struct gw_req_stats {
@@ -83,6 +85,8 @@ typedef struct gw_req_stats {
 	uint64_t resume_full;    /* records refused: logs over their budget */
 	size_t resume_bytes;     /* bytes the logs of finished items hold */
 	size_t resume_bytes_max; /* ... their limit */
+	uint64_t progress;       /* progress frames sent (revision 7) */
+	uint64_t partials;       /* partial frames sent */
 	gw_hist_t item_latency;  /* accept -> result at the gateway */
 } gw_req_stats_t;
 

@@ -6,58 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gw_cmsg.h"
-#include "gw_out.h"
 #include "gw_pproto.h"
 #include "gw_wframe.h"
 #include "gw_workers_int.h"
+#include "gw_wres.h"
 #include "sl_batch.h"
 #include "sl_clock.h"
 #include "sl_err.h"
-#include "sl_json.h"
 #include "sl_log.h"
-#include "sl_utf8.h"
-
-/*
- * Hand job's result up, checked: values stay msgpack (a msgpack client
- * gets them as the worker sent them) but must have a JSON form, checked
- * once, here, whoever receives them; a worker's error texts reach clients
- * (and watchers) as strings, so they are made well-formed UTF-8, even if
- * the worker's were not or were cut.
- */
-static void
-s_result_up(
-    gw_workers_t *self, gw_workers_job_t *job, const sl_msg_result_t *m)
-{
-	gw_workers_result_t res = { m->ok, m->value, "", "", m->times };
-	char code[SL_PROTO_MAX_NAME + 1], msg[SL_PROTO_MAX_TEXT + 1];
-	const char *why = NULL;
-	int rc = m->ok
-	    ? sl_json_mp_check(m->value, SL_PROTO_MAX_ITEM_DEPTH, &why)
-	    : 0;
-
-	if (rc) {
-		res.ok = false;
-		snprintf(code, sizeof code, "bad_result");
-		snprintf(msg, sizeof msg,
-		    "the worker's value has no JSON form: %s",
-		    rc == SL_ETOOBIG      ? "nested too deeply"
-		        : rc == SL_ENOMEM ? "out of memory"
-		                          : why);
-	} else if (!m->ok) {
-		snprintf(
-		    code, sizeof code, "%.*s", (int) m->code.len, m->code.ptr);
-		snprintf(msg, sizeof msg, "%.*s", (int) m->message.len,
-		    m->message.ptr ? m->message.ptr : "");
-		sl_utf8_clean(code);
-		sl_utf8_clean(msg);
-	}
-	if (!res.ok) {
-		res.code = code;
-		res.message = msg;
-	}
-	self->ev.result(self->ev.ctx, job, &res);
-}
 
 /* The job w holds under id, or NULL (counted and logged): a duplicate,
  * or the job was requeued and someone else has it. Never forward twice. */
@@ -76,17 +32,66 @@ s_held(gw_workers_t *self, gw_worker_t *w, uint64_t id)
 	return NULL;
 }
 
+/* job is w's no more: its outcome res goes up, checked (gw_wres):
+ * values stay msgpack but have a JSON form, texts are UTF-8. */
+static void
+s_release(gw_workers_t *self, gw_worker_t *w, gw_workers_job_t *job,
+    const gw_workers_result_t *res)
+{
+	sl_list_remove(&job->link);
+	w->n_jobs--;
+	job->holder = NULL;
+	self->ev.result(self->ev.ctx, job, res);
+}
+
 static void
 s_on_result(gw_workers_t *self, gw_worker_t *w, const sl_msg_result_t *m)
 {
 	gw_workers_job_t *job = s_held(self, w, m->job);
+	gw_workers_result_t res;
+	gw_wres_text_t t;
 
 	if (!job)
 		return;
-	sl_list_remove(&job->link);
-	w->n_jobs--;
-	job->holder = NULL;
-	s_result_up(self, job, m);
+	gw_wres_result(m, &res, &t);
+	s_release(self, w, job, &res);
+}
+
+/* PARTIAL (revision 7): the next one of a job w holds goes up; one out
+ * of order or without a JSON form ends the item as bad_result, as a bad
+ * RESULT value does, and the worker is told to stop the job. */
+static void
+s_on_partial(gw_workers_t *self, gw_worker_t *w, const sl_msg_partial_t *m)
+{
+	gw_workers_job_t *job = s_held(self, w, m->job);
+	gw_workers_result_t res;
+	gw_wres_text_t t;
+
+	if (!job)
+		return;
+	if (gw_wres_partial(m, job->next_partial, &res, &t)) {
+		self->st.bad_partials++;
+		SL_WARN("JOB-BADPART", "worker=%s job=%" PRIu64 ": %s",
+		    w->peer.name, job->id, t.message);
+		gw_workers_send_msg(self, w, SL_MSG_CANCEL, job->id);
+		s_release(self, w, job, &res);
+		return;
+	}
+	job->next_partial++;
+	if (self->ev.partial)
+		self->ev.partial(self->ev.ctx, job, m->index, m->value);
+}
+
+/* PROGRESS (revision 7) of a job w holds. */
+static void
+s_on_progress(gw_workers_t *self, gw_worker_t *w, const sl_msg_progress_t *m)
+{
+	gw_workers_job_t *job = s_held(self, w, m->job);
+	char text[SL_PROTO_MAX_PROGRESS_TEXT + 1];
+
+	if (job && self->ev.progress)
+		self->ev.progress(self->ev.ctx, job, m->progress,
+		    gw_wres_progress_text(m, text));
 }
 
 /* RETURN: w did not start the job (busy with other gateways' jobs): it
@@ -119,37 +124,17 @@ s_log_unregistered(const uint8_t *rid, size_t rid_len)
 	SL_DEBUG("WRK-ID", "worker=unregistered id=%s", id);
 }
 
-/*
- * A frame from an unregistered sender that failed to decode as a worker
- * frame: if it is a producer's (a msgpack map with a type, PROTOCOL.md
- * §3), someone pointed a producer such as sluice-submit at the workers
- * endpoint. Answer it in its own protocol with error wrong_endpoint
- * instead of leaving it to wait. Returns true if it was one.
- */
+/* A producer's frame on the workers endpoint (gw_pproto_wrong_endpoint)
+ * is answered in its own protocol: true if it was one. */
 static bool
 s_answer_producer(gw_workers_t *self, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len)
 {
-	gw_cmsg_t msg;
-	gw_cmsg_err_t err;
-	gw_out_t f;
-
-	if (!gw_pproto_parse(data, len, self->lim.max_items, &msg, &err)) {
-		gw_cmsg_err_set(&err, msg.id, "wrong_endpoint", "-");
-		gw_cmsg_clear(&msg);
-	} else if (!strcmp(err.code, "bad_msgpack")
-	    || !strcmp(err.code, "bad_message")) {
-		return false; /* not a producer's either */
-	}
-	err.code = "wrong_endpoint";
-	snprintf(err.message, sizeof err.message,
-	    "this is the gateway's workers endpoint; producers connect to "
-	    "its producers endpoint (--producers, default "
-	    "tcp://127.0.0.1:5556)");
-	f = gw_out_error(&err);
 	msgpack_sbuffer_clear(&self->sb);
-	if (!gw_pproto_encode(&f, &self->sb))
-		gw_workers_send_sb(self, rid, rid_len);
+	if (!gw_pproto_wrong_endpoint(
+	        data, len, self->lim.max_items, &self->sb))
+		return false;
+	gw_workers_send_sb(self, rid, rid_len);
 	return true;
 }
 
@@ -193,6 +178,12 @@ s_on_msg(gw_workers_t *self, gw_worker_t *w, const sl_msg_t *m)
 		break;
 	case SL_MSG_RESULT:
 		s_on_result(self, w, &m->u.result);
+		break;
+	case SL_MSG_PARTIAL:
+		s_on_partial(self, w, &m->u.partial);
+		break;
+	case SL_MSG_PROGRESS:
+		s_on_progress(self, w, &m->u.progress);
 		break;
 	case SL_MSG_CREDIT: /* never past READY's capacity */
 		w->window = m->u.credit.window < w->capacity

@@ -152,7 +152,7 @@ s_registered(gw_workers_t *self, gw_worker_t *w)
 		    id, w->peer.key[0] ? w->peer.key : "-");
 	}
 	msgpack_sbuffer_clear(&self->sb);
-	if (!sl_proto_encode_registered(&self->sb, w->peer.name, true))
+	if (!sl_proto_encode_registered(&self->sb, w->peer.name, true, true))
 		gw_workers_send_sb(self, w->peer.rid, w->peer.rid_len);
 	msgpack_sbuffer_clear(&self->sb);
 	if (!sl_batch_encode_empty(&self->sb))
@@ -333,6 +333,7 @@ gw_workers_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
 	int rc;
 
 	job->id = self->next_job++;
+	job->next_partial = 0; /* each send's PARTIALs count from 0 */
 	msgpack_sbuffer_clear(&self->sb);
 	rc = sl_proto_encode_job(
 	    &self->sb, job->id, task, strlen(task), item, len, job->trace);

@@ -42,12 +42,14 @@ typedef struct gw_workers gw_workers_t;
 
 /* A job as this module sees it: the caller embeds it in its own job. */
 typedef struct gw_workers_job {
-	sl_list_t link;    /* in its holder's list while held */
-	uint64_t id;       /* set by each send, unique across gateway
-	                    * processes; echoed by the worker in RESULT */
-	void *holder;      /* the worker holding it; NULL while not held */
-	const char *trace; /* the traceparent its JOB carries (borrowed for
-	                    * the send), or NULL */
+	sl_list_t link;        /* in its holder's list while held */
+	uint64_t id;           /* set by each send, unique across gateway
+	                        * processes; echoed by the worker in RESULT */
+	void *holder;          /* the worker holding it; NULL while not held */
+	const char *trace;     /* the traceparent its JOB carries (borrowed for
+	                        * the send), or NULL */
+	uint32_t next_partial; /* the index its holder's next PARTIAL must
+	                          carry: partials forwarded this attempt */
 } gw_workers_job_t;
 
 /* A worker's RESULT as it comes up: checked at the edge. A value without
@@ -59,6 +61,8 @@ typedef struct gw_workers_result {
 	const char *code;            /* !ok: UTF-8, at most a name's length */
 	const char *message;         /* !ok: UTF-8, may be "" */
 	sl_proto_times_t times;      /* the worker's timings */
+	bool restart; /* set by gw_jobs: the job started again on another
+	                 worker after partials of it went out */
 } gw_workers_result_t;
 
 /* Why a held job came back without a result. */
@@ -83,6 +87,14 @@ typedef struct gw_workers_events {
 	 * a good moment to dispatch. */
 	void (*changed)(void *ctx);
 	void *ctx;
+	/* Revision 7, both optional (NULL: dropped). A PROGRESS of a held
+	 * job (text NULL or UTF-8); a PARTIAL of it, checked: the next
+	 * index, a value with a JSON form (a bad one ends the job through
+	 * result, as bad_result). */
+	void (*progress)(void *ctx, gw_workers_job_t *job, double progress,
+	    const char *text);
+	void (*partial)(void *ctx, gw_workers_job_t *job, uint32_t index,
+	    const msgpack_object *value);
 } gw_workers_events_t;
 
 typedef struct gw_workers_limits {
@@ -105,6 +117,8 @@ typedef struct gw_workers_stats {
 	                          another CURVE key */
 	uint64_t returned;     /* jobs a worker gave back unstarted (RETURN:
 	                          busy with other gateways' jobs) */
+	uint64_t bad_partials; /* PARTIALs out of order or without a JSON
+	                          form: their items ended as bad_result */
 } gw_workers_stats_t;
 
 /*

@@ -29,6 +29,9 @@
 #define GW_WS_WRITE_BYTES 65536 /* ... up to this many bytes */
 /* An idle connection keeps at most this much receive buffer. */
 #define GW_WS_RX_KEEP 16384
+/* A client with more than this queued gets no progress frames (one
+ * write's worth: a reader that keeps up never has more). */
+#define GW_WS_PROGRESS_BACKLOG 65536
 
 struct gw_ws {
 	gw_broker_t *broker;       /* borrowed */
@@ -334,6 +337,14 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 	(void) ctx;
 	if (pss->closing)
 		return SL_EFULL;
+	/* Progress is dropped first: never queued behind a slow reader's
+	 * backlog (it would be stale when read), and never a reason to cut
+	 * one. Results and partials are data: they queue. */
+	if (frame->type == GW_OUT_PROGRESS
+	    && (pss->paused || pss->out.bytes > GW_WS_PROGRESS_BACKLOG)) {
+		pss->ws->st.progress_dropped++;
+		return 0;
+	}
 	n = s_encode(pss, frame, &data);
 	if (!n) {
 		SL_ERR("CLI-ENCODE",

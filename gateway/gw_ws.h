@@ -54,12 +54,14 @@ typedef struct gw_ws_limits {
 
 /* For /metrics. */
 typedef struct gw_ws_stats {
-	size_t conns;           /* open connections */
-	uint64_t conns_total;   /* connections ever established */
-	uint64_t refused_conns; /* upgrades refused: over max_conns */
-	uint64_t refused_addr;  /* upgrades refused: over per address */
-	uint64_t slow_closed;   /* closed with 1008: over the byte cap */
-	uint64_t stall_closed;  /* closed with 1008: no reading progress */
+	size_t conns;              /* open connections */
+	uint64_t conns_total;      /* connections ever established */
+	uint64_t refused_conns;    /* upgrades refused: over max_conns */
+	uint64_t refused_addr;     /* upgrades refused: over per address */
+	uint64_t slow_closed;      /* closed with 1008: over the byte cap */
+	uint64_t progress_dropped; /* progress frames skipped: the client's
+	                              queue held a backlog */
+	uint64_t stall_closed;     /* closed with 1008: no reading progress */
 	uint64_t bufcap_closed; /* closed: held the most over max_buffered */
 	size_t buffered;        /* receive buffers + out queues, all conns */
 	size_t queued_bytes;    /* out queues alone, all conns */

@@ -108,6 +108,16 @@ class Stream extends Feed {
     this._client = client;
     /** How many submit frames it took (1 unless resubmitted with seqs). */
     this.submits = 0;
+    /** Inside an item (PROTOCOL.md revision 7): onprogress({seq,
+     * progress, text, frame}) for its progress frames (0..1; hints the
+     * gateway drops for a slow reader), onpartial({seq, index, value,
+     * restart, frame}) for each partial value, in order, before the
+     * item's result. restart: the item started again (its worker died,
+     * or it was resubmitted to another gateway): forget the partial
+     * values held for that seq. Neither is called for a seq after its
+     * result. Set here or with submit's opts onProgress / onPartial. */
+    this.onprogress = req.opts.onProgress || null;
+    this.onpartial = req.opts.onPartial || null;
   }
   /** Ask the gateway to stop the request; the stream ends with a done
    * that counts the cancelled items. */
@@ -182,7 +192,7 @@ export class Client extends EventTarget {
 
   /** Run task on every item: a Stream. opts: timeoutMs, notify, timing,
    * traceparent (W3C; default: the first gateway's, kept for resubmits),
-   * id (default: a fresh one). */
+   * id (default: a fresh one), onProgress, onPartial (see Stream). */
   submit(task, items, opts) {
     const o = opts || {};
     if (!Array.isArray(items)) throw new TypeError("sluice: items must be an array");
@@ -495,6 +505,7 @@ export class Client extends EventTarget {
       }
       return;
     }
+    case "progress": case "partial": return this._onInside(f);
     case "result": case "error": case "done": break;
     default: return;
     }
@@ -529,6 +540,23 @@ export class Client extends EventTarget {
       return;
     }
     this._finish(req, null, new SluiceError(f.code, f.message, f));
+  }
+
+  // A progress or partial frame of an unfinished item.
+  _onInside(f) {
+    const req = this.reqs.get(f.id);
+    if (!req || req.seen.has(f.seq)) return;
+    const s = req.stream;
+    if (f.type === "progress") {
+      if (s.onprogress) s.onprogress({ seq: f.seq, progress: f.progress, text: f.text ?? null, frame: f });
+      return;
+    }
+    if (!req.nextIndex) req.nextIndex = new Map();
+    // A first partial after others of the seq is a new attempt even when
+    // no gateway said so (a resubmit on another gateway).
+    const restart = f.restart === true || (f.index === 0 && (req.nextIndex.get(f.seq) || 0) > 0);
+    req.nextIndex.set(f.seq, f.index + 1);
+    if (s.onpartial) s.onpartial({ seq: f.seq, index: f.index, value: f.value, restart, frame: f });
   }
 
   _onPong(f) {

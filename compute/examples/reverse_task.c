@@ -6,7 +6,10 @@
  *
  * "reverse" reverses a string (bytes; fine for ASCII), "count" counts to
  * N in 1 ms slices, checking for cancellation between them as long tasks
- * should. It includes only sluice_task.h and msgpack.h.
+ * should, and (built for task API 2) reporting its progress every step:
+ * the worker coalesces the reports. It includes only sluice_task.h and
+ * msgpack.h. Built a second time with -DSLUICE_TASK_API=1, it is the
+ * version 1 plugin the tests load to check those still work.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,10 @@ s_count(const msgpack_object *item, msgpack_packer *out,
 	for (n = 0; n < item->via.u64; n++) {
 		if (sluice_task_stopping(ctx))
 			return s_fail(err, "cancelled", "job cancelled");
+#if SLUICE_TASK_API >= 2
+		sluice_task_progress(
+		    ctx, (double) n / (double) item->via.u64, "counting");
+#endif
 		nanosleep(&ms, NULL);
 	}
 	msgpack_pack_uint64(out, n);

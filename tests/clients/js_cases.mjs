@@ -125,6 +125,23 @@ const cases = {
     client.close();
     say("survive", { ...out, states, resumable: "resume" in accepted, submits: stream.submits });
   },
+  // Revision 7: progress and partial values; the driver kills the worker
+  // after "partials" (index 50 reached): one restart, one result.
+  async inside() {
+    const client = connect(urls, opts);
+    const events = [];
+    let told = false;
+    const stream = client.submit("partials", [{ n: 300, ms: 3000 }], {
+      onProgress: (p) => events.push(["progress", p.seq, p.progress]),
+      onPartial: (p) => {
+        events.push(["partial", p.seq, p.index, p.value, p.restart]);
+        if (p.index >= 50 && !told) { told = true; say("partials"); }
+      },
+    });
+    const out = await collect(stream, () => events.push(["result"]));
+    client.close();
+    say("inside", { ...out, events });
+  },
 };
 
 const timer = setTimeout(() => { say("timeout"); process.exit(2); }, 120000);

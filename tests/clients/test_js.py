@@ -225,6 +225,29 @@ async def js_survives_kill9_with_two_urls(h):
     check(ev["submits"] == 2, f"submits: {ev}")
 
 
+async def js_progress_and_partials_with_a_restart(h):
+    gw = await h.gateway()
+    a = h.worker(gw, 1)
+    await h.wait_workers(gw, 1)
+    node = await Node().start("inside", [gw.url])
+    await node.event("partials")
+    h.worker(gw, 1)
+    await h.wait_workers(gw, 2)
+    a.kill()  # kill -9 mid-item
+    ev = await node.result("inside", timeout=60)
+    check([r["value"] for r in ev["results"]] == [300], f"{ev['results']}")
+    events = ev["events"]
+    check(events[-1] == ["result"], f"after the result: {events[-3:]}")
+    parts = [e for e in events if e[0] == "partial"]
+    restarts = [i for i, e in enumerate(parts) if e[4]]
+    check(len(restarts) == 1, f"restarts at {restarts}")
+    k = restarts[0]
+    check([e[2] for e in parts[:k]] == list(range(k))
+          and [e[2] for e in parts[k:]] == list(range(300)),
+          f"indexes {[e[2] for e in parts][:5]}...")
+    check(sum(1 for e in events if e[0] == "progress") >= 3, "progress")
+
+
 async def js_readme_example_runs_as_written(h):
     """clients/js/README.md's example, only the URL and the module's path
     changed: it prints 20 results, the done fields and a ping."""
@@ -250,4 +273,5 @@ async def js_readme_example_runs_as_written(h):
 
 run([js_plain_request_and_done, js_readme_example_runs_as_written, js_token, js_cancel, js_subscribe,
      js_silent_gateway_gives_up, js_survives_a_tcp_cut,
-     js_subscription_survives_a_tcp_cut, js_survives_kill9_with_two_urls])
+     js_subscription_survives_a_tcp_cut, js_survives_kill9_with_two_urls,
+     js_progress_and_partials_with_a_restart])

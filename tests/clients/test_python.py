@@ -206,6 +206,57 @@ async def test_msgpack(h):
         check(await client.ping() >= 0, "msgpack ping")
 
 
+async def test_progress_and_partials(h):
+    """Revision 7: on_progress and on_partial see every frame of the item
+    before its Result; kill -9 of the worker mid-item gives one restart,
+    indexes from 0 again, and one Result. msgpack clients get the same."""
+    gw = await h.gateway()
+    a = h.worker(gw, 1)
+    await h.wait_workers(gw, 1)
+    events = []
+    got_some = asyncio.Event()
+
+    def on_partial(seq, index, value, restart):
+        events.append(("partial", seq, index, value, restart))
+        if index >= 50:
+            got_some.set()
+
+    async with sluice_client.connect(gw.url, **fast()) as client:
+        stream = client.submit(
+            "partials", [{"n": 300, "ms": 3000}], on_partial=on_partial,
+            on_progress=lambda s, p, t: events.append(("progress", s, p)))
+        results = []
+
+        async def reader():
+            results.extend(await collect(stream, timeout=40))
+            events.append(("result",))
+        task = asyncio.create_task(reader())
+        await asyncio.wait_for(got_some.wait(), scaled(20))
+        h.worker(gw, 1)
+        await h.wait_workers(gw, 2)
+        a.kill()
+        await task
+    check(len(results) == 1 and results[0].value == 300, f"{results}")
+    check(events[-1] == ("result",), f"after the result: {events[-3:]}")
+    parts = [e for e in events if e[0] == "partial"]
+    restarts = [i for i, e in enumerate(parts) if e[4]]
+    check(len(restarts) == 1, f"restarts at {restarts}")
+    k = restarts[0]
+    check([e[2] for e in parts[:k]] == list(range(k))
+          and [e[2] for e in parts[k:]] == list(range(300)),
+          f"indexes {[e[2] for e in parts][:5]}...")
+    check(all(e[3] == e[2] for e in parts), "partial values")
+    check(sum(1 for e in events if e[0] == "progress") >= 3,
+          "too few progress calls")
+    async with sluice_client.connect(gw.url, msgpack=True) as client:
+        seen = []
+        out = await collect(client.submit(
+            "burn", [600], on_progress=lambda s, p, t: seen.append(p)))
+        check([r.value for r in out] == [600], f"{out}")
+        check(len(seen) >= 2 and all(isinstance(p, float) for p in seen)
+              and seen == sorted(seen), f"msgpack progress {seen}")
+
+
 async def test_token(h):
     """token is sent as a bearer token; a refused one ends the client at
     once with code unauthorized instead of retrying until give_up_after."""
@@ -679,7 +730,8 @@ async def test_example_client(h):
 
 if __name__ == "__main__":
     run([test_plain, test_timing_and_traceparent, test_done_fields,
-         test_cancel, test_subscribe, test_msgpack, test_token,
+         test_cancel, test_subscribe, test_msgpack, test_progress_and_partials,
+         test_token,
          test_silent_gateway, test_tcp_cut, test_tcp_cut_msgpack,
          test_resume_expired, test_cancel_while_away, test_backoff,
          test_dead_link, test_hostile_gateway, test_kill9,

@@ -250,7 +250,18 @@ class Client:
 def check_request(frames, n_items):
     """frames: one request's (frame, time) list through its done. Checks
     accepted first, every seq once, done last with matching counts; returns
-    the outcomes by seq (value, or the error frame for a failed item)."""
+    the outcomes by seq (value, or the error frame for a failed item).
+    Progress and partial frames (revision 7) are left out here, checked
+    only to come before their item's outcome."""
+    ended = set()
+    for f, _ in frames:
+        if f["type"] in ("progress", "partial"):
+            check(f.get("seq") not in ended, f"{f['type']} after its item "
+                                             f"ended: {f}")
+        elif f["type"] in ("result", "error") and "seq" in f:
+            ended.add(f["seq"])
+    frames = [(f, t) for f, t in frames
+              if f["type"] not in ("progress", "partial")]
     kinds = [f["type"] for f, _ in frames]
     check(kinds and kinds[0] == "accepted", f"not accepted first: {kinds}")
     check(frames[0][0]["items"] == n_items, f"bad accepted: {frames[0][0]}")

@@ -164,7 +164,8 @@ async def a_bad_item_fails_alone(h):
     gw = await h.start(workers=[1])
     c = await h.client(gw)
     frames, _ = await c.submit_and_collect("b1", "burn", ["abc", 10])
-    kinds = [(f["type"], f.get("seq")) for f, _ in frames]
+    kinds = [(f["type"], f.get("seq")) for f, _ in frames
+             if f["type"] != "progress"]  # revision 7: burn reports it
     check(kinds in ([("accepted", None), ("error", 0), ("result", 1), ("done", None)],
                     [("accepted", None), ("result", 1), ("error", 0), ("done", None)]),
           f"burn [abc, 10]: {frames}")

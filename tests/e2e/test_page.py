@@ -545,7 +545,8 @@ async def page_watches_a_channel(h):
               "Cancel enabled for a request the page did not submit")
         await b.wait_js("sluiceState.req.done", timeout=20,
                         what="the watched request's done")
-        mine = await p.collect("night-1")
+        mine = [x for x in await p.collect("night-1")
+                if x[0]["type"] != "progress"]  # revision 7's hints
         check(len(mine) == 6 and mine[-1][0]["type"] == "done",
               f"the producer's own frames: {mine}")
         await b.screenshot("page-watch.png")

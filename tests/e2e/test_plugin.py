@@ -11,6 +11,8 @@ import os
 from harness import check, run, scaled
 
 PLUGIN = os.environ.get("SLUICE_TEST_PLUGIN", "")
+# The same source built for task API 1: an old plugin binary.
+PLUGIN_V1 = os.environ.get("SLUICE_TEST_PLUGIN_V1", "")
 
 
 async def plugin_tasks_run_beside_the_built_ins(h):
@@ -41,6 +43,17 @@ async def plugin_tasks_run_beside_the_built_ins(h):
         await asyncio.sleep(0.05)
 
 
+async def a_version_1_plugin_still_loads_and_runs(h):
+    check(os.path.exists(PLUGIN_V1),
+          f"no plugin at {PLUGIN_V1!r} (SLUICE_TEST_PLUGIN_V1)")
+    gw = await h.gateway()
+    h.worker(gw, 1, "--plugin", PLUGIN_V1)
+    await h.wait_workers(gw, 1)
+    c = await h.client(gw)
+    check(await c.run("reverse", ["abc"]) == ["cba"], "v1 reverse")
+    check(await c.run("count", [20]) == [20], "v1 count")
+
+
 async def a_bad_plugin_stops_the_worker_at_start(h):
     missing = os.path.join(h.tmpdir, "nope.so")
     r = h.run_cli(h.compute_bin, "--plugin", missing)
@@ -54,4 +67,5 @@ async def a_bad_plugin_stops_the_worker_at_start(h):
 
 
 run([plugin_tasks_run_beside_the_built_ins,
+     a_version_1_plugin_still_loads_and_runs,
      a_bad_plugin_stops_the_worker_at_start])

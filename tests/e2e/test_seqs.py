@@ -21,7 +21,8 @@ def outcomes(frames, req_id):
     seq seen twice."""
     out = {}
     for f, _ in frames:
-        if f.get("id") != req_id or "seq" not in f:
+        if f.get("id") != req_id or "seq" not in f \
+                or f["type"] in ("progress", "partial"):
             continue
         check(f["type"] in ("result", "error"), f"unexpected {f}")
         check(f["seq"] not in out, f"seq {f['seq']} twice: {f}, {out}")

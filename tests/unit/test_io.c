@@ -239,7 +239,8 @@ test_io_registers_runs_a_job_and_answers_ping(void **state)
 	assert_int_equal(f->msg.u.ready.pid, (uint32_t) getpid());
 	assert_true(s_has_task(&f->msg.u.ready, "echo"));
 	assert_true(s_has_task(&f->msg.u.ready, "sha256"));
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1", false), 0);
+	assert_int_equal(
+	    sl_proto_encode_registered(&f->sb, "w1", false, false), 0);
 	s_send(f);
 
 	s_send_job(f, 7, "echo", "hello");
@@ -389,7 +390,8 @@ test_io_health_file_says_ok_while_the_gateway_answers(void **state)
 	f->cfg.health_file = path;
 	s_start(f);
 	s_expect(f, SL_MSG_READY);
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1", false), 0);
+	assert_int_equal(
+	    sl_proto_encode_registered(&f->sb, "w1", false, false), 0);
 	s_send(f);
 	/* Written at each heartbeat (100 ms); "ok" once the gateway spoke. */
 	for (int i = 0; i < 50 && rc; i++) {
@@ -448,8 +450,8 @@ test_io_two_gateways_share_the_threads_by_credit_and_return(void **state)
 	for (int i = 0; i < 2; i++) {
 		f->router = i ? b : a;
 		s_expect(f, SL_MSG_READY);
-		assert_int_equal(
-		    sl_proto_encode_registered(&f->sb, i ? "b1" : "a1", true),
+		assert_int_equal(sl_proto_encode_registered(
+		                     &f->sb, i ? "b1" : "a1", true, false),
 		    0);
 		s_send(f);
 	}
@@ -510,7 +512,8 @@ test_io_a_gateway_without_credit_gets_no_credit_and_no_return(void **state)
 
 	s_start(f);
 	s_expect(f, SL_MSG_READY);
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1", false), 0);
+	assert_int_equal(
+	    sl_proto_encode_registered(&f->sb, "w1", false, false), 0);
 	s_send(f);
 	s_send_sleep(f, 1, 200);
 	s_send_sleep(f, 2, 10);
@@ -614,7 +617,8 @@ test_io_batches_both_ways_once_the_gateway_says_it_takes_them(void **state)
 	f->cfg.threads = 2;
 	s_start(f);
 	s_expect(f, SL_MSG_READY);
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w1", false), 0);
+	assert_int_equal(
+	    sl_proto_encode_registered(&f->sb, "w1", false, false), 0);
 	s_send(f);
 	/* The announcement is answered with the worker's own. */
 	assert_int_equal(sl_batch_encode_empty(&f->sb), 0);

@@ -26,7 +26,12 @@ typedef struct fixture {
 	size_t n_poisoned;
 	uint32_t ended[MAX_REC]; /* seqs given to s_each */
 	size_t n_ended;
-	gw_out_timing_t tm; /* the last result's */
+	gw_out_timing_t tm;       /* the last result's */
+	bool restart;             /* the last result's */
+	double progress[MAX_REC]; /* progress forwarded, in order */
+	size_t n_progress;
+	bool partial_restart[MAX_REC]; /* partials forwarded: restart flags */
+	size_t n_partials;
 } fixture_t;
 
 #define TRACE "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -37,10 +42,35 @@ s_result(void *ctx, gw_jobs_req_t *jr, uint32_t seq,
 {
 	fixture_t *f = ctx;
 
-	(void) res;
+	f->restart = res->restart;
 	f->tm = *tm;
 	f->result_of[f->n_results] = jr;
 	f->results[f->n_results++] = seq;
+}
+
+static void
+s_progress(void *ctx, gw_jobs_req_t *jr, uint32_t seq, double progress,
+    const char *text)
+{
+	fixture_t *f = ctx;
+
+	(void) jr;
+	(void) seq;
+	(void) text;
+	f->progress[f->n_progress++] = progress;
+}
+
+static void
+s_partial(void *ctx, gw_jobs_req_t *jr, uint32_t seq, uint32_t index,
+    const msgpack_object *value, bool restart)
+{
+	fixture_t *f = ctx;
+
+	(void) jr;
+	(void) seq;
+	(void) index;
+	(void) value;
+	f->partial_restart[f->n_partials++] = restart;
 }
 
 static void
@@ -68,7 +98,11 @@ setup(void **state)
 	if (!f)
 		return -1;
 	f->w.cap = 2;
-	f->jobs = gw_jobs_new(&(gw_jobs_events_t) { s_result, s_poisoned, f });
+	f->jobs = gw_jobs_new(&(gw_jobs_events_t) { .result = s_result,
+	    .progress = s_progress,
+	    .partial = s_partial,
+	    .poisoned = s_poisoned,
+	    .ctx = f });
 	if (!f->jobs)
 		return -1;
 	gw_jobs_use_workers(f->jobs, &s_ops, (gw_workers_t *) (void *) &f->w);
@@ -111,7 +145,8 @@ s_answer(fixture_t *f, size_t i)
 {
 	static const msgpack_object one
 	    = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1 };
-	gw_workers_result_t res = { true, &one, "", "", { 1, 2, 3, 4 } };
+	gw_workers_result_t res
+	    = { true, &one, "", "", { 1, 2, 3, 4 }, false };
 
 	f->ev.result(f->ev.ctx, s_w_unhold(&f->w, i), &res);
 }
@@ -241,10 +276,86 @@ test_jobs_a_request_lets_go_of_queued_and_running_jobs(void **state)
 	assert_int_equal(st.running, 0);
 }
 
+/* Progress (revision 7): the first report goes at once, a sooner one
+ * waits for the tick (the latest winning), and what is pending when the
+ * result comes is dropped: nothing after the result. Off (0): none. */
+static void
+test_jobs_progress_is_throttled_and_never_follows_the_result(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *wj;
+
+	s_add(f, &f->a, 0, 1);
+	gw_jobs_start(f->jobs, &f->a);
+	wj = f->w.held[0];
+	f->ev.progress(f->ev.ctx, wj, 0.1, NULL); /* off: dropped */
+	assert_int_equal(f->n_progress, 0);
+	gw_jobs_set_progress(f->jobs, 100000);
+	f->ev.progress(f->ev.ctx, wj, 0.2, "x");
+	f->ev.progress(f->ev.ctx, wj, 0.3, NULL);
+	f->ev.progress(f->ev.ctx, wj, 0.4, NULL);
+	assert_int_equal(f->n_progress, 1);
+	assert_true(f->progress[0] == 0.2);
+	gw_jobs_tick(f->jobs, sl_clock_mono_us()); /* not its turn yet */
+	assert_int_equal(f->n_progress, 1);
+	gw_jobs_tick(f->jobs, sl_clock_mono_us() + 200000);
+	assert_int_equal(f->n_progress, 2);
+	assert_true(f->progress[1] == 0.4);
+	f->ev.progress(f->ev.ctx, wj, 0.5, NULL); /* pending */
+	s_answer(f, 0);
+	gw_jobs_tick(f->jobs, sl_clock_mono_us() + 10000000);
+	assert_int_equal(f->n_progress, 2);
+	assert_int_equal(f->n_results, 1);
+}
+
+/* A job whose client got partials and whose worker died runs again: its
+ * first partial of the new attempt says restart, the next ones do not;
+ * without partials before, nothing says restart. */
+static void
+test_jobs_a_restarted_job_says_so_once(void **state)
+{
+	static const msgpack_object one
+	    = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1 };
+	fixture_t *f = *state;
+	gw_workers_job_t *wj;
+
+	s_add(f, &f->a, 0, 1);
+	gw_jobs_start(f->jobs, &f->a);
+	wj = f->w.held[0];
+	f->ev.partial(f->ev.ctx, wj, 0, &one);
+	wj->next_partial = 1; /* what gw_workers counts */
+	f->ev.lost(f->ev.ctx, s_w_unhold(&f->w, 0), GW_WORKERS_CRASHED);
+	f->ev.changed(f->ev.ctx);
+	assert_int_equal(f->w.n_held, 1);
+	wj = f->w.held[0];
+	wj->next_partial = 0; /* a fresh send */
+	f->ev.partial(f->ev.ctx, wj, 0, &one);
+	f->ev.partial(f->ev.ctx, wj, 1, &one);
+	assert_int_equal(f->n_partials, 3);
+	assert_false(f->partial_restart[0]);
+	assert_true(f->partial_restart[1]);
+	assert_false(f->partial_restart[2]);
+	s_answer(f, 0);
+	assert_false(f->restart);
+	/* no partial in the new attempt: its result says restart */
+	s_add(f, &f->b, 0, 1);
+	gw_jobs_start(f->jobs, &f->b);
+	f->w.held[0]->next_partial = 2;
+	f->ev.lost(f->ev.ctx, s_w_unhold(&f->w, 0), GW_WORKERS_LEFT);
+	f->ev.changed(f->ev.ctx);
+	s_answer(f, 0);
+	assert_true(f->restart);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_jobs_progress_is_throttled_and_never_follows_the_result,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_jobs_a_restarted_job_says_so_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_jobs_requests_take_turns_for_credit, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -293,6 +293,13 @@ s_key_value(void *ctx, const char *key, const gw_cmsg_value_t *v)
 	return s_key(ctx, key);
 }
 
+static int
+s_key_real(void *ctx, const char *key, double d)
+{
+	(void) d;
+	return s_key(ctx, key);
+}
+
 /*
  * The field table drives both encoders: every frame's keys come in the
  * order docs/PROTOCOL.md shows (type and id first, channel last),
@@ -305,7 +312,8 @@ test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
 	static const gw_out_visitor_t keys = { .str = s_key_str,
 		.integer = s_key_int,
 		.value = s_key_value,
-		.yes = s_key };
+		.yes = s_key,
+		.real = s_key_real };
 	static const struct {
 		gw_out_type_t type;
 		const char *bare, *full;
@@ -314,7 +322,11 @@ test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
 		    "type,id,items,workers,traceparent,channel," },
 		{ GW_OUT_RESULT, "type,seq,value,",
 		    "type,id,seq,value,t_done_us,cpu_us,queue_us,start_us,"
-		    "run_us,worker,attempts,channel," },
+		    "run_us,worker,attempts,restart,channel," },
+		{ GW_OUT_PROGRESS, "type,seq,progress,",
+		    "type,id,seq,progress,text,channel," },
+		{ GW_OUT_PARTIAL, "type,seq,index,value,",
+		    "type,id,seq,index,value,restart,channel," },
 		{ GW_OUT_ITEM_ERROR, "type,seq,code,message,",
 		    "type,id,seq,code,message,t_done_us,cpu_us,queue_us,"
 		    "start_us,run_us,worker,attempts,channel," },
@@ -339,8 +351,9 @@ test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
 			gw_out_t f = { .type = rows[i].type,
 				.code = "c",
 				.message = "m",
-				.value.json
-				= rows[i].type == GW_OUT_RESULT || full
+				.value.json = rows[i].type == GW_OUT_RESULT
+				        || rows[i].type == GW_OUT_PARTIAL
+				        || full
 				    ? data
 				    : NULL };
 			char got[256] = "";
@@ -350,8 +363,9 @@ test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
 				f.id = "r1";
 				f.channel = "c";
 				f.traceparent = "t";
-				f.timing = f.draining = true;
+				f.timing = f.draining = f.restart = true;
 				f.cancelled = 1;
+				f.text = "t";
 			}
 			assert_int_equal(gw_out_walk(&f, &keys, got), 0);
 			sl_assert_row_str(gw_out_type_name(rows[i].type), got,
@@ -363,6 +377,42 @@ test_out_walk_gives_each_type_its_keys_in_wire_order(void **state)
 		}
 	}
 	json_decref(data);
+}
+
+/* Revision 7's frames as a JSON client reads them: a progress fraction
+ * without binary noise, a partial's value and its restart flag. */
+static void
+test_out_progress_and_partial_frames_as_json_text(void **state)
+{
+	gw_out_t p = { .type = GW_OUT_PROGRESS,
+		.id = "r1",
+		.seq = 3,
+		.progress = 0.42,
+		.text = "pass 2" };
+	gw_out_t q = { .type = GW_OUT_PARTIAL,
+		.id = "r1",
+		.seq = 3,
+		.index = 7,
+		.restart = true };
+	const char *want_p = "{\"type\":\"progress\",\"id\":\"r1\",\"seq\":3,"
+	                     "\"progress\":0.42,\"text\":\"pass 2\"}";
+	const char *want_q = "{\"type\":\"partial\",\"id\":\"r1\",\"seq\":3,"
+	                     "\"index\":7,\"value\":[7,\"x\"],"
+	                     "\"restart\":true}";
+	char *buf = NULL;
+	size_t cap = 0, n;
+	mp_val_t v;
+
+	(void) state;
+	n = gw_out_json_text(&p, &buf, &cap);
+	assert_int_equal(n, strlen(want_p));
+	assert_memory_equal(buf, want_p, n);
+	q.value.mp = s_mp(&v, "\x92\x07\xa1x", 4);
+	n = gw_out_json_text(&q, &buf, &cap);
+	msgpack_unpacked_destroy(&v.u);
+	assert_int_equal(n, strlen(want_q));
+	assert_memory_equal(buf, want_q, n);
+	free(buf);
 }
 
 /* The text a JSON client receives, keys in wire order; the buffer grows
@@ -439,6 +489,14 @@ s_old_value(void *obj, const char *key, const gw_cmsg_value_t *v)
 	return json_object_set_new(obj, key, j) ? SL_ENOMEM : 0;
 }
 
+/* A progress fraction: the old encoder's output with JSON_REAL_PRECISION
+ * was what jansson gives for these exact binary fractions. */
+static int
+s_old_real(void *obj, const char *key, double d)
+{
+	return json_object_set_new(obj, key, json_real(d)) ? SL_ENOMEM : 0;
+}
+
 /* Both encoders agree on f: the same bytes, or both refuse. */
 static void
 s_same_as_old(const gw_out_t *f)
@@ -446,7 +504,8 @@ s_same_as_old(const gw_out_t *f)
 	static const gw_out_visitor_t old = { .str = s_old_str,
 		.integer = s_old_int,
 		.value = s_old_value,
-		.yes = s_old_yes };
+		.yes = s_old_yes,
+		.real = s_old_real };
 	json_t *o = json_object();
 	char *want = NULL, *buf = NULL;
 	size_t cap = 0, n = gw_out_json_text(f, &buf, &cap);
@@ -478,7 +537,7 @@ test_out_every_frame_is_byte_identical_to_the_old_encoder(void **state)
 	const char *strs[] = { NULL, "", "r1", "q\"\\\t\x1f/\xe2\x82\xac" };
 
 	(void) state;
-	for (int t = 0; t <= GW_OUT_UNSUBSCRIBED + 1; t++)
+	for (int t = 0; t <= GW_OUT_PARTIAL + 1; t++)
 		for (size_t i = 0; i < SL_N(vals) * SL_N(strs); i++) {
 			const char *s = strs[i % SL_N(strs)];
 
@@ -506,7 +565,11 @@ test_out_every_frame_is_byte_identical_to_the_old_encoder(void **state)
 			        .start_us = (int64_t) i - 2,
 			        .run_us = INT64_MAX,
 			        .attempts = (uint32_t) i,
-			        .worker = "w\"1" } });
+			        .worker = "w\"1" },
+			    .progress = (double) (i % 5) * 0.25,
+			    .text = strs[(i + 3) % SL_N(strs)],
+			    .index = (uint32_t) i,
+			    .restart = i & 8 });
 		}
 	json_decref((json_t *) vals[3].json);
 	msgpack_unpacked_destroy(&v.u);
@@ -527,6 +590,8 @@ main(void)
 		cmocka_unit_test(
 		    test_out_walk_gives_each_type_its_keys_in_wire_order),
 		cmocka_unit_test(test_out_json_text_grows_its_buffer),
+		cmocka_unit_test(
+		    test_out_progress_and_partial_frames_as_json_text),
 	};
 
 	return cmocka_run_group_tests_name("out", tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "cp_pool.h"
+#include "cp_stream.h"
 #include "cp_task.h"
 #include "sl_clock.h"
 #include "sl_log.h"
@@ -34,6 +35,8 @@ typedef struct fixture {
 	void *zctx;
 	void *pull;
 	cp_pool_t *pool;
+	unsigned streamed; /* PROGRESS and PARTIAL frames s_recv skipped */
+	unsigned progress; /* ... of which PROGRESS */
 } fixture_t;
 
 /* One RESULT frame, decoded. */
@@ -132,14 +135,37 @@ s_recv(fixture_t *f, long timeout_ms, result_t *r)
 	sl_msg_t m;
 	int rc;
 
+	int64_t deadline = sl_clock_mono_us() + timeout_ms * 1000;
+
 	memset(r, 0, sizeof *r);
-	rc = zmq_poll(&pi, 1, timeout_ms);
+again:
+	/* stream frames do not extend the wait */
+	rc = zmq_poll(&pi, 1,
+	    timeout_ms < 0 ? -1
+	                   : (long) ((deadline - sl_clock_mono_us()) / 1000 > 0
+	                           ? (deadline - sl_clock_mono_us()) / 1000
+	                           : 0));
 	assert_true(rc >= 0);
 	if (rc == 0)
 		return false;
 	/* First the job's connection generation, then the frame. */
 	zmq_msg_init(&msg);
 	assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
+	if (zmq_msg_size(&msg) == CP_STREAM_HEAD_LEN) {
+		/* a running task's stream frame (test_stream.c): count it */
+		zmq_msg_close(&msg);
+		zmq_msg_init(&msg);
+		assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
+		sl_proto_msg_init(&m);
+		assert_int_equal(sl_proto_decode(zmq_msg_data(&msg),
+		                     zmq_msg_size(&msg), &m, &why),
+		    0);
+		f->streamed++;
+		f->progress += m.type == SL_MSG_PROGRESS;
+		sl_proto_msg_clear(&m);
+		zmq_msg_close(&msg);
+		goto again;
+	}
 	assert_int_equal(zmq_msg_size(&msg), sizeof r->gen);
 	memcpy(&r->gen, zmq_msg_data(&msg), sizeof r->gen);
 	assert_true(zmq_msg_more(&msg));
@@ -286,6 +312,26 @@ test_pool_result_reports_the_cpu_time_of_the_task(void **state)
 	if (r.cpu_us < 30000) {
 		print_error("burn 30 reported cpu_us %llu\n",
 		    (unsigned long long) r.cpu_us);
+		fail();
+	}
+}
+
+/* burn reports its progress as it runs (task API 2): a 200 ms item
+ * gives several PROGRESS frames (one per 10 ms slice at most, coalesced
+ * to one per 25 ms of wall time), all
+ * before its RESULT. */
+static void
+test_pool_burn_reports_progress_before_its_result(void **state)
+{
+	fixture_t *f = *state;
+	result_t r;
+
+	s_push(f, 10, "burn", "200");
+	r = s_expect(f);
+	assert_true(r.ok);
+	free(r.value);
+	if (f->progress < 3 || f->progress > 40) {
+		print_error("burn 200 gave %u progress frames\n", f->progress);
 		fail();
 	}
 }
@@ -537,7 +583,7 @@ test_pool_destroy_of_an_idle_pool_returns_promptly(void **state)
 static void
 test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint(void **state)
 {
-	fixture_t f = { zmq_ctx_new(), NULL, NULL };
+	fixture_t f = { zmq_ctx_new(), NULL, NULL, 0, 0 };
 	char err[128] = "";
 	size_t load;
 
@@ -645,6 +691,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pool_result_reports_the_cpu_time_of_the_task, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_burn_reports_progress_before_its_result, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pool_many_jobs_each_come_back_exactly_once, setup,

@@ -335,7 +335,8 @@ test_proto_registered_round_trips_and_its_label_is_optional(void **state)
 {
 	fixture_t *f = *state;
 
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w12", false), 0);
+	assert_int_equal(
+	    sl_proto_encode_registered(&f->sb, "w12", false, false), 0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_int_equal(f->m.type, SL_MSG_REGISTERED);
@@ -346,6 +347,93 @@ test_proto_registered_round_trips_and_its_label_is_optional(void **state)
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_int_equal(f->m.u.registered.worker.len, 0);
+}
+
+/* Revision 7: REGISTERED's progress flag, PROGRESS and PARTIAL round
+ * trip; hostile values of each are refused. */
+static void
+test_proto_progress_and_partial_round_trip_and_refuse_bad_values(void **state)
+{
+	static const char *const bad[] = {
+		"[1,\"PROGRESS\",{\"progress\":0.5}]",
+		"[1,\"PROGRESS\",{\"job\":1}]",
+		"[1,\"PROGRESS\",{\"job\":1,\"progress\":1.5}]",
+		"[1,\"PROGRESS\",{\"job\":1,\"progress\":-0.1}]",
+		"[1,\"PROGRESS\",{\"job\":1,\"progress\":2}]",
+		"[1,\"PROGRESS\",{\"job\":1,\"progress\":\"0.5\"}]",
+		"[1,\"PROGRESS\",{\"job\":1,\"progress\":0.5,\"text\":1}]",
+		"[1,\"PARTIAL\",{\"job\":1,\"index\":0}]",
+		"[1,\"PARTIAL\",{\"job\":1,\"value\":0}]",
+		"[1,\"PARTIAL\",{\"job\":1,\"index\":4294967296,\"value\":0}]",
+		"[1,\"PARTIAL\",{\"job\":1,\"index\":-1,\"value\":0}]",
+		"[1,\"REGISTERED\",{\"progress\":1}]",
+	};
+	char text[SL_PROTO_MAX_PROGRESS_TEXT + 40];
+	fixture_t *f = *state;
+
+	assert_int_equal(
+	    sl_proto_encode_registered(&f->sb, "w3", true, true), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_true(f->m.u.registered.credit);
+	assert_true(f->m.u.registered.progress);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_progress(&f->sb, 7, 0.25, "half"), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.type, SL_MSG_PROGRESS);
+	assert_true(f->m.u.progress.job == 7);
+	assert_true(f->m.u.progress.progress == 0.25);
+	assert_int_equal(f->m.u.progress.text.len, 4);
+	/* a text over the limit is cut by the encoder, refused by decode */
+	memset(text, 'x', sizeof text - 1);
+	text[sizeof text - 1] = '\0';
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_progress(&f->sb, 7, 1, text), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.u.progress.text.len, SL_PROTO_MAX_PROGRESS_TEXT);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_progress(&f->sb, 7, 0, NULL), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.u.progress.text.len, 0);
+	msgpack_sbuffer_clear(&f->sb);
+	assert_int_equal(sl_proto_encode_partial(&f->sb, 9, 41, "\x2a", 1), 0);
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
+	assert_int_equal(f->m.type, SL_MSG_PARTIAL);
+	assert_true(f->m.u.partial.job == 9);
+	assert_int_equal(f->m.u.partial.index, 41);
+	assert_int_equal(f->m.u.partial.value->via.u64, 42);
+	assert_string_equal(sl_proto_type_name(SL_MSG_PARTIAL), "PARTIAL");
+	assert_string_equal(sl_proto_type_name(SL_MSG_PROGRESS), "PROGRESS");
+	for (size_t i = 0; i < SL_N(bad); i++) {
+		msgpack_sbuffer_clear(&f->sb);
+		sl_test_pack_json(&f->sb, bad[i]);
+		assert_int_equal(
+		    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL),
+		    SL_EPROTO);
+	}
+	/* text over 128 bytes on the wire */
+	msgpack_sbuffer_clear(&f->sb);
+	{
+		msgpack_packer pk;
+
+		msgpack_packer_init(&pk, &f->sb, msgpack_sbuffer_write);
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_uint8(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "PROGRESS", 8);
+		msgpack_pack_map(&pk, 3);
+		msgpack_pack_str_with_body(&pk, "job", 3);
+		msgpack_pack_uint8(&pk, 1);
+		msgpack_pack_str_with_body(&pk, "progress", 8);
+		msgpack_pack_double(&pk, 0.5);
+		msgpack_pack_str_with_body(&pk, "text", 4);
+		msgpack_pack_str_with_body(&pk, text, 129);
+	}
+	assert_int_equal(
+	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), SL_EPROTO);
 }
 
 /* Revision 6: REGISTERED's credit flag, CREDIT and RETURN; hostile
@@ -364,12 +452,14 @@ test_proto_credit_and_return_round_trip(void **state)
 	};
 	fixture_t *f = *state;
 
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w3", true), 0);
+	assert_int_equal(
+	    sl_proto_encode_registered(&f->sb, "w3", true, false), 0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_true(f->m.u.registered.credit);
 	msgpack_sbuffer_clear(&f->sb);
-	assert_int_equal(sl_proto_encode_registered(&f->sb, "w3", false), 0);
+	assert_int_equal(
+	    sl_proto_encode_registered(&f->sb, "w3", false, false), 0);
 	assert_int_equal(
 	    sl_proto_decode(f->sb.data, f->sb.size, &f->m, NULL), 0);
 	assert_false(f->m.u.registered.credit);
@@ -1086,6 +1176,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_proto_frame_nested_to_max_depth_decodes_one_deeper_does_not,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_proto_progress_and_partial_round_trip_and_refuse_bad_values,
 		    setup, teardown),
 		cmocka_unit_test(
 		    test_proto_check_accepts_and_refuses_each_format_family),

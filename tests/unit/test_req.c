@@ -51,7 +51,7 @@ s_answer(fixture_t *f, size_t i, const char *code)
 	static const msgpack_object one
 	    = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 1 };
 	gw_workers_result_t res
-	    = { !code, &one, code ? code : "", "", { 1, 2, -1, -1 } };
+	    = { !code, &one, code ? code : "", "", { 1, 2, -1, -1 }, false };
 
 	f->ev.result(f->ev.ctx, s_unhold(f, i), &res);
 }

@@ -186,8 +186,8 @@ static void
 test_task_stopping_reads_both_flags(void **state)
 {
 	atomic_bool stop, cancel;
-	cp_task_ctx_t ctx = { &stop, &cancel };
-	cp_task_ctx_t none = { NULL, NULL };
+	cp_task_ctx_t ctx = { &stop, &cancel, NULL, NULL };
+	cp_task_ctx_t none = { NULL, NULL, NULL, NULL };
 	cp_task_err_t err;
 
 	(void) state;
@@ -317,8 +317,8 @@ test_task_burn_and_sleep_give_up_at_once_when_stopping(void **state)
 	(void) state;
 	for (size_t i = 0; i < SL_N(tasks); i++) {
 		atomic_bool set, clear;
-		cp_task_ctx_t by_stop = { &set, &clear };
-		cp_task_ctx_t by_cancel = { &clear, &set };
+		cp_task_ctx_t by_stop = { &set, &clear, NULL, NULL };
+		cp_task_ctx_t by_cancel = { &clear, &set, NULL, NULL };
 		outcome_t o;
 
 		atomic_init(&set, true);
@@ -355,7 +355,7 @@ static void
 s_assert_cancelled_while_running(const char *task, const char *item)
 {
 	atomic_bool stop, cancel;
-	cp_task_ctx_t ctx = { &stop, &cancel };
+	cp_task_ctx_t ctx = { &stop, &cancel, NULL, NULL };
 	setter_t s = { &cancel, 50 };
 	pthread_t th;
 	outcome_t o;
@@ -393,7 +393,7 @@ static void
 test_task_stop_set_while_running_also_ends_the_task(void **state)
 {
 	atomic_bool stop, cancel;
-	cp_task_ctx_t ctx = { &stop, &cancel };
+	cp_task_ctx_t ctx = { &stop, &cancel, NULL, NULL };
 	setter_t s = { &stop, 50 };
 	pthread_t th;
 	outcome_t o;
@@ -493,8 +493,8 @@ static void
 test_task_primes_gives_up_when_stopping(void **state)
 {
 	atomic_bool set, clear;
-	cp_task_ctx_t by_stop = { &set, &clear };
-	cp_task_ctx_t by_cancel = { &clear, &set };
+	cp_task_ctx_t by_stop = { &set, &clear, NULL, NULL };
+	cp_task_ctx_t by_cancel = { &clear, &set, NULL, NULL };
 	outcome_t o;
 
 	(void) state;

@@ -72,6 +72,38 @@ test_tasks_plugin_adds_its_tasks_after_the_builtins(void **state)
 	    cp_tasks_at(tasks, n + 1), cp_tasks_find(tasks, "count", 5));
 }
 
+/* A plugin built for task API 1 (it answers only sluice_tasks(1, ...))
+ * still loads, and its task runs with a version 2 context. */
+static void
+test_tasks_a_version_1_plugin_still_loads_and_runs(void **state)
+{
+	cp_tasks_t *tasks = *state;
+	atomic_bool no = false;
+	cp_task_ctx_t ctx = { &no, &no, NULL, NULL };
+	cp_task_err_t e = { "", "" };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_object item
+	    = { .type = MSGPACK_OBJECT_STR, .via.str = { 2, "ab" } };
+	const cp_task_t *t;
+	char err[300] = "";
+
+	assert_int_equal(
+	    cp_tasks_load_plugin(tasks, SL_TEST_PLUGIN_V1, err, sizeof err),
+	    0);
+	t = cp_tasks_find(tasks, "reverse", 7);
+	assert_non_null(t);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	assert_int_equal(t->run(&item, &pk, &e, &ctx), 0);
+	assert_int_equal(sb.size, 3);
+	assert_memory_equal(sb.data,
+	    "\xa2"
+	    "ba",
+	    3);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void
 test_tasks_same_plugin_twice_is_refused_and_takes_nothing(void **state)
 {
@@ -112,6 +144,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_tasks_a_version_1_plugin_still_loads_and_runs, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_tasks_new_holds_the_builtins_in_order, setup,
 		    teardown),

@@ -34,6 +34,11 @@ typedef struct events {
 	bool returned[MAX_EV];          /* ... (RETURN: not an attempt) */
 	size_t n_lost;
 	size_t n_changed;
+	uint32_t partials[MAX_EV]; /* indexes of PARTIALs that came up */
+	size_t n_partials;
+	double progress; /* the last PROGRESS that came up */
+	char text[40];   /* ...its text, or "-" */
+	size_t n_progress;
 	gw_workers_t *gw;            /* for refill */
 	gw_workers_job_t *refill[4]; /* jobs changed sends, while credit */
 	size_t n_refill;
@@ -100,6 +105,30 @@ s_on_changed(void *ctx)
 		    0);
 }
 
+static void
+s_on_progress(
+    void *ctx, gw_workers_job_t *job, double progress, const char *text)
+{
+	events_t *e = ctx;
+
+	assert_non_null(job->holder);
+	e->progress = progress;
+	snprintf(e->text, sizeof e->text, "%s", text ? text : "-");
+	e->n_progress++;
+}
+
+static void
+s_on_partial(void *ctx, gw_workers_job_t *job, uint32_t index,
+    const msgpack_object *value)
+{
+	events_t *e = ctx;
+
+	assert_non_null(job->holder);
+	assert_non_null(value);
+	assert_true(e->n_partials < MAX_EV);
+	e->partials[e->n_partials++] = index;
+}
+
 static int
 setup(void **state)
 {
@@ -111,8 +140,8 @@ setup(void **state)
 	static const gw_workers_limits_t lim = { 1 << 20, 10, 100000, 3 };
 	struct lws_context_creation_info ci;
 	fixture_t *f = calloc(1, sizeof *f);
-	gw_workers_events_t ev
-	    = { s_on_result, s_on_lost, s_on_changed, NULL };
+	gw_workers_events_t ev = { s_on_result, s_on_lost, s_on_changed, NULL,
+		s_on_progress, s_on_partial };
 	char err[200];
 
 	if (!f)
@@ -366,6 +395,102 @@ test_workers_a_result_is_checked_before_it_comes_up(void **state)
 	assert_string_equal(f->ev.codes[0], "bad_result");
 	assert_non_null(strstr(f->ev.codes[1], "bad"));
 	assert_null(strchr(f->ev.codes[1], '\xff'));
+}
+
+/* A PARTIAL (revision 7) of job with index and value (packed). */
+static void
+s_partial(
+    fixture_t *f, uint64_t job, uint32_t index, const char *value, size_t len)
+{
+	msgpack_sbuffer sb;
+
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(
+	    sl_proto_encode_partial(&sb, job, index, value, len), 0);
+	s_send(f, &sb);
+}
+
+/* PROGRESS and PARTIAL of held jobs come up, in order; REGISTERED said
+ * the gateway takes them. */
+static void
+test_workers_progress_and_partials_of_held_jobs_come_up(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *a = &f->jobs[0];
+	msgpack_sbuffer sb;
+
+	s_register(f, 1);
+	s_job(f, a);
+	assert_int_equal(a->next_partial, 0);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_proto_encode_progress(&sb, a->id, 0.5, "half"), 0);
+	s_send(f, &sb);
+	s_serve_until(f, &f->ev.n_progress, 1);
+	assert_true(f->ev.progress == 0.5);
+	assert_string_equal(f->ev.text, "half");
+	for (uint32_t i = 0; i < 3; i++)
+		s_partial(f, a->id, i, "\x01", 1);
+	s_serve_until(f, &f->ev.n_partials, 3);
+	assert_int_equal(f->ev.partials[2], 2);
+	assert_int_equal(a->next_partial, 3);
+	s_result(f, a->id);
+	s_serve_until(f, &f->ev.n_results, 1);
+	assert_string_equal(f->ev.codes[0], "ok");
+}
+
+/* A hostile worker's PARTIALs and PROGRESS get what a bad RESULT gets:
+ * for a job it does not hold, dropped as stale; out of order or without
+ * a JSON form, the item ends as bad_result and the worker is told to
+ * CANCEL; a malformed one is a bad frame. Nothing more comes up for the
+ * job after that, its RESULT included. */
+static void
+test_workers_hostile_partials_are_treated_as_bad_results(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *a = &f->jobs[0], *b = &f->jobs[1];
+	msgpack_sbuffer sb;
+	char buf[256];
+	sl_msg_t m;
+
+	s_register(f, 2);
+	s_job(f, a);
+	s_job(f, b);
+	s_partial(f, a->id + b->id, 0, "\x01", 1); /* nobody's job */
+	s_serve_until_stale(f, 1);
+	s_partial(f, a->id, 0, "\x01", 1);
+	s_partial(f, a->id, 0, "\x01", 1); /* a repeat: out of order */
+	s_serve_until(f, &f->ev.n_results, 1);
+	assert_int_equal(f->ev.n_partials, 1);
+	assert_ptr_equal(f->ev.results[0], a);
+	assert_string_equal(f->ev.codes[0], "bad_result");
+	assert_int_equal(s_stats(f).bad_partials, 1);
+	s_recv(f, &m, buf, sizeof buf);
+	assert_int_equal(m.type, SL_MSG_CANCEL);
+	assert_true(m.u.cancel.job == a->id);
+	sl_proto_msg_clear(&m);
+	/* NaN has no JSON form */
+	s_partial(f, b->id, 0, "\xcb\x7f\xf8\0\0\0\0\0\0", 9);
+	s_serve_until(f, &f->ev.n_results, 2);
+	assert_string_equal(f->ev.codes[1], "bad_result");
+	assert_int_equal(s_stats(f).bad_partials, 2);
+	/* a's later frames are stale: no second outcome */
+	s_partial(f, a->id, 1, "\x01", 1);
+	s_result(f, a->id);
+	s_serve_until_stale(f, 3);
+	/* progress outside 0..1 does not decode */
+	msgpack_sbuffer_init(&sb);
+	sl_test_pack_json(&sb, "[1,\"PROGRESS\",{\"job\":1,\"progress\":7}]");
+	s_send(f, &sb);
+	{
+		int64_t end = sl_clock_mono_us() + 2000000;
+
+		while (s_stats(f).bad_frames < 1 && sl_clock_mono_us() < end)
+			lws_service(f->lws, 0);
+	}
+	assert_int_equal(s_stats(f).bad_frames, 1);
+	assert_int_equal(f->ev.n_results, 2);
+	assert_int_equal(f->ev.n_partials, 1);
+	assert_int_equal(f->ev.n_progress, 0);
 }
 
 static void
@@ -642,6 +767,12 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_workers_a_result_comes_up_once_and_frees_the_credit,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_progress_and_partials_of_held_jobs_come_up,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_workers_hostile_partials_are_treated_as_bad_results,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_workers_a_result_is_checked_before_it_comes_up, setup,

@@ -101,10 +101,20 @@ class Stream:
     Result once, in the order they finish; afterwards `stream.done` holds
     the done frame's fields (ok and failed count the whole request's items
     as this client received them, across reconnections). A refusal raises
-    SluiceError from the iteration."""
+    SluiceError from the iteration.
+
+    Inside an item (PROTOCOL.md revision 7), set before the first await:
+    `stream.on_progress(seq, progress, text)` is called for its progress
+    frames (0..1, text or None; droppable hints) and
+    `stream.on_partial(seq, index, value, restart)` for each partial value,
+    in order, before the item's Result. restart is True when the item
+    started again (another worker, or another gateway after a reconnect):
+    discard the partial values held for that seq, indexes count from 0
+    again. Neither is called for a seq after its Result."""
 
     def __init__(self, client, req_id, task, items, timeout_ms, notify,
-                 timing=False, traceparent=None):
+                 timing=False, traceparent=None, on_progress=None,
+                 on_partial=None):
         self._client = client
         self.id = req_id
         self.task = task
@@ -123,6 +133,9 @@ class Stream:
         self._error = None
         self.done = None
         self.accepted = None  # the last accepted frame
+        self.on_progress = on_progress
+        self.on_partial = on_partial
+        self._next_index = {}  # seq -> index of its next partial
 
     # -- application side --
     def __aiter__(self):
@@ -211,6 +224,23 @@ class Stream:
         else:
             self._failed += 1
         self._queue.put_nowait(Result(frame))
+
+    def _progress(self, f):
+        seq = f.get("seq")
+        if self.on_progress is not None and seq not in self._have:
+            self.on_progress(seq, f.get("progress"), f.get("text"))
+
+    def _partial(self, f):
+        seq, index = f.get("seq"), f.get("index")
+        if seq in self._have or not isinstance(index, int):
+            return
+        # A first partial after others of the seq is a new attempt even
+        # when no gateway said so (a resubmit on another gateway).
+        restart = bool(f.get("restart")) or (
+            index == 0 and self._next_index.get(seq, 0) > 0)
+        self._next_index[seq] = index + 1
+        if self.on_partial is not None:
+            self.on_partial(seq, index, f.get("value"), restart)
 
     def _finish(self, done_frame):
         if self._finished:
@@ -327,17 +357,19 @@ class Client:
 
     # -- application side --
     def submit(self, task, items, timeout_ms=None, notify=None, timing=False,
-               traceparent=None):
-        """Run task on every item; returns a Stream (see there). timing:
-        each Result's frame says where its time went; traceparent: a W3C
-        traceparent for the gateways' and workers' logs (without one the
-        first gateway makes one, kept for resubmits elsewhere)."""
+               traceparent=None, on_progress=None, on_partial=None):
+        """Run task on every item; returns a Stream (see there, also for
+        on_progress and on_partial). timing: each Result's frame says
+        where its time went; traceparent: a W3C traceparent for the
+        gateways' and workers' logs (without one the first gateway makes
+        one, kept for resubmits elsewhere)."""
         items = list(items)
         if not items:
             raise ValueError("submit: no items")
         self._next += 1
         s = Stream(self, f"{self._prefix}-{self._next}", task, items,
-                   timeout_ms, notify, timing, traceparent)
+                   timeout_ms, notify, timing, traceparent, on_progress,
+                   on_partial)
         if self._fatal is not None:
             s._fail(self._fatal)
             return s
@@ -584,6 +616,10 @@ class Client:
             s._token = f.get("resume")
         elif kind in ("result", "error") and "seq" in f:
             s._deliver(f)
+        elif kind == "progress":
+            s._progress(f)
+        elif kind == "partial":
+            s._partial(f)
         elif kind == "done":
             s._finish(f)
         elif kind == "error":
