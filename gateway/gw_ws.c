@@ -23,61 +23,7 @@
 #include "sl_list.h"
 #include "sl_log.h"
 
-/* Frames coalesced into one send() per WRITEABLE: several results for one
- * client leave in one system call instead of one each. */
-#define GW_WS_WRITE_BATCH 64
-#define GW_WS_WRITE_BYTES 65536 /* ... up to this many bytes */
-/* An idle connection keeps at most this much receive buffer. */
-#define GW_WS_RX_KEEP 16384
-/* A client with more than this queued gets no progress frames (one
- * write's worth: a reader that keeps up never has more). */
-#define GW_WS_PROGRESS_BACKLOG 65536
-
-struct gw_ws {
-	gw_broker_t *broker;       /* borrowed */
-	const gw_policy_t *policy; /* borrowed; NULL: everyone may connect */
-	gw_ws_limits_t lim;
-	gw_hist_t *forward; /* borrowed: item frame queued -> written */
-	gw_ws_stats_t st;   /* counters; queued_bytes summed when asked */
-	uint64_t next_conn; /* connection ids for logs */
-	sl_list_t conns;    /* gw_ws_pss_t, open connections */
-	sl_list_t queued; /* gw_ws_pss_t with output queued: never the idle */
-	gw_addr_t *addrs; /* open connections per address; owned */
-	char *scratch;    /* serialising and batching frames; owned */
-	size_t scratch_cap;
-	msgpack_sbuffer sb; /* encoding msgpack frames; owned */
-	/* The gw_out_t.serial whose encoding scratch (JSON) and sb
-	 * (msgpack) hold now, to reuse it for the next watcher; 0: none. */
-	uint64_t json_serial, mp_serial;
-	size_t json_len;
-};
-
-typedef struct gw_ws_pss {
-	sl_list_t link;  /* in ws->conns */
-	sl_list_t qlink; /* in ws->queued, or not linked */
-	struct lws *wsi;
-	gw_ws_t *ws;         /* borrowed from the protocol */
-	gw_client_t *client; /* owned by the broker, released in CLOSED */
-	uint64_t conn;       /* id for logs */
-	bool mp;             /* sluice.msgpack.v1: binary msgpack frames */
-	gw_addr_key_t addr;  /* the peer's address, as counted */
-	bool addr_counted;   /* ... in ws->addrs */
-	char *rx;            /* the message being reassembled */
-	size_t rx_len, rx_cap;
-	bool rx_in_msg;  /* a message has started and not ended */
-	bool rx_binary;  /* ... and it is binary */
-	bool rx_drop;    /* ... and it is over max_frame: discarding */
-	bool in_message; /* s_message runs on rx: keep it until it returns */
-	gw_wsq_t out;    /* frames waiting for WRITEABLE */
-	int64_t progress_us; /* last write, or when the queue last filled */
-	bool paused;         /* over out_high: the broker holds its jobs */
-	bool closing;        /* close sent for; drop further frames */
-	bool peer_closed;    /* the client sent a close frame: it left on
-	                      * purpose, its requests end (no resume) */
-	bool flush_first;    /* ... but write what is queued before closing */
-	uint16_t close_status;
-	char close_reason[96];
-} gw_ws_pss_t;
+#include "gw_ws_int.h"
 
 static void
 s_out_free_all(gw_ws_pss_t *pss)
@@ -178,8 +124,9 @@ gw_ws_protocols(gw_ws_t *ws, struct lws_protocols out[2])
  * frames if flush; the timeout is the hard deadline for a peer that never
  * lets us write again.
  */
-static void
-s_close(gw_ws_pss_t *pss, uint16_t status, const char *reason, bool flush)
+void
+gw_ws_close_conn(
+    gw_ws_pss_t *pss, uint16_t status, const char *reason, bool flush)
 {
 	if (pss->closing)
 		return;
@@ -220,8 +167,8 @@ s_going(const gw_ws_pss_t *p)
  * when what it holds is mostly a message it is sending, 1008 when it is
  * output it does not read.
  */
-static void
-s_buffer_cap(gw_ws_t *ws)
+void
+gw_ws_buffer_cap(gw_ws_t *ws)
 {
 	/* Runs per frame queued: walk nothing while under the cap. */
 	if (ws->st.buffered <= ws->lim.max_buffered)
@@ -253,7 +200,7 @@ s_buffer_cap(gw_ws_t *ws)
 		    big->conn, s_held(big), in ? "incoming" : "outgoing",
 		    ws->st.buffered, ws->lim.max_buffered);
 		ws->st.bufcap_closed++;
-		s_close(big,
+		gw_ws_close_conn(big,
 		    in ? LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE
 		       : LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    in ? "gateway memory cap: partial message dropped"
@@ -266,8 +213,8 @@ void
 gw_ws_close_all(gw_ws_t *ws, uint16_t status, const char *reason)
 {
 	for (sl_list_t *e = ws->conns.next; e != &ws->conns; e = e->next)
-		s_close(sl_container_of(e, gw_ws_pss_t, link), status, reason,
-		    true);
+		gw_ws_close_conn(sl_container_of(e, gw_ws_pss_t, link), status,
+		    reason, true);
 }
 
 void
@@ -288,182 +235,9 @@ gw_ws_tick(gw_ws_t *ws, int64_t now_us)
 		    "conn=%" PRIu64 " queued=%zu idle_ms=%" PRId64, pss->conn,
 		    pss->out.bytes, (now_us - pss->progress_us) / 1000);
 		ws->st.stall_closed++;
-		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		gw_ws_close_conn(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: no reading progress", false);
 	}
-}
-
-/* The frame's payload for this connection, JSON text or msgpack, in
- * *out (shared scratch space, valid until the next call); its length,
- * or 0 on ENOMEM. */
-static size_t
-s_encode(gw_ws_pss_t *pss, const gw_out_t *frame, const void **out)
-{
-	gw_ws_t *ws = pss->ws;
-	size_t n;
-
-	/* A channel's watchers get one frame, encoded once per kind. */
-	if (pss->mp) {
-		if (!frame->serial || frame->serial != ws->mp_serial) {
-			ws->mp_serial = 0;
-			msgpack_sbuffer_clear(&ws->sb);
-			if (gw_pproto_encode(frame, &ws->sb))
-				return 0;
-			ws->mp_serial = frame->serial;
-		}
-		*out = ws->sb.data;
-		return ws->sb.size;
-	}
-	if (!frame->serial || frame->serial != ws->json_serial) {
-		ws->json_serial = 0;
-		/* may move ws->scratch */
-		n = gw_out_json_text(frame, &ws->scratch, &ws->scratch_cap);
-		if (!n)
-			return 0;
-		ws->json_serial = frame->serial;
-		ws->json_len = n;
-	}
-	*out = ws->scratch;
-	return ws->json_len;
-}
-
-int
-gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
-{
-	gw_ws_pss_t *pss = user;
-	const void *data = NULL;
-	size_t n;
-
-	(void) ctx;
-	if (pss->closing)
-		return SL_EFULL;
-	/* Progress is dropped first: never queued behind a slow reader's
-	 * backlog (it would be stale when read), and never a reason to cut
-	 * one. Results and partials are data: they queue. */
-	if (frame->type == GW_OUT_PROGRESS
-	    && (pss->paused || pss->out.bytes > GW_WS_PROGRESS_BACKLOG)) {
-		pss->ws->st.progress_dropped++;
-		return 0;
-	}
-	n = s_encode(pss, frame, &data);
-	if (!n) {
-		SL_ERR("CLI-ENCODE",
-		    "conn=%" PRIu64 " frame %s dropped: "
-		    "could not encode it (out of memory?)",
-		    pss->conn, gw_out_type_name(frame->type));
-		return SL_ENOMEM;
-	}
-	if (pss->out.bytes + n > pss->ws->lim.max_out_bytes) {
-		SL_WARN("CLI-SLOW", "conn=%" PRIu64 " queued=%zu limit=%zu",
-		    pss->conn, pss->out.bytes + n, pss->ws->lim.max_out_bytes);
-		pss->ws->st.slow_closed++;
-		s_close(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-		    "slow consumer: outgoing queue over its limit", false);
-		return SL_EFULL;
-	}
-	if (!pss->out.bytes) {
-		pss->progress_us = sl_clock_mono_us();
-		if (!sl_list_linked(&pss->qlink))
-			sl_list_push_back(&pss->ws->queued, &pss->qlink);
-	}
-	/* Item frames (result, item error): time their way out. */
-	if (gw_wsq_push(&pss->out, data, n,
-	        frame->type == GW_OUT_RESULT
-	                || frame->type == GW_OUT_ITEM_ERROR
-	            ? sl_clock_mono_us()
-	            : 0))
-		return SL_ENOMEM;
-	pss->ws->st.buffered += n;
-	s_buffer_cap(pss->ws);
-	if (pss->closing)
-		return SL_EFULL; /* it was the biggest: dropped with it */
-	if (!pss->paused && pss->out.bytes > pss->ws->lim.out_high) {
-		pss->paused = true;
-		gw_broker_client_pause(pss->ws->broker, pss->client, true);
-	}
-	lws_callback_on_writable(pss->wsi);
-	return 0;
-}
-
-/*
- * Take the frames that leave together (at least the first; more while
- * they fit GW_WS_WRITE_BATCH / _BYTES), write them, account for them.
- * One frame goes as lws frames it, from its own LWS_PRE headroom; several
- * are framed into the scratch buffer and leave as one raw write.
- */
-static int
-s_write_batch(gw_ws_pss_t *pss)
-{
-	gw_ws_t *ws = pss->ws;
-	size_t wire, len,
-	    n = gw_wsq_batch(
-	        &pss->out, GW_WS_WRITE_BATCH, GW_WS_WRITE_BYTES, &wire);
-	uint8_t *p;
-
-	if (n == 1) {
-		p = gw_wsq_first(&pss->out, &len);
-		if (lws_write(pss->wsi, p, len,
-		        pss->mp ? LWS_WRITE_BINARY : LWS_WRITE_TEXT)
-		    < (int) len)
-			return -1;
-	} else {
-		if (ws->scratch_cap < LWS_PRE + wire) {
-			char *grown = realloc(ws->scratch, LWS_PRE + wire);
-
-			if (!grown)
-				return -1;
-			ws->scratch = grown;
-			ws->scratch_cap = LWS_PRE + wire;
-		}
-		ws->json_serial = 0; /* scratch is overwritten below */
-		p = (uint8_t *) ws->scratch + LWS_PRE;
-		len = gw_wsq_frame(&pss->out, n, pss->mp, p);
-		if (lws_write(pss->wsi, p, len, LWS_WRITE_RAW) < (int) len)
-			return -1;
-	}
-	pss->progress_us = sl_clock_mono_us();
-	ws->st.buffered
-	    -= gw_wsq_pop(&pss->out, n, pss->progress_us, ws->forward);
-	return 0;
-}
-
-/* The close frame: lws 4.1.6 on libuv hung up without writing the one
- * lws_close_reason asks for (clients saw 1006). -1: lws hangs up now. */
-static int
-s_write_close(gw_ws_pss_t *pss)
-{
-	/* FIN + close, unmasked, one length byte (payload under 126) */
-	uint8_t buf[LWS_PRE + 4 + sizeof pss->close_reason],
-	    *f = buf + LWS_PRE;
-	size_t n = strlen(pss->close_reason);
-
-	f[0] = 0x88;
-	f[1] = (uint8_t) (2 + n);
-	f[2] = (uint8_t) (pss->close_status >> 8);
-	f[3] = (uint8_t) (pss->close_status & 0xff);
-	memcpy(f + 4, pss->close_reason, n);
-	lws_write(pss->wsi, f, n + 4, LWS_WRITE_RAW);
-	return -1;
-}
-
-static int
-s_writeable(gw_ws_pss_t *pss)
-{
-	if (pss->closing && (!pss->flush_first || !pss->out.bytes))
-		return s_write_close(pss);
-	if (!gw_wsq_empty(&pss->out) && s_write_batch(pss)) {
-		SL_INFO(
-		    "CLI-WRITE", "conn=%" PRIu64 " write failed", pss->conn);
-		return -1;
-	}
-	if (pss->paused && pss->out.bytes < pss->ws->lim.out_low) {
-		pss->paused = false;
-		gw_broker_client_pause(pss->ws->broker, pss->client, false);
-	}
-	/* More to write, or a close waiting for the queue to empty. */
-	if (!gw_wsq_empty(&pss->out) || pss->closing)
-		lws_callback_on_writable(pss->wsi);
-	return 0;
 }
 
 /* A whole message is in pss->rx (or was dropped): act on it. */
@@ -535,7 +309,7 @@ s_receive(gw_ws_pss_t *pss, const void *in, size_t len)
 			pss->rx = p;
 			pss->ws->st.buffered += cap - pss->rx_cap;
 			pss->rx_cap = cap;
-			s_buffer_cap(pss->ws);
+			gw_ws_buffer_cap(pss->ws);
 			if (pss->closing)
 				return 0; /* it held the most: closed, 1009 */
 		}
@@ -693,7 +467,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_RECEIVE:
 		return s_receive(pss, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return s_writeable(pss);
+		return gw_ws_writeable(pss);
 	case LWS_CALLBACK_CLOSED:
 		if (pss->ws)
 			s_closed(pss);
