@@ -126,10 +126,13 @@ async def finished_while_away_replays_all_then_done(h):
                        workers=(2,))
     a = await cuttable(h, gw)
     mark = a.mark()
-    await a.submit("f1", "echo", list(range(5)))
+    # 5 x 300 ms on 2 threads: still running at the cut (echo items could
+    # all finish before it, and a finished request is not resumable), done
+    # well before the resume.
+    await a.submit("f1", "sleep", [300] * 5)
     tok = await accepted(a, "f1", mark)
     cut(h, a)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(scaled(2.5))
     b = await h.client(gw)
     frames = await resume(b, "f1", tok, [4])
     check(sorted(seqs(frames, "f1")) == [0, 1, 2, 3], f"{frames}")
