@@ -4,65 +4,30 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <zmq.h>
+
 #include "cp_fwd.h"
-#include "cp_stream.h"
 #include "sl_batch.h"
 #include "sl_log.h"
 
 void
-cp_fwd_init(cp_fwd_t *f, void *pull)
+cp_fwd_init(cp_fwd_t *f, cp_results_t *res)
 {
 	memset(f, 0, sizeof *f);
-	f->pull = pull;
+	f->res = res;
 }
 
 void
 cp_fwd_fini(cp_fwd_t *f)
 {
-	if (f->has_stalled)
-		zmq_msg_close(&f->stalled);
+	cp_result_free_all(f->pending);
+	f->pending = NULL;
 	f->has_stalled = false;
 }
 
-/*
- * Take one frame from the pool: its job's connection generation, whether
- * it is a stream frame (PROGRESS, PARTIAL: cp_stream.h) rather than a
- * RESULT, and the frame in *m (initialised here; the caller closes it).
- * 0, or -1 if none was waiting.
- */
-static int
-s_recv(cp_fwd_t *f, uint64_t *gen, bool *stream, zmq_msg_t *m)
-{
-	const uint8_t *head;
-
-	zmq_msg_init(m);
-	if (zmq_msg_recv(m, f->pull, ZMQ_DONTWAIT) < 0)
-		return -1;
-	*gen = 0; /* never current: a malformed pair is dropped */
-	head = zmq_msg_data(m);
-	*stream = zmq_msg_size(m) == CP_STREAM_HEAD_LEN
-	    && head[sizeof *gen] == CP_STREAM_MARK;
-	if (zmq_msg_size(m) == sizeof *gen || *stream)
-		memcpy(gen, head, sizeof *gen);
-	/* The frame follows at once: inproc multipart is atomic. */
-	while (zmq_msg_more(m)) {
-		zmq_msg_close(m);
-		zmq_msg_init(m);
-		if (zmq_msg_recv(m, f->pull, ZMQ_DONTWAIT) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * Send m on the link of generation gen: 0 when it is gone (sent, or
- * dropped: a result of a job whose connection is gone, which that gateway
- * requeued when we left; a stream frame for a gateway that does not take
- * them), or EAGAIN when the link's queue is full (m is still the
- * caller's).
- */
 /* Can l's DEALER take one more message now (its queue under the
  * high-water mark)? */
 static bool
@@ -76,42 +41,42 @@ s_writable(cp_link_t *l)
 }
 
 /*
- * Send m on the link of generation gen (queued into its BATCH when the
+ * Send r on the link of its generation (queued into its BATCH when the
  * gateway takes them: cp_link_queue): 0 when it is gone (sent, or
  * dropped: a result of a job whose connection is gone, which that gateway
  * requeued when we left; a stream frame for a gateway that does not take
- * them), or EAGAIN when the link's queue is full (m is still the
+ * them), or EAGAIN when the link's queue is full (r is still the
  * caller's).
  */
 static int
-s_send(cp_fwd_t *f, cp_gws_t *gws, uint64_t gen, bool stream, zmq_msg_t *m)
+s_send(cp_fwd_t *f, cp_gws_t *gws, const cp_result_t *r)
 {
-	cp_link_t *l = cp_gws_of_gen(gws, gen);
+	cp_link_t *l = cp_gws_of_gen(gws, r->gen);
 
-	if (!l || (stream && !l->progress)) {
-		if (!stream) {
+	if (!l || (r->stream && !l->progress)) {
+		if (!r->stream) {
 			f->old++;
 			SL_INFO("JOB-OLD",
-			    "a result of connection %" PRIu64 " dropped", gen);
+			    "a result of connection %" PRIu64 " dropped",
+			    r->gen);
 		}
-		zmq_msg_close(m);
 		return 0;
 	}
-	if (!s_writable(l))
+	/* Only a frame that makes the link send asks its socket: one that
+	 * joins the link's BATCH costs no ZeroMQ call. */
+	if ((!l->batch || !sl_batch_fits(&l->out, r->len)) && !s_writable(l))
 		return EAGAIN;
-	if (cp_link_queue(l, zmq_msg_data(m), zmq_msg_size(m)))
+	if (cp_link_queue(l, r->data, r->len))
 		SL_INFO("IO-SEND", "%s dropped: %s",
-		    stream ? "stream frame" : "result", zmq_strerror(errno));
-	zmq_msg_close(m);
-	if (!stream) {
+		    r->stream ? "stream frame" : "result",
+		    zmq_strerror(errno));
+	if (!r->stream) {
 		if (l->held)
 			l->held--;
 		f->results++;
 	}
 	return 0;
 }
-
-static void s_forward(cp_fwd_t *f, cp_gws_t *gws, int batch, int64_t now_us);
 
 /* What is queued for each gateway leaves now, one BATCH each; a link
  * that cannot take it now keeps it for a later run: true then. */
@@ -136,65 +101,49 @@ s_flush(cp_gws_t *gws)
 	return left;
 }
 
-/* The stalled frame: sent, still waiting (true), or dropped after
- * CP_FWD_STALL_US. */
+/* The first pending frame could not leave: note since when; after
+ * CP_FWD_STALL_US drop it (true: it is gone, carry on). */
 static bool
-s_retry(cp_fwd_t *f, cp_gws_t *gws, int64_t now_us)
+s_stalled(cp_fwd_t *f, int64_t now_us)
 {
-	if (s_send(f, gws, f->stalled_gen, f->stalled_stream, &f->stalled)
-	    != EAGAIN) {
-		f->has_stalled = false;
+	const cp_result_t *r = f->pending;
+
+	if (!f->has_stalled) {
+		f->has_stalled = true;
+		f->stalled_us = now_us;
+		f->stalls++;
 		return false;
 	}
 	if (now_us - f->stalled_us < CP_FWD_STALL_US)
-		return true;
+		return false;
 	SL_WARN("IO-SEND",
 	    "a %s for connection %" PRIu64 " dropped: its gateway took "
 	    "nothing for %d s",
-	    f->stalled_stream ? "stream frame" : "result", f->stalled_gen,
+	    r->stream ? "stream frame" : "result", r->gen,
 	    CP_FWD_STALL_US / 1000000);
-	zmq_msg_close(&f->stalled);
-	f->has_stalled = false;
-	return false;
+	return true;
 }
 
-void
+bool
 cp_fwd_run(cp_fwd_t *f, cp_gws_t *gws, int batch, int64_t now_us)
 {
-	if (!f->has_stalled || !s_retry(f, gws, now_us))
-		s_forward(f, gws, batch, now_us);
+	/* Take from the pool only once all taken before has left: while a
+	 * link is full, the results list fills and the threads block. */
+	if (!f->pending)
+		f->pending = cp_results_take(f->res);
+	for (int i = 0; f->pending && i < batch; i++) {
+		cp_result_t *r = f->pending;
+
+		if (s_send(f, gws, r) == EAGAIN && !s_stalled(f, now_us))
+			break;
+		f->has_stalled = false;
+		f->pending = r->next;
+		free(r);
+	}
 	/* All taken (or a link is full): each gateway's leave together
 	 * now, never waiting. */
 	f->unflushed = s_flush(gws);
-}
-
-/* Take up to batch frames from the pool; stop at the first whose link
- * is full, keeping it as the stalled one. */
-static void
-s_forward(cp_fwd_t *f, cp_gws_t *gws, int batch, int64_t now_us)
-{
-	for (int i = 0; i < batch; i++) {
-		uint64_t gen;
-		bool stream;
-		zmq_msg_t m;
-
-		if (s_recv(f, &gen, &stream, &m)) {
-			zmq_msg_close(&m);
-			return;
-		}
-		if (s_send(f, gws, gen, stream, &m) == EAGAIN) {
-			/* Stop taking from the pool until it leaves. */
-			zmq_msg_init(&f->stalled);
-			zmq_msg_move(&f->stalled, &m);
-			zmq_msg_close(&m);
-			f->has_stalled = true;
-			f->stalled_stream = stream;
-			f->stalled_gen = gen;
-			f->stalled_us = now_us;
-			f->stalls++;
-			return;
-		}
-	}
+	return f->pending && !f->has_stalled;
 }
 
 void *
@@ -204,7 +153,7 @@ cp_fwd_waiting_on(cp_fwd_t *f, cp_gws_t *gws)
 
 	if (!f->has_stalled)
 		return NULL;
-	l = cp_gws_of_gen(gws, f->stalled_gen);
+	l = cp_gws_of_gen(gws, f->pending->gen);
 	if (l && l->dealer)
 		return l->dealer;
 	/* Its link is gone: the next run drops the frame. */

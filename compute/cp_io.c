@@ -27,8 +27,7 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 
-#define CP_RESULTS_EP "inproc://sluice-results"
-#define CP_FORWARD_BATCH 256 /* results forwarded per poll wake-up */
+#define CP_FORWARD_BATCH 1024 /* frames forwarded per poll wake-up */
 #define CP_IO_MAX_LINKS                                                       \
 	64 /* gateways served at once; more are logged                        \
 	      and left out (a hostile DNS answer) */
@@ -37,9 +36,11 @@ typedef struct cp_io {
 	const cp_io_cfg_t *cfg;
 	cp_link_opts_t lo; /* what every link shares */
 	void *zctx;
-	void *pull;   /* results from the pool */
-	cp_fwd_t fwd; /* ... forwarded to their links */
+	cp_fwd_t fwd;  /* the pool's frames forwarded to their links */
+	bool fwd_more; /* ... some taken are left to send now */
 	cp_pool_t *pool;
+	cp_work_t *jobs_in, **jobs_end; /* JOBs decoded from the message in
+	                                   hand, queued together after it */
 	msgpack_sbuffer sb;  /* scratch for frames this thread builds */
 	char id[128];        /* routing id */
 	char host[64];       /* for READY */
@@ -219,8 +220,21 @@ s_on_job(cp_io_t *self, cp_link_t *l, cp_work_t **w_p)
 	    job->job, w->task->name, l->endpoint, (int) job->trace.len,
 	    job->trace.len ? job->trace.ptr : "-");
 	w->gen = l->gen;
-	cp_pool_push(self->pool, w_p);
+	/* Queued when the message (maybe a BATCH of JOBs) is done: one pool
+	 * lock hold and only the wake-ups needed (s_push_jobs). */
+	*self->jobs_end = w;
+	self->jobs_end = &w->next;
+	w->next = NULL;
+	*w_p = NULL;
 	l->held++;
+}
+
+/* Hand the pool the JOBs s_on_job collected. */
+static void
+s_push_jobs(cp_io_t *self)
+{
+	cp_pool_push_list(self->pool, &self->jobs_in);
+	self->jobs_end = &self->jobs_in;
 }
 
 static void
@@ -252,6 +266,7 @@ s_on_gateway_frame(cp_io_t *self, cp_link_t *l, const void *data, size_t len)
 		s_on_job(self, l, &w);
 		break;
 	case SL_MSG_CANCEL:
+		s_push_jobs(self); /* a JOB before it in the same BATCH */
 		/* Not inside the log macro: its arguments are only evaluated
 		 * when debug logging is on. */
 		found = cp_pool_cancel_job(
@@ -325,6 +340,7 @@ s_drain_gateway(cp_io_t *self, cp_link_t *l)
 			s_on_gateway_frame(
 			    self, l, zmq_msg_data(&m), zmq_msg_size(&m));
 		zmq_msg_close(&m);
+		s_push_jobs(self);
 	}
 }
 
@@ -411,8 +427,6 @@ s_write_health(cp_io_t *self, int64_t now)
 static int
 s_open(cp_io_t *self)
 {
-	int zero = 0;
-
 	if (gethostname(self->host, sizeof self->host))
 		snprintf(self->host, sizeof self->host, "unknown");
 	self->host[sizeof self->host - 1] = '\0';
@@ -423,12 +437,6 @@ s_open(cp_io_t *self)
 	        to guess (an id is what a takeover needs, SECURITY.md) */
 		snprintf(self->id, sizeof self->id, "w-%s-%ld-%016" PRIx64,
 		    self->host, (long) getpid(), s_random64());
-	self->pull = zmq_socket(self->zctx, ZMQ_PULL);
-	if (!self->pull
-	    || zmq_setsockopt(self->pull, ZMQ_LINGER, &zero, sizeof zero)
-	    || zmq_bind(self->pull, CP_RESULTS_EP))
-		return SL_ESYS;
-	cp_fwd_init(&self->fwd, self->pull);
 	return 0;
 }
 
@@ -455,12 +463,13 @@ s_start(cp_io_t *io)
 		SL_ERR("IO-START", "%s", zmq_strerror(errno));
 		return SL_ESYS;
 	}
-	io->pool = cp_pool_new(io->zctx, CP_RESULTS_EP, cfg->threads,
-	    cfg->pool_priority, err, sizeof err);
+	io->pool
+	    = cp_pool_new(cfg->threads, cfg->pool_priority, err, sizeof err);
 	if (!io->pool) {
 		SL_ERR("IO-START", "%s", err);
 		return SL_ESYS;
 	}
+	cp_fwd_init(&io->fwd, cp_pool_results(io->pool));
 	io->lo = (cp_link_opts_t) { io->id, cfg->hb_ivl_us, cfg->hb_liveness,
 		cfg->backoff_max_us, cfg->curve_server_key, cfg->curve };
 	/* A spec or an endpoint that can never work stops us here; a name
@@ -550,11 +559,13 @@ s_timers(cp_io_t *io, int64_t now)
 static int
 s_poll(cp_io_t *io, int64_t now, int64_t next)
 {
-	/* A frame waiting for its link's queue (cp_fwd): take nothing more
-	 * from the pool, wake when that link can take it. */
+	/* Frames taken and not yet sent (cp_fwd): take nothing more from
+	 * the pool; if one waits for its link's queue, wake when that link
+	 * can take it. */
 	void *waiting = cp_fwd_waiting_on(&io->fwd, &io->gws);
 	zmq_pollitem_t items[CP_GWS_MAX + 1] = {
-		{ io->pull, 0, io->fwd.has_stalled ? 0 : ZMQ_POLLIN, 0 },
+		{ NULL, cp_results_fd(cp_pool_results(io->pool)),
+		    io->fwd.pending ? 0 : ZMQ_POLLIN, 0 },
 	};
 	cp_link_t *of[CP_GWS_MAX + 1] = { NULL };
 	long timeout_ms = next > now ? (long) ((next - now) / 1000) + 1 : 0;
@@ -573,6 +584,8 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 		timeout_ms = 20; /* a stalled frame or BATCH: try again */
 	if (io->drain_end && timeout_ms > 20)
 		timeout_ms = 20; /* watch the pool empty */
+	if (io->fwd_more)
+		timeout_ms = 0; /* frames taken that can leave now */
 	if (zmq_poll(items, n, timeout_ms) < 0) {
 		if (errno == EINTR)
 			return 0; /* a signal: the caller checks *stop */
@@ -580,9 +593,9 @@ s_poll(cp_io_t *io, int64_t now, int64_t next)
 		return SL_ESYS;
 	}
 	/* Results first: they are what clients are waiting for. */
-	if ((items[0].revents & ZMQ_POLLIN) || io->fwd.has_stalled
+	if ((items[0].revents & ZMQ_POLLIN) || io->fwd.pending
 	    || io->fwd.unflushed)
-		cp_fwd_run(
+		io->fwd_more = cp_fwd_run(
 		    &io->fwd, &io->gws, CP_FORWARD_BATCH, sl_clock_mono_us());
 	for (int i = 1; i < n; i++)
 		if (items[i].revents & ZMQ_POLLIN)
@@ -619,6 +632,7 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	cp_io_t io = { .cfg = cfg };
 	int rc;
 
+	io.jobs_end = &io.jobs_in;
 	msgpack_sbuffer_init(&io.sb);
 	if ((rc = s_start(&io)))
 		goto out;
@@ -634,10 +648,8 @@ cp_io_run(const cp_io_cfg_t *cfg, volatile sig_atomic_t *stop)
 	s_leave(&io);
 out:
 	cp_gws_destroy(&io.gws);
-	cp_pool_destroy(&io.pool);
 	cp_fwd_fini(&io.fwd);
-	if (io.pull)
-		zmq_close(io.pull);
+	cp_pool_destroy(&io.pool);
 	if (io.zctx)
 		zmq_ctx_term(io.zctx);
 	msgpack_sbuffer_destroy(&io.sb);

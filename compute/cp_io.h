@@ -11,13 +11,15 @@
  * threads (CREDIT), and a job that finds every thread taken goes back
  * unstarted (RETURN). On each link it announces READY
  * (capacity = compute threads, the task names); JOB frames are decoded
- * and queued to the pool; RESULT frames from the pool (PULL, inproc) are
- * forwarded unchanged, the moment each arrives, on the link the job came
- * on. Because this thread never computes, it keeps heartbeating
- * (PING/PONG) while every compute thread is busy. A gateway silent for
- * hb_liveness intervals is presumed gone: that link's jobs are cancelled
- * (the gateway has requeued them), its socket is reopened after a capped
- * exponential backoff with jitter and READY is sent again; the other
+ * and queued to the pool, the JOBs of one BATCH together (one lock hold,
+ * cp_pool_push_list); RESULT frames from the pool (its results list,
+ * whose eventfd this thread polls: cp_results) are taken all at once and
+ * forwarded unchanged on the link each job came on, one BATCH per link
+ * (cp_fwd), a lone one at once. Because this thread never computes, it keeps
+ * heartbeating (PING/PONG) while every compute thread is busy. A gateway
+ * silent for hb_liveness intervals is presumed gone: that link's jobs are
+ * cancelled (the gateway has requeued them), its socket is reopened after a
+ * capped exponential backoff with jitter and READY is sent again; the other
  * links carry on. A gateway whose address no longer resolves is left
  * (BYE) and its jobs cancelled. On stop it says DRAIN on every link,
  * finishes what runs, then BYE, so each gateway requeues whatever this

@@ -6,8 +6,6 @@
 #include <math.h>
 #include <string.h>
 
-#include <zmq.h>
-
 #include "cp_stream.h"
 #include "sl_clock.h"
 #include "sl_log.h"
@@ -29,10 +27,10 @@ s_host_partial(void *job, const void *mp, size_t len)
 const sluice_task_host_t cp_stream_host = { s_host_progress, s_host_partial };
 
 void
-cp_stream_init(cp_stream_t *s, void *push)
+cp_stream_init(cp_stream_t *s, cp_results_t *res)
 {
 	memset(s, 0, sizeof *s);
-	s->push = push;
+	s->res = res;
 	msgpack_sbuffer_init(&s->sb);
 }
 
@@ -51,23 +49,22 @@ cp_stream_fini(cp_stream_t *s)
 	msgpack_sbuffer_destroy(&s->sb);
 }
 
-/* Send the frame in s->sb behind a stream head: 0 or -1. Blocking, as
- * results are: inproc, drained by the I/O thread. */
+/* Append the frame in s->sb to the results list: 0 or -1. Blocking
+ * while the list is over its bound (cp_results.h). */
 static int
 s_send(cp_stream_t *s)
 {
-	uint8_t head[CP_STREAM_HEAD_LEN];
+	cp_result_list_t one = { 0 };
+	cp_result_t *r = cp_result_new(s->gen, true, s->sb.data, s->sb.size);
 
-	memcpy(head, &s->gen, sizeof s->gen);
-	head[sizeof s->gen] = CP_STREAM_MARK;
-	if (zmq_send(s->push, head, sizeof head, ZMQ_SNDMORE) < 0
-	    || zmq_send(s->push, s->sb.data, s->sb.size, 0) < 0) {
+	if (!r) {
 		SL_WARN("POOL-SEND",
-		    "job=%llu stream frame not handed over: %s",
-		    (unsigned long long) s->job, zmq_strerror(errno));
+		    "job=%llu stream frame lost: out of memory",
+		    (unsigned long long) s->job);
 		return -1;
 	}
-	return 0;
+	cp_result_list_push(&one, r);
+	return cp_results_append(s->res, &one);
 }
 
 int

@@ -3,20 +3,19 @@
  * reports and partial values (task API 2, sluice_task.h), turned into
  * PROGRESS and PARTIAL frames (PROTOCOL.md §2, revision 7).
  *
- * Each compute thread has one cp_stream on its stack, bound to its PUSH
- * socket to the I/O thread; cp_stream_begin points it at the job the
- * thread starts. Frames leave on that same socket, so a job's partials
- * reach the I/O thread in order and before its RESULT. Their first part
- * is CP_STREAM_HEAD_LEN bytes (the job's connection generation, then
- * CP_STREAM_MARK), one byte longer than a result's, so the I/O thread
- * tells them apart: they do not end a job.
+ * Each compute thread has one cp_stream on its stack, bound to the
+ * pool's results list (cp_results); cp_stream_begin points it at the job
+ * the thread starts. Each frame is appended at once, marked as a stream
+ * frame (it does not end a job), and the job's RESULT is appended by the
+ * same thread after the task returns, so a job's partials reach the I/O
+ * thread in order and before its RESULT.
  *
  * Progress is coalesced here, on the task's thread: a report less than
  * CP_STREAM_PROGRESS_US after the last one sent is dropped (the next one
  * carries the newer value), so a task reporting in a tight loop costs a
  * clock read (vDSO, no syscall) per call and sends at most ~40 frames a
- * second. Partials are never dropped: each is sent at once, blocking
- * while the pipe is full.
+ * second. Partials are never dropped: each is appended at once, blocking
+ * while the results list is over its bound.
  *
  * The pool thread that owns it only.
  */
@@ -27,14 +26,13 @@
 
 #include <msgpack.h>
 
+#include "cp_results.h"
 #include "sluice_task.h"
 
 #define CP_STREAM_PROGRESS_US 25000 /* one PROGRESS per job per 25 ms */
-#define CP_STREAM_MARK 'S'          /* last byte of a stream frame's head */
-#define CP_STREAM_HEAD_LEN 9        /* generation (8 bytes) + mark */
 
 typedef struct cp_stream {
-	void *push;          /* the thread's PUSH socket; borrowed */
+	cp_results_t *res;   /* where frames go; borrowed */
 	uint64_t gen;        /* the job's connection generation */
 	uint64_t job;        /* the job's id */
 	int64_t sent_us;     /* last PROGRESS sent (monotonic); 0: none */
@@ -46,7 +44,7 @@ typedef struct cp_stream {
  * their job argument. */
 extern const sluice_task_host_t cp_stream_host;
 
-void cp_stream_init(cp_stream_t *s, void *push);
+void cp_stream_init(cp_stream_t *s, cp_results_t *res);
 /* A new job starts on this thread: its reports go as job, on gen. */
 void cp_stream_begin(cp_stream_t *s, uint64_t gen, uint64_t job);
 void cp_stream_fini(cp_stream_t *s);

@@ -1,11 +1,11 @@
 /*
  * test_pool: a worker's compute threads (compute/cp_pool).
  *
- * A real ZeroMQ context with the PULL the I/O thread would own, bound to
- * inproc://test-results; a pool of two threads pushes its RESULT frames
- * there. JOB frames are built with sl_proto_encode_job and decoded into
- * cp_work_t exactly as cp_io does. RESULTs are received with a bounded
- * zmq_poll, decoded and checked by job id. Timing bounds are generous (a
+ * A pool of two threads; this thread plays the I/O thread: it polls the
+ * pool's results eventfd and takes its frames (cp_results). JOB frames
+ * are built with sl_proto_encode_job and decoded into cp_work_t exactly
+ * as cp_io does. RESULTs are waited for with a bounded poll(2), decoded
+ * and checked by job id. Timing bounds are generous (a
  * loaded 2-core machine): seconds, never milliseconds.
  */
 #define _GNU_SOURCE  /* SCHED_BATCH, SCHED_IDLE */
@@ -15,10 +15,9 @@
 #include <sched.h>
 #include <sys/resource.h>
 
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <zmq.h>
 
 #include "cp_pool.h"
 #include "cp_stream.h"
@@ -27,16 +26,14 @@
 #include "sl_log.h"
 #include "sl_proto.h"
 
-#define RESULTS_EP "inproc://test-results"
 #define THREADS 2
 #define WAIT_MS 5000 /* longest wait for any one RESULT */
 
 typedef struct fixture {
-	void *zctx;
-	void *pull;
 	cp_pool_t *pool;
-	unsigned streamed; /* PROGRESS and PARTIAL frames s_recv skipped */
-	unsigned progress; /* ... of which PROGRESS */
+	cp_result_t *taken; /* taken from the pool's results, not yet read */
+	unsigned streamed;  /* PROGRESS and PARTIAL frames s_recv skipped */
+	unsigned progress;  /* ... of which PROGRESS */
 } fixture_t;
 
 /* One RESULT frame, decoded. */
@@ -55,17 +52,10 @@ s_setup_prio(void **state, cp_prio_t prio)
 {
 	fixture_t *f = calloc(1, sizeof *f);
 	char err[128] = "";
-	int zero = 0;
 
 	if (!f)
 		return -1;
-	f->zctx = zmq_ctx_new();
-	f->pull = f->zctx ? zmq_socket(f->zctx, ZMQ_PULL) : NULL;
-	if (!f->pull || zmq_setsockopt(f->pull, ZMQ_LINGER, &zero, sizeof zero)
-	    || zmq_bind(f->pull, RESULTS_EP))
-		return -1;
-	f->pool
-	    = cp_pool_new(f->zctx, RESULTS_EP, THREADS, prio, err, sizeof err);
+	f->pool = cp_pool_new(THREADS, prio, err, sizeof err);
 	if (!f->pool) {
 		print_error("cp_pool_new: %s\n", err);
 		return -1;
@@ -85,10 +75,8 @@ teardown(void **state)
 {
 	fixture_t *f = *state;
 
-	/* threads first: a running task may still send to the PULL */
 	cp_pool_destroy(&f->pool);
-	zmq_close(f->pull);
-	zmq_ctx_term(f->zctx);
+	cp_result_free_all(f->taken);
 	free(f);
 	return 0;
 }
@@ -96,9 +84,10 @@ teardown(void **state)
 /* The generation s_push gives a job: a function of its id. */
 #define S_GEN(job) ((job) *1000 + 7)
 
-/* Queue job id running task on the item (JSON text), as cp_io does. */
-static void
-s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
+/* A decoded JOB: id job running task on the item (JSON text), as cp_io
+ * makes it. */
+static cp_work_t *
+s_work(uint64_t job, const char *task, const char *item)
 {
 	msgpack_sbuffer it, sb;
 	const char *why = NULL;
@@ -120,8 +109,46 @@ s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
 	w->task = cp_task_find(w->msg.u.job.task.ptr, w->msg.u.job.task.len);
 	assert_non_null(w->task);
 	w->gen = S_GEN(job);
+	return w;
+}
+
+/* Queue one job, as cp_io does for a lone JOB. */
+static void
+s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
+{
+	cp_work_t *w = s_work(job, task, item);
+
 	cp_pool_push(f->pool, &w);
 	assert_null(w);
+}
+
+/* The next frame from the pool within timeout_ms (< 0: forever), or
+ * NULL; the caller frees it. After cp_pool_destroy: NULL. */
+static cp_result_t *
+s_frame(fixture_t *f, long timeout_ms)
+{
+	int64_t deadline = sl_clock_mono_us() + timeout_ms * 1000;
+	cp_result_t *r;
+
+	while (!f->taken && f->pool) {
+		struct pollfd pfd
+		    = { cp_results_fd(cp_pool_results(f->pool)), POLLIN, 0 };
+		int64_t left = (deadline - sl_clock_mono_us()) / 1000;
+		int rc = poll(&pfd, 1,
+		    timeout_ms < 0 ? -1
+		        : left > 0 ? (int) left
+		                   : 0);
+
+		assert_true(rc >= 0);
+		if (rc == 0)
+			return NULL;
+		f->taken = cp_results_take(cp_pool_results(f->pool));
+	}
+	if (!(r = f->taken))
+		return NULL;
+	f->taken = r->next;
+	r->next = NULL;
+	return r;
 }
 
 /* The next RESULT within timeout_ms: true with *r filled (caller frees
@@ -129,53 +156,31 @@ s_push(fixture_t *f, uint64_t job, const char *task, const char *item)
 static bool
 s_recv(fixture_t *f, long timeout_ms, result_t *r)
 {
-	zmq_pollitem_t pi = { f->pull, 0, ZMQ_POLLIN, 0 };
-	const char *why = NULL;
-	zmq_msg_t msg;
-	sl_msg_t m;
-	int rc;
-
 	int64_t deadline = sl_clock_mono_us() + timeout_ms * 1000;
+	const char *why = NULL;
+	cp_result_t *fr;
+	sl_msg_t m;
 
 	memset(r, 0, sizeof *r);
-again:
 	/* stream frames do not extend the wait */
-	rc = zmq_poll(&pi, 1,
-	    timeout_ms < 0 ? -1
-	                   : (long) ((deadline - sl_clock_mono_us()) / 1000 > 0
-	                           ? (deadline - sl_clock_mono_us()) / 1000
-	                           : 0));
-	assert_true(rc >= 0);
-	if (rc == 0)
-		return false;
-	/* First the job's connection generation, then the frame. */
-	zmq_msg_init(&msg);
-	assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
-	if (zmq_msg_size(&msg) == CP_STREAM_HEAD_LEN) {
+	while (
+	    (fr = s_frame(f,
+	         timeout_ms < 0 ? -1 : (deadline - sl_clock_mono_us()) / 1000))
+	    && fr->stream) {
 		/* a running task's stream frame (test_stream.c): count it */
-		zmq_msg_close(&msg);
-		zmq_msg_init(&msg);
-		assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
 		sl_proto_msg_init(&m);
-		assert_int_equal(sl_proto_decode(zmq_msg_data(&msg),
-		                     zmq_msg_size(&msg), &m, &why),
-		    0);
+		assert_int_equal(
+		    sl_proto_decode(fr->data, fr->len, &m, &why), 0);
 		f->streamed++;
 		f->progress += m.type == SL_MSG_PROGRESS;
 		sl_proto_msg_clear(&m);
-		zmq_msg_close(&msg);
-		goto again;
+		free(fr);
 	}
-	assert_int_equal(zmq_msg_size(&msg), sizeof r->gen);
-	memcpy(&r->gen, zmq_msg_data(&msg), sizeof r->gen);
-	assert_true(zmq_msg_more(&msg));
-	zmq_msg_close(&msg);
-	zmq_msg_init(&msg);
-	assert_true(zmq_msg_recv(&msg, f->pull, 0) >= 0);
-	assert_false(zmq_msg_more(&msg));
+	if (!fr)
+		return false;
+	r->gen = fr->gen;
 	sl_proto_msg_init(&m);
-	if (sl_proto_decode(
-	        zmq_msg_data(&msg), zmq_msg_size(&msg), &m, &why)) {
+	if (sl_proto_decode(fr->data, fr->len, &m, &why)) {
 		print_error("pool sent an undecodable frame: %s\n", why);
 		fail();
 	}
@@ -196,7 +201,7 @@ again:
 		r->code[m.u.result.code.len] = '\0';
 	}
 	sl_proto_msg_clear(&m);
-	zmq_msg_close(&msg);
+	free(fr);
 	return true;
 }
 
@@ -525,6 +530,191 @@ test_pool_cancel_by_generation_leaves_other_connections_jobs(void **state)
 	s_wait_load(f, 0);
 }
 
+/* ---- chunks: several jobs per lock hold and wake-up --------------------- */
+
+/* Run task on item alone until the pool's estimate of it is under
+ * CP_POOL_SHORT_US / 2 (a loaded machine may need a few runs). */
+static void
+s_warm(fixture_t *f, const char *task, const char *item)
+{
+	const cp_task_t *t = cp_task_find(task, strlen(task));
+	int64_t e = -1;
+	result_t r;
+
+	for (uint64_t j = 0; j < 200; j++) {
+		s_push(f, 90000 + j, task, item);
+		r = s_expect(f);
+		free(r.value);
+		s_wait_load(f, 0);
+		e = cp_pool_estimate_us(f->pool, t);
+		if (e >= 0 && e < CP_POOL_SHORT_US / 2)
+			return;
+	}
+	print_error(
+	    "%s never estimated short: %lld us\n", task, (long long) e);
+	fail();
+}
+
+/* Queue jobs first..first+n-1 of task on item as one list (a BATCH). */
+static void
+s_push_n(
+    fixture_t *f, uint64_t first, size_t n, const char *task, const char *item)
+{
+	cp_work_t *head = NULL, **end = &head;
+
+	for (size_t i = 0; i < n; i++) {
+		*end = s_work(first + i, task, item);
+		end = &(*end)->next;
+	}
+	cp_pool_push_list(f->pool, &head);
+	assert_null(head);
+}
+
+/* A BATCH of 64 short jobs: at most one wake-up per sleeping thread,
+ * taken several at a time, each answered once. */
+static void
+test_pool_takes_short_jobs_in_chunks_and_wakes_few_threads(void **state)
+{
+	fixture_t *f = *state;
+	cp_pool_stats_t a, b;
+	int seen[64] = { 0 };
+	result_t r;
+
+	s_warm(f, "echo", "1");
+	s_sleep_ms(20); /* both threads asleep */
+	cp_pool_stats(f->pool, &a);
+	s_push_n(f, 1, SL_N(seen), "echo", "2");
+	for (size_t n = 0; n < SL_N(seen); n++) {
+		r = s_expect(f);
+		assert_true(r.job >= 1 && r.job <= SL_N(seen));
+		seen[r.job - 1]++;
+		assert_true(r.ok);
+		free(r.value);
+	}
+	s_wait_load(f, 0);
+	cp_pool_stats(f->pool, &b);
+	for (size_t j = 0; j < SL_N(seen); j++)
+		assert_int_equal(seen[j], 1);
+	if (b.wakes - a.wakes > THREADS || b.chunks - a.chunks > 16) {
+		print_error("64 echo jobs: %llu wake-ups, %llu chunks\n",
+		    (unsigned long long) (b.wakes - a.wakes),
+		    (unsigned long long) (b.chunks - a.chunks));
+		fail();
+	}
+	assert_true(b.jobs - a.jobs == SL_N(seen));
+}
+
+/* Long jobs are never taken together: two of them run on two threads at
+ * once, whatever the list they came in. */
+static void
+test_pool_takes_long_jobs_one_per_thread(void **state)
+{
+	fixture_t *f = *state;
+	cp_pool_stats_t a, b;
+	result_t r;
+
+	s_push(f, 1, "sleep", "100"); /* estimate: 100 ms */
+	r = s_expect(f);
+	free(r.value);
+	s_wait_load(f, 0);
+	cp_pool_stats(f->pool, &a);
+	s_push_n(f, 2, 2, "sleep", "300");
+	s_sleep_ms(100);
+	cp_pool_stats(f->pool, &b);
+	assert_true(b.chunks - a.chunks == 2); /* both started */
+	assert_true(b.wakes - a.wakes == 2);
+	for (int n = 0; n < 2; n++) {
+		r = s_expect(f);
+		assert_true(r.ok);
+		free(r.value);
+	}
+	s_wait_load(f, 0);
+}
+
+/* A job's PARTIAL frames come in order and before its RESULT, also with
+ * several such jobs running on both threads and short jobs between. */
+static void
+test_pool_partials_come_before_their_result_in_order(void **state)
+{
+	fixture_t *f = *state;
+	uint32_t next[4] = { 0 };
+	int results = 0;
+	cp_result_t *fr;
+
+	for (uint64_t j = 1; j <= 3; j++) {
+		s_push(f, j, "partials", "{\"n\":2000,\"ms\":0}");
+		s_push(f, 10 + j, "echo", "1");
+	}
+	while (results < 6 && (fr = s_frame(f, WAIT_MS))) {
+		sl_msg_t m;
+
+		sl_proto_msg_init(&m);
+		assert_int_equal(
+		    sl_proto_decode(fr->data, fr->len, &m, NULL), 0);
+		if (m.type == SL_MSG_PARTIAL) {
+			uint64_t j = m.u.partial.job;
+
+			assert_true(fr->stream && j >= 1 && j <= 3);
+			assert_int_equal(m.u.partial.index, next[j]);
+			next[j]++;
+		} else if (m.type == SL_MSG_RESULT) {
+			uint64_t j = m.u.result.job;
+
+			assert_false(fr->stream);
+			if (j <= 3)
+				assert_int_equal(next[j], 2000);
+			results++;
+		}
+		sl_proto_msg_clear(&m);
+		free(fr);
+	}
+	assert_int_equal(results, 6);
+	s_wait_load(f, 0);
+}
+
+/* A job waiting in a thread's taken chunk (behind a job that turned out
+ * long) can still be cancelled: found, counted in the load, and it ends
+ * as cancelled. */
+static void
+test_pool_cancel_reaches_a_job_in_a_taken_chunk(void **state)
+{
+	fixture_t *f = *state;
+	cp_work_t *head = s_work(1, "sleep", "400");
+	cp_pool_stats_t a, b;
+	int got[3] = { 0 };
+	result_t r;
+
+	s_warm(f, "sleep", "0");
+	s_sleep_ms(20); /* both threads asleep */
+	cp_pool_stats(f->pool, &a);
+	head->next = s_work(2, "sleep", "0");
+	cp_pool_push_list(f->pool, &head);
+	s_sleep_ms(100);
+	cp_pool_stats(f->pool, &b);
+	/* one thread took both (sleep is estimated short), one wake-up */
+	assert_true(b.chunks - a.chunks == 1);
+	assert_true(b.jobs - a.jobs == 2);
+	assert_true(b.wakes - a.wakes == 1);
+	assert_int_equal(cp_pool_load(f->pool), 2);
+	assert_true(cp_pool_cancel(f->pool, 2));
+	for (int n = 0; n < 2; n++) {
+		r = s_expect(f);
+		assert_true(r.job == 1 || r.job == 2);
+		got[r.job]++;
+		if (r.job == 1) {
+			assert_true(r.ok);
+			free(r.value);
+		} else {
+			assert_false(r.ok);
+			assert_string_equal(r.code, "cancelled");
+		}
+	}
+	assert_int_equal(got[1], 1);
+	assert_int_equal(got[2], 1);
+	s_wait_load(f, 0);
+	assert_false(cp_pool_cancel(f->pool, 2));
+}
+
 /* ---- destroy ------------------------------------------------------------ */
 
 static void
@@ -570,41 +760,6 @@ test_pool_destroy_of_an_idle_pool_returns_promptly(void **state)
 	cp_pool_destroy(&f->pool);
 	assert_null(f->pool);
 	assert_true(sl_clock_mono_us() - t0 < 3000000);
-}
-
-/*
- * cp_pool.h: cp_pool_new returns "NULL with err filled on failure". When
- * the compute threads cannot create or connect their PUSH sockets (here:
- * an endpoint of an unknown transport; in sluice-compute: zmq_socket
- * failing, e.g. EMFILE), each thread logs POOL-SOCK, sets stop and exits,
- * but cp_pool_new has already returned a pool: jobs pushed into it are
- * never run and never answered.
- */
-static void
-test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint(void **state)
-{
-	fixture_t f = { zmq_ctx_new(), NULL, NULL, 0, 0 };
-	char err[128] = "";
-	size_t load;
-
-	(void) state;
-	assert_non_null(f.zctx);
-	f.pool = cp_pool_new(
-	    f.zctx, "nonsense://x", THREADS, CP_PRIO_NORMAL, err, sizeof err);
-	if (f.pool) {
-		s_push(&f, 1, "echo", "1");
-		s_sleep_ms(500);
-		load = cp_pool_load(f.pool);
-		cp_pool_destroy(&f.pool);
-		zmq_ctx_term(f.zctx);
-		print_error("cp_pool_new returned a pool (err \"%s\") whose "
-		            "threads could not connect; a job pushed into it "
-		            "still waits after 500 ms (load %zu)\n",
-		    err, load);
-		fail();
-	}
-	assert_true(err[0] != '\0');
-	zmq_ctx_term(f.zctx);
 }
 
 /*
@@ -719,13 +874,22 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_pool_destroy_of_an_idle_pool_returns_promptly, setup,
 		    teardown),
-		cmocka_unit_test(
-		    test_pool_new_fails_when_its_threads_cannot_reach_the_endpoint),
 		cmocka_unit_test(test_pool_work_new_copies_the_frame),
 		cmocka_unit_test(test_pool_threads_run_at_the_chosen_priority),
 		cmocka_unit_test_setup_teardown(
 		    test_pool_results_carry_their_jobs_connection_generation,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_takes_short_jobs_in_chunks_and_wakes_few_threads,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_takes_long_jobs_one_per_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_partials_come_before_their_result_in_order,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_cancel_reaches_a_job_in_a_taken_chunk, setup,
+		    teardown),
 	};
 
 	sl_log_setup("test", SL_LOG_DEBUG);

@@ -2,14 +2,14 @@
 
 #include <math.h>
 #include <time.h>
-#include <zmq.h>
 
 #include "cp_stream.h"
 #include "sl_proto.h"
 
-/* A PUSH/PULL pair over inproc, as between a pool thread and cp_io. */
+/* A results list, as between a pool thread and cp_io. */
 typedef struct fixture {
-	void *zctx, *pull, *push;
+	cp_results_t *res;
+	cp_result_t *taken; /* taken from res, not yet looked at */
 	cp_stream_t st;
 	sl_msg_t m;
 	uint8_t frame[4096];
@@ -20,12 +20,9 @@ setup(void **state)
 {
 	fixture_t *f = calloc(1, sizeof *f);
 
-	f->zctx = zmq_ctx_new();
-	f->pull = zmq_socket(f->zctx, ZMQ_PULL);
-	f->push = zmq_socket(f->zctx, ZMQ_PUSH);
-	assert_int_equal(zmq_bind(f->pull, "inproc://stream"), 0);
-	assert_int_equal(zmq_connect(f->push, "inproc://stream"), 0);
-	cp_stream_init(&f->st, f->push);
+	f->res = cp_results_new(CP_RESULTS_MAX_BYTES);
+	assert_non_null(f->res);
+	cp_stream_init(&f->st, f->res);
 	cp_stream_begin(&f->st, 7, 42);
 	sl_proto_msg_init(&f->m);
 	*state = f;
@@ -36,37 +33,33 @@ static int
 teardown(void **state)
 {
 	fixture_t *f = *state;
-	int zero = 0;
 
 	sl_proto_msg_clear(&f->m);
 	cp_stream_fini(&f->st);
-	zmq_setsockopt(f->push, ZMQ_LINGER, &zero, sizeof zero);
-	zmq_close(f->push);
-	zmq_close(f->pull);
-	zmq_ctx_term(f->zctx);
+	cp_result_free_all(f->taken);
+	cp_results_destroy(&f->res);
 	free(f);
 	return 0;
 }
 
-/* The next frame, decoded into f->m: its head is a stream head of
- * generation 7; false if nothing is waiting. */
+/* The next frame, decoded into f->m: a stream frame of generation 7;
+ * false if nothing is waiting. */
 static bool
 s_next(fixture_t *f)
 {
-	uint8_t head[16];
-	int n = zmq_recv(f->pull, head, sizeof head, ZMQ_DONTWAIT);
-	uint64_t gen;
+	cp_result_t *r;
 
-	if (n < 0)
+	if (!f->taken)
+		f->taken = cp_results_take(f->res);
+	if (!(r = f->taken))
 		return false;
-	assert_int_equal(n, CP_STREAM_HEAD_LEN);
-	assert_int_equal(head[8], CP_STREAM_MARK);
-	memcpy(&gen, head, sizeof gen);
-	assert_true(gen == 7);
-	n = zmq_recv(f->pull, f->frame, sizeof f->frame, 0);
-	assert_true(n > 0);
-	assert_int_equal(
-	    sl_proto_decode(f->frame, (size_t) n, &f->m, NULL), 0);
+	f->taken = r->next;
+	assert_true(r->stream);
+	assert_true(r->gen == 7);
+	assert_true(r->len <= sizeof f->frame);
+	memcpy(f->frame, r->data, r->len);
+	assert_int_equal(sl_proto_decode(f->frame, r->len, &f->m, NULL), 0);
+	free(r);
 	return true;
 }
 
