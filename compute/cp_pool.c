@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cp_pool.h"
 #include "cp_prio.h"
@@ -56,7 +57,7 @@ typedef struct cp_thread {
 	msgpack_sbuffer sb, value; /* the RESULT, the task's value */
 	cp_stream_t st;            /* its PROGRESS and PARTIAL */
 	cp_result_list_t held;     /* results of the chunk, not yet handed */
-	int64_t cpu_ns;            /* thread CPU time when the job began */
+	int64_t cpu_ns;            /* thread CPU time at its last read */
 } cp_thread_t;
 
 cp_work_t *
@@ -69,7 +70,8 @@ cp_pool_work_new(const void *frame, size_t len)
 	w->next = NULL;
 	atomic_init(&w->cancel, false);
 	atomic_init(&w->done, false);
-	w->run_us = 0;
+	w->run_ns = 0;
+	w->tiny = false;
 	w->task = NULL;
 	w->gen = 0;
 	w->t_recv_us = sl_clock_mono_us();
@@ -155,10 +157,42 @@ s_wake_locked(cp_pool_t *self)
 	self->stats.wakes += want;
 }
 
+static int64_t
+s_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * RESULT's cpu_us for a job that ran wall_ns, its thread's CPU clock read
+ * at cpu0 before it unless it is tiny. That clock is a system call (1.8
+ * us on this VM, more than an echo job costs), so a job of a task that
+ * takes under 1 us (its estimate) is not timed: CPU time never exceeds
+ * wall time, so under 1 us of wall time it is 0 us, exactly. If such a
+ * job ran longer after all, the clock is read after it and the smaller
+ * of two upper bounds is reported: its wall time, and the CPU time since
+ * the thread's last read. Otherwise it is exact.
+ */
+static uint64_t
+s_cpu_us(cp_thread_t *t, bool tiny, int64_t cpu0, int64_t wall_ns)
+{
+	int64_t cpu, us;
+
+	if (tiny && wall_ns < 1000)
+		return 0;
+	cpu = sl_clock_thread_cpu_ns();
+	us = (cpu - (tiny ? t->cpu_ns : cpu0)) / 1000;
+	t->cpu_ns = cpu;
+	if (tiny && us > wall_ns / 1000)
+		us = wall_ns / 1000;
+	return us > 0 ? (uint64_t) us : 0;
+}
+
 /* Run one job (its progress and partials leave through t->st as it
- * runs) and add its RESULT to t->held. RESULT's cpu_us is the thread's
- * CPU time from t->cpu_ns (read when the job began) to when the task
- * returned: one clock read per job, as the next job begins there. */
+ * runs) and add its RESULT to t->held. */
 static void
 s_run(cp_thread_t *t, cp_work_t *w)
 {
@@ -168,8 +202,9 @@ s_run(cp_thread_t *t, cp_work_t *w)
 	cp_task_err_t err = { "task_failed", "" };
 	msgpack_sbuffer *value = &t->value, *sb = &t->sb;
 	msgpack_packer pk;
-	int64_t start = sl_clock_mono_us(), cpu;
-	sl_proto_times_t times = { .start_us = start - w->t_recv_us };
+	int64_t cpu0 = w->tiny ? 0 : sl_clock_thread_cpu_ns();
+	int64_t start = s_mono_ns(), wall;
+	sl_proto_times_t times = { .start_us = start / 1000 - w->t_recv_us };
 	cp_result_t *r;
 	int rc;
 
@@ -180,10 +215,10 @@ s_run(cp_thread_t *t, cp_work_t *w)
 		rc = cp_task_fail(&err, "cancelled", "job cancelled");
 	else
 		rc = w->task->run(job->item, &pk, &err, &ctx);
-	w->run_us = times.run_us = sl_clock_mono_us() - start;
-	cpu = sl_clock_thread_cpu_ns();
-	times.cpu_us = (uint64_t) (cpu - t->cpu_ns) / 1000;
-	t->cpu_ns = cpu;
+	wall = s_mono_ns() - start;
+	w->run_ns = wall;
+	times.run_us = wall / 1000;
+	times.cpu_us = s_cpu_us(t, w->tiny, cpu0, wall);
 	times.t_done_us = sl_clock_wall_us();
 	SL_DEBUG("JOB-END",
 	    "job=%llu trace=%.*s ok=%d start_us=%lld run_us=%lld",
@@ -231,9 +266,9 @@ s_finish_locked(cp_pool_t *self, unsigned index, const cp_work_t *first)
 		cp_pool_est_t *e = s_est_locked(self, w->task, true);
 
 		if (e)
-			e->avg16 = e->avg16 < 0
-			    ? w->run_us * 16
-			    : e->avg16 + (w->run_us * 16 - e->avg16) / 8;
+			e->avg16 = e->avg16 < 0 ? w->run_ns * 16 / 1000
+			                        : e->avg16
+			        + (w->run_ns * 16 / 1000 - e->avg16) / 8;
 	}
 	self->load -= n;
 	self->running[index] = NULL;
@@ -267,6 +302,11 @@ s_take_locked(cp_pool_t *self, unsigned index)
 		self->tail = NULL;
 	last->next = NULL;
 	self->running[index] = first;
+	for (cp_work_t *w = first; w; w = w->next) {
+		cp_pool_est_t *e = s_est_locked(self, w->task, false);
+
+		w->tiny = e && e->avg16 >= 0 && e->avg16 < 16; /* < 1 us */
+	}
 	return first;
 }
 
@@ -300,10 +340,9 @@ s_run_chunk(cp_thread_t *t, cp_work_t *first)
 {
 	int64_t spent = 0;
 
-	t->cpu_ns = sl_clock_thread_cpu_ns();
 	for (cp_work_t *w = first; w; w = w->next) {
 		s_run(t, w);
-		spent += w->run_us;
+		spent += w->run_ns / 1000;
 		if (w->next && spent > CP_POOL_CHUNK_US)
 			s_give_back(t->pool, w);
 	}
@@ -321,6 +360,7 @@ s_thread(void *arg)
 
 	free(ta);
 	s_thread_start(self, t.index);
+	t.cpu_ns = sl_clock_thread_cpu_ns();
 	cp_stream_init(&t.st, self->res);
 	msgpack_sbuffer_init(&t.sb);
 	msgpack_sbuffer_init(&t.value);

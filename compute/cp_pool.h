@@ -23,8 +23,10 @@
  * current, dropping it otherwise (a result of a job from a previous
  * connection). A running task's PROGRESS and PARTIAL frames (cp_stream)
  * go to the same list as they are made, so they come before the job's
- * RESULT. The queue and the estimates are the only other shared state,
- * under one mutex.
+ * RESULT. RESULT's cpu_us is the job's own thread CPU time, except that a
+ * task estimated under 1 us is not timed (the clock is a system call):
+ * see s_cpu_us in cp_pool.c. The queue and the estimates are the only
+ * other shared state, under one mutex.
  *
  * cp_pool_new/push/cancel/load/destroy: the I/O thread. Task code: pool
  * threads.
@@ -47,7 +49,9 @@ typedef struct cp_work {
 	struct cp_work *next; /* {pool lock} queue link */
 	atomic_bool cancel;   /* set by cp_pool_cancel; the task polls it */
 	atomic_bool done;     /* its result is built: no longer cancellable */
-	int64_t run_us;       /* its run time (the thread that ran it) */
+	int64_t run_ns;       /* its run time (the thread that ran it) */
+	bool tiny; /* its task's estimate is under 1 us: not timed by the
+	              thread CPU clock (the thread that took it) */
 	const cp_task_t *task;
 	uint64_t gen;      /* connection generation it came on; echoed with the
 	                      result (cp_io's to set; 0 from cp_pool_work_new) */

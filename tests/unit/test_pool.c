@@ -589,6 +589,8 @@ test_pool_takes_short_jobs_in_chunks_and_wakes_few_threads(void **state)
 		assert_true(r.job >= 1 && r.job <= SL_N(seen));
 		seen[r.job - 1]++;
 		assert_true(r.ok);
+		/* not timed (under 1 us: 0), or bounded by its wall time */
+		assert_true(r.cpu_us < 1000000);
 		free(r.value);
 	}
 	s_wait_load(f, 0);
@@ -602,6 +604,36 @@ test_pool_takes_short_jobs_in_chunks_and_wakes_few_threads(void **state)
 		fail();
 	}
 	assert_true(b.jobs - a.jobs == SL_N(seen));
+}
+
+/* Jobs of a task estimated under 1 us are not timed by the thread CPU
+ * clock (a system call); a long job between them on the same threads
+ * still reports its own CPU time, not theirs or less. */
+static void
+test_pool_cpu_time_stays_per_job_beside_untimed_tiny_jobs(void **state)
+{
+	fixture_t *f = *state;
+	cp_work_t *head = NULL, **end = &head;
+	result_t r;
+
+	s_warm(f, "echo", "1");
+	for (uint64_t j = 1; j <= 41; j++) {
+		*end = j == 21 ? s_work(j, "burn", "30")
+		               : s_work(j, "echo", "1");
+		end = &(*end)->next;
+	}
+	cp_pool_push_list(f->pool, &head);
+	for (int n = 0; n < 41; n++) {
+		r = s_expect(f);
+		assert_true(r.ok);
+		if (r.job == 21 && (r.cpu_us < 30000 || r.cpu_us > 2000000)) {
+			print_error("burn 30 beside echo jobs: cpu_us %llu\n",
+			    (unsigned long long) r.cpu_us);
+			fail();
+		}
+		free(r.value);
+	}
+	s_wait_load(f, 0);
 }
 
 /* Long jobs are never taken together: two of them run on two threads at
@@ -884,6 +916,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pool_takes_long_jobs_one_per_thread, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_pool_cpu_time_stays_per_job_beside_untimed_tiny_jobs,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pool_partials_come_before_their_result_in_order,
 		    setup, teardown),
