@@ -772,6 +772,7 @@ test_workers_owner_settles_sends_a_turns_jobs_as_one_batch(void **state)
 	const void *e;
 	size_t elen;
 	char buf[1024];
+	sl_msg_t pong;
 	int n = -1;
 	static const struct {
 		sl_msg_type_t type;
@@ -785,7 +786,9 @@ test_workers_owner_settles_sends_a_turns_jobs_as_one_batch(void **state)
 	s_send(f, &sb);
 	/* A PING round trip: the BATCH before it has been read by then. */
 	s_empty(f, SL_MSG_PING);
-	s_recv(f, &(sl_msg_t) { 0 }, buf, sizeof buf);
+	s_recv(f, &pong, buf, sizeof buf);
+	assert_int_equal(pong.type, SL_MSG_PONG);
+	sl_proto_msg_clear(&pong);
 	gw_workers_set_owner_settles(f->w);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(
