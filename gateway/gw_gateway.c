@@ -31,6 +31,7 @@
 
 #define GW_TICK_US 100000        /* timers: heartbeats, timeouts, stalls */
 #define GW_CLOSE_WAIT_US 3500000 /* > gw_ws_close_all's hard deadline */
+#define GW_SETTLE_ROUNDS 8       /* drains after one turn's sends, at most */
 
 struct gw_gateway {
 	const gw_opts_t *opts; /* borrowed */
@@ -72,6 +73,35 @@ s_tick(lws_sorted_usec_list_t *sul)
 		gw_prod_tick(self->prod, now);
 	sl_log_flush(false); /* "N more suppressed" of ended windows */
 	lws_sul_schedule(self->ctx, 0, &self->tick, s_tick, GW_TICK_US);
+}
+
+/*
+ * After every loop turn, before the loop may sleep again: the JOBs the
+ * turn held leave (one BATCH per worker), the ZeroMQ sockets that sent
+ * are drained (a send may have consumed the edge that would announce
+ * their input; what the drain handles may send again, so until quiet,
+ * within a bound: the rest comes back on a timer), and the frames queued
+ * for clients are written. Doing these here rather than per event is
+ * what batches them: one BATCH, one drain, one send() per connection per
+ * turn, and no POLLOUT toggles (gw_ws_set_direct).
+ */
+static void
+s_settle(gw_gateway_t *self)
+{
+	bool again = true;
+
+	for (int round = 0; again && round < GW_SETTLE_ROUNDS; round++) {
+		again = gw_workers_settle(self->workers, false);
+		if (self->prod && gw_prod_settle(self->prod, false))
+			again = true;
+		/* may resume a paused client: its JOBs wait for the next */
+		gw_ws_flush(self->ws);
+	}
+	/* Bounded: what is still held leaves now, and a socket that sent
+	 * since its drain is drained on the next turn (a timer). */
+	gw_workers_settle(self->workers, true);
+	if (self->prod)
+		gw_prod_settle(self->prod, true);
 }
 
 /* gw_http_src_t.stats: every module's stats for /metrics. */
@@ -331,6 +361,11 @@ s_start_loop(gw_gateway_t *self, char *err, size_t errlen)
 		    "cannot add the producers socket to the loop");
 		return SL_EINVAL;
 	}
+	/* gw_gateway_run settles after every turn (s_settle). */
+	gw_workers_set_owner_settles(self->workers);
+	if (self->prod)
+		gw_prod_set_owner_settles(self->prod);
+	gw_ws_set_direct(self->ws);
 	lws_sul_schedule(self->ctx, 0, &self->tick, s_tick, GW_TICK_US);
 	return 0;
 }
@@ -426,6 +461,7 @@ gw_gateway_run(gw_gateway_t *self, volatile sig_atomic_t *stop,
 	    o->listen, o->workers, o->producers, gw_loop_name(self->loop),
 	    SLUICE_VERSION);
 	while (gw_loop_turn(self->loop, self->ctx) >= 0) {
+		s_settle(self);
 		gw_fds_shed(self->fds, false); /* after a failed accept() */
 		if (*reload) {
 			*reload = 0;

@@ -442,6 +442,18 @@ gw_prod_attach(gw_prod_t *self, struct lws_context *ctx, struct lws_vhost *vh)
 }
 
 void
+gw_prod_set_owner_settles(gw_prod_t *self)
+{
+	gw_zmq_set_owner_settles(self->zsock);
+}
+
+bool
+gw_prod_settle(gw_prod_t *self, bool last)
+{
+	return gw_zmq_settle(self->zsock, last);
+}
+
+void
 gw_prod_tick(gw_prod_t *self, int64_t now_us)
 {
 	sl_list_t *e;

@@ -30,6 +30,7 @@
 #ifndef GW_PROD_H
 #define GW_PROD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,6 +88,12 @@ void gw_prod_set_forward_hist(gw_prod_t *self, gw_hist_t *hist);
 /* Join the lws loop (protocol "zmq" must be in vh's table). */
 int gw_prod_attach(
     gw_prod_t *self, struct lws_context *ctx, struct lws_vhost *vh);
+
+/* The owner calls gw_prod_settle after every loop turn from now on;
+ * gw_prod_settle drains the socket if it sent since (gw_zmq_settle, with
+ * last as there): true if it did. */
+void gw_prod_set_owner_settles(gw_prod_t *self);
+bool gw_prod_settle(gw_prod_t *self, bool last);
 
 /* Forget silent and failed producers, retry queued frames. Call every
  * 100 ms or so. */

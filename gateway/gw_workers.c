@@ -70,8 +70,18 @@ gw_workers_send_msg(
 	msgpack_sbuffer_clear(&self->sb);
 	rc = type == SL_MSG_CANCEL ? sl_proto_encode_cancel(&self->sb, job)
 	                           : sl_proto_encode_empty(&self->sb, type);
-	return rc ? rc
-	          : gw_workers_send_sb(self, w->peer.rid, w->peer.rid_len);
+	if (rc)
+		return rc;
+	/* A CANCEL must not overtake a JOB held for the turn's BATCH: it
+	 * joins it. (Did it not fit, the worker would find nothing to
+	 * cancel and run the job: compute wasted, nothing wrong.) */
+	if (type == SL_MSG_CANCEL && sl_batch_count(&w->out)
+	    && sl_batch_fits(&w->out, self->sb.size)
+	    && !sl_batch_add(&w->out, self->sb.data, self->sb.size)) {
+		w->out_other++;
+		return 0;
+	}
+	return gw_workers_send_sb(self, w->peer.rid, w->peer.rid_len);
 }
 
 /* ---- the registry --------------------------------------------------- */
@@ -117,14 +127,19 @@ void
 gw_workers_remove(
     gw_workers_t *self, gw_worker_t *w, const char *why, bool crashed)
 {
-	size_t held = w->n_jobs;
+	size_t held = w->n_jobs,
+	       unsent = sl_batch_count(&w->out) - w->out_other;
 	sl_list_t *e;
 
 	/* Last first: the broker puts each at the front of its queue, so
-	 * every request gets its items back in the order they were sent. */
+	 * every request gets its items back in the order they were sent.
+	 * The last ones may still wait in w->out, never sent: not an
+	 * attempt. */
 	while ((e = sl_list_last(&w->jobs)))
-		gw_workers_lose(
-		    self, sl_container_of(e, gw_workers_job_t, link), crashed);
+		gw_workers_lose(self,
+		    sl_container_of(e, gw_workers_job_t, link),
+		    unsent && unsent-- ? GW_WORKERS_LEFT : crashed);
+	sl_batch_clear(&w->out);
 	self->st.capacity -= w->capacity;
 	self->st.workers--;
 	if (crashed)
@@ -289,16 +304,17 @@ gw_workers_pick(gw_workers_t *self, const char *task)
 static int
 s_flush(gw_workers_t *self, gw_worker_t *w)
 {
-	size_t n = sl_batch_count(&w->out);
+	size_t n = sl_batch_count(&w->out) - w->out_other;
 	const void *data;
 	size_t len;
 	int rc;
 
-	if (!n)
+	if (!sl_batch_count(&w->out))
 		return 0;
 	sl_batch_frame(&w->out, &data, &len);
 	rc = gw_zmq_send(self->zsock, w->peer.rid, w->peer.rid_len, data, len);
 	sl_batch_clear(&w->out);
+	w->out_other = 0;
 	if (!rc)
 		return 0;
 	while (n--)
@@ -318,10 +334,32 @@ gw_workers_changed(gw_workers_t *self)
 	self->hold = true;
 	self->ev.changed(self->ev.ctx);
 	self->hold = false;
+	if (self->hold_turn)
+		return; /* gw_workers_settle sends them, with the turn's others
+		         */
 	for (e = self->workers.next; e != &self->workers; e = next) {
 		next = e->next;
 		s_flush(self, sl_container_of(e, gw_worker_t, peer.link));
 	}
+}
+
+void
+gw_workers_set_owner_settles(gw_workers_t *self)
+{
+	self->hold_turn = true;
+	gw_zmq_set_owner_settles(self->zsock);
+}
+
+bool
+gw_workers_settle(gw_workers_t *self, bool last)
+{
+	sl_list_t *e, *next;
+
+	for (e = self->workers.next; e != &self->workers; e = next) {
+		next = e->next;
+		s_flush(self, sl_container_of(e, gw_worker_t, peer.link));
+	}
+	return gw_zmq_settle(self->zsock, last);
 }
 
 int
@@ -329,7 +367,7 @@ gw_workers_send_job(gw_workers_t *self, void *worker, gw_workers_job_t *job,
     const char *task, const void *item, size_t len)
 {
 	gw_worker_t *w = worker;
-	bool held = self->hold && w->batch;
+	bool held = (self->hold || self->hold_turn) && w->batch;
 	int rc;
 
 	job->id = self->next_job++;

@@ -131,6 +131,18 @@ gw_workers_t *gw_workers_new(void *zctx, const char *endpoint,
     const gw_workers_limits_t *limits, const sl_curve_keypair_t *kp,
     const gw_workers_events_t *events, char *err, size_t errlen);
 
+/*
+ * From now on the owner calls gw_workers_settle after every loop turn:
+ * JOBs for workers that take BATCH wait until then and leave as one BATCH
+ * per worker (the first dispatch of a request as well as credit freed by
+ * results), and the socket is drained after sends there (gw_zmq_settle).
+ */
+void gw_workers_set_owner_settles(gw_workers_t *self);
+
+/* Send the held JOBs, then gw_zmq_settle(last): true if that drained
+ * (frames handled there may have sent more: call again until false). */
+bool gw_workers_settle(gw_workers_t *self, bool last);
+
 /* Join the lws loop (protocol "zmq" must be in vh's table). */
 int gw_workers_attach(
     gw_workers_t *self, struct lws_context *ctx, struct lws_vhost *vh);

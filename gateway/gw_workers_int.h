@@ -31,6 +31,7 @@ typedef struct gw_worker {
 	size_t n_jobs;
 	bool batch;     /* it takes BATCH (it sent one) */
 	sl_batch_t out; /* JOBs held back for one BATCH (gw_workers_changed) */
+	size_t out_other; /* ... of its entries, CANCELs (not JOBs) */
 	size_t n_tasks;
 	char tasks[SL_PROTO_MAX_TASKS][SL_PROTO_MAX_NAME + 1];
 } gw_worker_t;
@@ -46,6 +47,8 @@ struct gw_workers {
 	msgpack_sbuffer sb;      /* scratch for encoding, reused */
 	bool hold;               /* JOBs to batching workers wait in their
 	                            out until gw_workers_changed flushes */
+	bool hold_turn;          /* ... until gw_workers_settle (the owner
+	                            settles after every loop turn) */
 	gw_workers_stats_t st;
 };
 

@@ -63,6 +63,7 @@ gw_ws_new(gw_broker_t *broker, const gw_policy_t *policy,
 	ws->forward = forward;
 	sl_list_init(&ws->conns);
 	sl_list_init(&ws->queued);
+	sl_list_init(&ws->dirty);
 	msgpack_sbuffer_init(&ws->sb);
 	if (lim->max_conns_per_addr) {
 		ws->addrs = gw_addr_new(lim->max_conns);
@@ -368,6 +369,7 @@ s_closed(gw_ws_pss_t *pss)
 {
 	sl_list_remove(&pss->link);
 	sl_list_remove(&pss->qlink);
+	sl_list_remove(&pss->flink);
 	pss->ws->st.conns--;
 	if (pss->addr_counted)
 		gw_addr_release(pss->ws->addrs, &pss->addr);
@@ -444,6 +446,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		gw_wsq_init(&pss->out);
 		sl_list_init(&pss->link);
 		sl_list_init(&pss->qlink);
+		sl_list_init(&pss->flink);
 		if (s_established(ws, pss, wsi)) {
 			pss->ws = NULL; /* nothing for CLOSED to undo */
 			return -1;

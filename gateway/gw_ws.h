@@ -98,6 +98,21 @@ void gw_ws_stats(const gw_ws_t *self, gw_ws_stats_t *out);
 /* Open connections (a drain waits for none). */
 size_t gw_ws_conns(const gw_ws_t *self);
 
+/*
+ * From now on the owner calls gw_ws_flush after every loop turn: queued
+ * frames are written there, directly, instead of from WRITEABLE. Asking
+ * lws for WRITEABLE toggles POLLOUT on the descriptor twice per write,
+ * and on libuv each toggle is two or three epoll_ctl calls (uv_poll_start
+ * drops and re-adds the fd): more system calls than the send itself.
+ * WRITEABLE is still asked for what a flush leaves (a partial send, more
+ * than GW_WS_FLUSH_BATCHES batches) and for closing.
+ */
+void gw_ws_set_direct(gw_ws_t *self);
+
+/* Write what the connections given frames since the last call have queued
+ * (gw_ws_set_direct). Outside any lws callback only. */
+void gw_ws_flush(gw_ws_t *self);
+
 /* Timers: cut off connections that made no reading progress (only
  * connections with queued output are looked at: idle ones cost nothing). */
 void gw_ws_tick(gw_ws_t *self, int64_t now_us);

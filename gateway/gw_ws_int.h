@@ -24,6 +24,9 @@
  * client leave in one system call instead of one each. */
 #define GW_WS_WRITE_BATCH 64
 #define GW_WS_WRITE_BYTES 65536 /* ... up to this many bytes */
+/* Batches gw_ws_flush writes to one connection before it leaves the rest
+ * to WRITEABLE (the others' turn comes first). */
+#define GW_WS_FLUSH_BATCHES 4
 /* An idle connection keeps at most this much receive buffer. */
 #define GW_WS_RX_KEEP 16384
 /* A client with more than this queued gets no progress frames (one
@@ -39,6 +42,8 @@ struct gw_ws {
 	uint64_t next_conn; /* connection ids for logs */
 	sl_list_t conns;    /* gw_ws_pss_t, open connections */
 	sl_list_t queued; /* gw_ws_pss_t with output queued: never the idle */
+	sl_list_t dirty;  /* gw_ws_pss_t given a frame since gw_ws_flush */
+	bool direct;      /* gw_ws_set_direct: the owner calls gw_ws_flush */
 	gw_addr_t *addrs; /* open connections per address; owned */
 	char *scratch;    /* serialising and batching frames; owned */
 	size_t scratch_cap;
@@ -52,6 +57,7 @@ struct gw_ws {
 typedef struct gw_ws_pss {
 	sl_list_t link;  /* in ws->conns */
 	sl_list_t qlink; /* in ws->queued, or not linked */
+	sl_list_t flink; /* in ws->dirty, or not linked */
 	struct lws *wsi;
 	gw_ws_t *ws;         /* borrowed from the protocol */
 	gw_client_t *client; /* owned by the broker, released in CLOSED */

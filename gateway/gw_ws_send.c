@@ -109,7 +109,10 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		pss->paused = true;
 		gw_broker_client_pause(pss->ws->broker, pss->client, true);
 	}
-	lws_callback_on_writable(pss->wsi);
+	if (!pss->ws->direct)
+		lws_callback_on_writable(pss->wsi);
+	else if (!sl_list_linked(&pss->flink))
+		sl_list_push_back(&pss->ws->dirty, &pss->flink);
 	return 0;
 }
 
@@ -174,6 +177,64 @@ s_write_close(gw_ws_pss_t *pss)
 	return -1;
 }
 
+/* Below the low mark again: the broker may send its jobs again. */
+static void
+s_unpause(gw_ws_pss_t *pss)
+{
+	if (pss->paused && pss->out.bytes < pss->ws->lim.out_low) {
+		pss->paused = false;
+		gw_broker_client_pause(pss->ws->broker, pss->client, false);
+	}
+}
+
+void
+gw_ws_set_direct(gw_ws_t *ws)
+{
+	ws->direct = true;
+}
+
+/*
+ * Write what pss has queued now, outside any lws callback: up to
+ * GW_WS_FLUSH_BATCHES batches while the kernel takes them whole. What is
+ * left, or what lws had to buffer (a partial send), waits for WRITEABLE.
+ */
+static void
+s_flush_one(gw_ws_pss_t *pss)
+{
+	struct lws *wsi = pss->wsi;
+
+	if (pss->closing || gw_wsq_empty(&pss->out))
+		return; /* the close waits for WRITEABLE, asked for already */
+	for (int i = 0; i < GW_WS_FLUSH_BATCHES && !lws_partial_buffered(wsi)
+	     && !gw_wsq_empty(&pss->out);
+	     i++)
+		if (s_write_batch(pss)) {
+			/* Not inside a callback: nothing to return -1 to.
+			 * Drop what is queued and let lws close it soon. */
+			SL_INFO("CLI-WRITE", "conn=%" PRIu64 " write failed",
+			    pss->conn);
+			pss->closing = true;
+			pss->ws->st.buffered -= gw_wsq_clear(&pss->out);
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_REASON_BASE,
+			    LWS_TO_KILL_ASYNC);
+			return;
+		}
+	s_unpause(pss);
+	if (!gw_wsq_empty(&pss->out))
+		lws_callback_on_writable(wsi);
+}
+
+void
+gw_ws_flush(gw_ws_t *ws)
+{
+	while (!sl_list_empty(&ws->dirty)) {
+		sl_list_t *e = ws->dirty.next;
+
+		sl_list_remove(e);
+		s_flush_one(sl_container_of(e, gw_ws_pss_t, flink));
+	}
+}
+
 int
 gw_ws_writeable(gw_ws_pss_t *pss)
 {
@@ -184,10 +245,7 @@ gw_ws_writeable(gw_ws_pss_t *pss)
 		    "CLI-WRITE", "conn=%" PRIu64 " write failed", pss->conn);
 		return -1;
 	}
-	if (pss->paused && pss->out.bytes < pss->ws->lim.out_low) {
-		pss->paused = false;
-		gw_broker_client_pause(pss->ws->broker, pss->client, false);
-	}
+	s_unpause(pss);
 	/* More to write, or a close waiting for the queue to empty. */
 	if (!gw_wsq_empty(&pss->out) || pss->closing)
 		lws_callback_on_writable(pss->wsi);

@@ -3,6 +3,7 @@
  * thread only.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +23,9 @@ struct gw_zmq {
 	struct lws *wsi;            /* raw-file wsi of the dup'd ZMQ_FD */
 	lws_sorted_usec_list_t sul; /* deferred drain */
 	int drain_pending;          /* sul is scheduled */
+	bool
+	    owner_settles; /* gw_zmq_settle after each turn, no sul per send */
+	bool unsettled;    /* sent since the last drain (owner_settles) */
 	gw_zmq_frame_cb cb;
 	void *user;
 	const char *peer_key;     /* User-Id of the message in cb, or NULL */
@@ -111,25 +115,22 @@ s_recv_one(gw_zmq_t *self)
 	return 0;
 }
 
+/*
+ * Take messages until none is waiting. A recv that finds nothing has
+ * processed ZeroMQ's pending commands, as ZMQ_EVENTS would: only then may
+ * the loop sleep on the fd. Asking ZMQ_EVENTS before every message cost a
+ * poll() and a getpid() each (libzmq's signaler); this costs them once.
+ */
 static void
 s_drain(gw_zmq_t *self)
 {
-	for (int budget = GW_ZMQ_DRAIN_BUDGET;; budget--) {
-		int ev = 0;
-		size_t sz = sizeof ev;
-
-		if (zmq_getsockopt(self->sock, ZMQ_EVENTS, &ev, &sz)
-		    || !(ev & ZMQ_POLLIN))
-			return; /* only now may the loop sleep on the fd */
-		if (!budget) {
-			/* No new edge will come for what is left: come back
-			 * after the loop has served everybody else. */
-			s_kick(self);
-			return;
-		}
+	self->unsettled = false;
+	for (int budget = GW_ZMQ_DRAIN_BUDGET; budget; budget--)
 		if (s_recv_one(self))
 			return;
-	}
+	/* No new edge will come for what is left: come back after the loop
+	 * has served everybody else. */
+	s_kick(self);
 }
 
 gw_zmq_t *
@@ -228,8 +229,31 @@ gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
 		    : errno == EAGAIN      ? SL_EFULL
 		                           : SL_ESYS;
 	/* A send may have consumed the edge that announced input. */
-	s_kick(self);
+	if (self->owner_settles)
+		self->unsettled = true;
+	else
+		s_kick(self);
 	return rc;
+}
+
+void
+gw_zmq_set_owner_settles(gw_zmq_t *self)
+{
+	self->owner_settles = true;
+}
+
+bool
+gw_zmq_settle(gw_zmq_t *self, bool last)
+{
+	if (!self->unsettled || !self->ctx)
+		return false;
+	if (last) {
+		self->unsettled = false;
+		s_kick(self); /* the loop must not sleep on a consumed edge */
+		return false;
+	}
+	s_drain(self);
+	return true;
 }
 
 void

@@ -4,9 +4,12 @@
  * The socket's ZMQ_FD is dup()'d and adopted as an lws raw-file wsi, so
  * one thread multiplexes WebSocket clients and workers without locks
  * (docs/ARCHITECTURE.md says why). ZMQ_FD is edge-triggered: every wake
- * drains until ZMQ_EVENTS has no POLLIN, with a budget per turn so clients
- * are served in between, and every send schedules a drain on the next loop
- * turn, because a send may consume the edge that announced new input.
+ * drains until a recv finds nothing, with a budget per turn so clients
+ * are served in between, and every send is followed by a drain, because a
+ * send may consume the edge that announced new input: on the next loop
+ * turn (a 0 us lws timer), or, once the owner says it settles the socket
+ * itself, when it calls gw_zmq_settle after each turn (no timer: on
+ * libuv each such timer cost a loop turn and an epoll_wait of its own).
  *
  * Each [routing id, payload] message goes to the callback given at
  * creation. lws service thread only.
@@ -14,6 +17,7 @@
 #ifndef GW_ZMQ_H
 #define GW_ZMQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +53,16 @@ int gw_zmq_attach(
  * (peer's queue at its high-water mark). */
 int gw_zmq_send(gw_zmq_t *self, const uint8_t *rid, size_t rid_len,
     const void *data, size_t len);
+
+/* From now on the owner calls gw_zmq_settle after every loop turn (and
+ * before the loop sleeps): sends no longer schedule a drain. */
+void gw_zmq_set_owner_settles(gw_zmq_t *self);
+
+/* If something was sent since the last drain, drain now: true if it did
+ * (its frame callbacks may have sent more: call again until false). The
+ * owner bounds that: with last, nothing is drained now, but on the next
+ * loop turn (a 0 us timer), if something was sent. */
+bool gw_zmq_settle(gw_zmq_t *self, bool last);
 
 /* Call wake(user) on every wake-up of the socket's fd, after ZeroMQ has
  * processed its commands: a peer's pipe that was full (SL_EFULL) may have

@@ -758,10 +758,88 @@ test_workers_a_batch_of_results_frees_credit_for_one_batch_of_jobs(
 		assert_null(j[i].holder);
 }
 
+/* Owner settles (as gw_gateway runs it): the JOBs of a turn wait and
+ * leave as one BATCH at gw_workers_settle, a CANCEL after its JOB in the
+ * same BATCH; a JOB still held when its worker dies was never sent: it
+ * comes back as not an attempt. */
+static void
+test_workers_owner_settles_sends_a_turns_jobs_as_one_batch(void **state)
+{
+	fixture_t *f = *state;
+	gw_workers_job_t *j = f->jobs;
+	msgpack_sbuffer sb;
+	sl_batch_reader_t r;
+	const void *e;
+	size_t elen;
+	char buf[1024];
+	sl_msg_t pong;
+	int n = -1;
+	static const struct {
+		sl_msg_type_t type;
+		int job;
+	} want[] = { { SL_MSG_JOB, 0 }, { SL_MSG_JOB, 1 }, { SL_MSG_JOB, 2 },
+		{ SL_MSG_CANCEL, 1 } };
+
+	s_register(f, 4);
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(sl_batch_encode_empty(&sb), 0);
+	s_send(f, &sb);
+	/* A PING round trip: the BATCH before it has been read by then. */
+	s_empty(f, SL_MSG_PING);
+	s_recv(f, &pong, buf, sizeof buf);
+	assert_int_equal(pong.type, SL_MSG_PONG);
+	sl_proto_msg_clear(&pong);
+	gw_workers_set_owner_settles(f->w);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(
+		    gw_workers_send_job(f->w, gw_workers_pick(f->w, "sum"),
+		        &j[i], "sum", "\x05", 1),
+		    0);
+	gw_workers_cancel(f->w, &j[1]);
+	for (int i = 0; i < 5; i++)
+		lws_service(f->lws, 0);
+	assert_int_equal(zmq_recv(f->dealer, buf, sizeof buf, ZMQ_DONTWAIT),
+	    -1); /* held for the turn */
+	gw_workers_settle(f->w, false);
+	for (int64_t end = sl_clock_mono_us() + 2000000;
+	     n < 0 && sl_clock_mono_us() < end;)
+		n = zmq_recv(f->dealer, buf, sizeof buf, ZMQ_DONTWAIT);
+	assert_true(n > 0 && sl_batch_is(buf, (size_t) n));
+	assert_int_equal(sl_batch_open(&r, buf, (size_t) n, NULL), 0);
+	assert_int_equal(r.n, 4);
+	for (int i = 0; i < 4; i++) {
+		sl_msg_t m;
+
+		assert_int_equal(sl_batch_next(&r, &e, &elen), 1);
+		sl_proto_msg_init(&m);
+		assert_int_equal(sl_proto_decode(e, elen, &m, NULL), 0);
+		assert_int_equal(m.type, want[i].type);
+		assert_int_equal(
+		    m.type == SL_MSG_JOB ? m.u.job.job : m.u.cancel.job,
+		    j[want[i].job].id);
+		sl_proto_msg_clear(&m);
+	}
+	sl_batch_close(&r);
+	/* One more, held; then the worker falls silent and is lost. */
+	assert_int_equal(
+	    gw_workers_send_job(
+	        f->w, gw_workers_pick(f->w, "sum"), &j[3], "sum", "\x05", 1),
+	    0);
+	gw_workers_tick(f->w, sl_clock_mono_us() + 1000000);
+	assert_int_equal(f->ev.n_lost, 4);
+	assert_ptr_equal(f->ev.lost[0], &j[3]); /* last first */
+	assert_false(f->ev.crashed[0]);         /* never sent */
+	for (int i = 1; i < 4; i++)
+		assert_true(f->ev.crashed[i]);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_workers_owner_settles_sends_a_turns_jobs_as_one_batch,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_workers_ready_registers_a_worker_and_its_tasks, setup,
 		    teardown),

@@ -112,6 +112,7 @@ typedef struct fixture {
 	lws_sorted_usec_list_t sul; /* wakes the loop every 10 ms */
 	char ifname[32];
 	int port;
+	bool direct; /* gw_ws_set_direct: serving flushes after each turn */
 } fixture_t;
 
 static void
@@ -211,6 +212,8 @@ s_serve_read(fixture_t *f, int fd, char *buf, size_t cap, size_t *len)
 		ssize_t n;
 
 		lws_service(f->lws, 0);
+		if (f->direct)
+			gw_ws_flush(f->ws);
 		if (poll(&p, 1, 0) != 1)
 			continue;
 		n = recv(fd, buf + *len, cap - *len, MSG_DONTWAIT);
@@ -324,6 +327,57 @@ s_has(const char *buf, size_t cap, const char *needle)
 }
 
 /* ---- tests ---- */
+
+/* Direct writes (gw_ws_set_direct, as gw_gateway runs it): a reply is
+ * written by gw_ws_flush, not from WRITEABLE; a burst of replies all
+ * arrive, in order. */
+static void
+test_ws_direct_mode_writes_in_flush(void **state)
+{
+	fixture_t *f = *state;
+	char resp[2048], frame[4096], ping[64], stream[16384];
+	struct pollfd p;
+	int fd;
+
+	gw_ws_set_direct(f->ws);
+	fd = s_upgrade(f, NULL, resp, sizeof resp);
+	assert_non_null(strstr(resp, "HTTP/1.1 101"));
+	s_send_frame(fd, 1, B("{\"type\":\"ping\",\"data\":\"d0\"}"));
+	/* served but not flushed: the pong waits in its queue */
+	for (int i = 0; i < 20; i++)
+		lws_service(f->lws, 0);
+	p = (struct pollfd) { fd, POLLIN, 0 };
+	assert_int_equal(poll(&p, 1, 0), 0);
+	gw_ws_flush(f->ws);
+	assert_int_equal(poll(&p, 1, 2000), 1); /* written by the flush */
+	f->direct = true;
+	assert_int_equal(s_recv_frame(f, fd, frame, sizeof frame), 1);
+	assert_non_null(strstr(frame, "\"data\":\"d0\""));
+	for (int i = 1; i <= 30; i++) {
+		snprintf(ping, sizeof ping,
+		    "{\"type\":\"ping\",\"data\":\"d%d\"}", i);
+		s_send_frame(fd, 1, ping, strlen(ping));
+	}
+	/* replies leave coalesced: parse the byte stream frame by frame */
+	for (size_t len = 0, off = 0, got = 1; got <= 30;) {
+		size_t was = len;
+
+		s_serve_read(f, fd, stream, sizeof stream, &len);
+		assert_true(len > was || len - off >= 2);
+		while (len - off >= 2
+		    && len - off >= 2 + (size_t) (stream[off + 1] & 0x7f)) {
+			size_t plen = (size_t) (stream[off + 1] & 0x7f);
+			char want[16];
+
+			assert_int_equal(stream[off] & 0x0f, 1);
+			assert_true(plen < 126);
+			snprintf(want, sizeof want, "\"d%zu\"", got++);
+			assert_true(s_has(stream + off + 2, plen, want));
+			off += 2 + plen;
+		}
+	}
+	close(fd);
+}
 
 static void
 test_ws_handshake_and_a_ping_round_trip(void **state)
@@ -455,6 +509,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_ws_handshake_and_a_ping_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_ws_direct_mode_writes_in_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_ws_bad_frames_get_an_error_and_the_connection_stays,
 		    setup, teardown),

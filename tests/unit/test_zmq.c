@@ -2,7 +2,8 @@
  * gw_zmq: a real ROUTER in a real lws loop (no listener), with real
  * DEALER peers: frames arrive with their routing id, replies reach the
  * peer, a send to an unknown peer fails, an oversized frame is dropped
- * with its sender, and wake-ups come when asked. Single threaded: the
+ * with its sender, wake-ups come when asked, and an owner that settles
+ * the socket after each turn gets its drains there. Single threaded: the
  * test serves the loop itself.
  */
 #include "sl_test.h"
@@ -206,6 +207,60 @@ test_zmq_wake_after_calls_back(void **state)
 	assert_true(f->n_wakes >= 1);
 }
 
+/* Wait until the ROUTER has input: asking ZMQ_EVENTS consumes the edge
+ * that would have woken the loop, as a send may. */
+static void
+s_wait_input(fixture_t *f)
+{
+	int64_t end = sl_clock_mono_us() + 2000000;
+	int ev = 0;
+	size_t sz = sizeof ev;
+
+	while (sl_clock_mono_us() < end
+	    && !zmq_getsockopt(gw_zmq_socket(f->z), ZMQ_EVENTS, &ev, &sz)
+	    && !(ev & ZMQ_POLLIN))
+		;
+	assert_true(ev & ZMQ_POLLIN);
+}
+
+/* The owner settles (gw_gateway): a send no longer schedules a drain;
+ * gw_zmq_settle drains at once what waits, without a loop turn, and
+ * says whether it did. */
+static void
+test_zmq_owner_settles_drains_after_sends_only(void **state)
+{
+	fixture_t *f = *state;
+	void *d = s_dealer(f, "peer-s");
+
+	gw_zmq_set_owner_settles(f->z);
+	assert_int_equal(zmq_send(d, "hello", 5, 0), 5);
+	s_serve_until(f, &f->n_frames, 1, 2000);
+	assert_int_equal(f->n_frames, 1);
+	assert_false(gw_zmq_settle(f->z, false)); /* nothing sent since */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(zmq_send(d, "more", 4, 0), 4);
+	s_wait_input(f);
+	assert_int_equal(
+	    gw_zmq_send(f->z, (const uint8_t *) "peer-s", 6, "ack", 3), 0);
+	assert_true(gw_zmq_settle(f->z, false));
+	assert_true(f->n_frames >= 2); /* drained, and no loop turn ran */
+	assert_string_equal(f->data, "more");
+	s_serve_until(f, &f->n_frames, 6, 2000);
+	assert_int_equal(f->n_frames, 6);
+	assert_false(gw_zmq_settle(f->z, false));
+	/* last: no drain now, one on the next turns */
+	assert_int_equal(zmq_send(d, "late", 4, 0), 4);
+	s_wait_input(f);
+	assert_int_equal(
+	    gw_zmq_send(f->z, (const uint8_t *) "peer-s", 6, "ack", 3), 0);
+	assert_false(gw_zmq_settle(f->z, true));
+	assert_int_equal(f->n_frames, 6);
+	s_serve_until(f, &f->n_frames, 7, 2000);
+	assert_int_equal(f->n_frames, 7);
+	assert_string_equal(f->data, "late");
+	zmq_close(d);
+}
+
 int
 main(void)
 {
@@ -220,6 +275,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_zmq_wake_after_calls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_zmq_owner_settles_drains_after_sends_only, setup,
+		    teardown),
 	};
 
 	sl_log_setup("test", SL_LOG_WARN);
