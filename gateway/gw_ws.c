@@ -143,7 +143,7 @@ gw_ws_close_conn(
 		s_out_free_all(pss);
 	lws_set_timeout(
 	    pss->wsi, PENDING_TIMEOUT_USER_REASON_BASE, flush ? 3 : 2);
-	lws_callback_on_writable(pss->wsi);
+	gw_ws_want_writable(pss);
 }
 
 /*
@@ -470,6 +470,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_RECEIVE:
 		return s_receive(pss, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+		pss->writable_asked = false; /* lws has dropped POLLOUT */
 		return gw_ws_writeable(pss);
 	case LWS_CALLBACK_CLOSED:
 		if (pss->ws)

@@ -74,6 +74,7 @@ typedef struct gw_ws_pss {
 	gw_wsq_t out;    /* frames waiting for WRITEABLE */
 	int64_t progress_us; /* last write, or when the queue last filled */
 	bool paused;         /* over out_high: the broker holds its jobs */
+	bool writable_asked; /* a WRITEABLE is coming (gw_ws_want_writable) */
 	bool closing;        /* close sent for; drop further frames */
 	bool peer_closed;    /* the client sent a close frame: it left on
 	                      * purpose, its requests end (no resume) */
@@ -81,6 +82,11 @@ typedef struct gw_ws_pss {
 	uint16_t close_status;
 	char close_reason[96];
 } gw_ws_pss_t;
+
+/* Ask lws for a WRITEABLE callback unless one is coming: every
+ * lws_callback_on_writable re-arms the descriptor in the event library,
+ * asked before or not (on libuv two epoll_ctl calls each). */
+void gw_ws_want_writable(gw_ws_pss_t *pss);
 
 /* Close pss with status and reason at its next WRITEABLE, after its
  * queued frames if flush (gw_ws.c). */

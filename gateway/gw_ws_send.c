@@ -110,7 +110,7 @@ gw_ws_client_send(void *ctx, void *user, const gw_out_t *frame)
 		gw_broker_client_pause(pss->ws->broker, pss->client, true);
 	}
 	if (!pss->ws->direct)
-		lws_callback_on_writable(pss->wsi);
+		gw_ws_want_writable(pss);
 	else if (!sl_list_linked(&pss->flink))
 		sl_list_push_back(&pss->ws->dirty, &pss->flink);
 	return 0;
@@ -188,6 +188,15 @@ s_unpause(gw_ws_pss_t *pss)
 }
 
 void
+gw_ws_want_writable(gw_ws_pss_t *pss)
+{
+	/* 1: armed; 0 or -1: not (closing, no descriptor): ask again next
+	 * time */
+	if (!pss->writable_asked)
+		pss->writable_asked = lws_callback_on_writable(pss->wsi) == 1;
+}
+
+void
 gw_ws_set_direct(gw_ws_t *ws)
 {
 	ws->direct = true;
@@ -220,8 +229,12 @@ s_flush_one(gw_ws_pss_t *pss)
 			return;
 		}
 	s_unpause(pss);
-	if (!gw_wsq_empty(&pss->out))
-		lws_callback_on_writable(wsi);
+	/* A partial send: lws has asked for POLLOUT itself, and calls
+	 * WRITEABLE once it has written the rest. */
+	if (lws_partial_buffered(wsi))
+		pss->writable_asked = true;
+	else if (!gw_wsq_empty(&pss->out))
+		gw_ws_want_writable(pss);
 }
 
 void
@@ -248,6 +261,6 @@ gw_ws_writeable(gw_ws_pss_t *pss)
 	s_unpause(pss);
 	/* More to write, or a close waiting for the queue to empty. */
 	if (!gw_wsq_empty(&pss->out) || pss->closing)
-		lws_callback_on_writable(pss->wsi);
+		gw_ws_want_writable(pss);
 	return 0;
 }
