@@ -244,8 +244,10 @@ test_auth_ct_equal_compares_whole_strings_of_any_length(void **state)
  * first byte and one that differs in its last takes the same time within
  * a wide margin (a memcmp-style early exit on 512-byte tokens would show
  * up as a ratio; digests make both the same work). Each side keeps its
- * fastest of five rounds: a round another process preempted (2 cores
- * shared by four builds) says nothing about the compare.
+ * fastest of eleven interleaved rounds: a round another process
+ * preempted (2 cores shared by four builds) says nothing about the
+ * compare; five rounds and a 2x margin still failed now and then under
+ * ctest -j2 on a loaded machine.
  */
 static void
 test_auth_token_check_time_does_not_depend_on_where_it_differs(void **state)
@@ -262,7 +264,7 @@ test_auth_token_check_time_does_not_depend_on_where_it_differs(void **state)
 	early[0] = 'x';
 	late[GW_AUTH_TOKEN_MAX - 1] = 'x';
 	assert_int_equal(gw_auth_add_tokens(a, tok, err, sizeof err), 0);
-	for (int round = 0; round < 5; round++)
+	for (int round = 0; round < 11; round++)
 		for (int w = 0; w < 2; w++) {
 			const char *cand = w ? late : early;
 			struct timespec t0, t1;
@@ -277,7 +279,7 @@ test_auth_token_check_time_does_not_depend_on_where_it_differs(void **state)
 			if (dt < t[w])
 				t[w] = dt;
 		}
-	if (t[0] / t[1] > 2.0 || t[1] / t[0] > 2.0) {
+	if (t[0] / t[1] > 3.0 || t[1] / t[0] > 3.0) {
 		print_error("early %.4f s, late %.4f s\n", t[0], t[1]);
 		fail();
 	}
