@@ -307,6 +307,11 @@ s_take_locked(cp_pool_t *self, unsigned index)
 
 		w->tiny = e && e->avg16 >= 0 && e->avg16 < 16; /* < 1 us */
 	}
+	/* Jobs left and a thread asleep that nobody woke (the estimates
+	 * changed since the push, so the chunks did too): wake it, so that
+	 * no job waits for a busy thread while another sleeps. */
+	if (self->head)
+		s_wake_locked(self);
 	return first;
 }
 

@@ -193,9 +193,17 @@ test_fwd_stalls_on_a_full_link_and_takes_nothing_more(void **state)
 	cp_link_t *l = f->gws.links[0];
 	cp_results_stats_t st;
 	int sent = 0;
+	void *dead = zmq_socket(f->zctx, ZMQ_ROUTER);
+	size_t eplen = sizeof l->endpoint;
 
-	zmq_close(f->router); /* nobody reads: the link's queue fills */
-	f->router = NULL;
+	/* Reconnect the link where nobody listens (a port just freed): its
+	 * queue fills and nothing ever drains it. */
+	assert_int_equal(zmq_bind(dead, "tcp://127.0.0.1:*"), 0);
+	assert_int_equal(
+	    zmq_getsockopt(dead, ZMQ_LAST_ENDPOINT, l->endpoint, &eplen), 0);
+	zmq_close(dead);
+	cp_link_close(l, &f->o, 0, 0);
+	assert_int_equal(cp_link_open(l, f->zctx, &f->o, GEN, 0), 0);
 	while (sent < 100000 && !cp_link_send(l, "fill", 4))
 		sent++;
 	assert_true(sent < 100000);
