@@ -277,6 +277,8 @@ s_start_ws(gw_gateway_t *self, size_t max_conns)
 		.max_conns = max_conns,
 		.max_conns_per_addr = (size_t) o->max_conns_per_addr,
 		.max_buffered = (size_t) o->max_buffered,
+		.ping_us = (int64_t) o->ws_ping * 1000000,
+		.hangup_us = (int64_t) o->ws_hangup * 1000000,
 	};
 
 	self->ws
@@ -290,8 +292,9 @@ s_start_ws(gw_gateway_t *self, size_t max_conns)
 	gw_http_protocol(&self->http, &self->protocols[2]);
 	self->protocols[3].name = "zmq";
 	self->protocols[3].callback = gw_zmq_callback;
-	self->keepalive.secs_since_valid_ping = (uint16_t) o->ws_ping;
-	self->keepalive.secs_since_valid_hangup = (uint16_t) o->ws_hangup;
+	/* No validity timers in lws: gw_ws pings (gw_wsping.h says why). */
+	self->keepalive.secs_since_valid_ping = 0;
+	self->keepalive.secs_since_valid_hangup = 0;
 	return 0;
 }
 

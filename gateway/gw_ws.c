@@ -64,6 +64,8 @@ gw_ws_new(gw_broker_t *broker, const gw_policy_t *policy,
 	sl_list_init(&ws->conns);
 	sl_list_init(&ws->queued);
 	sl_list_init(&ws->dirty);
+	gw_wsping_init(
+	    &ws->ping, lim->ping_us, lim->hangup_us, GW_WS_PINGS_PER_TICK);
 	msgpack_sbuffer_init(&ws->sb);
 	if (lim->max_conns_per_addr) {
 		ws->addrs = gw_addr_new(lim->max_conns);
@@ -218,6 +220,30 @@ gw_ws_close_all(gw_ws_t *ws, uint16_t status, const char *reason)
 		    reason, true);
 }
 
+/* A frame or a pong came: ping it only after ping_us more of silence. */
+static void
+s_heard(gw_ws_pss_t *pss)
+{
+	if (pss->ws && pss->ws->lim.ping_us > 0)
+		gw_wsping_heard(
+		    &pss->ws->ping, &pss->ping, sl_clock_mono_us());
+}
+
+/* gw_wsping_ops_t.hangup: pinged, and silent until the hang-up time. */
+static void
+s_hangup(void *ctx, gw_wsping_node_t *n)
+{
+	gw_ws_pss_t *pss = sl_container_of(n, gw_ws_pss_t, ping);
+
+	(void) ctx;
+	SL_INFO("CLI-SILENT", "conn=%" PRIu64 " no answer to a ping: closing",
+	    pss->conn);
+	gw_ws_close_conn(
+	    pss, LWS_CLOSE_STATUS_GOINGAWAY, "no answer to ping", false);
+}
+
+static const gw_wsping_ops_t s_ping_ops = { gw_ws_ping, s_hangup };
+
 void
 gw_ws_tick(gw_ws_t *ws, int64_t now_us)
 {
@@ -239,6 +265,8 @@ gw_ws_tick(gw_ws_t *ws, int64_t now_us)
 		gw_ws_close_conn(pss, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 		    "slow consumer: no reading progress", false);
 	}
+	if (ws->lim.ping_us > 0)
+		gw_wsping_run(&ws->ping, now_us, &s_ping_ops, ws);
 }
 
 /* A whole message is in pss->rx (or was dropped): act on it. */
@@ -370,6 +398,7 @@ s_closed(gw_ws_pss_t *pss)
 	sl_list_remove(&pss->link);
 	sl_list_remove(&pss->qlink);
 	sl_list_remove(&pss->flink);
+	gw_wsping_remove(&pss->ping);
 	pss->ws->st.conns--;
 	if (pss->addr_counted)
 		gw_addr_release(pss->ws->addrs, &pss->addr);
@@ -447,11 +476,13 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		sl_list_init(&pss->link);
 		sl_list_init(&pss->qlink);
 		sl_list_init(&pss->flink);
+		gw_wsping_node_init(&pss->ping);
 		if (s_established(ws, pss, wsi)) {
 			pss->ws = NULL; /* nothing for CLOSED to undo */
 			return -1;
 		}
 		sl_list_push_back(&ws->conns, &pss->link);
+		s_heard(pss);
 		ws->st.conns++;
 		ws->st.conns_total++;
 		SL_INFO("CLI-OPEN", "conn=%" PRIu64 " protocol=%s", pss->conn,
@@ -468,7 +499,12 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return gw_hs_peer_close(
 		    wsi, in, len, pss->conn, &pss->ws->st.hs);
 	case LWS_CALLBACK_RECEIVE:
+		s_heard(pss);
 		return s_receive(pss, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (pss->ws)
+			s_heard(pss);
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		pss->writable_asked = false; /* lws has dropped POLLOUT */
 		return gw_ws_writeable(pss);

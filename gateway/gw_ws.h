@@ -50,6 +50,9 @@ typedef struct gw_ws_limits {
 	size_t max_conns_per_addr; /* more from one address get HTTP 429;
 	                            * 0: no per-address limit */
 	size_t max_buffered; /* over it, the biggest holders are closed */
+	int64_t ping_us;     /* a client silent this long is pinged ... */
+	int64_t hangup_us;   /* ... and closed at this much silence; 0: no
+	                      * pings (gw_wsping.h says why not lws's) */
 } gw_ws_limits_t;
 
 /* For /metrics. */

@@ -17,6 +17,7 @@
 #include "gw_broker.h"
 #include "gw_policy.h"
 #include "gw_ws.h"
+#include "gw_wsping.h"
 #include "gw_wsq.h"
 #include "sl_list.h"
 
@@ -27,6 +28,9 @@
 /* Batches gw_ws_flush writes to one connection before it leaves the rest
  * to WRITEABLE (the others' turn comes first). */
 #define GW_WS_FLUSH_BATCHES 4
+/* Pings gw_ws_tick sends at most (every 100 ms): a burst of clients
+ * that went silent together is spread over the ticks that follow. */
+#define GW_WS_PINGS_PER_TICK 2000
 /* An idle connection keeps at most this much receive buffer. */
 #define GW_WS_RX_KEEP 16384
 /* A client with more than this queued gets no progress frames (one
@@ -43,6 +47,7 @@ struct gw_ws {
 	sl_list_t conns;    /* gw_ws_pss_t, open connections */
 	sl_list_t queued; /* gw_ws_pss_t with output queued: never the idle */
 	sl_list_t dirty;  /* gw_ws_pss_t given a frame since gw_ws_flush */
+	gw_wsping_t ping; /* when clients are pinged (lim.ping_us > 0) */
 	bool direct;      /* gw_ws_set_direct: the owner calls gw_ws_flush */
 	gw_addr_t *addrs; /* open connections per address; owned */
 	char *scratch;    /* serialising and batching frames; owned */
@@ -55,9 +60,11 @@ struct gw_ws {
 };
 
 typedef struct gw_ws_pss {
-	sl_list_t link;  /* in ws->conns */
-	sl_list_t qlink; /* in ws->queued, or not linked */
-	sl_list_t flink; /* in ws->dirty, or not linked */
+	sl_list_t link;        /* in ws->conns */
+	sl_list_t qlink;       /* in ws->queued, or not linked */
+	sl_list_t flink;       /* in ws->dirty, or not linked */
+	gw_wsping_node_t ping; /* in ws->ping */
+	bool ping_pending;     /* a PING to write before the next frames */
 	struct lws *wsi;
 	gw_ws_t *ws;         /* borrowed from the protocol */
 	gw_client_t *client; /* owned by the broker, released in CLOSED */
@@ -87,6 +94,9 @@ typedef struct gw_ws_pss {
  * lws_callback_on_writable re-arms the descriptor in the event library,
  * asked before or not (on libuv two epoll_ctl calls each). */
 void gw_ws_want_writable(gw_ws_pss_t *pss);
+
+/* gw_wsping_ops_t.ping: write a PING with the next frames (gw_ws_send). */
+void gw_ws_ping(void *ctx, gw_wsping_node_t *n);
 
 /* Close pss with status and reason at its next WRITEABLE, after its
  * queued frames if flush (gw_ws.c). */

@@ -177,6 +177,39 @@ s_write_close(gw_ws_pss_t *pss)
 	return -1;
 }
 
+/* A PING asked for by gw_wsping, unless lws holds a partial send (the
+ * connection is busy, not silent: it is written after that). 0, or -1 if
+ * the write failed. */
+static int
+s_write_ping(gw_ws_pss_t *pss)
+{
+	/* One byte of payload: lws 4.1.6 passes a pong up
+	 * (LWS_CALLBACK_RECEIVE_PONG) only if it has one, and a client's
+	 * pong echoes the ping's. */
+	uint8_t buf[LWS_PRE + 1] = { [LWS_PRE] = 's' };
+
+	if (!pss->ping_pending || lws_partial_buffered(pss->wsi))
+		return 0;
+	pss->ping_pending = false;
+	return lws_write(pss->wsi, buf + LWS_PRE, 1, LWS_WRITE_PING) < 0 ? -1
+	                                                                 : 0;
+}
+
+void
+gw_ws_ping(void *ctx, gw_wsping_node_t *n)
+{
+	gw_ws_pss_t *pss = sl_container_of(n, gw_ws_pss_t, ping);
+
+	(void) ctx;
+	if (pss->closing)
+		return;
+	pss->ping_pending = true;
+	if (!pss->ws->direct)
+		gw_ws_want_writable(pss);
+	else if (!sl_list_linked(&pss->flink))
+		sl_list_push_back(&pss->ws->dirty, &pss->flink);
+}
+
 /* Below the low mark again: the broker may send its jobs again. */
 static void
 s_unpause(gw_ws_pss_t *pss)
@@ -212,29 +245,31 @@ s_flush_one(gw_ws_pss_t *pss)
 {
 	struct lws *wsi = pss->wsi;
 
-	if (pss->closing || gw_wsq_empty(&pss->out))
+	if (pss->closing)
 		return; /* the close waits for WRITEABLE, asked for already */
+	if (s_write_ping(pss))
+		goto failed;
 	for (int i = 0; i < GW_WS_FLUSH_BATCHES && !lws_partial_buffered(wsi)
 	     && !gw_wsq_empty(&pss->out);
 	     i++)
-		if (s_write_batch(pss)) {
-			/* Not inside a callback: nothing to return -1 to.
-			 * Drop what is queued and let lws close it soon. */
-			SL_INFO("CLI-WRITE", "conn=%" PRIu64 " write failed",
-			    pss->conn);
-			pss->closing = true;
-			pss->ws->st.buffered -= gw_wsq_clear(&pss->out);
-			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_REASON_BASE,
-			    LWS_TO_KILL_ASYNC);
-			return;
-		}
+		if (s_write_batch(pss))
+			goto failed;
 	s_unpause(pss);
 	/* A partial send: lws has asked for POLLOUT itself, and calls
 	 * WRITEABLE once it has written the rest. */
 	if (lws_partial_buffered(wsi))
 		pss->writable_asked = true;
-	else if (!gw_wsq_empty(&pss->out))
+	else if (!gw_wsq_empty(&pss->out) || pss->ping_pending)
 		gw_ws_want_writable(pss);
+	return;
+failed:
+	/* Not inside a callback: nothing to return -1 to. Drop what is
+	 * queued and let lws close it soon. */
+	SL_INFO("CLI-WRITE", "conn=%" PRIu64 " write failed", pss->conn);
+	pss->closing = true;
+	pss->ws->st.buffered -= gw_wsq_clear(&pss->out);
+	lws_set_timeout(
+	    wsi, PENDING_TIMEOUT_USER_REASON_BASE, LWS_TO_KILL_ASYNC);
 }
 
 void
@@ -253,14 +288,15 @@ gw_ws_writeable(gw_ws_pss_t *pss)
 {
 	if (pss->closing && (!pss->flush_first || !pss->out.bytes))
 		return s_write_close(pss);
-	if (!gw_wsq_empty(&pss->out) && s_write_batch(pss)) {
+	if (s_write_ping(pss)
+	    || (!gw_wsq_empty(&pss->out) && s_write_batch(pss))) {
 		SL_INFO(
 		    "CLI-WRITE", "conn=%" PRIu64 " write failed", pss->conn);
 		return -1;
 	}
 	s_unpause(pss);
 	/* More to write, or a close waiting for the queue to empty. */
-	if (!gw_wsq_empty(&pss->out) || pss->closing)
+	if (!gw_wsq_empty(&pss->out) || pss->closing || pss->ping_pending)
 		gw_ws_want_writable(pss);
 	return 0;
 }
