@@ -437,6 +437,31 @@ s_established(gw_ws_t *ws, gw_ws_pss_t *pss, struct lws *wsi)
 	return -1;
 }
 
+/* FILTER_PROTOCOL_CONNECTION: the upgrade has not been answered yet:
+ * over a limit, the client gets a plain HTTP status instead of a
+ * WebSocket. */
+static int
+s_filter(struct lws *wsi)
+{
+	gw_ws_t *ws = lws_get_protocol(wsi)->user;
+
+	/* RFC 6455's version and key rules (426 / 400). */
+	if (gw_hs_filter(wsi, &ws->st.hs))
+		return -1;
+	if (s_addr_full(ws, wsi))
+		return -1; /* 429 written */
+	if (ws->st.conns >= ws->lim.max_conns) {
+		ws->st.refused_conns++;
+		SL_NOTICE("CLI-REFUSED", "open=%zu limit=%zu", ws->st.conns,
+		    ws->lim.max_conns);
+		return gw_auth_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+		    "too many connections");
+	}
+	/* Tokens and Origin, before the 101: a refusal is an HTTP status,
+	 * written by gw_auth. */
+	return gw_auth_filter_ws(gw_policy_auth(ws->policy), wsi);
+}
+
 int
 gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -446,25 +471,7 @@ gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		/* The upgrade has not been answered yet: over the limit, the
-		 * client gets a plain HTTP 503 instead of a WebSocket. */
-		ws = lws_get_protocol(wsi)->user;
-		/* RFC 6455's version and key rules (426 / 400). */
-		if (gw_hs_filter(wsi, &ws->st.hs))
-			return -1;
-		if (s_addr_full(ws, wsi))
-			return -1; /* 429 written */
-		if (ws->st.conns >= ws->lim.max_conns) {
-			ws->st.refused_conns++;
-			SL_NOTICE("CLI-REFUSED", "open=%zu limit=%zu",
-			    ws->st.conns, ws->lim.max_conns);
-			return gw_auth_refuse(wsi,
-			    HTTP_STATUS_SERVICE_UNAVAILABLE,
-			    "too many connections");
-		}
-		/* Tokens and Origin, before the 101: a refusal is an HTTP
-		 * status, written by gw_auth. */
-		return gw_auth_filter_ws(gw_policy_auth(ws->policy), wsi);
+		return s_filter(wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		ws = lws_get_protocol(wsi)->user;
 		memset(pss, 0, sizeof *pss);
